@@ -1,0 +1,270 @@
+/**
+ * The RL Lens run directory: the contract between the trainer (writer), the extension and its
+ * webviews (readers) and the importers (TRL / verl / OpenRLHF logs converted to it).
+ *
+ * This file has no dependencies on `vscode`, tfjs or the DOM: all three worlds import it.
+ * The human-readable specification is docs/run-format.md; the JSON Schema is schemas/run-format.schema.json.
+ *
+ * Layout (format version 1):
+ *
+ *   RUN_DIR/
+ *     manifest.json                 RunManifest, rewritten atomically (tmp + rename) on every status change
+ *     events.jsonl                  TrainerEvent per line, append-only
+ *     metrics.jsonl                 MetricsRecord per line, append-only (one line per step, eval lines too)
+ *     eval.jsonl                    EvalRecord per line, append-only
+ *     rollouts/
+ *       step_00000012.jsonl         line 1: RolloutStepHeader; then one RolloutSample per line
+ *       step_00000012.f32           per-token arrays, little-endian float32, sample-major (see RolloutSample.offset)
+ *     checkpoints/
+ *       step_00000012/
+ *         model.safetensors         weights (readable by Python's `safetensors`)
+ *         checkpoint.json           CheckpointMeta
+ *
+ * A rollout step becomes visible atomically: the .f32 file is written first, then the .jsonl is written to a
+ * temporary name and renamed. Readers list `rollouts/*.jsonl` only, so they never see half a step.
+ * Append-only JSONL files may end in a torn line after `kill -9`: readers skip an unparsable *last* line
+ * (and report it), and report unparsable lines elsewhere with file:line.
+ */
+
+export const RUN_FORMAT = 'rl-lens-run';
+export const RUN_FORMAT_VERSION = 1;
+
+export const FILES = {
+  manifest: 'manifest.json',
+  events: 'events.jsonl',
+  metrics: 'metrics.jsonl',
+  eval: 'eval.jsonl',
+  rolloutsDir: 'rollouts',
+  checkpointsDir: 'checkpoints',
+  checkpointMeta: 'checkpoint.json',
+  checkpointWeights: 'model.safetensors',
+} as const;
+
+export type RunStatus = 'running' | 'completed' | 'failed' | 'stopped';
+
+/** Names of the algorithms the trainer knows. Importers may write any string. */
+export type AlgorithmName =
+  | 'sft'
+  | 'ppo' | 'grpo' | 'dr_grpo' | 'dapo' | 'gspo' | 'gmpo' | 'rloo' | 'reinforce_pp'
+  | 'raft' | 'raft_pp' | 'reinforce_rej'
+  | 'reward_model' | 'dpo' | 'ipo' | 'kto' | 'orpo' | 'simpo' | 'odpo'
+  | 'pipeline';
+
+export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+
+export interface BackendInfo {
+  /** the backend actually running */
+  name: BackendName | string;
+  /** what the config asked for ('auto' or a name) */
+  requested?: string;
+  /** GPU name(s) when the backend runs on one */
+  gpu?: string;
+  threads?: number;
+  simd?: boolean;
+  /** why earlier candidates of `auto` were skipped */
+  skipped?: { name: string; reason: string }[];
+}
+
+export interface RunManifest {
+  format: typeof RUN_FORMAT;
+  formatVersion: number;
+  /** unique id, also the folder name by default */
+  id: string;
+  name?: string;
+  status: RunStatus;
+  algorithm: AlgorithmName | string;
+  task?: string;
+  /** the full, validated config with derived values filled in */
+  config: Record<string, unknown>;
+  backend?: BackendInfo;
+  versions?: Record<string, string>;
+  seed?: number;
+  /** ISO 8601 */
+  startedAt: string;
+  updatedAt?: string;
+  endedAt?: string;
+  /** planned number of optimizer steps (for progress); absent if unknown */
+  totalSteps?: number;
+  /** last step written */
+  step?: number;
+  /** for a failed run, the error */
+  error?: { message: string; stack?: string };
+  /** model summary */
+  model?: { parameters: number; flopsPerToken?: number; [k: string]: unknown };
+  /** pipeline: a parent run lists its stages (relative paths); a stage names its parent */
+  stages?: { name: string; path: string; algorithm: string; status?: RunStatus }[];
+  parent?: string;
+  /** runs converted from other trainers: where from, and what the converter did */
+  source?: {
+    format: 'rllb' | 'verl' | 'trl' | 'python-logger' | string;
+    path?: string;
+    detected?: string;
+    notes?: string[];
+    problems?: InputProblem[];
+    problemCount?: number;
+  };
+  /** anything else (unknown fields from imports are kept) */
+  [extra: string]: unknown;
+}
+
+/** A problem in some input, located. Used by validate, importers and readers. */
+export interface InputProblem {
+  file: string;
+  line?: number;
+  field?: string;
+  message: string;
+  severity?: 'error' | 'warning';
+}
+
+/** One line of metrics.jsonl. Metric names are namespaced like TRL / verl (docs/metrics.md). */
+export interface MetricsRecord {
+  step: number;
+  /** seconds since run start */
+  time?: number;
+  /** 'train' (default) or 'eval' */
+  split?: 'train' | 'eval';
+  values: Record<string, number | null>;
+}
+
+/** One line of eval.jsonl. */
+export interface EvalRecord {
+  step: number;
+  time?: number;
+  /** pass@k for the k values computed, e.g. { "1": 0.42, "4": 0.7 } */
+  passAtK: Record<string, number>;
+  /** number of samples per prompt used for pass@k */
+  samplesPerPrompt: number;
+  numPrompts: number;
+  meanReward?: number;
+  /** optional per-prompt detail */
+  items?: { prompt: string; completions: string[]; rewards: number[]; correct: number }[];
+}
+
+/** Names of per-token arrays. Writers may add others (e.g. importers keep unknown per-token fields). */
+export const TOKEN_ARRAYS = [
+  'logprob', 'old_logprob', 'ref_logprob', 'kl', 'token_reward', 'value', 'return',
+  'advantage', 'ratio', 'clip', 'entropy', 'mask', 'implicit_reward',
+] as const;
+export type KnownTokenArray = typeof TOKEN_ARRAYS[number];
+
+/**
+ * Encoding of the `clip` per-token array: which clipping branch was active for the token.
+ * low: ratio < 1 − ε_low with A < 0; high: ratio > 1 + ε_high with A > 0; dual: dual-clip bound active (A < 0).
+ */
+export const CLIP_CODE = { none: 0, low: 1, high: 2, dual: 3 } as const;
+
+export interface RolloutGroup {
+  id: string;
+  prompt: string;
+  /** indices of the samples (lines) of this step that belong to the group */
+  samples: number[];
+  rewards: number[];
+  mean: number;
+  std: number;
+  /** the baseline the advantage was computed against, if the algorithm has one per group */
+  baseline?: number;
+  /** true when the group contributed no gradient (zero variance, dynamic-sampling drop, rejection) */
+  filtered?: boolean;
+  filterReason?: 'zero_variance' | 'dynamic_sampling' | 'rejection' | string;
+  /** ground truth / reference answer, when the task has one */
+  answer?: string;
+  [extra: string]: unknown;
+}
+
+/** First line of rollouts/step_XXXXXXXX.jsonl */
+export interface RolloutStepHeaderCore {
+  kind: 'header';
+  step: number;
+  algorithm?: string;
+  numSamples: number;
+  /** names of the per-token arrays stored for every sample, in storage order */
+  arrays: string[];
+  /** the .f32 file holding per-token arrays (relative to the rollouts folder); absent when no arrays */
+  dataFile?: string;
+  groups: RolloutGroup[];
+  /** what the algorithm used: e.g. { gamma, lambda, eps, beta, clipLow, clipHigh } for the drill-down */
+  params?: Record<string, number | string | boolean>;
+  /** true if only a subset of the step's samples was kept (trace retention) */
+  subsampled?: boolean;
+}
+export interface RolloutStepHeader extends RolloutStepHeaderCore { [extra: string]: unknown }
+/** What a writer passes for a step header (the writer fills kind, numSamples, dataFile). */
+export type RolloutStepHeaderInput = Omit<RolloutStepHeaderCore, 'kind' | 'numSamples' | 'dataFile'> & { [extra: string]: unknown };
+
+/** One sample (one completion) of a rollout step. */
+export interface RolloutSampleCore {
+  kind: 'sample';
+  /** index within the step (0-based, equal to its line number − 2) */
+  index: number;
+  group: string;
+  prompt: string;
+  completion: string;
+  /** the response tokens as display strings (one per token; raw text, escaping is the viewer's job) */
+  tokens: string[];
+  tokenIds?: number[];
+  reward: number;
+  /** named parts of the reward, e.g. { accuracy: 1, format: 0.1 } */
+  rewardParts?: Record<string, number>;
+  /** sequence-level advantage (outcome methods) */
+  advantage?: number;
+  /** number of response tokens (= tokens.length = length of each per-token array) */
+  length: number;
+  /** ended without EOS at max length */
+  truncated?: boolean;
+  /** offset, in float32 elements, of this sample's block in the .f32 file; block = arrays.length × length floats,
+   *  array-major within the block: [arr0 t0..tL-1, arr1 t0..tL-1, ...] */
+  offset?: number;
+  /** preference runs: pair id and role */
+  pair?: string;
+  role?: 'chosen' | 'rejected' | 'desirable' | 'undesirable' | string;
+}
+/** A sample as stored; unknown fields from imports are kept. */
+export interface RolloutSample extends RolloutSampleCore { [extra: string]: unknown }
+/** What a writer passes for a sample (the writer fills kind, index, offset). */
+export type RolloutSampleInput = Omit<RolloutSampleCore, 'kind' | 'index' | 'offset'> & { [extra: string]: unknown };
+
+export interface CheckpointMeta {
+  format: 'rl-lens-checkpoint';
+  formatVersion: number;
+  step: number;
+  algorithm: string;
+  time: string;
+  config: Record<string, unknown>;
+  /** tokenizer description (enough to rebuild it) */
+  tokenizer: { type: string; vocab: string[]; bos: number; eos: number; pad: number; [k: string]: unknown };
+  model: Record<string, unknown>;
+  metrics?: Record<string, number | null>;
+  eval?: { passAtK: Record<string, number>; samplesPerPrompt: number; numPrompts: number };
+  /** which kind of checkpoint: final, periodic, sft, stop */
+  tag?: string;
+}
+
+/** Events: written to events.jsonl and, one JSON per line, to the channel the extension reads. */
+export type TrainerEvent =
+  | { type: 'start'; time: string; runDir: string; runId: string; algorithm: string; task?: string; backend: BackendInfo; totalSteps?: number; config?: Record<string, unknown>; model?: RunManifest['model'] }
+  | { type: 'step'; time: string; step: number; totalSteps?: number; metrics: Record<string, number | null>; etaSeconds?: number }
+  | { type: 'rollout'; time: string; step: number; file: string; numSamples: number; numGroups: number }
+  | { type: 'eval'; time: string; step: number; passAtK: Record<string, number>; meanReward?: number }
+  | { type: 'checkpoint'; time: string; step: number; path: string; tag?: string }
+  | { type: 'log'; time: string; level: 'info' | 'debug'; message: string }
+  | { type: 'warning'; time: string; message: string; step?: number; code?: string }
+  | { type: 'error'; time: string; message: string; stack?: string; step?: number }
+  | { type: 'end'; time: string; status: RunStatus; step?: number; reason?: string };
+
+export type TrainerEventType = TrainerEvent['type'];
+
+/** Prefix-free stdout protocol: with `--events stdout` every stdout line is exactly one JSON TrainerEvent. */
+export const EVENT_LINE_PREFIX = '';
+
+export function stepFileBase(step: number): string {
+  return `step_${String(step).padStart(8, '0')}`;
+}
+
+export function checkpointDirName(step: number, tag?: string): string {
+  return tag && tag !== 'periodic' ? `${stepFileBase(step)}_${tag}` : stepFileBase(step);
+}
+
+export function parseStepFileBase(name: string): number | undefined {
+  const m = /^step_(\d+)/.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
