@@ -1,7 +1,61 @@
+/**
+ * RL Lens extension host entry. Wires the trainer supervisor, the Runs tree, the status bar, the shell
+ * commands, the run doctor and the webview panels. Everything is a Disposable in context.subscriptions.
+ * `activate` returns an API object (used by the integration tests and by other extensions).
+ */
 import * as vscode from 'vscode';
+import { Supervisor } from './host/supervisor';
+import { ShellCommands, runDirOf } from './host/commands';
+import { Diagnosis } from './host/diagnosis';
+import { RunsTreeProvider } from './views/runsTree';
+import { RunStatusBar } from './views/statusBar';
+import type { RunNode } from './views/model/runsTreeModel';
 
-export function activate(context: vscode.ExtensionContext): void {
-  context.subscriptions.push(vscode.commands.registerCommand('rlLens.hello', () => vscode.window.showInformationMessage('RL Lens')));
+export interface RlLensApi {
+  supervisor: Supervisor;
+  tree: RunsTreeProvider;
+  commands: ShellCommands;
+  statusBar: RunStatusBar;
+  diagnosis: Diagnosis;
+  treeView: vscode.TreeView<RunNode>;
 }
 
-export function deactivate(): void { /* disposables are in context.subscriptions */ }
+export async function activate(context: vscode.ExtensionContext): Promise<RlLensApi> {
+  const supervisor = new Supervisor(context.extensionPath);
+  const tree = new RunsTreeProvider(context, supervisor);
+  const treeView = vscode.window.createTreeView('rlLens.runs', { treeDataProvider: tree, canSelectMany: true, showCollapseAll: true });
+  tree.view = treeView;
+  const statusBar = new RunStatusBar(supervisor);
+  const diagnosis = new Diagnosis(supervisor);
+  tree.setDiagnosisProvider((dir) => diagnosis.findings(dir));
+  const commands = new ShellCommands(context, supervisor, tree);
+  context.subscriptions.push(supervisor, tree, treeView, statusBar, diagnosis, commands, ...commands.register());
+
+  context.subscriptions.push(
+    vscode.commands.registerCommand('rlLens.diagnoseRun', (a?: { runDir?: string } | RunNode) => diagnosis.command(runDirOf(a) ?? supervisor.current()?.runDir ?? selectedRun(treeView))),
+    diagnosis.onDidChange((dir) => tree.refreshDiagnosis(dir)),
+    treeView.onDidChangeSelection((e) => {
+      const n = e.selection[0];
+      statusBar.select(n?.runDir ? tree.store.get(n.runDir) : undefined);
+    }),
+    supervisor.onDidChange(() => void vscode.commands.executeCommand('setContext', 'rlLens.hasRunning', supervisor.active().length > 0)),
+  );
+  void vscode.commands.executeCommand('setContext', 'rlLens.hasRunning', false);
+
+  // Commands declared in package.json whose component is not in this build get a clear message instead of
+  // "command not found" (the declared list is the contract; tests check every one is registered).
+  const declared = ((context.extension.packageJSON as { contributes?: { commands?: { command: string; title: string }[] } }).contributes?.commands ?? []);
+  const have = new Set(await vscode.commands.getCommands(true));
+  for (const c of declared) {
+    if (have.has(c.command)) continue;
+    context.subscriptions.push(vscode.commands.registerCommand(c.command, () => vscode.window.showWarningMessage(`RL Lens: "${c.title}" is not available in this build of the extension.`)));
+  }
+
+  return { supervisor, tree, commands, statusBar, diagnosis, treeView };
+}
+
+function selectedRun(v: vscode.TreeView<RunNode>): string | undefined {
+  return v.selection[0]?.runDir;
+}
+
+export function deactivate(): void { /* disposables are in context.subscriptions; the supervisor stops running trainers */ }

@@ -1,8 +1,10 @@
 // `npm test`: runs the test layers and prints one summary line "N passed, N failed" last.
 //   node test/run-all.mjs                     all layers (unit, integration, e2e)
 //   node test/run-all.mjs --layer unit        one layer (repeatable: --layer unit --layer e2e)
-//   node test/run-all.mjs --grep PATTERN      only unit test files whose path matches PATTERN
-// See docs/testing.md.
+//   node test/run-all.mjs --grep PATTERN      only test files whose path matches PATTERN (every layer)
+//   node test/run-all.mjs --test PATTERN      only tests whose name matches PATTERN (every layer)
+//   node test/run-all.mjs --headed            integration / e2e: show the browser (needs a display, e.g. xvfb-run -a)
+// Env: CI=true or RL_LENS_REQUIRE_ALL_LAYERS=1 makes a skipped layer fail. See docs/testing.md.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -11,11 +13,17 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const layers = [];
-let grep;
+let grep, grepSrc, testName;
+const passThrough = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--layer') layers.push(args[++i]);
-  else if (args[i] === '--grep') grep = new RegExp(args[++i]);
+  else if (args[i] === '--grep') { grepSrc = args[++i]; grep = new RegExp(grepSrc); }
+  else if (args[i] === '--test') testName = args[++i];
+  else if (['--headed', '--trace', '--keep'].includes(args[i])) passThrough.push(args[i]);
+  else if (['--slowmo', '--vscode'].includes(args[i])) passThrough.push(args[i], args[++i]);
+  else { console.error(`unknown option ${args[i]} (see docs/testing.md)`); process.exit(2); }
 }
+const requireAll = process.env.CI === 'true' || process.env.CI === '1' || !!process.env.RL_LENS_REQUIRE_ALL_LAYERS;
 const want = layers.length ? layers : ['unit', 'integration', 'e2e'];
 const outDir = path.join(root, 'test-output');
 fs.mkdirSync(outDir, { recursive: true });
@@ -32,10 +40,11 @@ const results = [];
 
 function runUnit() {
   const files = walk(path.join(root, 'test/unit'), (p) => p.endsWith('.test.ts')).filter((f) => !grep || grep.test(f)).sort();
+  if (!files.length && grep) return { layer: 'unit', passed: 0, failed: 0, skipped: 1, skippedReason: `no unit test file matches --grep ${grepSrc}`, note: `no file matches --grep ${grepSrc}` };
   if (!files.length) return { layer: 'unit', passed: 0, failed: 1, skipped: 0, note: 'no unit test files found' };
   const tap = path.join(outDir, 'unit.tap');
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2',
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...(testName ? [`--test-name-pattern=${testName}`] : []),
     '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files],
   { cwd: root, stdio: 'inherit', env: { ...process.env, RL_LENS_TEST: '1' } });
   const text = fs.existsSync(tap) ? fs.readFileSync(tap, 'utf8') : '';
@@ -53,12 +62,17 @@ function runScriptLayer(layer, script) {
   const resultFile = path.join(outDir, `${layer}-result.json`);
   fs.rmSync(resultFile, { force: true });
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, [file, '--result', resultFile], { cwd: root, stdio: 'inherit' });
+  const extra = [...(grepSrc ? ['--grep', grepSrc] : []), ...(testName ? ['--test', testName] : []), ...passThrough];
+  const r = spawnSync(process.execPath, [file, '--result', resultFile, ...extra], { cwd: root, stdio: 'inherit' });
   let res;
   try { res = JSON.parse(fs.readFileSync(resultFile, 'utf8')); } catch { res = { passed: 0, failed: 1, skipped: 0, note: `${script} wrote no result (exit ${r.status})` }; }
   res.layer = layer;
   res.seconds = (Date.now() - t0) / 1000;
   if (r.status !== 0 && !res.failed && !res.skippedReason) res.failed = 1;
+  if (requireAll && (res.skippedReason || (res.skipped && !res.passed && !res.failed))) {
+    res.failed = (res.failed || 0) + 1;
+    res.note = `${res.note ?? 'layer skipped'}; CI requires every layer to run`;
+  }
   return res;
 }
 

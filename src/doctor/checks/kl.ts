@@ -1,0 +1,87 @@
+/**
+ * KL to the reference: blow-up (level above a bound or runaway growth) and KL stuck at zero; the β controller at its
+ * bounds. Survey: "adaptive β: 监控KL散度值, 超过0.5就把β调大到0.05, 低于0.1就降到0.01"; β = 0.02 typical; the KL penalty
+ * keeps the policy from drifting into gibberish that fools the reward model (InstructGPT r = r0 − λ·r_kl).
+ */
+import type { DoctorInput, Finding } from '../types';
+import type { Thresholds } from '../thresholds';
+import { finite, headTail, median } from '../stats';
+import { pick, win, finding, fmt, lastSteps, configNumber, pct } from './common';
+
+const REMEDY_BLOWUP = 'Raise β (kl_coef) or use an adaptive β controller (survey: raise β to 0.05 when KL > 0.5, lower it to 0.01 below 0.1; '
+  + 'InstructGPT / verl adaptive KL controller with a target KL); lower the learning rate; fewer PPO epochs per batch; '
+  + 'check the reward for exploits (KL running away usually means the policy found something the reward pays for).';
+
+export function checkKl(input: DoctorInput, th: Thresholds): Finding[] {
+  const out: Finding[] = [];
+  const m = pick(input.metrics, 'kl');
+  if (!m) return out;
+  const idx = m.series.values.map((v, i) => (Number.isFinite(v) ? i : -1)).filter((i) => i >= 0);
+  const s = { steps: idx.map((i) => m.series.steps[i]), values: idx.map((i) => m.series.values[i]) };
+  const n = s.values.length;
+  if (n < th.minSteps) return out;
+  const w = win(th, n);
+  const t = headTail(s, w);
+  const tail = t.tail;
+  if (tail > th.kl.warn) {
+    const severity = tail > th.kl.error ? 'error' : 'warning';
+    const from = s.values.findIndex((v, i) => i >= w - 1 && median(s.values.slice(i - w + 1, i + 1)) > th.kl.warn);
+    out.push(finding('kl', 'blowup', severity, 'KL blow-up',
+      `KL to the reference is ${fmt(tail)} (median of the last ${w} points; warning above ${fmt(th.kl.warn)}, error above ${fmt(th.kl.error)}). `
+      + 'The policy has moved far from the reference: text quality and the reward model\'s validity both degrade out there.',
+      [s.steps[from >= 0 ? from : n - w], s.steps[n - 1]], { metrics: [m.name], values: { recent: tail, initial: t.head } }, REMEDY_BLOWUP));
+  } else if (tail >= th.kl.growthMin && tail / Math.max(Math.abs(t.head), 1e-3) >= th.kl.growthFactor && t.z > th.trendZ) {
+    out.push(finding('kl', 'growth', 'warning', 'KL growing fast',
+      `KL grew ${fmt(tail / Math.max(Math.abs(t.head), 1e-3), 1)}× (${fmt(t.head)} → ${fmt(tail)}); not yet above ${fmt(th.kl.warn)}, but heading there.`,
+      [s.steps[0], s.steps[n - 1]], { metrics: [m.name], values: { recent: tail, initial: t.head } }, REMEDY_BLOWUP));
+  }
+  const recent = s.values.slice(-w);
+  const coef = pick(input.metrics, 'klCoef');
+  const coefZero = coef ? finite(coef.series.values).every((v) => v === 0) : (configNumber(input.config, /^(beta|kl_coef|klCoef|init_kl_coef|kl_beta)$/i)?.value === 0);
+  if (!coefZero && input.algorithm !== 'sft' && recent.every((v) => Math.abs(v) < th.kl.zeroEps)) {
+    out.push(finding('kl', 'zero', 'warning', 'KL stuck at zero',
+      `KL to the reference stayed below ${fmt(th.kl.zeroEps)} for the last ${w} points while a KL coefficient is set: `
+      + 'either the policy is not moving (learning rate 0 or too small, all advantages zero) or the reference is the policy itself (not frozen / re-synced every step).',
+      lastSteps(s, w), { metrics: [m.name], values: { maxAbsRecent: Math.max(...recent.map(Math.abs)) } },
+      'Check that the reference model is a frozen copy loaded once (not the live policy), that the learning rate is non-zero, '
+      + 'and that advantages are not all zero (see zero-variance groups).'));
+  }
+  return out;
+}
+
+export function checkBeta(input: DoctorInput, th: Thresholds): Finding[] {
+  const coef = pick(input.metrics, 'klCoef');
+  if (!coef) return [];
+  const idx = coef.series.values.map((v, i) => (Number.isFinite(v) ? i : -1)).filter((i) => i >= 0);
+  const steps = idx.map((i) => coef.series.steps[i]), values = idx.map((i) => coef.series.values[i]);
+  const n = values.length;
+  if (n < th.minSteps) return [];
+  const lo = Math.min(...values), hi = Math.max(...values);
+  if (!(hi > lo * 1.0001 && hi - lo > 1e-12)) return []; // constant β: no controller
+  const w = win(th, n);
+  const recent = values.slice(-w);
+  const cfgMax = configNumber(input.config, /^(beta_?max|max_?beta|kl_?coef_?max|max_?kl_?coef|betaMax|klMax)$/i)?.value;
+  const cfgMin = configNumber(input.config, /^(beta_?min|min_?beta|kl_?coef_?min|min_?kl_?coef|betaMin|klMin)$/i)?.value;
+  const upper = cfgMax ?? hi, lower = cfgMin ?? lo;
+  const near = (v: number, b: number) => Math.abs(v - b) <= 1e-9 + 1e-6 * Math.abs(b);
+  const atMax = recent.filter((v) => near(v, upper)).length / w;
+  const atMin = recent.filter((v) => near(v, lower)).length / w;
+  const kl = pick(input.metrics, 'kl');
+  const klRecent = kl ? median(finite(kl.series.values).slice(-w)) : NaN;
+  const range = lastSteps({ steps, values }, w);
+  if (atMax >= th.beta.pinnedFraction) {
+    return [finding('beta', 'at-max', 'warning', 'β controller at its upper bound',
+      `The KL coefficient sat at its ${cfgMax !== undefined ? 'configured maximum' : 'highest value'} ${fmt(upper)} for ${pct(atMax)} of the last ${w} steps`
+      + (Number.isFinite(klRecent) ? ` while KL is ${fmt(klRecent)}` : '') + ': the controller cannot push KL back to its target.',
+      range, { metrics: [coef.name, ...(kl ? [kl.name] : [])], values: { beta: upper, pinnedShare: atMax, kl: klRecent } },
+      'Raise the β upper bound or the controller\'s horizon, lower the learning rate, and look for a reward exploit driving the KL up (survey: adaptive β).')];
+  }
+  if (atMin >= th.beta.pinnedFraction && n > w) {
+    return [finding('beta', 'at-min', 'info', 'β controller at its lower bound',
+      `The KL coefficient sat at its ${cfgMin !== undefined ? 'configured minimum' : 'lowest value'} ${fmt(lower)} for ${pct(atMin)} of the last ${w} steps`
+      + (Number.isFinite(klRecent) ? ` (KL ${fmt(klRecent)})` : '') + ': KL stays below target even with the weakest penalty; the constraint is slack.',
+      range, { metrics: [coef.name, ...(kl ? [kl.name] : [])], values: { beta: lower, pinnedShare: atMin, kl: klRecent } },
+      'Usually fine. If the policy is barely moving, raise the learning rate or the KL target; if this is intended, lower the β minimum.')];
+  }
+  return [];
+}

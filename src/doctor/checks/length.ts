@@ -1,0 +1,107 @@
+/**
+ * Length pathologies: mean response length drifting up together with reward (length hacking), truncation (share of
+ * responses cut at the maximum length), and an overlong / length penalty dominating the reward.
+ * Survey: DAPO Overlong Reward Shaping / Soft Overlong Punishment (L_max, L_cache) and overlong filtering; length penalty
+ * ("超过512 token后每多100个token扣0.5分", LenPenalty 0.01–0.05/token "防止水字数"); GRPO-λ dynamic length penalty.
+ */
+import type { DoctorInput, Finding } from '../types';
+import type { Thresholds } from '../thresholds';
+import { align, headTail, median, mean, pearson, spearman, finite } from '../stats';
+import { pick, metricOrRollouts, win, finding, fmt, pct, lastSteps } from './common';
+
+const PENALTY = /overlong|length|len_?pen|too_?long|brevity/i;
+
+/** Mean within-group Pearson correlation of length and reward over the given rollout steps (groups with variance in both). */
+export function withinGroupLengthRewardCorr(rs: DoctorInput['rollouts']): { corr: number; groups: number } {
+  const cs: number[] = [];
+  for (const r of rs) for (const g of r.groups) {
+    if (g.samples.length < 3) continue;
+    const len = g.samples.map((i) => r.samples[i]?.length ?? NaN), rew = g.samples.map((i) => r.samples[i]?.reward ?? NaN);
+    const c = pearson(len, rew);
+    if (Number.isFinite(c)) cs.push(c);
+  }
+  return { corr: cs.length ? mean(cs) : NaN, groups: cs.length };
+}
+
+export function checkLength(input: DoctorInput, th: Thresholds): Finding[] {
+  const out: Finding[] = [];
+  const len = metricOrRollouts(input, 'length', 'length', (r) => (r.samples.length ? mean(r.samples.map((x) => x.length)) : undefined));
+  const rew = metricOrRollouts(input, 'reward', 'reward', (r) => (r.samples.length ? mean(r.samples.map((x) => x.reward)) : undefined));
+  if (len && rew) {
+    const a = align(len.series, rew.series);
+    const n = a.steps.length;
+    if (n >= th.minSteps) {
+      const w = win(th, n);
+      const tl = headTail({ steps: a.steps, values: a.a }, w);
+      const tr = headTail({ steps: a.steps, values: a.b }, w);
+      const growth = tl.head > 0 ? tl.tail / tl.head : NaN;
+      const rho = spearman(a.a, a.b);
+      if (growth >= th.length.growthRatio && tl.z > th.trendZ && tr.diff > 0 && rho >= th.length.rewardCorr) {
+        const rs = input.rollouts.slice(-Math.max(3, Math.min(10, input.rollouts.length)));
+        const wg = withinGroupLengthRewardCorr(rs);
+        const haveWithin = wg.groups >= 5;
+        if (!haveWithin || wg.corr >= th.length.withinGroupCorr) {
+          const last = input.rollouts[input.rollouts.length - 1];
+          const longest = last ? [...last.samples].sort((p, q) => q.length - p.length).slice(0, 8).map((x) => ({ step: last.step, sample: x.index })) : undefined;
+          out.push(finding('length', 'drift', haveWithin ? 'warning' : 'info', 'Length drifting up with reward',
+            `Mean response length grew ${fmt(growth, 2)}× (${fmt(tl.head, 1)} → ${fmt(tl.tail, 1)} tokens) while reward rose (${fmt(tr.head)} → ${fmt(tr.tail)}); `
+            + `step-level Spearman ρ(length, reward) = ${fmt(rho, 2)}`
+            + (haveWithin ? `, and within groups longer answers score higher (mean r = ${fmt(wg.corr, 2)} over ${wg.groups} groups): the reward pays for length.` : '. Without rollouts this could also be genuinely longer reasoning.'),
+            [a.steps[0], a.steps[n - 1]],
+            { metrics: [len.name, rew.name], samples: longest, values: { lengthGrowth: growth, spearman: rho, withinGroupCorr: wg.corr } },
+            'Add a length penalty (survey: e.g. −0.5 per 100 tokens beyond a budget, or 0.01–0.05 per token) or DAPO soft overlong punishment; '
+            + 'use a length-normalized loss (Dr. GRPO removes GRPO\'s length bias); check the reward function for a term that grows with length.'));
+        }
+      }
+    }
+  }
+  // truncation
+  const tr = metricOrRollouts(input, 'lengthClip', 'truncated', (r) => (r.samples.length && r.samples.some((x) => x.truncated !== undefined)
+    ? r.samples.filter((x) => x.truncated).length / r.samples.length : undefined));
+  if (tr && tr.series.values.length >= th.windowMin) {
+    const w = win(th, tr.series.values.length);
+    const recent = median(tr.series.values.slice(-w));
+    if (recent > th.length.truncWarn) {
+      const last = input.rollouts[input.rollouts.length - 1];
+      out.push(finding('length', 'truncation', recent > th.length.truncError ? 'error' : 'warning', 'Responses truncated at max length',
+        `${pct(recent)} of responses hit the maximum length without EOS (median of the last ${w} points of ${tr.name}; warning above ${pct(th.length.truncWarn)}, error above ${pct(th.length.truncError)}). `
+        + 'Truncated answers are scored as if complete, which injects reward noise.',
+        lastSteps(tr.series, w),
+        { metrics: [tr.name], values: { truncatedShare: recent }, samples: last ? last.samples.filter((x) => x.truncated).slice(0, 8).map((x) => ({ step: last.step, sample: x.index })) : undefined },
+        'Raise max new tokens, or apply DAPO overlong filtering (mask truncated samples out of the loss) / soft overlong punishment (L_max, L_cache); add a length penalty if lengths are drifting up.'));
+    }
+  }
+  // overlong / length penalty dominating
+  const partSeries: { name: string; part: string; values: number[]; steps: number[] }[] = [];
+  for (const [name, s] of Object.entries(input.metrics)) {
+    const mm = /^reward\/(.+)\/mean$/.exec(name);
+    if (mm) partSeries.push({ name, part: mm[1], values: s.values, steps: s.steps });
+  }
+  if (!partSeries.length && input.rollouts.some((r) => r.samples.some((x) => x.parts))) {
+    const names = new Set<string>();
+    for (const r of input.rollouts) for (const x of r.samples) for (const k of Object.keys(x.parts ?? {})) names.add(k);
+    for (const p of names) {
+      const s = input.rollouts.map((r) => mean(r.samples.map((x) => x.parts?.[p] ?? NaN)));
+      partSeries.push({ name: `rollouts:reward/${p}`, part: p, values: s, steps: input.rollouts.map((r) => r.step) });
+    }
+  }
+  const pen = partSeries.filter((p) => PENALTY.test(p.part));
+  if (pen.length && partSeries.length >= 2) {
+    const n = Math.max(...partSeries.map((p) => finite(p.values).length));
+    if (n >= th.windowMin) {
+      const w = win(th, n);
+      const mag = (p: typeof partSeries[number]) => Math.abs(median(p.values.slice(-w)));
+      const total = partSeries.reduce((s, p) => s + (Number.isFinite(mag(p)) ? mag(p) : 0), 0);
+      for (const p of pen) {
+        const share = total > 0 ? mag(p) / total : 0;
+        if (share > th.length.overlongShare) {
+          out.push(finding('length', 'overlong-penalty', 'warning', `Length penalty dominates the reward (${p.part})`,
+            `The "${p.part}" part carries ${pct(share)} of the reward's magnitude over the last ${w} points (threshold ${pct(th.length.overlongShare)}): the policy is mostly learning about length, not the task.`,
+            lastSteps({ steps: p.steps, values: p.values }, w), { metrics: partSeries.map((x) => x.name), values: { share } },
+            'Lower the penalty\'s weight or widen its budget (DAPO: L_cache soft zone before L_max); raise max new tokens if answers need the room; GRPO-λ applies the penalty only once accuracy is high.'));
+        }
+      }
+    }
+  }
+  return out;
+}

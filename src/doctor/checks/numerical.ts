@@ -1,0 +1,51 @@
+/**
+ * Numerical problems: non-finite values (NaN / ±Infinity, written as null in metrics.jsonl), gradient-norm spikes and
+ * loss spikes (robust: rolling median and MAD), NaN errors reported by the trainer.
+ * Survey: learning-rate warmup ("前500步从1e-7爬到5e-6, 然后cosine衰减") "能避免前期reward signal不稳定导致的崩盘"; gradient clipping.
+ */
+import type { DoctorInput, Finding } from '../types';
+import type { Thresholds } from '../thresholds';
+import { spikes } from '../stats';
+import { ALIASES, finding, fmt } from './common';
+
+const CORE = new Set<string>([...ALIASES.losses, ...ALIASES.gradNorm, ...ALIASES.reward, ...ALIASES.kl, ...ALIASES.entropy]);
+
+export function checkNumerical(input: DoctorInput, th: Thresholds): Finding[] {
+  const out: Finding[] = [];
+  const bad: { name: string; steps: number[]; core: boolean }[] = [];
+  for (const [name, s] of Object.entries(input.metrics)) {
+    const firstFinite = s.values.findIndex((v) => Number.isFinite(v));
+    if (firstFinite < 0) continue; // never logged as a number: not computed, not NaN
+    const steps = s.steps.filter((_, i) => !Number.isFinite(s.values[i]));
+    if (steps.length) bad.push({ name, steps, core: CORE.has(name) });
+  }
+  const nanErrors = input.errors.filter((e) => /nan|inf(inity)?\b|non-?finite/i.test(e.message));
+  if (bad.length || nanErrors.length) {
+    const steps = [...bad.flatMap((b) => b.steps), ...nanErrors.map((e) => e.step).filter((x): x is number => x !== undefined)].sort((a, b) => a - b);
+    const core = bad.some((b) => b.core) || nanErrors.length > 0;
+    const names = bad.map((b) => `${b.name} (${b.steps.length}×, first at step ${b.steps[0]})`);
+    out.push(finding('numerical', 'nonfinite', core ? 'error' : 'warning', 'NaN / infinite values',
+      (names.length ? `Non-finite values in ${names.slice(0, 6).join(', ')}${names.length > 6 ? ` and ${names.length - 6} more` : ''}. ` : '')
+      + (nanErrors.length ? `The trainer reported: ${nanErrors[0].message.slice(0, 200)}` : ''),
+      [steps[0] ?? 0, steps[steps.length - 1] ?? 0], { metrics: bad.map((b) => b.name), steps: steps.slice(0, 20) },
+      'Lower the learning rate and add warmup (survey: warm up then cosine-decay), clip gradients (max norm 1.0), clamp log-ratios before exp (verl clamps KL and ratios), check the reward for NaN / huge values.'));
+  }
+  const t = th.numerical;
+  const seen = new Set<string>();
+  for (const name of [...ALIASES.gradNorm, ...ALIASES.losses]) {
+    const s = input.metrics[name];
+    if (!s || seen.has(name)) continue;
+    seen.add(name);
+    const sp = spikes(s, t.spikeWindow, t.spikeZ, t.spikeRatio, t.spikeHistory, t.spikeLogZ);
+    if (!sp.length) continue;
+    const isGrad = (ALIASES.gradNorm as readonly string[]).includes(name);
+    const worst = sp.reduce((a, b) => (b.z > a.z ? b : a));
+    out.push(finding('numerical', `spike:${name}`, sp.length >= t.spikeErrorCount ? 'error' : 'warning', isGrad ? `Gradient-norm spikes (${name})` : `Loss spikes (${name})`,
+      `${sp.length} spike${sp.length > 1 ? 's' : ''} in ${name}: the worst, at step ${worst.step}, is ${fmt(worst.value)} against a rolling median of ${fmt(worst.baseline)} `
+      + `(${fmt(worst.z, 1)} robust σ; thresholds ${t.spikeZ} σ, or ${t.spikeLogZ} σ of log values for positive metrics, and ${t.spikeRatio}× the median).`,
+      [sp[0].step, sp[sp.length - 1].step], { metrics: [name], steps: sp.map((x) => x.step).slice(0, 20), values: { worst: worst.value, baseline: worst.baseline, count: sp.length } },
+      isGrad ? 'Clip gradients (max norm 1.0), lower the learning rate or lengthen warmup; look at the rollouts of the spiking steps for extreme advantages or ratios.'
+        : 'Lower the learning rate, clip gradients, check the spiking steps\' rollouts for outlier rewards or advantages (whiten advantages; cap rewards).'));
+  }
+  return out;
+}

@@ -1,0 +1,72 @@
+/**
+ * RL Lens run doctor: automatic diagnosis of RL fine-tuning pathologies from a run's metrics and traces.
+ * Pure: `diagnose(input, thresholds?)` takes a DoctorInput (see load.ts for reading one from a run directory) and
+ * returns findings, most severe first. Each check lives in checks/<name>.ts with its survey citations; thresholds and
+ * their defaults are in thresholds.ts and docs/doctor.md.
+ */
+import type { DoctorInput, Finding, CheckName } from './types';
+import { resolveThresholds, type Thresholds, type DeepPartial } from './thresholds';
+import { checkEntropy } from './checks/entropy';
+import { checkZeroVariance } from './checks/zeroVariance';
+import { checkKl, checkBeta } from './checks/kl';
+import { checkClip } from './checks/clip';
+import { checkLength } from './checks/length';
+import { checkRewardHacking } from './checks/hacking';
+import { checkModeCollapse } from './checks/mode';
+import { checkCritic } from './checks/critic';
+import { checkNumerical } from './checks/numerical';
+
+export * from './types';
+export { DEFAULT_THRESHOLDS, resolveThresholds, flattenThresholds, unflattenThresholds, type Thresholds, type DeepPartial } from './thresholds';
+
+export type Check = (input: DoctorInput, th: Thresholds) => Finding[];
+
+/** Every check, in display order. */
+export const CHECKS: { name: CheckName; title: string; run: Check }[] = [
+  { name: 'numerical', title: 'NaN / inf, gradient-norm and loss spikes', run: checkNumerical },
+  { name: 'entropy', title: 'Entropy collapse', run: checkEntropy },
+  { name: 'zero-variance', title: 'Zero-variance groups', run: checkZeroVariance },
+  { name: 'kl', title: 'KL blow-up / KL stuck at zero', run: checkKl },
+  { name: 'beta', title: 'β controller at its bounds', run: checkBeta },
+  { name: 'clip', title: 'Clip saturation and ratio outliers', run: checkClip },
+  { name: 'length', title: 'Length drift, truncation, overlong penalty', run: checkLength },
+  { name: 'reward-hacking', title: 'Reward hacking signals', run: checkRewardHacking },
+  { name: 'mode-collapse', title: 'Mode collapse', run: checkModeCollapse },
+  { name: 'critic', title: 'PPO critic health', run: checkCritic },
+];
+
+const RANK = { error: 0, warning: 1, info: 2 } as const;
+
+export interface DiagnoseOptions {
+  /** only these checks */
+  only?: CheckName[];
+}
+
+/**
+ * Run every check. A check whose metrics are missing returns nothing (skipped, not an error); a check that throws
+ * on malformed input becomes an info finding `<check>/failed` so the rest still runs.
+ */
+export function diagnose(input: DoctorInput, thresholds?: DeepPartial<Thresholds> | Record<string, unknown>, opts: DiagnoseOptions = {}): Finding[] {
+  const th = resolveThresholds(thresholds);
+  const out: Finding[] = [];
+  for (const c of CHECKS) {
+    if (opts.only && !opts.only.includes(c.name)) continue;
+    try {
+      out.push(...c.run(input, th));
+    } catch (e) {
+      out.push({
+        id: `${c.name}/failed`, check: c.name, severity: 'info', title: `Check "${c.name}" could not run`,
+        message: `The ${c.title} check failed on this run's data: ${(e as Error).message}`, stepRange: [0, 0], evidence: {},
+        remedy: 'Report this with the run folder; the other checks are unaffected.',
+      });
+    }
+  }
+  return out.sort((a, b) => RANK[a.severity] - RANK[b.severity] || a.stepRange[0] - b.stepRange[0] || a.id.localeCompare(b.id));
+}
+
+/** The highest severity among findings, or undefined when there are none. */
+export function worstSeverity(findings: Finding[]): Finding['severity'] | undefined {
+  let w: Finding['severity'] | undefined;
+  for (const f of findings) if (!w || RANK[f.severity] < RANK[w]) w = f.severity;
+  return w;
+}

@@ -1,0 +1,182 @@
+/** Robust statistics used by the checks (pure). NaN entries are ignored unless said otherwise. */
+import type { Series } from './types';
+
+export function finite(xs: ArrayLike<number>): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < xs.length; i++) if (Number.isFinite(xs[i])) out.push(xs[i]);
+  return out;
+}
+
+export function median(xs: ArrayLike<number>): number {
+  const a = finite(xs).sort((p, q) => p - q);
+  if (!a.length) return NaN;
+  const m = a.length >> 1;
+  return a.length % 2 ? a[m] : (a[m - 1] + a[m]) / 2;
+}
+
+/** Median absolute deviation (unscaled). σ ≈ 1.4826 · MAD for Gaussian noise. */
+export function mad(xs: ArrayLike<number>): number {
+  const m = median(xs);
+  return median(finite(xs).map((x) => Math.abs(x - m)));
+}
+
+export function mean(xs: ArrayLike<number>): number {
+  const a = finite(xs);
+  return a.length ? a.reduce((s, x) => s + x, 0) / a.length : NaN;
+}
+
+export function std(xs: ArrayLike<number>): number {
+  const a = finite(xs);
+  if (a.length < 2) return 0;
+  const m = mean(a);
+  return Math.sqrt(a.reduce((s, x) => s + (x - m) ** 2, 0) / (a.length - 1));
+}
+
+/** The finite points of a series, as parallel arrays. */
+export function finitePoints(s: Series): Series {
+  const steps: number[] = [], values: number[] = [];
+  for (let i = 0; i < s.values.length; i++) if (Number.isFinite(s.values[i])) { steps.push(s.steps[i]); values.push(s.values[i]); }
+  return { steps, values };
+}
+
+/** Window length for head/tail comparisons: fraction of n, clamped to [min, max]. */
+export function windowSize(n: number, fraction: number, min: number, max: number): number {
+  return Math.max(1, Math.min(n, Math.max(min, Math.min(max, Math.floor(n * fraction)))));
+}
+
+/** Robust noise scale of a series: 1.4826 · MAD of first differences / √2 (insensitive to a slow trend). */
+export function noiseSigma(values: number[]): number {
+  if (values.length < 3) return 0;
+  const d: number[] = [];
+  for (let i = 1; i < values.length; i++) d.push(values[i] - values[i - 1]);
+  return (1.4826 * mad(d)) / Math.SQRT2;
+}
+
+export interface Trend {
+  head: number;
+  tail: number;
+  diff: number;
+  /** per-point noise σ */
+  sigma: number;
+  /** diff in units of the standard error of a difference of two window medians */
+  z: number;
+  window: number;
+}
+
+/**
+ * Compare the median of the first `w` finite points with the median of the last `w`.
+ * z uses the standard error of a median (≈ 1.2533 σ/√w) for each window.
+ */
+export function headTail(s: Series, w: number): Trend {
+  const v = finite(s.values);
+  const n = v.length;
+  w = Math.max(1, Math.min(w, Math.floor(n / 2) || 1));
+  const head = median(v.slice(0, w));
+  const tail = median(v.slice(n - w));
+  const sigma = noiseSigma(v);
+  const se = 1.2533 * sigma * Math.sqrt(2 / w);
+  const diff = tail - head;
+  return { head, tail, diff, sigma, z: se > 0 ? diff / se : diff === 0 ? 0 : Math.sign(diff) * Infinity, window: w };
+}
+
+/** Rolling median of the last `w` points ending at each index (prefix uses what exists). */
+export function rollingMedian(values: number[], w: number): number[] {
+  return values.map((_, i) => median(values.slice(Math.max(0, i - w + 1), i + 1)));
+}
+
+/** Theil–Sen slope (median of pairwise slopes), subsampled to ≤ 200 points. */
+export function theilSen(xs: number[], ys: number[]): number {
+  const idx: number[] = [];
+  const n = Math.min(xs.length, ys.length);
+  const stride = Math.max(1, Math.ceil(n / 200));
+  for (let i = 0; i < n; i += stride) if (Number.isFinite(ys[i])) idx.push(i);
+  const slopes: number[] = [];
+  for (let a = 0; a < idx.length; a++) {
+    for (let b = a + 1; b < idx.length; b++) {
+      const dx = xs[idx[b]] - xs[idx[a]];
+      if (dx !== 0) slopes.push((ys[idx[b]] - ys[idx[a]]) / dx);
+    }
+  }
+  return median(slopes);
+}
+
+function ranks(xs: number[]): number[] {
+  const order = xs.map((x, i) => [x, i] as const).sort((a, b) => a[0] - b[0]);
+  const r = new Array<number>(xs.length);
+  for (let i = 0; i < order.length;) {
+    let j = i;
+    while (j + 1 < order.length && order[j + 1][0] === order[i][0]) j++;
+    const avg = (i + j) / 2 + 1;
+    for (let k = i; k <= j; k++) r[order[k][1]] = avg;
+    i = j + 1;
+  }
+  return r;
+}
+
+export function pearson(xs: number[], ys: number[]): number {
+  const n = Math.min(xs.length, ys.length);
+  if (n < 3) return NaN;
+  const mx = mean(xs.slice(0, n)), my = mean(ys.slice(0, n));
+  let sxy = 0, sxx = 0, syy = 0;
+  for (let i = 0; i < n; i++) { sxy += (xs[i] - mx) * (ys[i] - my); sxx += (xs[i] - mx) ** 2; syy += (ys[i] - my) ** 2; }
+  return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : NaN;
+}
+
+/** Spearman rank correlation of paired finite values. */
+export function spearman(xs: number[], ys: number[]): number {
+  const px: number[] = [], py: number[] = [];
+  for (let i = 0; i < Math.min(xs.length, ys.length); i++) if (Number.isFinite(xs[i]) && Number.isFinite(ys[i])) { px.push(xs[i]); py.push(ys[i]); }
+  return pearson(ranks(px), ranks(py));
+}
+
+/** Align two series on common steps. */
+export function align(a: Series, b: Series): { steps: number[]; a: number[]; b: number[] } {
+  const m = new Map<number, number>();
+  a.steps.forEach((s, i) => { if (Number.isFinite(a.values[i])) m.set(s, a.values[i]); });
+  const out = { steps: [] as number[], a: [] as number[], b: [] as number[] };
+  b.steps.forEach((s, i) => {
+    const va = m.get(s);
+    if (va !== undefined && Number.isFinite(b.values[i])) { out.steps.push(s); out.a.push(va); out.b.push(b.values[i]); }
+  });
+  return out;
+}
+
+/** Value of a series at (or just before) a step. */
+export function valueAt(s: Series, step: number): number {
+  let v = NaN;
+  for (let i = 0; i < s.steps.length; i++) { if (s.steps[i] > step) break; if (Number.isFinite(s.values[i])) v = s.values[i]; }
+  return v;
+}
+
+/**
+ * Robust spike detection: point i is a spike when it deviates from the median m of the previous `w` points by more than
+ * `z` robust σ (1.4826·MAD, floored at 1% of |m|) AND by more than (ratio − 1)·|m|. For a series that is positive
+ * everywhere (gradient norms) the σ test is done on log values with `logZ`, and the size test is x > ratio·m.
+ */
+export function spikes(s: Series, w: number, z: number, ratio: number, minHistory: number, logZ = z): { index: number; step: number; value: number; baseline: number; z: number }[] {
+  const out: { index: number; step: number; value: number; baseline: number; z: number }[] = [];
+  const hist: number[] = [];
+  const positive = s.values.every((v) => !Number.isFinite(v) || v > 0);
+  for (let i = 0; i < s.values.length; i++) {
+    const v = s.values[i];
+    if (!Number.isFinite(v)) continue;
+    if (hist.length >= minHistory) {
+      const win = hist.slice(-w);
+      const m = median(win);
+      let zz: number;
+      if (positive) {
+        // positive metrics (gradient norms) are log-normal-ish: judge the deviation of log(v) in robust σ of log values
+        const lw = win.map(Math.log);
+        const lm = median(lw);
+        zz = Math.abs(Math.log(v) - lm) / Math.max(1.4826 * mad(lw), 0.01);
+        if (zz > logZ && v > ratio * m) out.push({ index: i, step: s.steps[i], value: v, baseline: m, z: zz });
+      } else {
+        const sig = Math.max(1.4826 * mad(win), 0.01 * Math.abs(m), 1e-12);
+        zz = Math.abs(v - m) / sig;
+        if (zz > z && Math.abs(v - m) > (ratio - 1) * Math.abs(m)) out.push({ index: i, step: s.steps[i], value: v, baseline: m, z: zz });
+      }
+    }
+    hist.push(v);
+  }
+  return out;
+}

@@ -1,0 +1,115 @@
+/** Summaries of one rollout step for the doctor (pure: the caller supplies the per-token arrays). */
+import type { RolloutSample, RolloutStepHeader } from '../shared/runFormat';
+import { CLIP_CODE } from '../shared/runFormat';
+import type { RolloutSummary, SampleSummary, GroupSummary, TokenSummary } from './types';
+import { DEFAULT_THRESHOLDS } from './thresholds';
+
+const MAX_TEXT = 4000;
+
+function num(x: unknown): number | undefined {
+  return typeof x === 'number' && Number.isFinite(x) ? x : undefined;
+}
+
+/**
+ * @param arraysOf per-token arrays of sample i (may return {} when the step has none)
+ * @param ratioBound ratio outlier bound r (tokens outside [1/r, r])
+ */
+export function summarizeRolloutStep(header: RolloutStepHeader, samples: RolloutSample[],
+  arraysOf: (s: RolloutSample) => Record<string, ArrayLike<number>>, ratioBound = DEFAULT_THRESHOLDS.clip.ratioOutlier): RolloutSummary {
+  const ss: SampleSummary[] = samples.map((s, i) => {
+    const parts: Record<string, number> = {};
+    for (const [k, v] of Object.entries(s.rewardParts ?? {})) if (num(v) !== undefined) parts[k] = v;
+    const ref = num((s as Record<string, unknown>).ref_reward) ?? num((s as Record<string, unknown>).refReward);
+    return {
+      index: typeof s.index === 'number' ? s.index : i,
+      group: String(s.group ?? ''),
+      reward: num(s.reward) ?? NaN,
+      length: num(s.length) ?? (Array.isArray(s.tokens) ? s.tokens.length : 0),
+      truncated: typeof s.truncated === 'boolean' ? s.truncated : undefined,
+      parts: Object.keys(parts).length ? parts : undefined,
+      text: String(s.completion ?? '').slice(0, MAX_TEXT),
+      refReward: ref,
+    };
+  });
+  const byIndex = new Map<number, number>();
+  ss.forEach((s, i) => byIndex.set(s.index, i));
+  // groups: from the header when present (indices are sample indices), else grouped by the samples' group field
+  let groups: GroupSummary[];
+  const hdrGroups = Array.isArray(header.groups) ? header.groups : [];
+  if (hdrGroups.length) {
+    groups = hdrGroups.map((g) => {
+      const idx = (Array.isArray(g.samples) ? g.samples : []).map((k) => byIndex.get(k)).filter((k): k is number => k !== undefined);
+      const members = idx.length ? idx : ss.map((s, i) => (s.group === String(g.id) ? i : -1)).filter((i) => i >= 0);
+      const rewards = members.length ? members.map((i) => ss[i].reward) : (Array.isArray(g.rewards) ? g.rewards.map(Number) : []);
+      return {
+        id: String(g.id), samples: members, rewards, filtered: g.filtered === true ? true : undefined,
+        filterReason: typeof g.filterReason === 'string' ? g.filterReason : undefined,
+        distinct: new Set(members.map((i) => ss[i].text)).size,
+      };
+    });
+  } else {
+    const m = new Map<string, number[]>();
+    ss.forEach((s, i) => { const a = m.get(s.group) ?? []; a.push(i); m.set(s.group, a); });
+    groups = [...m.entries()].map(([id, members]) => ({ id, samples: members, rewards: members.map((i) => ss[i].reward), distinct: new Set(members.map((i) => ss[i].text)).size }));
+  }
+  return { step: header.step, groups, samples: ss, tokens: tokenSummary(header, samples, arraysOf, ratioBound), params: header.params };
+}
+
+function tokenSummary(header: RolloutStepHeader, samples: RolloutSample[], arraysOf: (s: RolloutSample) => Record<string, ArrayLike<number>>, ratioBound: number): TokenSummary | undefined {
+  const names = new Set(header.arrays ?? []);
+  if (!names.has('entropy') && !names.has('clip') && !names.has('ratio')) return undefined;
+  const ent: number[] = [];
+  const posSum: number[] = [], posCnt: number[] = [];
+  const sampleEnt: { sample: number; value: number }[] = [];
+  const sampleRatio: { sample: number; value: number }[] = [];
+  let tokens = 0, clipN = 0, low = 0, high = 0, dual = 0, ratioN = 0, outl = 0, rmax = -Infinity, rmin = Infinity;
+  samples.forEach((s, i) => {
+    const a = arraysOf(s);
+    const L = num(s.length) ?? 0;
+    const mask = a.mask;
+    let se = 0, sn = 0, worst = 0;
+    for (let t = 0; t < L; t++) {
+      if (mask && mask[t] === 0) continue;
+      tokens++;
+      const e = a.entropy?.[t];
+      if (e !== undefined && Number.isFinite(e)) {
+        ent.push(e); se += e; sn++;
+        posSum[t] = (posSum[t] ?? 0) + e; posCnt[t] = (posCnt[t] ?? 0) + 1;
+      }
+      const c = a.clip?.[t];
+      if (c !== undefined && Number.isFinite(c)) {
+        clipN++;
+        if (c === CLIP_CODE.low) low++; else if (c === CLIP_CODE.high) high++; else if (c === CLIP_CODE.dual) dual++;
+      }
+      const r = a.ratio?.[t];
+      if (r !== undefined && Number.isFinite(r) && r > 0) {
+        ratioN++;
+        rmax = Math.max(rmax, r); rmin = Math.min(rmin, r);
+        if (r > ratioBound || r < 1 / ratioBound) outl++;
+        worst = Math.max(worst, Math.abs(Math.log(r)));
+      }
+    }
+    const idx = typeof s.index === 'number' ? s.index : i;
+    if (sn) sampleEnt.push({ sample: idx, value: se / sn });
+    if (worst > 0) sampleRatio.push({ sample: idx, value: worst });
+  });
+  const out: TokenSummary = { tokens };
+  if (ent.length) {
+    const total = ent.reduce((p, q) => p + q, 0);
+    out.entropyMean = total / ent.length;
+    const sorted = [...ent].sort((p, q) => q - p);
+    const k = Math.max(1, Math.ceil(sorted.length * 0.1));
+    let top = 0;
+    for (let i = 0; i < k; i++) top += sorted[i];
+    out.entropyTopShare = total > 0 ? top / total : undefined;
+    out.entropyTopPositions = posSum.map((v, t) => ({ position: t, mean: v / posCnt[t], n: posCnt[t] }))
+      .filter((p) => p && p.n >= 3).sort((p, q) => q.mean - p.mean).slice(0, 5).map(({ position, mean }) => ({ position, mean }));
+    out.lowEntropySamples = sampleEnt.sort((p, q) => p.value - q.value).slice(0, 8);
+  }
+  if (clipN) { out.clipLowFrac = low / clipN; out.clipHighFrac = high / clipN; out.clipDualFrac = dual / clipN; }
+  if (ratioN) {
+    out.ratioMax = rmax; out.ratioMin = rmin; out.ratioOutlierFrac = outl / ratioN; out.ratioOutlierBound = ratioBound;
+    out.ratioWorstSamples = sampleRatio.sort((p, q) => q.value - p.value).slice(0, 8);
+  }
+  return out;
+}

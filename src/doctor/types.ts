@@ -1,0 +1,121 @@
+/**
+ * The run doctor's input model and its output (findings). Pure data: no vscode, no fs.
+ * `load.ts` fills a DoctorInput from a run directory; tests build one directly from synthetic streams.
+ */
+
+/** One scalar metric over steps. `values[i]` is NaN where the run logged null / NaN / ±Infinity (non-finite). */
+export interface Series {
+  steps: number[];
+  values: number[];
+}
+
+export interface EvalPoint {
+  step: number;
+  /** pass@k keyed by k ("1", "4", ...) */
+  passAtK: Record<string, number>;
+  samplesPerPrompt?: number;
+  numPrompts?: number;
+  meanReward?: number;
+}
+
+export interface GroupSummary {
+  id: string;
+  /** indices (into RolloutSummary.samples) of the group's samples */
+  samples: number[];
+  rewards: number[];
+  /** the trainer marked the group as giving no gradient (zero variance, dynamic sampling drop, rejection) */
+  filtered?: boolean;
+  filterReason?: string;
+  /** number of distinct completions (exact text) in the group */
+  distinct: number;
+}
+
+export interface SampleSummary {
+  index: number;
+  group: string;
+  reward: number;
+  length: number;
+  truncated?: boolean;
+  parts?: Record<string, number>;
+  /** the completion (capped at a few thousand characters) */
+  text: string;
+  /** RLLoggingBoard-style reward of the reference model's response to the same prompt, when logged */
+  refReward?: number;
+}
+
+/** Per-token statistics of one rollout step (only what the step's arrays allow). */
+export interface TokenSummary {
+  /** valid (mask = 1) tokens seen */
+  tokens: number;
+  entropyMean?: number;
+  /** share of the step's total entropy carried by its 10% highest-entropy tokens (0.1 = spread evenly, → 1 = concentrated) */
+  entropyTopShare?: number;
+  /** response positions with the highest mean entropy, highest first */
+  entropyTopPositions?: { position: number; mean: number }[];
+  clipLowFrac?: number;
+  clipHighFrac?: number;
+  clipDualFrac?: number;
+  ratioMax?: number;
+  ratioMin?: number;
+  /** fraction of tokens whose ratio is outside [1/r, r] for r = thresholds.clip.ratioOutlier (computed by the loader with the default r) */
+  ratioOutlierFrac?: number;
+  ratioOutlierBound?: number;
+  /** samples with the most extreme |log ratio|, worst first */
+  ratioWorstSamples?: { sample: number; value: number }[];
+  /** samples with the lowest mean entropy, lowest first */
+  lowEntropySamples?: { sample: number; value: number }[];
+}
+
+export interface RolloutSummary {
+  step: number;
+  groups: GroupSummary[];
+  samples: SampleSummary[];
+  tokens?: TokenSummary;
+  /** step header params (eps, beta, clipLow, clipHigh, maxNewTokens, ...) */
+  params?: Record<string, number | string | boolean>;
+}
+
+export interface DoctorInput {
+  runId?: string;
+  algorithm?: string;
+  status?: string;
+  config?: Record<string, unknown>;
+  /** train-split metrics by name */
+  metrics: Record<string, Series>;
+  /** eval-split metrics (metrics.jsonl lines with split "eval") by name */
+  evalMetrics: Record<string, Series>;
+  evals: EvalPoint[];
+  rollouts: RolloutSummary[];
+  /** error events of the run (message and step) */
+  errors: { step?: number; message: string }[];
+}
+
+export type Severity = 'info' | 'warning' | 'error';
+
+export interface Evidence {
+  metrics?: string[];
+  steps?: number[];
+  groups?: { step: number; group: string }[];
+  samples?: { step: number; sample: number }[];
+  values?: Record<string, number>;
+}
+
+export interface Finding {
+  /** stable id (check/kind): the same pathology keeps its id as the run goes on (used for notify-once) */
+  id: string;
+  check: CheckName;
+  severity: Severity;
+  title: string;
+  message: string;
+  stepRange: [number, number];
+  evidence: Evidence;
+  /** what usually fixes it (citing the survey's remedies) */
+  remedy: string;
+}
+
+export type CheckName =
+  | 'entropy' | 'zero-variance' | 'kl' | 'beta' | 'clip' | 'length' | 'reward-hacking' | 'mode-collapse' | 'critic' | 'numerical';
+
+export function emptyInput(): DoctorInput {
+  return { metrics: {}, evalMetrics: {}, evals: [], rollouts: [], errors: [] };
+}

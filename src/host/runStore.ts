@@ -1,0 +1,156 @@
+/**
+ * Live, incremental view of run directories for the extension host (pure Node, no `vscode`).
+ *
+ * A RunEntry follows one run folder: its manifest (re-read only when its mtime changes), its metrics
+ * (metrics.jsonl followed from a byte offset with readJsonlFrom: appended lines only, never the whole file
+ * again), its complete rollout steps and checkpoints (directory listings). `refresh()` says what changed so
+ * the tree fires change events only for the nodes that need it. Rollout step files are immutable once
+ * visible (renamed in atomically), so parsed steps are cached (LRU).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { FILES, type InputProblem, type MetricsRecord, type RolloutStepHeader, type RolloutSample, type RunManifest, type EvalRecord } from '../shared/runFormat';
+import { readJsonlFrom } from '../runio/jsonl';
+import { listCheckpoints, listRolloutSteps, readRolloutStep, type CheckpointEntry } from '../runio/reader';
+
+export interface RunChanges { manifest: boolean; metrics: boolean; steps: boolean; checkpoints: boolean; any: boolean }
+
+export interface FollowState { offset: number; line: number }
+
+export class RunEntry {
+  readonly dir: string;
+  manifest: RunManifest | undefined;
+  manifestError: string | undefined;
+  private manifestMtime = -1;
+  /** latest train metrics per step (eval-split lines go to evalMetrics) */
+  readonly metrics = new Map<number, Record<string, number | null>>();
+  readonly evalMetrics = new Map<number, Record<string, number | null>>();
+  readonly evals = new Map<number, EvalRecord>();
+  lastStep: number | undefined;
+  readonly problems: InputProblem[] = [];
+  private readonly follow: Record<'metrics' | 'eval', FollowState> = { metrics: { offset: 0, line: 1 }, eval: { offset: 0, line: 1 } };
+  steps: number[] = [];
+  checkpoints: CheckpointEntry[] = [];
+  private stepsSig = '';
+  private ckptSig = '';
+  /** bytes read from metrics/eval files so far (for tests: proves we never re-read) */
+  bytesRead = 0;
+
+  constructor(dir: string) { this.dir = path.resolve(dir); }
+
+  get status(): string { return this.manifest?.status ?? (this.manifestError ? 'invalid' : 'unknown'); }
+  get latestMetrics(): Record<string, number | null> | undefined {
+    return this.lastStep === undefined ? undefined : this.metrics.get(this.lastStep);
+  }
+
+  refresh(): RunChanges {
+    const ch: RunChanges = { manifest: false, metrics: false, steps: false, checkpoints: false, any: false };
+    // manifest: re-read only when it changed
+    const mf = path.join(this.dir, FILES.manifest);
+    let mtime = -2;
+    try { mtime = fs.statSync(mf).mtimeMs; } catch { /* missing */ }
+    if (mtime !== this.manifestMtime) {
+      this.manifestMtime = mtime;
+      ch.manifest = true;
+      if (mtime === -2) { this.manifest = undefined; this.manifestError = `${mf}: missing (not an RL Lens run folder)`; } else {
+        try { this.manifest = JSON.parse(fs.readFileSync(mf, 'utf8')) as RunManifest; this.manifestError = undefined; } catch (e) {
+          this.manifestError = `${mf}: ${(e as Error).message}`; // e.g. a manifest written by hand mid-edit
+        }
+      }
+    }
+    // metrics + eval: appended lines only
+    const mr = readJsonlFrom<MetricsRecord>(path.join(this.dir, FILES.metrics), this.follow.metrics.offset, this.follow.metrics.line);
+    this.bytesRead += mr.nextOffset - this.follow.metrics.offset;
+    if (mr.nextOffset < this.follow.metrics.offset) { this.metrics.clear(); this.evalMetrics.clear(); } // file replaced
+    this.follow.metrics = { offset: mr.nextOffset, line: mr.nextLine };
+    this.problems.push(...mr.problems);
+    for (const { value: r } of mr.records) {
+      if (typeof r?.step !== 'number' || typeof r.values !== 'object' || r.values === null) continue;
+      const target = r.split === 'eval' ? this.evalMetrics : this.metrics;
+      target.set(r.step, { ...(target.get(r.step) ?? {}), ...r.values });
+      if (r.split !== 'eval' && (this.lastStep === undefined || r.step >= this.lastStep)) this.lastStep = r.step;
+      ch.metrics = true;
+    }
+    const er = readJsonlFrom<EvalRecord>(path.join(this.dir, FILES.eval), this.follow.eval.offset, this.follow.eval.line);
+    this.bytesRead += Math.max(0, er.nextOffset - this.follow.eval.offset);
+    this.follow.eval = { offset: er.nextOffset, line: er.nextLine };
+    this.problems.push(...er.problems);
+    for (const { value: r } of er.records) { if (typeof r?.step === 'number') { this.evals.set(r.step, r); ch.metrics = true; } }
+    if (this.problems.length > 200) this.problems.splice(0, this.problems.length - 200);
+    // rollout steps and checkpoints: listings
+    const steps = listRolloutSteps(this.dir);
+    const sig = steps.join(',');
+    if (sig !== this.stepsSig) { this.stepsSig = sig; this.steps = steps; ch.steps = true; }
+    const ck = listCheckpoints(this.dir);
+    const csig = ck.map((c) => `${c.name}:${c.meta?.step ?? ''}:${c.meta?.eval ? 1 : 0}`).join(',');
+    if (csig !== this.ckptSig) { this.ckptSig = csig; this.checkpoints = ck; ch.checkpoints = true; }
+    ch.any = ch.manifest || ch.metrics || ch.steps || ch.checkpoints;
+    return ch;
+  }
+
+  /** pass@1 at a checkpoint: from the checkpoint's meta, else eval.jsonl at that step */
+  passAt1(c: CheckpointEntry): number | undefined {
+    const v = c.meta?.eval?.passAtK?.['1'];
+    if (typeof v === 'number') return v;
+    const step = c.meta?.step;
+    if (step === undefined) return undefined;
+    const e = this.evals.get(step)?.passAtK?.['1'];
+    if (typeof e === 'number') return e;
+    const em = this.evalMetrics.get(step)?.['pass@1'] ?? this.metrics.get(step)?.['eval/pass@1'];
+    return typeof em === 'number' ? em : undefined;
+  }
+}
+
+export interface CachedStep { header: RolloutStepHeader; samples: RolloutSample[]; problems: InputProblem[] }
+
+/** All runs the extension knows, keyed by absolute folder, with an LRU cache of parsed rollout steps. */
+export class RunStore {
+  private readonly runs = new Map<string, RunEntry>();
+  private readonly stepCache = new Map<string, CachedStep>();
+  constructor(private readonly maxCachedSteps = 16) {}
+
+  get(dir: string): RunEntry {
+    const key = path.resolve(dir);
+    let r = this.runs.get(key);
+    if (!r) { r = new RunEntry(key); r.refresh(); this.runs.set(key, r); }
+    return r;
+  }
+  peek(dir: string): RunEntry | undefined { return this.runs.get(path.resolve(dir)); }
+  delete(dir: string): void {
+    const key = path.resolve(dir);
+    this.runs.delete(key);
+    for (const k of [...this.stepCache.keys()]) if (k.startsWith(key + '\0')) this.stepCache.delete(k);
+  }
+  all(): RunEntry[] { return [...this.runs.values()]; }
+
+  step(dir: string, step: number): CachedStep {
+    const key = `${path.resolve(dir)}\0${step}`;
+    const hit = this.stepCache.get(key);
+    if (hit) { this.stepCache.delete(key); this.stepCache.set(key, hit); return hit; }
+    const s = readRolloutStep(dir, step);
+    this.stepCache.set(key, s);
+    while (this.stepCache.size > this.maxCachedSteps) this.stepCache.delete(this.stepCache.keys().next().value as string);
+    return s;
+  }
+}
+
+/**
+ * Find runs under a folder: the folder itself if it is a run, else its immediate subfolders that hold a
+ * manifest.json. Stage runs of a pipeline (manifest.parent set, or listed in a parent's `stages`) are
+ * returned too; the tree nests them under their parent.
+ */
+export function discoverRuns(folder: string): string[] {
+  const root = path.resolve(folder);
+  if (fs.existsSync(path.join(root, FILES.manifest))) return [root];
+  let names: fs.Dirent[];
+  try { names = fs.readdirSync(root, { withFileTypes: true }); } catch { return []; }
+  return names
+    .filter((d) => d.isDirectory() && !d.name.startsWith('.') && fs.existsSync(path.join(root, d.name, FILES.manifest)))
+    .map((d) => path.join(root, d.name))
+    .sort();
+}
+
+/** Resolve a pipeline's stage paths (relative to the parent run folder) to absolute folders. */
+export function stageDirs(parentDir: string, m: RunManifest | undefined): { name: string; dir: string; algorithm: string }[] {
+  return (m?.stages ?? []).map((s) => ({ name: s.name, dir: path.resolve(parentDir, s.path), algorithm: s.algorithm }));
+}

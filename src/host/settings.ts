@@ -1,0 +1,48 @@
+/** RL Lens settings (contributes.configuration in package.json). */
+import * as path from 'path';
+import * as vscode from 'vscode';
+
+export type BackendSetting = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+
+export interface RlLensSettings {
+  runsFolders: string[];
+  backend: BackendSetting;
+  nodePath: string;
+  traceRetention: number;
+  stopTimeoutSeconds: number;
+  showProgressNotification: boolean;
+}
+
+export function readSettings(scope?: vscode.ConfigurationScope): RlLensSettings {
+  const c = vscode.workspace.getConfiguration('rlLens', scope);
+  return {
+    runsFolders: c.get<string[]>('runsFolders', ['runs']),
+    backend: c.get<BackendSetting>('backend', 'auto'),
+    nodePath: c.get<string>('nodePath', ''),
+    traceRetention: c.get<number>('traceRetention', 1),
+    stopTimeoutSeconds: c.get<number>('stopTimeoutSeconds', 15),
+    showProgressNotification: c.get<boolean>('showProgressNotification', true),
+  };
+}
+
+/**
+ * Absolute runs folders: each configured entry, resolved against every workspace folder when relative
+ * (absolute entries and `~/` are used as they are). Without a workspace: the extension's global storage.
+ */
+export function runsFolderPaths(globalStorage: string): string[] {
+  const s = readSettings();
+  const out: string[] = [];
+  const wss = vscode.workspace.workspaceFolders ?? [];
+  for (const entry of s.runsFolders) {
+    const e = entry.startsWith('~/') ? path.join(process.env.HOME ?? '', entry.slice(2)) : entry;
+    if (path.isAbsolute(e)) out.push(e);
+    else for (const ws of wss) if (ws.uri.scheme === 'file') out.push(path.join(ws.uri.fsPath, e));
+  }
+  if (!wss.length) out.push(path.join(globalStorage, 'runs'));
+  return [...new Set(out.map((p) => path.resolve(p)))];
+}
+
+/** Where a new run goes: the first runs folder. */
+export function defaultRunsFolder(globalStorage: string): string {
+  return runsFolderPaths(globalStorage)[0] ?? path.join(globalStorage, 'runs');
+}

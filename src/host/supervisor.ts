@@ -1,0 +1,185 @@
+/**
+ * The extension side of trainer supervision: starts trainer subprocesses (TrainerProcess), one
+ * LogOutputChannel per run for stderr, a cancellable progress notification (step, reward, ETA), crash
+ * reporting with "Show Log" / "Open Run", and events for the tree and the status bar. Several runs can run
+ * at once; runs are independent of any view (closing a panel does not stop them). Disposing the supervisor
+ * (extension deactivation) stops every run gracefully.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { BackendInfo, RunStatus, TrainerEvent } from '../shared/runFormat';
+import { TrainerProcess, type TrainerExit } from './trainerProcess';
+import { readSettings } from './settings';
+
+export interface StartOptions {
+  configPath: string;
+  runDir: string;
+  /** display name (defaults to the folder name) */
+  name?: string;
+  backend?: string;
+  trusted: boolean;
+  /** show the cancellable progress notification (default: setting rlLens.showProgressNotification) */
+  progress?: boolean;
+  /** for tests: run another CLI (a fake trainer) instead of the bundled one */
+  cliPath?: string;
+}
+
+export interface ActiveRun {
+  readonly runDir: string;
+  readonly name: string;
+  readonly proc: TrainerProcess;
+  readonly log: vscode.LogOutputChannel;
+  readonly startedAt: number;
+  step?: number;
+  totalSteps?: number;
+  metrics?: Record<string, number | null>;
+  etaSeconds?: number;
+  backend?: BackendInfo;
+  algorithm?: string;
+  status: RunStatus;
+  exit?: TrainerExit;
+}
+
+export interface RunChange { run: ActiveRun; event?: TrainerEvent; exited?: boolean }
+
+export function formatEta(s: number | undefined): string {
+  if (s === undefined || !Number.isFinite(s) || s < 0) return '';
+  if (s < 60) return `${Math.round(s)}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+export class Supervisor implements vscode.Disposable {
+  private readonly runs = new Map<string, ActiveRun>();
+  /** finished runs keep their log channel until the run is started again or the extension unloads */
+  private readonly logs = new Map<string, vscode.LogOutputChannel>();
+  private readonly changeEmitter = new vscode.EventEmitter<RunChange>();
+  readonly onDidChange = this.changeEmitter.event;
+  private lastStarted: string | undefined;
+
+  constructor(private readonly extensionPath: string) {}
+
+  /** The runs currently supervised (running or stopping). */
+  active(): ActiveRun[] { return [...this.runs.values()].filter((r) => r.proc.running); }
+  get(runDir: string): ActiveRun | undefined { return this.runs.get(path.resolve(runDir)); }
+  isRunning(runDir: string): boolean { return !!this.get(runDir)?.proc.running; }
+  /** the run the status bar follows: the most recently started one still running, else any running one */
+  current(): ActiveRun | undefined {
+    const last = this.lastStarted ? this.runs.get(this.lastStarted) : undefined;
+    if (last?.proc.running) return last;
+    return this.active().at(-1) ?? last;
+  }
+  logChannel(runDir: string): vscode.LogOutputChannel | undefined { return this.logs.get(path.resolve(runDir)); }
+
+  /** Node used to run the trainer: the rlLens.nodePath setting, else VS Code's own runtime as Node. */
+  resolveNode(): { nodePath: string; electronAsNode: boolean } {
+    const configured = readSettings().nodePath.trim();
+    if (configured) return { nodePath: configured, electronAsNode: false };
+    return { nodePath: process.execPath, electronAsNode: true };
+  }
+
+  cliPath(): string {
+    return path.join(this.extensionPath, 'bin', 'rl-lens.js');
+  }
+
+  start(o: StartOptions): ActiveRun {
+    const runDir = path.resolve(o.runDir);
+    if (this.isRunning(runDir)) throw new Error(`a run is already running in ${runDir}`);
+    const name = o.name ?? path.basename(runDir);
+    let log = this.logs.get(runDir);
+    if (!log) { log = vscode.window.createOutputChannel(`RL Lens: ${name}`, { log: true }); this.logs.set(runDir, log); }
+    const { nodePath, electronAsNode } = this.resolveNode();
+    const settings = readSettings();
+    const cliPath = o.cliPath ?? this.cliPath();
+    const trainerBundle = path.join(path.dirname(cliPath), '..', 'dist', 'trainer.js');
+    if (!o.cliPath && !fs.existsSync(trainerBundle)) throw new Error(`the trainer bundle ${trainerBundle} is missing: run "npm run build" in the extension folder`);
+    log.info(`starting: ${nodePath} ${cliPath} train --config ${o.configPath} --out ${runDir}${o.backend && o.backend !== 'auto' ? ` --backend ${o.backend}` : ''} (trusted=${o.trusted})`);
+    const run: ActiveRun = {
+      runDir, name, log, startedAt: Date.now(), status: 'running',
+      proc: undefined as unknown as TrainerProcess,
+    };
+    const proc = new TrainerProcess({
+      nodePath, electronAsNode, cliPath, configPath: o.configPath, runDir, backend: o.backend ?? settings.backend,
+      trusted: o.trusted, killAfterMs: settings.stopTimeoutSeconds * 1000,
+      env: { RL_LENS_TRACE_EVERY: String(settings.traceRetention) },
+    }, {
+      onEvent: (e) => this.onEvent(run, e),
+      onGarbage: (g) => log!.warn(`stdout line ${g.line} is not an event (${g.reason}): ${g.text.slice(0, 300)}`),
+      onStderr: (s) => { for (const line of s.split('\n')) if (line.trim()) log!.info(line); },
+      onExit: (x) => this.onExit(run, x),
+    });
+    (run as { proc: TrainerProcess }).proc = proc;
+    this.runs.set(runDir, run);
+    this.lastStarted = runDir;
+    proc.start();
+    this.changeEmitter.fire({ run });
+    if (o.progress ?? settings.showProgressNotification) this.showProgress(run);
+    return run;
+  }
+
+  private onEvent(run: ActiveRun, e: TrainerEvent): void {
+    switch (e.type) {
+      case 'start': run.totalSteps = e.totalSteps; run.backend = e.backend; run.algorithm = e.algorithm; run.log.info(`trainer started: ${e.algorithm}${e.task ? ` on ${e.task}` : ''}, backend ${e.backend?.name}${e.backend?.gpu ? ` (${e.backend.gpu})` : ''}`); break;
+      case 'step': run.step = e.step; run.totalSteps = e.totalSteps ?? run.totalSteps; run.metrics = e.metrics; run.etaSeconds = e.etaSeconds; break;
+      case 'warning': run.log.warn(`${e.step !== undefined ? `step ${e.step}: ` : ''}${e.message}`); break;
+      case 'error': run.log.error(e.message + (e.stack ? `\n${e.stack}` : '')); break;
+      case 'log': if (e.level === 'debug') run.log.debug(e.message); else run.log.info(e.message); break;
+      case 'checkpoint': run.log.info(`checkpoint at step ${e.step}: ${e.path}`); break;
+      case 'eval': run.log.info(`eval at step ${e.step}: ${Object.entries(e.passAtK).map(([k, v]) => `pass@${k}=${v.toFixed(3)}`).join(' ')}`); break;
+      case 'end': run.status = e.status; run.log.info(`run ended: ${e.status}${e.reason ? ` (${e.reason})` : ''}`); break;
+      default: break;
+    }
+    this.changeEmitter.fire({ run, event: e });
+  }
+
+  private onExit(run: ActiveRun, x: TrainerExit): void {
+    run.exit = x;
+    run.status = x.status;
+    const parse = run.proc.eventsParsed ? ` (${run.proc.eventsParsed} events, ${(run.proc.parseMs * 1000 / run.proc.eventsParsed).toFixed(0)} µs/event parsing)` : '';
+    run.log.info(`trainer exited: code ${x.code}${x.signal ? `, signal ${x.signal}` : ''}, status ${x.status}${x.markedByHost ? ' (status written by the extension)' : ''}${parse}`);
+    this.changeEmitter.fire({ run, exited: true });
+    if (x.crashed) {
+      run.log.error(x.message ?? 'trainer failed');
+      void vscode.window.showErrorMessage(`RL Lens: run "${run.name}" failed: ${x.message ?? 'the trainer exited unexpectedly'}`, 'Show Log', 'Open Run').then((choice) => {
+        if (choice === 'Show Log') run.log.show(true);
+        else if (choice === 'Open Run') void vscode.commands.executeCommand('rlLens.openRun', { runDir: run.runDir });
+      });
+    }
+  }
+
+  private showProgress(run: ActiveRun): void {
+    void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `RL Lens: ${run.name}`, cancellable: true }, (progress, token) => {
+      token.onCancellationRequested(() => { if (run.proc.running) { run.log.info('stop requested (progress notification cancelled)'); run.proc.stop(); } });
+      let lastFrac = 0;
+      const sub = this.onDidChange((c) => {
+        if (c.run !== run || c.event?.type !== 'step') return;
+        const total = run.totalSteps;
+        const frac = total ? Math.min(1, (run.step ?? 0) / total) : 0;
+        const r = run.metrics?.['reward/mean'];
+        const eta = formatEta(run.etaSeconds);
+        progress.report({
+          message: `step ${run.step}${total ? `/${total}` : ''}${typeof r === 'number' ? ` · reward ${r.toFixed(3)}` : ''}${eta ? ` · ETA ${eta}` : ''}`,
+          increment: total ? Math.max(0, (frac - lastFrac) * 100) : undefined,
+        });
+        lastFrac = frac;
+      });
+      return run.proc.whenExited().finally(() => sub.dispose());
+    });
+  }
+
+  stop(runDir: string): boolean {
+    const r = this.get(runDir);
+    if (!r?.proc.running) return false;
+    r.log.info('stop requested');
+    r.proc.stop();
+    this.changeEmitter.fire({ run: r });
+    return true;
+  }
+
+  dispose(): void {
+    for (const r of this.runs.values()) if (r.proc.running) r.proc.stop();
+    for (const l of this.logs.values()) l.dispose();
+    this.changeEmitter.dispose();
+  }
+}

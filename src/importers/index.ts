@@ -1,0 +1,264 @@
+/**
+ * Importers: runs of other trainers (OpenRLHF / RLLoggingBoard JSONL, verl dumps + file-logger metrics,
+ * TRL completions parquet + trainer_state.json) converted into the RL Lens run format (src/shared/runFormat.ts),
+ * once (`importRun`) or live while the source is still being written (`followForeignRun`).
+ *
+ * Used by the CLI (`rl-lens import`) and by the extension's "RL Lens: Open Run…" (which calls detectFormat, then
+ * importRun or followForeignRun into a folder of its choice). Node only (fs), never imports `vscode`.
+ * Bad input never throws: problems are returned and stored in manifest.source.problems / problemCount.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { FILES, RUN_FORMAT, type InputProblem, type RunManifest } from '../shared/runFormat';
+import { RunWriter } from '../runio/writer';
+import { listFiles } from './common';
+import { RllbSession } from './rllb';
+import type { Session } from './session';
+import { TrlSession, trlLayout } from './trl';
+import { VerlSession, isVerlDumpRecord, isVerlMetricsRecord, sniffJsonl } from './verl';
+
+export { formatProblem } from './common';
+export type ImportFormat = 'rllb' | 'verl' | 'trl';
+export type DetectedFormat = ImportFormat | 'rl-lens' | undefined;
+
+export interface Detection { format: DetectedFormat; reason: string }
+
+function isRllbRecord(r: Record<string, unknown>): boolean {
+  return 'response' in r && 'prompt' in r && ('response_tokens' in r || 'logprobs' in r || 'token_rewards' in r || 'reward' in r);
+}
+
+/** Which kind of run lives at `p` (file or folder), and why we think so. */
+export function detectFormat(p: string): Detection {
+  let st: fs.Stats;
+  try { st = fs.statSync(p); } catch { return { format: undefined, reason: `${p} does not exist` }; }
+  const manifest = st.isDirectory() ? path.join(p, FILES.manifest) : p.endsWith(FILES.manifest) ? p : undefined;
+  if (manifest && fs.existsSync(manifest)) {
+    try {
+      const m = JSON.parse(fs.readFileSync(manifest, 'utf8')) as RunManifest;
+      if (m.format === RUN_FORMAT) return { format: 'rl-lens', reason: `${manifest} is an RL Lens run manifest` };
+    } catch { /* fall through */ }
+  }
+  if (st.isFile()) {
+    const base = path.basename(p);
+    if (base.endsWith('.parquet')) return { format: 'trl', reason: `${base} is a parquet file (TRL log_completions writes completions/completions_<step>.parquet)` };
+    if (base === 'trainer_state.json') return { format: 'trl', reason: 'trainer_state.json is the transformers/TRL trainer state (log_history metrics)' };
+    if (base.endsWith('.jsonl')) {
+      const recs = sniffJsonl(p);
+      if (recs.some(isRllbRecord)) return { format: 'rllb', reason: `${base}: lines have prompt/response/response_tokens/logprobs (RLLoggingBoard JSONL)` };
+      if (recs.some(isVerlDumpRecord)) return { format: 'verl', reason: `${base}: lines have input/output/score (verl _dump_generations)` };
+      if (recs.some(isVerlMetricsRecord)) return { format: 'verl', reason: `${base}: lines are {"step", "data"} (verl file logger)` };
+      return { format: undefined, reason: `${base}: no line matches a known format (RLLoggingBoard: prompt/response/response_tokens; verl: input/output/score or {"step","data"})` };
+    }
+    return { format: undefined, reason: `${base}: not a .jsonl, .parquet or trainer_state.json file` };
+  }
+  const trl = trlLayout(p);
+  const completions = trl.parquetFiles.filter((f) => /completions_\d+\.parquet$/.test(f));
+  if (completions.length || trl.trainerState) {
+    return { format: 'trl', reason: `TRL output folder: ${completions.length} completions parquet file(s)${trl.trainerState ? `, ${path.relative(p, trl.trainerState)}` : ''}` };
+  }
+  const jsonl = listFiles(p, (n) => n.endsWith('.jsonl'), 3, 500);
+  const rllb: string[] = []; const verl: string[] = [];
+  for (const f of jsonl) {
+    const recs = sniffJsonl(f);
+    if (recs.some(isRllbRecord)) rllb.push(f);
+    else if (recs.some(isVerlDumpRecord) || recs.some(isVerlMetricsRecord)) verl.push(f);
+  }
+  const names = (fs_: string[]): string => fs_.slice(0, 3).map((f) => path.relative(p, f)).join(', ') + (fs_.length > 3 ? ', ...' : '');
+  if (rllb.length) return { format: 'rllb', reason: `${rllb.length} RLLoggingBoard JSONL file(s) (${names(rllb)}): lines have prompt/response/response_tokens/logprobs` };
+  if (verl.length) return { format: 'verl', reason: `${verl.length} verl file(s) (${names(verl)}): generation dumps (input/output/score) and/or file-logger metrics ({"step","data"})` };
+  return { format: undefined, reason: `no RL Lens manifest, TRL completions/trainer_state.json, RLLoggingBoard or verl JSONL found under ${p}` };
+}
+
+export interface ImportOptions {
+  /** source format; detected when omitted */
+  from?: ImportFormat;
+  /** output run folder (must not already hold a run) */
+  out: string;
+  /** run name for the manifest */
+  name?: string;
+}
+
+export interface ImportResult {
+  runDir: string;
+  format: ImportFormat;
+  detected: string;
+  /** every problem found (file, line, field, message) */
+  problems: InputProblem[];
+  problemCount: number;
+  counts: Record<string, number>;
+  notes: string[];
+}
+
+function makeSession(format: ImportFormat, src: string): Session {
+  switch (format) {
+    case 'rllb': return new RllbSession(src);
+    case 'verl': return new VerlSession(src);
+    case 'trl': return new TrlSession(src);
+  }
+}
+
+const MANIFEST_PROBLEM_CAP = 1000;
+
+/** Drives a session and writes what it produces into an RL Lens run folder. */
+class Converter {
+  readonly writer: RunWriter;
+  private lastStep = -1;
+  private rolloutsWritten = 0;
+  private metricsWritten = 0;
+  private evalsWritten = 0;
+
+  constructor(readonly session: Session, readonly src: string, readonly out: string, readonly detected: string, name?: string) {
+    this.writer = RunWriter.create(out, {
+      id: path.basename(path.resolve(out)),
+      name: name ?? path.basename(path.resolve(src)),
+      algorithm: 'unknown',
+      config: { importedFrom: path.resolve(src), sourceFormat: session.format },
+      backend: { name: 'imported' },
+      source: { format: session.format, path: path.resolve(src), detected, notes: [], problems: [], problemCount: 0 },
+    });
+    this.writer.event({ type: 'start', time: new Date().toISOString(), runDir: out, runId: this.writer.current.id, algorithm: 'unknown', backend: { name: 'imported' } });
+  }
+
+  async step(final: boolean): Promise<boolean> {
+    const r = await this.session.poll(final);
+    for (const s of r.steps) {
+      this.writer.writeRolloutStep(s.header, s.samples, s.arrays);
+      this.rolloutsWritten++;
+      this.lastStep = Math.max(this.lastStep, s.step);
+    }
+    for (const m of r.metrics) { this.writer.metrics(m); this.metricsWritten++; this.lastStep = Math.max(this.lastStep, m.step); }
+    for (const e of r.evals) { this.writer.evalRecord(e); this.evalsWritten++; }
+    const changed = r.steps.length + r.metrics.length + r.evals.length > 0;
+    this.updateManifest(final ? 'completed' : 'running');
+    return changed;
+  }
+
+  problems(): InputProblem[] {
+    const out = [...this.session.problems.list];
+    for (const ps of this.session.stepProblems.values()) out.push(...ps);
+    return out;
+  }
+
+  problemCount(): number {
+    let n = this.session.problems.count;
+    for (const ps of this.session.stepProblems.values()) n += ps.length;
+    return n;
+  }
+
+  updateManifest(status: RunManifest['status']): void {
+    const problems = this.problems();
+    const extra: Partial<RunManifest> = {};
+    const totalSteps = (this.session as { totalSteps?: number }).totalSteps;
+    if (totalSteps !== undefined) extra.totalSteps = totalSteps;
+    this.writer.updateManifest({
+      status,
+      algorithm: this.session.algorithm(),
+      ...(this.lastStep >= 0 ? { step: this.lastStep } : {}),
+      ...(status === 'completed' ? { endedAt: new Date().toISOString() } : {}),
+      ...extra,
+      source: {
+        format: this.session.format, path: path.resolve(this.src), detected: this.detected,
+        notes: [...this.session.notes],
+        problems: problems.slice(0, MANIFEST_PROBLEM_CAP),
+        problemCount: this.problemCount(),
+      },
+    });
+  }
+
+  result(): ImportResult {
+    return {
+      runDir: this.out, format: this.session.format, detected: this.detected,
+      problems: this.problems(), problemCount: this.problemCount(),
+      counts: { ...this.session.counts(), problems: this.problemCount(), rolloutStepsWritten: this.rolloutsWritten, metricsRecordsWritten: this.metricsWritten, evalRecordsWritten: this.evalsWritten },
+      notes: [...this.session.notes],
+    };
+  }
+
+  end(status: 'completed' | 'stopped'): void {
+    const n = this.problemCount();
+    if (n) this.writer.event({ type: 'warning', time: new Date().toISOString(), code: 'import-problems', message: `${n} problem(s) in the source were reported and skipped (see manifest.source.problems)` });
+    this.writer.event({ type: 'end', time: new Date().toISOString(), status, ...(this.lastStep >= 0 ? { step: this.lastStep } : {}) });
+    this.updateManifest(status === 'completed' ? 'completed' : 'stopped');
+  }
+}
+
+function resolveFormat(src: string, from?: ImportFormat): { format: ImportFormat; detected: string } {
+  if (from) return { format: from, detected: `--from ${from} (given)` };
+  const d = detectFormat(src);
+  if (d.format === 'rl-lens') throw new Error(`${src} is already an RL Lens run: open it directly (no import needed)`);
+  if (!d.format) throw new Error(`cannot tell the format of ${src}: ${d.reason}. Pass --from rllb|verl|trl`);
+  return { format: d.format, detected: d.reason };
+}
+
+/**
+ * Convert a foreign run into an RL Lens run folder `opts.out` (created; must not hold a run yet).
+ * Throws only for unusable arguments (source missing, format unknown, out already a run); bad content is reported.
+ */
+export async function importRun(src: string, opts: ImportOptions): Promise<ImportResult> {
+  if (!fs.existsSync(src)) throw new Error(`${src} does not exist`);
+  const { format, detected } = resolveFormat(src, opts.from);
+  const conv = new Converter(makeSession(format, src), src, opts.out, detected, opts.name);
+  await conv.step(true);
+  conv.end('completed');
+  return conv.result();
+}
+
+export interface ForeignFollower {
+  /** resolves after the first import pass */
+  readonly ready: Promise<ImportResult>;
+  /** current counts and problems */
+  snapshot(): ImportResult;
+  /** read the remaining data as final (torn last lines are reported), mark the run completed, stop following */
+  finish(): Promise<ImportResult>;
+  /** stop following (the run stays as converted so far, marked stopped) */
+  dispose(): void;
+}
+
+/**
+ * Import `src` into `out`, then keep following it: new lines / files are converted incrementally (JSONL sources are
+ * read from the byte offset where the previous pass stopped; a step that receives more lines is rewritten atomically).
+ * `onUpdate` is called after each pass that changed the run.
+ */
+export function followForeignRun(src: string, out: string, onUpdate: (r: ImportResult) => void, opts: { from?: ImportFormat; intervalMs?: number; name?: string } = {}): ForeignFollower {
+  const { format, detected } = resolveFormat(src, opts.from);
+  const conv = new Converter(makeSession(format, src), src, out, detected, opts.name);
+  let timer: NodeJS.Timeout | undefined;
+  let busy: Promise<unknown> = Promise.resolve();
+  let disposed = false;
+  const pass = (final: boolean): Promise<void> => {
+    busy = busy.then(async () => {
+      if (disposed && !final) return;
+      try {
+        const changed = await conv.step(final);
+        if (changed) onUpdate(conv.result());
+      } catch (e) {
+        conv.session.problems.add({ file: src, message: `import pass failed: ${(e as Error).message}` });
+      }
+    });
+    return busy as Promise<void>;
+  };
+  const ready = pass(false).then(() => {
+    if (!disposed) timer = setInterval(() => { void pass(false); }, opts.intervalMs ?? 1000);
+    return conv.result();
+  });
+  return {
+    ready,
+    snapshot: () => conv.result(),
+    async finish() {
+      await ready;
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      await pass(true);
+      disposed = true;
+      conv.end('completed');
+      return conv.result();
+    },
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      void busy.then(() => conv.end('stopped'));
+    },
+  };
+}

@@ -1,0 +1,292 @@
+/**
+ * verl → RL Lens.
+ *
+ * 1. Generation dumps (`trainer.rollout_data_dir`, `trainer.validation_data_dir`), written by
+ *    `RayPPOTrainer._dump_generations` (verl/trainer/ppo/ray_trainer.py): one `{global_steps}.jsonl` per step, each line
+ *    `{"input", "output", "gts", "score", "step", **reward_extra_infos}` (json.dumps(..., ensure_ascii=False); `gts`
+ *    only in newer verl; reward_extra_infos are the extra keys the reward function returned, e.g. `acc`, `pred`).
+ *    Rollout dumps become rollout steps; validation dumps become eval records (pass@k from `acc`, else `score` > 0).
+ *    verl dumps carry no per-token data and no group ids (unless a `uid` column is dumped): samples are grouped by
+ *    identical prompt within a step.
+ * 2. The `file` logger (verl/utils/tracking.py `FileLogger`, trainer.logger=['file']): one line
+ *    `{"step": N, "data": {metric: value}}` (newer verl adds `elapsed_seconds`) at $VERL_FILE_LOGGER_PATH or
+ *    `$VERL_FILE_LOGGER_ROOT/<project>/<experiment>.jsonl`. Metric names are mapped (metricMap.ts), originals kept.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import type { EvalRecord, InputProblem, MetricsRecord, RolloutSampleInput } from '../shared/runFormat';
+import { Problems, derivedStepMetrics, forEachLine, groupSamples, isObject, jsonSafe, keepExtra, listFiles, naturalCompare, parsePyJson, textOf } from './common';
+import { VERL_METRICS, mapMetrics } from './metricMap';
+import { JsonlStepIndex, parseStep, type ConvertedSample, type PollResult, type Session, type StepOut } from './session';
+
+const DUMP_NAME = /^(\d+)\.jsonl$/;
+
+export interface VerlLayout {
+  rolloutFiles: string[];
+  validationFiles: string[];
+  metricFiles: string[];
+  /** .jsonl files whose first 256 KB hold no recognisable line: every line of them is reported */
+  unknownFiles: string[];
+}
+
+/** Peek at the first parsable lines of a JSONL file. */
+export function sniffJsonl(file: string, maxLines = 1000): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const b = Buffer.alloc(256 * 1024);
+      const n = fs.readSync(fd, b, 0, b.length, 0);
+      const lines = b.toString('utf8', 0, n).split('\n');
+      for (const l of lines.slice(0, maxLines + 1)) {
+        if (out.length >= maxLines) break;
+        const p = parsePyJson(l);
+        if (p.ok && isObject(p.value)) out.push(p.value);
+      }
+    } finally { fs.closeSync(fd); }
+  } catch { /* unreadable: nothing */ }
+  return out;
+}
+
+export function isVerlDumpRecord(r: Record<string, unknown>): boolean { return 'input' in r && 'output' in r && 'score' in r; }
+export function isVerlMetricsRecord(r: Record<string, unknown>): boolean { return 'step' in r && isObject(r.data); }
+
+/** Find dumps and metric logs under `src` (a folder, a dump file or a metrics file). */
+export function verlLayout(src: string): VerlLayout {
+  const lay: VerlLayout = { rolloutFiles: [], validationFiles: [], metricFiles: [], unknownFiles: [] };
+  const st = fs.statSync(src);
+  const files = st.isFile() ? [src] : listFiles(src, (n) => n.endsWith('.jsonl'));
+  for (const f of files) {
+    const recs = sniffJsonl(f);
+    const isDumpName = DUMP_NAME.test(path.basename(f));
+    if (recs.some(isVerlMetricsRecord)) { lay.metricFiles.push(f); continue; }
+    if (recs.some(isVerlDumpRecord) || (isDumpName && recs.length === 0 && !st.isFile())) {
+      const rel = path.relative(st.isFile() ? path.dirname(src) : src, f);
+      (/(^|[\\/_-])val/i.test(path.dirname(rel)) || /val/i.test(path.basename(path.dirname(f))) ? lay.validationFiles : lay.rolloutFiles).push(f);
+    } else lay.unknownFiles.push(f);
+  }
+  const byNum = (a: string, b: string): number => naturalCompare(a, b);
+  lay.rolloutFiles.sort(byNum); lay.validationFiles.sort(byNum); lay.metricFiles.sort(byNum);
+  return lay;
+}
+
+const CORE = new Set(['input', 'output', 'score', 'step', 'gts']);
+
+/** Convert one verl dump line. */
+export function convertVerlRecord(rec: Record<string, unknown>, file: string, line: number, problems: Problems): ConvertedSample | undefined {
+  const bad = (field: string, message: string, severity: 'error' | 'warning' = 'error'): void => problems.add({ file, line, field, message, severity });
+  if (rec.input === undefined) { bad('input', 'missing "input"; line skipped'); return undefined; }
+  if (rec.output === undefined) { bad('output', 'missing "output"; line skipped'); return undefined; }
+  let score = rec.score;
+  if (typeof score === 'boolean') score = score ? 1 : 0;
+  if (typeof score !== 'number') { bad('score', score === undefined ? 'missing "score"; line skipped' : `"score" must be a number, got ${JSON.stringify(score)}; line skipped`); return undefined; }
+  if (!Number.isFinite(score)) { bad('score', `"score" is ${score} (not finite); line skipped`); return undefined; }
+  const parts: Record<string, number> = {};
+  const extra: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(rec)) {
+    if (CORE.has(k)) continue;
+    const num = typeof v === 'boolean' ? (v ? 1 : 0) : v;
+    if (typeof num === 'number') {
+      if (Number.isFinite(num)) parts[k] = num;
+      else { bad(k, `reward field "${k}" is ${num} (not finite); left out of the reward parts (kept in extra as null)`, 'warning'); extra[k] = null; }
+    } else keepExtra(extra, k, v, (field, message) => bad(field, message, 'warning'));
+  }
+  if (rec.gts !== undefined) keepExtra(extra, 'gts', rec.gts, (field, message) => bad(field, message, 'warning'));
+  if (typeof rec.input !== 'string') extra.input_raw = jsonSafe(rec.input);
+  const sample: RolloutSampleInput = {
+    group: '', prompt: textOf(rec.input), completion: textOf(rec.output), tokens: [], reward: score, length: 0,
+    source: { file: path.basename(file), line },
+  };
+  if (Object.keys(parts).length) sample.rewardParts = parts;
+  if (Object.keys(extra).length) sample.extra = extra;
+  return { sample, arrays: {} };
+}
+
+/** Unbiased pass@k estimator (Chen et al. 2021): 1 − C(n−c, k) / C(n, k). */
+export function passAtK(n: number, c: number, k: number): number {
+  if (n - c < k) return 1;
+  let prod = 1;
+  for (let i = n - c + 1; i <= n; i++) prod *= 1 - k / i;
+  return 1 - prod;
+}
+
+export function evalFromSamples(step: number, samples: RolloutSampleInput[], time?: number): EvalRecord {
+  const { groups } = groupSamples(samples, () => undefined);
+  const correct = (s: RolloutSampleInput): boolean => {
+    const acc = s.rewardParts?.acc;
+    return acc !== undefined ? acc > 0 : s.reward > 0;
+  };
+  const items = groups.map((g) => ({
+    prompt: g.prompt,
+    completions: g.samples.map((i) => samples[i].completion),
+    rewards: g.samples.map((i) => samples[i].reward),
+    correct: g.samples.filter((i) => correct(samples[i])).length,
+  }));
+  const minN = items.length ? Math.min(...items.map((it) => it.completions.length)) : 0;
+  const ks: number[] = [];
+  for (let k = 1; k <= minN; k *= 2) ks.push(k);
+  const pass: Record<string, number> = {};
+  for (const k of ks) pass[String(k)] = items.reduce((a, it) => a + passAtK(it.completions.length, it.correct, k), 0) / items.length;
+  const rewards = samples.map((s) => s.reward);
+  const rec: EvalRecord = { step, passAtK: pass, samplesPerPrompt: minN, numPrompts: items.length, meanReward: rewards.reduce((a, b) => a + b, 0) / (rewards.length || 1), items };
+  if (time !== undefined) rec.time = time;
+  return rec;
+}
+
+export class VerlSession implements Session {
+  readonly format = 'verl' as const;
+  readonly problems = new Problems();
+  readonly stepProblems = new Map<number, InputProblem[]>();
+  readonly notes = new Set<string>();
+  private readonly rolloutIndex = new JsonlStepIndex(this.problems);
+  private readonly valIndex = new JsonlStepIndex(this.problems);
+  private layout: VerlLayout = { rolloutFiles: [], validationFiles: [], metricFiles: [], unknownFiles: [] };
+  private readonly metricState = new Map<string, { offset: number; line: number }>();
+  private readonly sampleCounts = new Map<number, number>();
+  private readonly metricSteps = new Set<number>();
+  private readonly derivedPending = new Map<number, Record<string, number | null>>();
+  private readonly derivedDone = new Set<number>();
+  private readonly valPending = new Set<number>();
+  private readonly valDone = new Set<number>();
+  private metricLines = 0;
+  private evalCount = 0;
+  private sawCritic = false;
+
+  constructor(private readonly src: string) {}
+
+  algorithm(): string { return this.metricSteps.size ? (this.sawCritic ? 'ppo' : 'grpo') : 'unknown'; }
+
+  counts(): Record<string, number> {
+    let samples = 0;
+    for (const n of this.sampleCounts.values()) samples += n;
+    return {
+      files: this.layout.rolloutFiles.length + this.layout.validationFiles.length + this.layout.metricFiles.length + this.layout.unknownFiles.length,
+      lines: this.rolloutIndex.lines + this.valIndex.lines + this.metricLines,
+      samples, steps: this.sampleCounts.size, metricsRecords: this.metricSteps.size, evalRecords: this.evalCount,
+    };
+  }
+
+  private stepOfDump(file: string) {
+    const m = DUMP_NAME.exec(path.basename(file));
+    const fromName = m ? Number(m[1]) : undefined;
+    return (r: Record<string, unknown>): number | string => {
+      if (r.step === undefined && fromName !== undefined) return fromName;
+      return parseStep(r.step);
+    };
+  }
+
+  async poll(final: boolean): Promise<PollResult> {
+    this.layout = verlLayout(this.src);
+    const metrics: MetricsRecord[] = [];
+    // 1. file-logger metrics
+    for (const f of this.layout.metricFiles) {
+      const st = this.metricState.get(f) ?? { offset: 0, line: 1 };
+      const r = forEachLine(f, { offset: st.offset, line: st.line, final }, (l) => {
+        if (!l.text.trim()) return;
+        this.metricLines++;
+        const p = parsePyJson(l.text);
+        if (!p.ok) {
+          this.problems.add(l.terminated ? { file: f, line: l.line, message: `not valid JSON (${p.error}); line skipped` } : { file: f, line: l.line, severity: 'warning', message: 'torn last line (the writer was interrupted or is still writing); skipped' });
+          return;
+        }
+        const rec = p.value;
+        if (!isObject(rec) || !isObject(rec.data)) { this.problems.add({ file: f, line: l.line, field: 'data', message: 'expected {"step": N, "data": {...}}; line skipped' }); return; }
+        const step = parseStep(rec.step);
+        if (typeof step === 'string') { this.problems.add({ file: f, line: l.line, field: 'step', message: `${step}; line skipped` }); return; }
+        const m = mapMetrics(rec.data, VERL_METRICS);
+        for (const k of m.nonFinite) this.problems.add({ file: f, line: l.line, field: `data.${k}`, severity: 'warning', message: 'value is NaN/Infinity; stored as null (missing)' });
+        for (const k of m.nonNumeric) this.problems.add({ file: f, line: l.line, field: `data.${k}`, severity: 'warning', message: `not a number (${JSON.stringify(rec.data[k])?.slice(0, 60)}); not a metric, skipped` });
+        if (Object.keys(rec.data).some((k) => k.startsWith('critic/vf_') || k.startsWith('critic/values'))) this.sawCritic = true;
+        const out: MetricsRecord = { step, values: m.values };
+        if (typeof rec.elapsed_seconds === 'number' && Number.isFinite(rec.elapsed_seconds)) out.time = rec.elapsed_seconds;
+        const keys = Object.keys(rec.data);
+        if (keys.length && keys.every((k) => k.startsWith('val-') || k.startsWith('val/'))) out.split = 'eval';
+        metrics.push(out);
+        this.metricSteps.add(step);
+      });
+      this.metricState.set(f, { offset: r.nextOffset, line: r.nextLine });
+    }
+    if (this.layout.metricFiles.length) this.notes.add('verl metric names mapped to RL Lens names (critic/score/mean → reward/mean, actor/entropy → entropy, actor/pg_clipfrac → clip_ratio/region_mean, ...); the original names are kept too');
+
+    // 1b. files that match nothing: report every line (a corrupted dump or log must not vanish silently)
+    for (const f of this.layout.unknownFiles) {
+      const st = this.metricState.get(f) ?? { offset: 0, line: 1 };
+      const r = forEachLine(f, { offset: st.offset, line: st.line, final }, (l) => {
+        if (!l.text.trim()) return;
+        this.metricLines++;
+        const p = parsePyJson(l.text);
+        this.problems.add(!p.ok
+          ? (l.terminated ? { file: f, line: l.line, message: `not valid JSON (${p.error}); line skipped` } : { file: f, line: l.line, severity: 'warning', message: 'torn last line; skipped' })
+          : { file: f, line: l.line, message: 'neither a verl generation dump line ({"input","output","score",...}) nor a file-logger line ({"step","data"}); skipped' });
+      });
+      this.metricState.set(f, { offset: r.nextOffset, line: r.nextLine });
+    }
+
+    // 2. rollout dumps
+    const touched = new Set<number>();
+    for (const f of this.layout.rolloutFiles) for (const s of this.rolloutIndex.scan(f, final, this.stepOfDump(f))) touched.add(s);
+    const steps: StepOut[] = [];
+    for (const step of [...touched].sort((a, b) => a - b)) {
+      const out = this.buildStep(step);
+      if (out) steps.push(out);
+    }
+    // derived metrics only when there is no metrics file at all
+    if (!this.layout.metricFiles.length) {
+      const all = [...this.derivedPending.keys()].sort((a, b) => a - b);
+      const max = all.length ? all[all.length - 1] : -1;
+      for (const s of all) {
+        if (!final && s === max) continue;
+        metrics.push({ step: s, values: this.derivedPending.get(s)! });
+        this.derivedPending.delete(s);
+        this.derivedDone.add(s);
+      }
+      if (this.derivedDone.size) this.notes.add('per-step metrics derived from the rollout dumps (no verl file-logger metrics found)');
+    }
+
+    // 3. validation dumps → eval records (emitted once complete: a later one exists, or at the end)
+    for (const f of this.layout.validationFiles) for (const s of this.valIndex.scan(f, final, this.stepOfDump(f))) if (!this.valDone.has(s)) this.valPending.add(s);
+    const evals: EvalRecord[] = [];
+    const vals = [...this.valPending].sort((a, b) => a - b);
+    for (const s of vals) {
+      if (!final && s === vals[vals.length - 1]) continue;
+      const probs = new Problems();
+      const samples: RolloutSampleInput[] = [];
+      for (const { ref, rec } of this.valIndex.records(s, this.layout.validationFiles)) {
+        const c = convertVerlRecord(rec, ref.file, ref.line, probs);
+        if (c) samples.push(c.sample);
+      }
+      this.problems.addAll(probs.list);
+      this.valPending.delete(s);
+      this.valDone.add(s);
+      if (!samples.length) continue;
+      evals.push(evalFromSamples(s, samples));
+      this.evalCount++;
+      this.notes.add('validation dumps converted to eval records: pass@k per prompt (correct = reward field "acc" if present, else score > 0)');
+    }
+    return { steps, metrics, evals };
+  }
+
+  private buildStep(step: number): StepOut | undefined {
+    const probs = new Problems();
+    const samples: RolloutSampleInput[] = [];
+    for (const { ref, rec } of this.rolloutIndex.records(step, this.layout.rolloutFiles)) {
+      if (rec.step !== undefined && parseStep(rec.step) !== step) probs.add({ file: ref.file, line: ref.line, field: 'step', severity: 'warning', message: `line says step ${JSON.stringify(rec.step)} but the file is step ${step}` });
+      const c = convertVerlRecord(rec, ref.file, ref.line, probs);
+      if (c) samples.push(c.sample);
+    }
+    this.stepProblems.set(step, probs.list);
+    this.sampleCounts.set(step, samples.length);
+    if (!samples.length) return undefined;
+    const { groups, byPrompt } = groupSamples(samples, (s) => {
+      const uid = (s.extra as Record<string, unknown> | undefined)?.uid;
+      return typeof uid === 'string' || typeof uid === 'number' ? String(uid) : undefined;
+    }, (s) => {
+      const gts = (s.extra as Record<string, unknown> | undefined)?.gts;
+      return typeof gts === 'string' || typeof gts === 'number' ? String(gts) : undefined;
+    });
+    if (byPrompt) this.notes.add('rollouts grouped by identical prompt within each step (verl dumps have no group ids)');
+    this.notes.add('verl dumps carry no per-token data: samples have text, score and reward fields only');
+    if (!this.derivedDone.has(step)) this.derivedPending.set(step, derivedStepMetrics(samples, samples.map(() => ({}))));
+    return { step, header: { step, algorithm: this.algorithm(), arrays: [], groups, sourceFormat: 'verl' }, samples, arrays: samples.map(() => ({})) };
+  }
+}

@@ -1,0 +1,186 @@
+/**
+ * The ONE message protocol between the extension host (src/views/panels) and the RL Lens webviews (src/webview).
+ * No dependencies on `vscode` or the DOM.
+ *
+ * Three message kinds, discriminated by `kind`:
+ *   - request   (webview → host): `{ kind: 'request', id, method, params }`, answered by exactly one
+ *   - response  (host → webview): `{ kind: 'response', id, ok: true, result }` or `{ kind: 'response', id, ok: false, error }`
+ *   - notification (either way, no reply): `{ kind: 'notification', method, params }`
+ *
+ * Handshake: the webview sends the notification `ready` once its script runs; the host queues every
+ * notification until then and answers `ready` with the notification `init` (which view, which runs, the target
+ * to show and the state restored by the panel serializer). Messages are never "flag bags": each method has its
+ * own typed params.
+ *
+ * Streaming: the host never re-sends whole arrays for live runs. `metrics/append` carries only metric records
+ * (and eval records) that appeared since the last one it sent for that run; `rollout/stepAdded` names a new step.
+ */
+import type { EvalRecord, MetricsRecord, RolloutSample, RolloutStepHeader, RunStatus } from './runFormat';
+
+export const PROTOCOL_VERSION = 1;
+
+export type ViewKind = 'heatmap' | 'group' | 'dashboard';
+
+/** A run the views can show. */
+export interface RunRef {
+  runDir: string;
+  /** display name */
+  label: string;
+  algorithm?: string;
+  status?: RunStatus;
+}
+
+/** What a view should show (also the argument shape of the rlLens.showHeatmap / showGroup commands). */
+export interface ViewTarget {
+  runDir: string;
+  step?: number;
+  group?: string;
+  sample?: number;
+  /** token index within the sample (pins it) */
+  token?: number;
+}
+
+/** Webview-side persistent state (vscode.setState / panel serializer). Kept small: no data, only choices. */
+export interface WebviewState {
+  view: ViewKind;
+  runDirs: string[];
+  target?: ViewTarget;
+  /** heatmap: metric name, sort key, filters, search text */
+  metric?: string;
+  sort?: SortSpec;
+  filter?: FilterSpec;
+  search?: string;
+  /** dashboard: smoothing weight (0..0.99), x-domain zoom */
+  smoothing?: number;
+  zoom?: [number, number] | null;
+  scrollTop?: number;
+}
+
+export type SortKey = 'index' | 'reward' | 'advantage' | 'kl' | 'length' | 'clips';
+export interface SortSpec { key: SortKey; descending: boolean }
+export interface FilterSpec {
+  /** 'all' | only samples of filtered groups | only samples of unfiltered groups */
+  groups: 'all' | 'filtered' | 'kept';
+  minReward?: number;
+  maxReward?: number;
+}
+
+/** One rollout step as sent to a webview: header, samples (no per-token data inline) and the whole step's float32 block. */
+export interface StepPayload {
+  runDir: string;
+  algorithm: string;
+  header: RolloutStepHeader;
+  samples: RolloutSample[];
+  /** the .f32 contents (sample-major, array-major inside a sample; see runFormat RolloutSample.offset); empty when none.
+   *  The host sends an ArrayBuffer (VS Code ≥ 1.57 transfers it efficiently); webviews wrap it with `toFloat32`. */
+  data: ArrayBuffer | Float32Array;
+  problems: string[];
+}
+
+export interface MetricsPayload {
+  run: RunRef;
+  records: MetricsRecord[];
+  evals: EvalRecord[];
+  /** steps that have rollouts (for click-through) */
+  rolloutSteps: number[];
+}
+
+export interface InitParams {
+  protocol: number;
+  view: ViewKind;
+  runs: RunRef[];
+  target?: ViewTarget;
+  /** state saved by the webview before a reload (panel serializer), if any */
+  state?: WebviewState;
+}
+
+/** Requests: method → params / result. */
+export interface RequestMap {
+  'runs/list': { params: Record<string, never>; result: RunRef[] };
+  'rollout/listSteps': { params: { runDir: string }; result: number[] };
+  'rollout/getStep': { params: { runDir: string; step: number }; result: StepPayload };
+  'metrics/get': { params: { runDir: string }; result: MetricsPayload };
+}
+
+/** Notifications the webview sends. */
+export interface WebviewNotificationMap {
+  ready: { view: ViewKind; protocol: number };
+  /** user selection changed: the host forwards it to the Runs tree */
+  'selection/changed': ViewTarget;
+  /** dashboard click-through and group/heatmap cross-links */
+  'open/heatmap': ViewTarget;
+  'open/group': ViewTarget;
+  /** the webview saved its state (host keeps a copy for the serializer / title) */
+  'state/changed': WebviewState;
+  /** something went wrong in the webview; host logs it */
+  'log/error': { message: string };
+}
+
+/** Notifications the host sends. */
+export interface HostNotificationMap {
+  init: InitParams;
+  /** navigate an open view (command invoked while the panel exists) */
+  'view/show': ViewTarget;
+  /** only the new metric / eval records of a live run */
+  'metrics/append': { runDir: string; records: MetricsRecord[]; evals: EvalRecord[]; status?: RunStatus };
+  'rollout/stepAdded': { runDir: string; step: number };
+  /** the runs shown by the dashboard changed (overlay added/removed) */
+  'runs/set': { runs: RunRef[] };
+}
+
+export type RequestMethod = keyof RequestMap;
+export type Params<M extends RequestMethod> = RequestMap[M]['params'];
+export type Result<M extends RequestMethod> = RequestMap[M]['result'];
+
+export type RequestMessage = { [M in RequestMethod]: { kind: 'request'; id: number; method: M; params: Params<M> } }[RequestMethod];
+export type ResponseMessage =
+  | { kind: 'response'; id: number; ok: true; result: unknown }
+  | { kind: 'response'; id: number; ok: false; error: string };
+export type WebviewNotification = { [M in keyof WebviewNotificationMap]: { kind: 'notification'; method: M; params: WebviewNotificationMap[M] } }[keyof WebviewNotificationMap];
+export type HostNotification = { [M in keyof HostNotificationMap]: { kind: 'notification'; method: M; params: HostNotificationMap[M] } }[keyof HostNotificationMap];
+
+/** Everything a webview may post to the host. */
+export type WebviewToHost = RequestMessage | WebviewNotification;
+/** Everything the host may post to a webview. */
+export type HostToWebview = ResponseMessage | HostNotification;
+
+const REQUEST_METHODS: ReadonlySet<string> = new Set<RequestMethod>(['runs/list', 'rollout/listSteps', 'rollout/getStep', 'metrics/get']);
+const WEBVIEW_NOTIFICATIONS: ReadonlySet<string> = new Set<keyof WebviewNotificationMap>(['ready', 'selection/changed', 'open/heatmap', 'open/group', 'state/changed', 'log/error']);
+const HOST_NOTIFICATIONS: ReadonlySet<string> = new Set<keyof HostNotificationMap>(['init', 'view/show', 'metrics/append', 'rollout/stepAdded', 'runs/set']);
+
+/** Normalise StepPayload.data to a Float32Array (no copy). */
+export function toFloat32(d: ArrayBuffer | Float32Array | undefined): Float32Array {
+  if (!d) return new Float32Array(0);
+  if (d instanceof Float32Array) return d;
+  return new Float32Array(d, 0, Math.floor(d.byteLength / 4));
+}
+
+function isObj(x: unknown): x is Record<string, unknown> { return typeof x === 'object' && x !== null; }
+
+/** Host side: validate the envelope of a message from a webview (a webview is less trusted than the host). */
+export function parseWebviewMessage(msg: unknown): WebviewToHost | { error: string } {
+  if (!isObj(msg)) return { error: 'message is not an object' };
+  if (msg.kind === 'request') {
+    if (typeof msg.id !== 'number' || !Number.isInteger(msg.id)) return { error: 'request without integer id' };
+    if (typeof msg.method !== 'string' || !REQUEST_METHODS.has(msg.method)) return { error: `unknown request method ${JSON.stringify(msg.method)}` };
+    if (!isObj(msg.params)) return { error: `request ${msg.method}: params must be an object` };
+    return msg as unknown as RequestMessage;
+  }
+  if (msg.kind === 'notification') {
+    if (typeof msg.method !== 'string' || !WEBVIEW_NOTIFICATIONS.has(msg.method)) return { error: `unknown notification ${JSON.stringify(msg.method)}` };
+    if (!isObj(msg.params)) return { error: `notification ${msg.method}: params must be an object` };
+    return msg as unknown as WebviewNotification;
+  }
+  return { error: `unknown message kind ${JSON.stringify(msg.kind)}` };
+}
+
+/** Webview side: validate the envelope of a message from the host. */
+export function parseHostMessage(msg: unknown): HostToWebview | { error: string } {
+  if (!isObj(msg)) return { error: 'message is not an object' };
+  if (msg.kind === 'response') {
+    if (typeof msg.id !== 'number') return { error: 'response without id' };
+    return msg as unknown as ResponseMessage;
+  }
+  if (msg.kind === 'notification' && typeof msg.method === 'string' && HOST_NOTIFICATIONS.has(msg.method)) return msg as unknown as HostNotification;
+  return { error: `unknown host message ${JSON.stringify(isObj(msg) ? msg.method ?? msg.kind : msg)}` };
+}

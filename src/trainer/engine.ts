@@ -1,0 +1,379 @@
+/**
+ * The training engine: sets up backend, tokenizer, task, policy (and reference), the run directory and the event
+ * channel, then hands a TrainContext to the algorithm module named by `config.algorithm` (see registry.ts and
+ * README.md "Plug-in interface"). It owns the run's life cycle:
+ *   start event → algorithm steps (ctx.step per optimizer step) → final checkpoint → end event, status completed;
+ *   stop request (SIGTERM / {"type":"stop"}) → the algorithm returns after its current step → stop checkpoint, status stopped;
+ *   exception or NaN/inf loss → error event (message + stack), status failed. Everything is appended as it happens,
+ *   so nothing already written is lost.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { RunWriter, jsonReplacer } from '../runio/writer';
+import { checkpointDirName, type BackendInfo, type EvalRecord, type RolloutGroup, type RolloutSampleInput, type RolloutStepHeaderInput, type TrainerEvent } from '../shared/runFormat';
+import { describeBackend, initBackend } from './backend';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint';
+import type { TrainConfig } from './config';
+import { GPT } from './model/gpt';
+import { AdamW } from './optim';
+import { getAlgorithm, sectionOf, type AlgorithmModule } from './registry';
+import { Rng } from './rng';
+import { generate } from './sampling';
+import { createTask, loadUserReward, withUserReward, type Task, type TaskExample } from './tasks';
+import { CharTokenizer, DEFAULT_CHARS } from './tokenizer';
+import './plugins';
+
+export { registerAlgorithm, getAlgorithm, listAlgorithms, type AlgorithmModule } from './registry';
+
+export class NonFiniteError extends Error {}
+export class StopSignal {
+  requested = false;
+  reason?: string;
+  request(reason = 'stop requested'): void { if (!this.requested) { this.requested = true; this.reason = reason; } }
+}
+
+export interface RunOptions {
+  /** the run directory (created; must not hold a run yet). Default: <runsRoot>/<name>-<time> */
+  outDir?: string;
+  runsRoot?: string;
+  /** override config.backend */
+  backend?: string;
+  /** every event, as written to events.jsonl (the CLI prints them on stdout with --events stdout) */
+  onEvent?: (e: TrainerEvent) => void;
+  /** human progress lines (the CLI writes them to stderr) */
+  progress?: (line: string) => void;
+  /** may user code (task.rewardModule) be loaded? The CLI is trusted; the extension passes workspace trust. Default true. */
+  trusted?: boolean;
+  stop?: StopSignal;
+}
+
+export interface RunResult {
+  status: 'completed' | 'stopped' | 'failed';
+  runDir: string;
+  step: number;
+  lastMetrics: Record<string, number | null>;
+  lastEval?: EvalRecord;
+  error?: string;
+  backend?: BackendInfo;
+}
+
+export interface TrainContext {
+  config: TrainConfig;
+  /** config[section of the algorithm], with defaults */
+  section: Record<string, unknown>;
+  algorithm: AlgorithmModule;
+  backend: BackendInfo;
+  tokenizer: CharTokenizer;
+  task: Task;
+  policy: GPT;
+  /** frozen copy of the initial policy (when the module needs a reference) */
+  reference?: GPT;
+  optimizer: AdamW;
+  rng: Rng;
+  totalSteps: number;
+  runDir: string;
+  writer: RunWriter;
+  lr(step: number): number;
+  stopRequested(): boolean;
+  /** report one optimizer step: metrics.jsonl + step event + terminal progress; throws NonFiniteError on NaN/inf losses */
+  step(step: number, metrics: Record<string, number | null>, info?: { tokens?: number }): void;
+  /** write a rollout trace (respects config.rollouts.every / maxSamples unless force) */
+  rollout(step: number, header: RolloutStepHeaderInput, samples: RolloutSampleInput[], arrays: Record<string, ArrayLike<number>>[], opts?: { force?: boolean }): void;
+  /** should this step be traced? (config.rollouts.every) */
+  traceStep(step: number): boolean;
+  /** pass@k on the task's held-out prompts; writes eval.jsonl, an eval event and eval/* metrics */
+  evaluate(step: number, model?: GPT): EvalRecord;
+  /** should this step be evaluated? (config.eval.every) */
+  evalStep(step: number): boolean;
+  checkpoint(step: number, tag?: string, extra?: { metrics?: Record<string, number | null>; eval?: EvalRecord }): string;
+  /** should this step be checkpointed? (config.checkpoint.every) */
+  checkpointStep(step: number): boolean;
+  log(message: string): void;
+  warn(message: string, code?: string): void;
+  emit(e: TrainerEvent): void;
+}
+
+const now = () => new Date().toISOString();
+
+export function lrAt(cfg: TrainConfig['train'], step: number, total: number): number {
+  const base = cfg.lr;
+  if (cfg.warmupSteps > 0 && step <= cfg.warmupSteps) return base * step / cfg.warmupSteps;
+  if (cfg.lrSchedule === 'constant') return base;
+  const span = Math.max(1, total - cfg.warmupSteps);
+  const p = Math.min(1, Math.max(0, (step - cfg.warmupSteps) / span));
+  const minLr = base * cfg.minLrRatio;
+  return minLr + 0.5 * (base - minLr) * (1 + Math.cos(Math.PI * p));
+}
+
+/** Unbiased pass@k (Chen et al. 2021, Codex): 1 − C(n−c, k)/C(n, k), computed as a stable product. */
+export function passAtK(n: number, c: number, k: number): number {
+  if (n - c < k) return 1;
+  let prod = 1;
+  for (let i = n - c + 1; i <= n; i++) prod *= 1 - k / i;
+  return 1 - prod;
+}
+
+function fmtDuration(s: number): string {
+  if (!Number.isFinite(s) || s < 0) return '?';
+  if (s < 60) return `${Math.round(s)}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+function fmtNum(x: number | null | undefined): string {
+  if (x === null || x === undefined) return 'null';
+  if (!Number.isFinite(x)) return String(x);
+  const a = Math.abs(x);
+  return a !== 0 && (a < 1e-3 || a >= 1e5) ? x.toExponential(2) : x.toFixed(a < 1 ? 4 : 3);
+}
+
+function versions(): Record<string, string> {
+  const v: Record<string, string> = { node: process.version, 'tfjs-core': tf.version_core };
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    v['rl-lens'] = (require('../../package.json') as { version: string }).version;
+  } catch { /* bundled without package.json */ }
+  return v;
+}
+
+function defaultRunDir(cfg: TrainConfig, root: string): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+  const base = `${(cfg.name ?? cfg.algorithm).replace(/[^A-Za-z0-9_.-]+/g, '_')}-${stamp}`;
+  let dir = path.join(root, base);
+  for (let i = 2; fs.existsSync(dir); i++) dir = path.join(root, `${base}-${i}`);
+  return dir;
+}
+
+/** Run a training job in this process. Never throws for training failures (they end as status failed); throws for setup errors before the run dir exists. */
+export async function runTraining(config: TrainConfig, opts: RunOptions = {}): Promise<RunResult> {
+  const mod = getAlgorithm(config.algorithm);
+  if (!mod) throw new Error(`config.algorithm: no module registered for ${JSON.stringify(config.algorithm)}`);
+  const progress = opts.progress ?? (() => undefined);
+  const stop = opts.stop ?? new StopSignal();
+  const backend = await initBackend(opts.backend ?? config.backend, { threads: config.threads });
+  progress(`[rl-lens] ${describeBackend(backend)}`);
+
+  // task (+ user reward: only in a trusted workspace)
+  let task = createTask(config.task.name, config.task);
+  if (config.task.rewardModule) {
+    const fn = loadUserReward(config.task.rewardModule, { trusted: opts.trusted ?? true });
+    task = withUserReward(task, fn, `task.rewardModule ${config.task.rewardModule}`);
+  }
+
+  // model
+  const wantValue = Boolean(config.model.valueHead || mod.needsValueHead?.(config));
+  let policy: GPT;
+  let tokenizer: CharTokenizer;
+  if (config.init?.checkpoint) {
+    const ck = loadCheckpoint(config.init.checkpoint, { trainable: true, valueHead: wantValue });
+    policy = ck.model;
+    tokenizer = ck.tokenizer;
+    for (const ch of task.chars) if (!tokenizer.has(ch)) throw new Error(`init.checkpoint: the checkpoint's tokenizer lacks ${JSON.stringify(ch)} needed by task ${task.name}`);
+    if (policy.config.contextLength < config.derived.sequenceLength) throw new Error(`init.checkpoint: its contextLength ${policy.config.contextLength} is shorter than the task needs (${config.derived.sequenceLength})`);
+  } else {
+    tokenizer = new CharTokenizer(DEFAULT_CHARS);
+    policy = GPT.create({ vocabSize: tokenizer.size, contextLength: config.model.contextLength, dModel: config.model.dModel, nHeads: config.model.nHeads, nLayers: config.model.nLayers, mlpRatio: config.model.mlpRatio, valueHead: wantValue }, config.seed);
+  }
+  config.derived.parameters = policy.parameterCount();
+  config.derived.flopsPerToken = policy.flopsPerToken(config.derived.sequenceLength);
+  const needRef = typeof mod.needsReference === 'function' ? mod.needsReference(config) : Boolean(mod.needsReference);
+  const reference = needRef ? policy.clone(false) : undefined;
+
+  const totalSteps = mod.totalSteps?.(config) ?? config.train.steps;
+  const runDir = opts.outDir ? path.resolve(opts.outDir) : defaultRunDir(config, path.resolve(opts.runsRoot ?? 'runs'));
+  const runId = path.basename(runDir);
+  const modelSummary = { ...policy.summary(), flopsPerToken: config.derived.flopsPerToken };
+  const writer = RunWriter.create(runDir, {
+    id: runId, name: config.name, algorithm: config.algorithm, task: config.task.name,
+    config: JSON.parse(JSON.stringify(config, jsonReplacer)) as Record<string, unknown>,
+    backend, versions: versions(), seed: config.seed, totalSteps, step: 0, model: modelSummary,
+    host: { hostname: os.hostname(), cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, platform: `${os.platform()} ${os.arch()}` },
+  });
+
+  const emit = (e: TrainerEvent) => {
+    writer.event(e);
+    try { opts.onEvent?.(e); } catch { /* a broken consumer must not break training */ }
+  };
+  emit({ type: 'start', time: now(), runDir, runId, algorithm: config.algorithm, task: config.task.name, backend, totalSteps, config: writer.current.config, model: modelSummary });
+  progress(`[rl-lens] run ${runDir}`);
+  progress(`[rl-lens] ${config.algorithm} on ${task.name} (difficulty ${config.task.difficulty}), model ${policy.parameterCount().toLocaleString('en-US')} parameters (d_model ${policy.config.dModel}, ${policy.config.nLayers} layers, ${policy.config.nHeads} heads, context ${policy.config.contextLength}), ${totalSteps} steps`);
+
+  const optimizer = new AdamW(policy.trainableVariables(), { beta1: config.train.beta1, beta2: config.train.beta2, eps: config.train.eps, weightDecay: config.train.weightDecay });
+  const t0 = Date.now();
+  let lastStep = 0;
+  let lastMetrics: Record<string, number | null> = {};
+  let lastEval: EvalRecord | undefined;
+  let tokensSeen = 0;
+  let stepsTimed = 0;
+  let lastStepTime = Date.now();
+  let lastCheckpointStep = -1;
+  const evalRng = new Rng(config.seed ^ 0x5eed);
+  const rolloutsEvery = config.rollouts.every;
+
+  const ctx: TrainContext = {
+    config,
+    section: (config[sectionOf(mod)] as Record<string, unknown>) ?? {},
+    algorithm: mod,
+    backend, tokenizer, task, policy, reference, optimizer,
+    rng: new Rng(config.seed),
+    totalSteps, runDir, writer,
+    lr: (step) => lrAt(config.train, step, totalSteps),
+    stopRequested: () => stop.requested,
+    step(step, metrics, info) {
+      const t = Date.now();
+      const dt = (t - lastStepTime) / 1000;
+      lastStepTime = t;
+      const m: Record<string, number | null> = { ...metrics };
+      if (info?.tokens) {
+        tokensSeen += info.tokens;
+        m['perf/tokens_per_sec'] ??= dt > 0 ? info.tokens / dt : null;
+        m['perf/step_time'] ??= dt;
+        if (config.derived.flopsPerToken && dt > 0) m['perf/gflops'] ??= (3 * config.derived.flopsPerToken * info.tokens) / dt / 1e9;
+      }
+      m['lr'] ??= lrAt(config.train, step, totalSteps);
+      lastStep = step;
+      lastMetrics = m;
+      stepsTimed++;
+      writer.metrics({ step, time: (t - t0) / 1000, split: 'train', values: m });
+      const elapsed = (t - t0) / 1000;
+      const eta = stepsTimed > 0 ? (elapsed / step) * (totalSteps - step) : undefined;
+      emit({ type: 'step', time: now(), step, totalSteps, metrics: m, etaSeconds: eta });
+      if (step % config.log.every === 0 || step === totalSteps || step === 1) {
+        const keys = ['loss', 'reward/mean', 'kl', 'entropy', 'eval/pass@1'];
+        const shown = keys.filter((k) => m[k] !== undefined).map((k) => `${k} ${fmtNum(m[k])}`);
+        const tps = m['perf/tokens_per_sec'];
+        progress(`step ${step}/${totalSteps} ${shown.join(' ')}${tps ? ` tok/s ${Math.round(tps)}` : ''}${dt ? ` ${(dt * 1000).toFixed(0)}ms/step` : ''} ETA ${fmtDuration(eta ?? NaN)}`);
+      }
+      for (const [k, v] of Object.entries(metrics)) {
+        if (/loss/.test(k) && (v === null || !Number.isFinite(v))) throw new NonFiniteError(`non-finite ${k} (${v}) at step ${step}: training diverged (try a lower train.lr or train.gradClip)`);
+      }
+      if (this.checkpointStep(step)) { this.checkpoint(step); }
+    },
+    traceStep: (step) => rolloutsEvery > 0 && (step % rolloutsEvery === 0 || step === 1),
+    rollout(step, header, samples, arrays, o) {
+      if (!o?.force && !ctx.traceStep(step)) return;
+      let keepS = samples, keepA = arrays, subsampled = false;
+      const max = config.rollouts.maxSamples;
+      if (samples.length > max) {
+        // keep whole groups, in order, up to maxSamples
+        const idx: number[] = [];
+        const groups = header.groups ?? [];
+        for (const g of groups) { if (idx.length + g.samples.length > max && idx.length > 0) break; idx.push(...g.samples); }
+        if (idx.length === 0) for (let i = 0; i < max; i++) idx.push(i);
+        const pos = new Map(idx.map((i, k) => [i, k]));
+        keepS = idx.map((i) => samples[i]);
+        keepA = idx.map((i) => arrays[i]);
+        header = { ...header, groups: groups.filter((g) => g.samples.every((s) => pos.has(s))).map((g) => ({ ...g, samples: g.samples.map((s) => pos.get(s)!) })) };
+        subsampled = true;
+      }
+      const file = writer.writeRolloutStep({ ...header, subsampled: subsampled || header.subsampled }, keepS, keepA);
+      emit({ type: 'rollout', time: now(), step, file: path.relative(runDir, file), numSamples: keepS.length, numGroups: header.groups.length });
+    },
+    evalStep: (step) => config.eval.every > 0 && step % config.eval.every === 0,
+    evaluate(step, model = policy) {
+      const rec = evaluatePassAtK(model, tokenizer, task, config, evalRng, step);
+      writer.evalRecord(rec);
+      const vals: Record<string, number | null> = { 'eval/reward/mean': rec.meanReward ?? null };
+      for (const [k, v] of Object.entries(rec.passAtK)) vals[`eval/pass@${k}`] = v;
+      writer.metrics({ step, time: (Date.now() - t0) / 1000, split: 'eval', values: vals });
+      emit({ type: 'eval', time: now(), step, passAtK: rec.passAtK, meanReward: rec.meanReward });
+      progress(`eval step ${step}: ${Object.entries(rec.passAtK).map(([k, v]) => `pass@${k} ${v.toFixed(3)}`).join(' ')} reward ${fmtNum(rec.meanReward)} (${rec.numPrompts} prompts × ${rec.samplesPerPrompt})`);
+      lastEval = rec;
+      return rec;
+    },
+    checkpointStep: (step) => config.checkpoint.every > 0 && step % config.checkpoint.every === 0,
+    checkpoint(step, tag, extra) {
+      const dir = path.join(runDir, 'checkpoints', checkpointDirName(step, tag));
+      saveCheckpoint(dir, policy, {
+        step, algorithm: config.algorithm, time: now(), config: writer.current.config, tokenizer: tokenizer.spec(),
+        metrics: extra?.metrics ?? lastMetrics, eval: (extra?.eval ?? lastEval) && { passAtK: (extra?.eval ?? lastEval)!.passAtK, samplesPerPrompt: (extra?.eval ?? lastEval)!.samplesPerPrompt, numPrompts: (extra?.eval ?? lastEval)!.numPrompts }, tag: tag ?? 'periodic',
+      });
+      lastCheckpointStep = step;
+      emit({ type: 'checkpoint', time: now(), step, path: path.relative(runDir, dir), tag: tag ?? 'periodic' });
+      writer.updateManifest({ step });
+      return dir;
+    },
+    log(message) { emit({ type: 'log', time: now(), level: 'info', message }); progress(message); },
+    warn(message, code) { emit({ type: 'warning', time: now(), message, code, step: lastStep }); progress(`warning: ${message}`); },
+    emit,
+  };
+
+  let status: RunResult['status'] = 'completed';
+  let error: string | undefined;
+  try {
+    await mod.run(ctx);
+    if (stop.requested) {
+      status = 'stopped';
+      ctx.checkpoint(lastStep, 'stop');
+    } else {
+      if (!lastEval || lastEval.step !== lastStep) { try { ctx.evaluate(lastStep); } catch (e) { ctx.warn(`final eval failed: ${(e as Error).message}`); } }
+      ctx.checkpoint(lastStep, 'final');
+    }
+  } catch (e) {
+    status = 'failed';
+    const err = e as Error;
+    error = err.message;
+    emit({ type: 'error', time: now(), message: err.message, stack: err.stack, step: lastStep });
+    progress(`[rl-lens] error at step ${lastStep}: ${err.message}`);
+  } finally {
+    writer.updateManifest({ status, step: lastStep, endedAt: now(), ...(error ? { error: { message: error } } : {}) });
+    emit({ type: 'end', time: now(), status, step: lastStep, reason: status === 'stopped' ? stop.reason : error });
+    const secs = (Date.now() - t0) / 1000;
+    progress(`[rl-lens] ${status} after ${lastStep} steps in ${fmtDuration(secs)}${tokensSeen ? ` (${Math.round(tokensSeen / secs)} tokens/s)` : ''}; run folder ${runDir}`);
+    optimizer.dispose();
+    reference?.dispose();
+    policy.dispose();
+  }
+  void lastCheckpointStep;
+  return { status, runDir, step: lastStep, lastMetrics, lastEval, error, backend };
+}
+
+/** pass@k on the task's fixed eval prompts (same prompts for every run of the task/difficulty). */
+export function evaluatePassAtK(model: GPT, tokenizer: CharTokenizer, task: Task, config: TrainConfig, rng: Rng, step: number): EvalRecord {
+  const ev = config.eval;
+  const examples = task.evalSet(ev.numPrompts);
+  const n = ev.samplesPerPrompt;
+  const rows: { ex: TaskExample; idx: number }[] = [];
+  examples.forEach((ex, idx) => { for (let s = 0; s < n; s++) rows.push({ ex, idx }); });
+  const correct = new Array(examples.length).fill(0);
+  const completions: string[][] = examples.map(() => []);
+  const rewards: number[][] = examples.map(() => []);
+  let rewardSum = 0;
+  const chunk = 256;
+  for (let i = 0; i < rows.length; i += chunk) {
+    const part = rows.slice(i, i + chunk);
+    const g = generate(model, part.map((r) => tokenizer.encode(r.ex.prompt, { bos: true })), { maxNewTokens: config.derived.maxNewTokens, temperature: ev.temperature, topP: config.sampling.topP, rng });
+    part.forEach((r, j) => {
+      const text = tokenizer.decode(g.tokens[j]);
+      const rew = task.reward(r.ex, text, g.finished[j]);
+      rewardSum += rew.score;
+      if (g.finished[j] && task.isCorrect(r.ex, text)) correct[r.idx]++;
+      completions[r.idx].push(text);
+      rewards[r.idx].push(rew.score);
+    });
+  }
+  const passAt: Record<string, number> = {};
+  for (const k of ev.k) {
+    let s = 0;
+    for (const c of correct) s += passAtK(n, c, k);
+    passAt[String(k)] = s / examples.length;
+  }
+  return {
+    step, time: undefined, passAtK: passAt, samplesPerPrompt: n, numPrompts: examples.length, meanReward: rewardSum / rows.length,
+    items: examples.slice(0, 16).map((ex, i) => ({ prompt: ex.prompt, completions: completions[i], rewards: rewards[i], correct: correct[i] })),
+  };
+}
+
+/** Helper for algorithms: groups of a rollout step from per-sample group ids and rewards. */
+export function buildGroups(samples: { group: string; prompt: string; reward: number }[], answers?: Record<string, string>): RolloutGroup[] {
+  const by = new Map<string, number[]>();
+  samples.forEach((s, i) => { const a = by.get(s.group) ?? []; a.push(i); by.set(s.group, a); });
+  return [...by.entries()].map(([id, idx]) => {
+    const r = idx.map((i) => samples[i].reward);
+    const mean = r.reduce((a, b) => a + b, 0) / r.length;
+    const std = Math.sqrt(r.reduce((a, b) => a + (b - mean) ** 2, 0) / r.length);
+    return { id, prompt: samples[idx[0]].prompt, samples: idx, rewards: r, mean, std, answer: answers?.[id] };
+  });
+}

@@ -1,0 +1,409 @@
+/**
+ * GPT-style causal transformer in raw tfjs ops (no tfjs-layers), trainable on every backend including wasm.
+ *
+ *   ids [B,T] ─ token emb (oneHot·wte) + position emb (oneHot(pos)·wpe) ─ n_layer × pre-LN block ─ ln_f ─┬─ lm_head → logits [B,T,V]
+ *     block: x += attn(ln_1(x)); x += mlp(ln_2(x));  attn = causal multi-head self-attention; mlp = GELU(x·W_fc)·W_proj     └─ value_head → values [B,T]
+ *
+ * Weights follow GPT-2's names (`wte.weight`, `h.0.attn.c_attn.weight`, ...) and its layout (Conv1D: weight [in, out]);
+ * `lm_head.weight` is [D, V] (untied from wte). Init as GPT-2 / nanoGPT: N(0, 0.02) for every matrix and embedding,
+ * residual projections (attn.c_proj, mlp.c_proj) N(0, 0.02/√(2·n_layer)), biases 0, LayerNorm γ=1 β=0. The init uses
+ * a seeded JS generator, so the same seed gives the same weights on every backend.
+ *
+ * Padding: batches may be LEFT-padded (prompts of different lengths); pass `attentionMask` [B,T] (1 = real token).
+ * Positions are then cumsum(mask)−1 per row, and padded keys are masked out, so a left-padded row computes exactly what
+ * the unpadded row would. Right padding needs no mask (causality): later pads never influence earlier positions.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng, hashString } from '../rng';
+import { embed, gelu, layerNorm, linear, mm, oneHotF32 } from './ops';
+
+export interface GPTConfig {
+  vocabSize: number;
+  /** maximum sequence length (prompt + response) */
+  contextLength: number;
+  dModel: number;
+  nHeads: number;
+  nLayers: number;
+  /** MLP hidden size = mlpRatio · dModel (GPT-2: 4) */
+  mlpRatio?: number;
+  /** add a scalar value head on the final hidden state (PPO critic sharing the trunk) */
+  valueHead?: boolean;
+  layerNormEps?: number;
+}
+
+export interface ForwardOptions {
+  /** [B,T] 1 = real token, 0 = (left) padding. Omit when there is no left padding. */
+  attentionMask?: tf.Tensor2D;
+  /** also compute the value head (requires config.valueHead) */
+  values?: boolean;
+}
+
+export interface ForwardResult {
+  /** [B,T,V] next-token logits at every position */
+  logits: tf.Tensor3D;
+  /** [B,T] value estimate at every position (state = tokens ≤ t), when requested */
+  values?: tf.Tensor2D;
+}
+
+export interface TokenLogprobOptions extends ForwardOptions {
+  /** logits are divided by this before log-softmax (verl/TRL recompute old/ref log-probs at the sampling temperature). Default 1. */
+  temperature?: number;
+  /** also return the entropy of the (temperature-scaled) distribution at each position */
+  entropy?: boolean;
+}
+
+export interface TokenLogprobResult {
+  /** [B,T−1]: logprobs[:,t] = log π(ids[:,t+1] | ids[:,≤t]) */
+  logprobs: tf.Tensor2D;
+  /** [B,T−1]: entropy of π(· | ids[:,≤t]) */
+  entropy?: tf.Tensor2D;
+  /** [B,T−1]: value of the state ids[:,≤t] (the state in which token t+1 is chosen; verl's convention) */
+  values?: tf.Tensor2D;
+}
+
+/** Per-layer KV cache for incremental decoding. kT: [B·H, hd, Tc] (keys stored transposed: no transposeB matMul on wasm), v: [B·H, Tc, hd]. */
+export interface KVCache {
+  layers: { kT: tf.Tensor3D; v: tf.Tensor3D }[];
+  /** per row: 1 = real key, 0 = padding; length Tc */
+  keyMask: number[][];
+  /** per row: position of the next token */
+  nextPos: number[];
+  batch: number;
+}
+
+let modelCounter = 0;
+
+export class GPT {
+  readonly config: Required<GPTConfig>;
+  /** GPT-2 name → variable */
+  readonly weights = new Map<string, tf.Variable>();
+  /** unique prefix of the tfjs variable names of this instance (tfjs needs globally unique variable names) */
+  readonly uid: string;
+  private causalBias = new Map<number, tf.Tensor2D>();
+  private disposed = false;
+
+  private constructor(config: GPTConfig, trainable: boolean, init: ((name: string, shape: number[]) => Float32Array) | undefined) {
+    this.config = { mlpRatio: 4, valueHead: false, layerNormEps: 1e-5, ...config };
+    const c = this.config;
+    if (c.dModel % c.nHeads !== 0) throw new Error(`model: dModel (${c.dModel}) must be divisible by nHeads (${c.nHeads})`);
+    this.uid = `gpt${++modelCounter}`;
+    for (const [name, shape] of GPT.shapes(c)) {
+      const data = init ? init(name, shape) : new Float32Array(shape.reduce((a, b) => a * b, 1));
+      const t0 = tf.tensor(data, shape, 'float32');
+      this.weights.set(name, tf.variable(t0, trainable, `${this.uid}/${name}`));
+      t0.dispose();
+    }
+  }
+
+  /** Names and shapes of all weights, in a fixed order. */
+  static shapes(c: Required<GPTConfig>): [string, number[]][] {
+    const D = c.dModel, V = c.vocabSize, F = c.mlpRatio * c.dModel;
+    const out: [string, number[]][] = [['wte.weight', [V, D]], ['wpe.weight', [c.contextLength, D]]];
+    for (let l = 0; l < c.nLayers; l++) {
+      const p = `h.${l}.`;
+      out.push([p + 'ln_1.weight', [D]], [p + 'ln_1.bias', [D]],
+        [p + 'attn.c_attn.weight', [D, 3 * D]], [p + 'attn.c_attn.bias', [3 * D]],
+        [p + 'attn.c_proj.weight', [D, D]], [p + 'attn.c_proj.bias', [D]],
+        [p + 'ln_2.weight', [D]], [p + 'ln_2.bias', [D]],
+        [p + 'mlp.c_fc.weight', [D, F]], [p + 'mlp.c_fc.bias', [F]],
+        [p + 'mlp.c_proj.weight', [F, D]], [p + 'mlp.c_proj.bias', [D]]);
+    }
+    out.push(['ln_f.weight', [D]], ['ln_f.bias', [D]], ['lm_head.weight', [D, V]]);
+    if (c.valueHead) out.push(['value_head.weight', [D, 1]], ['value_head.bias', [1]]);
+    return out;
+  }
+
+  /** A new model with GPT-2 initialisation from `seed` (same seed → same weights on every backend). */
+  static create(config: GPTConfig, seed = 0): GPT {
+    const nLayers = config.nLayers;
+    return new GPT(config, true, (name, shape) => {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const out = new Float32Array(n);
+      if (name.endsWith('.bias')) return out;
+      if (/ln_\d\.weight$|ln_f\.weight$/.test(name)) return out.fill(1);
+      const std = /c_proj\.weight$/.test(name) ? 0.02 / Math.sqrt(2 * nLayers) : 0.02;
+      const rng = new Rng((seed * 1000003) ^ hashString(name));
+      for (let i = 0; i < n; i++) out[i] = rng.normal() * std;
+      return out;
+    });
+  }
+
+  /** A model with the given weights (e.g. from a checkpoint). Every weight of the architecture must be present with its shape. */
+  static fromWeights(config: GPTConfig, weights: Record<string, { shape: number[]; data: Float32Array }>, trainable = true): GPT {
+    const full = { mlpRatio: 4, valueHead: false, layerNormEps: 1e-5, ...config };
+    for (const [name, shape] of GPT.shapes(full)) {
+      const w = weights[name];
+      if (!w) throw new Error(`model: weight ${name} missing from the checkpoint`);
+      if (w.shape.join(',') !== shape.join(',')) throw new Error(`model: weight ${name} has shape [${w.shape}] but the config needs [${shape}]`);
+    }
+    return new GPT(config, trainable, (name) => weights[name].data);
+  }
+
+  /** Trainable variables (all weights unless the model was created frozen). */
+  trainableVariables(): tf.Variable[] { return [...this.weights.values()].filter((v) => v.trainable); }
+
+  /** Weight by GPT-2 name. */
+  w(name: string): tf.Variable {
+    const v = this.weights.get(name);
+    if (!v) throw new Error(`model: no weight ${name}`);
+    return v;
+  }
+
+  /** Copy of this model (new variables). `trainable: false` for a frozen reference model. */
+  clone(trainable = false): GPT {
+    return new GPT(this.config, trainable, (name) => this.w(name).dataSync() as Float32Array);
+  }
+
+  /** Overwrite this model's weights with another model's (same architecture). */
+  copyWeightsFrom(other: GPT): void {
+    for (const [name, v] of this.weights) v.assign(other.w(name));
+  }
+
+  /** Weights as plain arrays (for checkpoints). */
+  getWeights(): Record<string, { shape: number[]; data: Float32Array }> {
+    const out: Record<string, { shape: number[]; data: Float32Array }> = {};
+    for (const [name, v] of this.weights) out[name] = { shape: v.shape.slice(), data: v.dataSync() as Float32Array };
+    return out;
+  }
+
+  setWeights(weights: Record<string, { shape: number[]; data: Float32Array }>): void {
+    for (const [name, v] of this.weights) {
+      const w = weights[name];
+      if (!w) throw new Error(`model: weight ${name} missing`);
+      if (w.shape.join(',') !== v.shape.join(',')) throw new Error(`model: weight ${name} has shape [${w.shape}], expected [${v.shape}]`);
+      tf.tidy(() => v.assign(tf.tensor(w.data, w.shape, 'float32')));
+    }
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const v of this.weights.values()) v.dispose();
+    for (const t of this.causalBias.values()) t.dispose();
+    this.causalBias.clear();
+  }
+
+  /** Number of parameters. */
+  parameterCount(): number {
+    let n = 0;
+    for (const [, shape] of GPT.shapes(this.config)) n += shape.reduce((a, b) => a * b, 1);
+    return n;
+  }
+
+  /**
+   * Estimated forward FLOPs per token at sequence length T (default: contextLength), Kaplan et al. 2020 convention:
+   * 2 × (parameters used in matrix products: blocks + lm_head [+ value head]) + 2 × n_layer × T × d_model (QKᵀ and A·V, causal average T/2 keys... counted at T as Kaplan)
+   * Embedding lookups count 0 (a gather), even though we implement them as one-hot products. Training ≈ 3 × forward.
+   */
+  flopsPerToken(T = this.config.contextLength): number {
+    const c = this.config;
+    const D = c.dModel, F = c.mlpRatio * D;
+    const perLayer = D * 3 * D + D * D + D * F + F * D;
+    const matmulParams = c.nLayers * perLayer + D * c.vocabSize + (c.valueHead ? D : 0);
+    return 2 * matmulParams + 2 * c.nLayers * T * D;
+  }
+
+  /** Model summary for the manifest. */
+  summary(): { parameters: number; flopsPerToken: number; [k: string]: unknown } {
+    return { parameters: this.parameterCount(), flopsPerToken: this.flopsPerToken(), ...this.config };
+  }
+
+  private causal(T: number): tf.Tensor2D {
+    let b = this.causalBias.get(T);
+    if (!b) {
+      const d = new Float32Array(T * T);
+      for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) d[i * T + j] = -1e9;
+      b = tf.keep(tf.tensor2d(d, [T, T]));
+      this.causalBias.set(T, b);
+    }
+    return b;
+  }
+
+  /** Token + position embeddings. ids [B,T] int32, positions [B,T] int32 or undefined (= 0..T−1). Returns x [B·T, D]. */
+  private embedTokens(ids: tf.Tensor2D, positions?: tf.Tensor2D): tf.Tensor2D {
+    const [B, T] = ids.shape;
+    if (T > this.config.contextLength) throw new Error(`model: sequence length ${T} exceeds contextLength ${this.config.contextLength}`);
+    const D = this.config.dModel;
+    const tok = embed(tf.reshape(ids, [B * T]) as tf.Tensor1D, this.w('wte.weight') as tf.Tensor2D);
+    if (!positions) {
+      const pos = tf.slice(this.w('wpe.weight'), [0, 0], [T, D]);
+      return tf.reshape(tf.add(tf.reshape(tok, [B, T, D]), pos), [B * T, D]);
+    }
+    const pos = mm(oneHotF32(tf.reshape(positions, [B * T]) as tf.Tensor1D, this.config.contextLength), this.w('wpe.weight'));
+    return tf.add(tok, pos) as tf.Tensor2D;
+  }
+
+  /** positions = cumsum(mask) − 1, clamped at 0 (left padding). mask [B,T] → int32 [B,T] */
+  static positionsFromMask(mask: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => tf.cast(tf.maximum(tf.sub(tf.cumsum(tf.cast(mask, 'float32'), 1), 1), 0), 'int32') as tf.Tensor2D);
+  }
+
+  /**
+   * Multi-head attention core. q [B·H, Tq, hd], kT [B·H, hd, Tk], v [B·H, Tk, hd], bias broadcastable to [B, H, Tq, Tk].
+   * softmax(q·kᵀ/√hd + bias)·v → [B·H, Tq, hd]
+   */
+  private attend(q: tf.Tensor, kT: tf.Tensor, v: tf.Tensor, bias: tf.Tensor | undefined, B: number): tf.Tensor {
+    const H = this.config.nHeads, hd = this.config.dModel / H;
+    const Tq = q.shape[1]!, Tk = kT.shape[2]!;
+    let s = tf.mul(mm(q, kT), 1 / Math.sqrt(hd));
+    if (bias) s = tf.reshape(tf.add(tf.reshape(s, [B, H, Tq, Tk]), bias), [B * H, Tq, Tk]);
+    return mm(tf.softmax(s), v);
+  }
+
+  /** One pre-LN block on x [B·T, D]; returns the new x and this layer's keys/values (for the cache). */
+  private block(l: number, x: tf.Tensor2D, B: number, T: number, bias: tf.Tensor | undefined, past?: { kT: tf.Tensor3D; v: tf.Tensor3D }): { x: tf.Tensor2D; kT: tf.Tensor3D; v: tf.Tensor3D } {
+    const c = this.config, D = c.dModel, H = c.nHeads, hd = D / H, p = `h.${l}.`;
+    const h1 = layerNorm(x, this.w(p + 'ln_1.weight') as tf.Tensor1D, this.w(p + 'ln_1.bias') as tf.Tensor1D, c.layerNormEps) as tf.Tensor2D;
+    const qkv = linear(h1, this.w(p + 'attn.c_attn.weight') as tf.Tensor2D, this.w(p + 'attn.c_attn.bias') as tf.Tensor1D);
+    const [q2, k2, v2] = tf.split(qkv, 3, 1);
+    const q = tf.reshape(tf.transpose(tf.reshape(q2, [B, T, H, hd]), [0, 2, 1, 3]), [B * H, T, hd]);
+    let kT = tf.reshape(tf.transpose(tf.reshape(k2, [B, T, H, hd]), [0, 2, 3, 1]), [B * H, hd, T]) as tf.Tensor3D;
+    let v = tf.reshape(tf.transpose(tf.reshape(v2, [B, T, H, hd]), [0, 2, 1, 3]), [B * H, T, hd]) as tf.Tensor3D;
+    if (past) {
+      kT = tf.concat([past.kT, kT], 2);
+      v = tf.concat([past.v, v], 1);
+    }
+    const a = this.attend(q, kT, v, bias, B);
+    const a2 = tf.reshape(tf.transpose(tf.reshape(a, [B, H, T, hd]), [0, 2, 1, 3]), [B * T, D]) as tf.Tensor2D;
+    const x1 = tf.add(x, linear(a2, this.w(p + 'attn.c_proj.weight') as tf.Tensor2D, this.w(p + 'attn.c_proj.bias') as tf.Tensor1D)) as tf.Tensor2D;
+    const h2 = layerNorm(x1, this.w(p + 'ln_2.weight') as tf.Tensor1D, this.w(p + 'ln_2.bias') as tf.Tensor1D, c.layerNormEps) as tf.Tensor2D;
+    const f = gelu(linear(h2, this.w(p + 'mlp.c_fc.weight') as tf.Tensor2D, this.w(p + 'mlp.c_fc.bias') as tf.Tensor1D)) as tf.Tensor2D;
+    const x2 = tf.add(x1, linear(f, this.w(p + 'mlp.c_proj.weight') as tf.Tensor2D, this.w(p + 'mlp.c_proj.bias') as tf.Tensor1D)) as tf.Tensor2D;
+    return { x: x2, kT, v };
+  }
+
+  /** Final LayerNorm + heads on h [N, D]. */
+  private heads(x: tf.Tensor2D, withValues: boolean): { logits: tf.Tensor2D; values?: tf.Tensor1D } {
+    const c = this.config;
+    const h = layerNorm(x, this.w('ln_f.weight') as tf.Tensor1D, this.w('ln_f.bias') as tf.Tensor1D, c.layerNormEps) as tf.Tensor2D;
+    const logits = mm(h, this.w('lm_head.weight')) as tf.Tensor2D;
+    if (!withValues) return { logits };
+    if (!c.valueHead) throw new Error('model: values requested but the model has no value head (set model.valueHead: true)');
+    const values = tf.reshape(linear(h, this.w('value_head.weight') as tf.Tensor2D, this.w('value_head.bias') as tf.Tensor1D), [-1]) as tf.Tensor1D;
+    return { logits, values };
+  }
+
+  /** Key-padding bias [B,1,1,T] from a mask [B,T] (0 for real keys, −1e9 for padding). */
+  private static keyBias(mask: tf.Tensor2D): tf.Tensor4D {
+    const [B, T] = mask.shape;
+    return tf.reshape(tf.mul(tf.sub(1, tf.cast(mask, 'float32')), -1e9), [B, 1, 1, T]) as tf.Tensor4D;
+  }
+
+  /**
+   * Full forward pass. ids: int32 [B,T] (T ≤ contextLength). Differentiable; call inside tf.tidy / variableGrads.
+   * → logits [B,T,V] (and values [B,T] with opts.values).
+   */
+  forward(ids: tf.Tensor2D, opts: ForwardOptions = {}): ForwardResult {
+    const [B, T] = ids.shape;
+    const positions = opts.attentionMask ? GPT.positionsFromMask(opts.attentionMask) : undefined;
+    let x = this.embedTokens(ids, positions);
+    let bias: tf.Tensor = this.causal(T);
+    if (opts.attentionMask) bias = tf.add(bias, GPT.keyBias(opts.attentionMask));
+    for (let l = 0; l < this.config.nLayers; l++) x = this.block(l, x, B, T, bias).x;
+    const { logits, values } = this.heads(x, Boolean(opts.values));
+    return {
+      logits: tf.reshape(logits, [B, T, this.config.vocabSize]) as tf.Tensor3D,
+      values: values ? (tf.reshape(values, [B, T]) as tf.Tensor2D) : undefined,
+    };
+  }
+
+  /**
+   * Per-token log-probabilities of the sequence itself (and entropy / values), for every position that predicts a next token.
+   * ids [B,T] → logprobs [B,T−1] with logprobs[:,t] = log softmax(logits[:,t]/temperature)[ids[:,t+1]].
+   * Select response positions with a mask on the caller side (response token i at sequence index p+i ↔ column p+i−1).
+   * Differentiable (gather-free: one-hot products).
+   */
+  tokenLogprobs(ids: tf.Tensor2D, opts: TokenLogprobOptions = {}): TokenLogprobResult {
+    const [B, T] = ids.shape;
+    const V = this.config.vocabSize;
+    const out = this.forward(ids, opts);
+    let logits = tf.slice(out.logits, [0, 0, 0], [B, T - 1, V]);
+    if (opts.temperature !== undefined && opts.temperature !== 1) logits = tf.div(logits, opts.temperature);
+    const logp = tf.logSoftmax(logits);
+    const targets = oneHotF32(tf.reshape(tf.slice(ids, [0, 1], [B, T - 1]), [B * (T - 1)]) as tf.Tensor1D, V);
+    const logprobs = tf.reshape(tf.sum(tf.mul(tf.reshape(logp, [B * (T - 1), V]), targets), 1), [B, T - 1]) as tf.Tensor2D;
+    const res: TokenLogprobResult = { logprobs };
+    if (opts.entropy) res.entropy = tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), 2)) as tf.Tensor2D;
+    if (out.values) res.values = tf.slice(out.values, [0, 0], [B, T - 1]);
+    return res;
+  }
+
+  /**
+   * The RL entry point: per-token log-probs (and entropy / values) of the RESPONSE part of sequences laid out as
+   * `generate` returns them: ids [B, P+N] (prompt left-padded to P, response right-padded), attentionMask [B, P+N].
+   * → tensors [B, N]: column i belongs to response token i (sequence index P+i), predicted from the state at index P+i−1.
+   * Multiply by responseMask [B,N] on the caller side. Differentiable.
+   */
+  responseLogprobs(ids: tf.Tensor2D, promptLength: number, opts: TokenLogprobOptions = {}): TokenLogprobResult {
+    const [B, T] = ids.shape;
+    const N = T - promptLength;
+    if (N <= 0 || promptLength < 1) throw new Error(`model: responseLogprobs needs 1 ≤ promptLength < T (got P=${promptLength}, T=${T})`);
+    const r = this.tokenLogprobs(ids, opts);
+    const cut = (x: tf.Tensor2D): tf.Tensor2D => tf.slice(x, [0, promptLength - 1], [B, N]);
+    return { logprobs: cut(r.logprobs), entropy: r.entropy && cut(r.entropy), values: r.values && cut(r.values) };
+  }
+
+  /**
+   * KV cache: run the (left-padded) prompts ids [B,P] with mask [B,P] (number[][], 1 = real) and keep keys/values.
+   * Returns the cache and the logits for the next token [B,V]. Not differentiable (inference only); the caller owns
+   * the returned tensors (dispose the logits; dispose the cache with disposeCache).
+   */
+  prefill(ids: number[][], mask?: number[][]): { cache: KVCache; logits: tf.Tensor2D; values?: tf.Tensor1D } {
+    const B = ids.length, T = ids[0].length;
+    const m = mask ?? ids.map((r) => r.map(() => 1));
+    const r = tf.tidy(() => {
+      const idsT = tf.tensor2d(ids, [B, T], 'int32');
+      const maskT = tf.tensor2d(m, [B, T], 'float32');
+      const positions = GPT.positionsFromMask(maskT);
+      let x = this.embedTokens(idsT, positions);
+      const bias = tf.add(this.causal(T), GPT.keyBias(maskT));
+      const layers: { kT: tf.Tensor3D; v: tf.Tensor3D }[] = [];
+      for (let l = 0; l < this.config.nLayers; l++) {
+        const o = this.block(l, x, B, T, bias);
+        x = o.x;
+        layers.push({ kT: o.kT, v: o.v });
+      }
+      const last = tf.reshape(tf.slice(tf.reshape(x, [B, T, this.config.dModel]), [0, T - 1, 0], [B, 1, this.config.dModel]), [B, this.config.dModel]) as tf.Tensor2D;
+      const h = this.heads(last, this.config.valueHead);
+      return { layers, logits: h.logits, values: h.values };
+    });
+    const nextPos = m.map((row) => row.reduce((a, b) => a + b, 0));
+    return { cache: { layers: r.layers, keyMask: m.map((row) => row.slice()), nextPos, batch: B }, logits: r.logits, values: r.values };
+  }
+
+  /**
+   * KV cache: feed one token per row (tokens [B]) at each row's next position; updates the cache in place
+   * (old tensors disposed) and returns the logits for the following token [B,V] (and values [B] with a value head).
+   */
+  decodeStep(cache: KVCache, tokens: number[]): { logits: tf.Tensor2D; values?: tf.Tensor1D } {
+    const B = cache.batch;
+    for (let b = 0; b < B; b++) if (cache.nextPos[b] >= this.config.contextLength) throw new Error(`model: position ${cache.nextPos[b]} exceeds contextLength ${this.config.contextLength}`);
+    for (const row of cache.keyMask) row.push(1);
+    const Tk = cache.keyMask[0].length;
+    const old = cache.layers;
+    const r = tf.tidy(() => {
+      const idsT = tf.tensor2d(tokens, [B, 1], 'int32');
+      const posT = tf.tensor2d(cache.nextPos, [B, 1], 'int32');
+      let x = this.embedTokens(idsT, posT);
+      const hasPad = cache.keyMask.some((row) => row.includes(0));
+      const bias = hasPad ? GPT.keyBias(tf.tensor2d(cache.keyMask, [B, Tk], 'float32')) : undefined;
+      const layers: { kT: tf.Tensor3D; v: tf.Tensor3D }[] = [];
+      for (let l = 0; l < this.config.nLayers; l++) {
+        const o = this.block(l, x, B, 1, bias, old[l]);
+        x = o.x;
+        layers.push({ kT: o.kT, v: o.v });
+      }
+      const h = this.heads(x, this.config.valueHead);
+      return { layers, logits: h.logits, values: h.values };
+    });
+    for (const l of old) { l.kT.dispose(); l.v.dispose(); }
+    cache.layers = r.layers;
+    for (let b = 0; b < B; b++) cache.nextPos[b]++;
+    return { logits: r.logits, values: r.values };
+  }
+
+  static disposeCache(cache: KVCache): void {
+    for (const l of cache.layers) { l.kT.dispose(); l.v.dispose(); }
+    cache.layers = [];
+  }
+}

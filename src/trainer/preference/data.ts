@@ -1,0 +1,369 @@
+/**
+ * Preference data: JSONL in TRL's dataset formats, validated line by line, plus built-in synthetic preference sets.
+ *
+ * Formats (one JSON object per line; the kind of a file is taken from its first valid line, and every line must match it):
+ *   pairwise  {"prompt": str, "chosen": str, "rejected": str}                     TRL "preference" (DPO, IPO, ORPO, SimPO, ODPO, reward model)
+ *             optional "margin": number (TRL RewardTrainer margin), "score_chosen"/"score_rejected": number (ODPO offset;
+ *             UltraFeedback-binarized names)
+ *   unpaired  {"prompt": str, "completion": str, "label": bool}                   TRL "unpaired preference" (KTO)
+ *   ranking   {"prompt": str, "completions": [str, ...], "ranking": [int, ...]}   K-wise (InstructGPT reward models);
+ *             ranking lists completion indices from BEST to WORST (a permutation of 0..K−1); optional "scores": number[]
+ *
+ * Conversions (TRL does the same): ranking → all C(K,2) pairs for pairwise methods; pairwise → unpaired for KTO
+ * (chosen = desirable, rejected = undesirable, as TRL's `unpair_preference_dataset`).
+ *
+ * Bad lines: every problem is reported with file:line, field and how to fix it. A run never starts on silently dropped
+ * data: by default any bad line makes loading throw `PreferenceDataError` (listing the problems); with
+ * `allowBadLines: true` (config `data.allowBadLines`) bad lines are skipped, and the counts are returned so the
+ * trainer reports them (warning event + manifest).
+ */
+import * as fs from 'fs';
+import type { InputProblem } from '../../shared/runFormat';
+import { parseJsonlText } from '../../runio/jsonl';
+import { Rng } from '../rng';
+import type { Task } from '../tasks/types';
+
+export interface SourceRef { file: string; line: number }
+
+export interface PairRecord {
+  prompt: string;
+  chosen: string;
+  rejected: string;
+  margin?: number;
+  scoreChosen?: number;
+  scoreRejected?: number;
+  source?: SourceRef;
+}
+export interface UnpairedRecord { prompt: string; completion: string; label: boolean; source?: SourceRef }
+export interface RankingRecord { prompt: string; completions: string[]; ranking: number[]; scores?: number[]; source?: SourceRef }
+
+export type PreferenceKind = 'pairwise' | 'unpaired' | 'ranking';
+
+export type PreferenceData =
+  | { kind: 'pairwise'; records: PairRecord[] }
+  | { kind: 'unpaired'; records: UnpairedRecord[] }
+  | { kind: 'ranking'; records: RankingRecord[] };
+
+export interface LoadCounts { lines: number; records: number; badLines: number; blankLines: number }
+
+export type LoadedPreferenceData = PreferenceData & { counts: LoadCounts; problems: InputProblem[]; file: string };
+
+export class PreferenceDataError extends Error {
+  constructor(readonly problems: InputProblem[], readonly counts?: LoadCounts) {
+    const shown = problems.slice(0, 20).map(formatProblem).join('\n  ');
+    const more = problems.length > 20 ? `\n  ... and ${problems.length - 20} more` : '';
+    const cnt = counts ? ` (${counts.badLines} bad of ${counts.lines - counts.blankLines} lines)` : '';
+    super(`preference data has ${problems.length} problem(s)${cnt}; the run was not started:\n  ${shown}${more}\n` +
+      'Fix the lines above, or set data.allowBadLines: true to skip bad lines (they are counted and reported).');
+    this.name = 'PreferenceDataError';
+  }
+}
+
+export function formatProblem(p: InputProblem): string {
+  return `${p.file}${p.line !== undefined ? `:${p.line}` : ''}${p.field ? ` field "${p.field}"` : ''}: ${p.message}`;
+}
+
+function kindOf(o: Record<string, unknown>): PreferenceKind | undefined {
+  if ('chosen' in o || 'rejected' in o) return 'pairwise';
+  if ('completions' in o || 'ranking' in o) return 'ranking';
+  if ('completion' in o || 'label' in o) return 'unpaired';
+  return undefined;
+}
+
+const KIND_FIELDS: Record<PreferenceKind, string> = {
+  pairwise: '{"prompt", "chosen", "rejected"}',
+  unpaired: '{"prompt", "completion", "label"}',
+  ranking: '{"prompt", "completions", "ranking"}',
+};
+
+/** Validate one parsed line. Returns the record, or problems (file, line, field). */
+export function validateRecord(o: unknown, kind: PreferenceKind, file: string, line: number): { record?: PairRecord | UnpairedRecord | RankingRecord; problems: InputProblem[] } {
+  const problems: InputProblem[] = [];
+  const bad = (field: string | undefined, message: string) => problems.push({ file, line, field, message, severity: 'error' });
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) {
+    bad(undefined, `expected a JSON object like ${KIND_FIELDS[kind]}, got ${Array.isArray(o) ? 'an array' : typeof o}`);
+    return { problems };
+  }
+  const r = o as Record<string, unknown>;
+  const str = (f: string, allowEmpty = false): string | undefined => {
+    const v = r[f];
+    if (v === undefined) { bad(f, `missing (a ${kind} record needs ${KIND_FIELDS[kind]})`); return undefined; }
+    if (typeof v !== 'string') {
+      bad(f, `expected a string, got ${Array.isArray(v) ? 'an array (conversational format is not supported: give plain text)' : typeof v}`);
+      return undefined;
+    }
+    if (!allowEmpty && v.length === 0) { bad(f, 'must not be empty'); return undefined; }
+    return v;
+  };
+  const optNum = (f: string): number | undefined => {
+    const v = r[f];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'number' || !Number.isFinite(v)) { bad(f, `expected a finite number, got ${JSON.stringify(v)}`); return undefined; }
+    return v;
+  };
+  const source = { file, line };
+  const prompt = str('prompt', true);
+  if (kind === 'pairwise') {
+    const chosen = str('chosen'), rejected = str('rejected');
+    const margin = optNum('margin'), scoreChosen = optNum('score_chosen'), scoreRejected = optNum('score_rejected');
+    if (problems.length) return { problems };
+    return { record: { prompt: prompt!, chosen: chosen!, rejected: rejected!, margin, scoreChosen, scoreRejected, source }, problems };
+  }
+  if (kind === 'unpaired') {
+    const completion = str('completion');
+    const label = r.label;
+    if (label === undefined) bad('label', 'missing (true = desirable, false = undesirable)');
+    else if (typeof label !== 'boolean') bad('label', `expected true or false, got ${JSON.stringify(label)}`);
+    if (problems.length) return { problems };
+    return { record: { prompt: prompt!, completion: completion!, label: label as boolean, source }, problems };
+  }
+  const comps = r.completions, ranking = r.ranking;
+  if (!Array.isArray(comps) || comps.length < 2) bad('completions', 'expected an array of at least 2 strings');
+  else comps.forEach((c, i) => { if (typeof c !== 'string' || !c.length) bad(`completions[${i}]`, 'expected a non-empty string'); });
+  const k = Array.isArray(comps) ? comps.length : 0;
+  if (!Array.isArray(ranking)) bad('ranking', 'expected an array of completion indices, best first');
+  else if (ranking.length !== k || !ranking.every((x) => Number.isInteger(x) && x >= 0 && x < k) || new Set(ranking).size !== k) {
+    bad('ranking', `expected a permutation of 0..${k - 1} (completion indices, best first), got ${JSON.stringify(ranking)}`);
+  }
+  let scores: number[] | undefined;
+  if (r.scores !== undefined) {
+    if (!Array.isArray(r.scores) || r.scores.length !== k || !r.scores.every((x) => typeof x === 'number' && Number.isFinite(x))) bad('scores', `expected ${k} finite numbers`);
+    else scores = r.scores as number[];
+  }
+  if (problems.length) return { problems };
+  return { record: { prompt: prompt!, completions: comps as string[], ranking: ranking as number[], scores, source }, problems };
+}
+
+/** Parse JSONL text (a file's content). Never throws: returns records, problems and counts. */
+export function parsePreferenceJsonl(text: string, file: string, expect?: PreferenceKind): LoadedPreferenceData {
+  const parsed = parseJsonlText<unknown>(text, file, { final: true });
+  const problems: InputProblem[] = parsed.problems.map((p) => ({ ...p, severity: 'error' as const, message: p.message.replace('; line skipped', '') }));
+  const badLines = new Set<number>(problems.map((p) => p.line!));
+  let kind: PreferenceKind | undefined = expect;
+  let kindLine = 0;
+  const records: unknown[] = [];
+  for (const { line, value } of parsed.records) {
+    if (!kind) {
+      const k = typeof value === 'object' && value !== null ? kindOf(value as Record<string, unknown>) : undefined;
+      if (!k) {
+        problems.push({ file, line, message: `cannot tell the record kind: expected one of ${Object.values(KIND_FIELDS).join(', ')}`, severity: 'error' });
+        badLines.add(line);
+        continue;
+      }
+      kind = k; kindLine = line;
+    } else if (typeof value === 'object' && value !== null) {
+      const k = kindOf(value as Record<string, unknown>);
+      if (k && k !== kind) {
+        problems.push({ file, line, message: `a ${k} record in a ${kind} file (${kindLine ? `line ${kindLine} set the kind` : 'the method needs this kind'}): one kind per file`, severity: 'error' });
+        badLines.add(line);
+        continue;
+      }
+    }
+    const v = validateRecord(value, kind, file, line);
+    if (v.record) records.push(v.record);
+    else { problems.push(...v.problems); badLines.add(line); }
+  }
+  const allLines = text.length ? text.split('\n').length - (text.endsWith('\n') ? 1 : 0) : 0;
+  const blankLines = text.split('\n').slice(0, allLines).filter((l) => l.trim() === '').length;
+  const counts: LoadCounts = { lines: allLines, records: records.length, badLines: badLines.size, blankLines };
+  return { kind: kind ?? expect ?? 'pairwise', records, problems, counts, file } as LoadedPreferenceData;
+}
+
+export interface LoadOptions {
+  /** the kind the method needs; a file of another kind is converted when possible (ranking → pairwise, pairwise → unpaired) */
+  expect?: PreferenceKind;
+  /** skip bad lines instead of refusing to start (they are still counted and returned in `problems`) */
+  allowBadLines?: boolean;
+}
+
+/** Load and validate a preference JSONL file. Throws PreferenceDataError on any bad line unless allowBadLines. */
+export function loadPreferenceFile(file: string, opts: LoadOptions = {}): LoadedPreferenceData {
+  if (!fs.existsSync(file)) throw new PreferenceDataError([{ file, message: 'file not found (data.path in the config)', severity: 'error' }]);
+  const d = parsePreferenceJsonl(fs.readFileSync(file, 'utf8'), file);
+  if (d.problems.length && !opts.allowBadLines) throw new PreferenceDataError(d.problems, d.counts);
+  if (!d.records.length) throw new PreferenceDataError([...d.problems, { file, message: 'no usable records', severity: 'error' }], d.counts);
+  if (!opts.expect || opts.expect === d.kind) return d;
+  return { ...convertPreferenceData(d, opts.expect, file), counts: d.counts, problems: d.problems, file };
+}
+
+/** Convert between kinds where it is meaningful; throws naming the file otherwise. */
+export function convertPreferenceData(d: PreferenceData, to: PreferenceKind, file = 'data'): PreferenceData {
+  if (d.kind === to) return d;
+  if (d.kind === 'ranking' && to === 'pairwise') return { kind: 'pairwise', records: rankingToPairs(d.records) };
+  if (d.kind === 'pairwise' && to === 'unpaired') return { kind: 'unpaired', records: unpairPreferences(d.records) };
+  if (d.kind === 'ranking' && to === 'unpaired') return { kind: 'unpaired', records: unpairPreferences(rankingToPairs(d.records)) };
+  if (d.kind === 'pairwise' && to === 'ranking') {
+    return { kind: 'ranking', records: d.records.map((r) => ({ prompt: r.prompt, completions: [r.chosen, r.rejected], ranking: [0, 1], source: r.source })) };
+  }
+  throw new PreferenceDataError([{ file, message: `this method needs ${to} data (${KIND_FIELDS[to]}) but the file holds ${d.kind} records (${KIND_FIELDS[d.kind]}), which cannot be converted`, severity: 'error' }]);
+}
+
+/** All C(K,2) pairs of each ranking (better first). Scores carry over for ODPO when present. */
+export function rankingToPairs(rs: RankingRecord[]): PairRecord[] {
+  const out: PairRecord[] = [];
+  for (const r of rs) {
+    for (let a = 0; a < r.ranking.length; a++) {
+      for (let b = a + 1; b < r.ranking.length; b++) {
+        const i = r.ranking[a], j = r.ranking[b];
+        out.push({ prompt: r.prompt, chosen: r.completions[i], rejected: r.completions[j], scoreChosen: r.scores?.[i], scoreRejected: r.scores?.[j], source: r.source });
+      }
+    }
+  }
+  return out;
+}
+
+/** TRL `unpair_preference_dataset`: each pair gives a desirable (chosen) and an undesirable (rejected) example. */
+export function unpairPreferences(ps: PairRecord[]): UnpairedRecord[] {
+  return ps.flatMap((p) => [
+    { prompt: p.prompt, completion: p.chosen, label: true, source: p.source },
+    { prompt: p.prompt, completion: p.rejected, label: false, source: p.source },
+  ]);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Built-in synthetic preference sets, derived from a hidden scoring rule.
+
+/** A task's prompt with its correct answer (what the synthetic generator needs from a built-in task). */
+export interface TaskExample { prompt: string; answer: string }
+
+/**
+ * The hidden score of a completion for a prompt with a known answer: correct and concise beats wrong or verbose.
+ *   score = 1 if the completion starts with the exact answer, else 0.6·(fraction of the answer's leading characters right)·0.5;
+ *           minus 0.1 per character beyond the answer's length (verbosity), floored at −0.5.
+ * So: correct+concise (1.0) > correct+verbose (0.9, 0.8, ...) > partly right > wrong; among wrong answers shorter is better.
+ * The score is never shown to the models; the reward model must learn it from the pairs.
+ */
+export function hiddenScore(completion: string, answer: string): number {
+  const extra = Math.max(0, completion.length - answer.length);
+  let base: number;
+  if (completion.startsWith(answer)) base = 1;
+  else {
+    let k = 0;
+    while (k < answer.length && k < completion.length && completion[k] === answer[k]) k++;
+    base = 0.3 * (k / Math.max(1, answer.length));
+  }
+  return Math.max(-0.5, base - 0.1 * extra);
+}
+
+/** Candidate completions for one example: the answer, verbose variants, near misses and wrong ones (all within `alphabet`). */
+export function candidateCompletions(ex: TaskExample, rng: Rng, alphabet: string, n = 4): string[] {
+  const a = ex.answer;
+  const pick = () => alphabet[rng.int(alphabet.length)];
+  const out = new Set<string>([a]);
+  let guard = 0;
+  while (out.size < n && guard++ < 100) {
+    const kind = rng.int(4);
+    let c: string;
+    if (kind === 0) { // verbose: correct answer followed by 1-3 extra characters (repeats of its own characters)
+      c = a + Array.from({ length: 1 + rng.int(3) }, () => a[rng.int(a.length)] ?? pick()).join('');
+    } else if (kind === 1) { // near miss: change one character
+      const i = rng.int(a.length);
+      let ch = pick(); while (ch === a[i] && alphabet.length > 1) ch = pick();
+      c = a.slice(0, i) + ch + a.slice(i + 1);
+    } else if (kind === 2) { // wrong: random string of similar length
+      c = Array.from({ length: Math.max(1, a.length + rng.int(3) - 1) }, pick).join('');
+    } else { // wrong and verbose
+      c = Array.from({ length: a.length + 2 + rng.int(3) }, pick).join('');
+    }
+    if (c.length) out.add(c);
+  }
+  return [...out];
+}
+
+export interface SyntheticOptions {
+  /** number of prompts */
+  count: number;
+  seed: number;
+  /** characters completions may use (the task's answer alphabet); default digits */
+  alphabet?: string;
+  /** candidates per prompt (K, for rankings); default 4 */
+  k?: number;
+  /** probability that a pair's labels are flipped (label noise, like real annotators); default 0 */
+  flipProb?: number;
+}
+
+/**
+ * K-wise rankings for examples (prompt + answer): K candidates sorted by the hidden score (ties broken by keeping only
+ * distinct scores). `scores` holds the hidden scores (used as ODPO's offsets and for the pipeline's true-score metric).
+ */
+export function syntheticRankings(examples: TaskExample[], opts: SyntheticOptions): RankingRecord[] {
+  const rng = new Rng(opts.seed);
+  const alphabet = opts.alphabet ?? '0123456789';
+  const out: RankingRecord[] = [];
+  for (const ex of examples.slice(0, opts.count)) {
+    const cands = candidateCompletions(ex, rng, alphabet, opts.k ?? 4);
+    // keep candidates with distinct hidden scores so that every pair has a strict preference
+    const byScore = new Map<number, string>();
+    for (const c of cands) { const s = Math.round(hiddenScore(c, ex.answer) * 1e6) / 1e6; if (!byScore.has(s)) byScore.set(s, c); }
+    const comps = [...byScore.values()];
+    if (comps.length < 2) continue;
+    const scores = comps.map((c) => hiddenScore(c, ex.answer));
+    const ranking = comps.map((_, i) => i).sort((i, j) => scores[j] - scores[i]);
+    out.push({ prompt: ex.prompt, completions: comps, ranking, scores });
+  }
+  return out;
+}
+
+/** Pairwise preferences (one pair per prompt: the best candidate vs a random worse one), with optional label noise. */
+export function syntheticPairs(examples: TaskExample[], opts: SyntheticOptions): PairRecord[] {
+  const rng = new Rng(opts.seed ^ 0x5bd1e995);
+  return syntheticRankings(examples, opts).map((r) => {
+    const best = r.ranking[0];
+    const worse = r.ranking[1 + rng.int(r.ranking.length - 1)];
+    let [c, w] = [best, worse];
+    if (opts.flipProb && rng.next() < opts.flipProb) [c, w] = [w, c];
+    return { prompt: r.prompt, chosen: r.completions[c], rejected: r.completions[w], scoreChosen: r.scores![c], scoreRejected: r.scores![w] };
+  });
+}
+
+/** Built-in arithmetic examples "a+b=" → sum (used when no task module provides examples). Deterministic from seed. */
+export function arithmeticExamples(count: number, seed: number, maxOperand = 20): TaskExample[] {
+  const rng = new Rng(seed);
+  return Array.from({ length: count }, () => {
+    const a = rng.int(maxOperand), b = rng.int(maxOperand);
+    return { prompt: `${a}+${b}=`, answer: String(a + b) };
+  });
+}
+
+/**
+ * Examples of a built-in task (trainer tasks/: arithmetic, reverse, sort, count) for synthetic preference sets:
+ * `split` 'train' draws from the task's train prompts, 'eval' from its held-out prompts, so RM / DPO eval pairs are on
+ * prompts never trained on. Also returns the task's answer alphabet (the characters its answers use).
+ */
+export function taskExamples(task: Task, count: number, seed: number, split: 'train' | 'eval'): { examples: TaskExample[]; alphabet: string } {
+  const rng = new Rng(seed ^ (split === 'eval' ? 0x3c6ef372 : 0x6a09e667));
+  const examples: TaskExample[] = [];
+  const seen = new Set<string>();
+  for (let i = 0; i < count * 20 && examples.length < count; i++) {
+    const ex = task.sample(rng, split);
+    if (seen.has(ex.prompt) && seen.size < count) continue; // prefer distinct prompts while the space allows
+    seen.add(ex.prompt);
+    examples.push({ prompt: ex.prompt, answer: ex.answer });
+  }
+  const chars = new Set<string>();
+  for (const e of examples) for (const ch of e.answer) chars.add(ch);
+  return { examples, alphabet: [...chars].sort().join('') || '0123456789' };
+}
+
+/** Serialise records as JSONL in TRL's field names (for `rl-lens` users who want to see / edit the built-in sets). */
+export function toJsonl(d: PreferenceData): string {
+  const lines = (d.records as (PairRecord | UnpairedRecord | RankingRecord)[]).map((r) => {
+    if (d.kind === 'pairwise') {
+      const p = r as PairRecord;
+      return { prompt: p.prompt, chosen: p.chosen, rejected: p.rejected, margin: p.margin, score_chosen: p.scoreChosen, score_rejected: p.scoreRejected };
+    }
+    if (d.kind === 'unpaired') { const u = r as UnpairedRecord; return { prompt: u.prompt, completion: u.completion, label: u.label }; }
+    const k = r as RankingRecord;
+    return { prompt: k.prompt, completions: k.completions, ranking: k.ranking, scores: k.scores };
+  });
+  return lines.map((l) => JSON.stringify(l)).join('\n') + '\n';
+}
+
+/** Deterministic train / held-out split by prompt (all records of one prompt land on the same side). */
+export function splitByPrompt<T extends { prompt: string }>(records: T[], evalFraction: number, seed: number): { train: T[]; eval: T[] } {
+  const prompts = [...new Set(records.map((r) => r.prompt))];
+  new Rng(seed ^ 0x27d4eb2f).shuffle(prompts);
+  const nEval = Math.max(evalFraction > 0 ? 1 : 0, Math.round(prompts.length * evalFraction));
+  const evalSet = new Set(prompts.slice(0, nEval));
+  return { train: records.filter((r) => !evalSet.has(r.prompt)), eval: records.filter((r) => evalSet.has(r.prompt)) };
+}

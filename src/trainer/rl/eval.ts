@@ -1,0 +1,46 @@
+/**
+ * Evaluation on the task's held-out prompts: n samples per prompt, pass@k with the unbiased estimator
+ * (Chen et al. 2021) for every k ≤ n asked for, plus the mean reward. Deterministic given the seed.
+ */
+import { generate } from '../sampling';
+import type { GPT } from '../model/gpt';
+import { Rng } from '../rng';
+import { passAtK } from './stats';
+import type { RlTask, RlTokenizer } from './types';
+
+export interface EvalResult {
+  passAtK: Record<string, number>;
+  meanReward: number;
+  samplesPerPrompt: number;
+  numPrompts: number;
+  items: { prompt: string; completions: string[]; rewards: number[]; correct: number }[];
+}
+
+export function evaluatePolicy(model: GPT, task: RlTask, tok: RlTokenizer, o: { prompts: number; samples: number; temperature: number; k: number[]; maxNewTokens: number; seed: number; chunk?: number }): EvalResult {
+  const items = task.evalItems(o.prompts);
+  const n = o.temperature > 0 ? o.samples : 1;
+  const rng = new Rng(o.seed);
+  const flat: number[][] = [];
+  for (const it of items) { const ids = tok.encode(it.prompt, { bos: true }); for (let s = 0; s < n; s++) flat.push(ids); }
+  const chunk = o.chunk ?? 256;
+  const completions: string[] = [];
+  const finished: boolean[] = [];
+  for (let i = 0; i < flat.length; i += chunk) {
+    const g = generate(model, flat.slice(i, i + chunk), { maxNewTokens: o.maxNewTokens, temperature: o.temperature, rng });
+    g.tokens.forEach((t, j) => { completions.push(tok.decode(t)); finished.push(g.finished[j]); });
+  }
+  const out: EvalResult['items'] = [];
+  let rsum = 0;
+  items.forEach((it, p) => {
+    const cs = completions.slice(p * n, (p + 1) * n);
+    const rs = cs.map((c, j) => task.reward(it, c, finished[p * n + j]));
+    rsum += rs.reduce((a, r) => a + r.score, 0);
+    out.push({ prompt: it.prompt, completions: cs, rewards: rs.map((r) => r.score), correct: rs.filter((r) => r.correct).length });
+  });
+  const pk: Record<string, number> = {};
+  for (const k of o.k) {
+    if (k > n) continue;
+    pk[String(k)] = out.reduce((a, it) => a + passAtK(n, it.correct, k), 0) / Math.max(1, out.length);
+  }
+  return { passAtK: pk, meanReward: rsum / Math.max(1, items.length * n), samplesPerPrompt: n, numPrompts: items.length, items: out };
+}

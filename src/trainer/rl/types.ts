@@ -1,0 +1,67 @@
+/**
+ * What the online RL loop needs from the rest of the trainer (model, tokenizer, task, run writer). Kept small so the
+ * loop can be driven by the CLI's run loop, by tests and by the benchmark alike.
+ */
+import type { GPT } from '../model/gpt';
+import type { Rng } from '../rng';
+import type { RunWriter } from '../../runio/writer';
+import type { Task, TaskExample } from '../tasks/types';
+
+export interface RlTaskItem { prompt: string; answer?: string; [k: string]: unknown }
+
+export interface RlReward {
+  /** total reward */
+  score: number;
+  /** named parts (accuracy, format, ...) */
+  parts: Record<string, number>;
+  /** counts as solved for pass@k */
+  correct: boolean;
+}
+
+export interface RlTask {
+  name: string;
+  /** one training prompt */
+  sampleTrain(rng: Rng): RlTaskItem;
+  /** the held-out eval prompts (fixed order), at most n */
+  evalItems(n: number): RlTaskItem[];
+  /** score a completion; `finished` = ended with EOS */
+  reward(item: RlTaskItem, completion: string, finished: boolean): RlReward;
+}
+
+export interface RlTokenizer {
+  encode(text: string, opts?: { bos?: boolean; eos?: boolean }): number[];
+  decode(ids: ArrayLike<number>): string;
+  display(ids: ArrayLike<number>): string[];
+}
+
+export interface RlContext {
+  policy: GPT;
+  /** frozen reference model (π_ref); may be the same weights as the initial policy */
+  ref: GPT;
+  /** separate critic (PPO with critic: 'separate'); must have a value head */
+  critic?: GPT;
+  tokenizer: RlTokenizer;
+  task: RlTask;
+  seed: number;
+  writer?: RunWriter;
+  /** progress lines (terminal) */
+  log?: (line: string) => void;
+  /** checked between steps: true = stop after the current step */
+  shouldStop?: () => boolean;
+  /** called after each step with its metrics (the CLI emits events, writes metrics) */
+  onStep?: (step: number, metrics: Record<string, number | null>) => void;
+  onEval?: (step: number, passAtK: Record<string, number>, meanReward: number) => void;
+}
+
+/** The trainer's built-in / user task (tasks/types.ts) as an RlTask: correctness for pass@k = task.isCorrect and EOS. */
+export function rlTaskFrom(task: Task): RlTask {
+  return {
+    name: task.name,
+    sampleTrain: (rng) => task.sample(rng, 'train'),
+    evalItems: (n) => task.evalSet(n),
+    reward: (item, completion, finished) => {
+      const r = task.reward(item as unknown as TaskExample, completion, finished);
+      return { score: r.score, parts: r.parts, correct: finished && task.isCorrect(item as unknown as TaskExample, completion) };
+    },
+  };
+}

@@ -1,0 +1,174 @@
+/**
+ * Batched generation with a KV cache: temperature, top-p, top-k, max new tokens, stop at EOS, greedy or sampled, seeded.
+ *
+ * Log-prob convention (same as verl / TRL, which recompute old and ref log-probs with logits / temperature):
+ *   logprob[t] = log softmax(logits_t / τ)[token_t], τ = the sampling temperature (τ = 1 for greedy decoding),
+ *   computed BEFORE top-p / top-k truncation, i.e. under the policy at the training temperature, not under the truncated
+ *   sampling distribution. entropy[t] is the entropy of that same softmax(logits_t / τ).
+ * So `model.responseLogprobs(..., { temperature: τ })` on the returned ids reproduces `logprobs` (tested to 1e-4).
+ *
+ * Layout of the result (B rows, P = padded prompt width, N = generated width):
+ *   ids           [B, P+N]  prompt LEFT-padded with PAD, then the response, right-padded with PAD after EOS
+ *   attentionMask [B, P+N]  1 for real prompt tokens and every response position up to and including EOS, else 0
+ *   responseMask  [B, N]    1 for generated tokens (including the EOS token), 0 after it
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { GPT } from './model/gpt';
+import { Rng } from './rng';
+import { EOS, PAD } from './tokenizer';
+
+export interface SampleOptions {
+  maxNewTokens: number;
+  /** 0 = greedy (argmax). Default 1. */
+  temperature?: number;
+  /** nucleus sampling: keep the smallest set of tokens with cumulative probability ≥ topP (1 = off) */
+  topP?: number;
+  /** keep the k most likely tokens (0 = off) */
+  topK?: number;
+  /** seed or generator (the same seed gives the same samples on the same backend) */
+  seed?: number;
+  rng?: Rng;
+  /** stop a row at EOS (default true) */
+  stopAtEos?: boolean;
+  /** also record the value head's estimate at each generated token's state (model needs valueHead) */
+  values?: boolean;
+  /** token ids never sampled (e.g. PAD, BOS); default [PAD, BOS] */
+  banned?: number[];
+}
+
+export interface GenerationResult {
+  /** prompts as given (unpadded) */
+  prompts: number[][];
+  /** generated ids per row, EOS included when produced */
+  tokens: number[][];
+  /** per generated token: log softmax(logits/τ)[token] (see file comment) */
+  logprobs: number[][];
+  /** per generated token: entropy of softmax(logits/τ) */
+  entropy: number[][];
+  /** per generated token: value of the state the token was chosen in (with opts.values) */
+  values?: number[][];
+  /** true when the row ended with EOS; false = truncated at maxNewTokens / context */
+  finished: boolean[];
+  ids: number[][];
+  attentionMask: number[][];
+  responseMask: number[][];
+  promptLength: number;
+  /** N = the width of the response part of ids */
+  responseLength: number;
+  /** τ used for logprobs (1 for greedy) */
+  temperature: number;
+}
+
+/** log-softmax, entropy and the chosen token for one row of logits (float64 math). */
+export function pickToken(logits: ArrayLike<number>, opts: { temperature: number; topP: number; topK: number; banned: number[] }, rng: Rng | undefined): { token: number; logprob: number; entropy: number } {
+  const V = logits.length;
+  const tau = opts.temperature > 0 ? opts.temperature : 1;
+  const z = new Float64Array(V);
+  let max = -Infinity;
+  for (let i = 0; i < V; i++) { z[i] = logits[i] / tau; if (z[i] > max) max = z[i]; }
+  let sum = 0;
+  for (let i = 0; i < V; i++) sum += Math.exp(z[i] - max);
+  const lse = max + Math.log(sum);
+  const logp = new Float64Array(V);
+  let entropy = 0;
+  for (let i = 0; i < V; i++) { logp[i] = z[i] - lse; const p = Math.exp(logp[i]); if (p > 0) entropy -= p * logp[i]; }
+  const allowed: number[] = [];
+  for (let i = 0; i < V; i++) if (!opts.banned.includes(i)) allowed.push(i);
+  let token: number;
+  if (opts.temperature <= 0 || !rng) {
+    token = allowed[0];
+    for (const i of allowed) if (logp[i] > logp[token]) token = i;
+  } else {
+    let cand = allowed.slice().sort((a, b) => logp[b] - logp[a] || a - b);
+    if (opts.topK > 0) cand = cand.slice(0, opts.topK);
+    let mass = 0;
+    for (const i of cand) mass += Math.exp(logp[i]);
+    if (opts.topP < 1) {
+      const keep: number[] = [];
+      let cum = 0;
+      for (const i of cand) { keep.push(i); cum += Math.exp(logp[i]) / mass; if (cum >= opts.topP) break; }
+      cand = keep;
+      mass = 0;
+      for (const i of cand) mass += Math.exp(logp[i]);
+    }
+    let u = rng.next() * mass;
+    token = cand[cand.length - 1];
+    for (const i of cand) { u -= Math.exp(logp[i]); if (u <= 0) { token = i; break; } }
+  }
+  return { token, logprob: logp[token], entropy };
+}
+
+/**
+ * Generate continuations of a batch of prompts (token ids, BOS included by the caller) with a KV cache.
+ * No gradients; all intermediate tensors are disposed.
+ */
+export function generate(model: GPT, prompts: number[][], opts: SampleOptions): GenerationResult {
+  const B = prompts.length;
+  if (B === 0) throw new Error('generate: no prompts');
+  const temperature = opts.temperature ?? 1;
+  const tau = temperature > 0 ? temperature : 1;
+  const pick = { temperature, topP: opts.topP ?? 1, topK: opts.topK ?? 0, banned: opts.banned ?? [PAD, 1] };
+  const rng = temperature > 0 ? (opts.rng ?? new Rng(opts.seed ?? 0)) : undefined;
+  const stopAtEos = opts.stopAtEos ?? true;
+  const P = Math.max(...prompts.map((p) => p.length));
+  if (P === 0) throw new Error('generate: empty prompt (include BOS)');
+  const maxNew = Math.min(opts.maxNewTokens, model.config.contextLength - P);
+  if (maxNew <= 0) throw new Error(`generate: prompt length ${P} leaves no room in contextLength ${model.config.contextLength}`);
+  const wantValues = Boolean(opts.values);
+  if (wantValues && !model.config.valueHead) throw new Error('generate: values requested but the model has no value head');
+
+  const padded = prompts.map((p) => [...Array(P - p.length).fill(PAD), ...p]);
+  const pmask = prompts.map((p) => [...Array(P - p.length).fill(0), ...Array(p.length).fill(1)]);
+  const tokens: number[][] = prompts.map(() => []);
+  const logprobs: number[][] = prompts.map(() => []);
+  const entropy: number[][] = prompts.map(() => []);
+  const values: number[][] | undefined = wantValues ? prompts.map(() => []) : undefined;
+  const done = prompts.map(() => false);
+  const finished = prompts.map(() => false);
+
+  const pre = model.prefill(padded, pmask);
+  const cache = pre.cache;
+  let logitsT = pre.logits;
+  let valuesT = pre.values;
+  let N = 0;
+  try {
+    for (let step = 0; step < maxNew; step++) {
+      const L = logitsT.dataSync();
+      const Vv = valuesT ? valuesT.dataSync() : undefined;
+      const V = model.config.vocabSize;
+      const next: number[] = [];
+      for (let b = 0; b < B; b++) {
+        if (done[b]) { next.push(PAD); continue; }
+        const r = pickToken(L.subarray(b * V, (b + 1) * V), pick, rng);
+        tokens[b].push(r.token);
+        logprobs[b].push(r.logprob);
+        entropy[b].push(r.entropy);
+        if (values && Vv) values[b].push(Vv[b]);
+        next.push(r.token);
+        if (stopAtEos && r.token === EOS) { done[b] = true; finished[b] = true; }
+      }
+      N = step + 1;
+      logitsT.dispose();
+      valuesT?.dispose();
+      valuesT = undefined;
+      if (done.every(Boolean) || step === maxNew - 1) { logitsT = tf.zeros([1, 1]); break; }
+      const o = model.decodeStep(cache, next);
+      logitsT = o.logits;
+      valuesT = o.values;
+    }
+  } finally {
+    logitsT.dispose();
+    valuesT?.dispose();
+    (model.constructor as typeof GPT).disposeCache(cache);
+  }
+  const ids: number[][] = [];
+  const attentionMask: number[][] = [];
+  const responseMask: number[][] = [];
+  for (let b = 0; b < B; b++) {
+    const n = tokens[b].length;
+    ids.push([...padded[b], ...tokens[b], ...Array(N - n).fill(PAD)]);
+    attentionMask.push([...pmask[b], ...Array(n).fill(1), ...Array(N - n).fill(0)]);
+    responseMask.push([...Array(n).fill(1), ...Array(N - n).fill(0)]);
+  }
+  return { prompts: prompts.map((p) => p.slice()), tokens, logprobs, entropy, values, finished, ids, attentionMask, responseMask, promptLength: P, responseLength: N, temperature: tau };
+}

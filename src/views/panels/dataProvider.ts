@@ -1,0 +1,87 @@
+/**
+ * Host-side data for the webviews, read from run directories with src/runio/reader.ts. No `vscode` import
+ * (unit-testable). Live follow keeps byte offsets per run so only new metric / eval lines are read and sent.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { FILES, type EvalRecord, type MetricsRecord, type RunStatus } from '../../shared/runFormat';
+import type { MetricsPayload, RunRef, StepPayload } from '../../shared/protocol';
+import { isRunDir, listRolloutSteps, readManifest, readRolloutStep } from '../../runio/reader';
+import { readJsonlFrom } from '../../runio/jsonl';
+
+export function runRef(runDir: string): RunRef {
+  try {
+    const m = readManifest(runDir);
+    return { runDir, label: m.name ?? m.id ?? path.basename(runDir), algorithm: m.algorithm, status: m.status };
+  } catch {
+    return { runDir, label: path.basename(runDir) };
+  }
+}
+
+/** Refuse paths that are not run folders (a webview only names runs the host showed it, but it is checked anyway). */
+export function checkRunDir(runDir: unknown): string {
+  if (typeof runDir !== 'string' || !runDir) throw new Error('runDir must be a non-empty string');
+  const abs = path.resolve(runDir);
+  if (!isRunDir(abs)) throw new Error(`${abs} is not an RL Lens run folder (no ${FILES.manifest})`);
+  return abs;
+}
+
+export function getStep(runDir: string, step: number): StepPayload {
+  const dir = checkRunDir(runDir);
+  if (!Number.isInteger(step) || step < 0) throw new Error(`step must be a non-negative integer, got ${JSON.stringify(step)}`);
+  const r = readRolloutStep(dir, step);
+  let data = new ArrayBuffer(0);
+  if (r.header.dataFile) {
+    const buf = fs.readFileSync(path.join(dir, FILES.rolloutsDir, r.header.dataFile));
+    const n = Math.floor(buf.byteLength / 4) * 4;
+    data = new ArrayBuffer(n);
+    new Uint8Array(data).set(buf.subarray(0, n));
+    // the file is little-endian; every platform VS Code runs on is little-endian too
+  }
+  const problems = r.problems.map((p) => `${path.basename(p.file)}${p.line ? `:${p.line}` : ''}: ${p.message}`);
+  for (const s of r.samples) {
+    if (s.offset !== undefined && (s.offset + r.header.arrays.length * s.length) * 4 > data.byteLength) problems.push(`sample ${s.index}: per-token data beyond the end of ${r.header.dataFile} (file truncated?)`);
+  }
+  return { runDir: dir, algorithm: String(r.header.algorithm ?? runRef(dir).algorithm ?? ''), header: r.header, samples: r.samples, data, problems };
+}
+
+/** Follows one run's metrics.jsonl / eval.jsonl / rollouts from where it last read. */
+export class RunFollower {
+  private m = { offset: 0, line: 1 };
+  private e = { offset: 0, line: 1 };
+  private steps = new Set<number>();
+  private status: RunStatus | undefined;
+  readonly runDir: string;
+
+  constructor(runDir: string) { this.runDir = checkRunDir(runDir); }
+
+  /** Everything so far (the dashboard's first load); later `poll` returns only what is new. */
+  initial(): MetricsPayload {
+    const { records, evals } = this.readNew();
+    const steps = listRolloutSteps(this.runDir);
+    steps.forEach((s) => this.steps.add(s));
+    const run = runRef(this.runDir);
+    this.status = run.status;
+    return { run, records, evals, rolloutSteps: steps };
+  }
+
+  private readNew(): { records: MetricsRecord[]; evals: EvalRecord[] } {
+    const mr = readJsonlFrom<MetricsRecord>(path.join(this.runDir, FILES.metrics), this.m.offset, this.m.line);
+    this.m = { offset: mr.nextOffset, line: mr.nextLine };
+    const er = readJsonlFrom<EvalRecord>(path.join(this.runDir, FILES.eval), this.e.offset, this.e.line);
+    this.e = { offset: er.nextOffset, line: er.nextLine };
+    return { records: mr.records.map((r) => r.value).filter((r) => r && typeof r.step === 'number' && r.values), evals: er.records.map((r) => r.value).filter((r) => r && typeof r.step === 'number' && r.passAtK) };
+  }
+
+  /** New records, new rollout steps and a status change since the last call. */
+  poll(): { records: MetricsRecord[]; evals: EvalRecord[]; newSteps: number[]; status?: RunStatus; statusChanged: boolean } {
+    const { records, evals } = this.readNew();
+    const newSteps = listRolloutSteps(this.runDir).filter((s) => !this.steps.has(s));
+    newSteps.forEach((s) => this.steps.add(s));
+    let status: RunStatus | undefined;
+    try { status = readManifest(this.runDir).status; } catch { status = this.status; }
+    const statusChanged = status !== this.status;
+    this.status = status;
+    return { records, evals, newSteps, status, statusChanged };
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Status bar item for the active run: step/total, reward mean, tokens/s, backend. Follows the supervisor's
+ * current run; when none is running, the run selected in the tree (from its files). Click → dashboard.
+ */
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { Supervisor } from '../host/supervisor';
+import type { RunEntry } from '../host/runStore';
+import { fmtNum } from './model/runsTreeModel';
+
+export interface StatusInfo {
+  name: string;
+  status: string;
+  step?: number;
+  totalSteps?: number;
+  reward?: number;
+  tokensPerS?: number;
+  backend?: string;
+}
+
+/** Pure text of the status bar item (unit-testable). */
+export function statusText(s: StatusInfo): string {
+  const icon = s.status === 'running' ? '$(sync~spin)' : s.status === 'failed' ? '$(error)' : s.status === 'stopped' ? '$(debug-stop)' : '$(pass)';
+  const parts = [`${icon} RL Lens`];
+  if (s.step !== undefined) parts.push(s.totalSteps ? `${s.step}/${s.totalSteps}` : `step ${s.step}`);
+  if (s.reward !== undefined) parts.push(`r ${fmtNum(s.reward, 3)}`);
+  if (s.tokensPerS !== undefined) parts.push(`${s.tokensPerS >= 1000 ? `${(s.tokensPerS / 1000).toFixed(1)}k` : Math.round(s.tokensPerS)} tok/s`);
+  if (s.backend) parts.push(s.backend);
+  return parts.join(' · ');
+}
+
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+export class RunStatusBar implements vscode.Disposable {
+  readonly item: vscode.StatusBarItem;
+  private readonly subs: vscode.Disposable[] = [];
+  private selected: RunEntry | undefined;
+
+  constructor(private readonly supervisor: Supervisor) {
+    this.item = vscode.window.createStatusBarItem('rlLens.activeRun', vscode.StatusBarAlignment.Left, 50);
+    this.item.name = 'RL Lens: active run';
+    this.subs.push(supervisor.onDidChange(() => this.update()));
+  }
+
+  /** The tree selection (used when no run is being supervised). */
+  select(e: RunEntry | undefined): void { this.selected = e; this.update(); }
+
+  info(): StatusInfo | undefined {
+    const r = this.supervisor.current();
+    if (r) {
+      return {
+        name: r.name, status: r.proc.running ? 'running' : r.status, step: r.step, totalSteps: r.totalSteps,
+        reward: num(r.metrics?.['reward/mean']), tokensPerS: num(r.metrics?.tokens_per_s), backend: r.backend?.name,
+      };
+    }
+    const e = this.selected;
+    if (!e?.manifest) return undefined;
+    const m = e.latestMetrics;
+    return {
+      name: e.manifest.name ?? e.manifest.id ?? path.basename(e.dir), status: e.status, step: e.lastStep ?? e.manifest.step, totalSteps: e.manifest.totalSteps,
+      reward: num(m?.['reward/mean']), tokensPerS: num(m?.tokens_per_s), backend: e.manifest.backend?.name,
+    };
+  }
+
+  update(): void {
+    const s = this.info();
+    if (!s) { this.item.hide(); return; }
+    this.item.text = statusText(s);
+    this.item.tooltip = `RL Lens: ${s.name} (${s.status}): click to open the dashboard`;
+    const runDir = this.supervisor.current()?.runDir ?? this.selected?.dir;
+    this.item.command = { command: 'rlLens.showDashboard', title: 'Show Dashboard', arguments: [{ runDir }] };
+    this.item.show();
+  }
+
+  dispose(): void { this.item.dispose(); for (const s of this.subs) s.dispose(); }
+}

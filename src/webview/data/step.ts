@@ -1,0 +1,245 @@
+/**
+ * Access to one rollout step's per-token data, derived metrics, per-sample statistics, sorting, filtering,
+ * search and group alignment. Pure (no DOM); used by the webviews and unit tests.
+ */
+import type { RolloutGroup, RolloutSample, RolloutStepHeader } from '../../shared/runFormat';
+import type { FilterSpec, SortSpec } from '../../shared/protocol';
+
+export interface StepData {
+  header: RolloutStepHeader;
+  samples: RolloutSample[];
+  data: Float32Array;
+  algorithm: string;
+}
+
+export interface MetricDef {
+  id: string;
+  label: string;
+  /** signed metrics get a diverging scale centred on 0 */
+  signed: boolean;
+  /** categorical (clip codes) */
+  categorical?: boolean;
+  /** stored array name, or the names a derived metric needs */
+  needs: string[];
+  description: string;
+}
+
+export const METRICS: MetricDef[] = [
+  { id: 'advantage', label: 'Advantage', signed: true, needs: ['advantage'], description: 'A_t used in the policy loss (after whitening / group normalisation)' },
+  { id: 'token_reward', label: 'Token reward', signed: true, needs: ['token_reward'], description: 'r_t: score at the last token − β·KL per token (PPO)' },
+  { id: 'kl', label: 'KL', signed: true, needs: ['kl'], description: 'per-token KL estimate to the reference policy' },
+  { id: 'ratio', label: 'Ratio π/π_old', signed: false, needs: ['ratio'], description: 'importance ratio exp(logπ − logπ_old)' },
+  { id: 'clip', label: 'Clip flag', signed: false, categorical: true, needs: ['clip'], description: '0 none, 1 low (ratio < 1−ε, A<0), 2 high (ratio > 1+ε, A>0), 3 dual clip' },
+  { id: 'entropy', label: 'Entropy', signed: false, needs: ['entropy'], description: 'policy entropy at the token (nats)' },
+  { id: 'value', label: 'Value V_t', signed: true, needs: ['value'], description: 'critic value (PPO)' },
+  { id: 'return', label: 'Return', signed: true, needs: ['return'], description: 'GAE return A_t + V_t (before whitening)' },
+  { id: 'logprob', label: 'Log-prob', signed: false, needs: ['logprob'], description: 'log π(token)' },
+  { id: 'ref_logprob', label: 'Ref log-prob', signed: false, needs: ['ref_logprob'], description: 'log π_ref(token)' },
+  { id: 'logprob_minus_ref', label: 'Log-prob − ref', signed: true, needs: ['logprob', 'ref_logprob'], description: 'log π − log π_ref (k1 KL term)' },
+  { id: 'implicit_reward', label: 'Implicit reward', signed: true, needs: ['implicit_reward'], description: 'β·(log π − log π_ref) per token (DPO family)' },
+];
+
+export function metricDef(id: string): MetricDef {
+  return METRICS.find((m) => m.id === id) ?? METRICS[0];
+}
+
+/** Metrics this step can show (all the arrays they need are stored). */
+export function availableMetrics(header: RolloutStepHeader): MetricDef[] {
+  const have = new Set(header.arrays);
+  return METRICS.filter((m) => m.needs.every((n) => have.has(n)));
+}
+
+/** One stored array of one sample (a view into the step's block), or undefined. */
+export function sampleArray(step: StepData, i: number, name: string): Float32Array | undefined {
+  const s = step.samples[i];
+  const k = step.header.arrays.indexOf(name);
+  if (!s || k < 0 || s.offset === undefined) return undefined;
+  const at = s.offset + k * s.length;
+  if (at + s.length > step.data.length) return undefined;
+  return step.data.subarray(at, at + s.length);
+}
+
+/** Values of a metric (stored or derived) for one sample; NaN where absent. */
+export function metricValues(step: StepData, i: number, metricId: string): Float32Array {
+  const s = step.samples[i];
+  const n = s ? s.length : 0;
+  if (metricId === 'logprob_minus_ref') {
+    const a = sampleArray(step, i, 'logprob'), b = sampleArray(step, i, 'ref_logprob');
+    const out = new Float32Array(n).fill(NaN);
+    if (a && b) for (let t = 0; t < n; t++) out[t] = a[t] - b[t];
+    return out;
+  }
+  return sampleArray(step, i, metricId) ?? new Float32Array(n).fill(NaN);
+}
+
+/** Valid-token mask of a sample (stored `mask`, else all ones). */
+export function sampleMask(step: StepData, i: number): Float32Array {
+  const m = sampleArray(step, i, 'mask');
+  if (m) return m;
+  return new Float32Array(step.samples[i]?.length ?? 0).fill(1);
+}
+
+/** Finite, unmasked values of a metric over the given samples (input to robustDomain). */
+export function* metricValuesOver(step: StepData, rows: number[], metricId: string): Generator<number> {
+  for (const i of rows) {
+    const v = metricValues(step, i, metricId), m = sampleMask(step, i);
+    for (let t = 0; t < v.length; t++) if (m[t] > 0 && Number.isFinite(v[t])) yield v[t];
+  }
+}
+
+export interface SampleStats {
+  index: number;
+  group: string;
+  reward: number;
+  /** sequence advantage if stored, else mean token advantage over the mask */
+  advantage: number;
+  /** mean per-token KL over the mask */
+  kl: number;
+  length: number;
+  /** tokens with a clip code ≠ 0 */
+  clips: number;
+  clipLow: number;
+  clipHigh: number;
+  clipDual: number;
+  filtered: boolean;
+}
+
+function maskedMean(v: Float32Array | undefined, m: Float32Array): number {
+  if (!v) return NaN;
+  let s = 0, c = 0;
+  for (let t = 0; t < v.length; t++) if (m[t] > 0 && Number.isFinite(v[t])) { s += v[t]; c++; }
+  return c ? s / c : NaN;
+}
+
+export function groupById(header: RolloutStepHeader): Map<string, RolloutGroup> {
+  return new Map(header.groups.map((g) => [g.id, g]));
+}
+
+export function sampleStats(step: StepData): SampleStats[] {
+  const groups = groupById(step.header);
+  return step.samples.map((s, i) => {
+    const m = sampleMask(step, i);
+    const clip = sampleArray(step, i, 'clip');
+    let lo = 0, hi = 0, du = 0;
+    if (clip) for (let t = 0; t < clip.length; t++) { if (m[t] <= 0) continue; const c = clip[t]; if (c === 1) lo++; else if (c === 2) hi++; else if (c === 3) du++; }
+    return {
+      index: i, group: s.group, reward: s.reward,
+      advantage: typeof s.advantage === 'number' ? s.advantage : maskedMean(sampleArray(step, i, 'advantage'), m),
+      kl: maskedMean(sampleArray(step, i, 'kl'), m),
+      length: s.length, clips: lo + hi + du, clipLow: lo, clipHigh: hi, clipDual: du,
+      filtered: !!groups.get(s.group)?.filtered,
+    };
+  });
+}
+
+/** Rows to show: filter, then stable sort (NaN last). */
+export function sortAndFilter(stats: SampleStats[], sort: SortSpec, filter: FilterSpec): number[] {
+  const rows = stats.filter((s) => {
+    if (filter.groups === 'filtered' && !s.filtered) return false;
+    if (filter.groups === 'kept' && s.filtered) return false;
+    if (filter.minReward !== undefined && !(s.reward >= filter.minReward)) return false;
+    if (filter.maxReward !== undefined && !(s.reward <= filter.maxReward)) return false;
+    return true;
+  });
+  const key = sort.key;
+  const val = (s: SampleStats): number => key === 'index' ? s.index : s[key];
+  const dir = sort.descending ? -1 : 1;
+  rows.sort((a, b) => {
+    const x = val(a), y = val(b);
+    const xn = Number.isNaN(x), yn = Number.isNaN(y);
+    if (xn || yn) return xn && yn ? a.index - b.index : xn ? 1 : -1;
+    return x === y ? a.index - b.index : (x < y ? -dir : dir);
+  });
+  return rows.map((s) => s.index);
+}
+
+export interface TokenHit { sample: number; token: number }
+
+/**
+ * Token text search: matches `query` (case-insensitive) against the concatenated token text of each row so a
+ * match may span tokens; returns every token a match covers, in row order.
+ */
+export function searchTokens(step: StepData, rows: number[], query: string): TokenHit[] {
+  if (!query) return [];
+  const q = query.toLowerCase();
+  const hits: TokenHit[] = [];
+  for (const i of rows) {
+    const toks = step.samples[i].tokens;
+    const starts: number[] = [];
+    let text = '';
+    for (const t of toks) { starts.push(text.length); text += t.toLowerCase(); }
+    const covered = new Set<number>();
+    for (let at = text.indexOf(q); at >= 0; at = text.indexOf(q, at + 1)) {
+      for (let k = 0; k < toks.length; k++) {
+        const a = starts[k], b = a + toks[k].length;
+        if (b > at && a < at + q.length) covered.add(k);
+      }
+    }
+    [...covered].sort((a, b) => a - b).forEach((k) => hits.push({ sample: i, token: k }));
+  }
+  return hits;
+}
+
+export interface GroupSummary {
+  id: string;
+  prompt: string;
+  answer?: string;
+  samples: number[];
+  rewards: number[];
+  /** recomputed from rewards */
+  mean: number;
+  /** Bessel-corrected (torch.std / np.std(ddof=1)) */
+  stdUnbiased: number;
+  /** population (np.std) — DAPO's dynamic-sampling test */
+  stdPopulation: number;
+  /** as stored by the trainer */
+  stored: { mean: number; std: number; baseline?: number };
+  filtered: boolean;
+  filterReason?: string;
+  /** union of reward part names over the group, sorted */
+  partNames: string[];
+  /** alignment width: longest completion in tokens */
+  width: number;
+}
+
+export function meanStd(xs: number[]): { mean: number; stdUnbiased: number; stdPopulation: number } {
+  const n = xs.length;
+  if (!n) return { mean: NaN, stdUnbiased: NaN, stdPopulation: NaN };
+  const mean = xs.reduce((a, b) => a + b, 0) / n;
+  const ss = xs.reduce((a, b) => a + (b - mean) ** 2, 0);
+  return { mean, stdUnbiased: n > 1 ? Math.sqrt(ss / (n - 1)) : NaN, stdPopulation: Math.sqrt(ss / n) };
+}
+
+/** Summarise a group for the group view (rewards, parts, statistics, alignment width). */
+export function groupSummary(step: StepData, groupId: string): GroupSummary | undefined {
+  const g = step.header.groups.find((x) => x.id === groupId);
+  const members = g ? g.samples.filter((i) => i >= 0 && i < step.samples.length) : step.samples.map((s, i) => (s.group === groupId ? i : -1)).filter((i) => i >= 0);
+  if (!members.length) return undefined;
+  const rewards = members.map((i) => step.samples[i].reward);
+  const st = meanStd(rewards);
+  const parts = new Set<string>();
+  for (const i of members) for (const k of Object.keys(step.samples[i].rewardParts ?? {})) parts.add(k);
+  return {
+    id: groupId, prompt: g?.prompt ?? step.samples[members[0]].prompt, answer: g?.answer, samples: members, rewards,
+    mean: st.mean, stdUnbiased: st.stdUnbiased, stdPopulation: st.stdPopulation,
+    stored: { mean: g?.mean ?? NaN, std: g?.std ?? NaN, baseline: g?.baseline },
+    filtered: !!g?.filtered, filterReason: g?.filterReason,
+    partNames: [...parts].sort(), width: Math.max(...members.map((i) => step.samples[i].length)),
+  };
+}
+
+/**
+ * Align a group's completions as token rows: `cells[r][t]` is the token index t of member r, or -1 past its end
+ * (rows are right-padded to the longest completion; position t is the same generation step in every row).
+ */
+export function alignGroup(step: StepData, members: number[]): { width: number; cells: number[][] } {
+  const width = members.reduce((w, i) => Math.max(w, step.samples[i].length), 0);
+  return { width, cells: members.map((i) => Array.from({ length: width }, (_, t) => (t < step.samples[i].length ? t : -1))) };
+}
+
+/** First token index at which two aligned rows differ in text (-1 if identical up to the shorter length and equal length). */
+export function firstDivergence(a: string[], b: string[]): number {
+  const n = Math.min(a.length, b.length);
+  for (let t = 0; t < n; t++) if (a[t] !== b[t]) return t;
+  return a.length === b.length ? -1 : n;
+}

@@ -1,0 +1,27 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '/work/main/src/trainer/backend';
+import { GPT } from '/work/main/src/trainer/model/gpt';
+import { CharTokenizer } from '/work/main/src/trainer/tokenizer';
+import { createTask } from '/work/main/src/trainer/tasks';
+import { sftWarmStart } from '/work/main/src/trainer/rl/warmstart';
+import { runRl, withValueHead } from '/work/main/src/trainer/rl/loop';
+import { rlTaskFrom } from '/work/main/src/trainer/rl/types';
+import { evaluatePolicy } from '/work/main/src/trainer/rl/eval';
+(async () => {
+  const be = process.env.BE ?? 'wasm';
+  await initBackend(be);
+  const alg = (process.env.ALG ?? 'grpo') as any;
+  const tok = new CharTokenizer();
+  const task = createTask('arithmetic', { difficulty: Number(process.env.DIFF ?? 2) });
+  const t0 = Date.now();
+  let policy = GPT.create({ vocabSize: tok.size, contextLength: 16, dModel: Number(process.env.D ?? 64), nHeads: 4, nLayers: 2 }, 1);
+  const sft = sftWarmStart(policy, task, tok, { steps: Number(process.env.SFT ?? 200), batchSize: 64, lr: 3e-3, noise: Number(process.env.NOISE ?? 0.3), seed: 1, log: console.log });
+  console.log('sft done', ((Date.now() - t0) / 1000).toFixed(1), 's', sft);
+  if (alg === 'ppo') policy = withValueHead(policy);
+  const ref = policy.clone(false);
+  const rlTask = rlTaskFrom(task);
+  const rl = JSON.parse(process.env.RL ?? '{}');
+  const res = runRl({ policy, ref, tokenizer: tok, task: rlTask, seed: 1, log: console.log }, alg, { steps: 30, promptsPerStep: 16, groupSize: 8, maxNewTokens: 5, lr: 1e-3, eval: { every: 10, prompts: 64, samples: 8, k: [1, 8] }, ...rl });
+  console.log('total', ((Date.now() - t0) / 1000).toFixed(1), 's', 'tensors', tf.memory().numTensors);
+  console.log(res.evals.map((e) => `${e.step}: ${JSON.stringify(e.result.passAtK)}`).join('\n'));
+})();

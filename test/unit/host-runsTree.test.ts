@@ -1,0 +1,138 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { RunWriter } from '../../src/runio/writer';
+import { RunStore, discoverRuns } from '../../src/host/runStore';
+import { RunsTreeModel, mdEscape, oneLine, type RunNode } from '../../src/views/model/runsTreeModel';
+
+function makeRun(root: string, id: string, opts: { stages?: boolean } = {}): RunWriter {
+  const w = RunWriter.create(path.join(root, id), { id, algorithm: 'grpo', task: 'arithmetic', config: { algorithm: 'grpo', lr: 1e-4, grpo: { groupSize: 2 } }, totalSteps: 10 });
+  if (opts.stages) w.updateManifest({ algorithm: 'pipeline', stages: [{ name: 'sft', path: 'stage-sft', algorithm: 'sft' }] });
+  return w;
+}
+function writeStep(w: RunWriter, step: number): void {
+  w.writeRolloutStep(
+    { step, arrays: ['logprob', 'advantage'], groups: [
+      { id: 'g0', prompt: '2+3=\n', samples: [0, 1], rewards: [1, 0], mean: 0.5, std: 0.7071 },
+      { id: 'g1', prompt: '1+1=', samples: [2, 3], rewards: [1, 1], mean: 1, std: 0, filtered: true, filterReason: 'zero_variance' },
+    ] },
+    [
+      { group: 'g0', prompt: '2+3=', completion: '5', tokens: ['5', '<eos>'], reward: 1, advantage: 0.7071, length: 2 },
+      { group: 'g0', prompt: '2+3=', completion: '<script>x</script>', tokens: ['6'], reward: 0, advantage: -0.7071, length: 1 },
+      { group: 'g1', prompt: '1+1=', completion: '2', tokens: ['2'], reward: 1, advantage: 0, length: 1 },
+      { group: 'g1', prompt: '1+1=', completion: '2', tokens: ['2'], reward: 1, advantage: 0, length: 1 },
+    ],
+    [{ logprob: [-0.1, -0.2], advantage: [0.7, 0.7] }, {}, {}, {}],
+  );
+}
+async function labels(model: RunsTreeModel, n: RunNode): Promise<string[]> {
+  return (await model.children(n)).map((c) => { const v = model.view(c); return `${v.label}${v.description ? ` [${v.description}]` : ''}`; });
+}
+
+test('tree: run → checkpoints / steps → groups (mean ± std, zero-variance marker) → samples (reward, advantage)', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rllens-tree-'));
+  const w = makeRun(root, 'run-a');
+  w.metrics({ step: 1, values: { 'reward/mean': 0.75, kl: 0.02 } });
+  writeStep(w, 1);
+  const cd = w.checkpointDir('step_00000001');
+  fs.writeFileSync(path.join(cd, 'model.safetensors'), '');
+  fs.writeFileSync(path.join(cd, 'checkpoint.json'), JSON.stringify({ format: 'rl-lens-checkpoint', formatVersion: 1, step: 1, algorithm: 'grpo', time: 't', config: {}, tokenizer: { type: 'char', vocab: [], bos: 0, eos: 1, pad: 2 }, model: {}, eval: { passAtK: { 1: 0.42 }, samplesPerPrompt: 4, numPrompts: 2 } }));
+  const store = new RunStore();
+  const model = new RunsTreeModel(store);
+  const roots = model.roots(discoverRuns(root));
+  assert.equal(roots.length, 1);
+  const rv = model.view(roots[0]);
+  assert.equal(rv.label, 'run-a');
+  assert.equal(rv.description, 'grpo · arithmetic · 1/10 · r 0.75');
+  assert.equal(rv.icon?.id, 'sync~spin');
+  assert.equal(rv.contextValue, 'rlLens.run.running');
+  assert.match(rv.tooltip ?? '', /\| grpo\\\.groupSize \| 2 \|/);
+  assert.deepEqual(await labels(model, roots[0]), ['Checkpoints [1]', 'Steps [1 with rollouts]']);
+  const [ckpts, steps] = await model.children(roots[0]);
+  assert.deepEqual(await labels(model, ckpts), ['step_00000001 [step 1 · pass@1 0.42]']);
+  assert.deepEqual(await labels(model, steps), ['step 1 [r 0.75 · kl 0.02]']);
+  const [step1] = await model.children(steps);
+  const groups = await model.children(step1);
+  assert.deepEqual(groups.map((g) => model.view(g).description), ['μ 0.5 ± 0.71 · 2 samples', 'μ 1 ± 0 · 2 samples · filtered (zero variance)']);
+  assert.equal(model.view(groups[0]).label, '2+3=⏎', 'newline in a prompt made visible');
+  assert.equal(model.view(groups[1]).contextValue, 'rlLens.group.filtered');
+  const samples = await model.children(groups[0]);
+  assert.deepEqual(samples.map((s) => model.view(s).description), ['r 1 · A +0.71', 'r 0 · A −0.71']);
+  const sv = model.view(samples[1]);
+  assert.deepEqual(sv.command?.args, [{ runDir: path.join(root, 'run-a'), step: 1, sample: 1 }]);
+  assert.equal(sv.command?.command, 'rlLens.showHeatmap');
+  assert.equal(sv.label, '<script>x</script>', 'labels are plain text (TreeItem labels are not HTML)');
+});
+
+test('live follow: appended metrics are read from the last offset, new steps and checkpoints detected', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rllens-live-'));
+  const w = makeRun(root, 'live');
+  w.metrics({ step: 1, values: { 'reward/mean': 0.1 } });
+  const store = new RunStore();
+  const e = store.get(path.join(root, 'live'));
+  const size1 = fs.statSync(path.join(root, 'live', 'metrics.jsonl')).size;
+  assert.equal(e.bytesRead, size1);
+  assert.equal(e.refresh().any, false, 'nothing changed');
+  // a torn (unterminated) line is not consumed yet
+  fs.appendFileSync(path.join(root, 'live', 'metrics.jsonl'), '{"step":2,"values":{"reward/me');
+  assert.equal(e.refresh().metrics, false);
+  fs.appendFileSync(path.join(root, 'live', 'metrics.jsonl'), 'an":0.2}}\n');
+  const ch = e.refresh();
+  assert.equal(ch.metrics, true);
+  assert.equal(e.lastStep, 2);
+  assert.equal(e.latestMetrics?.['reward/mean'], 0.2);
+  assert.equal(e.bytesRead, fs.statSync(path.join(root, 'live', 'metrics.jsonl')).size, 'each byte read once');
+  writeStep(w, 2);
+  assert.deepEqual(e.refresh().steps, true);
+  assert.deepEqual(e.steps, [2]);
+  w.updateManifest({ status: 'completed' });
+  // mtime granularity: force a distinct mtime
+  const mf = path.join(root, 'live', 'manifest.json');
+  fs.utimesSync(mf, new Date(), new Date(Date.now() + 5000));
+  assert.equal(e.refresh().manifest, true);
+  assert.equal(e.status, 'completed');
+});
+
+test('pipeline: stages nest under the parent and are not listed twice at top level', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rllens-pipe-'));
+  const parent = makeRun(root, 'pipe', { stages: true });
+  RunWriter.create(path.join(root, 'pipe', 'stage-sft'), { id: 'stage-sft', algorithm: 'sft', config: {}, parent: '..' });
+  const store = new RunStore();
+  const model = new RunsTreeModel(store);
+  const roots = model.roots([parent.dir, path.join(root, 'pipe', 'stage-sft')]);
+  assert.equal(roots.length, 1);
+  assert.equal(model.view(roots[0]).contextValue, 'rlLens.run.running.pipeline');
+  const kids = await model.children(roots[0]);
+  assert.equal(model.view(kids[0]).label, 'sft: stage-sft');
+});
+
+test('broken runs and diagnosis hook show as messages, never throw', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rllens-bad-'));
+  fs.mkdirSync(path.join(root, 'bad'));
+  fs.writeFileSync(path.join(root, 'bad', 'manifest.json'), '{ not json');
+  const w = makeRun(root, 'ok');
+  fs.mkdirSync(path.join(w.dir, 'rollouts'), { recursive: true });
+  fs.writeFileSync(path.join(w.dir, 'rollouts', 'step_00000003.jsonl'), '{"kind":"sample"}\n');
+  const model = new RunsTreeModel(new RunStore(), { diagnose: (d) => d.endsWith('ok') ? [{ severity: 'warning', title: 'entropy collapse', steps: [3, 9], message: 'entropy fell' }] : [] });
+  const roots = model.roots(discoverRuns(root));
+  assert.equal(roots.length, 2);
+  const bad = roots.find((r) => r.runDir!.endsWith('bad'))!;
+  assert.equal(model.view(bad).icon?.id, 'warning');
+  const badKids = await labels(model, bad);
+  assert.match(badKids[0], /manifest\.json/);
+  const ok = roots.find((r) => r.runDir!.endsWith('ok'))!;
+  const kids = await model.children(ok);
+  const stepsNode = kids.find((k) => k.kind === 'steps')!;
+  const [s3] = await model.children(stepsNode);
+  assert.match((await labels(model, s3))[0], /first line must be the step header/);
+  const diag = kids.find((k) => k.kind === 'diagnosis')!;
+  assert.deepEqual(await labels(model, diag), ['entropy collapse [steps 3–9]']);
+});
+
+test('text helpers', () => {
+  assert.equal(oneLine('a\nb\tc', 10), 'a⏎b→c');
+  assert.equal(oneLine('x'.repeat(20), 5), 'xxxx…');
+  assert.equal(mdEscape('**[x](y)**'), '\\*\\*\\[x\\]\\(y\\)\\*\\*');
+});

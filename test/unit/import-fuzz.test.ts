@@ -1,0 +1,170 @@
+// Fuzz: truncate and corrupt the sample files at random (seeded) and check that the importers never throw, report
+// every bad line with its file:line, report nothing on good lines, and keep every good line.
+// An independent oracle (below, plain JSON.parse + the documented field rules) decides which lines are bad.
+// Bounded by case count and by time (RL_LENS_FUZZ_CASES / RL_LENS_FUZZ_SECONDS to change).
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { importRun } from '../../src/importers/index';
+import { FIX, tmpDir } from './import-helpers';
+
+const CASES = Number(process.env.RL_LENS_FUZZ_CASES ?? 3000);
+const SECONDS = Number(process.env.RL_LENS_FUZZ_SECONDS ?? 25);
+
+/** mulberry32 */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Oracle = (text: string) => 'good' | 'bad';
+const isInt = (v: unknown): boolean => (typeof v === 'number' && Number.isInteger(v) && v >= 0) || (typeof v === 'string' && /^\s*\d+\s*$/.test(v));
+const finite = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v);
+const obj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+function plain(text: string): unknown { try { return JSON.parse(text); } catch { return undefined; } }
+function hasNonFinite(v: unknown): boolean {
+  if (typeof v === 'number') return !Number.isFinite(v);
+  if (Array.isArray(v)) return v.some(hasNonFinite);
+  if (obj(v)) return Object.values(v).some(hasNonFinite);
+  return false;
+}
+
+const RLLB_ARRAYS = ['logprobs', 'ref_logprobs', 'values', 'token_rewards'];
+const rllbOracle: Oracle = (text) => {
+  const r = plain(text); // NaN / Infinity tokens make plain JSON.parse fail: such lines must be reported too
+  if (!obj(r)) return 'bad';
+  if (!isInt(r.step) || typeof r.prompt !== 'string' || typeof r.response !== 'string' || !finite(r.reward)) return 'bad';
+  const toks = r.response_tokens;
+  if (!Array.isArray(toks) || !toks.every((t) => typeof t === 'string')) return 'bad';
+  for (const k of RLLB_ARRAYS) {
+    if (!(k in r)) continue;
+    const a = r[k];
+    if (!Array.isArray(a) || a.length !== toks.length || !a.every(finite)) return 'bad';
+  }
+  return 'good';
+};
+const verlDumpOracle: Oracle = (text) => {
+  const r = plain(text);
+  if (!obj(r)) return 'bad';
+  if (r.input === undefined || r.output === undefined) return 'bad';
+  if (!(finite(r.score) || typeof r.score === 'boolean')) return 'bad';
+  if (r.step !== undefined && !isInt(r.step)) return 'bad';
+  return 'good';
+};
+const verlMetricsOracle: Oracle = (text) => {
+  const r = plain(text);
+  if (!obj(r) || !isInt(r.step) || !obj(r.data)) return 'bad';
+  for (const v of Object.values(r.data)) if (!(finite(v) || typeof v === 'boolean')) return 'bad';
+  return 'good';
+};
+
+interface Source { name: string; files: { rel: string; oracle: Oracle }[]; from: 'rllb' | 'verl'; dir: string; /** samples per good line (0: metrics) */ sampleLine: (rel: string) => boolean }
+
+const SOURCES: Source[] = [
+  { name: 'rllb', from: 'rllb', dir: path.join(FIX, 'rllb/poem_task'), files: [{ rel: 'rollout_data_rank0.jsonl', oracle: rllbOracle }, { rel: 'rollout_data_rank1.jsonl', oracle: rllbOracle }], sampleLine: () => true },
+  { name: 'verl', from: 'verl', dir: path.join(FIX, 'verl/gsm8k_grpo'), files: [{ rel: 'rollout/1.jsonl', oracle: verlDumpOracle }, { rel: 'rollout/2.jsonl', oracle: verlDumpOracle }, { rel: 'metrics/verl_grpo_example_gsm8k/qwen2_5_0_5b.jsonl', oracle: verlMetricsOracle }], sampleLine: (rel) => rel.startsWith('rollout/') },
+];
+
+/** One random corruption of the file text. */
+function corrupt(text: string, r: () => number): string {
+  const lines = text.split('\n');
+  const pickLine = (): number => Math.floor(r() * Math.max(1, lines.length - 1));
+  const op = Math.floor(r() * 12);
+  const i = pickLine();
+  const l = lines[i] ?? '';
+  const at = Math.floor(r() * (l.length + 1));
+  switch (op) {
+    case 0: return text.slice(0, Math.floor(r() * text.length)); // truncate anywhere (torn last line)
+    case 1: lines[i] = l.slice(0, at) + l.slice(at + 1 + Math.floor(r() * 5)); break; // delete chars
+    case 2: lines[i] = l.slice(0, at) + '{[",:}]x\\'[Math.floor(r() * 9)] + l.slice(at); break; // insert a JSON-ish char
+    case 3: lines[i] = l.replace(/-?\d+\.\d+(e-?\d+)?/, ['NaN', 'Infinity', '-Infinity'][Math.floor(r() * 3)]); break; // non-finite
+    case 4: lines[i] = l.replace(/,\s*-?\d+\.\d+(e-?\d+)?\]/, ']'); break; // drop one array element (length mismatch)
+    case 5: lines[i] = l.replace(/"(prompt|response|reward|step|input|output|score|data|response_tokens)":/, '"$1_x":'); break; // missing field
+    case 6: lines.splice(i, 0, lines[Math.floor(r() * lines.length)] ?? ''); break; // duplicate a line
+    case 7: lines.splice(i, 0, ''); break; // blank line
+    case 8: lines[i] = 'garbage ' + l.slice(at); break;
+    case 9: lines[i] = l.replace(/"step":\s*\d+/, `"step": ${['-1', '"two"', '1.5', 'null'][Math.floor(r() * 4)]}`); break;
+    case 10: lines[i] = l.replace(/"(reward|score)":\s*[-\d.e]+/, '"$1": "high"'); break;
+    default: lines[i] = l.replace(/\["[^"]*"/, '[3'); break; // a token that is not a string
+  }
+  return lines.join('\n');
+}
+
+test(`fuzz: ${CASES} corrupted sources (seeded): never throws, every bad line reported at its file:line, good lines kept`, async () => {
+  const t0 = Date.now();
+  const base = tmpDir('fuzz');
+  const stats = { cases: 0, lines: 0, badLines: 0, problems: 0, samples: 0, byFormat: {} as Record<string, number> };
+  const orig = new Map<string, string>();
+  for (const s of SOURCES) for (const f of s.files) orig.set(`${s.name}/${f.rel}`, fs.readFileSync(path.join(s.dir, f.rel), 'utf8'));
+  for (let c = 0; c < CASES && (Date.now() - t0) / 1000 < SECONDS; c++) {
+    const r = rng(0xc0ffee + c);
+    const s = SOURCES[c % SOURCES.length];
+    const caseDir = path.join(base, `c${c}`);
+    const src = path.join(caseDir, 'src');
+    // corrupt 1–3 files, 1–3 times each
+    const texts = new Map<string, string>();
+    for (const f of s.files) texts.set(f.rel, orig.get(`${s.name}/${f.rel}`)!);
+    const nFiles = 1 + Math.floor(r() * s.files.length);
+    for (let k = 0; k < nFiles; k++) {
+      const f = s.files[Math.floor(r() * s.files.length)];
+      let t = texts.get(f.rel)!;
+      const nOps = 1 + Math.floor(r() * 3);
+      for (let o = 0; o < nOps; o++) t = corrupt(t, r);
+      texts.set(f.rel, t);
+    }
+    for (const [rel, t] of texts) { fs.mkdirSync(path.dirname(path.join(src, rel)), { recursive: true }); fs.writeFileSync(path.join(src, rel), t); }
+
+    let res;
+    try {
+      res = await importRun(src, { out: path.join(caseDir, 'run'), from: s.from });
+    } catch (e) {
+      assert.fail(`case ${c} (${s.name}): importer threw ${(e as Error).stack}`);
+    }
+    const problemLines = new Map<string, Set<number>>();
+    for (const p of res.problems) {
+      if (p.line === undefined) continue;
+      const rel = path.relative(src, p.file);
+      if (!problemLines.has(rel)) problemLines.set(rel, new Set());
+      problemLines.get(rel)!.add(p.line);
+    }
+    let goodSampleLines = 0;
+    for (const f of s.files) {
+      const text = texts.get(f.rel)!;
+      const lines = text.split('\n');
+      lines.forEach((l, idx) => {
+        if (!l.replace(/\r$/, '').trim()) return;
+        const lineNo = idx + 1;
+        const verdict = f.oracle(l.replace(/\r$/, ''));
+        const reported = problemLines.get(f.rel)?.has(lineNo) ?? false;
+        stats.lines++;
+        if (verdict === 'bad') {
+          stats.badLines++;
+          assert.ok(reported, `case ${c} (${s.name}) ${f.rel}:${lineNo} is bad but was not reported: ${l.slice(0, 200)}`);
+        } else {
+          assert.ok(!reported, `case ${c} (${s.name}) ${f.rel}:${lineNo} is good but was reported: ${JSON.stringify(res.problems.filter((p) => p.line === lineNo && p.file.endsWith(f.rel)))}`);
+          if (s.sampleLine(f.rel)) goodSampleLines++;
+        }
+      });
+    }
+    // nothing silently lost: every good rollout line became a sample (bad-but-salvageable lines may add more)
+    assert.ok(res.counts.samples >= goodSampleLines, `case ${c}: ${res.counts.samples} samples < ${goodSampleLines} good lines`);
+    assert.equal(res.problemCount, res.problems.length);
+    stats.cases++;
+    stats.problems += res.problemCount;
+    stats.samples += res.counts.samples;
+    stats.byFormat[s.name] = (stats.byFormat[s.name] ?? 0) + 1;
+    fs.rmSync(caseDir, { recursive: true, force: true });
+  }
+  const secs = (Date.now() - t0) / 1000;
+  console.log(`fuzz stats: ${JSON.stringify(stats)} in ${secs.toFixed(1)} s`);
+  assert.ok(stats.cases >= Math.min(CASES, 500), `ran only ${stats.cases} cases in ${secs.toFixed(1)} s`);
+  assert.ok(stats.badLines > stats.cases * 0.5, 'the corruptions do produce bad lines');
+  fs.rmSync(base, { recursive: true, force: true });
+});

@@ -1,0 +1,100 @@
+// Preference data: TRL JSONL formats, errors with file:line and field, no silent drops, synthetic sets.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  PreferenceDataError, loadPreferenceFile, parsePreferenceJsonl, rankingToPairs, unpairPreferences,
+  hiddenScore, syntheticPairs, syntheticRankings, arithmeticExamples, splitByPrompt, toJsonl,
+} from '../../src/trainer/preference/data';
+
+function tmpFile(name: string, text: string): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'rllens-pref-'));
+  const f = path.join(d, name);
+  fs.writeFileSync(f, text);
+  return f;
+}
+
+test('pref data: the three TRL formats load, with counts', () => {
+  const pw = tmpFile('p.jsonl', '{"prompt":"1+1=","chosen":"2","rejected":"3","margin":0.5}\n\n{"prompt":"2+2=","chosen":"4","rejected":"44","score_chosen":1,"score_rejected":0.2}\n');
+  const d = loadPreferenceFile(pw);
+  assert.equal(d.kind, 'pairwise');
+  assert.deepEqual(d.counts, { lines: 3, records: 2, badLines: 0, blankLines: 1 });
+  assert.equal(d.kind === 'pairwise' && d.records[0].margin, 0.5);
+  assert.equal(d.kind === 'pairwise' && d.records[1].scoreRejected, 0.2);
+  assert.deepEqual(d.kind === 'pairwise' && d.records[1].source, { file: pw, line: 3 });
+  const kto = loadPreferenceFile(tmpFile('k.jsonl', '{"prompt":"1+1=","completion":"2","label":true}\n{"prompt":"1+1=","completion":"5","label":false}'));
+  assert.equal(kto.kind, 'unpaired');
+  assert.equal(kto.records.length, 2, 'unterminated last line that parses is kept');
+  const rk = loadPreferenceFile(tmpFile('r.jsonl', '{"prompt":"x","completions":["a","b","c"],"ranking":[2,0,1]}\n'));
+  assert.equal(rk.kind, 'ranking');
+  // ranking → pairwise: all C(3,2) = 3 pairs, better first
+  const asPairs = loadPreferenceFile(rk.file, { expect: 'pairwise' });
+  assert.equal(asPairs.kind, 'pairwise');
+  assert.deepEqual(asPairs.records.map((r) => [(r as { chosen: string }).chosen, (r as { rejected: string }).rejected]), [['c', 'a'], ['c', 'b'], ['a', 'b']]);
+  // pairwise → unpaired for KTO (TRL unpair_preference_dataset)
+  const u = unpairPreferences([{ prompt: 'p', chosen: 'a', rejected: 'b' }]);
+  assert.deepEqual(u.map((x) => [x.completion, x.label]), [['a', true], ['b', false]]);
+  assert.equal(rankingToPairs([{ prompt: 'p', completions: ['a', 'b', 'c', 'd'], ranking: [0, 1, 2, 3] }]).length, 6);
+});
+
+test('pref data: bad lines give file:line and field, and loading refuses to start unless allowBadLines', () => {
+  const text = [
+    '{"prompt":"1+1=","chosen":"2","rejected":"3"}',
+    '{"prompt":"1+2=","chosen":"3"}',
+    'not json',
+    '{"prompt":"1+3=","chosen":4,"rejected":"5"}',
+    '{"prompt":"1+4=","completion":"5","label":true}',
+    '{"prompt":"1+5=","chosen":"6","rejected":"7","margin":"big"}',
+    '{"prompt":"1+6=","chosen":"7","rejected":"8"}',
+  ].join('\n') + '\n';
+  const f = tmpFile('bad.jsonl', text);
+  let err: PreferenceDataError | undefined;
+  try { loadPreferenceFile(f); } catch (e) { err = e as PreferenceDataError; }
+  assert.ok(err instanceof PreferenceDataError, 'must throw');
+  const where = err.problems.map((p) => `${p.line}:${p.field ?? ''}`);
+  assert.deepEqual(where, ['3:', '2:rejected', '4:chosen', '5:', '6:margin']);
+  assert.match(err.message, new RegExp(`${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2 field "rejected": missing`));
+  assert.match(err.message, /:5: a unpaired record in a pairwise file/);
+  assert.match(err.message, /5 bad of 7 lines/);
+  assert.match(err.message, /allowBadLines/);
+  const ok = loadPreferenceFile(f, { allowBadLines: true });
+  assert.equal(ok.records.length, 2);
+  assert.deepEqual(ok.counts, { lines: 7, records: 2, badLines: 5, blankLines: 0 });
+  assert.equal(ok.problems.length, 5);
+  // ranking errors
+  const r = parsePreferenceJsonl('{"prompt":"x","completions":["a","b"],"ranking":[0,0]}\n{"prompt":"x","completions":["a"],"ranking":[0]}\n', 'r.jsonl');
+  assert.deepEqual(r.problems.map((p) => `${p.line}:${p.field}`), ['1:ranking', '2:completions']);
+  assert.throws(() => loadPreferenceFile('/nonexistent/x.jsonl'), /x\.jsonl: file not found/);
+  // a file of the wrong kind for the method that cannot be converted
+  const kf = tmpFile('k.jsonl', '{"prompt":"a","completion":"b","label":true}\n');
+  assert.throws(() => loadPreferenceFile(kf, { expect: 'pairwise' }), /needs pairwise data .* holds unpaired records/);
+});
+
+test('pref data: hidden score orders correct+concise > correct+verbose > wrong; synthetic sets follow it', () => {
+  assert.equal(hiddenScore('12', '12'), 1);
+  assert.ok(Math.abs(hiddenScore('122', '12') - 0.9) < 1e-12);
+  assert.ok(hiddenScore('122', '12') > hiddenScore('13', '12'));
+  assert.ok(hiddenScore('13', '12') > hiddenScore('99', '12'));
+  assert.ok(hiddenScore('99', '12') > hiddenScore('9999', '12'));
+  const ex = arithmeticExamples(50, 7);
+  assert.deepEqual(ex, arithmeticExamples(50, 7), 'deterministic');
+  const rk = syntheticRankings(ex, { count: 50, seed: 1, k: 4 });
+  assert.ok(rk.length >= 45);
+  for (const r of rk) {
+    const s = r.ranking.map((i) => r.scores![i]);
+    for (let i = 1; i < s.length; i++) assert.ok(s[i - 1] > s[i], `ranking sorted by hidden score, strictly: ${JSON.stringify(r)}`);
+  }
+  const pairs = syntheticPairs(ex, { count: 50, seed: 1 });
+  assert.ok(pairs.every((p) => p.scoreChosen! > p.scoreRejected!));
+  assert.ok(pairs.every((p) => /^[0-9]+$/.test(p.chosen) && /^[0-9]+$/.test(p.rejected)), 'within the digit alphabet');
+  // round trip through JSONL keeps everything
+  const back = parsePreferenceJsonl(toJsonl({ kind: 'pairwise', records: pairs }), 'x.jsonl');
+  assert.equal(back.problems.length, 0);
+  assert.equal(back.records.length, pairs.length);
+  const sp = splitByPrompt(pairs, 0.2, 3);
+  assert.equal(sp.train.length + sp.eval.length, pairs.length);
+  const evalPrompts = new Set(sp.eval.map((p) => p.prompt));
+  assert.ok(sp.train.every((p) => !evalPrompts.has(p.prompt)), 'no prompt on both sides');
+});
