@@ -38,7 +38,7 @@ have one value per entry of ``tokens``. Values may be lists, tuples, ``array('f'
 
 Metric names: use RL Lens / TRL / verl style namespaced names so the dashboard groups them: ``reward/mean``,
 ``reward/std``, ``kl``, ``kl_coef``, ``entropy``, ``clip_ratio/low_mean``, ``clip_ratio/high_mean``,
-``response_length/mean``, ``loss/policy``, ``loss/value``, ``grad_norm``, ``lr``, ``value/explained_variance``.
+``response_length/mean``, ``pg_loss``, ``vf_loss``, ``grad_norm``, ``lr``, ``vf_explained_var``.
 
 Example: TRL (a TrainerCallback for metrics, a reward-function wrapper for completions)::
 
@@ -208,8 +208,8 @@ class RunLogger:
     VERL_NAMES = {
         "critic/score/mean": "reward/mean", "critic/score/max": "reward/max", "critic/score/min": "reward/min",
         "actor/entropy": "entropy", "actor/pg_clipfrac": "clip_ratio/region_mean", "actor/kl_loss": "kl",
-        "actor/kl_coef": "kl_coef", "actor/pg_loss": "loss/policy", "critic/vf_loss": "loss/value",
-        "actor/grad_norm": "grad_norm", "actor/lr": "lr", "critic/vf_explained_var": "value/explained_variance",
+        "actor/kl_coef": "kl_coef", "actor/pg_loss": "pg_loss", "critic/vf_loss": "vf_loss",
+        "actor/grad_norm": "grad_norm", "actor/lr": "lr", "critic/vf_explained_var": "vf_explained_var",
     }
 
     def __init__(self, run_dir, algorithm, config=None, name=None, task=None, seed=None, total_steps=None,

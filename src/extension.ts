@@ -10,6 +10,7 @@ import { Diagnosis } from './host/diagnosis';
 import { RunsTreeProvider } from './views/runsTree';
 import { RunStatusBar } from './views/statusBar';
 import type { RunNode } from './views/model/runsTreeModel';
+import { registerPanels, type PanelManager } from './views/panels';
 
 export interface RlLensApi {
   supervisor: Supervisor;
@@ -18,6 +19,8 @@ export interface RlLensApi {
   statusBar: RunStatusBar;
   diagnosis: Diagnosis;
   treeView: vscode.TreeView<RunNode>;
+  panels: PanelManager;
+  log: vscode.LogOutputChannel;
 }
 
 export async function activate(context: vscode.ExtensionContext): Promise<RlLensApi> {
@@ -29,7 +32,17 @@ export async function activate(context: vscode.ExtensionContext): Promise<RlLens
   const diagnosis = new Diagnosis(supervisor);
   tree.setDiagnosisProvider((dir) => diagnosis.findings(dir));
   const commands = new ShellCommands(context, supervisor, tree);
-  context.subscriptions.push(supervisor, tree, treeView, statusBar, diagnosis, commands, ...commands.register());
+  const log = vscode.window.createOutputChannel('RL Lens', { log: true });
+  context.subscriptions.push(log, supervisor, tree, treeView, statusBar, diagnosis, commands, ...commands.register());
+
+  // webview panels (heatmap, group view, dashboard): rlLens.showHeatmap / showGroup / showDashboard
+  const panels = registerPanels(context, {
+    listRuns: () => tree.knownRuns(),
+    onDidChangeRun: tree.onDidChangeRun,
+    revealInTree: (t) => { void tree.revealTarget(t).catch((e: Error) => log.debug(`reveal in tree: ${e.message}`)); },
+    log: (m) => log.info(m),
+  });
+  context.subscriptions.push(panels);
 
   context.subscriptions.push(
     vscode.commands.registerCommand('rlLens.diagnoseRun', (a?: { runDir?: string } | RunNode) => diagnosis.command(runDirOf(a) ?? supervisor.current()?.runDir ?? selectedRun(treeView))),
@@ -51,7 +64,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<RlLens
     context.subscriptions.push(vscode.commands.registerCommand(c.command, () => vscode.window.showWarningMessage(`RL Lens: "${c.title}" is not available in this build of the extension.`)));
   }
 
-  return { supervisor, tree, commands, statusBar, diagnosis, treeView };
+  return { supervisor, tree, commands, statusBar, diagnosis, treeView, panels: panels.manager, log };
 }
 
 function selectedRun(v: vscode.TreeView<RunNode>): string | undefined {

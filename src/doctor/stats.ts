@@ -150,10 +150,10 @@ export function valueAt(s: Series, step: number): number {
 
 /**
  * Robust spike detection: point i is a spike when it deviates from the median m of the previous `w` points by more than
- * `z` robust σ (1.4826·MAD, floored at 1% of |m|) AND by more than (ratio − 1)·|m|. For a series that is positive
+ * `z` robust σ (1.4826·MAD, floored at 1% of |m| and at `sigmaFloor`) AND by more than (ratio − 1)·|m|. For a series that is positive
  * everywhere (gradient norms) the σ test is done on log values with `logZ`, and the size test is x > ratio·m.
  */
-export function spikes(s: Series, w: number, z: number, ratio: number, minHistory: number, logZ = z): { index: number; step: number; value: number; baseline: number; z: number }[] {
+export function spikes(s: Series, w: number, z: number, ratio: number, minHistory: number, logZ = z, sigmaFloor = 1e-12): { index: number; step: number; value: number; baseline: number; z: number }[] {
   const out: { index: number; step: number; value: number; baseline: number; z: number }[] = [];
   const hist: number[] = [];
   const positive = s.values.every((v) => !Number.isFinite(v) || v > 0);
@@ -171,7 +171,7 @@ export function spikes(s: Series, w: number, z: number, ratio: number, minHistor
         zz = Math.abs(Math.log(v) - lm) / Math.max(1.4826 * mad(lw), 0.01);
         if (zz > logZ && v > ratio * m) out.push({ index: i, step: s.steps[i], value: v, baseline: m, z: zz });
       } else {
-        const sig = Math.max(1.4826 * mad(win), 0.01 * Math.abs(m), 1e-12);
+        const sig = Math.max(1.4826 * mad(win), 0.01 * Math.abs(m), sigmaFloor);
         zz = Math.abs(v - m) / sig;
         if (zz > z && Math.abs(v - m) > (ratio - 1) * Math.abs(m)) out.push({ index: i, step: s.steps[i], value: v, baseline: m, z: zz });
       }

@@ -114,10 +114,12 @@ export const DEFAULT_THRESHOLDS = {
     spikeLogZ: 6,
     /** ... and this many times the rolling median in magnitude */
     spikeRatio: 5,
+    /** smallest robust σ for signed metrics (losses): a GRPO pg_loss sits at ~1e-8 by construction, so tiny wiggles must not count */
+    spikeSigmaFloor: 0.001,
     /** rolling window for spike baselines */
-    spikeWindow: 20,
+    spikeWindow: 50,
     /** points of history before spikes are judged */
-    spikeHistory: 10,
+    spikeHistory: 20,
     /** error (not warning) when spikes exceed this many */
     spikeErrorCount: 3,
   },

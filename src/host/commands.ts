@@ -13,7 +13,7 @@ import type { RunNode } from '../views/model/runsTreeModel';
 import type { Supervisor } from './supervisor';
 import { defaultRunsFolder, readSettings } from './settings';
 import { loadTemplates, newRunDirName, templatesDir } from './presets';
-import { stripJsonComments } from './trainerProcess';
+import { absolutizePaths, applyTraceRetention, deepMerge, isStrictJson, parseConfigText } from './configPrep';
 import { findCodeReferences, untrustedRefusal } from './trust';
 import { installGpuBackend } from './gpuBackend';
 
@@ -50,45 +50,13 @@ export function runDirOf(arg: Target): string | undefined {
   return undefined;
 }
 
-function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...a };
-  for (const [k, v] of Object.entries(b)) {
-    const o = out[k];
-    out[k] = v && typeof v === 'object' && !Array.isArray(v) && o && typeof o === 'object' && !Array.isArray(o) ? deepMerge(o as Record<string, unknown>, v as Record<string, unknown>) : v;
-  }
-  return out;
-}
-
-export function parseConfigText(text: string, file: string): Record<string, unknown> {
-  let v: unknown;
-  try { v = JSON.parse(stripJsonComments(text)); } catch (e) {
-    throw new Error(`${file}: not valid JSON(C): ${(e as Error).message}. Fix the syntax (the editor underlines it) and start again.`);
-  }
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${file}: a config must be a JSON object ({ "algorithm": ..., ... })`);
-  return v as Record<string, unknown>;
-}
-
-function isStrictJson(text: string): boolean {
-  try { JSON.parse(text); return true; } catch { return false; }
-}
-
-/** Config fields that hold paths (resolved against the config file's folder by the trainer). */
-const PATH_KEYS = /^(rewardModule|module|checkpoint|path|file|dir|data|dataset|preferences|[a-z]+(Path|File|Dir|Checkpoint))$/;
-
-/** Copy of a config with relative path fields made absolute against `base` (for a copy written elsewhere). */
-export function absolutizePaths(config: Record<string, unknown>, base: string): Record<string, unknown> {
-  const walk = (v: unknown, key: string): unknown => {
-    if (Array.isArray(v)) return v.map((x) => walk(x, key));
-    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, walk(x, k)]));
-    if (typeof v === 'string' && PATH_KEYS.test(key) && /[\\/.]/.test(v) && !path.isAbsolute(v) && !/^[a-z]+:/i.test(v)) return path.resolve(base, v);
-    return v;
-  };
-  return walk(config, '') as Record<string, unknown>;
-}
-
 export class ShellCommands implements vscode.Disposable {
   private readonly followers = new Map<string, ForeignFollower>();
   private gpuOut: vscode.OutputChannel | undefined;
+  /** tests only: pretend the workspace is (un)trusted when the test VS Code cannot open an untrusted one */
+  trustOverride: boolean | undefined;
+  /** the last messages Start Run showed (errors / refusals), newest last: for tests and the log */
+  readonly shown: string[] = [];
 
   constructor(private readonly context: vscode.ExtensionContext, private readonly supervisor: Supervisor, private readonly tree: RunsTreeProvider) {}
 
@@ -119,6 +87,8 @@ export class ShellCommands implements vscode.Disposable {
       return await this.startFrom(a);
     } catch (e) {
       const msg = (e as Error).message;
+      this.shown.push(msg);
+      if (e instanceof UntrustedError) return undefined; // already explained, with a "Manage Workspace Trust" button
       const pick = await vscode.window.showErrorMessage(`RL Lens: cannot start the run: ${msg}`, ...(a.configPath ? ['Open Config'] : []));
       if (pick === 'Open Config' && a.configPath) await vscode.window.showTextDocument(vscode.Uri.file(a.configPath));
       return undefined;
@@ -159,7 +129,7 @@ export class ShellCommands implements vscode.Disposable {
       fromWorkspace = true;
     }
     if (a.overrides) config = deepMerge(config, a.overrides);
-    const trusted = vscode.workspace.isTrusted;
+    const trusted = this.trustOverride ?? vscode.workspace.isTrusted;
     const refs = findCodeReferences(config);
     if (!trusted && refs.length) {
       const msg = untrustedRefusal(source, refs);
@@ -175,10 +145,11 @@ export class ShellCommands implements vscode.Disposable {
     // written next to the run as plain JSON, relative paths made absolute, so the run can be repeated.
     let configPath: string;
     const original = fromWorkspace ? path.resolve(a.configPath!) : undefined;
-    if (original && !a.overrides && isStrictJson(fs.readFileSync(original, 'utf8'))) configPath = original;
+    const traced = applyTraceRetention(config, readSettings().traceRetention);
+    if (original && !a.overrides && !traced && isStrictJson(fs.readFileSync(original, 'utf8'))) configPath = original;
     else {
       configPath = path.join(runDir, RUN_CONFIG_FILE);
-      const effective = original ? absolutizePaths(config, path.dirname(original)) : { ...config };
+      const effective = original ? absolutizePaths(traced ?? config, path.dirname(original)) : { ...(traced ?? config) };
       delete (effective as { $schema?: unknown }).$schema;
       fs.writeFileSync(configPath, JSON.stringify(effective, null, 2) + '\n');
     }

@@ -19,7 +19,7 @@ export function readSettings(scope?: vscode.ConfigurationScope): RlLensSettings 
     runsFolders: c.get<string[]>('runsFolders', ['runs']),
     backend: c.get<BackendSetting>('backend', 'auto'),
     nodePath: c.get<string>('nodePath', ''),
-    traceRetention: c.get<number>('traceRetention', 1),
+    traceRetention: c.get<number>('traceRetention', 0),
     stopTimeoutSeconds: c.get<number>('stopTimeoutSeconds', 15),
     showProgressNotification: c.get<boolean>('showProgressNotification', true),
   };

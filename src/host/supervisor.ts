@@ -57,6 +57,8 @@ export class Supervisor implements vscode.Disposable {
   private readonly changeEmitter = new vscode.EventEmitter<RunChange>();
   readonly onDidChange = this.changeEmitter.event;
   private lastStarted: string | undefined;
+  /** crash reports shown to the user (runDir + message), newest last */
+  readonly crashReports: { runDir: string; message: string }[] = [];
 
   constructor(private readonly extensionPath: string) {}
 
@@ -102,7 +104,6 @@ export class Supervisor implements vscode.Disposable {
     const proc = new TrainerProcess({
       nodePath, electronAsNode, cliPath, configPath: o.configPath, runDir, backend: o.backend ?? settings.backend,
       trusted: o.trusted, killAfterMs: settings.stopTimeoutSeconds * 1000,
-      env: { RL_LENS_TRACE_EVERY: String(settings.traceRetention) },
     }, {
       onEvent: (e) => this.onEvent(run, e),
       onGarbage: (g) => log!.warn(`stdout line ${g.line} is not an event (${g.reason}): ${g.text.slice(0, 300)}`),
@@ -141,6 +142,7 @@ export class Supervisor implements vscode.Disposable {
     this.changeEmitter.fire({ run, exited: true });
     if (x.crashed) {
       run.log.error(x.message ?? 'trainer failed');
+      this.crashReports.push({ runDir: run.runDir, message: x.message ?? 'the trainer exited unexpectedly' });
       void vscode.window.showErrorMessage(`RL Lens: run "${run.name}" failed: ${x.message ?? 'the trainer exited unexpectedly'}`, 'Show Log', 'Open Run').then((choice) => {
         if (choice === 'Show Log') run.log.show(true);
         else if (choice === 'Open Run') void vscode.commands.executeCommand('rlLens.openRun', { runDir: run.runDir });

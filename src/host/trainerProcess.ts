@@ -56,6 +56,8 @@ export interface TrainerCallbacks {
 export function buildTrainerArgs(l: TrainerLaunch): string[] {
   const args = [l.cliPath, 'train', '--config', l.configPath, '--out', l.runDir, '--events', 'stdout'];
   if (l.backend && l.backend !== 'auto') args.push('--backend', l.backend);
+  // the trainer refuses user code (task.rewardModule) with --untrusted; RL_LENS_TRUSTED=0 says the same in the env
+  if (!l.trusted) args.push('--untrusted');
   if (l.extraArgs) args.push(...l.extraArgs);
   return args;
 }
@@ -188,7 +190,10 @@ export class TrainerProcess {
 
 function crashMessage(code: number | null, signal: NodeJS.Signals | null, stderrTail: string): string {
   const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-  const lines = stderrTail.trim().split('\n').filter((l) => l.trim()).slice(-3).join(' | ');
+  const all = stderrTail.trim().split('\n').map((l) => l.trim()).filter(Boolean);
+  // the most telling line first: the last one that names an error, else the last lines
+  const errAt = all.map((l) => /\b(error|exception|fatal|panic|abort)/i.test(l) && !/^at /.test(l)).lastIndexOf(true);
+  const lines = (errAt >= 0 ? all.slice(errAt, errAt + 2) : all.slice(-3)).join(' | ');
   return `the trainer ${how} without finishing the run${lines ? `: ${lines}` : ''}`;
 }
 

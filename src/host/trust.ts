@@ -20,7 +20,7 @@ export function findCodeReferences(config: unknown): CodeReference[] {
   const walk = (v: unknown, at: string): void => {
     if (Array.isArray(v)) { v.forEach((x, i) => walk(x, `${at}[${i}]`)); return; }
     if (v === null || typeof v !== 'object') {
-      if (typeof v === 'string' && CODE_EXT.test(v.trim()) && !/^https?:/.test(v)) out.push({ path: at || '(root)', value: v, why: 'names a code file' });
+      if (typeof v === 'string' && CODE_EXT.test(v.trim()) && !/\s/.test(v.trim()) && !/^https?:/.test(v)) out.push({ path: at || '(root)', value: v, why: 'names a code file' });
       return;
     }
     for (const [k, x] of Object.entries(v as Record<string, unknown>)) {

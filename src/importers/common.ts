@@ -279,12 +279,12 @@ export function derivedStepMetrics(samples: RolloutSampleInput[], arrays: Record
     }
     return n ? s / n : undefined;
   };
-  for (const [arr, metric] of [['kl', 'kl'], ['value', 'value/mean'], ['token_reward', 'token_reward/mean'], ['entropy', 'entropy'], ['advantage', 'advantage/mean']] as const) {
+  for (const [arr, metric] of [['kl', 'kl'], ['value', 'values/mean'], ['token_reward', 'token_reward/mean'], ['entropy', 'entropy'], ['advantage', 'advantages/mean']] as const) {
     const m = tokenMean(arr);
     if (m !== undefined) out[metric] = m;
   }
   const adv = samples.map((s) => s.advantage).filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
-  if (adv.length && out['advantage/mean'] === undefined) out['advantage/mean'] = adv.reduce((a, b) => a + b, 0) / adv.length;
+  if (adv.length && out['advantages/mean'] === undefined) out['advantages/mean'] = adv.reduce((a, b) => a + b, 0) / adv.length;
   const refR = samples.map((s) => (s.extra as Record<string, unknown> | undefined)?.ref_reward).filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
   if (refR.length) out['ref_reward/mean'] = refR.reduce((a, b) => a + b, 0) / refR.length;
   return out;

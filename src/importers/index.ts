@@ -7,6 +7,7 @@
  * importRun or followForeignRun into a folder of its choice). Node only (fs), never imports `vscode`.
  * Bad input never throws: problems are returned and stored in manifest.source.problems / problemCount.
  */
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { FILES, RUN_FORMAT, type InputProblem, type RunManifest } from '../shared/runFormat';
@@ -18,6 +19,7 @@ import { TrlSession, trlLayout } from './trl';
 import { VerlSession, isVerlDumpRecord, isVerlMetricsRecord, sniffJsonl } from './verl';
 
 export { formatProblem } from './common';
+export { readParquetRows } from './trl';
 export type ImportFormat = 'rllb' | 'verl' | 'trl';
 export type DetectedFormat = ImportFormat | 'rl-lens' | undefined;
 
@@ -72,10 +74,30 @@ export function detectFormat(p: string): Detection {
 export interface ImportOptions {
   /** source format; detected when omitted */
   from?: ImportFormat;
-  /** output run folder (must not already hold a run) */
+  /** output run folder (must not already hold a run, unless `replace`) */
   out: string;
   /** run name for the manifest */
   name?: string;
+  /** if `out` holds a run imported from this same source, delete it first (never deletes anything else) */
+  replace?: boolean;
+}
+
+/** A stable folder for the converted copy of `src` under `root` (e.g. the extension's storage): root/<name>-<hash>. */
+export function importTargetDir(src: string, root: string): string {
+  const abs = path.resolve(src);
+  const hash = crypto.createHash('sha1').update(abs).digest('hex').slice(0, 10);
+  const name = path.basename(abs).replace(/[^\w.-]+/g, '_').slice(0, 60) || 'run';
+  return path.join(root, `${name}-${hash}`);
+}
+
+/** Delete `out` only if it is a run that was imported from `src` (used by `replace`). */
+function removePreviousImport(src: string, out: string): void {
+  const mf = path.join(out, FILES.manifest);
+  if (!fs.existsSync(mf)) { if (fs.existsSync(out) && fs.readdirSync(out).length) throw new Error(`${out} exists and is not an RL Lens run: not replacing it`); return; }
+  let m: RunManifest;
+  try { m = JSON.parse(fs.readFileSync(mf, 'utf8')) as RunManifest; } catch { throw new Error(`${mf} is unreadable: not replacing it`); }
+  if (m.source?.path !== path.resolve(src)) throw new Error(`${out} holds a run that was not imported from ${src}: not replacing it`);
+  fs.rmSync(out, { recursive: true, force: true });
 }
 
 export interface ImportResult {
@@ -197,10 +219,26 @@ function resolveFormat(src: string, from?: ImportFormat): { format: ImportFormat
 export async function importRun(src: string, opts: ImportOptions): Promise<ImportResult> {
   if (!fs.existsSync(src)) throw new Error(`${src} does not exist`);
   const { format, detected } = resolveFormat(src, opts.from);
+  if (opts.replace) removePreviousImport(src, opts.out);
   const conv = new Converter(makeSession(format, src), src, opts.out, detected, opts.name);
   await conv.step(true);
   conv.end('completed');
   return conv.result();
+}
+
+/**
+ * Read and check a foreign run without writing anything (dry run): same problems, counts and notes as importRun.
+ * Handy for a preview before converting, and for tests.
+ */
+export async function inspectForeignRun(src: string, opts: { from?: ImportFormat } = {}): Promise<Omit<ImportResult, 'runDir'>> {
+  if (!fs.existsSync(src)) throw new Error(`${src} does not exist`);
+  const { format, detected } = resolveFormat(src, opts.from);
+  const session = makeSession(format, src);
+  await session.poll(true);
+  const problems = [...session.problems.list];
+  let problemCount = session.problems.count;
+  for (const ps of session.stepProblems.values()) { problems.push(...ps); problemCount += ps.length; }
+  return { format, detected, problems, problemCount, counts: { ...session.counts(), problems: problemCount }, notes: [...session.notes] };
 }
 
 export interface ForeignFollower {
@@ -219,8 +257,9 @@ export interface ForeignFollower {
  * read from the byte offset where the previous pass stopped; a step that receives more lines is rewritten atomically).
  * `onUpdate` is called after each pass that changed the run.
  */
-export function followForeignRun(src: string, out: string, onUpdate: (r: ImportResult) => void, opts: { from?: ImportFormat; intervalMs?: number; name?: string } = {}): ForeignFollower {
+export function followForeignRun(src: string, out: string, onUpdate: (r: ImportResult) => void, opts: { from?: ImportFormat; intervalMs?: number; name?: string; replace?: boolean } = {}): ForeignFollower {
   const { format, detected } = resolveFormat(src, opts.from);
+  if (opts.replace) removePreviousImport(src, out);
   const conv = new Converter(makeSession(format, src), src, out, detected, opts.name);
   let timer: NodeJS.Timeout | undefined;
   let busy: Promise<unknown> = Promise.resolve();

@@ -1,5 +1,6 @@
 /**
  * Foreign metric names → RL Lens metric names, for metrics that mean the same thing.
+ * Target names follow what RL Lens's own trainer writes (src/trainer/rl/step.ts), so native and imported runs overlay.
  * The original names are always kept too (an imported metrics record holds both), so nothing is lost
  * and users who know verl / TRL names still find them.
  *
@@ -10,24 +11,23 @@
  *   learning_rate, epoch) as stored in trainer_state.json `log_history`.
  */
 
-export const VERL_METRICS: Record<string, string> = {
+export const VERL_METRICS: Record<string, string | string[]> = {
   'critic/score/mean': 'reward/mean',
   'critic/score/max': 'reward/max',
   'critic/score/min': 'reward/min',
   'critic/rewards/mean': 'reward_with_kl/mean', // sequence sum of token_level_rewards (score − β·KL)
-  'critic/advantages/mean': 'advantage/mean',
-  'critic/returns/mean': 'return/mean',
-  'critic/values/mean': 'value/mean',
-  'critic/vf_explained_var': 'value/explained_variance',
-  'critic/vf_loss': 'loss/value',
-  'critic/vf_clipfrac': 'value/clip_ratio',
-  'critic/grad_norm': 'value/grad_norm',
+  'critic/advantages/mean': 'advantages/mean',
+  'critic/returns/mean': 'returns/mean',
+  'critic/values/mean': 'values/mean',
+  'critic/vf_explained_var': 'vf_explained_var',
+  'critic/vf_loss': 'vf_loss',
+  'critic/vf_clipfrac': 'vf_clipfrac',
   'actor/entropy': 'entropy',
-  'actor/pg_loss': 'loss/policy',
+  'actor/pg_loss': 'pg_loss',
   'actor/pg_clipfrac': 'clip_ratio/region_mean', // fraction of tokens where the clipped surrogate is active
   'actor/pg_clipfrac_lower': 'clip_ratio/dual_mean', // dual-clip bound active (A < 0)
   'actor/ppo_kl': 'approx_kl', // KL(old ‖ new) estimate inside the PPO update
-  'actor/kl_loss': 'kl', // KL to the reference, used as a loss term (use_kl_loss)
+  'actor/kl_loss': ['kl', 'kl_loss'], // KL to the reference, used as a loss term (use_kl_loss)
   'actor/kl_coef': 'kl_coef',
   'actor/reward_kl_penalty': 'kl', // KL to the reference, used in the reward (use_kl_in_reward)
   'actor/reward_kl_penalty_coeff': 'kl_coef',
@@ -37,12 +37,12 @@ export const VERL_METRICS: Record<string, string> = {
   'response_length/max': 'response_length/max',
   'response_length/min': 'response_length/min',
   'response_length/clip_ratio': 'response_length/clip_ratio',
-  'timing_s/step': 'time/step',
-  'timing_s/gen': 'time/generate',
-  'perf/throughput': 'throughput/tokens_per_s',
+  'timing_s/step': 'step_time',
+  'timing_s/gen': 'timing/gen_s',
+  'perf/throughput': 'tokens_per_s',
 };
 
-export const TRL_METRICS: Record<string, string> = {
+export const TRL_METRICS: Record<string, string | string[]> = {
   reward: 'reward/mean',
   reward_std: 'reward/std',
   kl: 'kl',
@@ -66,7 +66,7 @@ export const TRL_METRICS: Record<string, string> = {
  * when there is an equivalent and the mapped name is not itself an original key.
  * Non-finite numbers become null and are reported; non-numeric values are returned in `nonNumeric`.
  */
-export function mapMetrics(data: Record<string, unknown>, table: Record<string, string>, opts: { stripPrefix?: string } = {}): {
+export function mapMetrics(data: Record<string, unknown>, table: Record<string, string | string[]>, opts: { stripPrefix?: string } = {}): {
   values: Record<string, number | null>;
   nonFinite: string[];
   nonNumeric: string[];
@@ -83,8 +83,10 @@ export function mapMetrics(data: Record<string, unknown>, table: Record<string, 
   }
   for (const k of Object.keys(values)) {
     const base = opts.stripPrefix && k.startsWith(opts.stripPrefix) ? k.slice(opts.stripPrefix.length) : k;
-    const target = table[base];
-    if (target && target !== k && !(target in data)) values[target] = values[k];
+    const t = table[base];
+    for (const target of t === undefined ? [] : Array.isArray(t) ? t : [t]) {
+      if (target !== k && !(target in data)) values[target] = values[k];
+    }
   }
   return { values, nonFinite, nonNumeric };
 }

@@ -198,7 +198,7 @@ export class RllbSession implements Session {
     if (names.has('kl')) this.notes.add('per-token kl = logprob − ref_logprob (k1 log-ratio), computed on import');
     if (!this.metricsDone.has(step)) {
       this.pendingMetrics.set(step, derivedStepMetrics(samples, arrays));
-      this.notes.add('per-step metrics (reward/mean, reward/std, response_length/mean, kl, value/mean, ...) derived from the samples (the source has no metrics file)');
+      this.notes.add('per-step metrics (reward/mean, reward/std, response_length/mean, kl, values/mean, ...) derived from the samples (the source has no metrics file)');
     }
     return { step, header: { step, algorithm: this.algorithm(), arrays: orderArrays(names), groups, sourceFormat: 'rllb' }, samples, arrays };
   }

@@ -15,7 +15,9 @@
  *    eval entries have `eval_`-prefixed names and become split 'eval' records.
  */
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
+import { Worker } from 'worker_threads';
 import type { EvalRecord, InputProblem, MetricsRecord, RolloutSampleInput } from '../shared/runFormat';
 import { Problems, derivedStepMetrics, fileStamp, groupSamples, isObject, jsonSafe, listFiles, naturalCompare, parsePyJson, textOf } from './common';
 import { TRL_METRICS, mapMetrics } from './metricMap';
@@ -43,18 +45,90 @@ export function trlLayout(src: string): TrlLayout {
   return { root: src, parquetFiles, trainerState };
 }
 
-interface ParquetModule { parquetReadObjects(opts: { file: ArrayBuffer }): Promise<Record<string, unknown>[]> }
-let hyparquet: Promise<ParquetModule> | undefined;
-function loadHyparquet(): Promise<ParquetModule> {
-  hyparquet ??= import('hyparquet') as unknown as Promise<ParquetModule>;
-  return hyparquet;
+/** Running from sources (tests, tsx): bundle the worker once with esbuild (a devDependency) into the temp folder. */
+let devBundle: string | undefined;
+function devWorkerBundle(source: string): string {
+  if (devBundle && fs.existsSync(devBundle)) return devBundle;
+  if (!fs.existsSync(source)) throw new Error(`neither parquet-worker.js nor ${source} found`);
+  const out = path.join(os.tmpdir(), `rl-lens-parquet-worker-${process.pid}-${Math.round(fs.statSync(source).mtimeMs)}.js`);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const esbuild = require('esbuild') as { buildSync(o: Record<string, unknown>): unknown };
+  esbuild.buildSync({ entryPoints: [source], bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: out, logLevel: 'silent' });
+  devBundle = out;
+  return out;
 }
 
-export async function readParquetRows(file: string): Promise<Record<string, unknown>[]> {
+/** Cheap structural check done before decoding: magic bytes and footer length (catches truncated / half-written files). */
+export function parquetEnvelopeProblem(buf: Uint8Array): string | undefined {
+  const magic = (at: number): boolean => buf[at] === 0x50 && buf[at + 1] === 0x41 && buf[at + 2] === 0x52 && buf[at + 3] === 0x31;
+  if (buf.length < 12) return `only ${buf.length} bytes: truncated (a parquet file starts and ends with "PAR1")`;
+  if (!magic(0)) return 'does not start with "PAR1": not a parquet file';
+  if (!magic(buf.length - 4)) return 'does not end with "PAR1": truncated or still being written';
+  const footerLen = buf[buf.length - 8] | (buf[buf.length - 7] << 8) | (buf[buf.length - 6] << 16) | (buf[buf.length - 5] << 24);
+  if (footerLen <= 0 || footerLen > buf.length - 12) return `footer length ${footerLen} does not fit in the ${buf.length}-byte file: corrupt`;
+  return undefined;
+}
+
+/** One persistent decoding worker, restarted when it hangs or dies. */
+class ParquetWorkerClient {
+  private w: Worker | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (r: Record<string, unknown>[]) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+
+  private worker(): Worker {
+    if (this.w) return this.w;
+    const bundled = path.join(__dirname, 'parquet-worker.js');
+    const script = fs.existsSync(bundled) ? bundled : devWorkerBundle(path.join(__dirname, 'parquetWorker.ts'));
+    const w = new Worker(script, { resourceLimits: { maxOldGenerationSizeMb: 1024 }, stdout: true, stderr: true });
+    w.unref();
+    w.on('message', (m: { id: number; ok: boolean; rows?: Record<string, unknown>[]; error?: string }) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      clearTimeout(p.timer);
+      if (m.ok) p.resolve(m.rows!); else p.reject(new Error(m.error ?? 'unknown parquet error'));
+      if (!this.pending.size) w.unref();
+    });
+    const fail = (why: string): void => {
+      if (this.w === w) this.w = undefined;
+      for (const [id, p] of this.pending) { clearTimeout(p.timer); p.reject(new Error(why)); this.pending.delete(id); }
+    };
+    w.on('error', (e) => fail(/memory/i.test(e.message) ? `decoding ran out of memory (corrupt file?): ${e.message}` : e.message));
+    w.on('exit', (code) => fail(`parquet worker exited (code ${code})`));
+    this.w = w;
+    return w;
+  }
+
+  read(buffer: ArrayBuffer, timeoutMs: number): Promise<Record<string, unknown>[]> {
+    return new Promise((resolve, reject) => {
+      let w: Worker;
+      try { w = this.worker(); } catch (e) { reject(new Error(`parquet worker not available (${(e as Error).message})`)); return; }
+      const id = this.nextId++;
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`decoding took more than ${timeoutMs / 1000} s (corrupt file?); stopped`));
+        if (this.w === w) this.w = undefined;
+        void w.terminate(); // other requests on it fail through 'exit'
+      }, timeoutMs);
+      timer.unref();
+      this.pending.set(id, { resolve, reject, timer });
+      w.ref();
+      w.postMessage({ id, buffer }, [buffer]);
+    });
+  }
+}
+const parquetClient = new ParquetWorkerClient();
+
+/**
+ * Decode a parquet file (in a worker thread, with time and memory limits). Rejects with a clear message when the
+ * file is truncated, cannot be decoded, or decoding runs away.
+ */
+export async function readParquetRows(file: string, opts: { timeoutMs?: number } = {}): Promise<Record<string, unknown>[]> {
   const buf = fs.readFileSync(file);
-  const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
-  const { parquetReadObjects } = await loadHyparquet();
-  return parquetReadObjects({ file: ab });
+  const bad = parquetEnvelopeProblem(buf);
+  if (bad) throw new Error(bad);
+  const buffer = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
+  return parquetClient.read(buffer, opts.timeoutMs ?? (Number(process.env.RL_LENS_PARQUET_TIMEOUT_MS) || 15_000));
 }
 
 function num(v: unknown): number | undefined {

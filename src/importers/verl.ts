@@ -51,22 +51,29 @@ export function sniffJsonl(file: string, maxLines = 1000): Record<string, unknow
 export function isVerlDumpRecord(r: Record<string, unknown>): boolean { return 'input' in r && 'output' in r && 'score' in r; }
 export function isVerlMetricsRecord(r: Record<string, unknown>): boolean { return 'step' in r && isObject(r.data); }
 
-/** Find dumps and metric logs under `src` (a folder, a dump file or a metrics file). */
-export function verlLayout(src: string): VerlLayout {
+type FileKind = 'rollout' | 'validation' | 'metrics' | 'unknown';
+
+/** Find dumps and metric logs under `src` (a folder, a dump file or a metrics file). `cache` keeps classifications between polls. */
+export function verlLayout(src: string, cache?: Map<string, FileKind>): VerlLayout {
   const lay: VerlLayout = { rolloutFiles: [], validationFiles: [], metricFiles: [], unknownFiles: [] };
   const st = fs.statSync(src);
   const files = st.isFile() ? [src] : listFiles(src, (n) => n.endsWith('.jsonl'));
   for (const f of files) {
-    const recs = sniffJsonl(f);
-    const isDumpName = DUMP_NAME.test(path.basename(f));
-    if (recs.some(isVerlMetricsRecord)) { lay.metricFiles.push(f); continue; }
-    if (recs.some(isVerlDumpRecord) || (isDumpName && recs.length === 0 && !st.isFile())) {
-      const rel = path.relative(st.isFile() ? path.dirname(src) : src, f);
-      (/(^|[\\/_-])val/i.test(path.dirname(rel)) || /val/i.test(path.basename(path.dirname(f))) ? lay.validationFiles : lay.rolloutFiles).push(f);
-    } else lay.unknownFiles.push(f);
+    let kind = cache?.get(f);
+    if (!kind || kind === 'unknown') {
+      const recs = sniffJsonl(f);
+      const isDumpName = DUMP_NAME.test(path.basename(f));
+      if (recs.some(isVerlMetricsRecord)) kind = 'metrics';
+      else if (recs.some(isVerlDumpRecord) || isDumpName) {
+        const rel = path.relative(st.isFile() ? path.dirname(src) : src, f);
+        kind = /(^|[\\/_-])val/i.test(path.dirname(rel)) || /val/i.test(path.basename(path.dirname(f))) ? 'validation' : 'rollout';
+      } else kind = 'unknown';
+      cache?.set(f, kind);
+    }
+    ({ rollout: lay.rolloutFiles, validation: lay.validationFiles, metrics: lay.metricFiles, unknown: lay.unknownFiles })[kind].push(f);
   }
   const byNum = (a: string, b: string): number => naturalCompare(a, b);
-  lay.rolloutFiles.sort(byNum); lay.validationFiles.sort(byNum); lay.metricFiles.sort(byNum);
+  lay.rolloutFiles.sort(byNum); lay.validationFiles.sort(byNum); lay.metricFiles.sort(byNum); lay.unknownFiles.sort(byNum);
   return lay;
 }
 
@@ -142,6 +149,7 @@ export class VerlSession implements Session {
   private readonly valIndex = new JsonlStepIndex(this.problems);
   private layout: VerlLayout = { rolloutFiles: [], validationFiles: [], metricFiles: [], unknownFiles: [] };
   private readonly metricState = new Map<string, { offset: number; line: number }>();
+  private readonly kinds = new Map<string, FileKind>();
   private readonly sampleCounts = new Map<number, number>();
   private readonly metricSteps = new Set<number>();
   private readonly derivedPending = new Map<number, Record<string, number | null>>();
@@ -176,7 +184,7 @@ export class VerlSession implements Session {
   }
 
   async poll(final: boolean): Promise<PollResult> {
-    this.layout = verlLayout(this.src);
+    this.layout = verlLayout(this.src, this.kinds);
     const metrics: MetricsRecord[] = [];
     // 1. file-logger metrics
     for (const f of this.layout.metricFiles) {

@@ -10,6 +10,8 @@ import { listAlgorithms, sectionOf, type AlgorithmModule } from './registry';
 import { TASK_NAMES, createTask } from './tasks';
 import { CharTokenizer, DEFAULT_CHARS } from './tokenizer';
 import { BACKEND_CHOICES } from './backend';
+import { REWARD_CONFIG_SCHEMA, resolveRewardPaths } from './preference/rewardModel';
+import './plugins';
 
 export interface TrainConfig {
   $schema?: string;
@@ -100,6 +102,7 @@ export function baseSchema(): Record<string, any> {
         },
       },
       init: { type: 'object', additionalProperties: false, properties: { checkpoint: { type: 'string', minLength: 1 } } },
+      reward: REWARD_CONFIG_SCHEMA,
       train: {
         type: 'object', additionalProperties: false,
         properties: {
@@ -171,12 +174,15 @@ export function configSchema(mods: AlgorithmModule[] = listAlgorithms()): Record
 }
 
 /** Fill defaults from the schema (objects recursively), without overwriting user values. */
-export function applyDefaults(schema: any, value: any): any {
+export function applyDefaults(schema: any, value: any, skip: Set<string> = new Set()): any {
   if (!schema || typeof schema !== 'object') return value;
   if (schema.type === 'object' && schema.properties) {
     const out = value && typeof value === 'object' && !Array.isArray(value) ? { ...value } : value === undefined ? {} : value;
     if (typeof out !== 'object' || out === null || Array.isArray(out)) return out;
     for (const [k, sub] of Object.entries<any>(schema.properties)) {
+      if (skip.has(k) && out[k] === undefined) continue;
+      // an absent optional object with required fields (e.g. reward) stays absent
+      if (out[k] === undefined && sub && Array.isArray(sub.required) && sub.required.length) continue;
       if (out[k] === undefined && sub && sub.default !== undefined) out[k] = structuredClone(sub.default);
       else if (sub && sub.type === 'object' && sub.properties && (out[k] !== undefined || k !== 'init')) {
         if (out[k] !== undefined || Object.values<any>(sub.properties).some((p) => p && p.default !== undefined)) out[k] = applyDefaults(sub, out[k]);
@@ -229,7 +235,7 @@ function describeAjvError(e: ErrorObject, root: unknown): { field: string; messa
 }
 
 function ajv(): Ajv {
-  return new Ajv({ allErrors: true, strict: false });
+  return new Ajv({ allErrors: true, strict: false, verbose: true });
 }
 
 function isPlainObject(x: unknown): x is Record<string, unknown> {
@@ -247,7 +253,10 @@ export function resolveConfig(raw: unknown, opts: { file?: string; text?: string
   if ('derived' in raw) throw new ConfigError([{ file, line: loc('/derived'), field: 'config.derived', message: 'is computed by the trainer; remove it from the file' }]);
   const schema = configSchema();
   const mod = listAlgorithms().find((m) => m.name === raw.algorithm);
-  let cfg = applyDefaults(schema, raw) as Record<string, unknown>;
+  // sections of algorithms other than the chosen one get no defaults (they are only validated when present)
+  const base = new Set(Object.keys(baseSchema().properties));
+  const skip = new Set(Object.keys(schema.properties).filter((k) => !base.has(k) && (!mod || k !== sectionOf(mod))));
+  const cfg = applyDefaults(schema, raw, skip) as Record<string, unknown>;
   if (mod) {
     const sec = sectionOf(mod);
     const d = typeof mod.defaults === 'function' ? mod.defaults(cfg) : mod.defaults;
@@ -275,6 +284,7 @@ export function resolveConfig(raw: unknown, opts: { file?: string; text?: string
   for (const k of c.eval.k) if (k > c.eval.samplesPerPrompt) problems.push({ file, line: loc('/eval/k'), field: 'config.eval.k', message: `pass@${k} needs eval.samplesPerPrompt ≥ ${k} (got ${c.eval.samplesPerPrompt})` });
   if (c.task.rewardModule && file) c.task.rewardModule = path.resolve(path.dirname(file), c.task.rewardModule);
   if (c.init?.checkpoint && file) c.init.checkpoint = path.resolve(path.dirname(file), c.init.checkpoint);
+  if (c.reward && file) resolveRewardPaths(c.reward, path.dirname(file));
   if (!mod && c.algorithm !== 'sft') problems.push({ file, line: loc('/algorithm'), field: 'config.algorithm', message: `no module registered for ${JSON.stringify(c.algorithm)}` });
   if (problems.length) throw new ConfigError(problems);
   try { mod?.validate?.(cfg); } catch (e) { throw new ConfigError([{ file, field: `config.${mod ? sectionOf(mod) : ''}`, message: (e as Error).message }]); }

@@ -24,6 +24,8 @@ import { generate } from './sampling';
 import { createTask, loadUserReward, withUserReward, type Task, type TaskExample } from './tasks';
 import { CharTokenizer, DEFAULT_CHARS } from './tokenizer';
 import './plugins';
+import { withLearnedReward, type ModelRewardSpec } from './preference/rewardModel';
+import { hiddenScore } from './preference/data';
 
 export { registerAlgorithm, getAlgorithm, listAlgorithms, type AlgorithmModule } from './registry';
 
@@ -161,6 +163,9 @@ export async function runTraining(config: TrainConfig, opts: RunOptions = {}): P
     const fn = loadUserReward(config.task.rewardModule, { trusted: opts.trusted ?? true });
     task = withUserReward(task, fn, `task.rewardModule ${config.task.rewardModule}`);
   }
+  // learned reward: `reward: { type: "model" | "combined", ... }` (preference/rewardModel.ts; parts rm, rule, hidden_score)
+  const learned = config.reward ? withLearnedReward(task, config.reward as ModelRewardSpec, { loadCheckpoint: (d) => loadCheckpoint(d, { trainable: false }), hiddenScore }) : undefined;
+  if (learned) task = learned.task;
 
   // model
   const wantValue = Boolean(config.model.valueHead || mod.needsValueHead?.(config));
@@ -325,6 +330,7 @@ export async function runTraining(config: TrainConfig, opts: RunOptions = {}): P
     optimizer.dispose();
     reference?.dispose();
     policy.dispose();
+    learned?.dispose();
   }
   void lastCheckpointStep;
   return { status, runDir, step: lastStep, lastMetrics, lastEval, error, backend };

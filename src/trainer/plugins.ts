@@ -3,3 +3,4 @@
  * To add one: `import './algorithms/register';` (or your module's file) — one line per module family.
  */
 import './sft';
+import './preference';

@@ -16,6 +16,7 @@ export interface TokenizerSpec {
   bos: number;
   eos: number;
   pad: number;
+  [k: string]: unknown;
 }
 
 export class CharTokenizer {

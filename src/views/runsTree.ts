@@ -18,6 +18,9 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunNode>, vscod
   readonly model: RunsTreeModel;
   private readonly emitter = new vscode.EventEmitter<RunNode | undefined>();
   readonly onDidChangeTreeData = this.emitter.event;
+  private readonly runChanged = new vscode.EventEmitter<{ runDir: string }>();
+  /** a run's files changed (new metrics, steps, checkpoints, status): panels read what is new */
+  readonly onDidChangeRun = this.runChanged.event;
   private readonly disposables: vscode.Disposable[] = [];
   private readonly nodes = new Map<string, RunNode>();
   private roots: RunNode[] = [];
@@ -31,7 +34,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunNode>, vscod
 
   constructor(private readonly context: vscode.ExtensionContext, private readonly supervisor: Supervisor) {
     this.model = new RunsTreeModel(this.store);
-    this.disposables.push(this.emitter);
+    this.disposables.push(this.emitter, this.runChanged);
     this.disposables.push(supervisor.onDidChange((c) => {
       if (!this.runDirs.includes(c.run.runDir)) { this.rescan(); return; }
       this.queueRefresh(c.run.runDir, c.exited ? 0 : 150);
@@ -112,6 +115,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunNode>, vscod
     if (!e) return;
     const ch = e.refresh();
     if (!ch.any) return;
+    this.runChanged.fire({ runDir: e.dir });
     const runNode = this.nodes.get(this.model.view({ kind: 'run', runDir: e.dir }).id);
     if (ch.manifest && e.manifest?.stages?.length) { this.rescan(); return; }
     if (ch.manifest || ch.metrics) { if (runNode) this.emitter.fire(runNode); }
@@ -136,13 +140,36 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunNode>, vscod
     return toTreeItem(this.model.view(n));
   }
   getParent(n: RunNode): RunNode | undefined {
-    if (n.kind === 'run') return n.stageOf ? this.nodes.get(this.model.view({ kind: 'run', runDir: n.stageOf }).id) : undefined;
-    if (n.kind === 'checkpoints' || n.kind === 'steps' || n.kind === 'diagnosis' || n.kind === 'message' || n.kind === 'checkpoint' || n.kind === 'step') {
-      const parentId = n.kind === 'checkpoint' ? `ckpts:${n.runDir}` : n.kind === 'step' ? `steps:${n.runDir}` : undefined;
-      if (parentId) return this.nodes.get(parentId);
-      return [...this.nodes.values()].find((x) => x.kind === 'run' && x.runDir === n.runDir);
+    const runOf = (dir: string): RunNode | undefined => [...this.nodes.values()].find((x) => x.kind === 'run' && x.runDir === dir);
+    switch (n.kind) {
+      case 'run': return n.stageOf ? runOf(n.stageOf) : undefined;
+      case 'checkpoints': case 'steps': case 'diagnosis': case 'message': return n.runDir ? runOf(n.runDir) : undefined;
+      case 'checkpoint': return this.nodes.get(`ckpts:${n.runDir}`);
+      case 'finding': return this.nodes.get(`diag:${n.runDir}`);
+      case 'step': return this.intern({ kind: 'steps', runDir: n.runDir });
+      case 'group': return this.intern({ kind: 'step', runDir: n.runDir, step: n.step });
+      case 'sample': {
+        try {
+          const st = this.store.step(n.runDir, n.step);
+          const gid = (st.samples[n.sample] ?? st.samples.find((x) => x.index === n.sample))?.group;
+          if (gid !== undefined && st.header.groups?.some((g) => g.id === gid)) return this.intern({ kind: 'group', runDir: n.runDir, step: n.step, group: gid });
+        } catch { /* fall back to the step */ }
+        return this.intern({ kind: 'step', runDir: n.runDir, step: n.step });
+      }
     }
-    return undefined;
+  }
+  /** Reveal a run, or a step / group / sample of it (a webview's selection), in the tree. */
+  async revealTarget(t: { runDir: string; step?: number; group?: string; sample?: number }): Promise<void> {
+    if (!this.view) return;
+    const runDir = path.resolve(t.runDir);
+    let n: RunNode | undefined = this.runNode(runDir);
+    if (!n) return;
+    if (t.step !== undefined) {
+      if (t.sample !== undefined) n = this.intern({ kind: 'sample', runDir, step: t.step, sample: t.sample });
+      else if (t.group !== undefined) n = this.intern({ kind: 'group', runDir, step: t.step, group: t.group });
+      else n = this.intern({ kind: 'step', runDir, step: t.step });
+    }
+    await this.view.reveal(n, { select: true, focus: false, expand: false });
   }
   /** the doctor's findings of a run changed: refresh its Diagnosis node */
   refreshDiagnosis(dir: string): void {

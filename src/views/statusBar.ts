@@ -6,28 +6,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { Supervisor } from '../host/supervisor';
 import type { RunEntry } from '../host/runStore';
-import { fmtNum } from './model/runsTreeModel';
-
-export interface StatusInfo {
-  name: string;
-  status: string;
-  step?: number;
-  totalSteps?: number;
-  reward?: number;
-  tokensPerS?: number;
-  backend?: string;
-}
-
-/** Pure text of the status bar item (unit-testable). */
-export function statusText(s: StatusInfo): string {
-  const icon = s.status === 'running' ? '$(sync~spin)' : s.status === 'failed' ? '$(error)' : s.status === 'stopped' ? '$(debug-stop)' : '$(pass)';
-  const parts = [`${icon} RL Lens`];
-  if (s.step !== undefined) parts.push(s.totalSteps ? `${s.step}/${s.totalSteps}` : `step ${s.step}`);
-  if (s.reward !== undefined) parts.push(`r ${fmtNum(s.reward, 3)}`);
-  if (s.tokensPerS !== undefined) parts.push(`${s.tokensPerS >= 1000 ? `${(s.tokensPerS / 1000).toFixed(1)}k` : Math.round(s.tokensPerS)} tok/s`);
-  if (s.backend) parts.push(s.backend);
-  return parts.join(' · ');
-}
+import { statusText, type StatusInfo } from './model/statusText';
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 

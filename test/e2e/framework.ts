@@ -43,6 +43,9 @@ export interface E2EFileConfig {
 export interface RegisteredTest { name: string; fn: E2EFn; options: E2ETestOptions }
 export interface RegisteredFile { config: E2EFileConfig; tests: RegisteredTest[] }
 
+/** Repository root (for fixtures: path.join(repoRoot, 'test/fixtures/...')). Test files are bundled, so do not use __dirname. */
+export const repoRoot: string = process.env.RL_LENS_REPO ?? process.cwd();
+
 // the registry lives on globalThis so the harness and the test files share it however they were loaded
 const g = globalThis as unknown as { __rlLensE2E?: RegisteredFile };
 function current(): RegisteredFile { return (g.__rlLensE2E ??= { config: {}, tests: [] }); }

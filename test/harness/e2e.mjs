@@ -14,6 +14,7 @@ import {
 } from './lib.mjs';
 
 const opts = parseArgs();
+process.env.RL_LENS_REPO = root; // framework.ts exports it as repoRoot
 const LAYER_TIMEOUT_S = Number(process.env.RL_LENS_E2E_TIMEOUT || 1200);
 hardTimeout(LAYER_TIMEOUT_S, opts.result, 'e2e');
 const shotDir = path.join(outDir, 'screenshots');
@@ -52,7 +53,8 @@ async function runFile(file, chromiumPath, totals) {
   const tests = reg.tests.filter((t) => !opts.test || new RegExp(opts.test).test(t.name));
   if (!tests.length) { log(`${base}: no test${opts.test ? ` matches ${opts.test}` : ''}`); return; }
   const cfg = reg.config;
-  const workspace = tempDir(`e2e-${slug(base)}-`);
+  const workspace = path.join(tempDir(`e2e-${slug(base)}-`), 'workspace');
+  fs.mkdirSync(workspace, { recursive: true });
   if (cfg.workspace) await cfg.workspace(workspace);
   const t0 = Date.now();
   const server = await startCodeServer({ workspace, settings: cfg.settings, trust: cfg.trust, env: cfg.env, installExtension: true });

@@ -57,7 +57,9 @@ function finish(res, extra = {}) {
 
 // ---------------------------------------------------------------------------------------------------------------
 async function runInCodeServer(testsDir, chromiumPath) {
-  const workspace = tempDir('it-workspace-');
+  // nested, so that what tests write next to the workspace (path.dirname) is removed with it
+  const workspace = path.join(tempDir('it-'), 'workspace');
+  fs.mkdirSync(workspace, { recursive: true });
   const server = await startCodeServer({ workspace });
   log(`code-server on ${server.url} (user-data and extensions fresh under ${server.base})`);
   const context = await launchBrowser({ chromiumPath, headed: opts.headed, slowMo: opts.slowMo });
@@ -86,7 +88,11 @@ async function runInCodeServer(testsDir, chromiumPath) {
   if (opts.keep) { log(`--keep: workbench stays at ${url}; Ctrl-C to stop`); await new Promise(() => {}); }
   await context.close().catch(() => {});
   server.stop();
-  if (!mochaRes) return { passed: 0, failed: 1, note: `the extension host exited with ${exitInfo.code} without writing results (did it crash? log: ${tailFile(server.logFile, 15)})` };
+  if (!mochaRes || !mochaRes.done) {
+    console.error(`[integration] the extension host stopped before mocha finished; code-server log:\n${tailFile(server.logFile, 25)}`);
+    const why = `the extension host stopped before the tests finished (workbench exit code ${exitInfo.code})${mochaRes?.running ? `, while running "${mochaRes.running}"` : ''}`;
+    return { ...(mochaRes ?? { passed: 0 }), failed: (mochaRes?.failed ?? 0) + 1, exitCode: exitInfo.code, note: why };
+  }
   const res = { ...mochaRes, exitCode: exitInfo.code };
   if (exitInfo.code !== 0 && !res.failed) { res.failed = 1; res.note = `extension host exited with code ${exitInfo.code}`; }
   if (exitInfo.code === 0 && res.failed) { res.note = 'mocha reported failures but the workbench exit code was 0'; }

@@ -89,7 +89,7 @@ export function tempDir(prefix) {
   const base = path.join(cacheDir, 'tmp');
   fs.mkdirSync(base, { recursive: true });
   const d = fs.mkdtempSync(path.join(base, prefix));
-  if (!process.env.RL_LENS_KEEP_TEMP) onCleanup(() => fs.rmSync(d, { recursive: true, force: true }));
+  if (!process.env.RL_LENS_KEEP_TEMP) onCleanup(() => fs.rmSync(d, { recursive: true, force: true, maxRetries: 3, retryDelay: 200 }));
   return d;
 }
 
@@ -232,7 +232,7 @@ export function ensureChromium() {
 }
 
 export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage', '--disable-features=Translate,MediaRouter', '--password-store=basic'];
+  '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage', '--disable-crash-reporter', '--disable-breakpad', '--disable-features=Translate,MediaRouter', '--password-store=basic'];
 
 export async function launchBrowser({ chromiumPath, headed = false, slowMo = 0 }) {
   const { chromium } = await import('playwright-core');
@@ -247,7 +247,8 @@ export async function launchBrowser({ chromiumPath, headed = false, slowMo = 0 }
     if (process.env.RL_LENS_DEBUG) log(`blocked non-loopback request ${route.request().url()}`);
     return route.abort('blockedbyclient');
   });
-  onCleanup(() => { try { const p = context.browser?.()?.process?.(); p?.kill('SIGKILL'); } catch { /* gone */ } });
+  // playwright kills the browsers it launched when this process exits; on other paths the harness closes the context
+  onCleanup(() => { killByProfile(profile); });
   return context;
 }
 
@@ -315,7 +316,14 @@ export async function startCodeServer(opts = {}) {
   const workspace = opts.workspace || path.join(base, 'workspace');
   for (const d of [userDataDir, extensionsDir, workspace, path.join(userDataDir, 'User')]) fs.mkdirSync(d, { recursive: true });
   fs.writeFileSync(path.join(userDataDir, 'User/settings.json'), JSON.stringify({ ...QUIET_SETTINGS, ...(opts.trust === false ? { 'security.workspace.trust.enabled': true } : {}), ...(opts.settings || {}) }, null, 2));
-  if (opts.installExtension) installExtensionCopy(extensionsDir);
+  if (opts.installExtension && process.env.RL_LENS_E2E_VSIX) {
+    // install a packaged .vsix exactly as a user would (code-server --install-extension)
+    const vsix = path.resolve(process.env.RL_LENS_E2E_VSIX);
+    const r = spawnSync(process.execPath, [entry, '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, '--install-extension', vsix],
+      { env: { ...process.env, EXTENSIONS_GALLERY: '{}' }, encoding: 'utf8', timeout: 120_000 });
+    if (r.status !== 0) throw new Error(`code-server --install-extension ${vsix} failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
+    log(`installed ${vsix}`);
+  } else if (opts.installExtension) installExtensionCopy(extensionsDir);
   const port = await freePort();
   const config = path.join(base, 'config.yaml');
   fs.writeFileSync(config, `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
@@ -344,6 +352,17 @@ export async function startCodeServer(opts = {}) {
     await new Promise((r) => setTimeout(r, 200));
   }
   return { url, port, workspace, userDataDir, extensionsDir, base, logFile, child, stop };
+}
+
+/** SIGKILLs Chromium processes using `profile` as user-data-dir (a last resort, only our own profile). */
+function killByProfile(profile) {
+  if (process.platform !== 'linux') return;
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmd.includes(`--user-data-dir=${profile}`)) process.kill(Number(pid), 'SIGKILL');
+    } catch { /* gone or not ours */ }
+  }
 }
 
 export function tailFile(f, n = 40) {

@@ -39,16 +39,18 @@ export function run(): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     try {
       const runner = mocha.run((failures) => {
-        write({ failures });
+        write({ failures, done: true });
         if (failures > 0) reject(new Error(`${failures} integration test(s) failed`));
         else if (records.length === 0) reject(new Error('no integration test ran'));
         else resolve();
       });
-      runner.on('pass', (t) => records.push({ title: t.fullTitle(), file: t.file && path.basename(t.file), state: 'passed', ms: t.duration }));
-      runner.on('pending', (t) => records.push({ title: t.fullTitle(), file: t.file && path.basename(t.file), state: 'pending' }));
-      runner.on('fail', (t, err: Error) => records.push({ title: t.fullTitle(), file: t.file && path.basename(t.file), state: 'failed', error: String(err?.stack ?? err) }));
+      // written after every test too, so that a crashed extension host still leaves what ran (done: false)
+      runner.on('test', (t) => write({ done: false, running: t.fullTitle() }));
+      runner.on('pass', (t) => { records.push({ title: t.fullTitle(), file: t.file && path.basename(t.file), state: 'passed', ms: t.duration }); write({ done: false }); });
+      runner.on('pending', (t) => { records.push({ title: t.fullTitle(), file: t.file && path.basename(t.file), state: 'pending' }); write({ done: false }); });
+      runner.on('fail', (t, err: Error) => { records.push({ title: t.fullTitle(), file: t.file && path.basename(t.file), state: 'failed', error: String(err?.stack ?? err) }); write({ done: false }); });
     } catch (e) {
-      write({ failures: 1, crash: String((e as Error)?.stack ?? e) });
+      write({ failures: 1, done: true, crash: String((e as Error)?.stack ?? e) });
       reject(e);
     }
   });

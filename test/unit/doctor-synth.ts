@@ -89,7 +89,7 @@ export function synthRun(seed: number, patho: Patho = 'healthy', o: SynthOptions
       'reward/mean': reward + 0.04 * k * gauss(),
       'reward/std': 0.4 + 0.03 * k * gauss(),
       'reward/accuracy/mean': acc + 0.04 * k * gauss(),
-      'reward/format/mean': fmtPart + 0.02 * k * gauss(),
+      'reward/format/mean': (patho === 'part-drop' ? 0.5 : 0.1) * fmtPart + 0.01 * k * gauss(),
       entropy: Math.max(0, entropy + 0.03 * k * gauss()),
       kl: patho === 'kl-zero' ? 0 : Math.max(0, kl * (1 + 0.1 * k * gauss()) + 0.002 * k * Math.abs(gauss())),
       kl_coef: klCoef,
@@ -138,14 +138,16 @@ export function synthRun(seed: number, patho: Patho = 'healthy', o: SynthOptions
       for (let gi = 0; gi < NG; gi++) {
         const answer = String(11 + ((gi * 37 + t * 13) % 89));
         let q = clamp(acc + 0.2 * gauss(), 0.02, 0.98);
-        if (hard) q = r() < 0.9 ? 0 : 0.3;
-        if (easy) q = r() < 0.9 ? 1 : 0.7;
+        if (hard) q = r() < 0.95 ? 0 : 0.3;
+        if (easy) q = r() < 0.95 ? 1 : 0.7;
         const idx: number[] = [];
         const rewards: number[] = [];
         const collapsed = patho === 'mode-distinct' && t >= onset;
         const wrongFixed = String(10 + Math.floor(r() * 90));
+        const groupCorrect = r() < q;
         for (let j = 0; j < G; j++) {
-          const correct = r() < q;
+          // mode collapse: the group repeats one completion (right or wrong as a whole)
+          const correct = collapsed ? groupCorrect : r() < q;
           let text = correct ? `= ${answer}` : `= ${collapsed ? wrongFixed : String(Math.floor(r() * 1000))}`;
           let len = Math.max(3, Math.round(lengthMean * (1 + 0.25 * gauss())));
           let rew = (correct ? 1 : 0) + 0.1 * fmtPart;

@@ -31,8 +31,8 @@ function runIt(l: TrainerLaunch, onEvent?: (e: TrainerEvent, p: TrainerProcess) 
 
 test('args: train --config --out --events stdout, backend only when not auto', () => {
   const l = { nodePath: 'n', cliPath: 'cli.js', configPath: 'c.json', runDir: '/r', trusted: false } as TrainerLaunch;
-  assert.deepEqual(buildTrainerArgs(l), ['cli.js', 'train', '--config', 'c.json', '--out', '/r', '--events', 'stdout']);
-  assert.deepEqual(buildTrainerArgs({ ...l, backend: 'wasm' }).slice(-2), ['--backend', 'wasm']);
+  assert.deepEqual(buildTrainerArgs({ ...l, backend: 'wasm' }).slice(-3), ['--backend', 'wasm', '--untrusted']);
+  assert.deepEqual(buildTrainerArgs({ ...l, trusted: true }), ['cli.js', 'train', '--config', 'c.json', '--out', '/r', '--events', 'stdout']);
 });
 
 test('a run completes: events arrive in order, stderr is kept, cwd is the run folder, trust flag passed', async () => {

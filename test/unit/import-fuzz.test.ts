@@ -6,11 +6,15 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { importRun } from '../../src/importers/index';
-import { FIX, tmpDir } from './import-helpers';
+import { importRun, inspectForeignRun } from '../../src/importers/index';
+import { readParquetRows } from '../../src/importers/trl';
+import { FIX, openRun, tmpDir } from './import-helpers';
 
 const CASES = Number(process.env.RL_LENS_FUZZ_CASES ?? 3000);
-const SECONDS = Number(process.env.RL_LENS_FUZZ_SECONDS ?? 25);
+const SECONDS = Number(process.env.RL_LENS_FUZZ_SECONDS ?? 24);
+const TRL_CASES = Number(process.env.RL_LENS_FUZZ_TRL_CASES ?? 100);
+const TRL_SECONDS = 5;
+
 
 /** mulberry32 */
 function rng(seed: number): () => number {
@@ -97,16 +101,16 @@ function corrupt(text: string, r: () => number): string {
   return lines.join('\n');
 }
 
-test(`fuzz: ${CASES} corrupted sources (seeded): never throws, every bad line reported at its file:line, good lines kept`, async () => {
+test(`fuzz: up to ${CASES} corrupted JSONL sources + ${TRL_CASES} parquet/trainer_state (seeded): never throws, every bad line reported at its file:line, good lines kept`, async () => {
   const t0 = Date.now();
   const base = tmpDir('fuzz');
-  const stats = { cases: 0, lines: 0, badLines: 0, problems: 0, samples: 0, byFormat: {} as Record<string, number> };
+  const stats = { converted: 0, trl: 0, trlUnreadable: 0, trlHung: 0, cases: 0, lines: 0, badLines: 0, problems: 0, samples: 0, byFormat: {} as Record<string, number> };
   const orig = new Map<string, string>();
   for (const s of SOURCES) for (const f of s.files) orig.set(`${s.name}/${f.rel}`, fs.readFileSync(path.join(s.dir, f.rel), 'utf8'));
   for (let c = 0; c < CASES && (Date.now() - t0) / 1000 < SECONDS; c++) {
     const r = rng(0xc0ffee + c);
     const s = SOURCES[c % SOURCES.length];
-    const caseDir = path.join(base, `c${c}`);
+    const caseDir = path.join(base, `c${c % 2}`); // reused: files are rewritten in place each case
     const src = path.join(caseDir, 'src');
     // corrupt 1–3 files, 1–3 times each
     const texts = new Map<string, string>();
@@ -119,11 +123,22 @@ test(`fuzz: ${CASES} corrupted sources (seeded): never throws, every bad line re
       for (let o = 0; o < nOps; o++) t = corrupt(t, r);
       texts.set(f.rel, t);
     }
-    for (const [rel, t] of texts) { fs.mkdirSync(path.dirname(path.join(src, rel)), { recursive: true }); fs.writeFileSync(path.join(src, rel), t); }
+    for (const [rel, t] of texts) {
+      if (c < SOURCES.length) fs.mkdirSync(path.dirname(path.join(src, rel)), { recursive: true });
+      fs.writeFileSync(path.join(src, rel), t);
+    }
 
+    // every case: the dry run (same sessions, no output); every 40th case also converts and re-opens the run
     let res;
     try {
-      res = await importRun(src, { out: path.join(caseDir, 'run'), from: s.from });
+      res = await inspectForeignRun(src, { from: s.from });
+      if (c % 40 === 0) {
+        const full = await importRun(src, { out: path.join(base, `run${c}`), from: s.from });
+        assert.equal(full.problemCount, res.problemCount);
+        assert.equal(full.counts.samples, res.counts.samples);
+        openRun(full.runDir);
+        stats.converted++;
+      }
     } catch (e) {
       assert.fail(`case ${c} (${s.name}): importer threw ${(e as Error).stack}`);
     }
@@ -160,11 +175,57 @@ test(`fuzz: ${CASES} corrupted sources (seeded): never throws, every bad line re
     stats.problems += res.problemCount;
     stats.samples += res.counts.samples;
     stats.byFormat[s.name] = (stats.byFormat[s.name] ?? 0) + 1;
+  }
+  // TRL: corrupt parquet bytes and trainer_state.json text
+  const trlSrc = path.join(FIX, 'trl/Qwen2-0.5B-GRPO');
+  const pq = fs.readFileSync(path.join(trlSrc, 'completions/completions_00001.parquet'));
+  const stateText = fs.readFileSync(path.join(trlSrc, 'trainer_state.json'), 'utf8');
+  process.env.RL_LENS_PARQUET_TIMEOUT_MS = '2000';
+  const t1 = Date.now();
+  for (let c = 0; c < TRL_CASES && (Date.now() - t1) / 1000 < TRL_SECONDS; c++) {
+    const r = rng(0xbadf00d + c);
+    const caseDir = path.join(base, `t${c}`);
+    fs.mkdirSync(path.join(caseDir, 'completions'), { recursive: true });
+    const b = Buffer.from(pq);
+    const mode = Math.floor(r() * 3);
+    let bytes: Buffer = b;
+    if (mode === 0) bytes = b.subarray(0, Math.floor(r() * b.length));
+    else for (let k = 0; k < 1 + Math.floor(r() * 8); k++) b[Math.floor(r() * b.length)] = Math.floor(r() * 256);
+    const pqFile = path.join(caseDir, 'completions/completions_00001.parquet');
+    fs.writeFileSync(pqFile, bytes);
+    const st = corrupt(stateText, r);
+    fs.writeFileSync(path.join(caseDir, 'trainer_state.json'), st);
+    let res;
+    try { res = await inspectForeignRun(caseDir, { from: 'trl' }); } catch (e) { assert.fail(`trl case ${c}: importer threw ${(e as Error).stack}`); }
+    // independent oracle: can hyparquet read it? can JSON.parse read the state?
+    let readable = true;
+    let rows: Record<string, unknown>[] = [];
+    try {
+      rows = await readParquetRows(pqFile, { timeoutMs: 5000 });
+    } catch { readable = false; }
+    const pqProblems = res.problems.filter((p) => p.file === pqFile);
+    if (pqProblems.some((p) => /took more than/.test(p.message))) stats.trlHung++;
+    else if (!readable) stats.trlUnreadable++;
+    if (!readable) assert.ok(pqProblems.some((p) => p.line === undefined && /not a readable parquet/.test(p.message)), `trl case ${c}: unreadable parquet not reported`);
+    else {
+      const rowsOk = rows.filter((row) => typeof row.prompt === 'string' && typeof row.completion === 'string' && isInt(row.step)).length;
+      assert.ok(res.counts.samples >= rowsOk, `trl case ${c}: ${res.counts.samples} samples < ${rowsOk} good rows`);
+      rows.forEach((row, i) => {
+        if (row.prompt === null || row.prompt === undefined || row.completion === null || row.completion === undefined || !isInt(row.step)) {
+          assert.ok(pqProblems.some((p) => p.line === i + 1), `trl case ${c}: bad row ${i + 1} not reported`);
+        }
+      });
+    }
+    if (plain(st) === undefined) {
+      assert.ok(res.problems.some((p) => p.file.endsWith('trainer_state.json')), `trl case ${c}: broken trainer_state.json not reported`);
+    }
+    stats.trl++;
     fs.rmSync(caseDir, { recursive: true, force: true });
   }
   const secs = (Date.now() - t0) / 1000;
   console.log(`fuzz stats: ${JSON.stringify(stats)} in ${secs.toFixed(1)} s`);
   assert.ok(stats.cases >= Math.min(CASES, 500), `ran only ${stats.cases} cases in ${secs.toFixed(1)} s`);
   assert.ok(stats.badLines > stats.cases * 0.5, 'the corruptions do produce bad lines');
+  assert.ok(stats.trl >= 10, `only ${stats.trl} TRL cases`);
   fs.rmSync(base, { recursive: true, force: true });
 });

@@ -83,7 +83,7 @@ test('rllb: realistic sample converts field by field, per-token arrays and kl = 
   for (const m of run.metrics) {
     const rs = src.filter((s) => s.rec.step === m.step).map((s) => s.rec.reward as number);
     assert.ok(close(m.values['reward/mean'] as number, rs.reduce((a, b) => a + b, 0) / rs.length));
-    assert.ok(typeof m.values.kl === 'number' && typeof m.values['value/mean'] === 'number');
+    assert.ok(typeof m.values.kl === 'number' && typeof m.values['values/mean'] === 'number');
   }
   const v = await validateIfAvailable(out);
   if (v) assert.equal(v.code, 0, v.out);
@@ -148,6 +148,8 @@ test('rllb: malformed input is reported with file:line and reason, counted and s
   assert.equal(s2.samples.length, 2);
   assert.ok(Number.isNaN(s2.arrays[0].ref_logprob[1]) && s2.arrays[0].ref_logprob[0] === -0.25);
   assert.ok(Number.isNaN(s2.arrays[0].kl[1]), 'kl of a non-finite ref is missing');
+  const val = await validateIfAvailable(r.runDir);
+  if (val) assert.equal(val.code, 0, `a run converted from bad input still validates: ${val.out}`);
   const quirk = s2.samples[1];
   assert.deepEqual(quirk.tokens, ['a', 'b']);
   assert.deepEqual((quirk.extra as Record<string, unknown>).dropped_tokens, ['<PAD>']);

@@ -98,6 +98,8 @@ test('trl: bad parquet, NaN reward columns, missing values, eval entries and a b
   assert.deepEqual(s3.samples.map((s) => s.completion), ['a', 'b']);
   assert.equal(s3.samples[1].reward, 0.5, 'NaN column left out of the sum');
   assert.deepEqual(s3.samples[0].extra, { tag: 'x' }, 'unknown non-numeric columns kept');
+  const val = await validateIfAvailable(r.runDir);
+  if (val) assert.equal(val.code, 0, `a run converted from bad input still validates: ${val.out}`);
   const evalRec = run.metrics.find((m) => m.split === 'eval')!;
   assert.equal(evalRec.values.eval_reward, 0.9);
   assert.equal(evalRec.values['reward/mean'], 0.9, 'eval_ prefix stripped for the mapped name');

@@ -137,5 +137,7 @@ test('verl: malformed dumps and metric lines are reported with file:line, the re
   assert.equal(run.metrics.length, 2);
   assert.equal(run.metrics[1].values['actor/entropy'], null);
   assert.equal(run.metrics[1].values.entropy, null);
+  const val = await validateIfAvailable(r.runDir);
+  if (val) assert.equal(val.code, 0, `a run converted from bad input still validates: ${val.out}`);
   assert.equal(run.metrics[1].values.lr, 1e-6);
 });

@@ -235,3 +235,22 @@ test('sample stats, sort, filter, search and group alignment on a synthetic GRPO
     al.cells.forEach((row, r) => { assert.equal(row.length, al.width); assert.equal(row.filter((c) => c >= 0).length, st.samples[gs.samples[r]].length); });
   } finally { fs.rmSync(tmp, { recursive: true, force: true }); }
 });
+
+test('dashboard puts small-magnitude series (lr next to grad norm) on a right axis', async () => {
+  const { splitAxes } = await import('../../src/webview/data/series');
+  const m = new Map([['grad_norm', [{ steps: [1, 2], values: [0.5, 3] }]], ['lr', [{ steps: [1, 2], values: [1e-4, 1e-4] }]]]);
+  assert.deepEqual([...splitAxes(m, 0, 10)], ['lr']);
+  const same = new Map([['a', [{ steps: [1], values: [1] }]], ['b', [{ steps: [1], values: [0.2] }]]]);
+  assert.equal(splitAxes(same, 0, 10).size, 0);
+});
+
+test('envelope and one-point-per-pixel decimation for smoothed lines', async () => {
+  const { envelope, decimateLast } = await import('../../src/webview/data/series');
+  // steps 0..9, values v = step with a spike at 7; 2 buckets over [0, 10): [0..4], [5..9]
+  const steps = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], vals = [0, 1, 2, 3, 4, 5, 6, 70, 8, 9];
+  const e = envelope(steps, vals, 0, 10, 2);
+  assert.deepEqual(e, { x: [2, 7], lo: [0, 5], hi: [4, 70] });
+  const idx = decimateLast(Array.from({ length: 1000 }, (_, i) => i), 0, 999, 10);
+  assert.equal(idx[0], 0); assert.equal(idx.at(-1), 999);
+  assert.ok(idx.length <= 12, `${idx.length} points`);
+});

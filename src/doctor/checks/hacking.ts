@@ -6,7 +6,7 @@
  */
 import type { DoctorInput, Finding, Series } from '../types';
 import type { Thresholds } from '../thresholds';
-import { align, finite, headTail, mean, median, std, valueAt, rollingMedian } from '../stats';
+import { align, finite, headTail, mean, median, std, rollingMedian } from '../stats';
 import { pick, metricOrRollouts, win, finding, fmt, pct } from './common';
 
 const REMEDY = 'Treat the eval / held-out reward as the truth: stop at the best eval checkpoint, add a KL penalty or raise β, '
@@ -39,11 +39,17 @@ export function checkRewardHacking(input: DoctorInput, th: Thresholds): Finding[
       const se = ev.n ? Math.sqrt(Math.max(p * (1 - p), 1e-4) / ev.n) * Math.SQRT2 : 0;
       if (peak < sm.length - 1 && drop >= th.hacking.evalDrop && (se === 0 || drop >= th.hacking.evalDropZ * se)) {
         const fromStep = pts.steps[peak], toStep = pts.steps[pts.steps.length - 1];
+        // the train reward must have RISEN since the eval peak: its recent median above its level at the peak step
+        // (the median of the points just before the peak, or the first point after it when the run starts there)
         const after = { steps: rew.series.steps.filter((s) => s >= fromStep), values: rew.series.values.filter((_, i) => rew.series.steps[i] >= fromStep) };
         const w = Math.max(2, Math.floor(after.values.length / 3));
+        const before = rew.series.values.filter((_, i) => rew.series.steps[i] <= fromStep).slice(-w);
+        const atPeak = before.length ? median(before) : after.values[0];
+        const recent = median(after.values.slice(-w));
         const t = after.values.length >= 4 ? headTail(after, w) : undefined;
-        const atPeak = valueAt(rew.series, fromStep), atEnd = valueAt(rew.series, toStep);
-        if (t && t.diff > 0 && t.z > 2) {
+        const rse = t ? 1.2533 * t.sigma * Math.sqrt(2 / w) : 0;
+        const atEnd = recent;
+        if (t && Number.isFinite(atPeak) && recent - atPeak > Math.max(2 * rse, 1e-9)) {
           out.push(finding('reward-hacking', 'eval', drop >= 2 * th.hacking.evalDrop ? 'error' : 'warning', 'Train reward up, eval down',
             `Training reward kept rising (${fmt(atPeak)} → ${fmt(atEnd)}) after step ${fromStep} while ${ev.name} fell from ${fmt(sm[peak])} to ${fmt(lastV)} `
             + `(drop ${fmt(drop)}; threshold ${fmt(th.hacking.evalDrop)}${se ? `, ${fmt(drop / se, 1)} standard errors` : ''}): the policy is optimizing the reward, not the task (Goodhart).`,

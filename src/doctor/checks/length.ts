@@ -37,8 +37,8 @@ export function checkLength(input: DoctorInput, th: Thresholds): Finding[] {
       const growth = tl.head > 0 ? tl.tail / tl.head : NaN;
       const rho = spearman(a.a, a.b);
       if (growth >= th.length.growthRatio && tl.z > th.trendZ && tr.diff > 0 && rho >= th.length.rewardCorr) {
-        const rs = input.rollouts.slice(-Math.max(3, Math.min(10, input.rollouts.length)));
-        const wg = withinGroupLengthRewardCorr(rs);
+        // within-group correlation over the whole run: at the end of a hack every sample may already be at max length
+        const wg = withinGroupLengthRewardCorr(input.rollouts);
         const haveWithin = wg.groups >= 5;
         if (!haveWithin || wg.corr >= th.length.withinGroupCorr) {
           const last = input.rollouts[input.rollouts.length - 1];
@@ -46,7 +46,8 @@ export function checkLength(input: DoctorInput, th: Thresholds): Finding[] {
           out.push(finding('length', 'drift', haveWithin ? 'warning' : 'info', 'Length drifting up with reward',
             `Mean response length grew ${fmt(growth, 2)}× (${fmt(tl.head, 1)} → ${fmt(tl.tail, 1)} tokens) while reward rose (${fmt(tr.head)} → ${fmt(tr.tail)}); `
             + `step-level Spearman ρ(length, reward) = ${fmt(rho, 2)}`
-            + (haveWithin ? `, and within groups longer answers score higher (mean r = ${fmt(wg.corr, 2)} over ${wg.groups} groups): the reward pays for length.` : '. Without rollouts this could also be genuinely longer reasoning.'),
+            + (haveWithin ? `, and within groups longer answers score higher (mean r = ${fmt(wg.corr, 2)} over ${wg.groups} groups): the reward pays for length.`
+              : '. No rollouts with length and reward variance inside groups, so this could also be genuinely longer reasoning.'),
             [a.steps[0], a.steps[n - 1]],
             { metrics: [len.name, rew.name], samples: longest, values: { lengthGrowth: growth, spearman: rho, withinGroupCorr: wg.corr } },
             'Add a length penalty (survey: e.g. −0.5 per 100 tokens beyond a budget, or 0.01–0.05 per token) or DAPO soft overlong punishment; '
@@ -85,7 +86,8 @@ export function checkLength(input: DoctorInput, th: Thresholds): Finding[] {
       partSeries.push({ name: `rollouts:reward/${p}`, part: p, values: s, steps: input.rollouts.map((r) => r.step) });
     }
   }
-  const pen = partSeries.filter((p) => PENALTY.test(p.part));
+  // a penalty part: named like one and negative on average recently (a "length_bonus" is not a penalty)
+  const pen = partSeries.filter((p) => PENALTY.test(p.part) && median(p.values.slice(-Math.max(1, th.windowMin))) < 0);
   if (pen.length && partSeries.length >= 2) {
     const n = Math.max(...partSeries.map((p) => finite(p.values).length));
     if (n >= th.windowMin) {

@@ -36,7 +36,7 @@ export function checkNumerical(input: DoctorInput, th: Thresholds): Finding[] {
     const s = input.metrics[name];
     if (!s || seen.has(name)) continue;
     seen.add(name);
-    const sp = spikes(s, t.spikeWindow, t.spikeZ, t.spikeRatio, t.spikeHistory, t.spikeLogZ);
+    const sp = spikes(s, t.spikeWindow, t.spikeZ, t.spikeRatio, t.spikeHistory, t.spikeLogZ, t.spikeSigmaFloor);
     if (!sp.length) continue;
     const isGrad = (ALIASES.gradNorm as readonly string[]).includes(name);
     const worst = sp.reduce((a, b) => (b.z > a.z ? b : a));

@@ -45,10 +45,22 @@ export function createRewardModel(config: GPTConfig, seed: number, fromPolicy?: 
   if (fromPolicy) {
     for (const [name, v] of rm.weights) {
       const src = fromPolicy.weights.get(name);
-      if (src && src.shape.join(',') === v.shape.join(',')) v.assign(src);
+      if (src && src.shape.join(',') === v.shape.join(',') && !name.startsWith('value_head.')) v.assign(src);
     }
   }
+  zeroScalarHead(rm);
   return rm;
+}
+
+/**
+ * Zero the scalar head: every completion starts with reward 0 (held-out accuracy 0 by the strict `>`, loss ln 2), so
+ * what the model learns is visible from step 0 and no random length preference leaks in from the initialisation.
+ */
+export function zeroScalarHead(rm: GPT): void {
+  for (const n of ['value_head.weight', 'value_head.bias']) {
+    const v = rm.weights.get(n);
+    if (v) tf.tidy(() => v.assign(tf.zerosLike(v)));
+  }
 }
 
 interface EncPair { chosen: EncodedSeq; rejected: EncodedSeq; margin: number }
@@ -87,10 +99,15 @@ export interface RewardModelTrainerOptions {
   onStep?: (step: number, metrics: Record<string, number>) => void;
   onEval?: (step: number, metrics: Record<string, number>) => void;
   shouldStop?: () => boolean;
+  /** the engine's optimizer over model.trainableVariables() (default: a private AdamW) */
+  optimizer?: AdamW;
+  /** learning rate at a step (default hp.lr) */
+  lrAt?: (step: number) => number;
 }
 
 export class RewardModelTrainer {
   private opt: AdamW;
+  private ownOpt: boolean;
   private pairs: EncPair[] = [];
   private rankings: EncRanking[] = [];
   private evalPairs: EncPair[] = [];
@@ -115,11 +132,14 @@ export class RewardModelTrainer {
     const ev = o.eval ?? [];
     const evPairs = ev.length && 'completions' in ev[0] ? rankingToPairs(ev as RankingRecord[]) : (ev as PairRecord[]);
     this.evalPairs = evPairs.map(encPair);
-    this.opt = new AdamW(o.model.trainableVariables(), { weightDecay: o.hp.weightDecay });
+    this.opt = o.optimizer ?? new AdamW(o.model.trainableVariables(), { weightDecay: o.hp.weightDecay });
+    this.ownOpt = !o.optimizer;
     this.rng = new Rng(o.seed ^ 0x2545f491);
   }
 
-  dispose(): void { this.opt.dispose(); }
+  dispose(): void { if (this.ownOpt) this.opt.dispose(); }
+
+  get evalSize(): number { return this.evalPairs.length; }
 
   private pairMetrics(rc: ArrayLike<number>, rr: ArrayLike<number>): Record<string, number> {
     let acc = 0, margin = 0, c = 0, r = 0;
@@ -171,7 +191,8 @@ export class RewardModelTrainer {
     const c = clipByGlobalNorm(grads, this.o.hp.maxGradNorm);
     tf.dispose(grads);
     if (!Number.isFinite(c.norm)) { tf.dispose(c.grads); throw new Error(`reward model: non-finite gradient norm at step ${this.step}`); }
-    this.opt.apply(c.grads, this.o.hp.lr);
+    const lr = this.o.lrAt ? this.o.lrAt(this.step) : this.o.hp.lr;
+    this.opt.apply(c.grads, lr);
     tf.dispose(c.grads);
     pairsHost = (keep as Record<string, unknown>).pairs as L.RankingPairs | undefined;
     delete (keep as Record<string, unknown>).pairs;
@@ -182,7 +203,7 @@ export class RewardModelTrainer {
     } else m = this.pairMetrics(keep.rc.dataSync(), keep.rr.dataSync());
     m['rm/loss'] = keep.loss.dataSync()[0];
     m.grad_norm = c.norm;
-    m.learning_rate = this.o.hp.lr;
+    m.learning_rate = lr;
     tf.dispose(Object.values(keep));
     if (!Number.isFinite(m['rm/loss'])) throw new Error(`reward model: loss is ${m['rm/loss']} at step ${this.step}`);
     return m;
@@ -297,4 +318,93 @@ export function createRewardFunction(
     return out;
   };
   return { fn, dispose: () => { for (const m of cache.values()) m.model.dispose(); cache.clear(); } };
+}
+
+/** JSON Schema of the top-level `reward` config (ppo / grpo / any RL run): a learned reward, alone or combined with the task's rule reward. */
+export const REWARD_CONFIG_SCHEMA = {
+  type: 'object', additionalProperties: false,
+  description: 'reward from a trained reward model (algorithm "reward_model"), alone or combined with the task\'s rule reward',
+  required: ['type'],
+  properties: {
+    type: { type: 'string', enum: ['model', 'combined'], description: 'model: the RM score only; combined: Σ weight·part over `parts`' },
+    checkpoint: { type: 'string', minLength: 1, description: 'type model: the reward model checkpoint folder (…/checkpoints/step_X_final)' },
+    weight: { type: 'number', default: 1 },
+    name: { type: 'string', minLength: 1 },
+    normalize: { type: 'object', additionalProperties: false, required: ['mean', 'std'], properties: { mean: { type: 'number' }, std: { type: 'number', exclusiveMinimum: 0 } } },
+    parts: {
+      type: 'array', minItems: 1,
+      items: {
+        type: 'object', additionalProperties: false, required: ['type'],
+        properties: {
+          type: { type: 'string', enum: ['model', 'rule'] },
+          checkpoint: { type: 'string', minLength: 1 },
+          weight: { type: 'number', default: 1 },
+          name: { type: 'string', minLength: 1 },
+          normalize: { type: 'object', additionalProperties: false, required: ['mean', 'std'], properties: { mean: { type: 'number' }, std: { type: 'number', exclusiveMinimum: 0 } } },
+        },
+      },
+    },
+  },
+} as const;
+
+/** Check a `reward` config value (after schema validation): fields that depend on `type`. Throws naming the field. */
+export function checkRewardSpec(spec: ModelRewardSpec): void {
+  if (spec.type === 'model' && !spec.checkpoint) throw new Error('reward.checkpoint: required when reward.type is "model" (a reward model checkpoint folder)');
+  if (spec.type === 'combined') {
+    if (!spec.parts?.length) throw new Error('reward.parts: required when reward.type is "combined", e.g. [{"type":"model","checkpoint":"…","weight":1},{"type":"rule","weight":0.5}]');
+    spec.parts.forEach((p, i) => { if (p.type === 'model' && !p.checkpoint) throw new Error(`reward.parts[${i}].checkpoint: required for a "model" part`); });
+  }
+}
+
+/** Minimal view of a task (tasks/types.ts Task) for the learned-reward wrapper. */
+interface RewardTask {
+  reward(ex: { prompt: string; answer: string; difficulty: number; id: string }, completion: string, finished?: boolean): RewardValue;
+}
+
+/**
+ * Wrap a task so that its `reward(example, completion, finished)` is the configured learned reward (alone or combined
+ * with the task's own rule reward): what the RL loop calls, unchanged. Parts: `rm` (raw RM score, normalised when
+ * configured), the rule reward's parts when a rule part is used, and `hidden_score` (the built-in tasks' hidden
+ * "correct and concise" score of data.ts, for monitoring only: it is NOT part of the total) so a run shows whether
+ * raising the RM also raised the true goal. RM scores are cached per (prompt, completion).
+ * `baseDir` resolves a relative checkpoint path. Returns the wrapped task and a dispose function (frees the RMs).
+ */
+export function withLearnedReward<T extends object>(task: T, spec: ModelRewardSpec, deps: { loadCheckpoint: (dir: string) => LoadedRewardModel; baseDir?: string; hiddenScore?: (completion: string, answer: string) => number }): { task: T; dispose: () => void } {
+  checkRewardSpec(spec);
+  const abs = (p: string) => (deps.baseDir && !/^([a-zA-Z]:)?[\\/]/.test(p) ? `${deps.baseDir.replace(/[\\/]+$/, '')}/${p}` : p);
+  const resolved: ModelRewardSpec = spec.type === 'model' ? { ...spec, checkpoint: abs(spec.checkpoint) } : { ...spec, parts: spec.parts.map((p) => (p.type === 'model' ? { ...p, checkpoint: abs(p.checkpoint) } : p)) };
+  const base = task as unknown as RewardTask;
+  const ruleOf = base.reward.bind(task);
+  let current: { ex: Parameters<RewardTask['reward']>[0]; finished?: boolean } | undefined;
+  const rf = createRewardFunction(resolved, { loadCheckpoint: deps.loadCheckpoint, rule: (_p, c) => ruleOf(current!.ex, c, current!.finished) });
+  const cache = new Map<string, RewardValue>();
+  const wrapped = new Proxy(task, {
+    get(target, prop, recv) {
+      if (prop === 'reward') {
+        return (ex: Parameters<RewardTask['reward']>[0], completion: string, finished = true): RewardValue => {
+          const key = `${finished ? 1 : 0}\u0000${ex.prompt}\u0000${completion}`;
+          let r = cache.get(key);
+          if (!r) {
+            current = { ex, finished };
+            r = rf.fn([{ prompt: ex.prompt, completion, answer: ex.answer }])[0];
+            if (deps.hiddenScore) r.parts.hidden_score = deps.hiddenScore(completion, ex.answer);
+            if (cache.size > 50000) cache.clear();
+            cache.set(key, r);
+          }
+          return { score: r.score, parts: { ...r.parts } };
+        };
+      }
+      return Reflect.get(target, prop, recv);
+    },
+  });
+  return { task: wrapped, dispose: () => { rf.dispose(); cache.clear(); } };
+}
+
+/** Resolve the relative checkpoint paths of a `reward` config against `baseDir` (the config file's folder), in place. */
+export function resolveRewardPaths(reward: unknown, baseDir: string): void {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const path = require('path') as typeof import('path');
+  const r = reward as { checkpoint?: string; parts?: { checkpoint?: string }[] };
+  if (typeof r.checkpoint === 'string') r.checkpoint = path.resolve(baseDir, r.checkpoint);
+  for (const p of r.parts ?? []) if (typeof p.checkpoint === 'string') p.checkpoint = path.resolve(baseDir, p.checkpoint);
 }

@@ -14,7 +14,7 @@ import { AdamW, clipByGlobalNorm } from '../optim';
 import { Rng } from '../rng';
 import * as L from '../algorithms/preference';
 import type { RunWriter } from '../../runio/writer';
-import type { RolloutSampleInput, RolloutGroup } from '../../shared/runFormat';
+import type { RolloutSampleInput, RolloutGroup, RolloutStepHeaderInput } from '../../shared/runFormat';
 import type { PairRecord, UnpairedRecord } from './data';
 import { completionLogps, disposeBatch, encodeSeq, makeBatch, type EncodedSeq, type SeqBatch } from './batch';
 
@@ -99,6 +99,8 @@ function checkOdpoScores(pairs: PairItem[], ratio: boolean): void {
 
 export interface StepResult {
   metrics: Record<string, number>;
+  /** tokens processed by the policy's forward pass (for tokens/s) */
+  tokens?: number;
   /** per-token traces of the batch (only when requested) */
   trace?: { samples: RolloutSampleInput[]; arrays: Record<string, number[]>[]; groups: RolloutGroup[] };
 }
@@ -173,10 +175,20 @@ export interface PreferenceTrainerOptions {
   seed: number;
   writer?: RunWriter;
   /** called after every step with its metrics (the host emits step events / progress) */
-  onStep?: (step: number, metrics: Record<string, number>) => void;
+  onStep?: (step: number, metrics: Record<string, number>, tokens?: number) => void;
   onEval?: (step: number, metrics: Record<string, number>) => void;
   shouldStop?: () => boolean;
   log?: (msg: string) => void;
+  /** use this optimizer (the engine's) instead of a private AdamW over policy.trainableVariables() */
+  optimizer?: AdamW;
+  /** learning rate at a step (the engine's schedule); default hp.lr with hp.warmupSteps linear warmup */
+  lrAt?: (step: number) => number;
+  /** the frozen reference model (the engine's ctx.reference); default: a clone of the starting policy */
+  reference?: GPT;
+  /** should this step write a trace? default: hp.traceEvery */
+  traceStep?: (step: number) => boolean;
+  /** write a trace (default: writer.writeRolloutStep) */
+  writeTrace?: (step: number, header: RolloutStepHeaderInput, samples: RolloutSampleInput[], arrays: Record<string, number[]>[]) => void;
 }
 
 /**
@@ -187,6 +199,8 @@ export class PreferenceTrainer {
   readonly method: PreferenceMethod;
   readonly hp: PreferenceHyper;
   readonly ref?: GPT;
+  private ownRef = false;
+  private ownOpt = false;
   private opt: AdamW;
   private pairs: PairItem[] = [];
   private evalPairs: PairItem[] = [];
@@ -209,14 +223,19 @@ export class PreferenceTrainer {
       if (o.method === 'odpo') { checkOdpoScores(this.pairs, o.hp.ratio); checkOdpoScores(this.evalPairs, o.hp.ratio); }
       if (!this.pairs.length) throw new Error(`${o.method}: no training pairs`);
     }
-    this.ref = needsReference(o.method) ? o.policy.clone(false) : undefined;
-    this.opt = new AdamW(o.policy.trainableVariables(), { weightDecay: o.hp.weightDecay });
+    if (needsReference(o.method)) {
+      this.ref = o.reference ?? o.policy.clone(false);
+      this.ownRef = !o.reference;
+    }
+    this.opt = o.optimizer ?? new AdamW(o.policy.trainableVariables(), { weightDecay: o.hp.weightDecay });
+    this.ownOpt = !o.optimizer;
     this.rng = new Rng(o.seed ^ 0x1f2e3d4c);
   }
 
-  dispose(): void { this.ref?.dispose(); this.opt.dispose(); }
+  dispose(): void { if (this.ownRef) this.ref?.dispose(); if (this.ownOpt) this.opt.dispose(); }
 
   private lr(step: number): number {
+    if (this.o.lrAt) return this.o.lrAt(step);
     const w = this.hp.warmupSteps;
     return w > 0 && step <= w ? this.hp.lr * step / w : this.hp.lr;
   }
@@ -231,10 +250,12 @@ export class PreferenceTrainer {
   trainStep(): StepResult {
     this.step++;
     const step = this.step;
-    const trace = this.hp.traceEvery > 0 && (step === 1 || step % this.hp.traceEvery === 0);
+    const trace = this.o.traceStep ? this.o.traceStep(step) : this.hp.traceEvery > 0 && (step === 1 || step % this.hp.traceEvery === 0);
     const r = this.method === 'kto' ? this.ktoStep(this.sample(this.kto, this.hp.batchSize), true, trace) : this.pairStep(this.sample(this.pairs, this.hp.batchSize), true, trace);
-    if (trace && r.trace && this.o.writer) {
-      this.o.writer.writeRolloutStep({ step, algorithm: this.method, arrays: ['logprob', 'ref_logprob', 'implicit_reward', 'mask'], groups: r.trace.groups, params: { beta: this.hp.beta } }, r.trace.samples, r.trace.arrays);
+    if (trace && r.trace) {
+      const header: RolloutStepHeaderInput = { step, algorithm: this.method, arrays: ['logprob', 'ref_logprob', 'implicit_reward', 'mask'], groups: r.trace.groups, params: { beta: this.hp.beta, referenceFree: !this.ref } };
+      if (this.o.writeTrace) this.o.writeTrace(step, header, r.trace.samples, r.trace.arrays);
+      else this.o.writer?.writeRolloutStep(header, r.trace.samples, r.trace.arrays);
     }
     return r;
   }
@@ -267,7 +288,7 @@ export class PreferenceTrainer {
       let tr: StepResult['trace'];
       if (trace) tr = this.pairTrace(pairs, batch, keep.perToken.dataSync() as Float32Array, refTok?.dataSync() as Float32Array | undefined);
       if (!Number.isFinite(metrics.loss)) throw new Error(`${this.method}: loss is ${metrics.loss} at step ${this.step}`);
-      return { metrics, trace: tr };
+      return { metrics, trace: tr, tokens: batch.seqs.reduce((a, q) => a + q.ids.length, 0) };
     } finally {
       tf.dispose(Object.values(keep));
       tf.dispose([refSum, refTok].filter(Boolean) as tf.Tensor[]);
@@ -385,7 +406,7 @@ export class PreferenceTrainer {
         }
         tr = { samples, arrays, groups };
       }
-      return { metrics, trace: tr };
+      return { metrics, trace: tr, tokens: seqs.reduce((a, q) => a + q.ids.length, 0) };
     } finally {
       tf.dispose(Object.values(keep));
       tf.dispose([refR.sum, refR.perToken, z, labels]);
@@ -424,7 +445,7 @@ export class PreferenceTrainer {
       if (this.o.shouldStop?.()) break;
       const r = this.trainStep();
       w?.metrics({ step: this.step, split: 'train', values: r.metrics });
-      this.o.onStep?.(this.step, r.metrics);
+      this.o.onStep?.(this.step, r.metrics, r.tokens);
       const last = this.step === this.hp.steps;
       if (this.evalSize && ((this.hp.evalEvery > 0 && this.step % this.hp.evalEvery === 0) || last)) {
         after = this.evaluate();

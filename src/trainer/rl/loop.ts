@@ -38,67 +38,71 @@ export function withValueHead(model: GPT, trainable = true): GPT {
   return GPT.fromWeights({ ...model.config, valueHead: true }, w, trainable);
 }
 
-/** Write one step's rollouts (summary always, per-token arrays when `full`). */
-export function writeStepTraces(ctx: RlContext, algorithm: string, cfg: RlConfig, step: number, r: StepResult, full: boolean): string | undefined {
-  if (!ctx.writer) return undefined;
-  const S = r.rollout.samples;
-  const tok = ctx.tokenizer;
-  // choose the samples to keep: whole groups in order until maxSamples
-  let keepIdx = S.map((_, i) => i);
-  let subsampled = false;
-  if (full && cfg.traces.maxSamples > 0 && S.length > cfg.traces.maxSamples) {
-    keepIdx = [];
-    for (const g of r.rollout.groups) {
-      if (keepIdx.length + g.samples.length > cfg.traces.maxSamples) break;
-      keepIdx.push(...g.samples);
-    }
-    subsampled = true;
-  }
-  const pos = new Map<number, number>();
-  keepIdx.forEach((i, j) => pos.set(i, j));
-  const groups: RolloutGroup[] = r.rollout.groups.map((g) => {
-    const st = r.groupStats.get(g.id);
-    return {
-      id: g.id, prompt: g.prompt, answer: g.answer, samples: g.samples.filter((i) => pos.has(i)).map((i) => pos.get(i)!),
-      rewards: g.rewards, mean: st?.mean ?? NaN, std: st?.std ?? NaN, ...(st?.baseline !== undefined ? { baseline: st.baseline } : {}),
-      filtered: Boolean(st?.filtered), ...(st?.filterReason ? { filterReason: st.filterReason } : {}),
-    };
-  });
-  const samples: RolloutSampleInput[] = keepIdx.map((i) => {
-    const s = S[i];
-    return {
-      group: s.group, prompt: s.item.prompt, completion: s.completion, tokens: tok.display(s.tokens), tokenIds: s.tokens,
-      reward: s.score, rewardParts: { ...s.reward.parts, ...(cfg.overlong.enabled ? { overlong: s.overlong } : {}), ...(cfg.lengthPenalty.coef ? { length_penalty: s.lengthPen } : {}) },
-      ...(r.seqAdvantages ? { advantage: r.seqAdvantages[i] } : {}), length: s.tokens.length, truncated: !s.finished,
-    };
-  });
-  const params: Record<string, number | string | boolean> = {
-    algorithm, advantage: cfg.advantage, policyLoss: cfg.policyLoss, clipLow: cfg.clipLow, clipHigh: cfg.clipHigh, lossAgg: cfg.lossAgg,
-    gamma: cfg.gamma, lambda: cfg.lambda, beta: r.metrics['kl_coef'] ?? 0, klEstimator: cfg.kl.estimator, klInReward: cfg.kl.inReward,
-    klInLoss: cfg.kl.inLoss, eps: cfg.advEps, groupSize: cfg.groupSize, temperature: cfg.temperature, lr: r.metrics['lr'] ?? 0,
-  };
-  if (cfg.dualClip !== null) params.dualClip = cfg.dualClip;
-  const arrays = full ? keepIdx.map((i) => r.traces[i]) : keepIdx.map(() => ({}));
-  return ctx.writer.writeRolloutStep({ step, algorithm, arrays: full ? TRACE_ARRAYS : [], groups, params, subsampled }, samples, arrays);
+/**
+ * Where a run's outputs go. The engine plug-in (register.ts) maps these to its TrainContext (metrics.jsonl, events,
+ * rollouts retention, eval, checkpoints); standalone use (tests, compare) gets the defaults below.
+ */
+export interface RlHooks {
+  optimizer?: AdamW;
+  lr?: (step: number) => number;
+  /** evaluate now (pass@k); returns pass@k and mean reward */
+  evaluate?: (step: number) => { passAtK: Record<string, number>; meanReward?: number };
+  evalStep?: (step: number) => boolean;
+  evalAtStart?: boolean;
+  /** write the step's rollouts; `full` = with per-token arrays */
+  traceStep?: (step: number) => boolean;
+  rollout?: (step: number, header: Parameters<NonNullable<RlContext['writer']>['writeRolloutStep']>[0], samples: RolloutSampleInput[], arrays: Record<string, ArrayLike<number>>[], full: boolean) => void;
+  step?: (step: number, metrics: Record<string, number | null>) => void;
 }
 
 /**
  * Train `ctx.policy` with `algorithm`. `userRl` is the config's `rl` section (validated here).
  * The caller owns the models (and disposes them).
  */
-export function runRl(ctx: RlContext, algorithm: RlAlgorithm, userRl: unknown): RlRunResult {
+export function runRl(ctx: RlContext, algorithm: RlAlgorithm, userRl: unknown, hooks: RlHooks = {}): RlRunResult {
   const cfg = resolveRlConfig(algorithm, userRl);
-  return runRlResolved(ctx, algorithm, cfg);
+  return runRlResolved(ctx, algorithm, cfg, hooks);
 }
 
-export function runRlResolved(ctx: RlContext, algorithm: RlAlgorithm, cfg: RlConfig): RlRunResult {
+/** The step's rollouts as header + samples + per-token arrays (every kept sample; retention is the sink's job). */
+export function stepRollout(ctx: RlContext, algorithm: string, cfg: RlConfig, step: number, r: StepResult, full: boolean): { header: Parameters<NonNullable<RlContext['writer']>['writeRolloutStep']>[0]; samples: RolloutSampleInput[]; arrays: Record<string, ArrayLike<number>>[] } {
+  const S = r.rollout.samples;
+  const tok = ctx.tokenizer;
+  const groups: RolloutGroup[] = r.rollout.groups.map((g) => {
+    const st = r.groupStats.get(g.id);
+    return {
+      id: g.id, prompt: g.prompt, ...(g.answer !== undefined ? { answer: g.answer } : {}), samples: g.samples, rewards: g.rewards,
+      mean: st?.mean ?? NaN, std: st?.std ?? NaN, ...(st?.baseline !== undefined ? { baseline: st.baseline } : {}),
+      filtered: Boolean(st?.filtered), ...(st?.filterReason ? { filterReason: st.filterReason } : {}),
+    };
+  });
+  const samples: RolloutSampleInput[] = S.map((s, i) => ({
+    group: s.group, prompt: s.item.prompt, completion: s.completion, tokens: tok.display(s.tokens), tokenIds: s.tokens,
+    reward: s.score, rewardParts: { ...s.reward.parts, ...(cfg.overlong.enabled ? { overlong: s.overlong } : {}), ...(cfg.lengthPenalty.coef ? { length_penalty: s.lengthPen } : {}) },
+    ...(r.seqAdvantages ? { advantage: r.seqAdvantages[i] } : {}), length: s.tokens.length, truncated: !s.finished,
+  }));
+  const params: Record<string, number | string | boolean> = {
+    algorithm, advantage: cfg.advantage, policyLoss: cfg.policyLoss, clipLow: cfg.clipLow, clipHigh: cfg.clipHigh, lossAgg: cfg.lossAgg,
+    gamma: cfg.gamma, lambda: cfg.lambda, beta: r.metrics['kl_coef'] ?? 0, klEstimator: cfg.kl.estimator, klInReward: cfg.kl.inReward,
+    klInLoss: cfg.kl.inLoss, eps: cfg.advEps, groupSize: cfg.groupSize, temperature: cfg.temperature, lr: r.metrics['lr'] ?? 0,
+  };
+  if (cfg.dualClip !== null) params.dualClip = cfg.dualClip;
+  return {
+    header: { step, algorithm, arrays: full ? TRACE_ARRAYS : [], groups, params },
+    samples,
+    arrays: full ? r.traces : S.map(() => ({})),
+  };
+}
+
+export function runRlResolved(ctx: RlContext, algorithm: RlAlgorithm, cfg: RlConfig, hooks: RlHooks = {}): RlRunResult {
   const t0 = Date.now();
   const rng = new Rng(ctx.seed ^ 0x5eed);
   const log = ctx.log ?? (() => undefined);
   const needValues = cfg.advantage === 'gae';
   if (needValues && cfg.critic === 'shared' && !ctx.policy.config.valueHead) throw new Error(`${algorithm}: critic "shared" needs a policy with a value head (use withValueHead(policy))`);
   if (needValues && cfg.critic === 'separate' && !ctx.critic) throw new Error(`${algorithm}: critic "separate" needs ctx.critic (a model with a value head)`);
-  const optimizer = new AdamW(ctx.policy.trainableVariables(), { weightDecay: cfg.weightDecay });
+  const ownOptimizer = !hooks.optimizer;
+  const optimizer = hooks.optimizer ?? new AdamW(ctx.policy.trainableVariables(), { weightDecay: cfg.weightDecay });
   const criticOptimizer = needValues && cfg.critic === 'separate' ? new AdamW(ctx.critic!.trainableVariables(), {}) : undefined;
   const adaptive = cfg.kl.controller === 'adaptive' ? new AdaptiveKLController(cfg.kl.coef, cfg.kl.target, cfg.kl.horizon) : undefined;
   const st = { step: 0, lr: cfg.lr, klCoef: cfg.kl.coef, optimizer, criticOptimizer };
@@ -106,6 +110,11 @@ export function runRlResolved(ctx: RlContext, algorithm: RlAlgorithm, cfg: RlCon
   const all: Record<string, number | null>[] = [];
   const evalOpts = { prompts: cfg.eval.prompts, samples: cfg.eval.samples, temperature: cfg.eval.temperature, k: cfg.eval.k, maxNewTokens: cfg.maxNewTokens, seed: ctx.seed + 777 };
   const doEval = (step: number) => {
+    if (hooks.evaluate) {
+      const e = hooks.evaluate(step);
+      evals.push({ step, result: { passAtK: e.passAtK, meanReward: e.meanReward ?? NaN, samplesPerPrompt: 0, numPrompts: 0, items: [] } });
+      return;
+    }
     const e = evaluatePolicy(ctx.policy, ctx.task, ctx.tokenizer, evalOpts);
     evals.push({ step, result: e });
     ctx.writer?.evalRecord({ step, time: (Date.now() - t0) / 1000, passAtK: e.passAtK, samplesPerPrompt: e.samplesPerPrompt, numPrompts: e.numPrompts, meanReward: e.meanReward });
@@ -115,33 +124,50 @@ export function runRlResolved(ctx: RlContext, algorithm: RlAlgorithm, cfg: RlCon
     ctx.onEval?.(step, e.passAtK, e.meanReward);
     log(`eval step ${step}: ${Object.entries(e.passAtK).map(([k, v]) => `pass@${k} ${(100 * v).toFixed(1)}%`).join('  ')}  reward ${e.meanReward.toFixed(3)}`);
   };
-  if (cfg.eval.every > 0) doEval(0);
+  const evalStep = hooks.evalStep ?? ((s: number) => cfg.eval.every > 0 && (s % cfg.eval.every === 0 || s === cfg.steps));
+  if (hooks.evalAtStart ?? cfg.eval.every > 0) doEval(0);
   let stopped = false;
   let step = 0;
   try {
     for (step = 1; step <= cfg.steps; step++) {
       st.step = step;
-      st.lr = warmupCosineLr(step - 1, { lr: cfg.lr, warmupSteps: cfg.warmupSteps, totalSteps: cfg.steps, minLrRatio: cfg.minLrRatio });
-      const before = tf.memory().numTensors;
+      st.lr = hooks.lr ? hooks.lr(step) : warmupCosineLr(step - 1, { lr: cfg.lr, warmupSteps: cfg.warmupSteps, totalSteps: cfg.steps, minLrRatio: cfg.minLrRatio });
       const r = rlStep(algorithm, cfg, st, ctx.policy, ctx.ref, ctx.critic, ctx.task, ctx.tokenizer, rng);
-      r.metrics['num_tensors'] = tf.memory().numTensors - before;
-      // KL coefficient control on the step's KL (verl uses the mean per-token KL of the batch)
+      r.metrics['num_tensors'] = tf.memory().numTensors;
+      // KL coefficient control on the step's KL (verl: the batch's mean per-token KL)
       const klNow = r.metrics['kl/k1'] ?? 0;
       if (adaptive) st.klCoef = adaptive.update(klNow as number, cfg.promptsPerStep * cfg.groupSize);
       else if (cfg.kl.controller === 'adaptive_beta') st.klCoef = adaptiveBetaUpdate(st.klCoef, r.metrics['kl'] as number, { target: cfg.kl.target, rate: cfg.kl.rate });
       all.push(r.metrics);
-      const full = cfg.traces.fullEvery > 0 && (step % cfg.traces.fullEvery === 0 || step === cfg.steps || step === 1);
-      writeStepTraces(ctx, algorithm, cfg, step, r, full);
-      ctx.writer?.metrics({ step, time: (Date.now() - t0) / 1000, split: 'train', values: r.metrics });
+      const full = hooks.traceStep ? hooks.traceStep(step) : cfg.traces.fullEvery > 0 && (step % cfg.traces.fullEvery === 0 || step === cfg.steps || step === 1);
+      const ro = stepRollout(ctx, algorithm, cfg, step, r, full);
+      if (hooks.rollout) hooks.rollout(step, ro.header, ro.samples, ro.arrays, full);
+      else if (ctx.writer) writeRetained(ctx, cfg, ro, full);
+      if (hooks.step) hooks.step(step, r.metrics);
+      else ctx.writer?.metrics({ step, time: (Date.now() - t0) / 1000, split: 'train', values: r.metrics });
       ctx.onStep?.(step, r.metrics);
       const m = r.metrics;
-      log(`step ${step}/${cfg.steps}  reward ${(m['reward/mean'] as number).toFixed(3)}  kl ${Number(m['kl']).toExponential(2)}  entropy ${Number(m['entropy']).toFixed(3)}  len ${Number(m['response_length/mean']).toFixed(1)}  ${Number(m['tokens_per_s']).toFixed(0)} tok/s  ${Number(m['step_time']).toFixed(2)} s`);
-      if (cfg.eval.every > 0 && (step % cfg.eval.every === 0 || step === cfg.steps)) doEval(step);
+      log(`step ${step}/${cfg.steps}  gen ${Number(m['timing/gen_s']).toFixed(2)} s  reward ${(m['reward/mean'] as number).toFixed(3)}  kl ${Number(m['kl']).toExponential(2)}  entropy ${Number(m['entropy']).toFixed(3)}  len ${Number(m['response_length/mean']).toFixed(1)}  ${Number(m['tokens_per_s']).toFixed(0)} tok/s  ${Number(m['step_time']).toFixed(2)} s`);
+      if (evalStep(step)) doEval(step);
       if (ctx.shouldStop?.()) { stopped = true; break; }
     }
   } finally {
-    optimizer.dispose();
+    if (ownOptimizer) optimizer.dispose();
     criticOptimizer?.dispose();
   }
   return { steps: Math.min(step, cfg.steps), evals, metrics: all, stopped, seconds: (Date.now() - t0) / 1000 };
+}
+
+/** Standalone retention: at most traces.maxSamples samples (whole groups first) when full. */
+function writeRetained(ctx: RlContext, cfg: RlConfig, ro: ReturnType<typeof stepRollout>, full: boolean): void {
+  let { header, samples, arrays } = ro;
+  if (full && cfg.traces.maxSamples > 0 && samples.length > cfg.traces.maxSamples) {
+    const idx: number[] = [];
+    for (const g of header.groups) { if (idx.length + g.samples.length > cfg.traces.maxSamples) break; idx.push(...g.samples); }
+    const pos = new Map(idx.map((i, k) => [i, k]));
+    samples = idx.map((i) => samples[i]);
+    arrays = idx.map((i) => arrays[i]);
+    header = { ...header, subsampled: true, groups: header.groups.map((g) => ({ ...g, samples: g.samples.filter((s) => pos.has(s)).map((s) => pos.get(s)!) })) };
+  }
+  ctx.writer!.writeRolloutStep(header, samples, arrays);
 }

@@ -70,8 +70,8 @@ export function rlStep(
   metrics['response_length/min'] = lengths.length ? Math.min(...lengths) : 0;
   metrics['response_length/clip_ratio'] = S.length ? S.filter((s) => !s.finished).length / S.length : 0;
   if (S.length === 0) {
-    // every group was dropped by dynamic sampling: nothing to learn from this step
-    metrics['pg_loss'] = null;
+    // every group was dropped by dynamic sampling: nothing to learn from this step (no update, no loss)
+    metrics['groups/filtered'] = ro.groups.length;
     metrics['step_time'] = (Date.now() - t0) / 1000;
     for (const g of ro.groups) groupStats.set(g.id, { mean: mean(g.rewards), std: std(g.rewards), filtered: true, filterReason: g.filterReason });
     return { metrics, rollout: ro, traces: [], groupStats };
@@ -243,20 +243,20 @@ export function rlStep(
       const { value, grads } = tf.variableGrads(lossFn, policyVars);
       const lossVal = value.dataSync()[0];
       if (!Number.isFinite(lossVal)) {
-        tf.dispose([value, ...Object.values(grads), ...kept, ids, am, m, oldT, refT, advT, ...(oldV ? [oldV] : []), ...(retT ? [retT] : [])]);
+        tf.dispose([...new Set<tf.Tensor>([value, ...kept]), ...Object.values(grads), ids, am, m, oldT, refT, advT, ...(oldV ? [oldV] : []), ...(retT ? [retT] : [])]);
         throw new Error(`${algorithm}: loss is ${lossVal} at step ${st.step} (epoch ${epoch}, minibatch ${mb})`);
       }
-      const clipped = clipByGlobalNorm(grads, cfg.gradClip);
-      st.optimizer.apply(clipped.grads, st.lr);
-      gradNorms.push(clipped.norm);
-      tf.dispose([value, ...Object.values(grads), ...Object.values(clipped.grads)]);
+      // read the diagnostics first: the returned loss may be one of the kept tensors (pg loss alone)
       const [lpK, ratioK, clipK, pgK, clK, chK, cdK, vfK, vfcK, klK] = kept;
       const lpA = rowsOf(lpK), rA = rowsOf(ratioK), cA = rowsOf(clipK);
       idx.forEach((i, j) => { lastLp[i] = lpA[j]; lastRatio[i] = rA[j]; lastClip[i] = cA[j]; });
       pgLosses.push(pgK.dataSync()[0]); clipLow.push(clK.dataSync()[0]); clipHigh.push(chK.dataSync()[0]); clipDual.push(cdK.dataSync()[0]);
       klLosses.push(klK.dataSync()[0]);
       if (sharedCritic) { vfLosses.push(vfK.dataSync()[0]); vfClip.push(vfcK.dataSync()[0]); }
-      tf.dispose(kept);
+      const clipped = clipByGlobalNorm(grads, cfg.gradClip);
+      st.optimizer.apply(clipped.grads, st.lr);
+      gradNorms.push(clipped.norm);
+      tf.dispose([...new Set<tf.Tensor>([value, ...kept]), ...Object.values(grads), ...Object.values(clipped.grads)]);
       // separate critic: its own value loss and optimizer
       if (criticVars.length && st.criticOptimizer) {
         let vfc = 0;
@@ -274,10 +274,10 @@ export function rlStep(
       tf.dispose([ids, am, m, oldT, refT, advT, ...(oldV ? [oldV] : []), ...(retT ? [retT] : [])]);
     }
   }
+  // (no null values for *loss* keys: the engine treats a null/NaN loss as divergence; absent = not applicable)
   metrics['pg_loss'] = mean(pgLosses);
-  metrics['kl_loss'] = cfg.kl.inLoss ? mean(klLosses) : null;
-  metrics['vf_loss'] = vfLosses.length ? mean(vfLosses) : null;
-  metrics['vf_clipfrac'] = vfClip.length ? mean(vfClip) : null;
+  if (cfg.kl.inLoss) metrics['kl_loss'] = mean(klLosses);
+  if (vfLosses.length) { metrics['vf_loss'] = mean(vfLosses); metrics['vf_clipfrac'] = mean(vfClip); }
   metrics['clip_ratio/low_mean'] = mean(clipLow);
   metrics['clip_ratio/high_mean'] = mean(clipHigh);
   metrics['clip_ratio/region_mean'] = mean(clipLow) + mean(clipHigh);

@@ -7,7 +7,7 @@ import type { Rng } from '../rng';
 import type { RunWriter } from '../../runio/writer';
 import type { Task, TaskExample } from '../tasks/types';
 
-export interface RlTaskItem { prompt: string; answer?: string; [k: string]: unknown }
+export interface RlTaskItem { prompt: string; answer?: string }
 
 export interface RlReward {
   /** total reward */

@@ -13,6 +13,7 @@ export interface TaskExample {
   /** the reference answer (what a perfect completion is, without EOS) */
   answer: string;
   difficulty: number;
+  [k: string]: unknown;
 }
 
 export interface RewardResult {

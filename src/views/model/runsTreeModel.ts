@@ -236,7 +236,7 @@ export class RunsTreeModel {
         const e = this.store.get(n.runDir);
         const c = e.checkpoints.find((x) => x.name === n.name);
         const p1 = c ? e.passAt1(c) : undefined;
-        const parts = [n.step !== undefined ? `step ${n.step}` : undefined, c?.meta?.tag, p1 !== undefined ? `pass@1 ${fmtNum(p1, 3)}` : undefined].filter(Boolean);
+        const parts = [n.step !== undefined ? `step ${n.step}` : undefined, c?.meta?.tag && c.meta.tag !== 'periodic' ? c.meta.tag : undefined, p1 !== undefined ? `pass@1 ${fmtNum(p1, 3)}` : undefined].filter(Boolean);
         const tip = [`**checkpoint ${mdEscape(n.name)}**`, n.step !== undefined ? `step ${n.step}` : '', c?.meta?.time ? mdEscape(c.meta.time) : '', c?.problem ? `**problem:** ${mdEscape(c.problem)}` : '',
           ...Object.entries(c?.meta?.eval?.passAtK ?? {}).map(([k, v]) => `pass@${k}: ${fmtNum(v)}`), mdEscape(n.dir)].filter(Boolean).join('  \n');
         return { id: `ckpt:${n.dir}`, label: n.name, description: parts.join(' · '), tooltip: tip, icon: { id: c?.problem ? 'warning' : 'package' }, collapsible: 'none', contextValue: 'rlLens.checkpoint', resource: n.dir };

@@ -140,6 +140,48 @@ export function decimate(steps: ArrayLike<number>, values: ArrayLike<number>, x0
   return out;
 }
 
+/**
+ * Min/max envelope per pixel bucket within [x0, x1] (drawn as a filled band behind a smoothed line: one polygon
+ * instead of thousands of stroked segments). Buckets with no finite value are skipped.
+ */
+export function envelope(steps: ArrayLike<number>, values: ArrayLike<number>, x0: number, x1: number, pixels: number): { x: number[]; lo: number[]; hi: number[] } {
+  const out = { x: [] as number[], lo: [] as number[], hi: [] as number[] };
+  const n = steps.length;
+  if (!n || !(x1 > x0) || pixels < 1) return out;
+  const width = (x1 - x0) / pixels;
+  let i = Math.max(0, lowerBound(steps, x0) - 1);
+  const end = Math.min(n - 1, lowerBound(steps, x1));
+  while (i <= end) {
+    const b = Math.floor((steps[i] - x0) / width);
+    let lo = Infinity, hi = -Infinity, sx = 0, c = 0;
+    while (i <= end && Math.floor((steps[i] - x0) / width) === b) {
+      const v = values[i];
+      if (Number.isFinite(v)) { if (v < lo) lo = v; if (v > hi) hi = v; sx += steps[i]; c++; }
+      i++;
+    }
+    if (c) { out.x.push(sx / c); out.lo.push(lo); out.hi.push(hi); }
+  }
+  return out;
+}
+
+/** One point per pixel bucket (the last one), for lines that are already smooth; first/last in view kept. */
+export function decimateLast(steps: ArrayLike<number>, x0: number, x1: number, pixels: number): number[] {
+  const n = steps.length, out: number[] = [];
+  if (!n) return out;
+  let i = Math.max(0, lowerBound(steps, x0) - 1);
+  const end = Math.min(n - 1, lowerBound(steps, x1));
+  if (!(x1 > x0) || end - i + 1 <= pixels) { for (; i <= end; i++) out.push(i); return out; }
+  const width = (x1 - x0) / pixels;
+  out.push(i);
+  let bucket = Math.floor((steps[i] - x0) / width);
+  for (i++; i <= end; i++) {
+    const b = Math.floor((steps[i] - x0) / width);
+    if (b !== bucket) { if (out[out.length - 1] !== i - 1) out.push(i - 1); bucket = b; }
+  }
+  if (out[out.length - 1] !== end) out.push(end);
+  return out;
+}
+
 function lowerBound(a: ArrayLike<number>, x: number): number {
   let lo = 0, hi = a.length;
   while (lo < hi) { const m = (lo + hi) >> 1; if (a[m] < x) lo = m + 1; else hi = m; }
@@ -165,4 +207,22 @@ export function yExtent(parts: { steps: ArrayLike<number>; values: ArrayLike<num
 export function nearestRolloutStep(rolloutSteps: number[], step: number): number | undefined {
   if (!rolloutSteps.length) return undefined;
   return rolloutSteps[nearestIndex(rolloutSteps, step)];
+}
+
+/**
+ * Which series of a panel go on a right-hand axis: those whose largest |value| in view is below 1/`ratio` of the
+ * panel's largest (e.g. lr ≈ 1e-4 next to grad norm ≈ 1). Returns their names (empty: one axis suffices).
+ */
+export function splitAxes(byName: Map<string, { steps: ArrayLike<number>; values: ArrayLike<number> }[]>, x0: number, x1: number, ratio = 20): Set<string> {
+  const mag = new Map<string, number>();
+  for (const [n, parts] of byName) {
+    let m = 0;
+    for (const p of parts) for (let i = 0; i < p.steps.length; i++) if (p.steps[i] >= x0 && p.steps[i] <= x1 && Number.isFinite(p.values[i])) m = Math.max(m, Math.abs(p.values[i]));
+    mag.set(n, m);
+  }
+  const top = Math.max(0, ...mag.values());
+  const right = new Set<string>();
+  if (!(top > 0)) return right;
+  for (const [n, m] of mag) if (m * ratio < top) right.add(n);
+  return right.size === mag.size ? new Set() : right;
 }

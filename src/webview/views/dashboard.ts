@@ -6,11 +6,11 @@
  */
 import { select, type Selection } from 'd3-selection';
 import { scaleLinear, type ScaleLinear } from 'd3-scale';
-import { axisBottom, axisLeft } from 'd3-axis';
+import { axisBottom, axisLeft, axisRight } from 'd3-axis';
 import { brushX, type D3BrushEvent } from 'd3-brush';
 import type { InitParams, MetricsPayload, RunRef, WebviewState } from '../../shared/protocol';
 import type { HostConnection } from '../rpc';
-import { SeriesStore, decimate, emaSmooth, groupMetricNames, nearestIndex, nearestRolloutStep, yExtent } from '../data/series';
+import { SeriesStore, splitAxes, decimate, decimateLast, envelope, emaSmooth, groupMetricNames, nearestIndex, nearestRolloutStep, yExtent } from '../data/series';
 import { fmt } from '../data/scales';
 import { fitCanvas, onThemeChange, readTheme, el, type Theme } from '../theme';
 import { button, checkbox } from '../controls';
@@ -20,12 +20,14 @@ const DASH: number[][] = [[], [6, 4], [2, 3], [10, 3, 2, 3]];
 interface RunData { run: RunRef; store: SeriesStore; rolloutSteps: number[]; index: number }
 interface Panel {
   id: string; title: string; names: string[];
+  /** series drawn against the right axis (magnitudes far below the panel's largest, e.g. lr next to grad norm) */
+  right: Set<string>; y2: ScaleLinear<number, number>;
   root: HTMLElement; canvas: HTMLCanvasElement; cursor: HTMLCanvasElement; svg: Selection<SVGSVGElement, unknown, null, undefined>;
   legend: HTMLElement; values: Map<string, HTMLElement>;
   x: ScaleLinear<number, number>; y: ScaleLinear<number, number>; w: number; h: number;
 }
 
-const M = { l: 48, r: 10, t: 6, b: 20 };
+const M = { l: 48, r: 44, t: 6, b: 20 };
 
 export class DashboardView {
   private theme: Theme = readTheme();
@@ -123,8 +125,9 @@ export class DashboardView {
     this.panels = [];
     this.grid.replaceChildren();
     const width = this.grid.clientWidth || this.root.clientWidth || 800;
-    const cols = width > 900 ? 2 : 1;
-    const pw = Math.floor(width / cols) - 12;
+    const cols = Math.max(1, Math.min(3, Math.floor(width / 440)));
+    this.grid.style.gridTemplateColumns = `repeat(${cols}, minmax(0, 1fr))`;
+    const pw = Math.floor((width - 10 * (cols - 1)) / cols) - 16; // gap 10, panel padding + border 14
     for (const g of groups) {
       const root = el('section', { cls: 'panel', attrs: { 'data-panel': g.id } });
       const legend = el('div', { cls: 'panel-legend' });
@@ -144,7 +147,7 @@ export class DashboardView {
       plot.prepend(canvas, cursor);
       root.append(el('h3', { text: g.title }), legend, plot);
       this.grid.appendChild(root);
-      const p: Panel = { id: g.id, title: g.title, names: g.names, root, canvas, cursor, svg, legend, values, x: scaleLinear(), y: scaleLinear(), w: pw, h };
+      const p: Panel = { id: g.id, title: g.title, names: g.names, right: new Set(), y2: scaleLinear(), root, canvas, cursor, svg, legend, values, x: scaleLinear(), y: scaleLinear(), w: pw, h };
       this.panels.push(p);
       const brush = brushX<unknown>().extent([[M.l, M.t], [pw - M.r, h - M.b]]).on('end', (ev: D3BrushEvent<unknown>) => {
         if (!ev.sourceEvent) return;
@@ -159,6 +162,7 @@ export class DashboardView {
       });
       svg.append('g').attr('class', 'axis x');
       svg.append('g').attr('class', 'axis y');
+      svg.append('g').attr('class', 'axis y2');
       svg.append('g').attr('class', 'brush').call(brush as never);
       svg.on('mousemove', (ev: MouseEvent) => {
         const [mx] = [ev.offsetX];
@@ -191,9 +195,13 @@ export class DashboardView {
     for (const p of this.panels) {
       const W = p.w, H = p.h;
       p.x.domain([x0, x1]).range([M.l, W - M.r]);
-      const parts: { steps: ArrayLike<number>; values: ArrayLike<number> }[] = [];
-      for (const r of this.runs) for (const n of p.names) { const s = r.store.series.get(n); if (s) parts.push({ steps: s.steps.view(), values: s.values.view() }); }
-      p.y.domain(yExtent(parts, x0, x1)).range([H - M.b, M.t]).nice();
+      const byName = new Map<string, { steps: ArrayLike<number>; values: ArrayLike<number> }[]>();
+      for (const r of this.runs) for (const n of p.names) { const s = r.store.series.get(n); if (s) (byName.get(n) ?? byName.set(n, []).get(n)!).push({ steps: s.steps.view(), values: s.values.view() }); }
+      p.right = splitAxes(byName, x0, x1);
+      const left = [...byName].filter(([n]) => !p.right.has(n)).flatMap(([, v]) => v), right = [...byName].filter(([n]) => p.right.has(n)).flatMap(([, v]) => v);
+      p.y.domain(yExtent(left, x0, x1)).range([H - M.b, M.t]).nice();
+      p.y2.domain(yExtent(right, x0, x1)).range([H - M.b, M.t]).nice();
+      for (const n of p.names) p.values.get(n)!.parentElement!.classList.toggle('right-axis', p.right.has(n));
       const ctx = fitCanvas(p.canvas, W, H);
       ctx.clearRect(0, 0, W, H);
       ctx.save();
@@ -205,13 +213,27 @@ export class DashboardView {
           const steps = s.steps.view(), raw = s.values.view();
           const color = th.series[k % th.series.length];
           ctx.setLineDash(DASH[r.index % DASH.length]);
+          const px = W - M.l - M.r;
+          const ys = p.right.has(n) ? p.y2 : p.y;
           const sm = this.smoothing > 0 ? emaSmooth(raw, this.smoothing) : raw;
-          const idx = decimate(steps, sm, x0, x1, W - M.l - M.r);
-          if (this.smoothing > 0) { ctx.globalAlpha = 0.22; points += this.line(ctx, p, steps, raw, decimate(steps, raw, x0, x1, W - M.l - M.r), color); ctx.globalAlpha = 1; }
-          points += this.line(ctx, p, steps, sm, idx, color);
+          let idx: number[];
+          if (this.smoothing > 0) {
+            // raw values as a faint min/max band (one filled polygon), the smoothed line on top at one point per pixel
+            const env = envelope(steps, raw, x0, x1, px);
+            if (env.x.length > 1) {
+              ctx.globalAlpha = 0.18; ctx.fillStyle = color;
+              ctx.beginPath();
+              for (let k = 0; k < env.x.length; k++) ctx[k ? 'lineTo' : 'moveTo'](p.x(env.x[k]), ys(env.hi[k]));
+              for (let k = env.x.length - 1; k >= 0; k--) ctx.lineTo(p.x(env.x[k]), ys(env.lo[k]) + 0.75);
+              ctx.closePath(); ctx.fill(); ctx.globalAlpha = 1;
+              points += env.x.length * 2;
+            }
+            idx = decimateLast(steps, x0, x1, px);
+          } else idx = decimate(steps, sm, x0, x1, px);
+          points += this.line(ctx, p, steps, sm, idx, color, ys);
           if (steps.length === 1 || n.startsWith('eval/')) { // eval points: dots
             ctx.fillStyle = color;
-            for (const i of idx) { ctx.beginPath(); ctx.arc(p.x(steps[i]), p.y(sm[i]), 2.2, 0, Math.PI * 2); ctx.fill(); }
+            for (const i of idx) { ctx.beginPath(); ctx.arc(p.x(steps[i]), ys(sm[i]), 2.2, 0, Math.PI * 2); ctx.fill(); }
           }
         });
       }
@@ -219,7 +241,9 @@ export class DashboardView {
       ctx.setLineDash([]);
       const ax = p.svg.select<SVGGElement>('g.axis.x').attr('transform', `translate(0,${H - M.b})`).call(axisBottom(p.x).ticks(Math.max(2, Math.floor(W / 90))).tickFormat((d) => fmt(Number(d), 4)));
       const ay = p.svg.select<SVGGElement>('g.axis.y').attr('transform', `translate(${M.l},0)`).call(axisLeft(p.y).ticks(5).tickFormat((d) => fmt(Number(d), 3)));
-      for (const a of [ax, ay]) { a.selectAll('text').attr('fill', th.muted); a.selectAll('line,path').attr('stroke', th.border); }
+      const ay2 = p.svg.select<SVGGElement>('g.axis.y2').attr('transform', `translate(${W - M.r},0)`).attr('display', p.right.size ? null : 'none');
+      if (p.right.size) ay2.call(axisRight(p.y2).ticks(5).tickFormat((d) => fmt(Number(d), 3)));
+      for (const a of [ax, ay, ay2]) { a.selectAll('text').attr('fill', th.muted); a.selectAll('line,path').attr('stroke', th.border); }
       this.drawCursor(p);
     }
     const last = Math.max(...this.runs.map((r) => r.store.maxStep));
@@ -229,14 +253,14 @@ export class DashboardView {
     this.debug.lastDrawMs = performance.now() - t0;
   }
 
-  private line(ctx: CanvasRenderingContext2D, p: Panel, steps: ArrayLike<number>, vals: ArrayLike<number>, idx: number[], color: string): number {
+  private line(ctx: CanvasRenderingContext2D, p: Panel, steps: ArrayLike<number>, vals: ArrayLike<number>, idx: number[], color: string, ys: ScaleLinear<number, number>): number {
     ctx.strokeStyle = color; ctx.lineWidth = 1.5;
     ctx.beginPath();
     let pen = false;
     for (const i of idx) {
       const v = vals[i];
       if (!Number.isFinite(v)) { pen = false; continue; }
-      const X = p.x(steps[i]), Y = p.y(v);
+      const X = p.x(steps[i]), Y = ys(v);
       if (pen) ctx.lineTo(X, Y); else { ctx.moveTo(X, Y); pen = true; }
     }
     ctx.stroke();

@@ -192,8 +192,11 @@ export class TokenGrid {
           ctx.globalAlpha = 1;
           if (toks) {
             const tk = toks[t];
-            ctx.fillStyle = tk.special ? th.muted : textColorOn(col);
+            // special tokens (<eos>, <pad>…) in italics so they stand apart from text that merely looks like them
+            ctx.fillStyle = textColorOn(col);
+            if (tk.special) { ctx.font = `italic 12px ${th.mono}`; ctx.globalAlpha = 0.8; }
             this.fitText(ctx, tk.text, x + 3, y + rh / 2, cw - 6);
+            if (tk.special) { ctx.font = `12px ${th.mono}`; ctx.globalAlpha = 1; }
           }
           if (cl && cl[t] > 0) this.clipMarker(ctx, cl[t], x, y, cw - 1, rh - 1);
           if (m.hits.size && m.hits.has(`${i}:${t}`)) { ctx.strokeStyle = th.focus; ctx.lineWidth = 2; ctx.strokeRect(x + 1, y + 1, cw - 3, rh - 3); }

@@ -1,0 +1,148 @@
+/**
+ * `npm run bench` (→ dist/bench.js): times a training step and KV-cache sampling of the reference model
+ * (vocab 32, d_model 128, 4 heads, 2 layers, context 32; 64 sequences × 32 tokens = 2048 tokens per step;
+ * sampling 64 sequences × 24 new tokens after an 8-token prompt) on every backend that loads here, and writes
+ * tokens/s and achieved GFLOP/s to bench-results/<date>-<host>.json and .md, with the machine noted.
+ *
+ * Extensible: other modules add rows with `registerBenchCase({ name, run })` (import them below, one line each).
+ * Usage: node dist/bench.js [--backends wasm,cpu] [--iters N] [--out DIR] [--cases a,b]
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { describeBackend, initBackend } from './backend';
+import { GPT, type GPTConfig } from './model/gpt';
+import { AdamW, clipByGlobalNorm } from './optim';
+import { Rng } from './rng';
+import { generate } from './sampling';
+
+export const REFERENCE_MODEL: GPTConfig = { vocabSize: 32, contextLength: 32, dModel: 128, nHeads: 4, nLayers: 2 };
+/** PyTorch on the 2-core development machine (numbers given in the issue) */
+export const PYTORCH_REFERENCE_MS: Record<string, number> = { train_step: 80, sample_kv: 72 };
+
+export interface BenchMeasurement {
+  /** milliseconds per iteration (median) */
+  ms: number;
+  /** tokens processed per iteration */
+  tokens: number;
+  /** floating-point operations per iteration (model FLOPs, 6N-style convention for training) */
+  flops: number;
+  all?: number[];
+  note?: string;
+}
+
+export interface BenchCase {
+  name: string;
+  description: string;
+  /** run once for warm-up then `iters` times; return the measurement */
+  run(opts: { iters: number; backend: string }): Promise<BenchMeasurement> | BenchMeasurement;
+}
+
+const cases: BenchCase[] = [];
+export function registerBenchCase(c: BenchCase): void { cases.push(c); }
+
+function median(xs: number[]): number { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; }
+
+/** Time `f` (synchronous, reads results back so the work is done) `iters` times after one warm-up. */
+export function timeIt(f: () => void, iters: number): number[] {
+  f();
+  const out: number[] = [];
+  for (let i = 0; i < iters; i++) { const t = performance.now(); f(); out.push(performance.now() - t); }
+  return out;
+}
+
+registerBenchCase({
+  name: 'train_step',
+  description: 'forward + backward + AdamW, 64 × 32 tokens, reference model',
+  run({ iters }) {
+    const m = GPT.create(REFERENCE_MODEL, 1);
+    const opt = new AdamW(m.trainableVariables(), { weightDecay: 0.01 });
+    const rng = new Rng(1);
+    const B = 64, T = 32;
+    const ids = tf.tensor2d(Array.from({ length: B }, () => Array.from({ length: T }, () => 3 + rng.int(29))), [B, T], 'int32');
+    const step = () => {
+      const { value, grads } = tf.variableGrads(() => tf.neg(tf.mean(m.tokenLogprobs(ids).logprobs)) as tf.Scalar, m.trainableVariables());
+      const { grads: g2 } = clipByGlobalNorm(grads, 1);
+      opt.apply(g2, 1e-3);
+      value.dataSync();
+      tf.dispose([value, ...Object.values(grads), ...Object.values(g2)]);
+    };
+    const all = timeIt(step, iters);
+    const flops = 3 * m.flopsPerToken(T) * B * T;
+    tf.dispose(ids); opt.dispose(); m.dispose();
+    return { ms: median(all), tokens: B * T, flops, all };
+  },
+});
+
+registerBenchCase({
+  name: 'sample_kv',
+  description: 'KV-cache sampling, 64 sequences × 24 new tokens after 8 prompt tokens, temperature 1',
+  run({ iters }) {
+    const m = GPT.create(REFERENCE_MODEL, 2);
+    const rng = new Rng(2);
+    const B = 64, P = 8, N = 24;
+    const prompts = Array.from({ length: B }, () => [1, ...Array.from({ length: P - 1 }, () => 3 + rng.int(29))]);
+    const run = () => { generate(m, prompts, { maxNewTokens: N, temperature: 1, rng, stopAtEos: false }); };
+    const all = timeIt(run, iters);
+    let flops = 0;
+    for (let t = 0; t < N; t++) flops += m.flopsPerToken(P + t) * B; // each new token attends to P + t keys
+    flops += m.flopsPerToken(P) * B * P; // prefill
+    m.dispose();
+    return { ms: median(all), tokens: B * N, flops, all };
+  },
+});
+
+export interface BenchRow { backend: string; backendInfo: string; case: string; description: string; ms: number; tokensPerSec: number; gflops: number; pytorchMs?: number; vsPytorch?: string; note?: string }
+
+export function machine(): Record<string, unknown> {
+  const cpus = os.cpus();
+  let load: number[] = [];
+  try { load = os.loadavg(); } catch { /* windows */ }
+  return { host: os.hostname(), cpuModel: cpus[0]?.model, cores: cpus.length, memoryGB: Math.round(os.totalmem() / 2 ** 30), platform: `${os.platform()} ${os.arch()}`, node: process.version, tfjs: tf.version_core, loadavg: load.map((x) => Math.round(x * 100) / 100) };
+}
+
+export function markdownTable(rows: BenchRow[], m: Record<string, unknown>): string {
+  const head = `Machine: ${m.cpuModel} (${m.cores} cores), ${m.platform}, node ${m.node}, tfjs ${m.tfjs}, load average at start ${(m.loadavg as number[]).join(' ')}\n\n` +
+    '| backend | case | ms (median) | tokens/s | GFLOP/s | PyTorch ms | × PyTorch time |\n|---|---|---:|---:|---:|---:|---:|\n';
+  return head + rows.map((r) => `| ${r.backendInfo} | ${r.case} | ${r.ms.toFixed(1)} | ${Math.round(r.tokensPerSec)} | ${r.gflops.toFixed(2)} | ${r.pytorchMs ?? ''} | ${r.vsPytorch ?? ''} |`).join('\n') + '\n';
+}
+
+export async function runBench(argv: string[]): Promise<{ rows: BenchRow[]; file: string }> {
+  const arg = (k: string) => { const i = argv.indexOf(k); return i >= 0 ? argv[i + 1] : undefined; };
+  const backends = (arg('--backends') ?? 'tensorflow-gpu,tensorflow,wasm,cpu').split(',');
+  const iters = Number(arg('--iters') ?? 5);
+  const only = arg('--cases')?.split(',');
+  const outDir = path.resolve(arg('--out') ?? 'bench-results');
+  const m = machine();
+  const rows: BenchRow[] = [];
+  for (const b of backends) {
+    let info;
+    try { info = await initBackend(b); } catch (e) { process.stderr.write(`[bench] ${b}: not available (${(e as Error).message.split(';')[0]})\n`); continue; }
+    const label = describeBackend(info).replace(/^backend /, '').replace(/ \(requested.*?\)/, '');
+    for (const c of cases) {
+      if (only && !only.includes(c.name)) continue;
+      // the pure-JS cpu backend is ~30× slower: fewer iterations
+      const n = b === 'cpu' ? Math.max(1, Math.min(iters, 2)) : iters;
+      process.stderr.write(`[bench] ${b} ${c.name} (${n} iterations)...\n`);
+      const r = await c.run({ iters: n, backend: b });
+      const py = PYTORCH_REFERENCE_MS[c.name];
+      const row: BenchRow = { backend: b, backendInfo: label, case: c.name, description: c.description, ms: r.ms, tokensPerSec: r.tokens / (r.ms / 1000), gflops: r.flops / (r.ms / 1000) / 1e9, pytorchMs: py, vsPytorch: py ? `${(r.ms / py).toFixed(2)}×` : undefined, note: r.note };
+      rows.push(row);
+      process.stderr.write(`[bench] ${b} ${c.name}: ${r.ms.toFixed(1)} ms, ${Math.round(row.tokensPerSec)} tokens/s, ${row.gflops.toFixed(2)} GFLOP/s${py ? `, PyTorch ${py} ms (${row.vsPytorch})` : ''}\n`);
+    }
+  }
+  fs.mkdirSync(outDir, { recursive: true });
+  const stamp = new Date().toISOString().slice(0, 10);
+  const base = path.join(outDir, `${stamp}-${os.hostname().replace(/[^A-Za-z0-9_.-]/g, '_')}`);
+  fs.writeFileSync(`${base}.json`, JSON.stringify({ date: new Date().toISOString(), machine: m, referenceModel: REFERENCE_MODEL, pytorchReferenceMs: PYTORCH_REFERENCE_MS, rows }, null, 2) + '\n');
+  fs.writeFileSync(`${base}.md`, markdownTable(rows, m));
+  return { rows, file: `${base}.json` };
+}
+
+if (require.main === module) {
+  runBench(process.argv.slice(2)).then(({ rows, file }) => {
+    process.stdout.write(markdownTable(rows, machine()));
+    process.stdout.write(`\nwritten: ${file} (+ .md)\n`);
+  }, (e) => { process.stderr.write(`bench: ${(e as Error).stack}\n`); process.exitCode = 1; });
+}

@@ -1,0 +1,243 @@
+/**
+ * Registers the preference family with the trainer's algorithm registry:
+ *   dpo, ipo, kto, orpo, simpo, odpo   (offline preference optimisation, ./train.ts)
+ *   reward_model                       (Bradley–Terry / K-wise reward model, ./rewardModel.ts)
+ *   pipeline                           (SFT → reward model → PPO/GRPO with the learned reward, ./pipeline.ts)
+ * Each reads its own config section (config.dpo, config.reward_model, ...). Imported once from ../plugins.ts.
+ */
+import * as path from 'path';
+import type { TrainContext } from '../engine';
+import { registerAlgorithm, type AlgorithmModule } from '../registry';
+import type { Task } from '../tasks/types';
+import {
+  formatProblem, loadPreferenceFile, splitByPrompt, syntheticPairs, syntheticRankings, taskExamples, unpairPreferences,
+  type LoadedPreferenceData, type PairRecord, type PreferenceKind, type RankingRecord, type UnpairedRecord,
+} from './data';
+import { PREFERENCE_METHODS, PreferenceTrainer, needsReference, preferenceDefaults, type PreferenceHyper, type PreferenceMethod } from './train';
+import { RewardModelTrainer, rewardModelDefaults, zeroScalarHead } from './rewardModel';
+import { pipelineModule } from './pipeline';
+
+/** JSON Schema of the `data` part shared by every preference section. */
+export const PREFERENCE_DATA_SCHEMA = {
+  type: 'object', additionalProperties: false,
+  description: 'preference data: a JSONL file in TRL format, or (default) a built-in synthetic set derived from the task with a hidden scoring rule',
+  properties: {
+    path: { type: 'string', minLength: 1, description: 'JSONL training data ({prompt, chosen, rejected} | {prompt, completion, label} | {prompt, completions, ranking}); relative paths are resolved from the working directory' },
+    evalPath: { type: 'string', minLength: 1, description: 'held-out JSONL (same formats); default: evalFraction of the prompts of `path`' },
+    evalFraction: { type: 'number', minimum: 0, maximum: 0.9, default: 0.1, description: 'share of prompts held out when there is no evalPath' },
+    allowBadLines: { type: 'boolean', default: false, description: 'skip bad lines (counted, reported as a warning and in the manifest) instead of refusing to start' },
+    builtin: {
+      type: 'object', additionalProperties: false,
+      properties: {
+        count: { type: 'integer', minimum: 2, maximum: 1000000, default: 512, description: 'training prompts of the built-in set' },
+        evalCount: { type: 'integer', minimum: 1, maximum: 100000, default: 64, description: 'held-out prompts (from the task\'s eval split)' },
+        k: { type: 'integer', minimum: 2, maximum: 8, default: 4, description: 'candidates per prompt (K of the K-wise rankings)' },
+        flipProb: { type: 'number', minimum: 0, maximum: 0.5, default: 0, description: 'label noise: probability a pair is flipped' },
+        seed: { type: 'integer', minimum: 0, default: 7 },
+      },
+    },
+  },
+} as const;
+
+const num = (x: Record<string, unknown>) => ({ type: 'number', ...x });
+
+function methodSchema(method: PreferenceMethod): Record<string, unknown> {
+  const d = preferenceDefaults(method);
+  const props: Record<string, unknown> = {
+    beta: num({ exclusiveMinimum: 0, default: d.beta, description: method === 'simpo' ? 'β (official SimPO 2.0)' : method === 'orpo' ? 'β = λ of the ORPO paper (TRL 0.1)' : 'β (TRL default 0.1)' }),
+    rpoAlpha: num({ minimum: 0, default: 0, description: 'weight of an NLL term on the chosen completions (Llama 3.1 / RPO; TRL rpo_alpha); 0 = off' }),
+    evalEvery: { type: 'integer', minimum: 0, default: 20, description: 'held-out preference metrics every N steps (and at the end); 0 = end only' },
+    tracePairs: { type: 'integer', minimum: 1, default: 8, description: 'pairs written per traced step (rollouts.every)' },
+    data: PREFERENCE_DATA_SCHEMA,
+  };
+  if (method === 'dpo' || method === 'simpo') props.labelSmoothing = num({ minimum: 0, maximum: 0.5, default: 0, description: 'cDPO label smoothing ε (OpenRLHF / SimPO code); 0 = off' });
+  if (method === 'ipo') props.normalize = { type: 'string', enum: ['length', 'sum'], default: 'length', description: 'length: TRL (log-ratios divided by completion length); sum: OpenRLHF / ODPO repo (summed log-probs)' };
+  if (method === 'simpo') props.gamma = num({ minimum: 0, default: d.gamma, description: 'target reward margin γ (official γ/β = 0.25 with β = 2 → 0.5)' });
+  if (method === 'odpo') {
+    props.alpha = num({ minimum: 0, default: d.alpha, description: 'offset scale α (ODPO repo default 1)' });
+    props.ratio = { type: 'boolean', default: false, description: 'offset α·log(s_c/s_r) instead of α·log(s_c − s_r)' };
+  }
+  if (method === 'kto') {
+    props.desirableWeight = num({ minimum: 0, default: 1, description: 'λ_D (TRL desirable_weight)' });
+    props.undesirableWeight = num({ minimum: 0, default: 1, description: 'λ_U (TRL undesirable_weight)' });
+  }
+  return { type: 'object', additionalProperties: false, properties: props };
+}
+
+interface DataSection {
+  path?: string; evalPath?: string; evalFraction?: number; allowBadLines?: boolean;
+  builtin?: { count?: number; evalCount?: number; k?: number; flipProb?: number; seed?: number };
+}
+
+function resolvePath(p: string): string { return path.isAbsolute(p) ? p : path.resolve(process.cwd(), p); }
+
+/** Report what a file gave (counts; skipped lines as a warning) in the log and the manifest. */
+function reportLoaded(ctx: TrainContext, d: LoadedPreferenceData, role: 'train' | 'eval'): void {
+  const c = d.counts;
+  ctx.log(`data (${role}): ${d.records.length} ${d.kind} records from ${d.file} (${c.lines} lines, ${c.blankLines} blank, ${c.badLines} bad)`);
+  if (d.problems.length) {
+    ctx.warn(`data (${role}): skipped ${c.badLines} bad line(s) of ${d.file} (data.allowBadLines is on); first: ${formatProblem(d.problems[0])}`, 'bad_data_lines');
+  }
+  const prev = (ctx.writer.current.data as Record<string, unknown> | undefined) ?? {};
+  ctx.writer.updateManifest({ data: { ...prev, [role]: { file: d.file, kind: d.kind, counts: c, problems: d.problems.slice(0, 50), problemCount: d.problems.length } } });
+}
+
+/**
+ * Training and held-out data for a method, in the kind it needs. From data.path (+ data.evalPath or a split by prompt)
+ * or the built-in synthetic set of the run's task (train split prompts for training, the task's eval split for eval).
+ */
+export function resolvePreferenceData(ctx: TrainContext, data: DataSection, want: PreferenceKind): { train: (PairRecord | UnpairedRecord | RankingRecord)[]; eval: (PairRecord | UnpairedRecord | RankingRecord)[]; kind: PreferenceKind } {
+  if (data.path) {
+    const allow = Boolean(data.allowBadLines);
+    const tr = loadPreferenceFile(resolvePath(data.path), { expect: want === 'ranking' ? undefined : want, allowBadLines: allow });
+    reportLoaded(ctx, tr, 'train');
+    const kind = tr.kind;
+    let train = tr.records as (PairRecord | UnpairedRecord | RankingRecord)[];
+    let ev: (PairRecord | UnpairedRecord | RankingRecord)[] = [];
+    if (data.evalPath) {
+      const e = loadPreferenceFile(resolvePath(data.evalPath), { expect: kind, allowBadLines: allow });
+      reportLoaded(ctx, e, 'eval');
+      ev = e.records as typeof ev;
+    } else if ((data.evalFraction ?? 0.1) > 0) {
+      const sp = splitByPrompt(train, data.evalFraction ?? 0.1, ctx.config.seed);
+      train = sp.train; ev = sp.eval;
+      ctx.log(`data: held out ${ev.length} records (${Math.round(100 * (data.evalFraction ?? 0.1))}% of prompts) for eval`);
+    }
+    if (!train.length) throw new Error(`data.path ${data.path}: no training records left after holding out data.evalFraction`);
+    return { train, eval: ev, kind };
+  }
+  const b = data.builtin ?? {};
+  const { train, eval: ev } = builtinPreferenceData(ctx.task, want, { count: b.count ?? 512, evalCount: b.evalCount ?? 64, k: b.k ?? 4, flipProb: b.flipProb ?? 0, seed: b.seed ?? 7 });
+  ctx.log(`data: built-in synthetic ${want} set for task ${ctx.task.name}: ${train.length} train / ${ev.length} held-out records (hidden rule: correct and concise beats wrong or verbose)`);
+  ctx.writer.updateManifest({ data: { builtin: { task: ctx.task.name, kind: want, train: train.length, eval: ev.length, ...b } } });
+  return { train, eval: ev, kind: want };
+}
+
+/** The built-in synthetic preference set of a task (see data.ts hiddenScore). */
+export function builtinPreferenceData(task: Task, want: PreferenceKind, o: { count: number; evalCount: number; k: number; flipProb: number; seed: number }): { train: (PairRecord | UnpairedRecord | RankingRecord)[]; eval: (PairRecord | UnpairedRecord | RankingRecord)[] } {
+  const tr = taskExamples(task, o.count, o.seed, 'train');
+  const ev = taskExamples(task, o.evalCount, o.seed, 'eval');
+  const opts = (n: number, seed: number) => ({ count: n, seed, k: o.k, alphabet: tr.alphabet, flipProb: o.flipProb });
+  if (want === 'ranking') {
+    // eval is always clean pairs (accuracy against the hidden rule)
+    return { train: syntheticRankings(tr.examples, opts(o.count, o.seed + 1)), eval: syntheticPairs(ev.examples, { ...opts(o.evalCount, o.seed + 2), flipProb: 0 }) };
+  }
+  const trainPairs = syntheticPairs(tr.examples, opts(o.count, o.seed + 1));
+  const evalPairs = syntheticPairs(ev.examples, { ...opts(o.evalCount, o.seed + 2), flipProb: 0 });
+  if (want === 'unpaired') return { train: unpairPreferences(trainPairs), eval: unpairPreferences(evalPairs) };
+  return { train: trainPairs, eval: evalPairs };
+}
+
+function fmt(m: Record<string, number>, keys: string[]): string {
+  return keys.filter((k) => m[k] !== undefined).map((k) => `${k.replace(/^eval\//, '')} ${Number(m[k]).toFixed(3)}`).join('  ');
+}
+
+function preferenceModule(method: PreferenceMethod): AlgorithmModule {
+  return {
+    name: method,
+    kind: 'preference',
+    summary: {
+      dpo: 'Direct Preference Optimization (sigmoid loss, optional cDPO smoothing)',
+      ipo: 'Identity Preference Optimization (squared loss)',
+      kto: 'Kahneman-Tversky Optimization (unpaired desirable / undesirable examples)',
+      orpo: 'Odds-Ratio Preference Optimization (reference-free, NLL + odds-ratio term)',
+      simpo: 'Simple Preference Optimization (reference-free, length-normalised, margin γ)',
+      odpo: 'DPO with an offset from score differences',
+    }[method],
+    configSchema: methodSchema(method),
+    defaults: () => ({}),
+    needsReference: needsReference(method),
+    async run(ctx: TrainContext) {
+      const sec = ctx.section as Record<string, unknown>;
+      const want: PreferenceKind = method === 'kto' ? 'unpaired' : 'pairwise';
+      const data = resolvePreferenceData(ctx, (sec.data ?? {}) as DataSection, want);
+      const t = ctx.config.train;
+      const hp: PreferenceHyper = {
+        ...preferenceDefaults(method),
+        beta: (sec.beta as number) ?? preferenceDefaults(method).beta,
+        labelSmoothing: (sec.labelSmoothing as number) ?? 0,
+        ipoNormalize: (sec.normalize as 'length' | 'sum') ?? 'length',
+        gamma: (sec.gamma as number) ?? 0.5,
+        alpha: (sec.alpha as number) ?? 1,
+        ratio: Boolean(sec.ratio),
+        desirableWeight: (sec.desirableWeight as number) ?? 1,
+        undesirableWeight: (sec.undesirableWeight as number) ?? 1,
+        rpoAlpha: (sec.rpoAlpha as number) ?? 0,
+        lr: t.lr, batchSize: t.batchSize, steps: ctx.totalSteps, maxGradNorm: t.gradClip, weightDecay: t.weightDecay, warmupSteps: t.warmupSteps,
+        evalEvery: (sec.evalEvery as number) ?? 20, traceEvery: 0, tracePairs: (sec.tracePairs as number) ?? 8,
+      };
+      ctx.log(`${method}: β ${hp.beta}${method === 'simpo' ? `, γ ${hp.gamma}` : ''}${method === 'odpo' ? `, α ${hp.alpha}${hp.ratio ? ' (ratio)' : ''}` : ''}${hp.rpoAlpha ? `, NLL-on-chosen ${hp.rpoAlpha}` : ''}; ${needsReference(method) ? 'frozen reference = the starting policy' : 'reference-free'}`);
+      const trainer = new PreferenceTrainer({
+        method, hp, policy: ctx.policy, tokenizer: ctx.tokenizer, seed: ctx.config.seed,
+        train: data.train as PairRecord[] | UnpairedRecord[], eval: data.eval as PairRecord[] | UnpairedRecord[],
+        optimizer: ctx.optimizer, lrAt: (s) => ctx.lr(s), reference: ctx.reference,
+        traceStep: (s) => ctx.traceStep(s),
+        writeTrace: (s, h, samples, arrays) => ctx.rollout(s, h, samples, arrays),
+        onStep: (s, m, tokens) => {
+          ctx.step(s, m, { tokens });
+          if (ctx.evalStep(s)) ctx.evaluate(s);
+        },
+        onEval: (s, m) => {
+          ctx.writer.metrics({ step: s, split: 'eval', values: m });
+          ctx.log(`${method} held-out (${trainer.evalSize} ${method === 'kto' ? 'examples' : 'pairs'}) step ${s}: ${fmt(m, ['eval/loss', 'eval/rewards/accuracies', 'eval/rewards/margins', 'eval/logps/chosen', 'eval/logps/rejected'])}`);
+        },
+        shouldStop: () => ctx.stopRequested(),
+      });
+      try {
+        const r = trainer.run();
+        ctx.writer.updateManifest({ preference: { method, before: r.before, after: r.after } });
+      } finally { trainer.dispose(); }
+    },
+  };
+}
+
+export const rewardModelModule: AlgorithmModule = {
+  name: 'reward_model',
+  kind: 'preference',
+  summary: 'Reward model: transformer trunk + scalar head at the last token, Bradley–Terry / K-wise ranking loss',
+  configSchema: {
+    type: 'object', additionalProperties: false,
+    properties: {
+      margin: { type: 'string', enum: ['none', 'data'], default: 'data', description: 'data: subtract each pair\'s "margin" field inside the sigmoid (Llama 2); none: ignore it' },
+      centerRewardsCoefficient: num({ minimum: 0, default: 0, description: 'TRL center_rewards_coefficient: + c·mean((r_c + r_r)²); 0 = off' }),
+      loss: { type: 'string', enum: ['auto', 'pairwise', 'ranking'], default: 'auto', description: 'auto: K-wise ranking loss on ranking data, Bradley–Terry on pairs' },
+      evalEvery: { type: 'integer', minimum: 0, default: 20 },
+      data: PREFERENCE_DATA_SCHEMA,
+    },
+  },
+  defaults: () => ({}),
+  needsValueHead: () => true,
+  needsReference: false,
+  async run(ctx: TrainContext) {
+    const sec = ctx.section as Record<string, unknown>;
+    const lossKind = (sec.loss as string) ?? 'auto';
+    const data = resolvePreferenceData(ctx, (sec.data ?? {}) as DataSection, lossKind === 'pairwise' ? 'pairwise' : 'ranking');
+    let train = data.train, kind = data.kind;
+    if (kind === 'ranking' && lossKind === 'pairwise') { const { rankingToPairs } = await import('./data'); train = rankingToPairs(train as RankingRecord[]); kind = 'pairwise'; }
+    if (kind === 'unpaired') throw new Error('reward_model: needs pairwise or ranking data; the file holds unpaired (KTO) records');
+    const t = ctx.config.train;
+    const hp = { ...rewardModelDefaults(), lr: t.lr, batchSize: t.batchSize, steps: ctx.totalSteps, maxGradNorm: t.gradClip, weightDecay: t.weightDecay,
+      margin: (sec.margin as 'none' | 'data') ?? 'data', centerRewardsCoefficient: (sec.centerRewardsCoefficient as number) ?? 0, evalEvery: (sec.evalEvery as number) ?? 20 };
+    ctx.log(`reward_model: ${kind === 'ranking' ? 'K-wise ranking loss (InstructGPT, all pairs of a ranking in one batch)' : 'Bradley–Terry pairwise loss'}${hp.centerRewardsCoefficient ? `, reward centering ${hp.centerRewardsCoefficient}` : ''}; trunk ${ctx.config.init?.checkpoint ? `from ${ctx.config.init.checkpoint}` : 'freshly initialised'}`);
+    // the engine gave the policy a fresh random value head (or the init checkpoint's): start the RM from a zero head
+    zeroScalarHead(ctx.policy);
+    const trainer = new RewardModelTrainer({
+      hp, model: ctx.policy, tokenizer: ctx.tokenizer, train: train as PairRecord[] | RankingRecord[], trainKind: kind as 'pairwise' | 'ranking',
+      eval: data.eval as PairRecord[] | RankingRecord[], seed: ctx.config.seed, optimizer: ctx.optimizer, lrAt: (s) => ctx.lr(s),
+      onStep: (s, m) => ctx.step(s, { ...m, loss: m['rm/loss'] }),
+      onEval: (s, m) => {
+        ctx.writer.metrics({ step: s, split: 'eval', values: m });
+        ctx.log(`reward_model held-out (${trainer.evalSize} pairs) step ${s}: ${fmt(m, ['eval/rm/accuracy', 'eval/rm/margin', 'eval/rm/loss'])}`);
+      },
+      shouldStop: () => ctx.stopRequested(),
+    });
+    try {
+      const r = trainer.run();
+      ctx.writer.updateManifest({ rewardModel: { before: r.before, after: r.after, evalPairs: trainer.evalSize } });
+    } finally { trainer.dispose(); }
+  },
+};
+
+for (const m of PREFERENCE_METHODS) registerAlgorithm(preferenceModule(m));
+registerAlgorithm(rewardModelModule);
+registerAlgorithm(pipelineModule);

@@ -1,0 +1,159 @@
+/**
+ * `algorithm: "pipeline"`: the classic RLHF pipeline of the survey (InstructGPT) in one config:
+ *   stage 1  sft           supervised warm start on task demonstrations
+ *   stage 2  reward_model  trunk initialised from stage 1, trained on ranked answers (built-in synthetic rankings of
+ *                          the task from the hidden "correct and concise" rule, or `reward_model.data.path`)
+ *   stage 3  ppo | grpo    policy initialised from stage 1, reward = the stage-2 reward model
+ *                          (`reward: { type: "model" }`, or combined with the task's rule reward by weights)
+ * Each stage is a complete run in `RUN_DIR/stages/<n>-<name>/` (its own manifest, metrics, rollouts, checkpoints) and
+ * names the parent (`parent` in its manifest); the parent run's manifest lists them in `stages` (name, relative path,
+ * algorithm, status), so the Runs tree shows the pipeline. The parent's own metrics get one line per finished stage
+ * (stage summaries), and at the end its policy holds the final stage's weights (so the parent's final eval and
+ * checkpoint are those of the pipeline's result).
+ *
+ * Stage configs: the parent config (task, model, backend, seed, eval, rollouts, ...) deep-merged with
+ * `pipeline.sft`, `pipeline.rewardModel`, `pipeline.rl` overrides (any config fields, e.g. {"train": {"steps": 200}}).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { writeFileAtomic, jsonReplacer } from '../../runio/writer';
+import { readManifest, readMetrics } from '../../runio/reader';
+import { checkpointDirName, FILES, type RunStatus } from '../../shared/runFormat';
+import type { AlgorithmModule } from '../registry';
+import type { TrainContext, StopSignal } from '../engine';
+
+type Stage = { key: 'sft' | 'rewardModel' | 'rl'; name: string; algorithm: string };
+
+export const PIPELINE_SCHEMA = {
+  type: 'object', additionalProperties: false,
+  properties: {
+    rlAlgorithm: { type: 'string', default: 'ppo', description: 'stage 3 algorithm: ppo (InstructGPT) or grpo (or any registered RL algorithm)' },
+    sft: { type: 'object', default: {}, description: 'config overrides for stage 1 (deep-merged into the parent config)' },
+    rewardModel: { type: 'object', default: {}, description: 'config overrides for stage 2 (e.g. {"train": {"steps": 120}, "reward_model": {...}})' },
+    rl: { type: 'object', default: {}, description: 'config overrides for stage 3 (e.g. {"train": {"steps": 100}})' },
+    rmWeight: { type: 'number', default: 1, description: 'weight of the reward model score in the stage-3 reward' },
+    ruleWeight: { type: 'number', default: 0, description: 'weight of the task\'s rule reward in the stage-3 reward (0 = learned reward only)' },
+    sftCheckpoint: { type: 'string', minLength: 1, description: 'skip stage 1 and use this SFT checkpoint folder' },
+  },
+} as const;
+
+function isObj(x: unknown): x is Record<string, unknown> { return typeof x === 'object' && x !== null && !Array.isArray(x); }
+function merge(a: unknown, b: unknown): unknown {
+  if (!isObj(a) || !isObj(b)) return b === undefined ? a : b;
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) out[k] = merge(a[k], v);
+  return out;
+}
+
+/** Mark a finished stage run as a child of the pipeline run (manifest `parent`, relative path). */
+function linkParent(stageDir: string, parentDir: string): void {
+  const f = path.join(stageDir, FILES.manifest);
+  try {
+    const m = readManifest(stageDir);
+    writeFileAtomic(f, JSON.stringify({ ...m, parent: path.relative(stageDir, parentDir) || '.' }, jsonReplacer, 2) + '\n');
+  } catch { /* a stage that never created its folder has nothing to link */ }
+}
+
+/** First and last train values of a metric in a run (for before/after summaries). */
+function firstLast(runDir: string, key: string): { first: number; last: number } | undefined {
+  const vals = readMetrics(runDir).filter((r) => (r.split ?? 'train') === 'train' && typeof r.values[key] === 'number').map((r) => r.values[key] as number);
+  if (!vals.length) return undefined;
+  const k = Math.max(1, Math.min(5, Math.floor(vals.length / 4)));
+  const avg = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+  return { first: avg(vals.slice(0, k)), last: avg(vals.slice(-k)) };
+}
+
+export const pipelineModule: AlgorithmModule = {
+  name: 'pipeline',
+  kind: 'pipeline',
+  summary: 'SFT → reward model → PPO/GRPO with the learned reward, one run per stage',
+  configSchema: PIPELINE_SCHEMA as unknown as Record<string, unknown>,
+  defaults: () => ({}),
+  needsReference: false,
+  totalSteps: () => 3,
+  async run(ctx: TrainContext) {
+    // lazy: engine.ts imports the plugins (and so this file) at load time
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const engine = require('../engine') as typeof import('../engine');
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { resolveConfig } = require('../config') as typeof import('../config');
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { loadCheckpoint } = require('../checkpoint') as typeof import('../checkpoint');
+    const sec = ctx.section as { rlAlgorithm?: string; sft?: object; rewardModel?: object; rl?: object; rmWeight?: number; ruleWeight?: number; sftCheckpoint?: string };
+    const rlAlg = sec.rlAlgorithm ?? 'ppo';
+    if (!engine.getAlgorithm(rlAlg)) throw new Error(`pipeline.rlAlgorithm: no algorithm ${JSON.stringify(rlAlg)} is registered (expected ppo or grpo)`);
+    const base: Record<string, unknown> = { ...(ctx.config as unknown as Record<string, unknown>) };
+    for (const k of ['derived', 'pipeline', 'algorithm', 'name', '$schema', 'init', 'reward']) delete base[k];
+    // sections of other algorithms filled with defaults are dropped: each stage resolves its own
+    const stages: Stage[] = [
+      ...(sec.sftCheckpoint ? [] : [{ key: 'sft', name: 'sft', algorithm: 'sft' } as Stage]),
+      { key: 'rewardModel', name: 'reward_model', algorithm: 'reward_model' },
+      { key: 'rl', name: rlAlg, algorithm: rlAlg },
+    ];
+    const listed: { name: string; path: string; algorithm: string; status?: RunStatus }[] = stages.map((s, i) => ({ name: s.name, path: `stages/${i + 1}-${s.name}`, algorithm: s.algorithm }));
+    ctx.writer.updateManifest({ stages: listed });
+    const runName = (ctx.config.name ?? 'pipeline').replace(/[^A-Za-z0-9_.-]+/g, '_');
+    let sftCkpt = sec.sftCheckpoint ? path.resolve(sec.sftCheckpoint) : undefined;
+    let rmCkpt: string | undefined;
+    let finalCkpt: string | undefined;
+    const summary: Record<string, unknown> = {};
+    const stop = { get requested() { return ctx.stopRequested(); }, reason: 'stop requested', request() { /* the parent's signal decides */ } } as unknown as StopSignal;
+
+    for (let i = 0; i < stages.length; i++) {
+      if (ctx.stopRequested()) break;
+      const s = stages[i];
+      const dir = path.join(ctx.runDir, listed[i].path);
+      let raw = merge(base, { algorithm: s.algorithm, name: `${runName}-${s.name}` }) as Record<string, unknown>;
+      if (s.key === 'rewardModel' || s.key === 'rl') raw.init = { checkpoint: sftCkpt };
+      if (s.key === 'rl') {
+        const rmW = sec.rmWeight ?? 1, ruleW = sec.ruleWeight ?? 0;
+        raw.reward = ruleW ? { type: 'combined', parts: [{ type: 'model', checkpoint: rmCkpt, weight: rmW, name: 'rm' }, { type: 'rule', weight: ruleW, name: 'rule' }] } : { type: 'model', checkpoint: rmCkpt, weight: rmW, name: 'rm' };
+      }
+      raw = merge(raw, (sec as Record<string, unknown>)[s.key] ?? {}) as Record<string, unknown>;
+      const cfg = resolveConfig(raw, { file: `pipeline.${s.key} (stage ${i + 1})` });
+      listed[i].status = 'running';
+      ctx.writer.updateManifest({ stages: listed });
+      ctx.log(`pipeline stage ${i + 1}/${stages.length}: ${s.algorithm} → ${listed[i].path}`);
+      const res = await engine.runTraining(cfg, { outDir: dir, stop, progress: (line) => ctx.log(`[${s.name}] ${line}`) });
+      linkParent(dir, ctx.runDir);
+      listed[i].status = res.status;
+      ctx.writer.updateManifest({ stages: listed });
+      if (res.status === 'failed') throw new Error(`pipeline stage ${i + 1} (${s.algorithm}) failed: ${res.error}; see ${path.relative(process.cwd(), dir)}/events.jsonl`);
+      const ck = path.join(dir, 'checkpoints', checkpointDirName(res.step, res.status === 'stopped' ? 'stop' : 'final'));
+      if (!fs.existsSync(ck)) throw new Error(`pipeline stage ${i + 1} (${s.algorithm}): final checkpoint ${ck} missing`);
+      const m: Record<string, number | null> = { 'pipeline/stage': i + 1 };
+      if (s.key === 'sft') {
+        sftCkpt = ck;
+        m['sft/eval_pass@1'] = res.lastEval?.passAtK['1'] ?? null;
+        summary.sft = { dir: listed[i].path, checkpoint: path.relative(ctx.runDir, ck), passAtK: res.lastEval?.passAtK };
+      } else if (s.key === 'rewardModel') {
+        rmCkpt = ck;
+        const rm = readManifest(dir).rewardModel as { before?: Record<string, number>; after?: Record<string, number> } | undefined;
+        m['rm/eval_accuracy'] = rm?.after?.['eval/rm/accuracy'] ?? null;
+        m['rm/eval_margin'] = rm?.after?.['eval/rm/margin'] ?? null;
+        summary.rewardModel = { dir: listed[i].path, checkpoint: path.relative(ctx.runDir, ck), before: rm?.before, after: rm?.after };
+      } else {
+        finalCkpt = ck;
+        const rmScore = firstLast(dir, 'reward/rm/mean'), hidden = firstLast(dir, 'reward/hidden_score/mean');
+        m['rl/rm_score_first'] = rmScore?.first ?? null; m['rl/rm_score_last'] = rmScore?.last ?? null;
+        m['rl/hidden_score_first'] = hidden?.first ?? null; m['rl/hidden_score_last'] = hidden?.last ?? null;
+        m['rl/eval_pass@1'] = res.lastEval?.passAtK['1'] ?? null;
+        summary.rl = { dir: listed[i].path, algorithm: rlAlg, checkpoint: path.relative(ctx.runDir, ck), rmScore, hiddenScore: hidden, passAtK: res.lastEval?.passAtK };
+      }
+      ctx.writer.updateManifest({ pipeline: summary });
+      ctx.step(i + 1, m);
+      if (res.status === 'stopped') break;
+    }
+    // the parent's policy becomes the pipeline's result (the engine then evaluates and checkpoints it)
+    const resultCkpt = finalCkpt ?? sftCkpt;
+    if (resultCkpt) {
+      const { model } = loadCheckpoint(resultCkpt, { trainable: false });
+      try {
+        for (const [name, v] of ctx.policy.weights) {
+          const src = model.weights.get(name);
+          if (src && src.shape.join(',') === v.shape.join(',')) v.assign(src);
+        }
+      } finally { model.dispose(); }
+    }
+  },
+};

@@ -1,0 +1,131 @@
+/**
+ * JSON Schema (draft-07) of the JSON parts of the run directory, format version 1 (src/shared/runFormat.ts,
+ * docs/run-format.md). Shipped as schemas/run-format.schema.json (written by schemaGen.ts; a unit test keeps it current).
+ * Unknown extra fields are allowed where importers keep them (manifest, header, sample, group).
+ */
+const num = { type: 'number' };
+const numOrNull = { type: ['number', 'null'] };
+const str = { type: 'string' };
+const int0 = { type: 'integer', minimum: 0 };
+const iso = { type: 'string', minLength: 1 };
+const status = { type: 'string', enum: ['running', 'completed', 'failed', 'stopped'] };
+
+const backendInfo = {
+  type: 'object', required: ['name'],
+  properties: {
+    name: str, requested: str, gpu: str, threads: { type: 'integer', minimum: 0 }, simd: { type: 'boolean' },
+    skipped: { type: 'array', items: { type: 'object', required: ['name', 'reason'], properties: { name: str, reason: str } } },
+  },
+};
+
+const inputProblem = {
+  type: 'object', required: ['file', 'message'],
+  properties: { file: str, line: { type: 'integer', minimum: 1 }, field: str, message: str, severity: { type: 'string', enum: ['error', 'warning'] } },
+};
+
+const passAtK = { type: 'object', propertyNames: { pattern: '^[0-9]+$' }, additionalProperties: { type: 'number', minimum: 0, maximum: 1 } };
+
+export const RUN_FORMAT_SCHEMA = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://rl-lens.dev/schemas/run-format.schema.json',
+  title: 'RL Lens run directory, format version 1',
+  description: 'See docs/run-format.md. Each definition validates one JSON document or one JSONL line.',
+  definitions: {
+    manifest: {
+      type: 'object',
+      required: ['format', 'formatVersion', 'id', 'status', 'algorithm', 'config', 'startedAt'],
+      properties: {
+        format: { const: 'rl-lens-run' },
+        formatVersion: { type: 'integer', const: 1 },
+        id: { type: 'string', minLength: 1 },
+        name: str,
+        status,
+        algorithm: { type: 'string', minLength: 1 },
+        task: str,
+        config: { type: 'object' },
+        backend: backendInfo,
+        versions: { type: 'object', additionalProperties: str },
+        seed: num,
+        startedAt: iso, updatedAt: iso, endedAt: iso,
+        totalSteps: int0,
+        step: int0,
+        error: { type: 'object', required: ['message'], properties: { message: str, stack: str } },
+        model: { type: 'object', required: ['parameters'], properties: { parameters: int0, flopsPerToken: num } },
+        stages: { type: 'array', items: { type: 'object', required: ['name', 'path', 'algorithm'], properties: { name: str, path: str, algorithm: str, status } } },
+        parent: str,
+        source: { type: 'object', required: ['format'], properties: { format: str, path: str, detected: str, notes: { type: 'array', items: str }, problems: { type: 'array', items: inputProblem }, problemCount: int0 } },
+      },
+    },
+    metricsRecord: {
+      type: 'object', required: ['step', 'values'], additionalProperties: false,
+      properties: {
+        step: int0, time: num, split: { type: 'string', enum: ['train', 'eval'] },
+        values: { type: 'object', additionalProperties: numOrNull },
+      },
+    },
+    evalRecord: {
+      type: 'object', required: ['step', 'passAtK', 'samplesPerPrompt', 'numPrompts'],
+      properties: {
+        step: int0, time: num, passAtK, samplesPerPrompt: { type: 'integer', minimum: 1 }, numPrompts: int0, meanReward: num,
+        items: {
+          type: 'array',
+          items: { type: 'object', required: ['prompt', 'completions', 'rewards', 'correct'], properties: { prompt: str, completions: { type: 'array', items: str }, rewards: { type: 'array', items: numOrNull }, correct: int0 } },
+        },
+      },
+    },
+    event: {
+      type: 'object', required: ['type', 'time'],
+      properties: { type: { type: 'string', enum: ['start', 'step', 'rollout', 'eval', 'checkpoint', 'log', 'warning', 'error', 'end'] }, time: iso },
+      allOf: [
+        { if: { properties: { type: { const: 'start' } } }, then: { required: ['runDir', 'runId', 'algorithm', 'backend'], properties: { runDir: str, runId: str, algorithm: str, task: str, backend: backendInfo, totalSteps: int0, config: { type: 'object' }, model: { type: 'object' } } } },
+        { if: { properties: { type: { const: 'step' } } }, then: { required: ['step', 'metrics'], properties: { step: int0, totalSteps: int0, metrics: { type: 'object', additionalProperties: numOrNull }, etaSeconds: numOrNull } } },
+        { if: { properties: { type: { const: 'rollout' } } }, then: { required: ['step', 'file', 'numSamples', 'numGroups'], properties: { step: int0, file: str, numSamples: int0, numGroups: int0 } } },
+        { if: { properties: { type: { const: 'eval' } } }, then: { required: ['step', 'passAtK'], properties: { step: int0, passAtK, meanReward: numOrNull } } },
+        { if: { properties: { type: { const: 'checkpoint' } } }, then: { required: ['step', 'path'], properties: { step: int0, path: str, tag: str } } },
+        { if: { properties: { type: { const: 'log' } } }, then: { required: ['level', 'message'], properties: { level: { type: 'string', enum: ['info', 'debug'] }, message: str } } },
+        { if: { properties: { type: { const: 'warning' } } }, then: { required: ['message'], properties: { message: str, step: int0, code: str } } },
+        { if: { properties: { type: { const: 'error' } } }, then: { required: ['message'], properties: { message: str, stack: str, step: int0 } } },
+        { if: { properties: { type: { const: 'end' } } }, then: { required: ['status'], properties: { status, step: int0, reason: str } } },
+      ],
+    },
+    rolloutGroup: {
+      type: 'object', required: ['id', 'prompt', 'samples', 'rewards', 'mean', 'std'],
+      properties: {
+        id: str, prompt: str, samples: { type: 'array', items: int0 }, rewards: { type: 'array', items: numOrNull },
+        mean: numOrNull, std: numOrNull, baseline: numOrNull, filtered: { type: 'boolean' }, filterReason: str, answer: str,
+      },
+    },
+    rolloutHeader: {
+      type: 'object', required: ['kind', 'step', 'numSamples', 'arrays', 'groups'],
+      properties: {
+        kind: { const: 'header' }, step: int0, algorithm: str, numSamples: int0,
+        arrays: { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true },
+        dataFile: { type: 'string', pattern: '^[^/\\\\]+\\.f32$' },
+        groups: { type: 'array', items: { $ref: '#/definitions/rolloutGroup' } },
+        params: { type: 'object', additionalProperties: { type: ['number', 'string', 'boolean', 'null'] } },
+        subsampled: { type: 'boolean' },
+      },
+    },
+    rolloutSample: {
+      type: 'object', required: ['kind', 'index', 'group', 'prompt', 'completion', 'tokens', 'reward', 'length'],
+      properties: {
+        kind: { const: 'sample' }, index: int0, group: str, prompt: str, completion: str,
+        tokens: { type: 'array', items: str }, tokenIds: { type: 'array', items: int0 },
+        reward: numOrNull, rewardParts: { type: 'object', additionalProperties: numOrNull }, advantage: numOrNull,
+        length: int0, truncated: { type: 'boolean' }, offset: int0, pair: str, role: str,
+      },
+    },
+    checkpointMeta: {
+      type: 'object', required: ['format', 'formatVersion', 'step', 'algorithm', 'time', 'config', 'tokenizer', 'model'],
+      properties: {
+        format: { const: 'rl-lens-checkpoint' }, formatVersion: { type: 'integer', const: 1 },
+        step: int0, algorithm: str, time: iso, config: { type: 'object' },
+        tokenizer: { type: 'object', required: ['type', 'vocab', 'bos', 'eos', 'pad'], properties: { type: str, vocab: { type: 'array', items: str, minItems: 1 }, bos: int0, eos: int0, pad: int0 } },
+        model: { type: 'object' },
+        metrics: { type: 'object', additionalProperties: numOrNull },
+        eval: { type: 'object', required: ['passAtK', 'samplesPerPrompt', 'numPrompts'], properties: { passAtK, samplesPerPrompt: { type: 'integer', minimum: 1 }, numPrompts: int0 } },
+        tag: str,
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,185 @@
+/**
+ * One RL Lens webview panel (heatmap, group view or dashboard): HTML with a strict CSP, the protocol
+ * (src/shared/protocol.ts) on the host side, and live follow of the runs it shows.
+ */
+import * as vscode from 'vscode';
+import * as path from 'path';
+import {
+  PROTOCOL_VERSION, parseWebviewMessage,
+  type HostNotificationMap, type RequestMessage, type RunRef, type ViewKind, type ViewTarget, type WebviewNotification, type WebviewState,
+} from '../../shared/protocol';
+import { listRolloutSteps } from '../../runio/reader';
+import { RunFollower, checkRunDir, getStep, runRef } from './dataProvider';
+import { makeNonce, renderWebviewHtml } from './html';
+
+export const VIEW_TYPES: Record<ViewKind, string> = { heatmap: 'rlLens.heatmap', group: 'rlLens.group', dashboard: 'rlLens.dashboard' };
+const TITLES: Record<ViewKind, string> = { heatmap: 'Token Heatmap', group: 'Group View', dashboard: 'Dashboard' };
+
+export interface PanelHooks {
+  listRuns(): Promise<RunRef[]>;
+  onSelection(view: ViewKind, t: ViewTarget): void;
+  open(view: 'heatmap' | 'group', t: ViewTarget): void;
+  log(message: string): void;
+}
+
+export class LensPanel implements vscode.Disposable {
+  private ready = false;
+  private queue: unknown[] = [];
+  private readonly followers = new Map<string, RunFollower>();
+  private readonly disposables: vscode.Disposable[] = [];
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private readonly allowed = new Set<string>();
+  lastState: WebviewState | undefined;
+  private readonly onDisposeEmitter = new vscode.EventEmitter<void>();
+  readonly onDidDispose = this.onDisposeEmitter.event;
+  /** messages received (for tests) */
+  readonly received: string[] = [];
+
+  constructor(
+    readonly panel: vscode.WebviewPanel,
+    readonly view: ViewKind,
+    private readonly extensionUri: vscode.Uri,
+    private runs: RunRef[],
+    private target: ViewTarget | undefined,
+    private readonly restored: WebviewState | undefined,
+    private readonly hooks: PanelHooks,
+  ) {
+    for (const r of runs) this.allowed.add(path.resolve(r.runDir));
+    if (target) this.allowed.add(path.resolve(target.runDir));
+    const dist = vscode.Uri.joinPath(extensionUri, 'dist'), media = vscode.Uri.joinPath(extensionUri, 'media');
+    panel.webview.options = { enableScripts: true, localResourceRoots: [dist, media] };
+    panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'rl-lens.svg');
+    this.updateTitle();
+    const nonce = makeNonce();
+    panel.webview.html = renderWebviewHtml({
+      view, nonce, cspSource: panel.webview.cspSource, title: TITLES[view],
+      scriptUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(dist, 'webview-main.js')).toString(),
+      styleUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(media, 'webview', 'main.css')).toString(),
+    });
+    this.disposables.push(
+      panel.webview.onDidReceiveMessage((m) => void this.receive(m)),
+      panel.onDidDispose(() => this.dispose()),
+      panel.onDidChangeViewState(() => this.updateTimer()),
+    );
+    this.updateTimer();
+  }
+
+  get runDirs(): string[] { return this.runs.map((r) => r.runDir); }
+  get key(): string { return LensPanel.key(this.view, this.runDirs); }
+  static key(view: ViewKind, runDirs: string[]): string { return `${view}:${runDirs.map((d) => path.resolve(d)).sort().join('|')}`; }
+
+  private updateTitle(): void {
+    const names = this.runs.map((r) => r.label).join(' vs ');
+    const step = this.view !== 'dashboard' && this.target?.step !== undefined ? ` · step ${this.target.step}` : '';
+    this.panel.title = `RL Lens ${TITLES[this.view]}: ${names || 'no run'}${step}`;
+  }
+
+  /** Navigate (heatmap / group) or set the overlaid runs (dashboard). */
+  show(target: ViewTarget | undefined, runs?: RunRef[]): void {
+    if (runs) { this.runs = runs; for (const r of runs) this.allowed.add(path.resolve(r.runDir)); this.post('runs/set', { runs }); }
+    if (target) {
+      this.allowed.add(path.resolve(target.runDir));
+      this.target = target;
+      if (!this.runs.some((r) => path.resolve(r.runDir) === path.resolve(target.runDir))) this.runs = [runRef(target.runDir)];
+      this.post('view/show', target);
+    }
+    this.updateTitle();
+    this.panel.reveal(undefined, false);
+  }
+
+  /** Host notification; queued until the webview said `ready`. */
+  post<K extends keyof HostNotificationMap>(method: K, params: HostNotificationMap[K]): void {
+    const msg = { kind: 'notification', method, params };
+    if (!this.ready) { this.queue.push(msg); return; }
+    void this.panel.webview.postMessage(msg);
+  }
+
+  private async receive(raw: unknown): Promise<void> {
+    const msg = parseWebviewMessage(raw);
+    if (!('kind' in msg)) { this.hooks.log(`webview ${this.view}: ${msg.error}`); return; }
+    this.received.push(msg.kind === 'request' ? `request:${msg.method}` : `notification:${msg.method}`);
+    if (msg.kind === 'request') { await this.answer(msg); return; }
+    this.notification(msg);
+  }
+
+  private notification(msg: WebviewNotification): void {
+    switch (msg.method) {
+      case 'ready': {
+        this.ready = true;
+        const init = { kind: 'notification', method: 'init', params: { protocol: PROTOCOL_VERSION, view: this.view, runs: this.runs, target: this.target, state: this.restored } };
+        void this.panel.webview.postMessage(init);
+        for (const m of this.queue.splice(0)) void this.panel.webview.postMessage(m);
+        if (msg.params.protocol !== PROTOCOL_VERSION) this.hooks.log(`webview protocol ${msg.params.protocol} ≠ host ${PROTOCOL_VERSION}`);
+        break;
+      }
+      case 'selection/changed': this.target = msg.params; this.updateTitle(); this.hooks.onSelection(this.view, msg.params); break;
+      case 'open/heatmap': this.hooks.open('heatmap', msg.params); break;
+      case 'open/group': this.hooks.open('group', msg.params); break;
+      case 'state/changed': this.lastState = msg.params; break;
+      case 'log/error': this.hooks.log(`webview ${this.view}: ${msg.params.message}`); break;
+    }
+  }
+
+  private async allowedRun(runDir: string): Promise<string> {
+    const abs = checkRunDir(runDir);
+    if (this.allowed.has(abs)) return abs;
+    const known = await this.hooks.listRuns();
+    if (known.some((r) => path.resolve(r.runDir) === abs)) { this.allowed.add(abs); return abs; }
+    throw new Error(`${abs} is not a run this view was opened with`);
+  }
+
+  private async answer(msg: RequestMessage): Promise<void> {
+    const reply = (ok: boolean, v: unknown) => void this.panel.webview.postMessage(ok ? { kind: 'response', id: msg.id, ok: true, result: v } : { kind: 'response', id: msg.id, ok: false, error: String(v) });
+    try {
+      switch (msg.method) {
+        case 'runs/list': reply(true, await this.hooks.listRuns()); break;
+        case 'rollout/listSteps': reply(true, listRolloutSteps(await this.allowedRun(msg.params.runDir))); this.follower(msg.params.runDir); break;
+        case 'rollout/getStep': reply(true, getStep(await this.allowedRun(msg.params.runDir), msg.params.step)); break;
+        case 'metrics/get': {
+          const dir = await this.allowedRun(msg.params.runDir);
+          const f = new RunFollower(dir);
+          this.followers.set(dir, f);
+          reply(true, f.initial());
+          this.updateTimer();
+          break;
+        }
+      }
+    } catch (e) {
+      reply(false, (e as Error).message);
+    }
+  }
+
+  private follower(runDir: string): void {
+    const dir = path.resolve(runDir);
+    if (this.followers.has(dir)) return;
+    try { const f = new RunFollower(dir); f.initial(); this.followers.set(dir, f); this.updateTimer(); } catch { /* not a run */ }
+  }
+
+  /** Poll live runs once a second while the panel is visible. */
+  private updateTimer(): void {
+    const want = this.panel.visible && this.followers.size > 0;
+    if (want && !this.timer) this.timer = setInterval(() => this.pollAll(), 1000);
+    if (!want && this.timer) { clearInterval(this.timer); this.timer = undefined; }
+  }
+
+  /** Read what is new in every followed run and stream it (also called when the Runs tree reports a change). */
+  pollAll(onlyRunDir?: string): void {
+    for (const [dir, f] of this.followers) {
+      if (onlyRunDir && path.resolve(onlyRunDir) !== dir) continue;
+      try {
+        const p = f.poll();
+        if (p.records.length || p.evals.length || p.statusChanged) this.post('metrics/append', { runDir: dir, records: p.records, evals: p.evals, status: p.status });
+        for (const s of p.newSteps) this.post('rollout/stepAdded', { runDir: dir, step: s });
+      } catch (e) { this.hooks.log(`follow ${dir}: ${(e as Error).message}`); }
+    }
+  }
+
+  dispose(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    for (const d of this.disposables.splice(0)) d.dispose();
+    this.onDisposeEmitter.fire();
+    this.onDisposeEmitter.dispose();
+    this.panel.dispose();
+  }
+}

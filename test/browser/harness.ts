@@ -1,0 +1,154 @@
+/**
+ * Runs the real webview bundle (dist/webview-main.js + media/webview/main.css) in headless Chromium with a fake
+ * host (test/browser/fakeHost.js) whose requests are answered by the real host data code. Used by
+ * test/unit/webview-browser.test.ts, scripts/bench-webview.mjs and scripts/screenshots-webview.mjs.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import type { Browser, Page } from 'playwright-core';
+import { renderWebviewHtml, makeNonce } from '../../src/views/panels/html';
+import { getStep, RunFollower, runRef } from '../../src/views/panels/dataProvider';
+import { listRolloutSteps } from '../../src/runio/reader';
+import type { RunRef, ViewKind, ViewTarget, WebviewState } from '../../src/shared/protocol';
+import { THEME_VARS, type ThemeName } from './themes';
+
+export const CHROMIUM = process.env.RL_LENS_CHROMIUM ?? '/usr/bin/chromium';
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const root = path.resolve(__dirname, '../..');
+const ORIGIN = 'http://rl-lens.test';
+
+export function chromiumMissing(): string | undefined {
+  return fs.existsSync(CHROMIUM) ? undefined : `${CHROMIUM} not found: install Debian's chromium (apt-get install chromium) to run the webview browser tests`;
+}
+
+function newest(dir: string): number {
+  let t = 0;
+  for (const d of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, d.name);
+    t = Math.max(t, d.isDirectory() ? newest(p) : fs.statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+/** Build dist/ if the webview bundle is missing or older than its sources. */
+export function ensureBundle(): string {
+  const bundle = path.join(root, 'dist', 'webview-main.js');
+  const src = Math.max(newest(path.join(root, 'src/webview')), fs.statSync(path.join(root, 'src/shared/protocol.ts')).mtimeMs);
+  if (!fs.existsSync(bundle) || fs.statSync(bundle).mtimeMs < src) {
+    const r = spawnSync(process.execPath, [path.join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'inherit' });
+    if (r.status !== 0) throw new Error('node scripts/build.mjs failed');
+  }
+  return bundle;
+}
+
+export async function launch(): Promise<Browser> {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+}
+
+export interface OpenOptions {
+  view: ViewKind;
+  runs: string[];
+  target?: ViewTarget;
+  state?: WebviewState;
+  theme?: ThemeName;
+  width?: number;
+  height?: number;
+}
+
+export interface Opened {
+  page: Page;
+  /** notifications the webview sent (parsed) */
+  notifications: { method: string; params: Record<string, unknown> }[];
+  /** console messages, page errors and CSP reports */
+  consoleLines: string[];
+  pageErrors: string[];
+  dialogs: string[];
+  followers: Map<string, RunFollower>;
+  /** wait until the view reports ready */
+  ready(): Promise<void>;
+  snapshot(): Promise<Record<string, any>>;
+  post(msg: unknown): Promise<void>;
+  /** switch theme like VS Code does (body class + variables) */
+  setTheme(t: ThemeName): Promise<void>;
+}
+
+export async function openView(browser: Browser, o: OpenOptions): Promise<Opened> {
+  ensureBundle();
+  const ctx = await browser.newContext({ viewport: { width: o.width ?? 1400, height: o.height ?? 820 }, deviceScaleFactor: 1 });
+  const page = await ctx.newPage();
+  const notifications: Opened['notifications'] = [];
+  const consoleLines: string[] = [], pageErrors: string[] = [], dialogs: string[] = [];
+  const followers = new Map<string, RunFollower>();
+  page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  page.on('dialog', (d) => { dialogs.push(`${d.type()}: ${d.message()}`); void d.dismiss(); });
+  const runs: RunRef[] = o.runs.map((d) => runRef(path.resolve(d)));
+  const allowed = new Set(runs.map((r) => r.runDir));
+  if (o.target) allowed.add(path.resolve(o.target.runDir));
+  const nonce = makeNonce();
+  const theme = THEME_VARS[o.theme ?? 'light'];
+  const html = renderWebviewHtml({ view: o.view, cspSource: ORIGIN, nonce, title: 'test', scriptUri: `${ORIGIN}/dist/webview-main.js`, styleUri: `${ORIGIN}/media/webview/main.css`, preludeScriptUris: [`${ORIGIN}/config.js`, `${ORIGIN}/fakeHost.js`] })
+    .replace('<body ', `<body class="${theme.bodyClass}" `);
+  // VS Code sets the theme variables on <html> through the CSSOM (allowed by the CSP); fakeHost.js does the same
+  const cfg = { view: o.view, runs, target: o.target ? { ...o.target, runDir: path.resolve(o.target.runDir) } : undefined, state: o.state, themeVars: theme.vars, bodyClass: theme.bodyClass };
+  await page.exposeFunction('__hostNotify', (s: string) => { notifications.push(JSON.parse(s)); });
+  await page.exposeFunction('__hostRequest', async (s: string) => {
+    const msg = JSON.parse(s);
+    try {
+      const dir = msg.params.runDir ? path.resolve(msg.params.runDir) : '';
+      if (msg.params.runDir && !allowed.has(dir)) throw new Error(`${dir} is not a run this view was opened with`);
+      switch (msg.method) {
+        case 'runs/list': return JSON.stringify({ ok: true, result: runs });
+        case 'rollout/listSteps': return JSON.stringify({ ok: true, result: listRolloutSteps(dir) });
+        case 'rollout/getStep': { const p = getStep(dir, msg.params.step); return JSON.stringify({ ok: true, result: { ...p, data: null, dataBase64: Buffer.from(p.data as ArrayBuffer).toString('base64') } }); }
+        case 'metrics/get': { const f = new RunFollower(dir); followers.set(dir, f); return JSON.stringify({ ok: true, result: f.initial() }); }
+        default: throw new Error(`unknown method ${msg.method}`);
+      }
+    } catch (e) { return JSON.stringify({ ok: false, error: (e as Error).message }); }
+  });
+  await page.route(`${ORIGIN}/**`, async (route) => {
+    const url = new URL(route.request().url());
+    const p = url.pathname;
+    if (p === '/index.html') return route.fulfill({ contentType: 'text/html', body: html });
+    if (p === '/config.js') return route.fulfill({ contentType: 'text/javascript', body: `window.__fakeHostConfig = ${JSON.stringify(cfg)};` });
+    if (p === '/fakeHost.js') return route.fulfill({ contentType: 'text/javascript', path: path.join(__dirname, 'fakeHost.js') });
+    if (p.startsWith('/dist/') || p.startsWith('/media/')) {
+      const f = path.join(root, p);
+      if (!f.startsWith(root) || !fs.existsSync(f)) return route.fulfill({ status: 404, body: 'not found' });
+      return route.fulfill({ contentType: p.endsWith('.css') ? 'text/css' : 'text/javascript', path: f });
+    }
+    return route.fulfill({ status: 404, body: 'not found' });
+  });
+  // anything else (remote content) is refused: the page must not try
+  await page.route(/^(?!http:\/\/rl-lens\.test\/).*/, (route) => { consoleLines.push(`blocked request: ${route.request().url()}`); return route.abort(); });
+  await page.goto(`${ORIGIN}/index.html`);
+  const opened: Opened = {
+    page, notifications, consoleLines, pageErrors, dialogs, followers,
+    ready: async () => { await page.waitForFunction(() => document.body.dataset.ready === 'true' || document.body.dataset.ready === 'error', undefined, { timeout: 30000 }); },
+    snapshot: () => page.evaluate(() => {
+      const s = (window as any).__rlLens.snapshot();
+      delete s.colorAt;
+      return JSON.parse(JSON.stringify(s));
+    }),
+    post: (msg) => page.evaluate((m) => (window as any).__fakeHostPost(m), msg),
+    setTheme: (t) => page.evaluate((th) => (window as any).__fakeHostTheme(th.vars, th.bodyClass), THEME_VARS[t]),
+  };
+  return opened;
+}
+
+/** Pixel colour (r,g,b) of the page at client coordinates (a real screenshot of what is drawn). */
+export async function pixelAt(page: Page, x: number, y: number): Promise<[number, number, number]> {
+  const png = await page.screenshot({ clip: { x, y, width: 1, height: 1 } });
+  // decode the 1×1 PNG in the page (no PNG decoder needed in Node)
+  return page.evaluate(async (b64) => {
+    const img = new Image();
+    img.src = `data:image/png;base64,${b64}`;
+    await img.decode();
+    const c = document.createElement('canvas'); c.width = 1; c.height = 1;
+    const ctx = c.getContext('2d')!; ctx.drawImage(img, 0, 0);
+    const d = ctx.getImageData(0, 0, 1, 1).data;
+    return [d[0], d[1], d[2]] as [number, number, number];
+  }, png.toString('base64'));
+}

@@ -1,0 +1,30 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '/work/main/src/trainer/backend';
+import { GPT } from '/work/main/src/trainer/model/gpt';
+import { CharTokenizer } from '/work/main/src/trainer/tokenizer';
+import { createTask } from '/work/main/src/trainer/tasks';
+import { pack, responseForward } from '/work/main/src/trainer/rl/rollout';
+import { resolveRlConfig } from '/work/main/src/trainer/rl/config';
+import { rlStep } from '/work/main/src/trainer/rl/step';
+import { rlTaskFrom } from '/work/main/src/trainer/rl/types';
+import { Rng } from '/work/main/src/trainer/rng';
+import { AdamW } from '/work/main/src/trainer/optim';
+(async () => {
+  await initBackend('cpu');
+  const tok = new CharTokenizer();
+  const task = createTask('arithmetic', { difficulty: 1 });
+  const policy = GPT.create({ vocabSize: tok.size, contextLength: 16, dModel: 32, nHeads: 4, nLayers: 1 }, 1);
+  const ref = policy.clone(false);
+  const cfg = resolveRlConfig('grpo', { promptsPerStep: 4, groupSize: 4, maxNewTokens: 4, kl: { coef: 0 } });
+  const st = { step: 1, lr: 1e-2, klCoef: 0, optimizer: new AdamW(policy.trainableVariables()) };
+  const r = rlStep('grpo', cfg, st, policy, ref, undefined, { name: 'ones', sampleTrain: (rng: Rng) => task.sample(rng, 'train'), evalItems: (n: number) => task.evalSet(n), reward: (_i: unknown, c: string) => ({ score: [...c].filter((x) => x === '1' || x === '2').length, parts: {}, correct: false }) }, tok, new Rng(3));
+  const S = r.rollout.samples;
+  const pk = pack(S);
+  const lp = tf.tidy(() => responseForward(policy, { ids: tf.tensor2d(pk.ids, undefined, 'int32'), attentionMask: tf.tensor2d(pk.attentionMask) }, pk.P, pk.N, { temperature: 1 }).logprobs.arraySync());
+  S.forEach((s, b) => {
+    const L = s.tokens.length;
+    const before = r.traces[b].old_logprob.reduce((a, x) => a + x, 0);
+    const after = lp[b].slice(0, L).reduce((a, x) => a + x, 0);
+    console.log(JSON.stringify(s.completion).padEnd(8), 'score', s.score.toFixed(2), 'A', r.seqAdvantages![b].toFixed(3), 'Δlogp', (after - before).toFixed(4));
+  });
+})();

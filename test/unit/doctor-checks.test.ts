@@ -1,0 +1,107 @@
+// Every doctor check fires on a seeded synthetic run that shows its pathology (with noise), with the expected id and
+// severity, evidence naming real metrics / steps, a step range inside the run and a remedy; and imported (verl-named)
+// metrics are recognized. Healthy runs are in doctor-healthy.test.ts.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { diagnose, type Finding } from '../../src/doctor';
+import { emptyInput } from '../../src/doctor/types';
+import { synthRun, type Patho } from './doctor-synth';
+
+const CASES: { patho: Patho; expect: string; severity: Finding['severity']; alg?: 'ppo' }[] = [
+  { patho: 'entropy-collapse', expect: 'entropy/collapse', severity: 'error' },
+  { patho: 'entropy-falling', expect: 'entropy/falling', severity: 'warning' },
+  { patho: 'zero-variance-hard', expect: 'zero-variance/groups', severity: 'error' },
+  { patho: 'zero-variance-easy', expect: 'zero-variance/groups', severity: 'error' },
+  { patho: 'kl-blowup', expect: 'kl/blowup', severity: 'warning' },
+  { patho: 'kl-zero', expect: 'kl/zero', severity: 'warning' },
+  { patho: 'beta-at-max', expect: 'beta/at-max', severity: 'warning' },
+  { patho: 'clip-high', expect: 'clip/high', severity: 'warning' },
+  { patho: 'ratio-outliers', expect: 'clip/ratio-outliers', severity: 'warning' },
+  { patho: 'length-hack', expect: 'length/drift', severity: 'warning' },
+  { patho: 'truncation', expect: 'length/truncation', severity: 'error' },
+  { patho: 'overlong-penalty', expect: 'length/overlong-penalty', severity: 'warning' },
+  { patho: 'eval-drop', expect: 'reward-hacking/eval', severity: 'error' },
+  { patho: 'part-drop', expect: 'reward-hacking/part:accuracy', severity: 'warning' },
+  { patho: 'phrase', expect: 'reward-hacking/phrase', severity: 'info' },
+  { patho: 'mode-distinct', expect: 'mode-collapse/distinct', severity: 'warning' },
+  { patho: 'pass-at-k', expect: 'mode-collapse/pass-at-k', severity: 'warning' },
+  { patho: 'critic-ev', expect: 'critic/explained-variance', severity: 'warning', alg: 'ppo' },
+  { patho: 'value-loss', expect: 'critic/value-loss', severity: 'warning', alg: 'ppo' },
+  { patho: 'value-clip', expect: 'critic/value-clip', severity: 'warning', alg: 'ppo' },
+  { patho: 'nan', expect: 'numerical/nonfinite', severity: 'error' },
+  { patho: 'grad-spikes', expect: 'numerical/spike:grad_norm', severity: 'error' },
+  { patho: 'loss-spike', expect: 'numerical/spike:pg_loss', severity: 'warning' },
+];
+
+const OPTS = { groups: 8, rolloutEvery: 4 };
+
+for (const c of CASES) {
+  test(`${c.patho} → ${c.expect} (${c.severity}) on 2 seeds`, () => {
+    for (const seed of [1, 2]) {
+      const run = synthRun(seed, c.patho, { ...OPTS, algorithm: c.alg ?? 'grpo' });
+      const fs = diagnose(run.input);
+      const f = fs.find((x) => x.id === c.expect);
+      assert.ok(f, `seed ${seed}: expected ${c.expect}, got ${fs.map((x) => x.id).join(', ') || 'nothing'}`);
+      assert.equal(f.severity, c.severity, `seed ${seed}: ${f.message}`);
+      assert.ok(f.stepRange[0] <= f.stepRange[1] && f.stepRange[0] >= 0 && f.stepRange[1] <= 199, `range ${f.stepRange}`);
+      assert.ok(f.remedy.length > 20 && f.message.length > 20 && f.title.length > 0);
+      const ev = f.evidence;
+      assert.ok((ev.metrics?.length ?? 0) + (ev.steps?.length ?? 0) + (ev.samples?.length ?? 0) + (ev.groups?.length ?? 0) > 0, 'evidence is not empty');
+      for (const m of ev.metrics ?? []) assert.ok(m in run.input.metrics || /^(rollouts|eval):/.test(m), `evidence metric ${m} exists`);
+    }
+  });
+}
+
+test('specific evidence: zero-variance split, ratio-outlier samples, phrase text, remedies cite the survey remedies', () => {
+  const hard = diagnose(synthRun(3, 'zero-variance-hard', OPTS).input).find((x) => x.id === 'zero-variance/groups')!;
+  assert.ok(hard.evidence.values!.allWrongShare > 0.8, JSON.stringify(hard.evidence.values));
+  assert.match(hard.remedy, /too hard/);
+  assert.match(hard.remedy, /dynamic sampling/i);
+  const easy = diagnose(synthRun(3, 'zero-variance-easy', OPTS).input).find((x) => x.id === 'zero-variance/groups')!;
+  assert.ok(easy.evidence.values!.allCorrectShare > 0.8, JSON.stringify(easy.evidence.values));
+  assert.match(easy.remedy, /Reinforce-Rej/);
+  assert.ok(hard.evidence.groups!.length > 0);
+  const ro = diagnose(synthRun(3, 'ratio-outliers', OPTS).input).find((x) => x.id === 'clip/ratio-outliers')!;
+  assert.ok(ro.evidence.samples!.length > 0);
+  assert.match(ro.remedy, /GSPO/);
+  const ph = diagnose(synthRun(3, 'phrase', OPTS).input).find((x) => x.id === 'reward-hacking/phrase')!;
+  assert.match(ph.message, /!!!/);
+  const ent = diagnose(synthRun(3, 'entropy-collapse', OPTS).input).find((x) => x.id === 'entropy/collapse')!;
+  assert.match(ent.remedy, /ε_high/);
+  assert.match(ent.remedy, /EEPO/);
+  assert.ok(ent.evidence.values!.ratio < 0.1);
+  const kl = diagnose(synthRun(3, 'kl-blowup', OPTS).input).find((x) => x.id === 'kl/blowup')!;
+  assert.match(kl.remedy, /adaptive β/);
+  const len = diagnose(synthRun(3, 'length-hack', OPTS).input).find((x) => x.id === 'length/drift')!;
+  assert.match(len.remedy, /length penalty/);
+});
+
+test('thresholds change the verdict: raising kl.warn above the blow-up silences it', () => {
+  const input = synthRun(1, 'kl-blowup', OPTS).input;
+  assert.ok(diagnose(input).some((x) => x.id === 'kl/blowup'));
+  assert.ok(!diagnose(input, { kl: { warn: 100, error: 1000, growthFactor: 1e9 } }).some((x) => x.check === 'kl'));
+});
+
+test('imported run with verl metric names: entropy collapse, KL blow-up, critic, spikes are found', () => {
+  for (const [patho, id, alg] of [['entropy-collapse', 'entropy/collapse', 'grpo'], ['kl-blowup', 'kl/blowup', 'grpo'], ['critic-ev', 'critic/explained-variance', 'ppo'], ['grad-spikes', 'numerical/spike:actor/grad_norm', 'grpo']] as const) {
+    const input = synthRun(4, patho, { names: 'verl', rolloutEvery: 0, evalEvery: 0, algorithm: alg }).input;
+    assert.ok(!('entropy' in input.metrics) && 'actor/entropy' in input.metrics);
+    const fs = diagnose(input);
+    assert.ok(fs.some((x) => x.id === id), `${patho}: got ${fs.map((x) => x.id).join(', ')}`);
+  }
+});
+
+test('missing metrics: every check is skipped, nothing thrown, no findings', () => {
+  assert.deepEqual(diagnose(emptyInput()), []);
+  const onlyReward = emptyInput();
+  onlyReward.metrics['reward/mean'] = { steps: [0, 1, 2], values: [0.1, 0.2, 0.3] };
+  assert.deepEqual(diagnose(onlyReward), []);
+});
+
+test('malformed input does not break the other checks', () => {
+  const input = synthRun(1, 'kl-blowup', { rolloutEvery: 0 }).input;
+  (input as unknown as { rollouts: unknown }).rollouts = [{ step: 1, groups: null, samples: null }];
+  const fs = diagnose(input);
+  assert.ok(fs.some((x) => x.id === 'kl/blowup'));
+  assert.ok(fs.some((x) => x.id.endsWith('/failed') && x.severity === 'info'));
+});

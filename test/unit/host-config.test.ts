@@ -1,0 +1,65 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { absolutizePaths, applyTraceRetention, deepMerge, isStrictJson, parseConfigText } from '../../src/host/configPrep';
+import { findCodeReferences, untrustedRefusal } from '../../src/host/trust';
+import { loadTemplates, newRunDirName } from '../../src/host/presets';
+import { statusText } from '../../src/views/model/statusText';
+
+test('trust: configs that name code are found, harmless ones are not', () => {
+  assert.deepEqual(findCodeReferences({ algorithm: 'grpo', task: { name: 'arithmetic', difficulty: 2 }, init: { checkpoint: 'runs/a/checkpoints/step_1' } }), []);
+  const refs = findCodeReferences({ task: { name: 'arithmetic', rewardModule: './reward.js' }, reward: { type: 'custom', weights: [1] }, hooks: ['x.mjs'], note: 'see the docs of x.js', url: 'https://x/y.js' });
+  assert.deepEqual(refs.map((r) => r.path), ['task.rewardModule', 'reward.type', 'hooks[0]']);
+  const msg = untrustedRefusal('the config a.rllens.json', refs);
+  assert.match(msg, /untrusted workspace/);
+  assert.match(msg, /task\.rewardModule = \.\/reward\.js/);
+  assert.match(msg, /Manage Workspace Trust/);
+  // $schema and false/empty code keys are not code
+  assert.deepEqual(findCodeReferences({ $schema: './schemas/x.js', module: false, code: '' }), []);
+});
+
+test('config prep: JSONC parsing errors name the file; overrides merge deeply', () => {
+  assert.deepEqual(parseConfigText('// c\n{ "a": 1, /* x */ "b": { "c": 2, }, }', 'f.jsonc'), { a: 1, b: { c: 2 } });
+  assert.throws(() => parseConfigText('{ "a": ', 'f.jsonc'), /f\.jsonc: not valid JSON\(C\)/);
+  assert.throws(() => parseConfigText('[1]', 'f.json'), /f\.json: a config must be a JSON object/);
+  assert.deepEqual(deepMerge({ a: { b: 1, c: 2 }, d: [1] }, { a: { c: 3 }, d: [2] }), { a: { b: 1, c: 3 }, d: [2] });
+  assert.equal(isStrictJson('{"a":1}'), true);
+  assert.equal(isStrictJson('{"a":1} // x'), false);
+});
+
+test('config prep: trace retention applies only where the config is silent, per algorithm family', () => {
+  assert.equal(applyTraceRetention({ algorithm: 'sft' }, 0), undefined);
+  assert.deepEqual(applyTraceRetention({ algorithm: 'sft', rollouts: { maxSamples: 8 } }, 5), { algorithm: 'sft', rollouts: { maxSamples: 8, every: 5 } });
+  assert.equal(applyTraceRetention({ algorithm: 'sft', rollouts: { every: 2 } }, 5), undefined);
+  assert.deepEqual(applyTraceRetention({ algorithm: 'grpo' }, 3), { algorithm: 'grpo', rl: { traces: { fullEvery: 3 } } });
+  assert.equal(applyTraceRetention({ algorithm: 'ppo', rl: { traces: { fullEvery: 1 } } }, 3), undefined);
+});
+
+test('config prep: relative path fields become absolute against the original config folder', () => {
+  const out = absolutizePaths({ task: { rewardModule: './r.js', name: 'arithmetic' }, init: { checkpoint: '../runs/a/checkpoints/step_1' }, reward: { type: 'model', checkpoint: '/abs/ck' }, dataPath: 'data/p.jsonl', name: 'x.y' }, '/ws/cfg');
+  assert.deepEqual(out, { task: { rewardModule: '/ws/cfg/r.js', name: 'arithmetic' }, init: { checkpoint: '/ws/runs/a/checkpoints/step_1' }, reward: { type: 'model', checkpoint: '/abs/ck' }, dataPath: '/ws/cfg/data/p.jsonl', name: 'x.y' });
+});
+
+test('templates: every shipped template parses, has a label, and run folder names are unique', () => {
+  const dir = path.resolve(__dirname, '../../media/templates');
+  const ts = loadTemplates(dir);
+  assert.ok(ts.length >= 2);
+  for (const t of ts) {
+    const c = parseConfigText(t.text, t.file);
+    assert.equal(typeof c.algorithm, 'string', `${t.file}: algorithm`);
+    assert.ok(t.label.length > 3 && !t.label.startsWith('//'), `${t.file}: label`);
+  }
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rllens-name-'));
+  const now = new Date(2026, 0, 2, 3, 4, 5);
+  const n1 = newRunDirName(tmp, { algorithm: 'grpo', task: { name: 'arithmetic' } }, now);
+  assert.equal(n1, 'grpo-arithmetic-20260102-030405');
+  fs.mkdirSync(path.join(tmp, n1));
+  assert.equal(newRunDirName(tmp, { algorithm: 'grpo', task: { name: 'arithmetic' } }, now), `${n1}-2`);
+});
+
+test('status bar text', () => {
+  assert.equal(statusText({ name: 'r', status: 'running', step: 12, totalSteps: 40, reward: 0.53125, tokensPerS: 12345, backend: 'wasm' }), '$(sync~spin) RL Lens · 12/40 · r 0.531 · 12.3k tok/s · wasm');
+  assert.equal(statusText({ name: 'r', status: 'failed' }), '$(error) RL Lens');
+});

@@ -1,0 +1,3 @@
+// Runs the rl-lens CLI from sources (for subprocess tests): node --import tsx test/unit/trainer-cli-entry.ts train ...
+import { main } from '../../src/cli/main';
+main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e) => { process.stderr.write(`${(e as Error).stack}\n`); process.exitCode = 1; });
