@@ -44,14 +44,18 @@ function runUnit() {
   if (!files.length) return { layer: 'unit', passed: 0, failed: 1, skipped: 0, note: 'no unit test files found' };
   const tap = path.join(outDir, 'unit.tap');
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...(testName ? [`--test-name-pattern=${testName}`] : []),
+  // a hung test fails after RL_LENS_UNIT_TEST_TIMEOUT s (default 300) instead of hanging CI; the whole layer after
+  // RL_LENS_UNIT_LAYER_TIMEOUT s (default 1500)
+  const perTest = Number(process.env.RL_LENS_UNIT_TEST_TIMEOUT || 300) * 1000;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', `--test-timeout=${perTest}`, ...(testName ? [`--test-name-pattern=${testName}`] : []),
     '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, RL_LENS_TEST: '1' } });
+  { cwd: root, stdio: 'inherit', env: { ...process.env, RL_LENS_TEST: '1' }, timeout: Number(process.env.RL_LENS_UNIT_LAYER_TIMEOUT || 1500) * 1000, killSignal: 'SIGKILL' });
   const text = fs.existsSync(tap) ? fs.readFileSync(tap, 'utf8') : '';
   const num = (k) => Number((new RegExp(`^# ${k} (\\d+)`, 'm').exec(text) ?? [])[1] ?? 0);
   const passed = num('pass'), failed = num('fail') + num('cancelled'), skipped = num('skipped') + num('todo');
   const res = { layer: 'unit', passed, failed: failed + (r.status !== 0 && failed === 0 ? 1 : 0), skipped, seconds: (Date.now() - t0) / 1000 };
-  if (passed + failed === 0) { res.failed += 1; res.note = 'ran no test'; }
+  if (r.error?.code === 'ETIMEDOUT' || r.signal === 'SIGKILL') { res.failed += 1; res.note = `unit layer killed after ${process.env.RL_LENS_UNIT_LAYER_TIMEOUT || 1500} s`; }
+  if (passed + failed === 0) { res.failed += 1; res.note = res.note ?? 'ran no test'; }
   return res;
 }
 

@@ -6,6 +6,7 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<{ r
   train: { summary: 'train --config FILE [--out DIR] [--backend B] [--events stdout]   run a training job', load: () => import('./train') },
   validate: { summary: 'validate RUN_DIR                                   check a run directory against the schema', load: () => import('./validate') },
   import: { summary: 'import --from rllb|verl|trl PATH --out RUN_DIR      convert another trainer\'s logs', load: () => import('./import') },
+  compare: { summary: 'compare --preset NAME --algorithms a,b [--out DIR]    same task/seed under several RL algorithms → comparison.html', load: () => import('./compare') },
   doctor: { summary: 'doctor RUN_DIR [--json]                             diagnose RL pathologies', load: () => import('./doctor') },
 };
 

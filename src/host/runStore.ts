@@ -96,7 +96,8 @@ export class RunEntry {
     if (step === undefined) return undefined;
     const e = this.evals.get(step)?.passAtK?.['1'];
     if (typeof e === 'number') return e;
-    const em = this.evalMetrics.get(step)?.['pass@1'] ?? this.metrics.get(step)?.['eval/pass@1'];
+    const ev = this.evalMetrics.get(step);
+    const em = ev?.['eval/pass@1'] ?? ev?.['pass@1'] ?? this.metrics.get(step)?.['eval/pass@1'];
     return typeof em === 'number' ? em : undefined;
   }
 }

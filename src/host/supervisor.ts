@@ -11,6 +11,7 @@ import * as vscode from 'vscode';
 import type { BackendInfo, RunStatus, TrainerEvent } from '../shared/runFormat';
 import { TrainerProcess, type TrainerExit } from './trainerProcess';
 import { readSettings } from './settings';
+import { headline } from '../views/model/runsTreeModel';
 
 export interface StartOptions {
   configPath: string;
@@ -158,10 +159,10 @@ export class Supervisor implements vscode.Disposable {
         if (c.run !== run || c.event?.type !== 'step') return;
         const total = run.totalSteps;
         const frac = total ? Math.min(1, (run.step ?? 0) / total) : 0;
-        const r = run.metrics?.['reward/mean'];
+        const h = headline(run.metrics);
         const eta = formatEta(run.etaSeconds);
         progress.report({
-          message: `step ${run.step}${total ? `/${total}` : ''}${typeof r === 'number' ? ` · reward ${r.toFixed(3)}` : ''}${eta ? ` · ETA ${eta}` : ''}`,
+          message: `step ${run.step}${total ? `/${total}` : ''}${h ? ` · ${h.key} ${h.value.toFixed(3)}` : ''}${eta ? ` · ETA ${eta}` : ''}`,
           increment: total ? Math.max(0, (frac - lastFrac) * 100) : undefined,
         });
         lastFrac = frac;

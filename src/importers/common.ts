@@ -336,3 +336,27 @@ export function keepExtra(extra: Record<string, unknown>, key: string, v: unknow
   if (bad.length) report(key, `non-finite value(s) (NaN/Infinity) at ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? ', ...' : ''}; kept in extra as null`);
   extra[key] = jsonSafe(v);
 }
+
+/**
+ * While following a live source, an unterminated last line is normally a line still being written, so it is not
+ * reported. If it stays unterminated and unchanged for `staleMs`, it is reported (as a warning) so that a torn tail of
+ * a dead writer is never silently ignored. Recomputed on every poll.
+ */
+export class TailWatch {
+  private readonly tails = new Map<string, { offset: number; line: number; size: number; since: number }>();
+  constructor(private readonly staleMs = 30_000) {}
+  note(file: string, nextOffset: number, nextLine: number): void {
+    let size = 0;
+    try { size = fs.statSync(file).size; } catch { /* gone */ }
+    if (size <= nextOffset) { this.tails.delete(file); return; }
+    const t = this.tails.get(file);
+    if (!t || t.offset !== nextOffset || t.size !== size) this.tails.set(file, { offset: nextOffset, line: nextLine, size, since: Date.now() });
+  }
+  problems(now = Date.now()): InputProblem[] {
+    const out: InputProblem[] = [];
+    for (const [file, t] of this.tails) {
+      if (now - t.since >= this.staleMs) out.push({ file, line: t.line, severity: 'warning', message: `last line has no newline and has not changed for ${Math.round((now - t.since) / 1000)} s (torn by an interrupted writer?); not read yet` });
+    }
+    return out;
+  }
+}

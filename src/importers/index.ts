@@ -111,10 +111,10 @@ export interface ImportResult {
   notes: string[];
 }
 
-function makeSession(format: ImportFormat, src: string): Session {
+function makeSession(format: ImportFormat, src: string, opts: { staleTailMs?: number } = {}): Session {
   switch (format) {
-    case 'rllb': return new RllbSession(src);
-    case 'verl': return new VerlSession(src);
+    case 'rllb': return new RllbSession(src, opts);
+    case 'verl': return new VerlSession(src, opts);
     case 'trl': return new TrlSession(src);
   }
 }
@@ -141,8 +141,13 @@ class Converter {
     this.writer.event({ type: 'start', time: new Date().toISOString(), runDir: out, runId: this.writer.current.id, algorithm: 'unknown', backend: { name: 'imported' } });
   }
 
+  /** after a final poll, tails have been read as final lines (reported as torn if bad) */
+  private finalised = false;
+  private manifestSig = '';
+
   async step(final: boolean): Promise<boolean> {
     const r = await this.session.poll(final);
+    if (final) this.finalised = true;
     for (const s of r.steps) {
       this.writer.writeRolloutStep(s.header, s.samples, s.arrays);
       this.rolloutsWritten++;
@@ -151,19 +156,25 @@ class Converter {
     for (const m of r.metrics) { this.writer.metrics(m); this.metricsWritten++; this.lastStep = Math.max(this.lastStep, m.step); }
     for (const e of r.evals) { this.writer.evalRecord(e); this.evalsWritten++; }
     const changed = r.steps.length + r.metrics.length + r.evals.length > 0;
-    this.updateManifest(final ? 'completed' : 'running');
-    return changed;
+    // the manifest is rewritten (atomically, with fsync) only when something in it changes
+    const sig = `${final}:${this.lastStep}:${this.problemCount()}:${this.session.notes.size}:${this.session.algorithm()}`;
+    const sigChanged = sig !== this.manifestSig;
+    if (changed || sigChanged) this.updateManifest(final ? 'completed' : 'running');
+    this.manifestSig = sig;
+    return changed || sigChanged; // onUpdate also fires when only the problems changed
   }
 
   problems(): InputProblem[] {
     const out = [...this.session.problems.list];
     for (const ps of this.session.stepProblems.values()) out.push(...ps);
+    if (!this.finalised) out.push(...(this.session.tails?.problems() ?? []));
     return out;
   }
 
   problemCount(): number {
     let n = this.session.problems.count;
     for (const ps of this.session.stepProblems.values()) n += ps.length;
+    if (!this.finalised) n += this.session.tails?.problems().length ?? 0;
     return n;
   }
 
@@ -257,10 +268,14 @@ export interface ForeignFollower {
  * read from the byte offset where the previous pass stopped; a step that receives more lines is rewritten atomically).
  * `onUpdate` is called after each pass that changed the run.
  */
-export function followForeignRun(src: string, out: string, onUpdate: (r: ImportResult) => void, opts: { from?: ImportFormat; intervalMs?: number; name?: string; replace?: boolean } = {}): ForeignFollower {
+export function followForeignRun(src: string, out: string, onUpdate: (r: ImportResult) => void, opts: {
+  from?: ImportFormat; intervalMs?: number; name?: string; replace?: boolean;
+  /** report an unterminated last line that has not changed for this long (default 30 s) */
+  staleTailMs?: number;
+} = {}): ForeignFollower {
   const { format, detected } = resolveFormat(src, opts.from);
   if (opts.replace) removePreviousImport(src, out);
-  const conv = new Converter(makeSession(format, src), src, out, detected, opts.name);
+  const conv = new Converter(makeSession(format, src, { staleTailMs: opts.staleTailMs }), src, out, detected, opts.name);
   let timer: NodeJS.Timeout | undefined;
   let busy: Promise<unknown> = Promise.resolve();
   let disposed = false;

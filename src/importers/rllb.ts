@@ -14,7 +14,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { RolloutSampleInput } from '../shared/runFormat';
-import { Problems, asNumberArray, countNonFinite, derivedStepMetrics, groupSamples, jsonSafe, keepExtra, listFiles, naturalCompare } from './common';
+import { Problems, TailWatch, asNumberArray, countNonFinite, derivedStepMetrics, groupSamples, jsonSafe, keepExtra, listFiles, naturalCompare } from './common';
 import { JsonlStepIndex, orderArrays, parseStep, type ConvertedSample, type PollResult, type Session, type StepOut } from './session';
 
 /** RLLoggingBoard key → RL Lens per-token array name. */
@@ -130,14 +130,18 @@ export class RllbSession implements Session {
   readonly problems = new Problems();
   readonly stepProblems = new Map<number, import('../shared/runFormat').InputProblem[]>();
   readonly notes = new Set<string>();
-  private readonly index = new JsonlStepIndex(this.problems);
+  readonly tails: TailWatch;
+  private readonly index: JsonlStepIndex;
   private files: string[] = [];
   private readonly sampleCounts = new Map<number, number>();
   private readonly metricsDone = new Set<number>();
   private readonly pendingMetrics = new Map<number, Record<string, number | null>>();
   private hasValues = false;
 
-  constructor(private readonly src: string) {}
+  constructor(private readonly src: string, opts: { staleTailMs?: number } = {}) {
+    this.tails = new TailWatch(opts.staleTailMs);
+    this.index = new JsonlStepIndex(this.problems, this.tails);
+  }
 
   algorithm(): string { return this.hasValues ? 'ppo' : 'unknown'; }
 

@@ -5,7 +5,14 @@
  * data-parallel rank, a file still being written) is rebuilt from the source bytes without keeping samples in memory.
  */
 import { TOKEN_ARRAYS, type EvalRecord, type InputProblem, type MetricsRecord, type RolloutSampleInput, type RolloutStepHeaderInput } from '../shared/runFormat';
-import { Problems, forEachLine, isObject, parsePyJson, readRange } from './common';
+import * as fs from 'fs';
+import { Problems, TailWatch, forEachLine, isObject, parsePyJson } from './common';
+
+function readAt(fd: number, offset: number, length: number): string {
+  const b = Buffer.alloc(length);
+  const n = fs.readSync(fd, b, 0, length, offset);
+  return b.toString('utf8', 0, n);
+}
 
 export interface StepOut {
   step: number;
@@ -33,6 +40,8 @@ export interface Session {
   readonly stepProblems: Map<number, InputProblem[]>;
   /** what the importer did (grouping by prompt, derived metrics, guesses), for manifest.source.notes */
   readonly notes: Set<string>;
+  /** live follow only: unterminated tails that stopped changing (recomputed each poll) */
+  readonly tails?: TailWatch;
   /** algorithm name for the manifest (guessed from the data) */
   algorithm(): string;
   counts(): Record<string, number>;
@@ -49,7 +58,7 @@ export class JsonlStepIndex {
   lines = 0;
   goodLines = 0;
 
-  constructor(private readonly problems: Problems) {}
+  constructor(private readonly problems: Problems, private readonly tails?: TailWatch) {}
 
   /**
    * Read new complete lines of `file`; `stepOf` returns the step of a parsed record or a reason string.
@@ -78,6 +87,7 @@ export class JsonlStepIndex {
       touched.add(s);
     });
     this.fileState.set(file, { offset: r.nextOffset, line: r.nextLine });
+    if (!final) this.tails?.note(file, r.nextOffset, r.nextLine);
     return touched;
   }
 
@@ -87,9 +97,19 @@ export class JsonlStepIndex {
     const rank = new Map(fileOrder.map((f, i) => [f, i]));
     refs.sort((a, b) => (rank.get(a.file) ?? 0) - (rank.get(b.file) ?? 0) || a.offset - b.offset);
     const out: { ref: LineRef; rec: Record<string, unknown> }[] = [];
-    for (const ref of refs) {
-      const p = parsePyJson(readRange(ref.file, ref.offset, ref.length));
-      if (p.ok && isObject(p.value)) out.push({ ref, rec: p.value });
+    const fds = new Map<string, number>();
+    try {
+      for (const ref of refs) {
+        let fd = fds.get(ref.file);
+        if (fd === undefined) {
+          try { fd = fs.openSync(ref.file, 'r'); } catch { continue; }
+          fds.set(ref.file, fd);
+        }
+        const p = parsePyJson(readAt(fd, ref.offset, ref.length));
+        if (p.ok && isObject(p.value)) out.push({ ref, rec: p.value });
+      }
+    } finally {
+      for (const fd of fds.values()) fs.closeSync(fd);
     }
     return out;
   }

@@ -15,7 +15,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { EvalRecord, InputProblem, MetricsRecord, RolloutSampleInput } from '../shared/runFormat';
-import { Problems, derivedStepMetrics, forEachLine, groupSamples, isObject, jsonSafe, keepExtra, listFiles, naturalCompare, parsePyJson, textOf } from './common';
+import { Problems, TailWatch, derivedStepMetrics, forEachLine, groupSamples, isObject, jsonSafe, keepExtra, listFiles, naturalCompare, parsePyJson, textOf } from './common';
 import { VERL_METRICS, mapMetrics } from './metricMap';
 import { JsonlStepIndex, parseStep, type ConvertedSample, type PollResult, type Session, type StepOut } from './session';
 
@@ -145,8 +145,9 @@ export class VerlSession implements Session {
   readonly problems = new Problems();
   readonly stepProblems = new Map<number, InputProblem[]>();
   readonly notes = new Set<string>();
-  private readonly rolloutIndex = new JsonlStepIndex(this.problems);
-  private readonly valIndex = new JsonlStepIndex(this.problems);
+  readonly tails: TailWatch;
+  private readonly rolloutIndex: JsonlStepIndex;
+  private readonly valIndex: JsonlStepIndex;
   private layout: VerlLayout = { rolloutFiles: [], validationFiles: [], metricFiles: [], unknownFiles: [] };
   private readonly metricState = new Map<string, { offset: number; line: number }>();
   private readonly kinds = new Map<string, FileKind>();
@@ -160,7 +161,11 @@ export class VerlSession implements Session {
   private evalCount = 0;
   private sawCritic = false;
 
-  constructor(private readonly src: string) {}
+  constructor(private readonly src: string, opts: { staleTailMs?: number } = {}) {
+    this.tails = new TailWatch(opts.staleTailMs);
+    this.rolloutIndex = new JsonlStepIndex(this.problems, this.tails);
+    this.valIndex = new JsonlStepIndex(this.problems, this.tails);
+  }
 
   algorithm(): string { return this.metricSteps.size ? (this.sawCritic ? 'ppo' : 'grpo') : 'unknown'; }
 
@@ -213,6 +218,7 @@ export class VerlSession implements Session {
         this.metricSteps.add(step);
       });
       this.metricState.set(f, { offset: r.nextOffset, line: r.nextLine });
+      if (!final) this.tails.note(f, r.nextOffset, r.nextLine);
     }
     if (this.layout.metricFiles.length) this.notes.add('verl metric names mapped to RL Lens names (critic/score/mean → reward/mean, actor/entropy → entropy, actor/pg_clipfrac → clip_ratio/region_mean, ...); the original names are kept too');
 
@@ -228,6 +234,7 @@ export class VerlSession implements Session {
           : { file: f, line: l.line, message: 'neither a verl generation dump line ({"input","output","score",...}) nor a file-logger line ({"step","data"}); skipped' });
       });
       this.metricState.set(f, { offset: r.nextOffset, line: r.nextLine });
+      if (!final) this.tails.note(f, r.nextOffset, r.nextLine);
     }
 
     // 2. rollout dumps

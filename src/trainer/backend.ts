@@ -19,7 +19,9 @@ import * as os from 'os';
 import * as path from 'path';
 // tfjs-core alone registers no gradients: the union package @tensorflow/tfjs does this import; we need it too.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
-import '@tensorflow/tfjs-backend-cpu';
+// a used binding keeps the CJS node build of the cpu backend (and its kernel registrations) in the esbuild bundle;
+// a bare side-effect import is dropped there because of the package's "sideEffects" list
+import { version_cpu } from '@tensorflow/tfjs-backend-cpu';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import type { BackendInfo, BackendName } from '../shared/runFormat';
 
@@ -107,6 +109,7 @@ async function tryWasm(threads?: number): Promise<BackendInfo> {
   }
   if (!ok) throw new BackendError(`wasm: the backend failed to initialise (wasm files in ${dir}); ${INSTALL_HINTS.wasm}`);
   await tf.ready();
+  shareIdentityOnWasm();
   let simd: boolean | undefined;
   let multi = false;
   try { simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')); } catch { simd = undefined; }
@@ -116,7 +119,29 @@ async function tryWasm(threads?: number): Promise<BackendInfo> {
   return { name: 'wasm', threads: actual, simd };
 }
 
+/**
+ * tfjs autodiff clones every tensor it saves for the backward pass (engine.saveTensorsForBackwardMode → Identity).
+ * The wasm Identity kernel copies the data; the cpu backend shares it (incRef), as wasm's own Reshape does. Tensors are
+ * immutable in tfjs (variables get new data on assign), so sharing is safe; it saved ~8% of a training step here.
+ */
+let identityShared = false;
+function shareIdentityOnWasm(): void {
+  if (identityShared) return;
+  identityShared = true;
+  tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel({
+    kernelName: 'Identity',
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend }) => {
+      const x = inputs.x as tf.TensorInfo;
+      (backend as unknown as { incRef(id: object): void }).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    },
+  });
+}
+
 async function tryCpu(): Promise<BackendInfo> {
+  if (!version_cpu || !tf.findBackendFactory('cpu')) throw new BackendError(`cpu: backend not registered; ${INSTALL_HINTS.cpu}`);
   const ok = await tf.setBackend('cpu');
   if (!ok) throw new BackendError(`cpu: the backend failed to initialise; ${INSTALL_HINTS.cpu}`);
   return { name: 'cpu', threads: 1 };

@@ -16,6 +16,10 @@ import { GPT, type GPTConfig } from './model/gpt';
 import { AdamW, clipByGlobalNorm } from './optim';
 import { Rng } from './rng';
 import { generate } from './sampling';
+import { writeRolloutStepFiles } from '../runio/writer';
+import { readRolloutStep, readSampleArrays, readStepData } from '../runio/reader';
+import { TOKEN_ARRAYS } from '../shared/runFormat';
+import { rlBenchCases } from './rl/bench';
 
 export const REFERENCE_MODEL: GPTConfig = { vocabSize: 32, contextLength: 32, dModel: 128, nHeads: 4, nLayers: 2 };
 /** PyTorch on the 2-core development machine (numbers given in the issue) */
@@ -93,6 +97,9 @@ registerBenchCase({
   },
 });
 
+// ---- online RL: one full step per algorithm family (src/trainer/rl/bench.ts, owned by the RL algorithms)
+for (const c of rlBenchCases()) registerBenchCase(c);
+
 export interface BenchRow { backend: string; backendInfo: string; case: string; description: string; ms: number; tokensPerSec: number; gflops: number; pytorchMs?: number; vsPytorch?: string; note?: string }
 
 export function machine(): Record<string, unknown> {
@@ -140,7 +147,56 @@ export async function runBench(argv: string[]): Promise<{ rows: BenchRow[]; file
   return { rows, file: `${base}.json` };
 }
 
-if (require.main === module) {
+/**
+ * Storage benchmark of the per-token layout (rollouts/step_X.jsonl + .f32): writes ~`mb` MB of per-token arrays
+ * (512 samples × 13 arrays × 256 tokens per step), then reads it back three ways. Run: node dist/bench.js --storage 1024
+ */
+export function storageBench(mb: number, dir: string): Record<string, number> {
+  const S = 512, L = 256, arrays = [...TOKEN_ARRAYS];
+  const bytesPerStep = S * L * arrays.length * 4;
+  const steps = Math.max(1, Math.round((mb * 2 ** 20) / bytesPerStep));
+  const rdir = path.join(dir, 'rollouts');
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(rdir, { recursive: true });
+  const toks = Array.from({ length: L }, (_, i) => String.fromCharCode(97 + (i % 26)));
+  const samples = Array.from({ length: S }, (_, i) => ({ group: `g${i >> 3}`, prompt: '12+34=', completion: toks.join(''), tokens: toks, reward: 1, length: L }));
+  const arr = Array.from({ length: S }, () => Object.fromEntries(arrays.map((a) => [a, Float32Array.from({ length: L }, (_, t) => Math.sin(t))])));
+  const groups = Array.from({ length: S / 8 }, (_, g) => ({ id: `g${g}`, prompt: '12+34=', samples: Array.from({ length: 8 }, (_, k) => g * 8 + k), rewards: Array(8).fill(1), mean: 1, std: 0 }));
+  let t = performance.now();
+  for (let s = 1; s <= steps; s++) writeRolloutStepFiles(rdir, { step: s, arrays, groups }, samples, arr);
+  const writeS = (performance.now() - t) / 1000;
+  let total = 0;
+  for (const f of fs.readdirSync(rdir)) total += fs.statSync(path.join(rdir, f)).size;
+  // 1. open a step: header + sample lines (what the heatmap needs first)
+  t = performance.now();
+  const st = readRolloutStep(dir, Math.ceil(steps / 2));
+  const openStepMs = performance.now() - t;
+  // 2. one sample's arrays with one positioned read (hover / drill-down), 200 random samples over all steps
+  t = performance.now();
+  const rng = new Rng(1);
+  const cache = new Map<number, ReturnType<typeof readRolloutStep>>();
+  for (let i = 0; i < 200; i++) {
+    const s = 1 + rng.int(steps);
+    let r = cache.get(s);
+    if (!r) { r = readRolloutStep(dir, s); cache.set(s, r); }
+    readSampleArrays(dir, r.header, r.samples[rng.int(S)]);
+  }
+  const randomSampleMs = (performance.now() - t) / 200;
+  // 3. every step's full .f32 (sequential scan, e.g. a doctor check over all tokens)
+  t = performance.now();
+  let n = 0;
+  for (let s = 1; s <= steps; s++) { const r = s === st.header.step ? st : readRolloutStep(dir, s); n += readStepData(dir, r.header)!.length; }
+  const scanS = (performance.now() - t) / 1000;
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { steps, totalMB: total / 2 ** 20, writeS, writeMBps: total / 2 ** 20 / writeS, openStepMs, randomSampleMs, scanS, scanMBps: (n * 4) / 2 ** 20 / scanS };
+}
+
+if (require.main === module && process.argv.includes('--storage')) {
+  const i = process.argv.indexOf('--storage');
+  const mb = Number(process.argv[i + 1] ?? 1024);
+  const r = storageBench(mb, path.join(os.tmpdir(), `rl-lens-storage-${process.pid}`));
+  process.stdout.write(JSON.stringify({ machine: machine(), storage: r }, null, 2) + '\n');
+} else if (require.main === module) {
   runBench(process.argv.slice(2)).then(({ rows, file }) => {
     process.stdout.write(markdownTable(rows, machine()));
     process.stdout.write(`\nwritten: ${file} (+ .md)\n`);

@@ -325,13 +325,13 @@ export function defaultPreset(): Record<string, unknown> {
     name: 'default-sft-arithmetic',
     algorithm: 'sft',
     seed: 1,
-    task: { name: 'arithmetic', difficulty: 2 },
+    task: { name: 'arithmetic', difficulty: 1 },
     model: { dModel: 64, nHeads: 4, nLayers: 2, contextLength: 16 },
-    train: { steps: 400, batchSize: 64, lr: 0.003, lrSchedule: 'cosine', warmupSteps: 20 },
+    train: { steps: 300, batchSize: 64, lr: 0.003, lrSchedule: 'cosine', warmupSteps: 20 },
     sampling: { temperature: 1, maxNewTokens: 5 },
-    eval: { every: 100, numPrompts: 64, samplesPerPrompt: 8, k: [1, 2, 4, 8] },
-    checkpoint: { every: 200 },
-    rollouts: { every: 50, maxSamples: 32 },
+    eval: { every: 50, numPrompts: 64, samplesPerPrompt: 8, k: [1, 2, 4, 8] },
+    checkpoint: { every: 100 },
+    rollouts: { every: 25, maxSamples: 32 },
     sft: { demoNoise: 0.1, demoCoverage: 1 },
   };
 }

@@ -92,6 +92,8 @@ export interface TrainContext {
   checkpoint(step: number, tag?: string, extra?: { metrics?: Record<string, number | null>; eval?: EvalRecord }): string;
   /** should this step be checkpointed? (config.checkpoint.every) */
   checkpointStep(step: number): boolean;
+  /** let the event loop run (SIGTERM, stop messages on stdin): `await ctx.yield()` once per step */
+  yield(): Promise<void>;
   log(message: string): void;
   warn(message: string, code?: string): void;
   emit(e: TrainerEvent): void;
@@ -300,6 +302,7 @@ export async function runTraining(config: TrainConfig, opts: RunOptions = {}): P
       writer.updateManifest({ step });
       return dir;
     },
+    yield: () => new Promise<void>((resolve) => setImmediate(resolve)),
     log(message) { emit({ type: 'log', time: now(), level: 'info', message }); progress(message); },
     warn(message, code) { emit({ type: 'warning', time: now(), message, code, step: lastStep }); progress(`warning: ${message}`); },
     emit,

@@ -4,3 +4,4 @@
  */
 import './sft';
 import './preference';
+import './rl/register';

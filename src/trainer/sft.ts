@@ -118,6 +118,7 @@ registerAlgorithm({
       if (ctx.evalStep(step) && step !== ctx.totalSteps) ctx.evaluate(step);
       if (ctx.traceStep(step)) traceRollout(ctx, step);
       ctx.step(step, { loss, grad_norm: gradNorm, lr, 'sft/noisy_fraction': batch.noisy / batch.examples.length }, { tokens: batch.ids.length * T });
+      await ctx.yield(); // lets SIGTERM / {"type":"stop"} handlers run
       if (ctx.stopRequested()) break;
     }
   },

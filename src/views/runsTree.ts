@@ -93,10 +93,9 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunNode>, vscod
 
   // ---- live refresh ---------------------------------------------------------------------------------------
   private poll(): void {
-    for (const d of this.runDirs) {
-      const e = this.store.peek(d);
-      if (!e) continue;
-      if (e.status === 'running' || this.supervisor.isRunning(d)) this.refreshRun(d);
+    // every known run (pipeline stages included) that is running; finished runs cost nothing
+    for (const e of this.store.all()) {
+      if (e.status === 'running' || this.supervisor.isRunning(e.dir)) this.refreshRun(e.dir);
     }
   }
   private queueRefresh(dir: string, ms: number): void {
@@ -116,7 +115,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunNode>, vscod
     const ch = e.refresh();
     if (!ch.any) return;
     this.runChanged.fire({ runDir: e.dir });
-    const runNode = this.nodes.get(this.model.view({ kind: 'run', runDir: e.dir }).id);
+    const runNode = this.runNode(e.dir);
     if (ch.manifest && e.manifest?.stages?.length) { this.rescan(); return; }
     if (ch.manifest || ch.metrics) { if (runNode) this.emitter.fire(runNode); }
     if (ch.steps) { const n = this.nodes.get(`steps:${e.dir}`); if (n) this.emitter.fire(n); }

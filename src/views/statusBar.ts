@@ -6,9 +6,8 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { Supervisor } from '../host/supervisor';
 import type { RunEntry } from '../host/runStore';
+import { headline, tokensPerSecond } from './model/runsTreeModel';
 import { statusText, type StatusInfo } from './model/statusText';
-
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
 export class RunStatusBar implements vscode.Disposable {
   readonly item: vscode.StatusBarItem;
@@ -29,7 +28,7 @@ export class RunStatusBar implements vscode.Disposable {
     if (r) {
       return {
         name: r.name, status: r.proc.running ? 'running' : r.status, step: r.step, totalSteps: r.totalSteps,
-        reward: num(r.metrics?.['reward/mean']), tokensPerS: num(r.metrics?.tokens_per_s), backend: r.backend?.name,
+        headline: headline(r.metrics), tokensPerS: tokensPerSecond(r.metrics), backend: r.backend?.name,
       };
     }
     const e = this.selected;
@@ -37,7 +36,7 @@ export class RunStatusBar implements vscode.Disposable {
     const m = e.latestMetrics;
     return {
       name: e.manifest.name ?? e.manifest.id ?? path.basename(e.dir), status: e.status, step: e.lastStep ?? e.manifest.step, totalSteps: e.manifest.totalSteps,
-      reward: num(m?.['reward/mean']), tokensPerS: num(m?.tokens_per_s), backend: e.manifest.backend?.name,
+      headline: headline(m), tokensPerS: tokensPerSecond(m), backend: e.manifest.backend?.name,
     };
   }
 

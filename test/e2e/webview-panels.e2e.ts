@@ -14,8 +14,13 @@ configure({
   timeout: 120_000,
 });
 
+/** the webview of the active editor (hidden webviews of other tabs stay in the DOM) */
+function activeFrame(wb: import('./framework').Workbench) {
+  return wb.page.locator('iframe.webview.ready:visible').first().contentFrame().frameLocator('iframe#active-frame');
+}
+
 /** click the centre of a heatmap cell (grid coordinates; header sizes as drawn by src/webview/views/grid.ts) */
-async function clickCell(frame: ReturnType<import('./framework').Workbench['webviewFrame']>, row: number, token: number, headerW = 150): Promise<void> {
+async function clickCell(frame: ReturnType<typeof activeFrame>, row: number, token: number, headerW = 150): Promise<void> {
   await frame.locator('#grid').click({ position: { x: headerW + token * 48 + 24, y: 18 + row * 20 + 10 } });
 }
 
@@ -26,7 +31,7 @@ test('token heatmap of a GRPO run opens from the palette, draws, and the drill-d
   await wb.page.locator('.quick-input-widget .quick-input-title', { hasText: 'rollout step' }).waitFor({ timeout: 10_000 });
   await wb.answerInput('step 20');
   await wb.waitForTab('Token Heatmap');
-  const frame = wb.webviewFrame();
+  const frame = activeFrame(wb);
   const status = await poll('heatmap status', async () => { const t = (await frame.locator('#status').textContent().catch(() => '')) ?? ''; return /24 of 24 samples/.test(t) ? t : undefined; }, 30_000);
   assert.match(status, /step 20 · 24 of 24 samples · 6 groups · grpo/);
   assert.match((await frame.locator('#legend-info').textContent())!, /diverging, centred on 0 .* raw range \[/);
@@ -43,7 +48,7 @@ test('PPO run: the drill-down explains a token advantage with GAE terms that add
   await wb.answerInput('ppo synthetic');
   await wb.page.locator('.quick-input-widget .quick-input-title', { hasText: 'rollout step' }).waitFor({ timeout: 10_000 });
   await wb.answerInput('step 20');
-  const frame = wb.webviewFrame();
+  const frame = activeFrame(wb);
   await poll('ppo step shown', async () => /· ppo$/.test(((await frame.locator('#status').textContent().catch(() => '')) ?? '').trim()) || undefined, 30_000);
   await clickCell(frame, 1, 2);
   await poll('PPO drill-down', async () => /PPO credit for token 2 of sample 1/.test((await frame.locator('#drill h3').textContent().catch(() => '')) ?? '') || undefined);
@@ -59,7 +64,7 @@ test('group view shows the G completions with rewards, parts, advantages and gro
   await wb.page.locator('.quick-input-widget .quick-input-title', { hasText: 'rollout step' }).waitFor({ timeout: 10_000 });
   await wb.answerInput('step 20');
   await wb.waitForTab('Group View');
-  const frame = wb.webviewFrameByTitle('Group View');
+  const frame = activeFrame(wb);
   await frame.locator('#group-table').waitFor({ timeout: 30_000 });
   assert.equal(await frame.locator('#group-table tr').count(), 5, 'header + 4 completions');
   assert.match((await frame.locator('#group-stats').textContent())!, /n = 4 · mean .* std .*\(unbiased\)/);
@@ -74,7 +79,7 @@ test('dashboard follows a live run: appended metric lines appear without reopeni
   await wb.pickQuickItem(/ppo synthetic/);
   await wb.page.keyboard.press('Enter');
   await wb.waitForTab('Dashboard');
-  const frame = wb.webviewFrameByTitle('Dashboard');
+  const frame = activeFrame(wb);
   await poll('dashboard panels', async () => (await frame.locator('[data-panel]').count()) >= 8 || undefined, 30_000);
   const ids = await frame.locator('[data-panel]').evaluateAll((els) => els.map((e) => e.getAttribute('data-panel')));
   for (const want of ['reward', 'kl', 'entropy', 'clipping', 'lengths', 'losses', 'optim', 'eval']) assert.ok(ids.includes(want), `${want} in ${ids}`);

@@ -184,6 +184,10 @@ export async function ensureCodeServer() {
       npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false',
       npm_config_cache: process.env.npm_config_cache || path.join(cacheDir, 'npm-cache'),
     };
+    // node-gyp (argon2, node-pty, kerberos) needs Node's headers: use the ones installed with this Node
+    // (Debian's nodejs ships them in /usr/include/node) rather than downloading them (no network to nodejs.org here)
+    const prefix = path.resolve(path.dirname(process.execPath), '..');
+    if (!env.npm_config_nodedir && fs.existsSync(path.join(prefix, 'include/node/common.gypi'))) env.npm_config_nodedir = prefix;
     const logFile = path.join(codeServerDir, 'install.log');
     const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
     const r = spawnSync(npm, ['install', '--no-package-lock', '--foreground-scripts', '--dangerously-allow-all-scripts'], { cwd: codeServerDir, env, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });

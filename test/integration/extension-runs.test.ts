@@ -201,3 +201,31 @@ describe('RL Lens extension shell', function () {
     assert.ok(inner.length > 0 && inner.every((g) => g.kind === 'group' || g.kind === 'sample'), `rollout groups: ${inner.map((c) => label(a, c)).join(', ')}`);
   });
 });
+
+describe('RL Lens extension shell with the real trainer: Stop', function () {
+  this.timeout(120_000);
+  it('Stop Run ends a real training run (graceful stop, or the process group is killed after rlLens.stopTimeoutSeconds)', async () => {
+    const a = await api();
+    const cfg = vscode.workspace.getConfiguration('rlLens');
+    await cfg.update('stopTimeoutSeconds', 5, vscode.ConfigurationTarget.Global);
+    try {
+      const res = await vscode.commands.executeCommand<StartRunResult>('rlLens.startRun', { preset: 'sft-arithmetic', name: 'it-real-stop', progress: false });
+      assert.ok(res, `startRun failed: ${a.commands.shown.join(' | ')}`);
+      const r = a.supervisor.get(res.runDir)!;
+      await until('the real trainer to reach step 3', () => (r.step ?? 0) >= 3 || !r.proc.running, 60_000);
+      assert.ok(r.proc.running, `the trainer ended before Stop: ${r.exit?.message}`);
+      const t0 = Date.now();
+      await vscode.commands.executeCommand('rlLens.stopRun', { runDir: res.runDir });
+      const exit = await r.proc.whenExited();
+      const ms = Date.now() - t0;
+      const graceful = fs.readdirSync(path.join(res.runDir, 'checkpoints')).some((n) => n.endsWith('_stop'));
+      log(`real trainer stop: ${exit.status} after ${ms} ms, ${graceful ? 'graceful (stop checkpoint written)' : `NOT graceful (killed: signal ${exit.signal}; the trainer did not react to the stop message / SIGTERM)`}`);
+      assert.equal(exit.status, 'stopped');
+      assert.equal(manifest(res.runDir).status, 'stopped');
+      assert.ok(ms < 5000 + 5000, `stopped within the timeout + 5 s (${ms} ms)`);
+      assert.equal(a.supervisor.active().some((x) => x.runDir === res.runDir), false);
+    } finally {
+      await cfg.update('stopTimeoutSeconds', undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
+});

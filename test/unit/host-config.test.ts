@@ -60,6 +60,6 @@ test('templates: every shipped template parses, has a label, and run folder name
 });
 
 test('status bar text', () => {
-  assert.equal(statusText({ name: 'r', status: 'running', step: 12, totalSteps: 40, reward: 0.53125, tokensPerS: 12345, backend: 'wasm' }), '$(sync~spin) RL Lens · 12/40 · r 0.531 · 12.3k tok/s · wasm');
+  assert.equal(statusText({ name: 'r', status: 'running', step: 12, totalSteps: 40, headline: { short: 'r', value: 0.53125 }, tokensPerS: 12345, backend: 'wasm' }), '$(sync~spin) RL Lens · 12/40 · r 0.531 · 12.3k tok/s · wasm');
   assert.equal(statusText({ name: 'r', status: 'failed' }), '$(error) RL Lens');
 });

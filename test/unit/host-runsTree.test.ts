@@ -136,3 +136,29 @@ test('text helpers', () => {
   assert.equal(oneLine('x'.repeat(20), 5), 'xxxx…');
   assert.equal(mdEscape('**[x](y)**'), '\\*\\*\\[x\\]\\(y\\)\\*\\*');
 });
+
+test('cost of a live refresh on a big run (bench note): nothing new, and one new metrics line', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rllens-big-'));
+  const w = makeRun(root, 'big');
+  const lines: string[] = [];
+  for (let s = 1; s <= 20000; s++) lines.push(JSON.stringify({ step: s, values: Object.fromEntries(Array.from({ length: 20 }, (_, k) => [`m${k}`, s * k])) }));
+  fs.appendFileSync(path.join(w.dir, 'metrics.jsonl'), lines.join('\n') + '\n');
+  for (let s = 1; s <= 300; s++) fs.writeFileSync(path.join(w.dir, 'rollouts', `step_${String(s).padStart(8, '0')}.jsonl`), '{"kind":"header"}\n');
+  const store = new RunStore();
+  let t0 = performance.now();
+  const e = store.get(w.dir);
+  const firstMs = performance.now() - t0;
+  assert.equal(e.lastStep, 20000);
+  assert.equal(e.steps.length, 300);
+  t0 = performance.now();
+  for (let i = 0; i < 20; i++) assert.equal(e.refresh().any, false);
+  const idleMs = (performance.now() - t0) / 20;
+  fs.appendFileSync(path.join(w.dir, 'metrics.jsonl'), JSON.stringify({ step: 20001, values: { m0: 1 } }) + '\n');
+  const before = e.bytesRead;
+  t0 = performance.now();
+  assert.equal(e.refresh().metrics, true);
+  const oneMs = performance.now() - t0;
+  assert.ok(e.bytesRead - before < 100, `read ${e.bytesRead - before} bytes for one appended line`);
+  console.log(`# run store: first load of 20k metric lines + 300 steps ${firstMs.toFixed(1)} ms; idle refresh ${idleMs.toFixed(2)} ms; refresh with one new line ${oneMs.toFixed(2)} ms`);
+  assert.ok(idleMs < 50, `idle refresh ${idleMs} ms`);
+});

@@ -87,3 +87,23 @@ test('follow verl: new dump files and appended metric lines; dispose marks the r
   assert.deepEqual([...run.steps.keys()], [1, 2]);
   assert.deepEqual(run.metrics.map((m) => m.step), [0, 1, 2, 3]);
 });
+
+test('follow: a torn tail that stops changing is reported after staleTailMs, and disappears once completed', async () => {
+  const dir = tmpDir('follow-tail');
+  const src = path.join(dir, 'src');
+  fs.mkdirSync(src);
+  const lines = fs.readFileSync(path.join(FIX, 'rllb/poem_task/rollout_data_rank0.jsonl'), 'utf8').trim().split('\n');
+  const f0 = path.join(src, 'rollout_data_rank0.jsonl');
+  fs.writeFileSync(f0, lines[0] + '\n' + lines[1].slice(0, 30));
+  const f = followForeignRun(src, path.join(dir, 'run'), () => undefined, { intervalMs: 30, staleTailMs: 200 });
+  await f.ready;
+  assert.equal(f.snapshot().problemCount, 0, 'not yet: it may still be being written');
+  await waitFor(() => f.snapshot().problemCount === 1);
+  const p = f.snapshot().problems[0];
+  assert.equal(p.file, f0);
+  assert.equal(p.line, 2);
+  assert.match(p.message, /no newline and has not changed/);
+  fs.appendFileSync(f0, lines[1].slice(30) + '\n');
+  await waitFor(() => f.snapshot().counts.samples === 2 && f.snapshot().problemCount === 0);
+  f.dispose();
+});

@@ -17,7 +17,10 @@ import type { StepData } from '../../src/webview/data/step';
 import { appendJsonLine } from '../../src/runio/writer';
 
 const missing = chromiumMissing();
-if (missing) console.log(`# SKIP webview browser tests: ${missing}`);
+if (missing) {
+  console.log(`# SKIP webview browser tests: ${missing}`);
+  test(`webview browser tests (${missing})`, { skip: missing }, () => undefined);
+}
 
 function loadStep(dir: string): StepData {
   const s = listRolloutSteps(dir).at(-1)!;
@@ -137,6 +140,10 @@ describe('webview in headless Chromium', { skip: missing }, () => {
     assert.ok(Math.abs(shown - stored(st, 1, 'advantage')[2]) < 1e-3 * Math.max(1, Math.abs(shown)));
     assert.equal((await v.page.$$('#drill .checks li.bad')).length, 0);
     assert.match((await v.page.textContent('#drill'))!, /Σ = A_t/);
+    // a live run writes a new step: the host's notification adds it to the step picker (no reload)
+    await v.post({ kind: 'notification', method: 'rollout/stepAdded', params: { runDir: path.resolve(ppo), step: 25 } });
+    assert.deepEqual((await v.snapshot()).steps, [5, 10, 15, 20, 25]);
+    assert.ok(await v.page.locator('#step vscode-option[value="25"]').count() === 1);
   });
 
   test('DPO drill-down shows chosen vs rejected implicit rewards', async () => {

@@ -6,8 +6,8 @@
  */
 import type { DoctorInput, Finding } from '../types';
 import type { Thresholds } from '../thresholds';
-import { align, headTail, median, mean, pearson, spearman, finite } from '../stats';
-import { pick, metricOrRollouts, win, finding, fmt, pct, lastSteps } from './common';
+import { align, headTail, median, mean, pearson, spearman, finite, rollingMedian } from '../stats';
+import { metricOrRollouts, win, finding, fmt, pct, lastSteps } from './common';
 
 const PENALTY = /overlong|length|len_?pen|too_?long|brevity/i;
 
@@ -37,8 +37,12 @@ export function checkLength(input: DoctorInput, th: Thresholds): Finding[] {
       const growth = tl.head > 0 ? tl.tail / tl.head : NaN;
       const rho = spearman(a.a, a.b);
       if (growth >= th.length.growthRatio && tl.z > th.trendZ && tr.diff > 0 && rho >= th.length.rewardCorr) {
-        // within-group correlation over the whole run: at the end of a hack every sample may already be at max length
-        const wg = withinGroupLengthRewardCorr(input.rollouts);
+        // within-group correlation from where the drift starts (length past a quarter of its rise) to the end; groups
+        // without variance (at the end of a hack every sample may sit at max length) drop out by themselves
+        const roll = rollingMedian(a.a, Math.max(1, Math.floor(w / 2)));
+        const startIdx = roll.findIndex((x) => x >= tl.head + 0.25 * (tl.tail - tl.head));
+        const startStep = a.steps[Math.max(0, startIdx)];
+        const wg = withinGroupLengthRewardCorr(input.rollouts.filter((r) => r.step >= startStep));
         const haveWithin = wg.groups >= 5;
         if (!haveWithin || wg.corr >= th.length.withinGroupCorr) {
           const last = input.rollouts[input.rollouts.length - 1];

@@ -184,7 +184,7 @@ function preferenceModule(method: PreferenceMethod): AlgorithmModule {
         shouldStop: () => ctx.stopRequested(),
       });
       try {
-        const r = trainer.run();
+        const r = await trainer.runAsync(() => ctx.yield());
         ctx.writer.updateManifest({ preference: { method, before: r.before, after: r.after } });
       } finally { trainer.dispose(); }
     },
@@ -232,7 +232,7 @@ export const rewardModelModule: AlgorithmModule = {
       shouldStop: () => ctx.stopRequested(),
     });
     try {
-      const r = trainer.run();
+      const r = await trainer.runAsync(() => ctx.yield());
       ctx.writer.updateManifest({ rewardModel: { before: r.before, after: r.after, evalPairs: trainer.evalSize } });
     } finally { trainer.dispose(); }
   },

@@ -437,6 +437,17 @@ export class PreferenceTrainer {
 
   /** Run all steps (with periodic eval). Returns the eval metrics before training and at the end. */
   run(): { before: Record<string, number>; after: Record<string, number>; steps: number } {
+    const it = this.steps();
+    for (let x = it.next(); ; x = it.next()) if (x.done) return x.value;
+  }
+
+  /** The same, yielding to the event loop after every step (`yieldFn`: the engine's ctx.yield, so stop requests are seen). */
+  async runAsync(yieldFn: () => Promise<void>): Promise<{ before: Record<string, number>; after: Record<string, number>; steps: number }> {
+    const it = this.steps();
+    for (let x = it.next(); ; x = it.next()) { if (x.done) return x.value; await yieldFn(); }
+  }
+
+  private *steps(): Generator<number, { before: Record<string, number>; after: Record<string, number>; steps: number }> {
     const w = this.o.writer;
     const before = this.evalSize ? this.evaluate() : {};
     if (this.evalSize) { w?.metrics({ step: 0, split: 'eval', values: before }); this.o.onEval?.(0, before); }
@@ -452,6 +463,7 @@ export class PreferenceTrainer {
         w?.metrics({ step: this.step, split: 'eval', values: after });
         this.o.onEval?.(this.step, after);
       }
+      yield this.step;
     }
     return { before, after, steps: this.step };
   }

@@ -147,7 +147,7 @@ export function runRlResolved(ctx: RlContext, algorithm: RlAlgorithm, cfg: RlCon
       else ctx.writer?.metrics({ step, time: (Date.now() - t0) / 1000, split: 'train', values: r.metrics });
       ctx.onStep?.(step, r.metrics);
       const m = r.metrics;
-      log(`step ${step}/${cfg.steps}  gen ${Number(m['timing/gen_s']).toFixed(2)} s  reward ${(m['reward/mean'] as number).toFixed(3)}  kl ${Number(m['kl']).toExponential(2)}  entropy ${Number(m['entropy']).toFixed(3)}  len ${Number(m['response_length/mean']).toFixed(1)}  ${Number(m['tokens_per_s']).toFixed(0)} tok/s  ${Number(m['step_time']).toFixed(2)} s`);
+      if (!hooks.step) log(`step ${step}/${cfg.steps}  gen ${Number(m['timing/gen_s']).toFixed(2)} s  reward ${(m['reward/mean'] as number).toFixed(3)}  kl ${Number(m['kl']).toExponential(2)}  entropy ${Number(m['entropy']).toFixed(3)}  len ${Number(m['response_length/mean']).toFixed(1)}  ${Number(m['tokens_per_s']).toFixed(0)} tok/s  ${Number(m['step_time']).toFixed(2)} s`);
       if (evalStep(step)) doEval(step);
       if (ctx.shouldStop?.()) { stopped = true; break; }
     }

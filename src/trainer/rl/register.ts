@@ -92,7 +92,7 @@ export function rlConfigFromTrainConfig(config: TrainConfig, alg: RlAlgorithm): 
   return resolveRlConfig(alg, {
     ...sec,
     steps: t.steps, lr: t.lr, warmupSteps: t.warmupSteps, minLrRatio: t.lrSchedule === 'constant' ? 1 : t.minLrRatio, weightDecay: t.weightDecay, gradClip: t.gradClip,
-    maxNewTokens: config.derived.maxNewTokens, temperature: config.sampling.temperature > 0 ? config.sampling.temperature : 1, topP: config.sampling.topP,
+    maxNewTokens: config.derived?.maxNewTokens ?? config.sampling.maxNewTokens, temperature: config.sampling.temperature > 0 ? config.sampling.temperature : 1, topP: config.sampling.topP,
     eval: { every: config.eval.every, prompts: config.eval.numPrompts, samples: config.eval.samplesPerPrompt, temperature: config.eval.temperature, k: config.eval.k },
     traces: { fullEvery: config.rollouts.every, maxSamples: config.rollouts.maxSamples },
   }, 'rl');
@@ -180,3 +180,37 @@ for (const name of RL_ALGORITHMS) {
   };
   registerAlgorithm(mod);
 }
+
+// ---- built-in presets (rl-lens train --preset NAME)
+import { PRESETS, deepMerge } from '../config';
+
+/** grpo on arithmetic (difficulty 1) from a noisy SFT warm start made in the same run: eval pass@1 rises by ~20 points. */
+export function rlArithmeticPreset(algorithm: RlAlgorithm, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return deepMerge({
+    name: `${algorithm.replace(/_/g, '-')}-arithmetic`,
+    algorithm,
+    seed: 1,
+    task: { name: 'arithmetic', difficulty: 1 },
+    model: { dModel: 64, nHeads: 4, nLayers: 2, contextLength: 16 },
+    train: { steps: 80, lr: 0.001, lrSchedule: 'cosine', warmupSteps: 2, minLrRatio: 0.1, gradClip: 1 },
+    sampling: { temperature: 1, maxNewTokens: 5 },
+    eval: { every: 20, numPrompts: 64, samplesPerPrompt: 8, k: [1, 2, 4, 8], temperature: 1 },
+    checkpoint: { every: 40 },
+    rollouts: { every: 10, maxSamples: 64 },
+    rl: { promptsPerStep: 32, groupSize: 8, warmStart: { steps: 400, batchSize: 64, lr: 0.003, demoNoise: 0.5 } },
+  }, extra) as Record<string, unknown>;
+}
+
+/** Adds the RL presets to the CLI's preset table. Deferred to a microtask: register.ts is loaded from the engine's
+ * plug-in list, which config.ts (owner of PRESETS) may still be initialising (import cycle). */
+export function registerRlPresets(): void {
+  PRESETS['grpo-arithmetic'] = () => rlArithmeticPreset('grpo');
+  PRESETS['dapo-arithmetic'] = () => rlArithmeticPreset('dapo');
+  PRESETS['ppo-arithmetic'] = () => rlArithmeticPreset('ppo');
+  /** seconds: for tests and smoke checks (any RL algorithm via --config with "algorithm" changed) */
+  PRESETS['grpo-tiny'] = () => rlArithmeticPreset('grpo', {
+    name: 'grpo-tiny', model: { dModel: 32, nLayers: 1 }, train: { steps: 4 }, eval: { every: 2, numPrompts: 8, samplesPerPrompt: 4, k: [1, 4] },
+    checkpoint: { every: 0 }, rollouts: { every: 2, maxSamples: 16 }, rl: { promptsPerStep: 4, groupSize: 4, warmStart: { steps: 10 } },
+  });
+}
+queueMicrotask(registerRlPresets);

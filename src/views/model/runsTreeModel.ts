@@ -86,9 +86,23 @@ export function fmtSigned(v: number | undefined, digits = 2): string {
   return (v > 0 ? '+' : v < 0 ? '−' : '±') + Math.abs(v).toFixed(digits);
 }
 
+/** The headline number of a step's metrics: reward for RL, margin / accuracy for preference runs, else the loss. */
+export function headline(m: Record<string, number | null> | undefined): { key: string; short: string; value: number } | undefined {
+  if (!m) return undefined;
+  for (const [key, short] of [['reward/mean', 'r'], ['rewards/margins', 'margin'], ['rm/accuracy', 'acc'], ['loss', 'loss']] as const) {
+    const v = m[key];
+    if (typeof v === 'number' && Number.isFinite(v)) return { key, short, value: v };
+  }
+  return undefined;
+}
 function rewardOf(m: Record<string, number | null> | undefined): number | undefined {
-  const v = m?.['reward/mean'] ?? m?.['rewards/margins'] ?? m?.['rm/accuracy'];
+  const v = m?.['reward/mean'];
   return typeof v === 'number' ? v : undefined;
+}
+/** tokens per second under the names trainers use (`tokens_per_s`, `perf/tokens_per_sec`) */
+export function tokensPerSecond(m: Record<string, number | null> | undefined): number | undefined {
+  const v = m?.tokens_per_s ?? m?.['perf/tokens_per_sec'] ?? m?.tokens_per_sec ?? m?.['perf/tokens_per_s'];
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 
 export function runLabel(e: RunEntry): string {
@@ -102,8 +116,8 @@ export function runDescription(e: RunEntry): string {
   if (m.task) parts.push(m.task);
   const step = e.lastStep ?? m.step;
   if (step !== undefined) parts.push(m.totalSteps ? `${step}/${m.totalSteps}` : `step ${step}`);
-  const r = rewardOf(e.latestMetrics);
-  if (r !== undefined) parts.push(`r ${fmtNum(r, 3)}`);
+  const h = headline(e.latestMetrics);
+  if (h) parts.push(`${h.short} ${fmtNum(h.value, 3)}`);
   if (m.status !== 'completed' && m.status !== 'running') parts.push(m.status);
   if (m.source?.format) parts.push(`from ${m.source.format}`);
   return parts.join(' · ');
@@ -249,8 +263,8 @@ export class RunsTreeModel {
         const e = this.store.get(n.runDir);
         const m = e.metrics.get(n.step);
         const parts: string[] = [];
-        const r = rewardOf(m);
-        if (r !== undefined) parts.push(`r ${fmtNum(r)}`);
+        const h = headline(m);
+        if (h) parts.push(`${h.short} ${fmtNum(h.value)}`);
         if (typeof m?.kl === 'number') parts.push(`kl ${fmtNum(m.kl)}`);
         if (typeof m?.frac_reward_zero_std === 'number') parts.push(`zero-std ${Math.round(m.frac_reward_zero_std * 100)}%`);
         const tip = m ? Object.entries(m).slice(0, 30).map(([k, v]) => `${mdEscape(k)}: ${fmtNum(v)}`).join('  \n') : undefined;

@@ -6,7 +6,8 @@ export interface StatusInfo {
   status: string;
   step?: number;
   totalSteps?: number;
-  reward?: number;
+  /** the headline metric (reward for RL, margin / accuracy for preference runs, else loss) */
+  headline?: { short: string; value: number };
   tokensPerS?: number;
   backend?: string;
 }
@@ -16,7 +17,7 @@ export function statusText(s: StatusInfo): string {
   const icon = s.status === 'running' ? '$(sync~spin)' : s.status === 'failed' ? '$(error)' : s.status === 'stopped' ? '$(debug-stop)' : '$(pass)';
   const parts = [`${icon} RL Lens`];
   if (s.step !== undefined) parts.push(s.totalSteps ? `${s.step}/${s.totalSteps}` : `step ${s.step}`);
-  if (s.reward !== undefined) parts.push(`r ${fmtNum(s.reward, 3)}`);
+  if (s.headline) parts.push(`${s.headline.short} ${fmtNum(s.headline.value, 3)}`);
   if (s.tokensPerS !== undefined) parts.push(`${s.tokensPerS >= 1000 ? `${(s.tokensPerS / 1000).toFixed(1)}k` : Math.round(s.tokensPerS)} tok/s`);
   if (s.backend) parts.push(s.backend);
   return parts.join(' · ');

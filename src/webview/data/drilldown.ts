@@ -176,9 +176,12 @@ export function drillDown(step: StepData, i: number, t: number): DrillDown {
   const has = (n: string) => step.header.arrays.includes(n);
   const tol = 1e-3;
   if (s.role && s.pair !== undefined && has('logprob') && has('ref_logprob')) return dpoDrill(step, i, t, num(p.beta, 0.1), tol);
-  if (has('value') && has('token_reward') && (alg === 'ppo' || !estimatorFor(alg))) return ppoDrill(step, i, t, num(p.gamma, 1), num(p.lambda, 1), num(p.beta ?? p.klCoef, 0), tol);
-  const est = estimatorFor(alg);
-  if (est) return groupDrill(step, i, t, est, num(p.advEps ?? p.stdEps, 1e-6), tol);
+  // the advantage estimator the trainer names in the step params (RL Lens trainer: params.advantage), else by algorithm
+  const advKind = typeof p.advantage === 'string' ? p.advantage : undefined;
+  const gaeRun = advKind === 'gae' || (!advKind && (alg === 'ppo' || !estimatorFor(alg)));
+  if (has('value') && has('token_reward') && gaeRun) return ppoDrill(step, i, t, num(p.gamma, 1), num(p.lambda, 1), num(p.beta ?? p.klCoef, 0), tol);
+  const est = (advKind ? estimatorFor(advKind) : undefined) ?? estimatorFor(alg);
+  if (est) return groupDrill(step, i, t, est, num(p.advEps ?? p.eps ?? p.stdEps, 1e-6), tol);
   const adv = sampleArray(step, i, 'advantage');
   return { kind: 'token', title: `Token ${t}`, lines: [{ label: 'advantage', value: adv ? adv[t] : NaN }], checks: [] };
 }

@@ -94,6 +94,7 @@ export class RolloutView {
     this.grid.root.setAttribute('aria-label', 'token heatmap: arrow keys move the pinned token');
     this.grid.root.id = 'grid';
     this.root.append(bar, legend, ...(this.mode === 'group' ? [summary] : []), status, main, tooltip);
+    drill.append(el('div', { cls: 'muted', text: 'Click a token to pin it and see how its credit arose. Arrow keys move, Esc unpins.' }));
     Object.assign(this.els, { legend, status, summary, tooltip, drill });
     this.grid.root.addEventListener('keydown', (e) => this.key(e));
     document.addEventListener('keydown', (e) => {
@@ -154,6 +155,7 @@ export class RolloutView {
     setOptions(this.selGroup, [...(this.mode === 'heatmap' ? [{ value: '', label: 'all groups' }] : []),
       ...groups.map((g) => ({ value: g.id, label: `${g.id}  μ=${fmt(g.mean, 3)}${g.filtered ? '  ⊘ filtered' : ''}`, title: displayText(g.prompt) }))], this.group ?? '');
     this.refresh(true);
+    if (!metrics.length) this.setStatus(`step ${step} kept no per-token arrays (the trainer stores them every few steps: pick another step); token text is shown`);
     if (payload.problems.length) this.setStatus(`${payload.problems.length} problem(s) reading this step: ${payload.problems.slice(0, 3).join('; ')}`);
     if (sample !== undefined && this.rows.includes(sample)) {
       const c: Cell = { row: this.rows.indexOf(sample), sample, token: Math.min(token ?? 0, payload.samples[sample].length - 1) };

@@ -1,0 +1,35 @@
+// The doctor on a run produced FOR REAL by the RL Lens trainer (not synthetic): a too-hard task (arithmetic at
+// difficulty 4, a barely warm-started model, no format reward) gives all-wrong groups → zero-variance finding at
+// error level, and `rl-lens doctor` exits 1 on it. Small config so it runs in well under a minute. The larger real
+// scenarios (healthy GRPO / PPO, length hacking via a custom reward module, a destroyed policy, no-KL collapse) are
+// built by test/fixtures/doctor/make-runs.ts (minutes each; results in docs/doctor.md).
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { initBackend } from '../../src/trainer/backend';
+import { diagnose } from '../../src/doctor';
+import { loadDoctorInput } from '../../src/doctor/load';
+import { run as doctorCli } from '../../src/cli/doctor';
+import { buildScenarioRun, type Scenario } from '../fixtures/doctor/make-runs';
+
+test('real trainer run, too-hard task → zero-variance groups (all-wrong), doctor CLI exits 1', async () => {
+  await initBackend('cpu');
+  const sc = JSON.parse(fs.readFileSync(path.join(__dirname, '../fixtures/doctor/too-hard-grpo.json'), 'utf8')) as Scenario;
+  sc.rl = { ...sc.rl, steps: 6, promptsPerStep: 4, groupSize: 4, eval: { every: 0, prompts: 8, samples: 2, k: [1] } };
+  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rllens-doctor-real-')), 'too-hard');
+  const seconds = buildScenarioRun(sc, dir);
+  const { input } = loadDoctorInput(dir);
+  assert.equal(input.rollouts.length, 6, 'one traced rollout step per RL step');
+  const f = diagnose(input).find((x) => x.id === 'zero-variance/groups');
+  assert.ok(f, 'zero-variance finding');
+  assert.equal(f.severity, 'error');
+  assert.ok(f.evidence.values!.allWrongShare > 0.9, JSON.stringify(f.evidence.values));
+  const ow = process.stdout.write.bind(process.stdout);
+  (process.stdout as unknown as { write: unknown }).write = () => true;
+  let code: number;
+  try { code = await doctorCli([dir]); } finally { (process.stdout as unknown as { write: unknown }).write = ow; }
+  assert.equal(code, 1);
+  console.log(`real too-hard run built in ${seconds.toFixed(1)} s`);
+});
