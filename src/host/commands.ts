@@ -153,7 +153,7 @@ export class ShellCommands implements vscode.Disposable {
       delete (effective as { $schema?: unknown }).$schema;
       fs.writeFileSync(configPath, JSON.stringify(effective, null, 2) + '\n');
     }
-    this.supervisor.start({ configPath, runDir, name: a.name, backend: a.backend ?? readSettings().backend, trusted, progress: a.progress, cliPath: a.cliPath });
+    this.supervisor.start({ configPath, runDir, name: a.name ?? (typeof config.name === 'string' ? config.name : undefined), backend: a.backend ?? readSettings().backend, trusted, progress: a.progress, cliPath: a.cliPath });
     if (!this.tree.runsFolders().some((f) => path.dirname(runDir) === path.resolve(f))) await this.tree.addOpened(runDir);
     else this.tree.rescan();
     void this.tree.reveal(runDir).catch(() => undefined);

@@ -22,8 +22,10 @@ export class Diagnosis implements vscode.Disposable {
   constructor(supervisor: Supervisor, private readonly liveIntervalMs = 5000) {
     this.subs.push(this.changed);
     this.subs.push(supervisor.onDidChange((c) => {
-      if (c.event?.type === 'step' || c.event?.type === 'rollout') this.live(c.run.runDir, c.run.name, false);
-      if (c.exited) this.live(c.run.runDir, c.run.name, true);
+      // the doctor's checks are about RL pathologies: supervised warm starts (sft) are diagnosed in the tree only
+      const notify = c.run.algorithm !== 'sft';
+      if (c.event?.type === 'step' || c.event?.type === 'rollout') this.live(c.run.runDir, c.run.name, false, notify);
+      if (c.exited) this.live(c.run.runDir, c.run.name, true, notify);
     }));
     this.subs.push(vscode.workspace.onDidChangeConfiguration((e) => { if (e.affectsConfiguration('rlLens.doctor')) { this.cache.clear(); } }));
   }
@@ -48,7 +50,7 @@ export class Diagnosis implements vscode.Disposable {
     return f;
   }
 
-  private live(runDir: string, name: string, final: boolean): void {
+  private live(runDir: string, name: string, final: boolean, notify: boolean): void {
     const now = Date.now();
     if (!final && now - (this.lastLive.get(runDir) ?? 0) < this.liveIntervalMs) return;
     this.lastLive.set(runDir, now);
@@ -57,7 +59,7 @@ export class Diagnosis implements vscode.Disposable {
     this.changed.fire(path.resolve(runDir));
     const seen = this.notified.get(runDir) ?? new Set<string>();
     this.notified.set(runDir, seen);
-    const fresh = fs.filter((f) => f.severity !== 'info' && !seen.has(f.id));
+    const fresh = notify ? fs.filter((f) => f.severity !== 'info' && !seen.has(f.id)) : [];
     if (!fresh.length) return;
     for (const f of fresh) seen.add(f.id);
     // one notification per pass, naming the worst new finding (and how many more)

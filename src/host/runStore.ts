@@ -88,17 +88,19 @@ export class RunEntry {
     return ch;
   }
 
-  /** pass@1 at a checkpoint: from the checkpoint's meta, else eval.jsonl at that step */
+  /** pass@1 at a checkpoint: the eval at exactly its step (eval.jsonl / eval metrics), else the checkpoint's own meta
+   *  (which may carry the previous eval when the checkpoint was written before that step's eval) */
   passAt1(c: CheckpointEntry): number | undefined {
-    const v = c.meta?.eval?.passAtK?.['1'];
-    if (typeof v === 'number') return v;
     const step = c.meta?.step;
-    if (step === undefined) return undefined;
-    const e = this.evals.get(step)?.passAtK?.['1'];
-    if (typeof e === 'number') return e;
-    const ev = this.evalMetrics.get(step);
-    const em = ev?.['eval/pass@1'] ?? ev?.['pass@1'] ?? this.metrics.get(step)?.['eval/pass@1'];
-    return typeof em === 'number' ? em : undefined;
+    if (step !== undefined) {
+      const e = this.evals.get(step)?.passAtK?.['1'];
+      if (typeof e === 'number') return e;
+      const ev = this.evalMetrics.get(step);
+      const em = ev?.['eval/pass@1'] ?? ev?.['pass@1'] ?? this.metrics.get(step)?.['eval/pass@1'];
+      if (typeof em === 'number') return em;
+    }
+    const v = c.meta?.eval?.passAtK?.['1'];
+    return typeof v === 'number' ? v : undefined;
   }
 }
 

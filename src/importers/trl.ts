@@ -18,6 +18,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
+import { createRequire } from 'module';
 import type { EvalRecord, InputProblem, MetricsRecord, RolloutSampleInput } from '../shared/runFormat';
 import { Problems, derivedStepMetrics, fileStamp, groupSamples, isObject, jsonSafe, listFiles, naturalCompare, parsePyJson, textOf } from './common';
 import { TRL_METRICS, mapMetrics } from './metricMap';
@@ -51,8 +52,8 @@ function devWorkerBundle(source: string): string {
   if (devBundle && fs.existsSync(devBundle)) return devBundle;
   if (!fs.existsSync(source)) throw new Error(`neither parquet-worker.js nor ${source} found`);
   const out = path.join(os.tmpdir(), `rl-lens-parquet-worker-${process.pid}-${Math.round(fs.statSync(source).mtimeMs)}.js`);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const esbuild = require('esbuild') as { buildSync(o: Record<string, unknown>): unknown };
+  // createRequire: invisible to the bundler, so esbuild is not pulled into dist/ (it is only needed from sources)
+  const esbuild = createRequire(__filename)('esbuild') as { buildSync(o: Record<string, unknown>): unknown };
   esbuild.buildSync({ entryPoints: [source], bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: out, logLevel: 'silent' });
   devBundle = out;
   return out;

@@ -50,6 +50,9 @@ export interface WebviewState {
   sort?: SortSpec;
   filter?: FilterSpec;
   search?: string;
+  /** heatmap: cell width in px and colour-domain percentiles ("1-99", "5-95", ...) */
+  cellWidth?: number;
+  percentiles?: string;
   /** dashboard: smoothing weight (0..0.99), x-domain zoom */
   smoothing?: number;
   zoom?: [number, number] | null;

@@ -33,6 +33,8 @@ export interface BenchMeasurement {
   /** floating-point operations per iteration (model FLOPs, 6N-style convention for training) */
   flops: number;
   all?: number[];
+  /** process CPU time (user + system) per iteration, median: ≈ wall time on an idle machine for the single-threaded backends */
+  cpuMs?: number;
   note?: string;
 }
 
@@ -48,11 +50,22 @@ export function registerBenchCase(c: BenchCase): void { cases.push(c); }
 
 function median(xs: number[]): number { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; }
 
-/** Time `f` (synchronous, reads results back so the work is done) `iters` times after one warm-up. */
+/** CPU milliseconds of the last timeIt call (median). */
+export let lastCpuMs = NaN;
+/** Time `f` (synchronous, reads results back so the work is done) `iters` times after one warm-up. Wall ms per run. */
 export function timeIt(f: () => void, iters: number): number[] {
   f();
   const out: number[] = [];
-  for (let i = 0; i < iters; i++) { const t = performance.now(); f(); out.push(performance.now() - t); }
+  const cpu: number[] = [];
+  for (let i = 0; i < iters; i++) {
+    const c = process.cpuUsage();
+    const t = performance.now();
+    f();
+    out.push(performance.now() - t);
+    const d = process.cpuUsage(c);
+    cpu.push((d.user + d.system) / 1000);
+  }
+  lastCpuMs = median(cpu);
   return out;
 }
 
@@ -75,7 +88,7 @@ registerBenchCase({
     const all = timeIt(step, iters);
     const flops = 3 * m.flopsPerToken(T) * B * T;
     tf.dispose(ids); opt.dispose(); m.dispose();
-    return { ms: median(all), tokens: B * T, flops, all };
+    return { ms: median(all), cpuMs: lastCpuMs, tokens: B * T, flops, all };
   },
 });
 
@@ -93,14 +106,14 @@ registerBenchCase({
     for (let t = 0; t < N; t++) flops += m.flopsPerToken(P + t) * B; // each new token attends to P + t keys
     flops += m.flopsPerToken(P) * B * P; // prefill
     m.dispose();
-    return { ms: median(all), tokens: B * N, flops, all };
+    return { ms: median(all), cpuMs: lastCpuMs, tokens: B * N, flops, all };
   },
 });
 
 // ---- online RL: one full step per algorithm family (src/trainer/rl/bench.ts, owned by the RL algorithms)
 for (const c of rlBenchCases()) registerBenchCase(c);
 
-export interface BenchRow { backend: string; backendInfo: string; case: string; description: string; ms: number; tokensPerSec: number; gflops: number; pytorchMs?: number; vsPytorch?: string; note?: string }
+export interface BenchRow { backend: string; backendInfo: string; case: string; description: string; ms: number; cpuMs?: number; tokensPerSec: number; gflops: number; pytorchMs?: number; vsPytorch?: string; note?: string }
 
 export function machine(): Record<string, unknown> {
   const cpus = os.cpus();
@@ -111,8 +124,11 @@ export function machine(): Record<string, unknown> {
 
 export function markdownTable(rows: BenchRow[], m: Record<string, unknown>): string {
   const head = `Machine: ${m.cpuModel} (${m.cores} cores), ${m.platform}, node ${m.node}, tfjs ${m.tfjs}, load average at start ${(m.loadavg as number[]).join(' ')}\n\n` +
-    '| backend | case | ms (median) | tokens/s | GFLOP/s | PyTorch ms | × PyTorch time |\n|---|---|---:|---:|---:|---:|---:|\n';
-  return head + rows.map((r) => `| ${r.backendInfo} | ${r.case} | ${r.ms.toFixed(1)} | ${Math.round(r.tokensPerSec)} | ${r.gflops.toFixed(2)} | ${r.pytorchMs ?? ''} | ${r.vsPytorch ?? ''} |`).join('\n') + '\n';
+    '| backend | case | wall ms (median) | CPU ms (median) | tokens/s (wall) | GFLOP/s (wall) | GFLOP/s (CPU time) | PyTorch ms | × PyTorch (wall) | × PyTorch (CPU) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n';
+  return head + rows.map((r) => {
+    const gcpu = r.cpuMs ? (r.gflops * r.ms) / r.cpuMs : NaN;
+    return `| ${r.backendInfo} | ${r.case} | ${r.ms.toFixed(1)} | ${r.cpuMs?.toFixed(1) ?? ''} | ${Math.round(r.tokensPerSec)} | ${r.gflops.toFixed(2)} | ${Number.isFinite(gcpu) ? gcpu.toFixed(2) : ''} | ${r.pytorchMs ?? ''} | ${r.vsPytorch ?? ''} | ${r.pytorchMs && r.cpuMs ? `${(r.cpuMs / r.pytorchMs).toFixed(2)}×` : ''} |`;
+  }).join('\n') + '\n';
 }
 
 export async function runBench(argv: string[]): Promise<{ rows: BenchRow[]; file: string }> {
@@ -134,9 +150,9 @@ export async function runBench(argv: string[]): Promise<{ rows: BenchRow[]; file
       process.stderr.write(`[bench] ${b} ${c.name} (${n} iterations)...\n`);
       const r = await c.run({ iters: n, backend: b });
       const py = PYTORCH_REFERENCE_MS[c.name];
-      const row: BenchRow = { backend: b, backendInfo: label, case: c.name, description: c.description, ms: r.ms, tokensPerSec: r.tokens / (r.ms / 1000), gflops: r.flops / (r.ms / 1000) / 1e9, pytorchMs: py, vsPytorch: py ? `${(r.ms / py).toFixed(2)}×` : undefined, note: r.note };
+      const row: BenchRow = { backend: b, backendInfo: label, case: c.name, description: c.description, ms: r.ms, cpuMs: r.cpuMs, tokensPerSec: r.tokens / (r.ms / 1000), gflops: r.flops / (r.ms / 1000) / 1e9, pytorchMs: py, vsPytorch: py ? `${(r.ms / py).toFixed(2)}×` : undefined, note: r.note };
       rows.push(row);
-      process.stderr.write(`[bench] ${b} ${c.name}: ${r.ms.toFixed(1)} ms, ${Math.round(row.tokensPerSec)} tokens/s, ${row.gflops.toFixed(2)} GFLOP/s${py ? `, PyTorch ${py} ms (${row.vsPytorch})` : ''}\n`);
+      process.stderr.write(`[bench] ${b} ${c.name}: ${r.ms.toFixed(1)} ms (CPU ${r.cpuMs?.toFixed(1)} ms), ${Math.round(row.tokensPerSec)} tokens/s, ${row.gflops.toFixed(2)} GFLOP/s${py ? `, PyTorch ${py} ms (${row.vsPytorch})` : ''}\n`);
     }
   }
   fs.mkdirSync(outDir, { recursive: true });

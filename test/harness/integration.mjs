@@ -78,12 +78,25 @@ async function runInCodeServer(testsDir, chromiumPath) {
   page.on('pageerror', (e) => console.log(`  [page error] ${e.message}`));
   const url = workbenchUrl(server, { folder: workspace, extensionDevelopmentPath: root, extensionTestsPath: path.join(testsDir, 'index.js') });
   await page.goto(url);
-  const timeout = new Promise((resolve) => setTimeout(() => resolve({ timeout: true }), LAYER_TIMEOUT_S * 1000));
-  const r = await Promise.race([exited, timeout]);
+  const timeout = new Promise((resolve) => setTimeout(() => resolve({ timeout: `did not finish within ${LAYER_TIMEOUT_S} s` }), LAYER_TIMEOUT_S * 1000));
+  // watchdogs: the server died, or mocha never started (the extension host did not load the tests)
+  const serverDied = new Promise((resolve) => server.child.once('exit', (code, sig) => resolve({ timeout: `code-server exited (${code ?? sig}) during the tests` })));
+  const startLimit = Number(process.env.RL_LENS_IT_START_TIMEOUT || 180);
+  const neverStarted = new Promise((resolve) => {
+    const t0 = Date.now();
+    const iv = setInterval(() => {
+      if (fs.existsSync(path.join(testsDir, 'mocha-result.json'))) clearInterval(iv);
+      else if (Date.now() - t0 > startLimit * 1000) { clearInterval(iv); resolve({ timeout: `mocha did not start within ${startLimit} s of loading the workbench` }); }
+    }, 1000);
+    iv.unref();
+  });
+  const r = await Promise.race([exited, timeout, serverDied, neverStarted]);
   const mochaRes = readMochaResult(testsDir);
   if (r.timeout) {
+    fs.mkdirSync(path.join(outDir, 'screenshots'), { recursive: true });
     await page.screenshot({ path: path.join(outDir, 'screenshots', 'integration-timeout.png') }).catch(() => {});
-    return { ...(mochaRes ?? {}), failed: (mochaRes?.failed ?? 0) + 1, note: `extension tests did not finish within ${LAYER_TIMEOUT_S} s; server log ${server.logFile}` };
+    console.error(`[integration] ${r.timeout}; code-server log:\n${tailFile(server.logFile, 25)}`);
+    return { ...(mochaRes ?? {}), failed: (mochaRes?.failed ?? 0) + 1, note: `extension tests ${r.timeout}${mochaRes?.running ? ` (running "${mochaRes.running}")` : ''}; screenshot test-output/screenshots/integration-timeout.png` };
   }
   if (opts.keep) { log(`--keep: workbench stays at ${url}; Ctrl-C to stop`); await new Promise(() => {}); }
   await context.close().catch(() => {});

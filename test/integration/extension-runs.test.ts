@@ -73,8 +73,13 @@ describe('RL Lens extension shell', function () {
     assert.equal(item.command?.command, 'rlLens.showHeatmap');
     assert.deepEqual(item.command?.arguments, [{ runDir: res.runDir, step: 4, sample: 1 }]);
     assert.equal(fs.existsSync(path.join(res.runDir, 'rl-lens.config.json')), true, 'the effective config is kept with the run');
-    // reveal works (TreeView.reveal needs getParent)
+    // reveal works (TreeView.reveal needs getParent), also down to a sample (a webview's selection)
     await a.tree.reveal(res.runDir);
+    await a.tree.revealTarget({ runDir: res.runDir, step: 4, sample: 1 });
+    const sel = a.treeView.selection[0];
+    assert.ok(sel && sel.kind === 'sample' && sel.step === 4 && sel.sample === 1, `selection after revealTarget: ${JSON.stringify(sel)}`);
+    // the status bar opens the dashboard of this run
+    assert.equal(a.statusBar.item.command && typeof a.statusBar.item.command === 'object' ? a.statusBar.item.command.command : '', 'rlLens.showDashboard');
   });
 
   it('Stop Run stops a running trainer gracefully (stop checkpoint, status stopped)', async () => {
@@ -181,10 +186,27 @@ describe('RL Lens extension shell', function () {
     assert.equal((await children(a, groups[0])).length, 2);
   });
 
-  it('Start Run with the real trainer (tiny SFT preset) runs to completion and the tree shows its checkpoints and rollouts', async function () {
+  it('config files get the trainer schema: *.rllens.json opens as JSON with comments and shows schema errors', async () => {
+    const file = path.join(ws(), 'bad.rllens.json');
+    fs.writeFileSync(file, '// my config\n{\n  "algorithm": "not-an-algorithm",\n  "model": { "dModel": 64, "bogus": 1 }\n}\n');
+    const doc = await vscode.workspace.openTextDocument(file);
+    await vscode.window.showTextDocument(doc);
+    assert.equal(doc.languageId, 'jsonc');
+    const diags = await until('schema diagnostics', () => {
+      const d = vscode.languages.getDiagnostics(doc.uri);
+      return d.length >= 2 ? d : undefined;
+    }, 30_000);
+    const text = diags.map((d) => d.message).join(' | ');
+    log(`schema diagnostics: ${text}`);
+    assert.match(text, /not-an-algorithm|Value is not accepted|allowed values/i);
+    assert.match(text, /bogus|not allowed/i);
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+  });
+
+  it('Start Run with the real trainer (tiny GRPO preset) runs to completion and the tree shows its checkpoints and rollout groups', async function () {
     const a = await api();
     const t0 = Date.now();
-    const res = await vscode.commands.executeCommand<StartRunResult>('rlLens.startRun', { preset: 'sft-tiny', name: 'it-real', progress: true });
+    const res = await vscode.commands.executeCommand<StartRunResult>('rlLens.startRun', { preset: 'grpo-arithmetic-tiny', name: 'it-real', progress: true, overrides: { train: { steps: 10 }, eval: { every: 5 }, checkpoint: { every: 5 } } });
     assert.ok(res, `startRun failed: ${a.commands.shown.join(' | ')}`);
     const exit = await a.supervisor.get(res.runDir)!.proc.whenExited();
     log(`real trainer run: ${exit.status} in ${Date.now() - t0} ms (${exit.message ?? ''})`);
@@ -198,7 +220,12 @@ describe('RL Lens extension shell', function () {
     const steps = await children(a, kids.find((k) => k.kind === 'steps')!);
     assert.ok(steps.some((s) => s.kind === 'step'), `steps: ${steps.map((c) => label(a, c)).join(', ')}`);
     const inner = await children(a, steps.find((s) => s.kind === 'step')!);
-    assert.ok(inner.length > 0 && inner.every((g) => g.kind === 'group' || g.kind === 'sample'), `rollout groups: ${inner.map((c) => label(a, c)).join(', ')}`);
+    assert.ok(inner.length === 8 && inner.every((g) => g.kind === 'group'), `8 rollout groups (promptsPerStep): ${inner.map((c) => label(a, c)).join(', ')}`);
+    for (const g of inner) assert.match(a.tree.model.view(g).description ?? '', /^μ -?[\d.e-]+ ± [\d.e-]+ · 8 samples/, label(a, g));
+    const samples = await children(a, inner[0]);
+    assert.equal(samples.length, 8, 'groupSize completions per group');
+    assert.match(a.tree.model.view(samples[0]).description ?? '', /^r -?[\d.]+ · A [+−±][\d.]+/);
+    assert.match(label(a, run), /grpo · arithmetic · 10\/10 · r /);
   });
 });
 

@@ -15,7 +15,7 @@ import { run as doctorCli } from '../../src/cli/doctor';
 import { buildScenarioRun, type Scenario } from '../fixtures/doctor/make-runs';
 
 test('real trainer run, too-hard task → zero-variance groups (all-wrong), doctor CLI exits 1', async () => {
-  await initBackend('cpu');
+  await initBackend('wasm');
   const sc = JSON.parse(fs.readFileSync(path.join(__dirname, '../fixtures/doctor/too-hard-grpo.json'), 'utf8')) as Scenario;
   sc.rl = { ...sc.rl, steps: 6, promptsPerStep: 4, groupSize: 4, eval: { every: 0, prompts: 8, samples: 2, k: [1] } };
   const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rllens-doctor-real-')), 'too-hard');

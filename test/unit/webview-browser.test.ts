@@ -275,6 +275,8 @@ describe('webview in headless Chromium', { skip: missing }, () => {
   test('state is restored after a reload (getState / serializer state) and theme changes redraw', async () => {
     const v = await open({ view: 'heatmap', runs: [grpo] });
     await setSelect(v, 'metric', 'kl');
+    await setSelect(v, 'pct', '5-95');
+    await setSelect(v, 'cellw', '80');
     const r = await cellRect(v, 3, 2);
     await v.page.mouse.click(r.x + r.w / 2, r.y + r.h / 2);
     await v.page.waitForTimeout(50);
@@ -285,6 +287,8 @@ describe('webview in headless Chromium', { skip: missing }, () => {
     const snap = await w.snapshot();
     assert.equal(snap.metric, 'kl');
     assert.deepEqual({ s: snap.pinned.sample, t: snap.pinned.token }, { s: 3, t: 2 });
+    assert.equal(snap.grid.cellW, 80);
+    assert.deepEqual([snap.domain.pLow, snap.domain.pHigh], [5, 95]);
     // theme: empty area right of the shortest rows is the editor background; switch to dark and it follows
     const bg = async () => { const box = (await w.page.locator('#grid').boundingBox())!; return pixelAt(w.page, Math.round(box.x + box.width - 5), Math.round(box.y + box.height - 5)); };
     closeColor(await bg(), [255, 255, 255], 1, 'light background');

@@ -71,6 +71,7 @@ export interface RlConfig {
   valueClip: number;
   criticLr: number;
   dynamicSampling: { enabled: boolean; maxGenBatches: number };
+  /** DAPO soft overlong punishment; maxLength / cacheLength 0 = derived from maxNewTokens */
   overlong: { enabled: boolean; maxLength: number; cacheLength: number; factor: number };
   /** groups whose reward std is ≤ this give no gradient (their advantages are zeroed); null = off */
   zeroVarianceFilter: number | null;
@@ -87,7 +88,8 @@ const base: RlConfig = {
   kl: { inLoss: true, inReward: false, estimator: 'k3', coef: 0.001, controller: 'fixed', target: 0.1, horizon: 10000, rate: 0.1 },
   entropyCoef: 0, gamma: 1, lambda: 1, critic: 'shared', vfCoef: 0.5, valueClip: 0.5, criticLr: 1e-3,
   dynamicSampling: { enabled: false, maxGenBatches: 4 },
-  overlong: { enabled: false, maxLength: 8, cacheLength: 2, factor: 1 },
+  // 0 = derived: maxLength = maxNewTokens (L_max), cacheLength = max(1, round(L_max / 4)) (DAPO: 20480 / 4096 ≈ 1/5)
+  overlong: { enabled: false, maxLength: 0, cacheLength: 0, factor: 1 },
   zeroVarianceFilter: null,
   lengthPenalty: { coef: 0, target: 8 },
   traces: { fullEvery: 1, maxSamples: 256 },
@@ -147,7 +149,8 @@ export function resolveRlConfig(algorithm: RlAlgorithm, user: unknown, where = '
   if (user !== undefined && !isObj(user)) throw new RlConfigError(`${where}: must be an object, got ${JSON.stringify(user)}`);
   const known = new Set(Object.keys(base));
   for (const k of Object.keys(user ?? {})) if (!known.has(k)) throw new RlConfigError(`${where}.${k}: unknown field; allowed: ${[...known].join(', ')}`);
-  const c = merge(merge(base, ALGORITHM_DEFAULTS[algorithm]), user);
+  // deep copies: the resolved config is adjusted below and must never alias `base` or the defaults table
+  const c = merge(merge(JSON.parse(JSON.stringify(base)) as RlConfig, JSON.parse(JSON.stringify(ALGORITHM_DEFAULTS[algorithm]))), user === undefined ? undefined : JSON.parse(JSON.stringify(user)));
   const num = (path: string, v: unknown, min: number, int = false, max = Infinity) => {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (int && !Number.isInteger(v))) {
       throw new RlConfigError(`${where}.${path}: must be ${int ? 'an integer' : 'a number'} ≥ ${min}${max < Infinity ? ` and ≤ ${max}` : ''}, got ${JSON.stringify(v)}`);
@@ -172,7 +175,9 @@ export function resolveRlConfig(algorithm: RlAlgorithm, user: unknown, where = '
   num('entropyCoef', c.entropyCoef, -Infinity); num('gamma', c.gamma, 0, false, 1); num('lambda', c.lambda, 0, false, 1);
   oneOf('critic', c.critic, ['shared', 'separate']); num('vfCoef', c.vfCoef, 0); num('valueClip', c.valueClip, 0); num('criticLr', c.criticLr, 0);
   num('dynamicSampling.maxGenBatches', c.dynamicSampling.maxGenBatches, 1, true);
-  num('overlong.maxLength', c.overlong.maxLength, 1, true); num('overlong.cacheLength', c.overlong.cacheLength, 1, true); num('overlong.factor', c.overlong.factor, 0);
+  num('overlong.maxLength', c.overlong.maxLength, 0, true); num('overlong.cacheLength', c.overlong.cacheLength, 0, true); num('overlong.factor', c.overlong.factor, 0);
+  if (c.overlong.maxLength === 0) c.overlong.maxLength = c.maxNewTokens;
+  if (c.overlong.cacheLength === 0) c.overlong.cacheLength = Math.max(1, Math.round(c.overlong.maxLength / 4));
   if (c.overlong.enabled && c.overlong.cacheLength > c.overlong.maxLength) throw new RlConfigError(`${where}.overlong.cacheLength: must be ≤ overlong.maxLength (${c.overlong.maxLength}), got ${c.overlong.cacheLength}`);
   if (c.zeroVarianceFilter !== null) num('zeroVarianceFilter', c.zeroVarianceFilter, 0);
   num('lengthPenalty.coef', c.lengthPenalty.coef, 0); num('lengthPenalty.target', c.lengthPenalty.target, 1);

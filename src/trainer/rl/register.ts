@@ -59,7 +59,7 @@ export const RL_SECTION_SCHEMA: Record<string, unknown> = {
     valueClip: num({ minimum: 0, description: 'value clipping range (verl cliprange_value 0.5)' }),
     criticLr: num({ minimum: 0, description: 'learning rate of a separate critic' }),
     dynamicSampling: { type: 'object', additionalProperties: false, properties: { enabled: bool('drop groups whose rewards are all equal and generate more (DAPO)'), maxGenBatches: int({ minimum: 1, description: 'cap on generation batches per step' }) } },
-    overlong: { type: 'object', additionalProperties: false, properties: { enabled: bool('DAPO soft overlong punishment'), maxLength: int({ minimum: 1, description: 'L_max' }), cacheLength: int({ minimum: 1, description: 'L_cache' }), factor: num({ minimum: 0 }) } },
+    overlong: { type: 'object', additionalProperties: false, properties: { enabled: bool('DAPO soft overlong punishment'), maxLength: int({ minimum: 0, description: 'L_max (0 = sampling.maxNewTokens)' }), cacheLength: int({ minimum: 0, description: 'L_cache (0 = round(L_max / 4))' }), factor: num({ minimum: 0 }) } },
     zeroVarianceFilter: { type: ['number', 'null'], minimum: 0, description: 'groups whose reward std ≤ this give no gradient; null = off' },
     lengthPenalty: { type: 'object', additionalProperties: false, properties: { coef: num({ minimum: 0 }), target: int({ minimum: 1 }) } },
     traces: { type: 'object', additionalProperties: false, description: 'standalone use only; runs use the rollouts section', properties: { fullEvery: int({ minimum: 0 }), maxSamples: int({ minimum: 0 }) } },
@@ -79,6 +79,7 @@ function sectionDefaults(config: Record<string, unknown>): Record<string, unknow
   const out: Record<string, unknown> = {};
   for (const k of Object.keys((RL_SECTION_SCHEMA.properties as Record<string, unknown>))) if (k in d) out[k] = d[k];
   delete out.lossScaleFactor;
+  out.overlong = { ...(out.overlong as object), maxLength: 0, cacheLength: 0 }; // derived from sampling.maxNewTokens at run time
   out.summariesEveryStep = true;
   out.warmStart = WARM_START_DEFAULT;
   return out;

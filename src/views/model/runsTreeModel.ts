@@ -78,6 +78,7 @@ export function fmtNum(v: number | null | undefined, digits = 3): string {
   if (v === null || v === undefined || Number.isNaN(v)) return '–';
   if (!Number.isFinite(v)) return v > 0 ? '∞' : '−∞';
   const a = Math.abs(v);
+  if (a < 1e-12) return '0'; // float noise (e.g. the std of equal rewards)
   if (a !== 0 && (a >= 1e5 || a < 1e-3)) return v.toExponential(2);
   return String(Number(v.toFixed(digits)));
 }
@@ -343,10 +344,17 @@ export function sampleView(n: Extract<RunNode, { kind: 'sample' }>, s: RolloutSa
   ].join('\n');
   return {
     id, label: oneLine(s.completion.length ? s.completion : '(empty)', 50), description: parts.join(' · '), tooltip: tip,
-    icon: { id: s.reward > 0 ? 'thumbsup' : s.reward < 0 ? 'thumbsdown' : 'circle-outline' },
+    icon: sampleIcon(s),
     collapsible: 'none', contextValue: 'rlLens.sample',
     command: { command: 'rlLens.showHeatmap', title: 'Show Token Heatmap', args: [{ runDir: n.runDir, step: n.step, sample: n.sample }] },
   };
+}
+
+/** Correct / wrong when the reward has an accuracy part (built-in tasks, most verifiable rewards), else the sign. */
+function sampleIcon(s: RolloutSample): { id: string; color?: string } {
+  const acc = s.rewardParts?.accuracy ?? s.rewardParts?.correct;
+  if (typeof acc === 'number') return acc > 0 ? { id: 'pass', color: 'testing.iconPassed' } : { id: 'close', color: 'testing.iconFailed' };
+  return { id: s.reward > 0 ? 'thumbsup' : s.reward < 0 ? 'thumbsdown' : 'circle-outline' };
 }
 
 /** Arguments the tree passes to commands, from a node (for context menus and multi-select). */

@@ -17,6 +17,8 @@ import { drawLegend } from './legend';
 const CLIP_NAMES = ['none', 'low', 'high', 'dual'];
 const PERCENTILES: Record<string, [number, number]> = { '1-99': [1, 99], '5-95': [5, 95], '0.1-99.9': [0.1, 99.9], '0-100': [0, 100] };
 
+const optionsOf = (s: SelectEl) => [...s.querySelectorAll('vscode-option')].map((o) => ({ value: o.getAttribute('value')!, label: o.textContent!, title: o.getAttribute('description') ?? undefined }));
+
 export class RolloutView {
   private theme: Theme = readTheme();
   private step: StepData | undefined;
@@ -39,6 +41,7 @@ export class RolloutView {
   private color: (v: number) => string = () => '#000';
   private readonly grid: TokenGrid;
   private readonly els: Record<string, HTMLElement> = {};
+  private selPct!: SelectEl; private selW!: SelectEl;
   private selStep!: SelectEl; private selMetric!: SelectEl; private selGroup!: SelectEl; private selSort!: SelectEl; private selFilter!: SelectEl;
   /** for tests and the benchmark */
   readonly debug = { loadMs: 0, firstPaintMs: 0, domainMs: 0, hoverMs: 0, lastDrill: undefined as DrillDown | undefined };
@@ -71,8 +74,8 @@ export class RolloutView {
     this.selFilter = select('filter', 'Filter samples', [{ value: 'all', label: 'all groups' }, { value: 'kept', label: 'kept groups' }, { value: 'filtered', label: 'filtered groups' }], 'all', (v) => {
       this.filter = { ...this.filter, groups: v as FilterSpec['groups'] }; this.refresh(true);
     });
-    const selPct = select('pct', 'Colour domain percentiles', Object.keys(PERCENTILES).map((k) => ({ value: k, label: `p${k.replace('-', '–p')}` })), this.pct, (v) => { this.pct = v; this.refresh(false); });
-    const selW = select('cellw', 'Cell width', [['12', 'overview'], ['32', 'narrow'], ['48', 'normal'], ['80', 'wide']].map(([v, l]) => ({ value: v, label: l })), String(this.cellW), (v) => { this.cellW = Number(v); this.grid.setCellWidth(this.cellW); this.saveState(); });
+    const selPct = this.selPct = select('pct', 'Colour domain percentiles', Object.keys(PERCENTILES).map((k) => ({ value: k, label: `p${k.replace('-', '–p')}` })), this.pct, (v) => { this.pct = v; this.refresh(false); this.saveState(); });
+    const selW = this.selW = select('cellw', 'Cell width', [['12', 'overview'], ['32', 'narrow'], ['48', 'normal'], ['80', 'wide']].map(([v, l]) => ({ value: v, label: l })), String(this.cellW), (v) => { this.cellW = Number(v); this.grid.setCellWidth(this.cellW); this.saveState(); });
     const search = textfield('search', 'search tokens (/)', '', (v) => { this.search = v; this.updateSearch(); });
     const clipBox = checkbox('clips', 'clip markers', this.showClips, (v) => { this.showClips = v; this.refresh(false); });
     const lab = (t: string, c: HTMLElement) => el('label', { cls: 'ctl' }, el('span', { text: t }), c);
@@ -106,6 +109,8 @@ export class RolloutView {
     const st = p.state;
     if (st) {
       this.metric = st.metric ?? this.metric; this.sort = st.sort ?? this.sort; this.filter = st.filter ?? this.filter; this.search = st.search ?? '';
+      if (st.percentiles && PERCENTILES[st.percentiles]) { this.pct = st.percentiles; setOptions(this.selPct, optionsOf(this.selPct), this.pct); }
+      if (st.cellWidth && [12, 32, 48, 80].includes(st.cellWidth)) { this.cellW = st.cellWidth; this.grid.setCellWidth(this.cellW); setOptions(this.selW, optionsOf(this.selW), String(this.cellW)); }
       (this.els.search as HTMLElement & { value: string }).value = this.search;
       setOptions(this.selSort, [...this.selSort.querySelectorAll('vscode-option')].map((o) => ({ value: o.getAttribute('value')!, label: o.textContent! })), `${this.sort.key}:${this.sort.descending ? 'desc' : 'asc'}`);
       setOptions(this.selFilter, [...this.selFilter.querySelectorAll('vscode-option')].map((o) => ({ value: o.getAttribute('value')!, label: o.textContent! })), this.filter.groups);
@@ -394,6 +399,7 @@ export class RolloutView {
       view: this.mode, runDirs: this.runDir ? [this.runDir] : [],
       target: this.runDir ? { runDir: this.runDir, step: this.stepNo, group: this.group, sample: p?.sample, token: p?.token } : undefined,
       metric: this.metric, sort: this.sort, filter: this.filter, search: this.search, scrollTop: this.grid.scrollTop,
+      cellWidth: this.cellW, percentiles: this.pct,
     };
     this.host.setState(s);
   }
