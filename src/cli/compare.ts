@@ -6,6 +6,7 @@
  * KL, clip fractions, lengths). Each algorithm's run is a normal run directory OUT/<algorithm>/.
  * Example (the survey's clip-higher claim):  rl-lens compare --preset grpo-arithmetic --algorithms grpo,dapo,ppo --out runs/cmp
  */
+import * as fs from 'fs';
 import * as path from 'path';
 import { PRESETS, deepMerge, loadConfigFile, resolveConfig } from '../trainer/config';
 import { runTraining } from '../trainer/engine';
@@ -25,7 +26,11 @@ export async function run(argv: string[]): Promise<number> {
   for (const alg of algorithms) if (!(RL_ALGORITHMS as readonly string[]).includes(alg)) { process.stderr.write(`rl-lens compare: --algorithms: ${alg} is not an RL algorithm; allowed: ${RL_ALGORITHMS.join(', ')}\n`); return 2; }
   await new Promise((r) => setImmediate(r)); // presets registered by plug-ins
   let base: Record<string, unknown>;
-  if (a.config) base = JSON.parse(JSON.stringify(loadConfigFile(a.config))) as Record<string, unknown>;
+  if (a.config) {
+    // the raw file, not the resolved config: the `rl` defaults depend on the algorithm and are filled per run
+    loadConfigFile(a.config); // validates (clear file:line errors)
+    base = JSON.parse(fs.readFileSync(a.config, 'utf8')) as Record<string, unknown>;
+  }
   else {
     const p = PRESETS[a.preset ?? 'grpo-arithmetic'];
     if (!p) { process.stderr.write(`rl-lens compare: --preset ${a.preset}: allowed ${Object.keys(PRESETS).join(', ')}\n`); return 2; }

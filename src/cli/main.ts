@@ -7,6 +7,7 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<{ r
   validate: { summary: 'validate RUN_DIR                                   check a run directory against the schema', load: () => import('./validate') },
   import: { summary: 'import --from rllb|verl|trl PATH --out RUN_DIR      convert another trainer\'s logs', load: () => import('./import') },
   compare: { summary: 'compare --preset NAME --algorithms a,b [--out DIR]    same task/seed under several RL algorithms → comparison.html', load: () => import('./compare') },
+  report: { summary: 'report CHECKPOINT_DIR [--base DIR|previous|first] [--samples N] [--json]   checkpoint report (weights, generations, pass@k)', load: () => import('./report') },
   doctor: { summary: 'doctor RUN_DIR [--json]                             diagnose RL pathologies', load: () => import('./doctor') },
 };
 

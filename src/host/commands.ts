@@ -212,7 +212,7 @@ export class ShellCommands implements vscode.Disposable {
     }
     src = path.resolve(src);
     if (isRunDir(src)) {
-      await this.tree.addOpened(src);
+      if (!this.tree.knownRuns().includes(src)) await this.tree.addOpened(src);
       await this.tree.reveal(src).catch(() => undefined);
       return src;
     }

@@ -35,10 +35,16 @@ export class RunEntry {
   private ckptSig = '';
   /** bytes read from metrics/eval files so far (for tests: proves we never re-read) */
   bytesRead = 0;
+  /** last time (ms since epoch) the run's files changed, as far as we know (file mtimes at first sight) */
+  lastActivity = 0;
 
   constructor(dir: string) { this.dir = path.resolve(dir); }
 
   get status(): string { return this.manifest?.status ?? (this.manifestError ? 'invalid' : 'unknown'); }
+  /** a run whose manifest says "running" but whose files have not changed for `ms` (its trainer is probably gone) */
+  isStale(now: number, ms = 10 * 60_000): boolean {
+    return this.status === 'running' && this.lastActivity > 0 && now - this.lastActivity > ms;
+  }
   get latestMetrics(): Record<string, number | null> | undefined {
     return this.lastStep === undefined ? undefined : this.metrics.get(this.lastStep);
   }
@@ -85,6 +91,12 @@ export class RunEntry {
     const csig = ck.map((c) => `${c.name}:${c.meta?.step ?? ''}:${c.meta?.eval ? 1 : 0}`).join(',');
     if (csig !== this.ckptSig) { this.ckptSig = csig; this.checkpoints = ck; ch.checkpoints = true; }
     ch.any = ch.manifest || ch.metrics || ch.steps || ch.checkpoints;
+    if (ch.any) {
+      let latest = mtime > 0 ? mtime : 0;
+      try { latest = Math.max(latest, fs.statSync(path.join(this.dir, FILES.metrics)).mtimeMs); } catch { /* none */ }
+      try { latest = Math.max(latest, fs.statSync(path.join(this.dir, FILES.events)).mtimeMs); } catch { /* none */ }
+      this.lastActivity = Math.max(this.lastActivity, latest);
+    }
     return ch;
   }
 

@@ -8,6 +8,25 @@ import { TOKEN_ARRAYS, type EvalRecord, type InputProblem, type MetricsRecord, t
 import * as fs from 'fs';
 import { Problems, TailWatch, forEachLine, isObject, parsePyJson } from './common';
 
+/**
+ * Fingerprint of what was consumed so far: the first 128 bytes and the 128 bytes before `offset` (latin1: one char
+ * per byte). Unchanged for appends; changed when the file was rewritten in place. `size` < offset: truncated.
+ */
+function consumedFingerprint(file: string, offset: number): { fp: string; size: number } {
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      const a = Buffer.alloc(Math.min(128, offset, size));
+      fs.readSync(fd, a, 0, a.length, 0);
+      const from = Math.max(0, Math.min(offset, size) - 128);
+      const b = Buffer.alloc(Math.min(offset, size) - from);
+      fs.readSync(fd, b, 0, b.length, from);
+      return { fp: a.toString('latin1') + '|' + b.toString('latin1'), size };
+    } finally { fs.closeSync(fd); }
+  } catch { return { fp: '', size: 0 }; }
+}
+
 function readAt(fd: number, offset: number, length: number): string {
   const b = Buffer.alloc(length);
   const n = fs.readSync(fd, b, 0, length, offset);
@@ -53,7 +72,7 @@ export interface ConvertedSample { sample: RolloutSampleInput; arrays: Record<st
 
 /** Generic line → step indexing for JSONL rollout sources. */
 export class JsonlStepIndex {
-  readonly fileState = new Map<string, { offset: number; line: number }>();
+  readonly fileState = new Map<string, { offset: number; line: number; fp?: string }>();
   readonly byStep = new Map<number, LineRef[]>();
   lines = 0;
   goodLines = 0;
@@ -66,7 +85,16 @@ export class JsonlStepIndex {
    */
   scan(file: string, final: boolean, stepOf: (rec: Record<string, unknown>) => number | string): Set<number> {
     const touched = new Set<number>();
-    const st = this.fileState.get(file) ?? { offset: 0, line: 1 };
+    let st = this.fileState.get(file) ?? { offset: 0, line: 1 };
+    const now = st.offset > 0 ? consumedFingerprint(file, st.offset) : undefined;
+    if (now && (now.size < st.offset || (st.fp !== undefined && now.fp !== st.fp))) {
+      // rewritten in place (e.g. verl re-dumping a step after a resume) or truncated: forget what came from it
+      for (const [step, refs] of this.byStep) {
+        const keep = refs.filter((r) => r.file !== file);
+        if (keep.length !== refs.length) { touched.add(step); if (keep.length) this.byStep.set(step, keep); else this.byStep.set(step, []); }
+      }
+      st = { offset: 0, line: 1 };
+    }
     const r = forEachLine(file, { offset: st.offset, line: st.line, final }, (l) => {
       if (l.text.trim() === '') return;
       this.lines++;
@@ -86,7 +114,7 @@ export class JsonlStepIndex {
       refs.push({ file, offset: l.offset, length: l.length, line: l.line });
       touched.add(s);
     });
-    this.fileState.set(file, { offset: r.nextOffset, line: r.nextLine });
+    this.fileState.set(file, { offset: r.nextOffset, line: r.nextLine, fp: r.nextOffset > 0 ? consumedFingerprint(file, r.nextOffset).fp : undefined });
     if (!final) this.tails?.note(file, r.nextOffset, r.nextLine);
     return touched;
   }

@@ -27,13 +27,14 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunNode>, vscod
   private runDirs: string[] = [];
   private folderWatchers: vscode.Disposable[] = [];
   private pollTimer: NodeJS.Timeout | undefined;
+  private ticks = 0;
   private rescanTimer: NodeJS.Timeout | undefined;
   private readonly pending = new Set<string>();
   private flushTimer: NodeJS.Timeout | undefined;
   view: vscode.TreeView<RunNode> | undefined;
 
   constructor(private readonly context: vscode.ExtensionContext, private readonly supervisor: Supervisor) {
-    this.model = new RunsTreeModel(this.store);
+    this.model = new RunsTreeModel(this.store, { isSupervised: (d) => supervisor.isRunning(d) });
     this.disposables.push(this.emitter, this.runChanged);
     this.disposables.push(supervisor.onDidChange((c) => {
       if (!this.runDirs.includes(c.run.runDir)) { this.rescan(); return; }
@@ -94,8 +95,11 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunNode>, vscod
   // ---- live refresh ---------------------------------------------------------------------------------------
   private poll(): void {
     // every known run (pipeline stages included) that is running; finished runs cost nothing
+    this.ticks++;
     for (const e of this.store.all()) {
       if (e.status === 'running' || this.supervisor.isRunning(e.dir)) this.refreshRun(e.dir);
+      // once a minute, re-render unsupervised "running" runs so that one whose trainer is gone shows as stale
+      if (this.ticks % 60 === 0 && e.status === 'running' && !this.supervisor.isRunning(e.dir)) { const n = this.runNode(e.dir); if (n) this.emitter.fire(n); }
     }
   }
   private queueRefresh(dir: string, ms: number): void {

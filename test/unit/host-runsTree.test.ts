@@ -95,6 +95,22 @@ test('live follow: appended metrics are read from the last offset, new steps and
   assert.equal(e.status, 'completed');
 });
 
+test('a "running" run that nobody supervises and that has not written for 10 minutes is shown as stale', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rllens-stale-'));
+  const w = makeRun(root, 'stale');
+  w.metrics({ step: 1, values: { 'reward/mean': 0.5 } });
+  let now = Date.now();
+  const supervised = new Set<string>();
+  const model = new RunsTreeModel(new RunStore(), { now: () => now, isSupervised: (d) => supervised.has(d) });
+  const node: RunNode = { kind: 'run', runDir: w.dir };
+  assert.equal(model.view(node).icon?.id, 'sync~spin');
+  now += 11 * 60_000;
+  assert.equal(model.view(node).icon?.id, 'watch');
+  assert.match(model.view(node).description ?? '', /no update for 11 min: trainer not running\?/);
+  supervised.add(w.dir);
+  assert.equal(model.view(node).icon?.id, 'sync~spin', 'a supervised run is never stale (a slow step is not a dead trainer)');
+});
+
 test('pipeline: stages nest under the parent and are not listed twice at top level', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rllens-pipe-'));
   const parent = makeRun(root, 'pipe', { stages: true });

@@ -107,3 +107,21 @@ test('follow: a torn tail that stops changing is reported after staleTailMs, and
   await waitFor(() => f.snapshot().counts.samples === 2 && f.snapshot().problemCount === 0);
   f.dispose();
 });
+
+test('follow verl: a dump file rewritten in place (resume re-dumps a step) replaces that step', async () => {
+  const dir = tmpDir('follow-rewrite');
+  const src = path.join(dir, 'src');
+  fs.mkdirSync(path.join(src, 'rollout'), { recursive: true });
+  const line = (o: string, score: number): string => JSON.stringify({ input: 'the same long prompt '.repeat(20), output: o, score, step: 1 });
+  const f1 = path.join(src, 'rollout/1.jsonl');
+  fs.writeFileSync(f1, [line('a', 0), line('b', 1)].join('\n') + '\n');
+  const out = path.join(dir, 'run');
+  const f = followForeignRun(src, out, () => undefined, { intervalMs: 30 });
+  await f.ready;
+  assert.deepEqual(openRun(out).steps.get(1)!.samples.map((s) => s.completion), ['a', 'b']);
+  fs.writeFileSync(f1, [line('c', 1), line('d', 1), line('e', 0)].join('\n') + '\n'); // same first bytes, longer
+  await waitFor(() => f.snapshot().counts.samples === 3);
+  const st = openRun(out).steps.get(1)!;
+  assert.deepEqual(st.samples.map((s) => s.completion), ['c', 'd', 'e'], 'old lines forgotten, new ones read from the start');
+  f.dispose();
+});

@@ -20,7 +20,13 @@ export function checkEntropy(input: DoctorInput, th: Thresholds): Finding[] {
     const s = m.series;
     const n = s.values.length;
     const w = win(th, n);
-    const t = headTail(s, w);
+    // initial level: median of the first windowMin points (entropy often drops within the first steps, so a 20% head
+    // window would already include the fall); recent level: median of the last w points
+    const k0 = Math.min(th.windowMin, n);
+    const ht = headTail(s, w);
+    const head = median(s.values.slice(0, k0));
+    const se = 1.2533 * ht.sigma * Math.sqrt(1 / k0 + 1 / w);
+    const t = { head, tail: ht.tail, z: se > 0 ? (ht.tail - head) / se : (ht.tail < head ? -Infinity : 0) };
     const ratio = t.head > 0 ? t.tail / t.head : NaN;
     const slopeWin = s.values.slice(-2 * w);
     const slope = theilSen(s.steps.slice(-2 * w), slopeWin);

@@ -254,8 +254,11 @@ export class GPT {
   private block(l: number, x: tf.Tensor2D, B: number, T: number, bias: tf.Tensor | undefined, past?: { kT: tf.Tensor3D; v: tf.Tensor3D }): { x: tf.Tensor2D; kT: tf.Tensor3D; v: tf.Tensor3D } {
     const c = this.config, D = c.dModel, H = c.nHeads, hd = D / H, p = `h.${l}.`;
     const h1 = layerNorm(x, this.w(p + 'ln_1.weight') as tf.Tensor1D, this.w(p + 'ln_1.bias') as tf.Tensor1D, c.layerNormEps) as tf.Tensor2D;
-    const qkv = linear(h1, this.w(p + 'attn.c_attn.weight') as tf.Tensor2D, this.w(p + 'attn.c_attn.bias') as tf.Tensor1D);
-    const [q2, k2, v2] = tf.split(qkv, 3, 1);
+    // q, k, v from column blocks of c_attn (slicing the small weight instead of splitting the [B·T, 3D] activation:
+    // SplitV on wasm copies strided slices of the big tensor, and its gradient concatenates them again)
+    const W = this.w(p + 'attn.c_attn.weight'), bias = this.w(p + 'attn.c_attn.bias');
+    const part = (i: number) => linear(h1, tf.slice(W, [0, i * D], [D, D]) as tf.Tensor2D, tf.slice(bias, [i * D], [D]) as tf.Tensor1D);
+    const q2 = part(0), k2 = part(1), v2 = part(2);
     const q = tf.reshape(tf.transpose(tf.reshape(q2, [B, T, H, hd]), [0, 2, 1, 3]), [B * H, T, hd]);
     let kT = tf.reshape(tf.transpose(tf.reshape(k2, [B, T, H, hd]), [0, 2, 3, 1]), [B * H, hd, T]) as tf.Tensor3D;
     let v = tf.reshape(tf.transpose(tf.reshape(v2, [B, T, H, hd]), [0, 2, 1, 3]), [B * H, T, hd]) as tf.Tensor3D;

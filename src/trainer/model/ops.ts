@@ -45,10 +45,36 @@ export function embed(ids: tf.Tensor1D, table: tf.Tensor2D): tf.Tensor2D {
   return mm(oneHotF32(ids, table.shape[0]), table) as tf.Tensor2D;
 }
 
+/** Column sums of g [N, D] as a plain matMul 1ᵀ·g (wasm reduces over axis 0 by transposing first: ~5× slower). */
+function colSum(g: tf.Tensor): tf.Tensor1D {
+  const d = g.shape[g.rank - 1]!;
+  const g2 = tf.reshape(g, [-1, d]) as tf.Tensor2D;
+  return tf.reshape(tf.matMul(tf.ones([1, g2.shape[0]]) as tf.Tensor2D, g2), [d]) as tf.Tensor1D;
+}
+
+/** x + b (b broadcast over rows), x [N, D], b [D]; gradient db = 1ᵀ·dy (see colSum). */
+export const addBias = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const x = args[0] as tf.Tensor, b = args[1] as tf.Tensor;
+  return { value: tf.add(x, b), gradFunc: (dy: tf.Tensor | tf.Tensor[]) => [dy as tf.Tensor, colSum(dy as tf.Tensor)] };
+}) as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+
+/** x̂·γ + β for x̂ [N, D], γ, β [D]; gradients dx̂ = dy·γ, dγ = 1ᵀ·(dy·x̂), dβ = 1ᵀ·dy. */
+export const affine = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const xh = args[0] as tf.Tensor, g = args[1] as tf.Tensor, b = args[2] as tf.Tensor, save = args[3] as tf.GradSaveFunc;
+  save([xh, g]);
+  return {
+    value: tf.add(tf.mul(xh, g), b),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const d = dy as tf.Tensor;
+      return [tf.mul(d, saved[1]), colSum(tf.mul(d, saved[0])), colSum(d)];
+    },
+  };
+}) as Parameters<typeof tf.customGrad>[0]) as (xh: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+
 /** x·W + b for x [N, Din], W [Din, Dout], b [Dout]. */
 export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor2D {
   const y = mm(x, w) as tf.Tensor2D;
-  return b ? tf.add(y, b) : y;
+  return b ? (addBias(y, b) as tf.Tensor2D) : y;
 }
 
 /** LayerNorm over the last axis: (x − μ)/√(σ² + ε)·γ + β (Ba et al. 2016). x [..., D]. */
@@ -56,7 +82,7 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, e
   const mean = tf.mean(x, -1, true);
   const xc = tf.sub(x, mean);
   const variance = tf.mean(tf.square(xc), -1, true);
-  return tf.add(tf.mul(tf.mul(xc, tf.rsqrt(tf.add(variance, eps))), gamma), beta);
+  return affine(tf.mul(xc, tf.rsqrt(tf.add(variance, eps))), gamma, beta);
 }
 
 /**

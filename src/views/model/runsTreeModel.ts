@@ -163,6 +163,10 @@ export interface TreeModelOptions {
   diagnose?: DiagnosisProvider;
   /** maximum number of step nodes listed (latest first); older ones summarised */
   maxSteps?: number;
+  /** is this run's trainer supervised by this window? (a "running" run that is not, and has not written for
+   *  10 minutes, is shown as stale) */
+  isSupervised?: (runDir: string) => boolean;
+  now?: () => number;
 }
 
 export class RunsTreeModel {
@@ -237,9 +241,13 @@ export class RunsTreeModel {
         const e = this.store.get(n.runDir);
         const st = e.status;
         const label = n.stageName ? `${n.stageName}: ${runLabel(e)}` : runLabel(e);
+        const now = this.opts.now?.() ?? Date.now();
+        const stale = !this.opts.isSupervised?.(e.dir) && e.isStale(now);
+        const staleText = stale ? `no update for ${Math.round((now - e.lastActivity) / 60_000)} min: trainer not running?` : '';
         return {
-          id: `run:${n.stageOf ?? ''}:${n.runDir}`, label, description: runDescription(e), tooltip: runTooltip(e),
-          icon: STATUS_ICON[st] ?? STATUS_ICON.unknown, collapsible: 'collapsed',
+          id: `run:${n.stageOf ?? ''}:${n.runDir}`, label, description: [runDescription(e), staleText].filter(Boolean).join(' · '),
+          tooltip: runTooltip(e) + (stale ? `  \n**${staleText}** (the manifest still says "running"; the trainer may have been killed with its window)` : ''),
+          icon: stale ? { id: 'watch', color: 'problemsWarningIcon.foreground' } : STATUS_ICON[st] ?? STATUS_ICON.unknown, collapsible: 'collapsed',
           contextValue: `rlLens.run.${st}${e.manifest?.stages?.length ? '.pipeline' : ''}`, resource: n.runDir,
         };
       }
