@@ -11,6 +11,7 @@ import { RunsTreeProvider } from './views/runsTree';
 import { RunStatusBar } from './views/statusBar';
 import type { RunNode } from './views/model/runsTreeModel';
 import { registerPanels, type PanelManager } from './views/panels';
+import { registerCheckpointDiff } from './host/checkpointDiff';
 
 export interface RlLensApi {
   supervisor: Supervisor;
@@ -43,6 +44,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<RlLens
     log: (m) => log.info(m),
   });
   context.subscriptions.push(panels);
+  context.subscriptions.push(registerCheckpointDiff(context, { listRuns: () => tree.knownRuns(), log: (m) => log.info(m) })); // rlLens.compare* + rl-lens: report documents
 
   context.subscriptions.push(
     vscode.commands.registerCommand('rlLens.diagnoseRun', (a?: { runDir?: string } | RunNode) => diagnosis.command(runDirOf(a) ?? supervisor.current()?.runDir ?? selectedRun(treeView))),

@@ -67,7 +67,7 @@ function runScriptLayer(layer, script) {
   fs.rmSync(resultFile, { force: true });
   const t0 = Date.now();
   const extra = [...(grepSrc ? ['--grep', grepSrc] : []), ...(testName ? ['--test', testName] : []), ...passThrough];
-  const r = spawnSync(process.execPath, [file, '--result', resultFile, ...extra], { cwd: root, stdio: 'inherit' });
+  const r = spawnSync(process.execPath, [file, '--result', resultFile, ...extra], { cwd: root, stdio: 'inherit', env: { ...process.env, RL_LENS_SKIP_BUILD: '1' } });
   let res;
   try { res = JSON.parse(fs.readFileSync(resultFile, 'utf8')); } catch { res = { passed: 0, failed: 1, skipped: 0, note: `${script} wrote no result (exit ${r.status})` }; }
   res.layer = layer;
@@ -80,7 +80,15 @@ function runScriptLayer(layer, script) {
   return res;
 }
 
+// integration and e2e test the built extension: build once here (the layer drivers then skip their own build)
+let buildError;
+if ((want.includes('integration') || want.includes('e2e')) && !process.env.RL_LENS_SKIP_BUILD) {
+  const b = spawnSync(process.execPath, [path.join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'inherit' });
+  if (b.status !== 0) buildError = `node scripts/build.mjs failed (exit ${b.status})`;
+}
+
 for (const layer of want) {
+  if (buildError && layer !== 'unit') { results.push({ layer, passed: 0, failed: 1, skipped: 0, note: buildError }); continue; }
   if (layer === 'unit') results.push(runUnit());
   else if (layer === 'integration') results.push(runScriptLayer('integration', 'test/harness/integration.mjs'));
   else if (layer === 'e2e') results.push(runScriptLayer('e2e', 'test/harness/e2e.mjs'));

@@ -33,7 +33,8 @@ export const TRAIN_USAGE = `usage: rl-lens train [--config FILE | --preset ${Obj
 export class UsageError extends Error {}
 
 export function parseTrainArgs(argv: string[]): TrainArgs {
-  const a: TrainArgs = { trusted: true };
+  // the extension runs the CLI with --untrusted (or RL_LENS_UNTRUSTED=1) in an untrusted workspace: no user reward code
+  const a: TrainArgs = { trusted: process.env.RL_LENS_UNTRUSTED !== '1' };
   const val = (i: number, flag: string): string => {
     const v = argv[i + 1];
     if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);

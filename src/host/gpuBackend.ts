@@ -8,29 +8,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 
-export const GPU_PACKAGE = '@tensorflow/tfjs-node-gpu';
-
-/** The tfjs version the extension was built against (the GPU package must match tfjs-core). */
-export function tfjsVersion(extensionPath: string): string {
-  try {
-    const pkg = JSON.parse(fs.readFileSync(path.join(extensionPath, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
-    const v = pkg.dependencies?.['@tensorflow/tfjs-core'];
-    if (v) return v.replace(/^[\^~]/, '');
-  } catch { /* default */ }
-  return '4.22.0';
-}
-
-export function npmInstallArgs(version: string): string[] {
-  // --no-save: the extension's package.json is not ours to edit; --ignore-scripts=false: the package's install
-  // script fetches libtensorflow (npm may be configured to block scripts); --foreground-scripts: its output in our log
-  return ['install', '--no-save', '--no-audit', '--no-fund', '--ignore-scripts=false', '--foreground-scripts', `${GPU_PACKAGE}@${version}`];
-}
+import { GPU_PACKAGE, npmInstallArgs, platformProblem, tfjsVersion } from './gpuInstallPlan';
 
 export async function installGpuBackend(extensionPath: string, out: vscode.OutputChannel): Promise<boolean> {
-  if (process.platform !== 'linux' || process.arch !== 'x64') {
-    void vscode.window.showErrorMessage(`RL Lens: ${GPU_PACKAGE} exists only for Linux x64 (this is ${process.platform}-${process.arch}). Use the "tensorflow" (CPU, native) or "wasm" backend instead.`);
-    return false;
-  }
+  const problem = platformProblem(process.platform, process.arch);
+  if (problem) { void vscode.window.showErrorMessage(`RL Lens: ${problem}`); return false; }
   const version = tfjsVersion(extensionPath);
   const npm = 'npm';
   const args = npmInstallArgs(version);

@@ -219,6 +219,7 @@ export function findChromium() {
 
 /** Returns the Chromium path, installing Debian's chromium with apt when we are root; else { skip: reason }. */
 export function ensureChromium() {
+  if (process.env.RL_LENS_CHROMIUM && !fs.existsSync(process.env.RL_LENS_CHROMIUM)) return { skip: `RL_LENS_CHROMIUM=${process.env.RL_LENS_CHROMIUM} does not exist` };
   let c = findChromium();
   if (c) return { path: c };
   if (isRoot() && hasCmd('apt-get') && !process.env.RL_LENS_NO_INSTALL) {
@@ -247,7 +248,7 @@ export async function launchBrowser({ chromiumPath, headed = false, slowMo = 0 }
     viewport: { width: 1400, height: 900 }, ignoreHTTPSErrors: false, offline: false,
   });
   // loopback only: anything else the workbench asks for is refused and logged
-  await context.route((url) => !/^(http|ws)s?:\/\/(127\.0\.0\.1|localhost)(:\d+)?\//.test(url.href) && !/^(data|blob|about|chrome|vscode-[a-z-]+):/.test(url.protocol + ':'), (route) => {
+  await context.route((url) => !/^(http|ws)s?:\/\/(127\.0\.0\.1|localhost)(:\d+)?\//.test(url.href) && !/^(data|blob|about|chrome|vscode-[a-z-]+):$/.test(url.protocol), (route) => {
     if (process.env.RL_LENS_DEBUG) log(`blocked non-loopback request ${route.request().url()}`);
     return route.abort('blockedbyclient');
   });

@@ -76,8 +76,12 @@ describe('RL Lens extension shell', function () {
     // reveal works (TreeView.reveal needs getParent), also down to a sample (a webview's selection)
     await a.tree.reveal(res.runDir);
     await a.tree.revealTarget({ runDir: res.runDir, step: 4, sample: 1 });
-    const sel = a.treeView.selection[0];
-    assert.ok(sel && sel.kind === 'sample' && sel.step === 4 && sel.sample === 1, `selection after revealTarget: ${JSON.stringify(sel)}`);
+    // (the selection reaches the extension host asynchronously)
+    const sel = await until('the revealed sample to be selected', () => {
+      const x = a.treeView.selection[0];
+      return x && x.kind === 'sample' && x.step === 4 && x.sample === 1 ? x : undefined;
+    }, 10_000).catch((e: Error) => { throw new Error(`${e.message}; selection: ${JSON.stringify(a.treeView.selection)}`); });
+    assert.ok(sel);
     // the status bar opens the dashboard of this run
     assert.equal(a.statusBar.item.command && typeof a.statusBar.item.command === 'object' ? a.statusBar.item.command.command : '', 'rlLens.showDashboard');
   });

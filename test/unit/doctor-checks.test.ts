@@ -105,3 +105,56 @@ test('malformed input does not break the other checks', () => {
   assert.ok(fs.some((x) => x.id === 'kl/blowup'));
   assert.ok(fs.some((x) => x.id.endsWith('/failed') && x.severity === 'info'));
 });
+
+// ---- the remaining finding kinds, on small hand-built inputs (seeded noise) ----
+import { summarizeRolloutStep } from '../../src/doctor/summarize';
+import { rng } from './doctor-synth';
+import type { DoctorInput } from '../../src/doctor/types';
+import type { RolloutSample } from '../../src/shared/runFormat';
+
+function series(n: number, f: (t: number) => number, seed = 1, noise = 0.02): { steps: number[]; values: number[] } {
+  const r = rng(seed);
+  return { steps: [...Array(n).keys()], values: [...Array(n).keys()].map((t) => f(t) * (1 + noise * (r() - 0.5) * 2)) };
+}
+
+test('entropy/concentrated (info): one position carries the entropy', () => {
+  const input = emptyInput();
+  for (let step = 0; step < 4; step++) {
+    const samples: RolloutSample[] = [...Array(8).keys()].map((i) => ({ kind: 'sample', index: i, group: 'g', prompt: 'p', completion: `c${i}`, tokens: [], reward: i % 2, length: 20 }));
+    const ent = [...Array(20).keys()].map((t) => (t === 3 ? 3 : 0.002));
+    input.rollouts.push(summarizeRolloutStep({ kind: 'header', step, numSamples: 8, arrays: ['entropy'], groups: [] }, samples, () => ({ entropy: ent })));
+  }
+  const f = diagnose(input).find((x) => x.id === 'entropy/concentrated');
+  assert.ok(f && f.severity === 'info');
+  assert.match(f.message, /positions 3/);
+});
+
+test('kl/growth, clip/low, beta/at-min, zero-variance from frac_reward_zero_std, dynamic sampling downgrade', () => {
+  const a = emptyInput();
+  a.metrics.kl = series(100, (t) => 0.004 * Math.exp(t / 25));          // 0.004 → ~0.2, below kl.warn
+  assert.ok(diagnose(a).some((x) => x.id === 'kl/growth' && x.severity === 'warning'), diagnose(a).map((x) => x.id).join());
+  const b = emptyInput();
+  b.metrics['clip_ratio/low_mean'] = series(60, () => 0.3);
+  assert.ok(diagnose(b).some((x) => x.id === 'clip/low' && x.severity === 'warning'));
+  const c = emptyInput();
+  c.metrics.kl_coef = series(60, (t) => (t < 10 ? 0.05 / (1 + t) : 0.005), 1, 0);
+  c.metrics.kl = series(60, () => 0.01);
+  assert.ok(diagnose(c).some((x) => x.id === 'beta/at-min' && x.severity === 'info'), diagnose(c).map((x) => x.id).join());
+  const d = emptyInput();
+  d.metrics.frac_reward_zero_std = series(30, () => 0.7);
+  assert.ok(diagnose(d).some((x) => x.id === 'zero-variance/groups' && x.severity === 'warning'));
+  d.algorithm = 'dapo';
+  assert.ok(diagnose(d).some((x) => x.id === 'zero-variance/groups' && x.severity === 'info'), 'DAPO already filters: info');
+});
+
+test('reward-hacking/ref-gap (info): policy − reference reward gap grows while KL is high', () => {
+  const input: DoctorInput = emptyInput();
+  input.metrics.kl = series(40, (t) => 0.2 + 0.03 * t);
+  const r = rng(5);
+  for (let step = 0; step < 40; step++) {
+    const samples = [...Array(8).keys()].map((i) => ({ index: i, group: 'g', reward: 0.5 + 0.02 * step + 0.05 * r(), refReward: 0.5 + 0.05 * r(), length: 5, text: `x${i}` }));
+    input.rollouts.push({ step, groups: [{ id: 'g', samples: samples.map((s) => s.index), rewards: samples.map((s) => s.reward), distinct: 8 }], samples });
+  }
+  const f = diagnose(input).find((x) => x.id === 'reward-hacking/ref-gap');
+  assert.ok(f && f.severity === 'info', diagnose(input).map((x) => x.id).join());
+});

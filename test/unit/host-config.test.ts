@@ -7,6 +7,7 @@ import { absolutizePaths, applyTraceRetention, deepMerge, isStrictJson, parseCon
 import { findCodeReferences, untrustedRefusal } from '../../src/host/trust';
 import { loadTemplates, newRunDirName } from '../../src/host/presets';
 import { statusText } from '../../src/views/model/statusText';
+import { GPU_PACKAGE, npmInstallArgs, platformProblem, tfjsVersion } from '../../src/host/gpuInstallPlan';
 
 test('trust: configs that name code are found, harmless ones are not', () => {
   assert.deepEqual(findCodeReferences({ algorithm: 'grpo', task: { name: 'arithmetic', difficulty: 2 }, init: { checkpoint: 'runs/a/checkpoints/step_1' } }), []);
@@ -62,4 +63,16 @@ test('templates: every shipped template parses, has a label, and run folder name
 test('status bar text', () => {
   assert.equal(statusText({ name: 'r', status: 'running', step: 12, totalSteps: 40, headline: { short: 'r', value: 0.53125 }, tokensPerS: 12345, backend: 'wasm' }), '$(sync~spin) RL Lens · 12/40 · r 0.531 · 12.3k tok/s · wasm');
   assert.equal(statusText({ name: 'r', status: 'failed' }), '$(error) RL Lens');
+});
+
+test('GPU backend install plan: version matches the bundled tfjs-core, scripts allowed, nothing saved, Linux x64 only', () => {
+  const root = path.resolve(__dirname, '../..');
+  const core = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).dependencies['@tensorflow/tfjs-core'].replace(/^[\^~]/, '');
+  assert.equal(tfjsVersion(root), core);
+  const args = npmInstallArgs('4.22.0');
+  assert.equal(args[0], 'install');
+  assert.ok(args.includes('--no-save') && args.includes('--ignore-scripts=false'));
+  assert.equal(args.at(-1), `${GPU_PACKAGE}@4.22.0`);
+  assert.equal(platformProblem('linux', 'x64'), undefined);
+  assert.match(platformProblem('darwin', 'arm64') ?? '', /only for Linux x64 \(this is darwin-arm64\)/);
 });

@@ -6,8 +6,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   PreferenceDataError, loadPreferenceFile, parsePreferenceJsonl, rankingToPairs, unpairPreferences,
-  hiddenScore, syntheticPairs, syntheticRankings, arithmeticExamples, splitByPrompt, toJsonl,
+  hiddenScore, syntheticPairs, syntheticRankings, arithmeticExamples, splitByPrompt, toJsonl, taskExamples,
 } from '../../src/trainer/preference/data';
+import { createTask, splitOf } from '../../src/trainer/tasks';
 
 function tmpFile(name: string, text: string): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), 'rllens-pref-'));
@@ -97,4 +98,15 @@ test('pref data: hidden score orders correct+concise > correct+verbose > wrong; 
   assert.equal(sp.train.length + sp.eval.length, pairs.length);
   const evalPrompts = new Set(sp.eval.map((p) => p.prompt));
   assert.ok(sp.train.every((p) => !evalPrompts.has(p.prompt)), 'no prompt on both sides');
+});
+
+test('pref data: built-in sets draw train prompts from the task\'s train split and eval prompts from its eval split', () => {
+  const task = createTask('arithmetic', { difficulty: 1 });
+  const tr = taskExamples(task, 300, 1, 'train'), ev = taskExamples(task, 20, 1, 'eval');
+  assert.equal(tr.examples.length, 300, 'small problem spaces repeat prompts to reach the count');
+  assert.ok(new Set(tr.examples.map((e) => e.prompt)).size > 50, 'distinct prompts first');
+  assert.ok(tr.examples.every((e) => splitOf(e.prompt, task.options.evalFraction) === 'train'));
+  assert.ok(ev.examples.every((e) => splitOf(e.prompt, task.options.evalFraction) === 'eval'));
+  assert.ok(ev.examples.every((e) => { const [a, b] = e.prompt.slice(0, -1).split('+').map(Number); return String(a + b) === e.answer; }), 'answers are the task\'s');
+  assert.match(tr.alphabet, /^[0-9-]+$/);
 });

@@ -1,10 +1,10 @@
-// Learning checks (each well under 90 s on 2 cores, cpu backend): the reward model reaches clearly better than chance
+// Learning checks (each well under 90 s on 2 cores, wasm backend as the CLI uses it): the reward model reaches clearly better than chance
 // held-out accuracy on the built-in arithmetic preference set; DPO raises held-out preference accuracy and the
 // chosen-vs-rejected margin. Both use the trainer's real model, tasks and data code (no mocks).
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
+import { initBackend } from '../../src/trainer/backend';
 import { CharTokenizer } from '../../src/trainer/tokenizer';
 import { createTask } from '../../src/trainer/tasks';
 import { builtinPreferenceData } from '../../src/trainer/preference';
@@ -18,7 +18,7 @@ const task = createTask('arithmetic', { difficulty: 2 });
 const modelCfg = { vocabSize: tok.size, contextLength: 16, dModel: 32, nHeads: 2, nLayers: 2 };
 
 test('reward model (K-wise ranking loss): held-out pair accuracy clearly above chance, ranks by the hidden score', async () => {
-  await tf.setBackend('cpu');
+  await initBackend('wasm');
   const data = builtinPreferenceData(task, 'ranking', { count: 300, evalCount: 60, k: 4, flipProb: 0, seed: 7 });
   const model = createRewardModel({ ...modelCfg, nLayers: 1 }, 3);
   const t0 = Date.now();
@@ -56,7 +56,7 @@ test('reward model (K-wise ranking loss): held-out pair accuracy clearly above c
 });
 
 test('DPO raises held-out preference accuracy and the chosen-vs-rejected margin; traces carry per-token implicit rewards', async () => {
-  await tf.setBackend('cpu');
+  await initBackend('wasm');
   const data = builtinPreferenceData(task, 'pairwise', { count: 300, evalCount: 40, k: 4, flipProb: 0, seed: 11 });
   const policy = GPT.create({ ...modelCfg, nLayers: 1 }, 5);
   const traces: { samples: { role?: string; pair?: string; length: number }[]; arrays: Record<string, number[]>[] }[] = [];

@@ -15,7 +15,7 @@ import { readManifest, readMetrics, listRolloutSteps, readRolloutStep, readSampl
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rllens-pref-run-'));
 const tiny = (algorithm: string, extra: Record<string, unknown> = {}) => ({
-  algorithm, backend: 'cpu', seed: 3, task: { name: 'arithmetic', difficulty: 1 },
+  algorithm, backend: 'wasm', seed: 3, task: { name: 'arithmetic', difficulty: 1 },
   model: { dModel: 16, nHeads: 2, nLayers: 1, contextLength: 12 },
   train: { steps: 3, batchSize: 8, lr: 0.003, lrSchedule: 'constant', warmupSteps: 0 },
   eval: { every: 0, numPrompts: 4, samplesPerPrompt: 2, k: [1, 2] }, rollouts: { every: 3, maxSamples: 8 },

@@ -61,9 +61,13 @@ export interface TokenLogprobResult {
   values?: tf.Tensor2D;
 }
 
-/** Per-layer KV cache for incremental decoding. kT: [B·H, hd, Tc] (keys stored transposed: no transposeB matMul on wasm), v: [B·H, Tc, hd]. */
+/**
+ * Per-layer KV cache for incremental decoding. k, v: [B·H, Tc, hd]. Keys are stored untransposed because appending
+ * along the middle axis is a cheap concat on wasm (its Concat copies row by row in JS: appending a column to
+ * transposed keys [B·H, hd, Tc] cost 8192 copies per layer and step); they are transposed once per step for q·kᵀ.
+ */
 export interface KVCache {
-  layers: { kT: tf.Tensor3D; v: tf.Tensor3D }[];
+  layers: { k: tf.Tensor3D; v: tf.Tensor3D }[];
   /** per row: 1 = real key, 0 = padding; length Tc */
   keyMask: number[][];
   /** per row: position of the next token */
@@ -251,20 +255,28 @@ export class GPT {
   }
 
   /** One pre-LN block on x [B·T, D]; returns the new x and this layer's keys/values (for the cache). */
-  private block(l: number, x: tf.Tensor2D, B: number, T: number, bias: tf.Tensor | undefined, past?: { kT: tf.Tensor3D; v: tf.Tensor3D }): { x: tf.Tensor2D; kT: tf.Tensor3D; v: tf.Tensor3D } {
+  private block(l: number, x: tf.Tensor2D, B: number, T: number, bias: tf.Tensor | undefined, past?: { k: tf.Tensor3D; v: tf.Tensor3D }, keepKV = false): { x: tf.Tensor2D; k?: tf.Tensor3D; v: tf.Tensor3D } {
     const c = this.config, D = c.dModel, H = c.nHeads, hd = D / H, p = `h.${l}.`;
     const h1 = layerNorm(x, this.w(p + 'ln_1.weight') as tf.Tensor1D, this.w(p + 'ln_1.bias') as tf.Tensor1D, c.layerNormEps) as tf.Tensor2D;
     // q, k, v from column blocks of c_attn (slicing the small weight instead of splitting the [B·T, 3D] activation:
     // SplitV on wasm copies strided slices of the big tensor, and its gradient concatenates them again)
-    const W = this.w(p + 'attn.c_attn.weight'), bias = this.w(p + 'attn.c_attn.bias');
-    const part = (i: number) => linear(h1, tf.slice(W, [0, i * D], [D, D]) as tf.Tensor2D, tf.slice(bias, [i * D], [D]) as tf.Tensor1D);
+    const W = this.w(p + 'attn.c_attn.weight'), Wb = this.w(p + 'attn.c_attn.bias');
+    const part = (i: number) => linear(h1, tf.slice(W, [0, i * D], [D, D]) as tf.Tensor2D, tf.slice(Wb, [i * D], [D]) as tf.Tensor1D);
     const q2 = part(0), k2 = part(1), v2 = part(2);
     const q = tf.reshape(tf.transpose(tf.reshape(q2, [B, T, H, hd]), [0, 2, 1, 3]), [B * H, T, hd]);
-    let kT = tf.reshape(tf.transpose(tf.reshape(k2, [B, T, H, hd]), [0, 2, 3, 1]), [B * H, hd, T]) as tf.Tensor3D;
     let v = tf.reshape(tf.transpose(tf.reshape(v2, [B, T, H, hd]), [0, 2, 1, 3]), [B * H, T, hd]) as tf.Tensor3D;
-    if (past) {
-      kT = tf.concat([past.kT, kT], 2);
-      v = tf.concat([past.v, v], 1);
+    let k: tf.Tensor3D | undefined;
+    let kT: tf.Tensor;
+    if (past || keepKV) {
+      k = tf.reshape(tf.transpose(tf.reshape(k2, [B, T, H, hd]), [0, 2, 1, 3]), [B * H, T, hd]) as tf.Tensor3D;
+      if (past) {
+        k = tf.concat([past.k, k], 1);
+        v = tf.concat([past.v, v], 1);
+      }
+      kT = tf.transpose(k, [0, 2, 1]);
+    } else {
+      // training / full forward: straight to [B·H, hd, T]
+      kT = tf.reshape(tf.transpose(tf.reshape(k2, [B, T, H, hd]), [0, 2, 3, 1]), [B * H, hd, T]);
     }
     const a = this.attend(q, kT, v, bias, B);
     const a2 = tf.reshape(tf.transpose(tf.reshape(a, [B, H, T, hd]), [0, 2, 1, 3]), [B * T, D]) as tf.Tensor2D;
@@ -272,7 +284,7 @@ export class GPT {
     const h2 = layerNorm(x1, this.w(p + 'ln_2.weight') as tf.Tensor1D, this.w(p + 'ln_2.bias') as tf.Tensor1D, c.layerNormEps) as tf.Tensor2D;
     const f = gelu(linear(h2, this.w(p + 'mlp.c_fc.weight') as tf.Tensor2D, this.w(p + 'mlp.c_fc.bias') as tf.Tensor1D)) as tf.Tensor2D;
     const x2 = tf.add(x1, linear(f, this.w(p + 'mlp.c_proj.weight') as tf.Tensor2D, this.w(p + 'mlp.c_proj.bias') as tf.Tensor1D)) as tf.Tensor2D;
-    return { x: x2, kT, v };
+    return { x: x2, k, v };
   }
 
   /** Final LayerNorm + heads on h [N, D]. */
@@ -360,11 +372,11 @@ export class GPT {
       const positions = GPT.positionsFromMask(maskT);
       let x = this.embedTokens(idsT, positions);
       const bias = tf.add(this.causal(T), GPT.keyBias(maskT));
-      const layers: { kT: tf.Tensor3D; v: tf.Tensor3D }[] = [];
+      const layers: { k: tf.Tensor3D; v: tf.Tensor3D }[] = [];
       for (let l = 0; l < this.config.nLayers; l++) {
-        const o = this.block(l, x, B, T, bias);
+        const o = this.block(l, x, B, T, bias, undefined, true);
         x = o.x;
-        layers.push({ kT: o.kT, v: o.v });
+        layers.push({ k: o.k!, v: o.v });
       }
       const last = tf.reshape(tf.slice(tf.reshape(x, [B, T, this.config.dModel]), [0, T - 1, 0], [B, 1, this.config.dModel]), [B, this.config.dModel]) as tf.Tensor2D;
       const h = this.heads(last, this.config.valueHead);
@@ -390,23 +402,23 @@ export class GPT {
       let x = this.embedTokens(idsT, posT);
       const hasPad = cache.keyMask.some((row) => row.includes(0));
       const bias = hasPad ? GPT.keyBias(tf.tensor2d(cache.keyMask, [B, Tk], 'float32')) : undefined;
-      const layers: { kT: tf.Tensor3D; v: tf.Tensor3D }[] = [];
+      const layers: { k: tf.Tensor3D; v: tf.Tensor3D }[] = [];
       for (let l = 0; l < this.config.nLayers; l++) {
         const o = this.block(l, x, B, 1, bias, old[l]);
         x = o.x;
-        layers.push({ kT: o.kT, v: o.v });
+        layers.push({ k: o.k!, v: o.v });
       }
       const h = this.heads(x, this.config.valueHead);
       return { layers, logits: h.logits, values: h.values };
     });
-    for (const l of old) { l.kT.dispose(); l.v.dispose(); }
+    for (const l of old) { l.k.dispose(); l.v.dispose(); }
     cache.layers = r.layers;
     for (let b = 0; b < B; b++) cache.nextPos[b]++;
     return { logits: r.logits, values: r.values };
   }
 
   static disposeCache(cache: KVCache): void {
-    for (const l of cache.layers) { l.kT.dispose(); l.v.dispose(); }
+    for (const l of cache.layers) { l.k.dispose(); l.v.dispose(); }
     cache.layers = [];
   }
 }

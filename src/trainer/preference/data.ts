@@ -334,9 +334,11 @@ export function taskExamples(task: Task, count: number, seed: number, split: 'tr
   const rng = new Rng(seed ^ (split === 'eval' ? 0x3c6ef372 : 0x6a09e667));
   const examples: TaskExample[] = [];
   const seen = new Set<string>();
+  // distinct prompts first; small problem spaces (e.g. arithmetic difficulty 1 has ~90 train prompts) then repeat
+  // prompts, each repeat getting its own candidate completions in the synthetic sets
   for (let i = 0; i < count * 20 && examples.length < count; i++) {
     const ex = task.sample(rng, split);
-    if (seen.has(ex.prompt) && seen.size < count) continue; // prefer distinct prompts while the space allows
+    if (seen.has(ex.prompt) && i < count * 10) continue;
     seen.add(ex.prompt);
     examples.push({ prompt: ex.prompt, answer: ex.answer });
   }

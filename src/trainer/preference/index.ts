@@ -9,8 +9,9 @@ import * as path from 'path';
 import type { TrainContext } from '../engine';
 import { registerAlgorithm, type AlgorithmModule } from '../registry';
 import type { Task } from '../tasks/types';
+import { Rng } from '../rng';
 import {
-  formatProblem, loadPreferenceFile, splitByPrompt, syntheticPairs, syntheticRankings, taskExamples, unpairPreferences,
+  formatProblem, hiddenScore, rankingToPairs, loadPreferenceFile, splitByPrompt, syntheticPairs, syntheticRankings, taskExamples, unpairPreferences,
   type LoadedPreferenceData, type PairRecord, type PreferenceKind, type RankingRecord, type UnpairedRecord,
 } from './data';
 import { PREFERENCE_METHODS, PreferenceTrainer, needsReference, preferenceDefaults, type PreferenceHyper, type PreferenceMethod } from './train';
@@ -34,6 +35,7 @@ export const PREFERENCE_DATA_SCHEMA = {
         k: { type: 'integer', minimum: 2, maximum: 8, default: 4, description: 'candidates per prompt (K of the K-wise rankings)' },
         flipProb: { type: 'number', minimum: 0, maximum: 0.5, default: 0, description: 'label noise: probability a pair is flipped' },
         seed: { type: 'integer', minimum: 0, default: 7 },
+        source: { type: 'string', enum: ['synthetic', 'policy'], default: 'synthetic', description: 'synthetic: rule-made candidates (answer, verbose, near misses, wrong); policy: the starting policy\'s own samples (+ the answer), ranked by the hidden rule, as InstructGPT labelers rank model outputs (the pipeline uses this for its reward model)' },
       },
     },
   },
@@ -66,7 +68,7 @@ function methodSchema(method: PreferenceMethod): Record<string, unknown> {
 
 interface DataSection {
   path?: string; evalPath?: string; evalFraction?: number; allowBadLines?: boolean;
-  builtin?: { count?: number; evalCount?: number; k?: number; flipProb?: number; seed?: number };
+  builtin?: { count?: number; evalCount?: number; k?: number; flipProb?: number; seed?: number; source?: 'synthetic' | 'policy' };
 }
 
 function resolvePath(p: string): string { return path.isAbsolute(p) ? p : path.resolve(process.cwd(), p); }
@@ -107,7 +109,14 @@ export function resolvePreferenceData(ctx: TrainContext, data: DataSection, want
     return { train, eval: ev, kind };
   }
   const b = data.builtin ?? {};
-  const { train, eval: ev } = builtinPreferenceData(ctx.task, want, { count: b.count ?? 512, evalCount: b.evalCount ?? 64, k: b.k ?? 4, flipProb: b.flipProb ?? 0, seed: b.seed ?? 7 });
+  const o = { count: b.count ?? 512, evalCount: b.evalCount ?? 64, k: b.k ?? 4, flipProb: b.flipProb ?? 0, seed: b.seed ?? 7 };
+  if (b.source === 'policy') {
+    const { train, eval: ev } = policyPreferenceData(ctx, want, o);
+    ctx.log(`data: ${want} set from the starting policy's samples for task ${ctx.task.name} (+ the answer; ranked by the hidden rule: correct and concise beats wrong or verbose): ${train.length} train / ${ev.length} held-out records`);
+    ctx.writer.updateManifest({ data: { builtin: { task: ctx.task.name, kind: want, train: train.length, eval: ev.length, ...b } } });
+    return { train, eval: ev, kind: want };
+  }
+  const { train, eval: ev } = builtinPreferenceData(ctx.task, want, o);
   ctx.log(`data: built-in synthetic ${want} set for task ${ctx.task.name}: ${train.length} train / ${ev.length} held-out records (hidden rule: correct and concise beats wrong or verbose)`);
   ctx.writer.updateManifest({ data: { builtin: { task: ctx.task.name, kind: want, train: train.length, eval: ev.length, ...b } } });
   return { train, eval: ev, kind: want };
@@ -126,6 +135,43 @@ export function builtinPreferenceData(task: Task, want: PreferenceKind, o: { cou
   const evalPairs = syntheticPairs(ev.examples, { ...opts(o.evalCount, o.seed + 2), flipProb: 0 });
   if (want === 'unpaired') return { train: unpairPreferences(trainPairs), eval: unpairPreferences(evalPairs) };
   return { train: trainPairs, eval: evalPairs };
+}
+
+/**
+ * Rankings of the starting policy's own samples (InstructGPT: labelers rank K model outputs per prompt). For each
+ * prompt: k − 1 samples at temperature 1 plus the reference answer, deduplicated by hidden score (every pair has a
+ * strict preference), ranked by `hiddenScore`. Train prompts from the task's train split, held-out from its eval split.
+ */
+export function policyPreferenceData(ctx: TrainContext, want: PreferenceKind, o: { count: number; evalCount: number; k: number; flipProb: number; seed: number }): { train: (PairRecord | UnpairedRecord | RankingRecord)[]; eval: (PairRecord | UnpairedRecord | RankingRecord)[] } {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { generate } = require('../sampling') as typeof import('../sampling');
+  const rng = new Rng(o.seed ^ 0x7f4a7c15);
+  const rank = (examples: { prompt: string; answer: string }[]): RankingRecord[] => {
+    const out: RankingRecord[] = [];
+    const tok = ctx.tokenizer;
+    for (let i = 0; i < examples.length; i += 64) {
+      const part = examples.slice(i, i + 64);
+      const rows = part.flatMap((ex) => Array.from({ length: Math.max(1, o.k - 1) }, () => ex));
+      const g = generate(ctx.policy, rows.map((ex) => tok.encode(ex.prompt, { bos: true })), { maxNewTokens: ctx.config.derived.maxNewTokens, temperature: 1, rng });
+      part.forEach((ex, j) => {
+        const byScore = new Map<number, string>();
+        const add = (c: string) => { const sc = Math.round(hiddenScore(c, ex.answer) * 1e6) / 1e6; if (c.length && !byScore.has(sc)) byScore.set(sc, c); };
+        add(ex.answer);
+        for (let r = 0; r < o.k - 1; r++) add(tok.decode(g.tokens[j * (o.k - 1) + r]));
+        const comps = [...byScore.values()];
+        if (comps.length < 2) return; // every sample was right: no preference to learn from this prompt
+        const scores = comps.map((c) => hiddenScore(c, ex.answer));
+        out.push({ prompt: ex.prompt, completions: comps, ranking: comps.map((_, q) => q).sort((a, c) => scores[c] - scores[a]), scores });
+      });
+    }
+    return out;
+  };
+  const tr = rank(taskExamples(ctx.task, o.count, o.seed, 'train').examples);
+  const ev = rankingToPairs(rank(taskExamples(ctx.task, o.evalCount, o.seed, 'eval').examples));
+  if (o.flipProb) for (const r of tr) if (rng.next() < o.flipProb && r.ranking.length >= 2) [r.ranking[0], r.ranking[1]] = [r.ranking[1], r.ranking[0]];
+  if (want === 'ranking') return { train: tr, eval: ev };
+  const trainPairs = rankingToPairs(tr);
+  return want === 'unpaired' ? { train: unpairPreferences(trainPairs), eval: unpairPreferences(ev) } : { train: trainPairs, eval: ev };
 }
 
 function fmt(m: Record<string, number>, keys: string[]): string {
@@ -213,7 +259,7 @@ export const rewardModelModule: AlgorithmModule = {
     const lossKind = (sec.loss as string) ?? 'auto';
     const data = resolvePreferenceData(ctx, (sec.data ?? {}) as DataSection, lossKind === 'pairwise' ? 'pairwise' : 'ranking');
     let train = data.train, kind = data.kind;
-    if (kind === 'ranking' && lossKind === 'pairwise') { const { rankingToPairs } = await import('./data'); train = rankingToPairs(train as RankingRecord[]); kind = 'pairwise'; }
+    if (kind === 'ranking' && lossKind === 'pairwise') { train = rankingToPairs(train as RankingRecord[]); kind = 'pairwise'; }
     if (kind === 'unpaired') throw new Error('reward_model: needs pairwise or ranking data; the file holds unpaired (KTO) records');
     const t = ctx.config.train;
     const hp = { ...rewardModelDefaults(), lr: t.lr, batchSize: t.batchSize, steps: ctx.totalSteps, maxGradNorm: t.gradClip, weightDecay: t.weightDecay,

@@ -42,13 +42,17 @@ export function runDirOfCheckpoint(dir: string): string | undefined {
 
 function taskOf(meta: CheckpointMeta): { task: Task; describe: string } {
   const t = (meta.config.task ?? {}) as { name?: string; difficulty?: number; rewardModule?: string };
-  if (!t.name) throw new Error(`${meta.step}: checkpoint.json config.task.name is missing: cannot rebuild the eval prompts`);
+  if (!t.name) throw new Error('checkpoint.json config.task.name is missing: cannot rebuild the eval prompts (use --no-generations for a weights-only report)');
   const task = createTask(t.name, t as never);
   const notes: string[] = [];
   if (t.rewardModule) notes.push(`the run's reward module ${t.rewardModule} is not re-run here: built-in rule reward`);
   else if (meta.config.reward) notes.push('the run used a learned reward: generations are scored with the rule reward');
   else notes.push('rule reward');
   return { task, describe: `${t.name} (difficulty ${t.difficulty ?? 1}), ${notes.join('; ')}` };
+}
+
+function describeTask(meta: CheckpointMeta): string {
+  try { return taskOf(meta).describe; } catch (e) { return `unknown (${(e as Error).message})`; }
 }
 
 function maxNewTokens(meta: CheckpointMeta): number {
@@ -59,7 +63,9 @@ function maxNewTokens(meta: CheckpointMeta): number {
 
 /** Greedy generations + pass@k of one checkpoint (see the file header). */
 export function evaluateCheckpoint(model: GPT, tokenizer: CharTokenizer, task: Task, newTokens: number, s: ReportSettings): CheckpointEval {
-  const examples = task.evalSet(s.numPrompts);
+  // the fixed eval set; small tasks repeat prompts to fill n: keep each prompt once (pass@k per distinct prompt)
+  const seen = new Set<string>();
+  const examples = task.evalSet(s.numPrompts).filter((ex) => (seen.has(ex.prompt) ? false : (seen.add(ex.prompt), true)));
   const prompts = examples.map((ex) => tokenizer.encode(ex.prompt, { bos: true }));
   const items: GenerationRow[] = [];
   if (s.generations && examples.length) {
@@ -91,6 +97,10 @@ export function evaluateCheckpoint(model: GPT, tokenizer: CharTokenizer, task: T
 }
 
 function evalOf(dir: string, meta: CheckpointMeta, o: ReportOptions, timings: Record<string, number>, label: string): CheckpointEval {
+  if (!o.settings.generations) {
+    const s = o.settings;
+    return { generations: { greedy: true, seed: s.seed, maxNewTokens: maxNewTokens(meta), numPrompts: 0, items: [] }, passAtK: { samples: s.samples, numPrompts: 0, temperature: s.temperature, seed: s.seed, k: [], values: [], correctPerPrompt: [] } };
+  }
   const key = evalKey(dir, o.settings);
   const cached = o.noCache ? undefined : getCachedEval(dir, key);
   if (cached) { timings[`${label}EvalCachedMs`] = 0; return cached; }
@@ -151,7 +161,7 @@ export function computeReport(dir: string, o: ReportOptions): CheckpointReport {
     key,
     checkpoint: { dir, name: path.basename(dir), step: meta.step, tag: meta.tag, runDir, runName, algorithm: meta.algorithm, time: meta.time },
     base: baseDir && baseMeta ? { dir: baseDir, name: path.basename(baseDir), step: baseMeta.step, tag: baseMeta.tag } : undefined,
-    task: taskOf(meta).describe,
+    task: describeTask(meta),
     config: meta.config,
     metrics: metricsAt(dir, meta, runDir),
     trainerEval: meta.eval,

@@ -4,7 +4,7 @@
  *
  *   L2        ‖W‖₂ = sqrt(Σ w²)
  *   mean      μ = Σ w / n
- *   std       σ = sqrt(Σ (w − μ)² / n)     (population; second pass over the data, no cancellation)
+ *   std       σ = sqrt(Σ (w − μ)² / n)     (population; shifted-data one-pass form, see tensorStats)
  *   max|x|    max |w|
  *   relChange ‖W − W_base‖₂ / ‖W_base‖₂  (null when the base lacks the tensor, has another shape, or ‖W_base‖ = 0)
  */
@@ -37,21 +37,31 @@ export function readSafetensorsViews(file: string): TensorView[] {
   return out.sort((a, b) => a.at - b.at).map(({ name, shape, data }) => ({ name, shape, data }));
 }
 
-/** Statistics of one tensor (see the header for the formulas). */
-export function tensorStats(x: Float32Array): { l2: number; mean: number; std: number; maxAbs: number } {
+/**
+ * Statistics of one tensor (see the header for the formulas), and ‖x − base‖/‖base‖ when a base is given, in ONE pass.
+ * The variance uses the shifted-data form σ² = (Σd² − (Σd)²/n)/n with d = w − w₀ (w₀ = first element), which has no
+ * catastrophic cancellation when the values sit far from 0 (Chan, Golub & LeVeque 1983, "shifted data").
+ */
+export function tensorStats(x: Float32Array, base?: Float32Array): { l2: number; mean: number; std: number; maxAbs: number; relChange?: number | null } {
   const n = x.length;
-  if (n === 0) return { l2: 0, mean: 0, std: 0, maxAbs: 0 };
-  let sum = 0, sq = 0, maxAbs = 0;
+  if (n === 0) return { l2: 0, mean: 0, std: 0, maxAbs: 0, ...(base ? { relChange: null } : {}) };
+  const k = x[0];
+  let s1 = 0, s2 = 0, sq = 0, maxAbs = 0;
+  let dd = 0, nb = 0;
+  const withBase = base !== undefined && base.length === n;
   for (let i = 0; i < n; i++) {
     const v = x[i];
-    sum += v; sq += v * v;
+    const d = v - k;
+    s1 += d; s2 += d * d; sq += v * v;
     const a = v < 0 ? -v : v;
     if (a > maxAbs) maxAbs = a;
+    if (withBase) { const b = base![i]; const e = v - b; dd += e * e; nb += b * b; }
   }
-  const mean = sum / n;
-  let dev = 0;
-  for (let i = 0; i < n; i++) { const d = x[i] - mean; dev += d * d; }
-  return { l2: Math.sqrt(sq), mean, std: Math.sqrt(dev / n), maxAbs };
+  const mean = k + s1 / n;
+  const variance = Math.max(0, (s2 - (s1 * s1) / n) / n);
+  const out: { l2: number; mean: number; std: number; maxAbs: number; relChange?: number | null } = { l2: Math.sqrt(sq), mean, std: Math.sqrt(variance), maxAbs };
+  if (base !== undefined) out.relChange = withBase && nb > 0 ? Math.sqrt(dd / nb) : null;
+  return out;
 }
 
 /** ‖a − b‖₂ / ‖b‖₂ (b = base). */
@@ -66,11 +76,11 @@ export function relativeChange(a: Float32Array, b: Float32Array): number | null 
 export function tensorTable(views: TensorView[], base?: TensorView[]): TensorRow[] {
   const byName = new Map(base?.map((v) => [v.name, v]));
   return views.map((v) => {
-    const row: TensorRow = { name: v.name, shape: v.shape, params: v.data.length, ...tensorStats(v.data) };
-    if (base) {
-      const b = byName.get(v.name);
-      row.relChange = b && b.shape.join(',') === v.shape.join(',') ? relativeChange(v.data, b.data) : null;
-    }
+    const b = base ? byName.get(v.name) : undefined;
+    const same = b !== undefined && b.shape.join(',') === v.shape.join(',');
+    const st = tensorStats(v.data, same ? b!.data : undefined);
+    const row: TensorRow = { name: v.name, shape: v.shape, params: v.data.length, l2: st.l2, mean: st.mean, std: st.std, maxAbs: st.maxAbs };
+    if (base) row.relChange = same ? st.relChange ?? null : null;
     return row;
   });
 }

@@ -123,9 +123,11 @@ export const ALGORITHM_DEFAULTS: Record<RlAlgorithm, Patch> = {
   // REINFORCE++: discounted returns of (score − β·KL per token), global whitening; PPO clip loss (verl)
   reinforce_pp: { advantage: 'reinforce_pp', policyLoss: 'ppo', kl: { inLoss: false, inReward: true, estimator: 'k1', coef: 0.01 } },
   // RAFT: rejection sampling fine-tuning: A = max(r, 0), vanilla −A·log π, token-mean (MinRL)
-  raft: { advantage: 'raft', policyLoss: 'reinforce', kl: { inLoss: false, coef: 0 } },
+  // (RAFT and RAFT++ take several gradient steps per rollout batch, as MinRL does: with a single on-policy step the
+  //  ratio is 1 and RAFT++'s importance sampling and clipping would change nothing)
+  raft: { advantage: 'raft', policyLoss: 'reinforce', miniBatches: 4, kl: { inLoss: false, coef: 0 } },
   // RAFT++: RAFT advantage + importance sampling + clip + dual clip (MinRL "plusplus")
-  raft_pp: { advantage: 'raft', policyLoss: 'ppo', dualClip: 3, kl: { inLoss: false, coef: 0 } },
+  raft_pp: { advantage: 'raft', policyLoss: 'ppo', dualClip: 3, miniBatches: 4, kl: { inLoss: false, coef: 0 } },
   // Reinforce-Rej: A = r unless the group is all-equal; plusplus loss; KL loss k3 0.001; n = 4 (MinRL scripts)
   reinforce_rej: { advantage: 'reinforce_rej', policyLoss: 'ppo', dualClip: 3, groupSize: 4, kl: { inLoss: true, estimator: 'k3', coef: 0.001 } },
 };
