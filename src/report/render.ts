@@ -115,6 +115,7 @@ export function passAtKSection(p: PassAtKResult, base: PassAtKResult | undefined
     const last = p.values[p.values.length - 1] - base!.values[base!.values.length - 1];
     out.push('');
     out.push(`pass@1 Δ ${signed(first)}, pass@${p.k[p.k.length - 1]} Δ ${signed(last)}` + (first > 0 && last <= first ? ': the gain shrinks at large k (sharpening: base catches up with more samples)' : first > 0 && last > first ? ': the gain grows with k (new solutions, not only sharpening)' : ''));
+    out.push(`(${p.numPrompts} prompts: each value's standard error is at most 0.5/√${p.numPrompts} = ${fmt(0.5 / Math.sqrt(Math.max(1, p.numPrompts)))})`);
   } else if (base) {
     out.push(`(base pass@k not comparable: ${base.samples} samples × ${base.numPrompts} prompts vs ${p.samples} × ${p.numPrompts})`);
   }

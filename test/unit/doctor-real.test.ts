@@ -8,18 +8,19 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { initBackend } from '../../src/trainer/backend';
 import { diagnose } from '../../src/doctor';
 import { loadDoctorInput } from '../../src/doctor/load';
 import { run as doctorCli } from '../../src/cli/doctor';
 import { buildScenarioRun, type Scenario } from '../fixtures/doctor/make-runs';
 
-test('real trainer run, too-hard task → zero-variance groups (all-wrong), doctor CLI exits 1', async () => {
-  await initBackend('wasm');
+test('real trainer run (rl-lens train), too-hard task → zero-variance groups (all-wrong), doctor CLI exits 1', async () => {
   const sc = JSON.parse(fs.readFileSync(path.join(__dirname, '../fixtures/doctor/too-hard-grpo.json'), 'utf8')) as Scenario;
-  sc.rl = { ...sc.rl, steps: 6, promptsPerStep: 4, groupSize: 4, eval: { every: 0, prompts: 8, samples: 2, k: [1] } };
+  const c = sc.config as Record<string, Record<string, unknown>>;
+  c.train = { ...c.train, steps: 6 };
+  c.rl = { ...c.rl, promptsPerStep: 4, groupSize: 4 };
+  c.eval = { ...c.eval, every: 0, atStart: false };
   const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rllens-doctor-real-')), 'too-hard');
-  const seconds = buildScenarioRun(sc, dir);
+  const seconds = await buildScenarioRun(sc, dir, { quiet: true });
   const { input } = loadDoctorInput(dir);
   assert.equal(input.rollouts.length, 6, 'one traced rollout step per RL step');
   const f = diagnose(input).find((x) => x.id === 'zero-variance/groups');

@@ -65,7 +65,8 @@ test('passAtKSection: base and this side by side with Δ, chart bars, sharpening
   ]);
   assert.ok(lines.includes(`  pass@1  base ${'█'.repeat(7)}▌${'·'.repeat(22)} 0.2500`), lines.join('\n'));
   assert.ok(lines.includes(`          this ${'█'.repeat(22)}▌${'·'.repeat(7)} 0.7500`));
-  assert.equal(lines[lines.length - 1], 'pass@1 Δ +0.5000, pass@4 Δ ±0: the gain shrinks at large k (sharpening: base catches up with more samples)');
+  assert.equal(lines[lines.length - 2], 'pass@1 Δ +0.5000, pass@4 Δ ±0: the gain shrinks at large k (sharpening: base catches up with more samples)');
+  assert.equal(lines[lines.length - 1], '(2 prompts: each value\'s standard error is at most 0.5/√2 = 0.3536)', '0.5/sqrt(2) = 0.35355');
   const alone = passAtKSection(pk([0.5, 0.75, 1]), undefined, { base: 'b', this: 't' });
   assert.equal(alone[3], 'pass@1  0.5000');
 });

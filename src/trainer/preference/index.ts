@@ -157,7 +157,9 @@ export function policyPreferenceData(ctx: TrainContext, want: PreferenceKind, o:
         const byScore = new Map<number, string>();
         const add = (c: string) => { const sc = Math.round(hiddenScore(c, ex.answer) * 1e6) / 1e6; if (c.length && !byScore.has(sc)) byScore.set(sc, c); };
         add(ex.answer);
-        for (let r = 0; r < o.k - 1; r++) add(tok.decode(g.tokens[j * (o.k - 1) + r]));
+        // a sample cut at maxNewTokens (no EOS) is kept as far as it fits the context with its EOS (what the RM scores too)
+        const maxC = ctx.policy.config.contextLength - 2 - Array.from(ex.prompt).length;
+        for (let r = 0; r < o.k - 1; r++) add(Array.from(tok.decode(g.tokens[j * (o.k - 1) + r])).slice(0, maxC).join(''));
         const comps = [...byScore.values()];
         if (comps.length < 2) return; // every sample was right: no preference to learn from this prompt
         const scores = comps.map((c) => hiddenScore(c, ex.answer));
