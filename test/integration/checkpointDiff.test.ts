@@ -81,6 +81,22 @@ describe('RL Lens checkpoint diff', function () {
     assert.match(pk, /^chart/m);
   });
 
+  it('the pass@k section has a CodeLens that opens the base-vs-this chart (script-free webview)', async () => {
+    const res = await vscode.commands.executeCommand<CompareResult>('rlLens.compareCheckpoints', { runDir, a: 'step_00000010', b: 'step_00000020', samples: 4, prompts: 6 });
+    assert.ok(res);
+    await vscode.workspace.openTextDocument(res.right);
+    const lenses = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', res.right);
+    const lens = lenses.find((l) => l.command?.command === 'rlLens.showPassAtKChart');
+    assert.ok(lens, `lenses: ${lenses.map((l) => l.command?.title).join(', ')}`);
+    const html = await vscode.commands.executeCommand<string>(lens.command!.command, ...(lens.command!.arguments ?? []));
+    assert.ok(html, 'no chart');
+    assert.equal((html.match(/<polyline /g) ?? []).length, 2, 'base and this curves');
+    assert.match(html, /base step_00000010/);
+    assert.match(html, /<td>pass@4<\/td><td>[\d.]+<\/td><td>[\d.]+<\/td>/);
+    assert.match(html, /Content-Security-Policy" content="default-src 'none'; style-src 'nonce-/);
+    assert.ok(!/<script/i.test(html));
+  });
+
   it('a second diff of the same pair opens from the on-disk cache without a process', async () => {
     assert.ok(fs.existsSync(path.join(ck('step_00000020'), 'report.json')));
     const t0 = Date.now();

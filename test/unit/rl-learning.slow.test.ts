@@ -1,7 +1,9 @@
 /**
  * GRPO learns: the built-in `grpo-arithmetic` preset (arithmetic difficulty 1, a 64-wide 2-layer model, a noisy
  * supervised warm start made in the same run, then GRPO) on the wasm backend, shortened to 40 RL steps.
- * Asserts a clear rise of eval pass@1 (sampled at temperature 1, 64 held-out prompts × 8 samples): ≥ +8 points.
+ * Asserts a clear rise of eval pass@1 (sampled at temperature 1, 64 held-out prompts × 8 samples): ≥ +6 points
+ * (measured: +10.4 and +13.4 in two runs), and of the training reward (mean of the last 5 steps vs the first 5: ≥ +0.15;
+ * measured +0.27).
  * (The full 80-step preset gives about +20; see docs/algorithms.md.) Takes 2–4 minutes on 2 cores.
  */
 import { before, test } from 'node:test';
@@ -13,11 +15,11 @@ import { initBackend } from '../../src/trainer/backend';
 import { resolveConfig } from '../../src/trainer/config';
 import { runTraining } from '../../src/trainer/engine';
 import { rlArithmeticPreset } from '../../src/trainer/rl/register';
-import { readEvals } from '../../src/runio/reader';
+import { readEvals, readMetrics } from '../../src/runio/reader';
 
 before(async () => { await initBackend('wasm'); });
 
-test('grpo raises eval pass@1 on arithmetic by at least 8 points', async () => {
+test('grpo raises eval pass@1 (≥ +6 points) and the training reward (≥ +0.15) on arithmetic', async () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-learn-'));
   try {
     const t0 = Date.now();
@@ -29,7 +31,11 @@ test('grpo raises eval pass@1 on arithmetic by at least 8 points', async () => {
     assert.ok(first && last, `eval records: ${evals.map((e) => e.step).join(', ')}`);
     const gain = last!.passAtK['1'] - first!.passAtK['1'];
     console.log(`grpo-arithmetic (40 steps): pass@1 ${(100 * first!.passAtK['1']).toFixed(1)}% → ${(100 * last!.passAtK['1']).toFixed(1)}% (+${(100 * gain).toFixed(1)} points) in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-    assert.ok(gain >= 0.08, `pass@1 rose only ${(100 * gain).toFixed(1)} points (${first!.passAtK['1']} → ${last!.passAtK['1']})`);
+    const train = readMetrics(path.join(out, 'run')).filter((m) => m.split !== 'eval').map((m) => m.values['reward/mean'] as number);
+    const early = train.slice(0, 5).reduce((a, b) => a + b, 0) / 5, late = train.slice(-5).reduce((a, b) => a + b, 0) / 5;
+    console.log(`training reward: first 5 steps ${early.toFixed(3)}, last 5 steps ${late.toFixed(3)}`);
+    assert.ok(late - early >= 0.15, `training reward rose only ${(late - early).toFixed(3)}`);
+    assert.ok(gain >= 0.06, `pass@1 rose only ${(100 * gain).toFixed(1)} points (${first!.passAtK['1']} → ${last!.passAtK['1']})`);
   } finally {
     fs.rmSync(out, { recursive: true, force: true });
   }

@@ -13,17 +13,20 @@
  * `<checkpoint>/report.json`, and this module reads that cache first, so a second diff opens without a process.
  */
 import { spawn, type ChildProcess } from 'child_process';
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { defaultSettings, getCachedReport, readCheckpointConfig, reportKey } from '../../report/cache';
 import { renderReport } from '../../report/render';
+import { escapeXml, passAtKSvg } from '../../report/chart';
 import type { CheckpointReport, ReportSettings } from '../../report/types';
 import { listCheckpoints, readManifest, type CheckpointEntry } from '../../runio/reader';
 import { readSettings } from '../settings';
 
 export const REPORT_SCHEME = 'rl-lens';
 export const REPORT_LANGUAGE = 'rl-lens-report';
+export const PASS_AT_K_CHART_COMMAND = 'rlLens.showPassAtKChart';
 
 export interface ReportRequest { ckpt: string; base?: string; settings: ReportSettings }
 export interface CompareResult {
@@ -98,6 +101,16 @@ export class CheckpointDiff implements vscode.Disposable, vscode.TextDocumentCon
       vscode.commands.registerCommand('rlLens.compareCheckpoints', (a?: unknown, b?: unknown) => this.guard(() => this.compareCheckpoints(a, b))),
       vscode.commands.registerCommand('rlLens.compareWithPrevious', (a?: unknown) => this.guard(() => this.compareWithPrevious(a))),
       vscode.commands.registerCommand('rlLens.compareWithReference', (a?: unknown) => this.guard(() => this.compareWithReference(a))),
+      // internal (CodeLens on a report's pass@k section): base vs this pass@k curves in a script-free webview
+      vscode.commands.registerCommand(PASS_AT_K_CHART_COMMAND, (uri?: string) => this.showPassAtKChart(uri)),
+      vscode.languages.registerCodeLensProvider({ scheme: REPORT_SCHEME, language: REPORT_LANGUAGE }, {
+        provideCodeLenses: (doc) => {
+          for (let i = 0; i < doc.lineCount; i++) {
+            if (doc.lineAt(i).text.startsWith('## pass@k')) return [new vscode.CodeLens(new vscode.Range(i, 0, i, 0), { title: '$(graph-line) Show pass@k chart', command: PASS_AT_K_CHART_COMMAND, arguments: [doc.uri.toString()] })];
+          }
+          return [];
+        },
+      }),
     ];
   }
 
@@ -189,6 +202,29 @@ export class CheckpointDiff implements vscode.Disposable, vscode.TextDocumentCon
     const l = reportUri(left), r = reportUri(right);
     await vscode.commands.executeCommand('vscode.diff', l, r, title, { preview: false });
     return { left: l, right: r, title, computed: this.processesStarted - before };
+  }
+
+  /** The pass@k chart of a report document (base vs this); returns the panel's HTML (tests). */
+  async showPassAtKChart(uri?: string): Promise<string | undefined> {
+    const target = uri ? vscode.Uri.parse(uri) : vscode.window.activeTextEditor?.document.uri;
+    if (!target || target.scheme !== REPORT_SCHEME) { void vscode.window.showInformationMessage('RL Lens: open a checkpoint report (Compare Checkpoints) first.'); return undefined; }
+    const r = await this.report(parseReportUri(target));
+    if (!r || !r.eval.passAtK.k.length) { void vscode.window.showInformationMessage('RL Lens: this report has no pass@k (generations were not computed).'); return undefined; }
+    const p = r.eval.passAtK;
+    const b = r.baseEval?.passAtK;
+    const series = [...(b && r.base && r.base.dir !== r.checkpoint.dir && b.samples === p.samples ? [{ label: `base ${r.base.name}`, values: p.k.map((k) => b.values[b.k.indexOf(k)] ?? 0) }] : []), { label: r.checkpoint.name, values: p.values }];
+    const title = `pass@k: ${r.base && r.base.dir !== r.checkpoint.dir ? `${r.base.name} vs ` : ''}${r.checkpoint.name}`;
+    const panel = vscode.window.createWebviewPanel('rlLens.passAtK', title, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, { enableScripts: false, localResourceRoots: [] });
+    this.disposables.push(panel);
+    const rows = p.k.map((k, i) => `<tr><td>pass@${k}</td>${series.length > 1 ? `<td>${series[0].values[i].toFixed(4)}</td>` : ''}<td>${p.values[i].toFixed(4)}</td></tr>`).join('');
+    const nonce = crypto.randomBytes(16).toString('base64');
+    const html = `<!DOCTYPE html><html><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'nonce-${nonce}';">
+<style nonce="${nonce}">body{font-family:var(--vscode-font-family);color:var(--vscode-foreground)} td,th{padding:2px 10px;text-align:right} th:first-child,td:first-child{text-align:left}</style></head>
+<body><h3>${escapeXml(title)}</h3><p>${p.numPrompts} prompts × n = ${p.samples} samples, temperature ${p.temperature}, seed ${p.seed}; unbiased estimator 1 − C(n−c,k)/C(n,k).</p>
+${passAtKSvg(p.k, series)}
+<table><tr><th>k</th>${series.map((x) => `<th>${escapeXml(x.label)}</th>`).join('')}</tr>${rows}</table></body></html>`;
+    panel.webview.html = html;
+    return html;
   }
 
   private overrides(x: unknown): Partial<ReportSettings> {
