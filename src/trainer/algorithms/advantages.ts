@@ -111,22 +111,25 @@ export interface GroupStats {
 export function groupStatistics(scores: tf.Tensor1D, G: tf.Tensor2D): GroupStats {
   return tf.tidy(() => {
     const s = tf.expandDims(scores, 1); // [B, 1]
+    const perSample = (k: tf.Tensor) => tf.sum(tf.mul(G, tf.expandDims(k, 0)), 1) as tf.Tensor1D;
     const countK = tf.sum(G, 0); // [K]
-    const sumK = tf.sum(tf.mul(G, s), 0); // [K]
-    const meanK = tf.div(sumK, tf.maximum(countK, 1));
-    const meanB = tf.sum(tf.mul(G, tf.expandDims(meanK, 0)), 1); // [B]
+    const big = 3.4e38;
+    const isMember = tf.greater(G, 0);
+    const maxK = tf.max(tf.where(isMember, tf.mul(tf.onesLike(G), s), tf.fill(G.shape, -big)), 0);
+    const minK = tf.min(tf.where(isMember, tf.mul(tf.onesLike(G), s), tf.fill(G.shape, big)), 0);
+    const eqK = tf.cast(tf.lessEqual(tf.sub(maxK, minK), 0), 'float32');
+    // mean = min_g + Σ(r − min_g)/n: the shift by a member of the group keeps float32 rounding out of
+    // all-equal groups (a plain Σr/n of eight 0.7s is off by 6e-8, which /(0 + 1e-6) turned into A = 0.056).
+    const minB = perSample(tf.where(tf.lessEqual(countK, 0), tf.zerosLike(minK), minK));
+    const sumK = tf.sum(tf.mul(G, tf.expandDims(tf.sub(scores, minB), 1)), 0); // [K]
+    const meanK = tf.add(tf.where(tf.lessEqual(countK, 0), tf.zerosLike(minK), minK), tf.div(sumK, tf.maximum(countK, 1)));
+    const meanB = perSample(meanK); // [B]
     const sq = tf.expandDims(tf.square(tf.sub(scores, meanB)), 1);
     const varK = tf.div(tf.sum(tf.mul(G, sq), 0), tf.maximum(tf.sub(countK, 1), 1));
     const stdK = tf.sqrt(varK);
     const single = tf.lessEqual(countK, 1);
     const meanKv = tf.where(single, tf.zerosLike(meanK), meanK);
     const stdKv = tf.where(single, tf.onesLike(stdK), stdK);
-    const big = 3.4e38;
-    const isMember = tf.greater(G, 0);
-    const maxK = tf.max(tf.where(isMember, tf.mul(tf.onesLike(G), s), tf.fill(G.shape, -big)), 0);
-    const minK = tf.min(tf.where(isMember, tf.mul(tf.onesLike(G), s), tf.fill(G.shape, big)), 0);
-    const eqK = tf.cast(tf.lessEqual(tf.sub(maxK, minK), 0), 'float32');
-    const perSample = (k: tf.Tensor) => tf.sum(tf.mul(G, tf.expandDims(k, 0)), 1) as tf.Tensor1D;
     return { mean: perSample(meanKv), std: perSample(stdKv), count: perSample(countK), allEqual: perSample(eqK) };
   });
 }

@@ -1,10 +1,10 @@
 /**
  * `algorithm: "pipeline"`: the classic RLHF pipeline of the survey (InstructGPT) in one config:
  *   stage 1  sft           supervised warm start on task demonstrations
- *   stage 2  reward_model  trunk initialised from stage 1, trained on ranked answers: by default rankings of the SFT
- *                          model's own samples (+ the reference answer) by the hidden "correct and concise" rule, as
- *                          InstructGPT's labelers rank model outputs (`reward_model.data.builtin.source: "policy"`),
- *                          or `reward_model.data.path`
+ *   stage 2  reward_model  trunk initialised from stage 1, trained on ranked answers: the built-in synthetic rankings
+ *                          of the task (hidden "correct and concise" rule), or rankings of the SFT model's own samples
+ *                          (`pipeline.rewardModel.reward_model.data.builtin.source: "policy"`, as InstructGPT's
+ *                          labelers rank model outputs), or `reward_model.data.path`
  *   stage 3  ppo | grpo    policy initialised from stage 1, reward = the stage-2 reward model
  *                          (`reward: { type: "model" }`, or combined with the task's rule reward by weights)
  * Each stage is a complete run in `RUN_DIR/stages/<n>-<name>/` (its own manifest, metrics, rollouts, checkpoints) and
@@ -107,8 +107,6 @@ export const pipelineModule: AlgorithmModule = {
       const dir = path.join(ctx.runDir, listed[i].path);
       let raw = merge(base, { algorithm: s.algorithm, name: `${runName}-${s.name}` }) as Record<string, unknown>;
       if (s.key === 'rewardModel' || s.key === 'rl') raw.init = { checkpoint: sftCkpt };
-      // InstructGPT: the reward model learns from rankings of the SFT model's own samples (ranked by the hidden rule)
-      if (s.key === 'rewardModel') raw.reward_model = { data: { builtin: { source: 'policy' } } };
       if (s.key === 'rl') {
         const rmW = sec.rmWeight ?? 1, ruleW = sec.ruleWeight ?? 0;
         raw.reward = ruleW ? { type: 'combined', parts: [{ type: 'model', checkpoint: rmCkpt, weight: rmW, name: 'rm' }, { type: 'rule', weight: ruleW, name: 'rule' }] } : { type: 'model', checkpoint: rmCkpt, weight: rmW, name: 'rm' };
