@@ -1,10 +1,11 @@
 /**
  * pass@k curves of a base and an RL checkpoint as a standalone SVG (pure; drawn in a script-free webview).
  * x: log2 k evenly spaced (k = 1, 2, 4, … n), y: pass@k in [0, 1]. Colours come from VS Code's chart theme variables.
+ * The SVG scales to its container (width 100%, viewBox CHART.width × CHART.height).
  */
 export interface PassAtKSeries { label: string; values: number[] }
 
-export const CHART = { width: 520, height: 300, left: 48, right: 140, top: 16, bottom: 40 } as const;
+export const CHART = { width: 580, height: 300, left: 48, right: 200, top: 16, bottom: 40 } as const;
 
 export function escapeXml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]!));
@@ -42,5 +43,5 @@ export function passAtKSvg(k: number[], series: PassAtKSeries[]): string {
     parts.push(`<line x1="${CHART.width - CHART.right + 12}" x2="${CHART.width - CHART.right + 30}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2"/>`);
     parts.push(`<text x="${CHART.width - CHART.right + 34}" y="${ly}" fill="${fg}" font-size="11">${escapeXml(s.label)}</text>`);
   });
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${CHART.width}" height="${CHART.height}" viewBox="0 0 ${CHART.width} ${CHART.height}" role="img" aria-label="pass@k">${parts.join('')}</svg>`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="100%" viewBox="0 0 ${CHART.width} ${CHART.height}" role="img" aria-label="pass@k">${parts.join('')}</svg>`;
 }

@@ -285,6 +285,9 @@ export function resolveConfig(raw: unknown, opts: { file?: string; text?: string
   if (c.task.rewardModule && file) c.task.rewardModule = path.resolve(path.dirname(file), c.task.rewardModule);
   if (c.init?.checkpoint && file) c.init.checkpoint = path.resolve(path.dirname(file), c.init.checkpoint);
   if (c.reward && file) resolveRewardPaths(c.reward, path.dirname(file));
+  // preference data files (any `data: {path, evalPath}` section, e.g. dpo.data, pipeline stages) are relative to the
+  // config file too, not to the trainer's working directory (the extension runs it in the run folder)
+  if (file) resolveDataPaths(c, path.dirname(file));
   if (!mod && c.algorithm !== 'sft') problems.push({ file, line: loc('/algorithm'), field: 'config.algorithm', message: `no module registered for ${JSON.stringify(c.algorithm)}` });
   if (problems.length) throw new ConfigError(problems);
   try { mod?.validate?.(cfg); } catch (e) { throw new ConfigError([{ file, field: `config.${mod ? sectionOf(mod) : ''}`, message: (e as Error).message }]); }
@@ -341,3 +344,15 @@ export const PRESETS: Record<string, () => Record<string, unknown>> = {
   /** a few seconds: for tests and smoke checks */
   tiny: () => deepMerge(defaultPreset(), { name: 'tiny-sft', task: { difficulty: 1 }, model: { dModel: 32, nLayers: 1 }, train: { steps: 20, batchSize: 16 }, eval: { every: 10, numPrompts: 8, samplesPerPrompt: 4, k: [1, 4] }, checkpoint: { every: 10 }, rollouts: { every: 5, maxSamples: 8 } }) as Record<string, unknown>,
 };
+
+/** Resolve every `data.path` / `data.evalPath` string in the config relative to `dir` (the config file's folder). */
+function resolveDataPaths(node: unknown, dir: string): void {
+  if (!node || typeof node !== 'object') return;
+  for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
+    if (k === 'data' && v && typeof v === 'object' && !Array.isArray(v)) {
+      const d = v as Record<string, unknown>;
+      for (const f of ['path', 'evalPath']) if (typeof d[f] === 'string' && d[f] && !path.isAbsolute(d[f] as string)) d[f] = path.resolve(dir, d[f] as string);
+    }
+    if (k !== 'derived') resolveDataPaths(v, dir);
+  }
+}

@@ -66,8 +66,8 @@ export class AdamW {
       const g = grads[p.name];
       if (!g) continue;
       let m = this.m.get(p.name), v = this.v.get(p.name);
-      if (!m) { m = tf.variable(tf.zerosLike(p), false); this.m.set(p.name, m); }
-      if (!v) { v = tf.variable(tf.zerosLike(p), false); this.v.set(p.name, v); }
+      if (!m) { m = tf.tidy(() => tf.variable(tf.zerosLike(p), false)); this.m.set(p.name, m); }
+      if (!v) { v = tf.tidy(() => tf.variable(tf.zerosLike(p), false)); this.v.set(p.name, v); }
       const mm = m, vv = v;
       tf.tidy(() => {
         const m2 = tf.add(tf.mul(mm, b1), tf.mul(g, 1 - b1));

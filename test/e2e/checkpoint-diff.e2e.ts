@@ -54,7 +54,7 @@ test('Compare Checkpoints from the palette opens the diff editor with both repor
   await wb.page.keyboard.type('## pass@k');
   await wb.page.keyboard.press('Enter');
   await wb.page.keyboard.press('Escape');
-  const lens = wb.page.locator('.codelens-decoration a', { hasText: 'Show pass@k chart' }).first();
+  const lens = wb.page.locator('.codelens-decoration a', { hasText: 'Show pass@k chart' }).last(); // the modified (right) side's
   await lens.waitFor({ state: 'visible', timeout: 15_000 });
   await screenshot('checkpoint-diff-passk');
   await lens.click();

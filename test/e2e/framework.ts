@@ -153,6 +153,29 @@ export class Workbench {
     await this.page.keyboard.press('Enter');
   }
 
+  /**
+   * Answers VS Code's simple file dialog (showOpenDialog / showSaveDialog in the web workbench): waits until the
+   * dialog has pre-filled its path (typing earlier races with it), replaces it with `p`, checks it stuck, presses
+   * Enter. For a folder picker, pass the folder path with a trailing '/' and call `acceptFileDialog()` if it
+   * navigates into the folder instead of accepting it.
+   */
+  async fillFileDialog(p: string, timeout = 15_000): Promise<void> {
+    const input = this.page.locator('.quick-input-widget input.input');
+    await poll('the file dialog to pre-fill its path', async () => {
+      const v = await input.inputValue().catch(() => '');
+      return /^(\/|~|[A-Za-z]:)/.test(v) ? v : undefined;
+    }, timeout);
+    await input.fill(p);
+    await poll(`the file dialog path to read ${p}`, async () => (await input.inputValue()) === p, 5_000);
+    await this.page.keyboard.press('Enter');
+  }
+
+  /** Clicks the file dialog's OK button (its label is the dialog's openLabel, e.g. "Open Run"). */
+  async acceptFileDialog(): Promise<void> {
+    const ok = this.page.locator('.quick-input-widget .quick-input-action .monaco-button, .quick-input-widget .monaco-button').first();
+    if (await ok.isVisible().catch(() => false)) await ok.click();
+  }
+
   /** A view (pane) in the side bar by its name ("Runs"). Single-view containers hide the pane header; this still finds it. */
   treeView(name: string): Locator {
     const byHeader = this.page.locator('.part.sidebar .pane').filter({ has: this.page.locator('.pane-header', { hasText: name }) });

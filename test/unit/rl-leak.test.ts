@@ -15,13 +15,13 @@ import { rlTaskFrom } from '../../src/trainer/rl/types';
 before(async () => { await initBackend('cpu'); });
 
 for (const [algorithm, extra] of [['grpo', {}], ['ppo', { critic: 'separate', ppoEpochs: 2, miniBatches: 2 }]] as const) {
-  test(`${algorithm}${'critic' in extra ? ' (separate critic)' : ''}: numTensors stable across RL steps`, () => {
+  test(`${algorithm}${'critic' in extra ? ' (separate critic)' : ''}: numTensors stable across RL steps`, async () => {
     const tok = new CharTokenizer();
     const task = rlTaskFrom(createTask('arithmetic', { difficulty: 1, partialCredit: true }));
     const policy = GPT.create({ vocabSize: tok.size, contextLength: 16, dModel: 16, nHeads: 2, nLayers: 1 }, 3);
     const ref = policy.clone(false);
     const critic = 'critic' in extra ? withValueHead(policy.clone(true), true) : undefined;
-    const res = runRl({ policy, ref, critic, tokenizer: tok, task, seed: 3 }, algorithm, {
+    const res = await runRl({ policy, ref, critic, tokenizer: tok, task, seed: 3 }, algorithm, {
       steps: 4, promptsPerStep: 3, groupSize: 4, maxNewTokens: 4, eval: { every: 0 }, ...extra,
     });
     const counts = res.metrics.map((m) => m['num_tensors']);

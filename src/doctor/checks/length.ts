@@ -41,8 +41,8 @@ export function checkLength(input: DoctorInput, th: Thresholds): Finding[] {
         // without variance (at the end of a hack every sample may sit at max length) drop out by themselves
         const roll = rollingMedian(a.a, Math.max(1, Math.floor(w / 2)));
         const startIdx = roll.findIndex((x) => x >= tl.head + 0.25 * (tl.tail - tl.head));
-        // (minus one window: the rolling median lags the rise, and a fast hack is over within a few steps)
-        const startStep = a.steps[Math.max(0, startIdx - w)];
+        // (minus half a window: the rolling median lags the rise, and a fast hack is over within a few steps)
+        const startStep = a.steps[Math.max(0, startIdx - Math.ceil(w / 2))];
         const wg = withinGroupLengthRewardCorr(input.rollouts.filter((r) => r.step >= startStep));
         const haveWithin = wg.groups >= 5;
         if (!haveWithin || wg.corr >= th.length.withinGroupCorr) {

@@ -219,7 +219,7 @@ export class CheckpointDiff implements vscode.Disposable, vscode.TextDocumentCon
     const rows = p.k.map((k, i) => `<tr><td>pass@${k}</td>${series.length > 1 ? `<td>${series[0].values[i].toFixed(4)}</td>` : ''}<td>${p.values[i].toFixed(4)}</td></tr>`).join('');
     const nonce = crypto.randomBytes(16).toString('base64');
     const html = `<!DOCTYPE html><html><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'nonce-${nonce}';">
-<style nonce="${nonce}">body{font-family:var(--vscode-font-family);color:var(--vscode-foreground)} td,th{padding:2px 10px;text-align:right} th:first-child,td:first-child{text-align:left}</style></head>
+<style nonce="${nonce}">body{font-family:var(--vscode-font-family);color:var(--vscode-foreground)} svg{max-width:640px;display:block} td,th{padding:2px 10px;text-align:right} th:first-child,td:first-child{text-align:left}</style></head>
 <body><h3>${escapeXml(title)}</h3><p>${p.numPrompts} prompts × n = ${p.samples} samples, temperature ${p.temperature}, seed ${p.seed}; unbiased estimator 1 − C(n−c,k)/C(n,k).</p>
 ${passAtKSvg(p.k, series)}
 <table><tr><th>k</th>${series.map((x) => `<th>${escapeXml(x.label)}</th>`).join('')}</tr>${rows}</table></body></html>`;

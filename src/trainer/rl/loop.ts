@@ -53,13 +53,15 @@ export interface RlHooks {
   traceStep?: (step: number) => boolean;
   rollout?: (step: number, header: Parameters<NonNullable<RlContext['writer']>['writeRolloutStep']>[0], samples: RolloutSampleInput[], arrays: Record<string, ArrayLike<number>>[], full: boolean) => void;
   step?: (step: number, metrics: Record<string, number | null>) => void;
+  /** let the event loop run once per step (the engine's ctx.yield), so SIGTERM and {"type":"stop"} are seen */
+  yield?: () => Promise<void>;
 }
 
 /**
  * Train `ctx.policy` with `algorithm`. `userRl` is the config's `rl` section (validated here).
  * The caller owns the models (and disposes them).
  */
-export function runRl(ctx: RlContext, algorithm: RlAlgorithm, userRl: unknown, hooks: RlHooks = {}): RlRunResult {
+export async function runRl(ctx: RlContext, algorithm: RlAlgorithm, userRl: unknown, hooks: RlHooks = {}): Promise<RlRunResult> {
   const cfg = resolveRlConfig(algorithm, userRl);
   return runRlResolved(ctx, algorithm, cfg, hooks);
 }
@@ -94,7 +96,7 @@ export function stepRollout(ctx: RlContext, algorithm: string, cfg: RlConfig, st
   };
 }
 
-export function runRlResolved(ctx: RlContext, algorithm: RlAlgorithm, cfg: RlConfig, hooks: RlHooks = {}): RlRunResult {
+export async function runRlResolved(ctx: RlContext, algorithm: RlAlgorithm, cfg: RlConfig, hooks: RlHooks = {}): Promise<RlRunResult> {
   const t0 = Date.now();
   const rng = new Rng(ctx.seed ^ 0x5eed);
   const log = ctx.log ?? (() => undefined);
@@ -149,6 +151,7 @@ export function runRlResolved(ctx: RlContext, algorithm: RlAlgorithm, cfg: RlCon
       const m = r.metrics;
       if (!hooks.step) log(`step ${step}/${cfg.steps}  gen ${Number(m['timing/gen_s']).toFixed(2)} s  reward ${(m['reward/mean'] as number).toFixed(3)}  kl ${Number(m['kl']).toExponential(2)}  entropy ${Number(m['entropy']).toFixed(3)}  len ${Number(m['response_length/mean']).toFixed(1)}  ${Number(m['tokens_per_s']).toFixed(0)} tok/s  ${Number(m['step_time']).toFixed(2)} s`);
       if (evalStep(step)) doEval(step);
+      await (hooks.yield ?? (() => new Promise<void>((resolve) => setImmediate(resolve))))();
       if (ctx.shouldStop?.()) { stopped = true; break; }
     }
   } finally {

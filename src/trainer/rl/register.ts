@@ -127,7 +127,7 @@ async function runAlgorithm(ctx: TrainContext): Promise<void> {
   }
   const critic = cfg.advantage === 'gae' && cfg.critic === 'separate' ? withValueHead(ctx.policy.clone(true), true) : undefined;
   try {
-    runRlResolved({
+    await runRlResolved({
       policy: ctx.policy, ref, critic, tokenizer: ctx.tokenizer, task: rlTaskFrom(ctx.task), seed: ctx.config.seed,
       log: (s) => ctx.log(s), shouldStop: () => ctx.stopRequested(),
     }, alg, cfg, {
@@ -142,6 +142,7 @@ async function runAlgorithm(ctx: TrainContext): Promise<void> {
         else if (sec.summariesEveryStep !== false) ctx.rollout(s, header, samples, arrays, { force: true });
       },
       step: (s, m) => ctx.step(s, m, { tokens: Number(m['tokens/generated'] ?? 0) }),
+      yield: () => ctx.yield(),
     });
   } finally {
     if (critic && critic !== ctx.policy) critic.dispose();
