@@ -19,7 +19,7 @@ const USAGE = `usage: rl-lens report CHECKPOINT_DIR [options]
   --samples N            samples per prompt for pass@k (default max(16, eval.samplesPerPrompt)); k = 1, 2, 4, … N
   --prompts N            fixed eval prompts (default eval.numPrompts, at most 64)
   --seed N               sampling seed (default 1234)   --temperature T   pass@k sampling temperature (default eval.temperature)
-  --no-generations       weights only (no model run)
+  --no-generations       weights only (no model run; the default above 50M parameters)   --generations   force them
   --json                 print the report object as JSON     --out FILE   write the output to FILE
   --no-cache             recompute (and overwrite the cache)   --backend B   auto|tensorflow-gpu|tensorflow|wasm|cpu
   --progress-events      progress as JSON lines {"type":"progress","message":...} on stderr (the extension reads them)
@@ -57,6 +57,7 @@ export async function run(argv: string[]): Promise<number> {
         case '--seed': over.seed = num(++i, a); break;
         case '--temperature': over.temperature = num(++i, a, false); if (over.temperature <= 0) throw new UsageError('--temperature must be > 0 (pass@k needs sampling)'); break;
         case '--no-generations': over.generations = false; break;
+        case '--generations': over.generations = true; break;
         case '--json': json = true; break;
         case '--out': out = argv[++i]; if (!out) throw new UsageError('--out needs a file'); break;
         case '--no-cache': noCache = true; break;

@@ -78,6 +78,8 @@ export function putCached(dir: string, entry: { report?: CheckpointReport; eval?
   }
 }
 
+export const GENERATION_PARAM_LIMIT = 50_000_000;
+
 /** Default report settings for a checkpoint's config (same function on both sides, so the host can find the cache). */
 export function defaultSettings(config: Record<string, unknown> | undefined, over: Partial<ReportSettings> = {}): ReportSettings {
   const ev = (config?.eval ?? {}) as { numPrompts?: number; samplesPerPrompt?: number; temperature?: number };
@@ -86,7 +88,8 @@ export function defaultSettings(config: Record<string, unknown> | undefined, ove
     numPrompts: over.numPrompts ?? Math.min(64, ev.numPrompts ?? 32),
     seed: over.seed ?? 1234,
     temperature: over.temperature ?? (ev.temperature ? ev.temperature : 1),
-    generations: over.generations ?? true,
+    // models above 50M parameters: weights only by default (a tfjs CPU/wasm generation pass would take minutes)
+    generations: over.generations ?? !(Number((config?.derived as { parameters?: number } | undefined)?.parameters ?? 0) > GENERATION_PARAM_LIMIT),
   };
 }
 

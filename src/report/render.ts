@@ -168,7 +168,7 @@ export function renderReport(r: CheckpointReport): string {
 
   const g = r.eval.generations;
   L.push(...section(`Generations (greedy, seed ${g.seed}, ${g.numPrompts} fixed eval prompts, ≤ ${g.maxNewTokens} new tokens)`));
-  if (!g.items.length) L.push('(generations not computed)');
+  if (!g.items.length) L.push('(generations not computed: weights-only report; `rl-lens report CKPT --samples N` computes them)');
   const correct = g.items.filter((x) => x.correct).length;
   if (g.items.length) L.push(`greedy accuracy: ${correct}/${g.items.length} = ${fmt(correct / g.items.length)}; mean reward ${fmt(g.items.reduce((s, x) => s + x.reward, 0) / g.items.length)}`);
   L.push('');

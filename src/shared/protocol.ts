@@ -38,6 +38,26 @@ export interface ViewTarget {
   sample?: number;
   /** token index within the sample (pins it) */
   token?: number;
+  /** heatmap: token metric to colour by (e.g. 'entropy'; ignored when the step lacks that array) */
+  metric?: string;
+  /** dashboard: steps to bring into view (a doctor finding's step range) */
+  stepRange?: [number, number];
+  /** dashboard: the curves to scroll to (metric names) */
+  metrics?: string[];
+  /** the doctor finding this target shows the evidence of (its id) */
+  finding?: string;
+}
+
+/** A doctor finding drawn on the dashboard: a band over steps [from, to] on the charts of `metrics`
+ *  (src/host/doctor/evidence.ts dashboardAnnotations). */
+export interface DashboardAnnotation {
+  id: string;
+  severity: 'info' | 'warning' | 'error';
+  title: string;
+  from: number;
+  to: number;
+  /** metric names as the dashboard names its series (metrics.jsonl keys, eval/pass@k) */
+  metrics: string[];
 }
 
 /** Webview-side persistent state (vscode.setState / panel serializer). Kept small: no data, only choices. */
@@ -129,6 +149,8 @@ export interface HostNotificationMap {
   'rollout/stepAdded': { runDir: string; step: number };
   /** the runs shown by the dashboard changed (overlay added/removed) */
   'runs/set': { runs: RunRef[] };
+  /** the doctor's findings of a run as dashboard annotations (all of them: replaces what was sent before for that run) */
+  'doctor/annotations': { runDir: string; annotations: DashboardAnnotation[] };
 }
 
 export type RequestMethod = keyof RequestMap;
@@ -149,7 +171,7 @@ export type HostToWebview = ResponseMessage | HostNotification;
 
 const REQUEST_METHODS: ReadonlySet<string> = new Set<RequestMethod>(['runs/list', 'rollout/listSteps', 'rollout/getStep', 'metrics/get']);
 const WEBVIEW_NOTIFICATIONS: ReadonlySet<string> = new Set<keyof WebviewNotificationMap>(['ready', 'selection/changed', 'open/heatmap', 'open/group', 'state/changed', 'log/error']);
-const HOST_NOTIFICATIONS: ReadonlySet<string> = new Set<keyof HostNotificationMap>(['init', 'view/show', 'metrics/append', 'rollout/stepAdded', 'runs/set']);
+const HOST_NOTIFICATIONS: ReadonlySet<string> = new Set<keyof HostNotificationMap>(['init', 'view/show', 'metrics/append', 'rollout/stepAdded', 'runs/set', 'doctor/annotations']);
 
 /** Normalise StepPayload.data to a Float32Array (no copy). */
 export function toFloat32(d: ArrayBuffer | Float32Array | undefined): Float32Array {
@@ -184,6 +206,27 @@ export function parseHostMessage(msg: unknown): HostToWebview | { error: string 
     if (typeof msg.id !== 'number') return { error: 'response without id' };
     return msg as unknown as ResponseMessage;
   }
-  if (msg.kind === 'notification' && typeof msg.method === 'string' && HOST_NOTIFICATIONS.has(msg.method)) return msg as unknown as HostNotification;
+  if (msg.kind === 'notification' && typeof msg.method === 'string' && HOST_NOTIFICATIONS.has(msg.method)) {
+    if (msg.method === 'doctor/annotations') { const e = annotationsError(msg.params); if (e) return { error: `doctor/annotations: ${e}` }; }
+    return msg as unknown as HostNotification;
+  }
   return { error: `unknown host message ${JSON.stringify(isObj(msg) ? msg.method ?? msg.kind : msg)}` };
+}
+
+const SEVERITIES: ReadonlySet<string> = new Set(['info', 'warning', 'error']);
+
+/** Why `doctor/annotations` params are malformed (undefined when valid). */
+export function annotationsError(p: unknown): string | undefined {
+  if (!isObj(p)) return 'params must be an object';
+  if (typeof p.runDir !== 'string') return 'params.runDir must be a string';
+  if (!Array.isArray(p.annotations)) return 'params.annotations must be an array';
+  for (const [i, a] of p.annotations.entries()) {
+    const at = `annotations[${i}]`;
+    if (!isObj(a)) return `${at} must be an object`;
+    if (typeof a.id !== 'string' || typeof a.title !== 'string') return `${at}: id and title must be strings`;
+    if (typeof a.severity !== 'string' || !SEVERITIES.has(a.severity)) return `${at}.severity must be info, warning or error (got ${JSON.stringify(a.severity)})`;
+    if (typeof a.from !== 'number' || typeof a.to !== 'number' || !Number.isFinite(a.from) || !Number.isFinite(a.to) || a.from > a.to) return `${at}: from/to must be finite steps with from ≤ to (got ${JSON.stringify(a.from)}, ${JSON.stringify(a.to)})`;
+    if (!Array.isArray(a.metrics) || !a.metrics.every((m) => typeof m === 'string')) return `${at}.metrics must be an array of metric names`;
+  }
+  return undefined;
 }

@@ -78,7 +78,7 @@ async function runFile(file, chromiumPath, totals) {
   try {
     await page.goto(workbenchUrl(server, { folder: workspace }));
     try {
-      await wb.waitForWorkbench({ container: '' , timeout: 90_000 });
+      await wb.waitForWorkbench({ container: 'RL Lens', timeout: 90_000 }); // the extension's contributions are loaded
     } catch (e) {
       await screenshot('FAILED-workbench-start').catch(() => {});
       throw new Error(`workbench did not load: ${e.message}\nserver log:\n${tailFile(server.logFile, 20)}`);

@@ -103,3 +103,12 @@ test('renderReport: header, metrics, generations in eval-set order, pass@k and c
   r.eval.generations.items[0].completion = 'a\nb"c';
   assert.ok(renderReport(r).includes('→ "a\\nb\\"c"'));
 });
+
+test('defaultSettings: from the checkpoint config; weights only above 50M parameters', async () => {
+  const { defaultSettings } = await import('../../src/report/cache');
+  assert.deepEqual(defaultSettings({ eval: { numPrompts: 100, samplesPerPrompt: 32, temperature: 0 }, derived: { parameters: 15136 } }),
+    { samples: 32, numPrompts: 64, seed: 1234, temperature: 1, generations: true });
+  assert.equal(defaultSettings({ derived: { parameters: 60_000_000 } }).generations, false);
+  assert.equal(defaultSettings({ derived: { parameters: 60_000_000 } }, { generations: true }).generations, true);
+  assert.deepEqual(defaultSettings(undefined, { samples: 4 }), { samples: 4, numPrompts: 32, seed: 1234, temperature: 1, generations: true });
+});

@@ -155,7 +155,7 @@ export class CheckpointDiff implements vscode.Disposable, vscode.TextDocumentCon
     const cli = path.join(this.context.extensionPath, 'bin', 'rl-lens.js');
     const backend = readSettings().backend;
     const args = [cli, 'report', req.ckpt, ...(req.base ? ['--base', req.base] : []), '--samples', String(req.settings.samples), '--prompts', String(req.settings.numPrompts),
-      '--seed', String(req.settings.seed), '--temperature', String(req.settings.temperature), ...(req.settings.generations ? [] : ['--no-generations']),
+      '--seed', String(req.settings.seed), '--temperature', String(req.settings.temperature), req.settings.generations ? '--generations' : '--no-generations',
       '--json', '--progress-events', ...(backend && backend !== 'auto' ? ['--backend', backend] : [])];
     this.opts.log?.(`report: ${nodePath} ${args.join(' ')}`);
     this.processesStarted++;

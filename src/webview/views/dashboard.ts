@@ -8,12 +8,13 @@ import { select, type Selection } from 'd3-selection';
 import { scaleLinear, type ScaleLinear } from 'd3-scale';
 import { axisBottom, axisLeft, axisRight } from 'd3-axis';
 import { brushX, type D3BrushEvent } from 'd3-brush';
-import type { InitParams, MetricsPayload, RunRef, WebviewState } from '../../shared/protocol';
+import type { DashboardAnnotation, InitParams, MetricsPayload, RunRef, ViewTarget, WebviewState } from '../../shared/protocol';
 import type { HostConnection } from '../rpc';
 import { SeriesStore, splitAxes, decimate, decimateLast, envelope, emaSmooth, groupMetricNames, nearestIndex, nearestRolloutStep, yExtent } from '../data/series';
 import { fmt } from '../data/scales';
 import { fitCanvas, onThemeChange, readTheme, el, type Theme } from '../theme';
 import { button, checkbox } from '../controls';
+import { annotationBands, bandsAt, focusDomain, type AnnotationBand } from '../data/annotations';
 
 const DASH: number[][] = [[], [6, 4], [2, 3], [10, 3, 2, 3]];
 
@@ -24,6 +25,8 @@ interface Panel {
   right: Set<string>; y2: ScaleLinear<number, number>;
   root: HTMLElement; canvas: HTMLCanvasElement; cursor: HTMLCanvasElement; svg: Selection<SVGSVGElement, unknown, null, undefined>;
   legend: HTMLElement; values: Map<string, HTMLElement>;
+  /** doctor findings drawn on this chart (annotationBands), and the hover box naming them */
+  bands: AnnotationBand[]; tip: HTMLElement;
   x: ScaleLinear<number, number>; y: ScaleLinear<number, number>; w: number; h: number;
 }
 
@@ -42,6 +45,10 @@ export class DashboardView {
   private status!: HTMLElement;
   private runsBox!: HTMLElement;
   private layoutKey = '';
+  /** doctor annotations per run folder (`doctor/annotations` replaces a run's list) */
+  private readonly annotations = new Map<string, DashboardAnnotation[]>();
+  /** the finding whose evidence this dashboard was opened for (its band is emphasised) */
+  private focusFinding: string | undefined;
   readonly debug = { firstPaintMs: 0, lastDrawMs: 0, draws: 0, appended: 0, lastAppendMs: 0, pointsDrawn: 0 };
 
   constructor(private readonly host: HostConnection, private readonly root: HTMLElement) {
@@ -59,6 +66,8 @@ export class DashboardView {
     });
     host.on('rollout/stepAdded', (p) => { const r = this.runs.find((x) => x.run.runDir === p.runDir); if (r && !r.rolloutSteps.includes(p.step)) r.rolloutSteps.push(p.step); });
     host.on('runs/set', (p) => void this.setRuns(p.runs));
+    host.on('doctor/annotations', (p) => { this.annotations.set(p.runDir, p.annotations); this.schedule(); });
+    host.on('view/show', (t) => this.focus(t));
     new ResizeObserver(() => { this.layoutKey = ''; this.schedule(); }).observe(root);
   }
 
@@ -83,6 +92,17 @@ export class DashboardView {
     if (st?.smoothing !== undefined) { this.smoothing = st.smoothing; const r = this.root.querySelector<HTMLInputElement>('#smoothing'); if (r) r.value = String(st.smoothing); const v = this.root.querySelector('#smoothing-value'); if (v) v.textContent = st.smoothing.toFixed(2); }
     if (st?.zoom) this.zoom = st.zoom;
     await this.setRuns(p.runs);
+    if (p.target) this.focus(p.target);
+  }
+
+  /** Show a doctor finding's evidence: zoom to its step range (when that narrows the view) and scroll to its curves. */
+  focus(t: ViewTarget): void {
+    if (t.finding !== undefined) this.focusFinding = t.finding;
+    if (t.stepRange) { this.zoom = focusDomain(t.stepRange, this.fullDomain()); this.save(); }
+    this.drawNow();
+    const want = new Set(t.metrics ?? []);
+    const p = this.panels.find((q) => q.names.some((n) => want.has(n)));
+    p?.root.scrollIntoView?.({ block: 'nearest' });
   }
 
   async setRuns(runs: RunRef[]): Promise<void> {
@@ -145,9 +165,12 @@ export class DashboardView {
       const h = 170;
       const svg = select(plot).append('svg').attr('class', 'plot-svg').attr('width', pw).attr('height', h) as unknown as Selection<SVGSVGElement, unknown, null, undefined>;
       plot.prepend(canvas, cursor);
+      const tip = el('div', { cls: 'annotation-tip', attrs: { role: 'tooltip' } });
+      tip.hidden = true;
+      plot.append(tip);
       root.append(el('h3', { text: g.title }), legend, plot);
       this.grid.appendChild(root);
-      const p: Panel = { id: g.id, title: g.title, names: g.names, right: new Set(), y2: scaleLinear(), root, canvas, cursor, svg, legend, values, x: scaleLinear(), y: scaleLinear(), w: pw, h };
+      const p: Panel = { id: g.id, title: g.title, names: g.names, right: new Set(), y2: scaleLinear(), root, canvas, cursor, svg, legend, values, bands: [], tip, x: scaleLinear(), y: scaleLinear(), w: pw, h };
       this.panels.push(p);
       const brush = brushX<unknown>().extent([[M.l, M.t], [pw - M.r, h - M.b]]).on('end', (ev: D3BrushEvent<unknown>) => {
         if (!ev.sourceEvent) return;
@@ -160,6 +183,7 @@ export class DashboardView {
           this.clickThrough();
         }
       });
+      svg.append('g').attr('class', 'annotations');
       svg.append('g').attr('class', 'axis x');
       svg.append('g').attr('class', 'axis y');
       svg.append('g').attr('class', 'axis y2');
@@ -167,14 +191,18 @@ export class DashboardView {
       svg.on('mousemove', (ev: MouseEvent) => {
         const [mx] = [ev.offsetX];
         this.setCursor(p.x.invert(mx));
+        this.hoverBands(p, mx);
       });
-      svg.on('mouseleave', () => this.setCursor(null));
+      svg.on('mouseleave', () => { this.setCursor(null); p.tip.hidden = true; });
       svg.on('dblclick', () => { this.zoom = null; this.schedule(); this.save(); });
     }
   }
 
   private domainX(): [number, number] {
-    if (this.zoom) return this.zoom;
+    return this.zoom ?? this.fullDomain();
+  }
+
+  private fullDomain(): [number, number] {
     let lo = Infinity, hi = -Infinity;
     for (const r of this.runs) { lo = Math.min(lo, r.store.minStep); hi = Math.max(hi, r.store.maxStep); }
     if (!Number.isFinite(lo)) return [0, 1];
@@ -192,6 +220,8 @@ export class DashboardView {
     const [x0, x1] = this.domainX();
     const th = this.theme;
     let points = 0;
+    const many = this.runs.length > 1;
+    const allAnnotations = this.runs.flatMap((r) => (this.annotations.get(r.run.runDir) ?? []).map((a) => (many ? { ...a, title: `${r.run.label}: ${a.title}` } : a)));
     for (const p of this.panels) {
       const W = p.w, H = p.h;
       p.x.domain([x0, x1]).range([M.l, W - M.r]);
@@ -244,6 +274,7 @@ export class DashboardView {
       const ay2 = p.svg.select<SVGGElement>('g.axis.y2').attr('transform', `translate(${W - M.r},0)`).attr('display', p.right.size ? null : 'none');
       if (p.right.size) ay2.call(axisRight(p.y2).ticks(5).tickFormat((d) => fmt(Number(d), 3)));
       for (const a of [ax, ay, ay2]) { a.selectAll('text').attr('fill', th.muted); a.selectAll('line,path').attr('stroke', th.border); }
+      this.drawBands(p, x0, x1, allAnnotations);
       this.drawCursor(p);
     }
     const last = Math.max(...this.runs.map((r) => r.store.maxStep));
@@ -251,6 +282,25 @@ export class DashboardView {
     this.debug.draws++;
     this.debug.pointsDrawn = points;
     this.debug.lastDrawMs = performance.now() - t0;
+  }
+
+  /** Shaded bands (SVG rects under the brush, colour by severity from the theme's CSS variables: media/webview/main.css). */
+  private drawBands(p: Panel, x0: number, x1: number, annotations: DashboardAnnotation[]): void {
+    p.bands = annotationBands(annotations, p.names, [x0, x1], [M.l, p.w - M.r]);
+    const rects = p.svg.select<SVGGElement>('g.annotations').selectAll<SVGRectElement, AnnotationBand>('rect').data(p.bands).join('rect')
+      .attr('class', (b) => `annotation sev-${b.severity}${b.id === this.focusFinding ? ' focused' : ''}`)
+      .attr('data-finding', (b) => b.id)
+      .attr('x', (b) => b.x).attr('y', M.t).attr('width', (b) => b.width).attr('height', p.h - M.t - M.b);
+    rects.selectAll('title').data((b) => [b]).join('title').text((b) => `${b.title} (steps ${b.from}–${b.to})`);
+  }
+
+  private hoverBands(p: Panel, x: number): void {
+    const under = bandsAt(p.bands, x);
+    if (!under.length) { p.tip.hidden = true; return; }
+    p.tip.textContent = under.map((b) => `${b.severity === 'error' ? '⛔' : b.severity === 'warning' ? '⚠' : 'ℹ'} ${b.title} (steps ${b.from}–${b.to})`).join('\n');
+    p.tip.hidden = false;
+    p.tip.style.left = `${Math.min(Math.max(M.l, x + 8), Math.max(M.l, p.w - 220))}px`;
+    p.tip.style.top = `${M.t}px`;
   }
 
   private line(ctx: CanvasRenderingContext2D, p: Panel, steps: ArrayLike<number>, vals: ArrayLike<number>, idx: number[], color: string, ys: ScaleLinear<number, number>): number {
@@ -307,7 +357,7 @@ export class DashboardView {
   snapshot(): Record<string, unknown> {
     return {
       runs: this.runs.map((r) => ({ runDir: r.run.runDir, series: r.store.series.size, maxStep: r.store.maxStep, appended: r.store.appended })),
-      panels: this.panels.map((p) => ({ id: p.id, names: p.names.slice(), y: p.y.domain(), x: p.x.domain() })), zoom: this.zoom, smoothing: this.smoothing, cursor: this.cursorStep,
+      panels: this.panels.map((p) => ({ id: p.id, names: p.names.slice(), y: p.y.domain(), x: p.x.domain(), bands: p.bands.map((b) => ({ ...b })) })), focusFinding: this.focusFinding, zoom: this.zoom, smoothing: this.smoothing, cursor: this.cursorStep,
       debug: { ...this.debug }, follow: this.follow,
     };
   }
