@@ -102,7 +102,7 @@ export class CheckpointDiff implements vscode.Disposable, vscode.TextDocumentCon
       vscode.commands.registerCommand('rlLens.compareWithPrevious', (a?: unknown) => this.guard(() => this.compareWithPrevious(a))),
       vscode.commands.registerCommand('rlLens.compareWithReference', (a?: unknown) => this.guard(() => this.compareWithReference(a))),
       // internal (CodeLens on a report's pass@k section): base vs this pass@k curves in a script-free webview
-      vscode.commands.registerCommand(PASS_AT_K_CHART_COMMAND, (uri?: string) => this.showPassAtKChart(uri)),
+      vscode.commands.registerCommand(PASS_AT_K_CHART_COMMAND, (uri?: string | vscode.Uri) => this.showPassAtKChart(uri)),
       vscode.languages.registerCodeLensProvider({ scheme: REPORT_SCHEME, language: REPORT_LANGUAGE }, {
         provideCodeLenses: (doc) => {
           for (let i = 0; i < doc.lineCount; i++) {
@@ -205,8 +205,9 @@ export class CheckpointDiff implements vscode.Disposable, vscode.TextDocumentCon
   }
 
   /** The pass@k chart of a report document (base vs this); returns the panel's HTML (tests). */
-  async showPassAtKChart(uri?: string): Promise<string | undefined> {
-    const target = uri ? vscode.Uri.parse(uri) : vscode.window.activeTextEditor?.document.uri;
+  async showPassAtKChart(uri?: string | vscode.Uri): Promise<string | undefined> {
+    // a string from the CodeLens, a Uri from the editor-title button, nothing from the palette
+    const target = typeof uri === 'string' ? vscode.Uri.parse(uri) : uri instanceof vscode.Uri ? uri : vscode.window.activeTextEditor?.document.uri;
     if (!target || target.scheme !== REPORT_SCHEME) { void vscode.window.showInformationMessage('RL Lens: open a checkpoint report (Compare Checkpoints) first.'); return undefined; }
     const r = await this.report(parseReportUri(target));
     if (!r || !r.eval.passAtK.k.length) { void vscode.window.showInformationMessage('RL Lens: this report has no pass@k (generations were not computed).'); return undefined; }

@@ -129,6 +129,7 @@ export class RolloutView {
     }
     if (!this.steps.length) { this.setStatus('This run has no rollout steps yet (the trainer writes them every few steps).'); return; }
     const step = t.step !== undefined && this.steps.includes(t.step) ? t.step : t.step !== undefined ? this.steps.reduce((a, b) => (Math.abs(b - t.step!) < Math.abs(a - t.step!) ? b : a)) : this.steps[this.steps.length - 1];
+    if (t.metric) this.metric = t.metric; // e.g. a doctor finding's evidence; loadStep falls back when the step lacks that array
     if (t.group !== undefined) this.group = t.group;
     else if (t.sample === undefined && this.mode === 'heatmap') this.group = undefined;
     await this.loadStep(step, t.sample, t.token);
