@@ -57,15 +57,6 @@ export async function activate(context: vscode.ExtensionContext): Promise<RlLens
   );
   void vscode.commands.executeCommand('setContext', 'rlLens.hasRunning', false);
 
-  // Commands declared in package.json whose component is not in this build get a clear message instead of
-  // "command not found" (the declared list is the contract; tests check every one is registered).
-  const declared = ((context.extension.packageJSON as { contributes?: { commands?: { command: string; title: string }[] } }).contributes?.commands ?? []);
-  const have = new Set(await vscode.commands.getCommands(true));
-  for (const c of declared) {
-    if (have.has(c.command)) continue;
-    context.subscriptions.push(vscode.commands.registerCommand(c.command, () => vscode.window.showWarningMessage(`RL Lens: "${c.title}" is not available in this build of the extension.`)));
-  }
-
   return { supervisor, tree, commands, statusBar, diagnosis, treeView, panels: panels.manager, log };
 }
 

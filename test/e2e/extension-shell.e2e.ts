@@ -90,13 +90,8 @@ test('Stop Run from the palette stops a running run (status stopped)', async ({ 
 test('Open Run… opens a run folder from elsewhere', async ({ wb, workspace, screenshot }) => {
   const outside = path.join(path.dirname(workspace), `${path.basename(workspace)}-elsewhere`);
   await palette(wb, 'RL Lens: Open Run…');
-  // the simple file dialog pre-fills the workspace path: replace it
-  const input = wb.page.locator('.quick-input-widget input.input');
-  await input.waitFor({ state: 'visible', timeout: 10_000 });
-  await input.click();
-  await wb.page.keyboard.press('Control+a');
-  await wb.page.keyboard.type(outside + '/');
-  await wb.page.keyboard.press('Enter');
+  // the simple file dialog pre-fills the workspace path (asynchronously): wait for it, then replace it
+  await wb.fillFileDialog(outside + '/');
   // the simple file dialog may navigate into the folder first: accept it with Enter / OK
   const row = wb.treeItem('Runs', 'opened-from-elsewhere');
   await poll('the opened run in the tree', async () => {

@@ -80,7 +80,7 @@ describe('RL Lens extension shell', function () {
     const sel = await until('the revealed sample to be selected', () => {
       const x = a.treeView.selection[0];
       return x && x.kind === 'sample' && x.step === 4 && x.sample === 1 ? x : undefined;
-    }, 10_000).catch((e: Error) => { throw new Error(`${e.message}; selection: ${JSON.stringify(a.treeView.selection)}`); });
+    }, 30_000).catch((e: Error) => { throw new Error(`${e.message}; selection: ${JSON.stringify(a.treeView.selection)}`); });
     assert.ok(sel);
     // the status bar opens the dashboard of this run
     assert.equal(a.statusBar.item.command && typeof a.statusBar.item.command === 'object' ? a.statusBar.item.command.command : '', 'rlLens.showDashboard');

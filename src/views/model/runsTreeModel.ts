@@ -10,6 +10,8 @@
 import * as path from 'path';
 import type { RolloutGroup, RolloutSample, RunManifest } from '../../shared/runFormat';
 import { stageDirs, type RunEntry, type RunStore } from '../../host/runStore';
+import { evidenceCommand } from '../../host/doctor/evidence';
+import type { Finding as DoctorFinding } from '../../doctor/types';
 
 export type RunNode =
   | { kind: 'run'; runDir: string; stageOf?: string; stageName?: string }
@@ -304,7 +306,7 @@ export class RunsTreeModel {
           id: `finding:${n.runDir}:${n.index}`, label: f.title ?? f.check ?? f.id ?? 'finding', description: range ? `steps ${range[0]}–${range[1]}` : undefined,
           tooltip: [f.message ? mdEscape(f.message) : '', advice ? `**usual fixes:** ${mdEscape(advice)}` : ''].filter(Boolean).join('  \n\n'),
           icon: sevIcon, collapsible: 'none', contextValue: 'rlLens.finding',
-          command: { command: 'rlLens.showDashboard', title: 'Show evidence', args: [{ runDir: n.runDir, finding: f.id ?? f.check, step: range?.[0] }] },
+          command: findingCommand(n.runDir, f, range),
         };
       }
       case 'message':
@@ -315,6 +317,16 @@ export class RunsTreeModel {
         };
     }
   }
+}
+
+/** A finding node opens its evidence: a doctor finding (id + stepRange) through evidenceCommand (heatmap of its samples,
+ *  group view of its groups, or the dashboard at its curves and steps); anything else the dashboard at its first step. */
+export function findingCommand(runDir: string, f: Finding, range: [number, number] | undefined): NonNullable<NodeView['command']> {
+  if (typeof f.id === 'string' && Array.isArray(f.stepRange)) {
+    const c = evidenceCommand(runDir, f as unknown as DoctorFinding);
+    return { command: c.command, title: c.title, args: c.args };
+  }
+  return { command: 'rlLens.showDashboard', title: 'Show evidence', args: [{ runDir, finding: f.id ?? f.check, step: range?.[0] }] };
 }
 
 export function groupView(n: Extract<RunNode, { kind: 'group' }>, g: RolloutGroup | undefined): NodeView {

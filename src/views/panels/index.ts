@@ -3,13 +3,16 @@
  * rlLens.showHeatmap / rlLens.showGroup / rlLens.showDashboard and the panel serializers (restore after reload).
  *
  * Command arguments (all optional; a Runs-tree node works as is since it carries these fields):
- *   rlLens.showHeatmap({ runDir, step?, group?, sample?, token? })   without: quick pick of run, then step
+ *   rlLens.showHeatmap({ runDir, step?, group?, sample?, token?, samples?, metric? })   without: quick pick of run, then step
  *   rlLens.showGroup({ runDir, step?, group?, sample? })
  *   rlLens.showDashboard({ runDir } | { runDirs: string[] } | string[] | (node, selectedNodes[]))  several = overlay
+ * A doctor finding's evidence (src/host/doctor/evidence.ts evidenceCommand) adds: `samples` (the heatmap pins the first),
+ * `metric` (the heatmap colours by it), `finding`, `metrics` and `stepRange` (the dashboard zooms there, scrolls to those
+ * curves and emphasises the finding's band). Dashboards draw the doctor's findings as bands (`doctor/annotations`).
  */
 import * as vscode from 'vscode';
 import * as path from 'path';
-import type { RunRef, ViewKind, ViewTarget, WebviewState } from '../../shared/protocol';
+import type { DashboardAnnotation, RunRef, ViewKind, ViewTarget, WebviewState } from '../../shared/protocol';
 import { listRolloutSteps } from '../../runio/reader';
 import { runRef } from './dataProvider';
 import { LensPanel, VIEW_TYPES } from './panel';
@@ -24,6 +27,10 @@ export interface PanelDeps {
   revealInTree?(target: ViewTarget & { view: ViewKind }): void;
   /** Where webview errors and protocol problems are logged (an output channel). */
   log?(message: string): void;
+  /** The run doctor's findings of a run as dashboard bands (src/host/doctor/evidence.ts dashboardAnnotations). Optional. */
+  annotations?(runDir: string): DashboardAnnotation[] | undefined;
+  /** Fired with a run folder whose findings changed: open dashboards of that run get its annotations again. */
+  onDidChangeAnnotations?: vscode.Event<string>;
 }
 
 type Arg = unknown;
@@ -35,7 +42,17 @@ function asTarget(a: Arg): ViewTarget | undefined {
   const o = a as Partial<ViewTarget> & { runDir?: unknown };
   if (typeof o.runDir !== 'string') return undefined;
   const num = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x : undefined);
-  return { runDir: o.runDir, step: num(o.step), group: typeof o.group === 'string' ? o.group : undefined, sample: num(o.sample), token: num(o.token) };
+  const x = a as Record<string, unknown>;
+  const t: ViewTarget = { runDir: o.runDir, step: num(o.step), group: typeof o.group === 'string' ? o.group : undefined, sample: num(o.sample), token: num(o.token) };
+  // a doctor finding's evidence (evidenceCommand): samples → pin the first; metric; finding id, its curves and step range
+  const samples = Array.isArray(x.samples) ? x.samples.map(num).filter((v): v is number => v !== undefined) : [];
+  if (t.sample === undefined && samples.length) t.sample = samples[0];
+  if (typeof x.metric === 'string' && x.metric) t.metric = x.metric;
+  if (typeof x.finding === 'string') t.finding = x.finding;
+  if (Array.isArray(x.metrics)) t.metrics = x.metrics.filter((m): m is string => typeof m === 'string');
+  const r = Array.isArray(x.stepRange) ? x.stepRange.map(num) : [];
+  if (r.length === 2 && r[0] !== undefined && r[1] !== undefined) t.stepRange = r[0] <= r[1] ? [r[0], r[1]] : [r[1], r[0]];
+  return t;
 }
 
 /** Manages the open panels; exported for tests (registerPanels returns it as the Disposable). */
@@ -48,6 +65,7 @@ export class PanelManager implements vscode.Disposable {
 
   constructor(private readonly context: vscode.ExtensionContext, private readonly deps: PanelDeps) {
     this.disposables.push(this.selectionEmitter);
+    if (deps.onDidChangeAnnotations) this.disposables.push(deps.onDidChangeAnnotations((d) => { for (const p of this.panels) p.sendAnnotations(d); }));
     if (deps.onDidChangeRun) this.disposables.push(deps.onDidChangeRun((e) => { const d = typeof e === 'string' ? e : e.runDir; for (const p of this.panels) p.pollAll(d); }));
   }
 
@@ -62,6 +80,7 @@ export class PanelManager implements vscode.Disposable {
       onSelection: (view: ViewKind, t: ViewTarget) => { this.selectionEmitter.fire({ ...t, view }); this.deps.revealInTree?.({ ...t, view }); },
       open: (view: 'heatmap' | 'group', t: ViewTarget) => void this.show(view, t),
       log: (m: string) => this.deps.log?.(m),
+      annotations: (d: string) => this.deps.annotations?.(d),
     };
   }
 
@@ -89,7 +108,8 @@ export class PanelManager implements vscode.Disposable {
     if (Array.isArray(many) && many.length > 1) dirs = many.map((x) => asTarget(x)?.runDir).filter((d): d is string => !!d);
     else if (Array.isArray(a)) dirs = a.map((x) => asTarget(x)?.runDir).filter((d): d is string => !!d);
     else if (a && typeof a === 'object' && Array.isArray((a as { runDirs?: unknown }).runDirs)) dirs = (a as { runDirs: string[] }).runDirs;
-    else { const t = asTarget(a); if (t) dirs = [t.runDir]; }
+    let focus: ViewTarget | undefined;
+    if (dirs.length) { /* overlay */ } else { const t = asTarget(a); if (t) { dirs = [t.runDir]; if (t.stepRange || t.finding !== undefined || t.metrics) focus = t; } }
     if (!dirs.length) {
       const runs = await this.runs();
       if (!runs.length) { void vscode.window.showInformationMessage('RL Lens: no runs yet. Start a run or open one first.'); return undefined; }
@@ -100,9 +120,9 @@ export class PanelManager implements vscode.Disposable {
     const refs = dirs.map((d) => runRef(path.resolve(d)));
     const key = LensPanel.key('dashboard', dirs);
     const existing = [...this.panels].find((p) => p.view === 'dashboard' && p.key === key);
-    if (existing) { existing.show(undefined); return existing; }
+    if (existing) { existing.show(focus); return existing; }
     const panel = vscode.window.createWebviewPanel(VIEW_TYPES.dashboard, 'RL Lens', vscode.ViewColumn.Active, { enableScripts: true });
-    return this.track(new LensPanel(panel, 'dashboard', this.context.extensionUri, refs, undefined, undefined, this.hooks()));
+    return this.track(new LensPanel(panel, 'dashboard', this.context.extensionUri, refs, focus, undefined, this.hooks()));
   }
 
   private async pickTarget(view: 'heatmap' | 'group'): Promise<ViewTarget | undefined> {

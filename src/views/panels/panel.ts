@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import * as path from 'path';
 import {
   PROTOCOL_VERSION, parseWebviewMessage,
-  type HostNotificationMap, type RequestMessage, type RunRef, type ViewKind, type ViewTarget, type WebviewNotification, type WebviewState,
+  type DashboardAnnotation, type HostNotificationMap, type RequestMessage, type RunRef, type ViewKind, type ViewTarget, type WebviewNotification, type WebviewState,
 } from '../../shared/protocol';
 import { listRolloutSteps } from '../../runio/reader';
 import { RunFollower, checkRunDir, getStep, runRef } from './dataProvider';
@@ -20,6 +20,8 @@ export interface PanelHooks {
   onSelection(view: ViewKind, t: ViewTarget): void;
   open(view: 'heatmap' | 'group', t: ViewTarget): void;
   log(message: string): void;
+  /** the doctor's findings of a run as dashboard bands (optional) */
+  annotations?(runDir: string): DashboardAnnotation[] | undefined;
 }
 
 export class LensPanel implements vscode.Disposable {
@@ -76,7 +78,7 @@ export class LensPanel implements vscode.Disposable {
 
   /** Navigate (heatmap / group) or set the overlaid runs (dashboard). */
   show(target: ViewTarget | undefined, runs?: RunRef[]): void {
-    if (runs) { this.runs = runs; for (const r of runs) this.allowed.add(path.resolve(r.runDir)); this.post('runs/set', { runs }); }
+    if (runs) { this.runs = runs; for (const r of runs) this.allowed.add(path.resolve(r.runDir)); this.post('runs/set', { runs }); this.sendAnnotations(); }
     if (target) {
       this.allowed.add(path.resolve(target.runDir));
       this.target = target;
@@ -85,6 +87,19 @@ export class LensPanel implements vscode.Disposable {
     }
     this.updateTitle();
     this.panel.reveal(undefined, false);
+  }
+
+  /** Dashboard: send the doctor's findings of its runs (or only of `onlyRunDir`) as `doctor/annotations`. */
+  sendAnnotations(onlyRunDir?: string): void {
+    if (this.view !== 'dashboard' || !this.hooks.annotations) return;
+    for (const r of this.runs) {
+      const dir = path.resolve(r.runDir);
+      if (onlyRunDir && path.resolve(onlyRunDir) !== dir) continue;
+      try {
+        const annotations = this.hooks.annotations(dir);
+        if (annotations) this.post('doctor/annotations', { runDir: r.runDir, annotations });
+      } catch (e) { this.hooks.log(`doctor annotations of ${dir}: ${(e as Error).message}`); }
+    }
   }
 
   /** Host notification; queued until the webview said `ready`. */
@@ -109,6 +124,7 @@ export class LensPanel implements vscode.Disposable {
         const init = { kind: 'notification', method: 'init', params: { protocol: PROTOCOL_VERSION, view: this.view, runs: this.runs, target: this.target, state: this.restored } };
         void this.panel.webview.postMessage(init);
         for (const m of this.queue.splice(0)) void this.panel.webview.postMessage(m);
+        this.sendAnnotations();
         if (msg.params.protocol !== PROTOCOL_VERSION) this.hooks.log(`webview protocol ${msg.params.protocol} ≠ host ${PROTOCOL_VERSION}`);
         break;
       }
