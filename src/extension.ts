@@ -42,6 +42,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<RlLens
     onDidChangeRun: tree.onDidChangeRun,
     revealInTree: (t) => { void tree.revealTarget(t).catch((e: Error) => log.debug(`reveal in tree: ${e.message}`)); },
     log: (m) => log.info(m),
+    annotations: (dir) => diagnosis.annotations(dir), // the doctor's findings as bands on the dashboard curves
+    onDidChangeAnnotations: diagnosis.onDidChange,
   });
   context.subscriptions.push(panels);
   context.subscriptions.push(registerCheckpointDiff(context, { listRuns: () => tree.knownRuns(), log: (m) => log.info(m) })); // rlLens.compare* + rl-lens: report documents

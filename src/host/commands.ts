@@ -55,7 +55,7 @@ export class ShellCommands implements vscode.Disposable {
   private gpuOut: vscode.OutputChannel | undefined;
   /** tests only: pretend the workspace is (un)trusted when the test VS Code cannot open an untrusted one */
   trustOverride: boolean | undefined;
-  /** the last messages Start Run showed (errors / refusals), newest last: for tests and the log */
+  /** the last messages Start Run / Open Run showed (errors, refusals, the format Open Run detected), newest last: for tests and the log */
   readonly shown: string[] = [];
 
   constructor(private readonly context: vscode.ExtensionContext, private readonly supervisor: Supervisor, private readonly tree: RunsTreeProvider) {}
@@ -218,7 +218,9 @@ export class ShellCommands implements vscode.Disposable {
     }
     const det = detectFormat(src);
     if (!det.format || det.format === 'rl-lens') {
-      void vscode.window.showErrorMessage(`RL Lens: ${src} is not a run RL Lens can open: ${det.reason}. Open an RL Lens run folder (with manifest.json), or TRL (completions/*.parquet, trainer_state.json), verl (rollout dumps, file-logger JSONL) or OpenRLHF RLLoggingBoard JSONL logs.`);
+      const msg = `RL Lens: ${src} is not a run RL Lens can open: ${det.reason}. Open an RL Lens run folder (with manifest.json), or TRL (completions/*.parquet, trainer_state.json), verl (rollout dumps, file-logger JSONL) or OpenRLHF RLLoggingBoard JSONL logs.`;
+      this.shown.push(msg);
+      void vscode.window.showErrorMessage(msg);
       return undefined;
     }
     const out = path.join(this.context.globalStorageUri.fsPath, 'imported', newRunDirName(path.join(this.context.globalStorageUri.fsPath, 'imported'), { algorithm: det.format, task: path.basename(src) }));
@@ -229,7 +231,9 @@ export class ShellCommands implements vscode.Disposable {
     await this.tree.addOpened(out);
     await this.tree.reveal(out).catch(() => undefined);
     const problems = res.problemCount ? ` ${res.problemCount} problem(s) (lines skipped; see the run's manifest "source.problems").` : '';
-    void vscode.window.showInformationMessage(`RL Lens: opened ${path.basename(src)} as ${det.format}: ${det.reason}.${problems} It is followed live while this window is open.`);
+    const msg = `RL Lens: opened ${path.basename(src)} as ${det.format}: ${det.reason}.${problems} It is followed live while this window is open.`;
+    this.shown.push(msg);
+    void vscode.window.showInformationMessage(msg);
     return out;
   }
 

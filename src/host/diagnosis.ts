@@ -1,18 +1,23 @@
 /**
  * Wires the run doctor (src/doctor) into the extension: one incremental DoctorLoader per run (appended
  * lines only), thresholds from the `rlLens.doctor.*` settings, the tree's Diagnosis node, a notification once
- * per finding while a run is live (throttled, never a flood), and the "Diagnose Run" command.
+ * per finding while a run is live (FindingNotifier: once per finding, again only if it escalates, at most 2 per run
+ * a minute, never a flood), each finding's evidence (evidenceCommand: heatmap of its samples, group view of its groups,
+ * or the dashboard at its curves), the dashboard annotations, and the "Diagnose Run" command.
  */
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { diagnose, flattenThresholds, unflattenThresholds, type Finding } from '../doctor';
 import { DoctorLoader } from '../doctor/load';
 import type { Supervisor } from './supervisor';
+import type { DashboardAnnotation } from '../shared/protocol';
+import { dashboardAnnotations, evidenceCommand } from './doctor/evidence';
+import { FindingNotifier } from './doctor/notifier';
 
 export class Diagnosis implements vscode.Disposable {
   private readonly loaders = new Map<string, DoctorLoader>();
   private readonly cache = new Map<string, Finding[]>();
-  private readonly notified = new Map<string, Set<string>>();
+  private readonly notifier = new FindingNotifier({ maxPerWindow: 2, windowMs: 60_000, minSeverity: 'warning' });
   private readonly lastLive = new Map<string, number>();
   private readonly subs: vscode.Disposable[] = [];
   private readonly changed = new vscode.EventEmitter<string>();
@@ -27,7 +32,7 @@ export class Diagnosis implements vscode.Disposable {
       if (c.event?.type === 'step' || c.event?.type === 'rollout') this.live(c.run.runDir, c.run.name, false, notify);
       if (c.exited) this.live(c.run.runDir, c.run.name, true, notify);
     }));
-    this.subs.push(vscode.workspace.onDidChangeConfiguration((e) => { if (e.affectsConfiguration('rlLens.doctor')) { this.cache.clear(); } }));
+    this.subs.push(vscode.workspace.onDidChangeConfiguration((e) => { if (e.affectsConfiguration('rlLens.doctor')) { this.cache.clear(); for (const d of this.loaders.keys()) this.changed.fire(d); } }));
   }
 
   thresholds(): Record<string, unknown> {
@@ -57,19 +62,29 @@ export class Diagnosis implements vscode.Disposable {
     let fs: Finding[];
     try { fs = this.findings(runDir); } catch { return; }
     this.changed.fire(path.resolve(runDir));
-    const seen = this.notified.get(runDir) ?? new Set<string>();
-    this.notified.set(runDir, seen);
-    const fresh = notify ? fs.filter((f) => f.severity !== 'info' && !seen.has(f.id)) : [];
-    if (!fresh.length) return;
-    for (const f of fresh) seen.add(f.id);
-    // one notification per pass, naming the worst new finding (and how many more)
-    const f = fresh[0];
-    const more = fresh.length > 1 ? ` (+${fresh.length - 1} more)` : '';
-    const show = f.severity === 'error' ? vscode.window.showErrorMessage : vscode.window.showWarningMessage;
-    void show(`RL Lens doctor: ${name}: ${f.title} (steps ${f.stepRange[0]}–${f.stepRange[1]})${more}`, 'Show Evidence', 'All Findings').then((p) => {
-      if (p === 'Show Evidence') void vscode.commands.executeCommand('rlLens.showDashboard', { runDir, finding: f.id, step: f.stepRange[0] });
-      if (p === 'All Findings') void vscode.commands.executeCommand('rlLens.diagnoseRun', { runDir });
+    if (!notify) return;
+    // FindingNotifier: each finding once (again if it escalates), at most 2 notifications per run a minute; the rest
+    // are counted in the last one ("+N more") and stay visible under Diagnosis in the Runs view
+    const { notify: fresh, folded } = this.notifier.decide(path.resolve(runDir), fs, now);
+    fresh.forEach((f, i) => {
+      const more = folded > 0 && i === fresh.length - 1 ? ` (+${folded} more: see Diagnosis in the Runs view)` : '';
+      const show = f.severity === 'error' ? vscode.window.showErrorMessage : vscode.window.showWarningMessage;
+      void show(`RL Lens doctor: ${name}: ${f.title} (steps ${f.stepRange[0]}–${f.stepRange[1]})${more}`, 'Show Evidence', 'All Findings').then((p) => {
+        if (p === 'Show Evidence') void this.showEvidence(runDir, f);
+        if (p === 'All Findings') void vscode.commands.executeCommand('rlLens.diagnoseRun', { runDir });
+      });
     });
+  }
+
+  /** Open a finding's evidence: the heatmap of its samples, the group view of its groups, or the dashboard at its curves. */
+  showEvidence(runDir: string, f: Finding): Thenable<unknown> {
+    const c = evidenceCommand(path.resolve(runDir), f);
+    return vscode.commands.executeCommand(c.command, ...c.args);
+  }
+
+  /** The findings of a run as dashboard bands (`doctor/annotations`); undefined when the folder cannot be diagnosed. */
+  annotations(runDir: string): DashboardAnnotation[] | undefined {
+    try { return dashboardAnnotations(this.findings(runDir)); } catch { return undefined; }
   }
 
   /** rlLens.diagnoseRun: pick a finding → its evidence in the dashboard. Returns the findings. */
@@ -81,7 +96,7 @@ export class Diagnosis implements vscode.Disposable {
     if (!fs.length) { void vscode.window.showInformationMessage(`RL Lens doctor: no problems found in ${path.basename(runDir)}.`); return fs; }
     const icon = (s: string) => (s === 'error' ? '$(error)' : s === 'warning' ? '$(warning)' : '$(info)');
     void vscode.window.showQuickPick(fs.map((f) => ({ label: `${icon(f.severity)} ${f.title}`, description: `steps ${f.stepRange[0]}–${f.stepRange[1]}`, detail: `${f.message} — ${f.remedy}`, f })), { title: `RL Lens doctor: ${path.basename(runDir)}`, matchOnDetail: true })
-      .then((p) => { if (p) void vscode.commands.executeCommand('rlLens.showDashboard', { runDir, finding: p.f.id, step: p.f.stepRange[0] }); });
+      .then((p) => { if (p) void this.showEvidence(runDir, p.f); });
     return fs;
   }
 

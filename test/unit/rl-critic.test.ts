@@ -6,7 +6,7 @@
  * (gradients not reaching the value head, optimizer/critic lr not applied, values read at the wrong positions, returns
  * or explained variance computed from the wrong arrays) fails them:
  *  - prompt-only reward (score = parity of the prompt's first digit): V(s) = score at every response position, so the
- *    explained variance must climb from 0 (zero-initialised head) to > 0.8, and vf_loss must fall by > 10×; for the
+ *    explained variance must climb from 0 (zero-initialised head) to > 0.8, and vf_loss must fall by > 5× (flat ≈ 0.5·Var(R) when the critic does not learn); for the
  *    separate critic (its own optimizer, criticLr) and the shared value head (policy trunk, policy lr).
  *  - first-response-token reward (score = code point of the completion's first character mod 2), policy nearly frozen:
  *    the value at response column 0 is the state "prompt only" (verl: values[:, -N-1:-1]), so it must be identical for
@@ -88,7 +88,7 @@ for (const critic of ['separate', 'shared'] as const) {
     const ctx = `ev ${r.evs.map((x) => x.toFixed(2)).join(' ')}; vf_loss ${r.vf.map((x) => x.toFixed(3)).join(' ')}`;
     assert.ok(Math.abs(r.evs[0]) < 1e-6, `step 1 values are all 0 (zero-initialised head), so ev = 0: ${ctx}`);
     assert.ok(median(r.evs.slice(-8)) > 0.8, `median ev of the last 8 steps > 0.8: ${ctx}`);
-    assert.ok(avg(r.vf.slice(-5)) < 0.1 * avg(r.vf.slice(0, 3)), `vf_loss falls > 10x: ${ctx}`);
+    assert.ok(avg(r.vf.slice(-5)) < 0.2 * avg(r.vf.slice(0, 3)), `vf_loss falls > 5x: ${ctx}`);
   });
 }
 

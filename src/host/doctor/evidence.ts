@@ -23,6 +23,12 @@ export function heatmapMetricFor(f: Finding): string {
   }
 }
 
+/** The finding's metric names as the dashboard names its series: metrics.jsonl keys as they are, the doctor's
+ *  `eval:pass@k` as `eval/pass@k`; other derived names (`rollouts:…`) have no curve and are left out. */
+export function dashboardMetrics(f: Finding): string[] {
+  return (f.evidence?.metrics ?? []).map((m) => (/^eval:pass@\d+$/.test(m) ? m.replace(':', '/') : m)).filter((m) => !m.includes(':'));
+}
+
 export function evidenceCommand(runDir: string, f: Finding): EvidenceCommand {
   const ev = f.evidence ?? {};
   if (ev.samples?.length) {
@@ -38,11 +44,11 @@ export function evidenceCommand(runDir: string, f: Finding): EvidenceCommand {
   }
   return {
     command: 'rlLens.showDashboard', title: 'Show the curves behind this finding',
-    args: [{ runDir, finding: f.id, metrics: (ev.metrics ?? []).filter((m) => !m.includes(':')), step: f.stepRange[0], stepRange: f.stepRange }],
+    args: [{ runDir, finding: f.id, metrics: dashboardMetrics(f), step: f.stepRange[0], stepRange: f.stepRange }],
   };
 }
 
 /** Dashboard annotations: one band per finding over its step range, on the curves it names. */
 export function dashboardAnnotations(findings: Finding[]): { id: string; severity: Finding['severity']; title: string; from: number; to: number; metrics: string[] }[] {
-  return findings.map((f) => ({ id: f.id, severity: f.severity, title: f.title, from: f.stepRange[0], to: f.stepRange[1], metrics: (f.evidence?.metrics ?? []).filter((m) => !m.includes(':')) }));
+  return findings.map((f) => ({ id: f.id, severity: f.severity, title: f.title, from: f.stepRange[0], to: f.stepRange[1], metrics: dashboardMetrics(f) }));
 }

@@ -109,7 +109,10 @@ export class PanelManager implements vscode.Disposable {
     else if (Array.isArray(a)) dirs = a.map((x) => asTarget(x)?.runDir).filter((d): d is string => !!d);
     else if (a && typeof a === 'object' && Array.isArray((a as { runDirs?: unknown }).runDirs)) dirs = (a as { runDirs: string[] }).runDirs;
     let focus: ViewTarget | undefined;
-    if (dirs.length) { /* overlay */ } else { const t = asTarget(a); if (t) { dirs = [t.runDir]; if (t.stepRange || t.finding !== undefined || t.metrics) focus = t; } }
+    if (!dirs.length) {
+      const t = asTarget(a);
+      if (t) { dirs = [t.runDir]; if (t.stepRange || t.finding !== undefined || t.metrics) focus = t; } // a finding's evidence
+    }
     if (!dirs.length) {
       const runs = await this.runs();
       if (!runs.length) { void vscode.window.showInformationMessage('RL Lens: no runs yet. Start a run or open one first.'); return undefined; }
