@@ -172,7 +172,13 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunNode>, vscod
       else if (t.group !== undefined) n = this.intern({ kind: 'group', runDir, step: t.step, group: t.group });
       else n = this.intern({ kind: 'step', runDir, step: t.step });
     }
-    await this.view.reveal(n, { select: true, focus: false, expand: false });
+    // a live refresh of an ancestor (the run just finished, new steps) can land while VS Code resolves the reveal
+    // and leave the selection on the ancestor: check and retry a few times
+    for (let attempt = 0; attempt < 4; attempt++) {
+      await this.view.reveal(n, { select: true, focus: false, expand: false });
+      await new Promise((r) => setTimeout(r, 150 * (attempt + 1)));
+      if (this.view.selection.includes(n)) return;
+    }
   }
   /** the doctor's findings of a run changed: refresh its Diagnosis node */
   refreshDiagnosis(dir: string): void {

@@ -58,6 +58,7 @@ describe('Run doctor evidence and dashboard annotations (issue 9)', function () 
     assert.ok(panel && panel.view === 'dashboard', 'showEvidence returned the dashboard panel');
     const steps = [...run.metrics.map((m) => m.step), ...run.evals.map((e) => e.step)];
     const want = focusDomain(f.stepRange, [Math.min(...steps), Math.max(...steps)]);
+    assert.ok(want, `the finding (steps ${f.stepRange.join('–')}) covers a small part of the run: the dashboard must zoom`);
     const p = panel;
     const st = await until(`the dashboard to zoom to ${JSON.stringify(want)} (received: ${p.received.join(', ')})`, () => p.lastState && JSON.stringify(p.lastState.zoom ?? null) === JSON.stringify(want) && p.lastState);
     assert.deepEqual(st.zoom ?? null, want);
