@@ -316,6 +316,75 @@ export function syntheticPairs(examples: TaskExample[], opts: SyntheticOptions):
   });
 }
 
+/**
+ * A wrong answer with the SAME length and format as `answer` (so only correctness tells it apart): for an integer
+ * answer, answer ± a small offset (1..3) with the same number of digits (and sign); otherwise one character replaced by
+ * another from `alphabet`. Returns undefined when no such string exists (a one-character alphabet).
+ */
+export function sameFormatWrong(answer: string, rng: Rng, alphabet: string): string | undefined {
+  if (/^-?\d+$/.test(answer)) {
+    const v = Number(answer);
+    for (let t = 0; t < 12; t++) {
+      const d = (1 + rng.int(3)) * (rng.next() < 0.5 ? -1 : 1);
+      const w = String(v + d);
+      if (w !== answer && w.length === answer.length && (w.startsWith('-') === answer.startsWith('-')) && /^-?(0|[1-9]\d*)$/.test(w)) return w;
+    }
+  }
+  if (alphabet.length < 2 || !answer.length) return undefined;
+  const i = rng.int(answer.length);
+  let ch = alphabet[rng.int(alphabet.length)];
+  for (let t = 0; ch === answer[i] && t < 50; t++) ch = alphabet[rng.int(alphabet.length)];
+  return ch === answer[i] ? undefined : answer.slice(0, i) + ch + answer.slice(i + 1);
+}
+
+/**
+ * Contrastive pairs that leave the reward model no shortcut but correctness (source "contrast"). Per example:
+ *   `wrongPerPrompt` × (answer  ≻  same-length, same-format wrong answer)         only correctness differs
+ *   1 × (answer  ≻  answer + 1–3 extra characters)                               only verbosity differs
+ *   1 × (answer + extra  ≻  same-format wrong + the same extra)                  correctness at equal (longer) length
+ *   1 × (answer  ≻  a longer random string)                                      wrong and verbose
+ * The labels follow `hiddenScore` (correct and concise ≻ correct and verbose ≻ wrong), so the set agrees with the other
+ * built-in sets; what changes is that length and format are balanced across chosen and rejected.
+ */
+export function contrastPairs(examples: TaskExample[], opts: SyntheticOptions & { wrongPerPrompt?: number }): PairRecord[] {
+  const rng = new Rng(opts.seed ^ 0x1b873593);
+  const alphabet = opts.alphabet ?? '0123456789';
+  const out: PairRecord[] = [];
+  const push = (prompt: string, answer: string, c: string, r: string) => {
+    let [a, b] = [c, r];
+    if (opts.flipProb && rng.next() < opts.flipProb) [a, b] = [b, a];
+    out.push({ prompt, chosen: a, rejected: b, scoreChosen: hiddenScore(a, answer), scoreRejected: hiddenScore(b, answer) });
+  };
+  for (const ex of examples.slice(0, opts.count)) {
+    const a = ex.answer;
+    const extra = () => Array.from({ length: 1 + rng.int(3) }, () => a[rng.int(a.length)] ?? alphabet[rng.int(alphabet.length)]).join('');
+    const wrongs = new Set<string>();
+    for (let t = 0; t < 4 * (opts.wrongPerPrompt ?? 3) && wrongs.size < (opts.wrongPerPrompt ?? 3); t++) {
+      const w = sameFormatWrong(a, rng, alphabet);
+      if (w !== undefined) wrongs.add(w);
+    }
+    for (const w of wrongs) push(ex.prompt, a, a, w);
+    const x = extra();
+    push(ex.prompt, a, a, a + x);
+    const w0 = [...wrongs][0];
+    if (w0 !== undefined) push(ex.prompt, a, a + x, w0 + x);
+    push(ex.prompt, a, a, Array.from({ length: a.length + 2 + rng.int(3) }, () => alphabet[rng.int(alphabet.length)]).join(''));
+  }
+  // a random string could equal the answer + extra by chance: keep only strict preferences under the hidden rule
+  return out.filter((p) => (opts.flipProb ? true : p.scoreChosen! > p.scoreRejected!));
+}
+
+/** Held-out pairs that differ ONLY in correctness: (answer, same-length same-format wrong answer), one per example. */
+export function correctnessPairs(examples: TaskExample[], seed: number, alphabet = '0123456789'): PairRecord[] {
+  const rng = new Rng(seed ^ 0x68e31da4);
+  const out: PairRecord[] = [];
+  for (const ex of examples) {
+    const w = sameFormatWrong(ex.answer, rng, alphabet);
+    if (w !== undefined) out.push({ prompt: ex.prompt, chosen: ex.answer, rejected: w, scoreChosen: hiddenScore(ex.answer, ex.answer), scoreRejected: hiddenScore(w, ex.answer) });
+  }
+  return out;
+}
+
 /** Built-in arithmetic examples "a+b=" → sum (used when no task module provides examples). Deterministic from seed. */
 export function arithmeticExamples(count: number, seed: number, maxOperand = 20): TaskExample[] {
   const rng = new Rng(seed);

@@ -11,11 +11,11 @@ import { registerAlgorithm, type AlgorithmModule } from '../registry';
 import type { Task } from '../tasks/types';
 import { Rng } from '../rng';
 import {
-  formatProblem, hiddenScore, rankingToPairs, loadPreferenceFile, splitByPrompt, syntheticPairs, syntheticRankings, taskExamples, unpairPreferences,
+  contrastPairs, convertPreferenceData, correctnessPairs, formatProblem, hiddenScore, rankingToPairs, loadPreferenceFile, splitByPrompt, syntheticPairs, syntheticRankings, taskExamples, unpairPreferences,
   type LoadedPreferenceData, type PairRecord, type PreferenceKind, type RankingRecord, type UnpairedRecord,
 } from './data';
 import { PREFERENCE_METHODS, PreferenceTrainer, needsReference, preferenceDefaults, type PreferenceHyper, type PreferenceMethod } from './train';
-import { RewardModelTrainer, rewardModelDefaults, zeroScalarHead } from './rewardModel';
+import { RewardModelTrainer, rewardModelDefaults, scoreWithRewardModel, zeroScalarHead } from './rewardModel';
 import { pipelineModule } from './pipeline';
 
 /** JSON Schema of the `data` part shared by every preference section. */
@@ -35,7 +35,8 @@ export const PREFERENCE_DATA_SCHEMA = {
         k: { type: 'integer', minimum: 2, maximum: 8, default: 4, description: 'candidates per prompt (K of the K-wise rankings)' },
         flipProb: { type: 'number', minimum: 0, maximum: 0.5, default: 0, description: 'label noise: probability a pair is flipped' },
         seed: { type: 'integer', minimum: 0, default: 7 },
-        source: { type: 'string', enum: ['synthetic', 'policy'], default: 'synthetic', description: 'synthetic: rule-made candidates (answer, verbose, near misses, wrong); policy: the starting policy\'s own samples (+ the answer), ranked by the hidden rule, as InstructGPT labelers rank model outputs (the pipeline uses this for its reward model)' },
+        wrongPerPrompt: { type: 'integer', minimum: 1, maximum: 16, default: 3, description: 'source contrast: (answer, same-format wrong answer) pairs per prompt' },
+        source: { type: 'string', enum: ['synthetic', 'policy', 'contrast'], default: 'synthetic', description: 'synthetic: rule-made candidates (answer, verbose, near misses, wrong); contrast: pairs balanced so that only correctness separates most of them (answer vs same-length same-format wrong answers, answer vs answer+extra, correct+extra vs wrong+same extra; data.ts contrastPairs), the pipeline default; policy: the starting policy\'s own samples (+ the answer), ranked by the hidden rule, as InstructGPT labelers rank model outputs (the pipeline uses this for its reward model)' },
       },
     },
   },
@@ -68,7 +69,7 @@ function methodSchema(method: PreferenceMethod): Record<string, unknown> {
 
 interface DataSection {
   path?: string; evalPath?: string; evalFraction?: number; allowBadLines?: boolean;
-  builtin?: { count?: number; evalCount?: number; k?: number; flipProb?: number; seed?: number; source?: 'synthetic' | 'policy' };
+  builtin?: { count?: number; evalCount?: number; k?: number; flipProb?: number; seed?: number; source?: 'synthetic' | 'policy' | 'contrast'; wrongPerPrompt?: number };
 }
 
 function resolvePath(p: string): string { return path.isAbsolute(p) ? p : path.resolve(process.cwd(), p); }
@@ -116,6 +117,12 @@ export function resolvePreferenceData(ctx: TrainContext, data: DataSection, want
     ctx.writer.updateManifest({ data: { builtin: { task: ctx.task.name, kind: want, train: train.length, eval: ev.length, ...b } } });
     return { train, eval: ev, kind: want };
   }
+  if (b.source === 'contrast') {
+    const { train, eval: ev } = contrastPreferenceData(ctx.task, want, { ...o, wrongPerPrompt: b.wrongPerPrompt ?? 3 });
+    ctx.log(`data: built-in contrastive ${want} set for task ${ctx.task.name}: ${train.length} train / ${ev.length} held-out records (answer vs same-format wrong answers, concise vs verbose: length is no shortcut)`);
+    ctx.writer.updateManifest({ data: { builtin: { task: ctx.task.name, kind: want, train: train.length, eval: ev.length, ...b } } });
+    return { train, eval: ev, kind: want };
+  }
   const { train, eval: ev } = builtinPreferenceData(ctx.task, want, o);
   ctx.log(`data: built-in synthetic ${want} set for task ${ctx.task.name}: ${train.length} train / ${ev.length} held-out records (hidden rule: correct and concise beats wrong or verbose)`);
   ctx.writer.updateManifest({ data: { builtin: { task: ctx.task.name, kind: want, train: train.length, eval: ev.length, ...b } } });
@@ -134,6 +141,20 @@ export function builtinPreferenceData(task: Task, want: PreferenceKind, o: { cou
   const trainPairs = syntheticPairs(tr.examples, opts(o.count, o.seed + 1));
   const evalPairs = syntheticPairs(ev.examples, { ...opts(o.evalCount, o.seed + 2), flipProb: 0 });
   if (want === 'unpaired') return { train: unpairPreferences(trainPairs), eval: unpairPreferences(evalPairs) };
+  return { train: trainPairs, eval: evalPairs };
+}
+
+/**
+ * The contrastive built-in set (data.ts contrastPairs) for the task's train prompts; held-out: the same construction on
+ * the task's eval prompts. Rankings (the reward model's K-wise loss) are the pairs as 2-completion rankings.
+ */
+export function contrastPreferenceData(task: Task, want: PreferenceKind, o: { count: number; evalCount: number; k: number; flipProb: number; seed: number; wrongPerPrompt: number }): { train: (PairRecord | UnpairedRecord | RankingRecord)[]; eval: (PairRecord | UnpairedRecord | RankingRecord)[] } {
+  const tr = taskExamples(task, o.count, o.seed, 'train');
+  const ev = taskExamples(task, o.evalCount, o.seed, 'eval');
+  const trainPairs = contrastPairs(tr.examples, { count: o.count, seed: o.seed + 1, alphabet: tr.alphabet, flipProb: o.flipProb, wrongPerPrompt: o.wrongPerPrompt });
+  const evalPairs = contrastPairs(ev.examples, { count: o.evalCount, seed: o.seed + 2, alphabet: tr.alphabet, flipProb: 0, wrongPerPrompt: 1 });
+  if (want === 'unpaired') return { train: unpairPreferences(trainPairs), eval: unpairPreferences(evalPairs) };
+  if (want === 'ranking') return { train: (convertPreferenceData({ kind: 'pairwise', records: trainPairs }, 'ranking') as { records: RankingRecord[] }).records, eval: evalPairs };
   return { train: trainPairs, eval: evalPairs };
 }
 
@@ -279,9 +300,29 @@ export const rewardModelModule: AlgorithmModule = {
       },
       shouldStop: () => ctx.stopRequested(),
     });
+    // built-in data: also held-out accuracy on pairs that differ ONLY in correctness (answer vs a same-length,
+    // same-format wrong answer, task eval prompts), so a model that ranks by length / format cannot hide behind it
+    const b = ((sec.data ?? {}) as DataSection).builtin ?? {};
+    const corr = ((sec.data ?? {}) as DataSection).path ? [] : (() => {
+      const ev = taskExamples(ctx.task, b.evalCount ?? 64, (b.seed ?? 7) + 11, 'eval');
+      return correctnessPairs(ev.examples, (b.seed ?? 7) + 12, taskExamples(ctx.task, b.count ?? 512, b.seed ?? 7, 'train').alphabet);
+    })();
+    const corrAcc = () => {
+      if (!corr.length) return undefined;
+      const r = scoreWithRewardModel(ctx.policy, ctx.tokenizer, corr.flatMap((p) => [{ prompt: p.prompt, completion: p.chosen }, { prompt: p.prompt, completion: p.rejected }]));
+      let ok = 0;
+      for (let i = 0; i < corr.length; i++) if (r[2 * i] > r[2 * i + 1]) ok++;
+      return ok / corr.length;
+    };
     try {
       const r = await trainer.runAsync(() => ctx.yield());
-      ctx.writer.updateManifest({ rewardModel: { before: r.before, after: r.after, evalPairs: trainer.evalSize } });
+      const ca = corrAcc();
+      const after = ca === undefined ? r.after : { ...r.after, 'eval/rm/accuracy_correctness_only': ca };
+      if (ca !== undefined) {
+        ctx.writer.metrics({ step: trainer.step, split: 'eval', values: { 'eval/rm/accuracy_correctness_only': ca } });
+        ctx.log(`reward_model held-out accuracy on ${corr.length} pairs that differ only in correctness: ${ca.toFixed(3)}`);
+      }
+      ctx.writer.updateManifest({ rewardModel: { before: r.before, after, evalPairs: trainer.evalSize, correctnessPairs: corr.length } });
     } finally { trainer.dispose(); }
   },
 };
