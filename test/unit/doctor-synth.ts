@@ -9,16 +9,8 @@ import type { DoctorInput, Series } from '../../src/doctor/types';
 import type { RolloutSample, RolloutStepHeader, MetricsRecord, EvalRecord } from '../../src/shared/runFormat';
 import { RunWriter } from '../../src/runio/writer';
 
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../fixtures/makeRun'; // mulberry32, shared by the test generators
+export { rng };
 
 export type Patho =
   | 'healthy' | 'entropy-collapse' | 'entropy-falling' | 'zero-variance-hard' | 'zero-variance-easy' | 'kl-blowup' | 'kl-zero' | 'beta-at-max'

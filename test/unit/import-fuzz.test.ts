@@ -16,17 +16,7 @@ const TRL_CASES = Number(process.env.RL_LENS_FUZZ_TRL_CASES ?? 100);
 const TRL_SECONDS = 6;
 
 
-/** mulberry32 */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../fixtures/makeRun'; // mulberry32
 
 type Oracle = (text: string) => 'good' | 'bad';
 const isInt = (v: unknown): boolean => (typeof v === 'number' && Number.isInteger(v) && v >= 0) || (typeof v === 'string' && /^\s*\d+\s*$/.test(v));

@@ -7,7 +7,9 @@ import * as path from 'node:path';
 import {
   PreferenceDataError, loadPreferenceFile, parsePreferenceJsonl, rankingToPairs, unpairPreferences,
   hiddenScore, syntheticPairs, syntheticRankings, arithmeticExamples, splitByPrompt, toJsonl, taskExamples,
+  contrastPairs, correctnessPairs, sameFormatWrong,
 } from '../../src/trainer/preference/data';
+import { Rng } from '../../src/trainer/rng';
 import { createTask, splitOf } from '../../src/trainer/tasks';
 
 function tmpFile(name: string, text: string): string {
@@ -109,4 +111,37 @@ test('pref data: built-in sets draw train prompts from the task\'s train split a
   assert.ok(ev.examples.every((e) => splitOf(e.prompt, task.options.evalFraction) === 'eval'));
   assert.ok(ev.examples.every((e) => { const [a, b] = e.prompt.slice(0, -1).split('+').map(Number); return String(a + b) === e.answer; }), 'answers are the task\'s');
   assert.match(tr.alphabet, /^[0-9-]+$/);
+});
+
+test('pref data: the contrast set balances length, so only correctness separates most pairs', () => {
+  // same-format wrong answers: integers keep their digit count and sign; other strings get one character replaced
+  const rng = new Rng(3);
+  for (const a of ['7', '18', '105', '-42']) {
+    for (let i = 0; i < 30; i++) {
+      const w = sameFormatWrong(a, rng, '0123456789')!;
+      assert.notEqual(w, a);
+      assert.equal(w.length, a.length, `${a} → ${w}`);
+      assert.ok(Math.abs(Number(w) - Number(a)) <= 3, `${a} → ${w}: offset of at most 3`);
+    }
+  }
+  const s = sameFormatWrong('abc', rng, 'abc')!;
+  assert.equal(s.length, 3); assert.notEqual(s, 'abc');
+  assert.equal(sameFormatWrong('aaa', rng, 'a'), undefined, 'no wrong string over a one-letter alphabet');
+
+  const ex = arithmeticExamples(50, 2);
+  const pairs = contrastPairs(ex, { count: 50, seed: 1, wrongPerPrompt: 3 });
+  const ans = new Map(ex.map((e) => [e.prompt, e.answer]));
+  // every pair is a strict preference under the hidden rule
+  assert.ok(pairs.every((p) => hiddenScore(p.chosen, ans.get(p.prompt)!) > hiddenScore(p.rejected, ans.get(p.prompt)!)));
+  const eqLen = pairs.filter((p) => p.chosen.length === p.rejected.length);
+  const chosenLonger = pairs.filter((p) => p.chosen.length > p.rejected.length);
+  // per prompt: up to 3 (answer, wrong) + 1 (answer+x, wrong+x) pairs of equal length, 2 with a longer rejected
+  assert.ok(eqLen.length >= 0.6 * pairs.length, `${eqLen.length} of ${pairs.length} pairs have equal lengths`);
+  assert.equal(chosenLonger.length, 0);
+  assert.ok(eqLen.some((p) => p.chosen !== ans.get(p.prompt)), 'some equal-length pairs are correct+verbose vs wrong+verbose');
+  assert.ok(pairs.some((p) => p.chosen === ans.get(p.prompt) && p.rejected.startsWith(p.chosen)), 'concise vs verbose pairs');
+  // held-out correctness-only pairs: the answer vs a same-length wrong answer
+  const cp = correctnessPairs(ex, 5);
+  assert.equal(cp.length, ex.length);
+  assert.ok(cp.every((p) => p.chosen === ans.get(p.prompt) && p.rejected !== p.chosen && p.rejected.length === p.chosen.length));
 });
