@@ -13,7 +13,7 @@ const keep = lines.filter((l) => l.startsWith('!')).map((l) => l.slice(1));
 const packaged = (f: string): boolean => !ignore.some((p) => minimatch(f, p, { dot: true })) || keep.some((p) => minimatch(f, p, { dot: true }));
 
 test('.vscodeignore keeps the runtime files and drops sources, tests, maps and the benchmark', () => {
-  for (const f of ['package.json', 'README.md', 'LICENSE', 'bin/rl-lens.js', 'dist/extension.js', 'dist/trainer.js', 'dist/webview-main.js', 'dist/parquet-worker.js',
+  for (const f of ['package.json', 'LICENSE', 'bin/rl-lens.js', 'dist/extension.js', 'dist/trainer.js', 'dist/webview-main.js', 'dist/parquet-worker.js',
     'dist/wasm/tfjs-backend-wasm.wasm', 'dist/schemas/config.schema.json', 'schemas/config.schema.json', 'media/rl-lens.svg', 'media/templates/sft-tiny.jsonc', 'media/walkthrough/first-run.md']) {
     assert.equal(packaged(f), true, `${f} must be in the .vsix`);
   }
@@ -21,6 +21,15 @@ test('.vscodeignore keeps the runtime files and drops sources, tests, maps and t
     'docs/run-format.md', 'scripts/build.mjs', 'tsconfig.json', '.test-cache/x', 'test-output/x.png', 'runs/a/manifest.json', 'python/rl_lens_logger.py']) {
     assert.equal(packaged(f), false, `${f} must not be in the .vsix`);
   }
+});
+
+test('the .vsix README is the marketplace README (the repo README links docs that are not packaged)', () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const m = /--readme-path\s+(\S+)/.exec(pkg.scripts.package);
+  assert.ok(m, `npm run package must pass --readme-path: ${pkg.scripts.package}`);
+  const readme = fs.readFileSync(path.join(root, m[1]), 'utf8');
+  assert.doesNotMatch(readme, /\]\((?!https?:)[^)]+\)/, 'no relative links (vsce cannot rewrite them without a repository)');
+  assert.equal(packaged('README.md'), false, 'the repo README stays out (it would clash with the packaged readme.md)');
 });
 
 test('every JavaScript bundle the build writes (except the benchmark) is packaged', (t) => {
