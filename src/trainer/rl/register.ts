@@ -206,8 +206,9 @@ export function rlArithmeticPreset(algorithm: RlAlgorithm, extra: Record<string,
 /** Adds the RL presets to the CLI's preset table. Deferred to a microtask: register.ts is loaded from the engine's
  * plug-in list, which config.ts (owner of PRESETS) may still be initialising (import cycle). */
 export function registerRlPresets(): void {
-  PRESETS['grpo-arithmetic'] = () => rlArithmeticPreset('grpo');
-  PRESETS['dapo-arithmetic'] = () => rlArithmeticPreset('dapo');
+  // 4 minibatches per rollout batch (several policy updates on each batch, as verl's ppo_mini_batch_size < train_batch_size)
+  PRESETS['grpo-arithmetic'] = () => rlArithmeticPreset('grpo', { rl: { miniBatches: 4 } });
+  PRESETS['dapo-arithmetic'] = () => rlArithmeticPreset('dapo', { rl: { miniBatches: 4 } });
   PRESETS['ppo-arithmetic'] = () => rlArithmeticPreset('ppo');
   /** seconds: for tests and smoke checks (any RL algorithm via --config with "algorithm" changed) */
   PRESETS['grpo-tiny'] = () => rlArithmeticPreset('grpo', {
