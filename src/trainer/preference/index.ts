@@ -36,7 +36,7 @@ export const PREFERENCE_DATA_SCHEMA = {
         flipProb: { type: 'number', minimum: 0, maximum: 0.5, default: 0, description: 'label noise: probability a pair is flipped' },
         seed: { type: 'integer', minimum: 0, default: 7 },
         wrongPerPrompt: { type: 'integer', minimum: 1, maximum: 16, default: 3, description: 'source contrast: (answer, same-format wrong answer) pairs per prompt' },
-        source: { type: 'string', enum: ['synthetic', 'policy', 'contrast'], default: 'synthetic', description: 'synthetic: rule-made candidates (answer, verbose, near misses, wrong); contrast: pairs balanced so that only correctness separates most of them (answer vs same-length same-format wrong answers, answer vs answer+extra, correct+extra vs wrong+same extra; data.ts contrastPairs), the pipeline default; policy: the starting policy\'s own samples (+ the answer), ranked by the hidden rule, as InstructGPT labelers rank model outputs (the pipeline uses this for its reward model)' },
+        source: { type: 'string', enum: ['synthetic', 'policy', 'contrast'], default: 'synthetic', description: 'synthetic: rule-made candidates (answer, verbose, near misses, wrong); contrast: pairs balanced so that only correctness separates most of them (answer vs same-length same-format wrong answers, answer vs answer+extra, correct+extra vs wrong+same extra; data.ts contrastPairs), the pipeline default; policy: the starting policy\'s own samples (+ the answer), ranked by the hidden rule, as InstructGPT labelers rank model outputs' },
       },
     },
   },
@@ -326,6 +326,45 @@ export const rewardModelModule: AlgorithmModule = {
     } finally { trainer.dispose(); }
   },
 };
+
+// ---- built-in pipeline presets (rl-lens train --preset NAME); measured numbers in docs/preference.md
+import { PRESETS, deepMerge } from '../config';
+
+/**
+ * SFT → reward model → GRPO with the learned reward on arithmetic difficulty 1 (d_model 64 × 2 layers). The RM learns
+ * from the contrastive built-in pairs (correctness is the only difference in most of them), trunk from the SFT model;
+ * the RL stage then raises both the RM score and the hidden true score (docs/preference.md, "Pipeline").
+ */
+export function rlhfArithmeticPreset(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return deepMerge({
+    name: 'rlhf-arithmetic', algorithm: 'pipeline', seed: 1,
+    task: { name: 'arithmetic', difficulty: 1 },
+    model: { dModel: 64, nHeads: 4, nLayers: 2, contextLength: 16 },
+    sampling: { temperature: 1, maxNewTokens: 5 },
+    eval: { every: 0, numPrompts: 64, samplesPerPrompt: 4, k: [1, 4], temperature: 1 },
+    checkpoint: { every: 0 }, rollouts: { every: 10, maxSamples: 32 },
+    pipeline: {
+      rlAlgorithm: 'grpo',
+      sft: { train: { steps: 300, lr: 0.003, batchSize: 64 } },
+      rewardModel: { train: { steps: 2000, batchSize: 32, lr: 0.001 }, reward_model: { evalEvery: 500, data: { builtin: { source: 'contrast', count: 512, wrongPerPrompt: 6 } } } },
+      rl: { train: { steps: 80, lr: 0.0001 }, rl: { promptsPerStep: 16, groupSize: 8, kl: { coef: 0.1 } } },
+    },
+  }, extra) as Record<string, unknown>;
+}
+
+/**
+ * The reward-hacking example (docs/preference.md): `rlhf-arithmetic` with seed 2 and the RL learning rate doubled
+ * (2e-4). Measured: the RM score rises 9.2 → 13.3 while the hidden true score falls 0.73 → 0.61 (RL rollouts, first vs
+ * last 5 steps): the policy drifts into the RM's errors, the Goodhart case the doctor's reward-hacking check looks for.
+ */
+export function rlhfHackingPreset(): Record<string, unknown> {
+  return rlhfArithmeticPreset({ name: 'rlhf-arithmetic-hacking', seed: 2, pipeline: { rl: { train: { lr: 0.0002 } } } });
+}
+
+queueMicrotask(() => {
+  PRESETS['rlhf-arithmetic'] = () => rlhfArithmeticPreset();
+  PRESETS['rlhf-arithmetic-hacking'] = rlhfHackingPreset;
+});
 
 for (const m of PREFERENCE_METHODS) registerAlgorithm(preferenceModule(m));
 registerAlgorithm(rewardModelModule);

@@ -1,8 +1,9 @@
 /**
  * `algorithm: "pipeline"`: the classic RLHF pipeline of the survey (InstructGPT) in one config:
  *   stage 1  sft           supervised warm start on task demonstrations
- *   stage 2  reward_model  trunk initialised from stage 1, trained on ranked answers: the built-in synthetic rankings
- *                          of the task (hidden "correct and concise" rule), or rankings of the SFT model's own samples
+ *   stage 2  reward_model  trunk initialised from stage 1, trained on ranked answers: by default the built-in
+ *                          contrastive pairs of the task (answer vs same-format wrong answers, concise vs verbose;
+ *                          data.ts contrastPairs), or the synthetic rankings (`builtin.source: "synthetic"`), or rankings of the SFT model's own samples
  *                          (`pipeline.rewardModel.reward_model.data.builtin.source: "policy"`, as InstructGPT's
  *                          labelers rank model outputs), or `reward_model.data.path`
  *   stage 3  ppo | grpo    policy initialised from stage 1, reward = the stage-2 reward model
@@ -19,7 +20,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { writeFileAtomic, jsonReplacer } from '../../runio/writer';
-import { readManifest, readMetrics } from '../../runio/reader';
+import { readEvals, readManifest, readMetrics } from '../../runio/reader';
 import { checkpointDirName, FILES, type RunStatus } from '../../shared/runFormat';
 import type { AlgorithmModule } from '../registry';
 import type { TrainContext, StopSignal } from '../engine';
@@ -107,6 +108,9 @@ export const pipelineModule: AlgorithmModule = {
       const dir = path.join(ctx.runDir, listed[i].path);
       let raw = merge(base, { algorithm: s.algorithm, name: `${runName}-${s.name}` }) as Record<string, unknown>;
       if (s.key === 'rewardModel' || s.key === 'rl') raw.init = { checkpoint: sftCkpt };
+      // the RM's default data: the contrastive built-in set (length and format balanced, so correctness is what it
+      // must learn); the plain synthetic rankings taught a small RM length/format and PPO exploited it (docs/preference.md)
+      if (s.key === 'rewardModel') raw.reward_model = { data: { builtin: { source: 'contrast' } } };
       if (s.key === 'rl') {
         const rmW = sec.rmWeight ?? 1, ruleW = sec.ruleWeight ?? 0;
         raw.reward = ruleW ? { type: 'combined', parts: [{ type: 'model', checkpoint: rmCkpt, weight: rmW, name: 'rm' }, { type: 'rule', weight: ruleW, name: 'rule' }] } : { type: 'model', checkpoint: rmCkpt, weight: rmW, name: 'rm' };
@@ -140,7 +144,13 @@ export const pipelineModule: AlgorithmModule = {
         m['rl/rm_score_first'] = rmScore?.first ?? null; m['rl/rm_score_last'] = rmScore?.last ?? null;
         m['rl/hidden_score_first'] = hidden?.first ?? null; m['rl/hidden_score_last'] = hidden?.last ?? null;
         m['rl/eval_pass@1'] = res.lastEval?.passAtK['1'] ?? null;
-        summary.rl = { dir: listed[i].path, algorithm: rlAlg, checkpoint: path.relative(ctx.runDir, ck), rmScore, hiddenScore: hidden, passAtK: res.lastEval?.passAtK };
+        // the same fixed held-out prompts before and after RL: the RM score there (eval meanReward) and pass@1
+        const evs = (() => { try { return readEvals(dir); } catch { return []; } })();
+        const ev0 = evs.length > 1 ? evs[0] : undefined, ev1 = evs.length > 1 ? evs[evs.length - 1] : undefined;
+        m['rl/eval_rm_score_first'] = ev0?.meanReward ?? null; m['rl/eval_rm_score_last'] = ev1?.meanReward ?? null;
+        m['rl/eval_pass@1_first'] = ev0?.passAtK['1'] ?? null;
+        summary.rl = { dir: listed[i].path, algorithm: rlAlg, checkpoint: path.relative(ctx.runDir, ck), rmScore, hiddenScore: hidden, passAtK: res.lastEval?.passAtK,
+          eval: ev0 && ev1 ? { before: { step: ev0.step, rmScore: ev0.meanReward, passAtK: ev0.passAtK }, after: { step: ev1.step, rmScore: ev1.meanReward, passAtK: ev1.passAtK } } : undefined };
       }
       ctx.writer.updateManifest({ pipeline: summary });
       ctx.step(i + 1, m);
