@@ -13,7 +13,7 @@ configure({
     execFileSync(process.execPath, [path.join(repoRoot, 'bin', 'rl-lens.js'), 'train', '--config', cfg, '--steps', '20', '--out', path.join(dir, 'runs', 'grpo-ckdiff'), '--backend', 'wasm'], { stdio: 'pipe', timeout: 120_000 });
   },
   // CodeLens in diff editors is off by default in VS Code; the lens shows in a report opened on its own either way
-  settings: { 'rlLens.runsFolders': ['runs'], 'diffEditor.codeLens': true },
+  settings: { 'rlLens.runsFolders': ['runs'], 'diffEditor.codeLens': true, 'diffEditor.renderSideBySide': true, 'diffEditor.useInlineViewWhenSpaceIsLimited': false },
   timeout: 150_000,
 });
 
@@ -54,7 +54,7 @@ test('Compare Checkpoints from the palette opens the diff editor with both repor
   await wb.page.keyboard.type('## pass@k');
   await wb.page.keyboard.press('Enter');
   await wb.page.keyboard.press('Escape');
-  const lens = wb.page.locator('.codelens-decoration a', { hasText: 'Show pass@k chart' }).last(); // the modified (right) side's
+  const lens = diff.locator('.editor.modified .codelens-decoration a', { hasText: 'Show pass@k chart' }).first(); // the modified (right) side's
   await lens.waitFor({ state: 'visible', timeout: 15_000 });
   await screenshot('checkpoint-diff-passk');
   await lens.click();
