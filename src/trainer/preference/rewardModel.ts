@@ -21,6 +21,7 @@ import type { RunWriter } from '../../runio/writer';
 import type { PairRecord, RankingRecord } from './data';
 import { rankingToPairs } from './data';
 import { disposeBatch, encodeSeq, lastTokenValues, makeBatch, type EncodedSeq } from './batch';
+import { drainSteps, drainStepsAsync, type TrainResult } from './stepper';
 
 export interface RewardModelHyper {
   lr: number;
@@ -229,18 +230,12 @@ export class RewardModelTrainer {
     return out;
   }
 
-  run(): { before: Record<string, number>; after: Record<string, number>; steps: number } {
-    const it = this.steps();
-    for (let x = it.next(); ; x = it.next()) if (x.done) return x.value;
-  }
+  run(): TrainResult { return drainSteps(this.steps()); }
 
   /** The same, yielding to the event loop after every step (`yieldFn`: the engine's ctx.yield, so stop requests are seen). */
-  async runAsync(yieldFn: () => Promise<void>): Promise<{ before: Record<string, number>; after: Record<string, number>; steps: number }> {
-    const it = this.steps();
-    for (let x = it.next(); ; x = it.next()) { if (x.done) return x.value; await yieldFn(); }
-  }
+  runAsync(yieldFn: () => Promise<void>): Promise<TrainResult> { return drainStepsAsync(this.steps(), yieldFn); }
 
-  private *steps(): Generator<number, { before: Record<string, number>; after: Record<string, number>; steps: number }> {
+  private *steps(): Generator<number, TrainResult> {
     const w = this.o.writer;
     const before = this.evaluate();
     if (this.evalPairs.length) { w?.metrics({ step: 0, split: 'eval', values: before }); this.o.onEval?.(0, before); }

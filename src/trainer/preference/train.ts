@@ -17,6 +17,7 @@ import type { RunWriter } from '../../runio/writer';
 import type { RolloutSampleInput, RolloutGroup, RolloutStepHeaderInput } from '../../shared/runFormat';
 import type { PairRecord, UnpairedRecord } from './data';
 import { completionLogps, disposeBatch, encodeSeq, makeBatch, type EncodedSeq, type SeqBatch } from './batch';
+import { drainSteps, drainStepsAsync, type TrainResult } from './stepper';
 
 export type PreferenceMethod = 'dpo' | 'ipo' | 'kto' | 'orpo' | 'simpo' | 'odpo';
 export const PREFERENCE_METHODS: PreferenceMethod[] = ['dpo', 'ipo', 'kto', 'orpo', 'simpo', 'odpo'];
@@ -436,18 +437,12 @@ export class PreferenceTrainer {
   get evalSize(): number { return this.method === 'kto' ? this.evalKto.length : this.evalPairs.length; }
 
   /** Run all steps (with periodic eval). Returns the eval metrics before training and at the end. */
-  run(): { before: Record<string, number>; after: Record<string, number>; steps: number } {
-    const it = this.steps();
-    for (let x = it.next(); ; x = it.next()) if (x.done) return x.value;
-  }
+  run(): TrainResult { return drainSteps(this.steps()); }
 
   /** The same, yielding to the event loop after every step (`yieldFn`: the engine's ctx.yield, so stop requests are seen). */
-  async runAsync(yieldFn: () => Promise<void>): Promise<{ before: Record<string, number>; after: Record<string, number>; steps: number }> {
-    const it = this.steps();
-    for (let x = it.next(); ; x = it.next()) { if (x.done) return x.value; await yieldFn(); }
-  }
+  runAsync(yieldFn: () => Promise<void>): Promise<TrainResult> { return drainStepsAsync(this.steps(), yieldFn); }
 
-  private *steps(): Generator<number, { before: Record<string, number>; after: Record<string, number>; steps: number }> {
+  private *steps(): Generator<number, TrainResult> {
     const w = this.o.writer;
     const before = this.evalSize ? this.evaluate() : {};
     if (this.evalSize) { w?.metrics({ step: 0, split: 'eval', values: before }); this.o.onEval?.(0, before); }
