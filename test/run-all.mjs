@@ -42,7 +42,8 @@ function runUnit() {
   const files = walk(path.join(root, 'test/unit'), (p) => p.endsWith('.test.ts')).filter((f) => !grep || grep.test(f)).sort();
   if (!files.length && grep) return { layer: 'unit', passed: 0, failed: 0, skipped: 1, skippedReason: `no unit test file matches --grep ${grepSrc}`, note: `no file matches --grep ${grepSrc}` };
   if (!files.length) return { layer: 'unit', passed: 0, failed: 1, skipped: 0, note: 'no unit test files found' };
-  const tap = path.join(outDir, 'unit.tap');
+  // a file of this run's own (concurrent runs in one checkout must not read each other's counts), kept as unit.tap
+  const tap = path.join(outDir, `unit.${process.pid}.tap`);
   const t0 = Date.now();
   // a hung test fails after RL_LENS_UNIT_TEST_TIMEOUT s (default 300) instead of hanging CI; the whole layer after
   // RL_LENS_UNIT_LAYER_TIMEOUT s (default 1500)
@@ -51,6 +52,7 @@ function runUnit() {
     '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files],
   { cwd: root, stdio: 'inherit', env: { ...process.env, RL_LENS_TEST: '1' }, timeout: Number(process.env.RL_LENS_UNIT_LAYER_TIMEOUT || 1500) * 1000, killSignal: 'SIGKILL' });
   const text = fs.existsSync(tap) ? fs.readFileSync(tap, 'utf8') : '';
+  if (fs.existsSync(tap)) fs.renameSync(tap, path.join(outDir, 'unit.tap'));
   const num = (k) => Number((new RegExp(`^# ${k} (\\d+)`, 'm').exec(text) ?? [])[1] ?? 0);
   const passed = num('pass'), failed = num('fail') + num('cancelled'), skipped = num('skipped') + num('todo');
   const res = { layer: 'unit', passed, failed: failed + (r.status !== 0 && failed === 0 ? 1 : 0), skipped, seconds: (Date.now() - t0) / 1000 };
