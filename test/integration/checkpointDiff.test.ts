@@ -6,9 +6,8 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { EXTENSION_ID, log } from './helpers';
 
-const EXTENSION_ID = 'rl-lens.rl-lens';
-const log = (s: string) => console.log(`[rl-lens-test] ${s}`);
 
 interface CompareResult { left: vscode.Uri; right: vscode.Uri; title: string; computed: number }
 

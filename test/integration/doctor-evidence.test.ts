@@ -11,23 +11,9 @@ import type { LensPanel } from '../../src/views/panels/panel';
 import { evidenceCommand } from '../../src/host/doctor/evidence';
 import { focusDomain } from '../../src/webview/data/annotations';
 import { synthRun, writeSynthRun } from '../unit/doctor-synth';
+import { EXTENSION_ID, api, until } from './helpers';
 
-const EXTENSION_ID = 'rl-lens.rl-lens';
 
-async function api(): Promise<RlLensApi> {
-  const ext = vscode.extensions.getExtension<RlLensApi>(EXTENSION_ID);
-  assert.ok(ext, 'extension not loaded');
-  return ext.activate();
-}
-async function until<T>(what: string, f: () => T | undefined | false, ms = 30_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('Run doctor evidence and dashboard annotations (issue 9)', function () {
   this.timeout(90_000);

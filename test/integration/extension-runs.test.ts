@@ -8,28 +8,12 @@ import * as vscode from 'vscode';
 import type { RlLensApi } from '../../src/extension';
 import type { RunNode } from '../../src/views/model/runsTreeModel';
 import type { StartRunResult } from '../../src/host/commands';
+import { EXTENSION_ID, log, api, ws, until } from './helpers';
 
-const EXTENSION_ID = 'rl-lens.rl-lens';
-const log = (s: string) => console.log(`[rl-lens-test] ${s}`);
 
-async function api(): Promise<RlLensApi> {
-  const ext = vscode.extensions.getExtension<RlLensApi>(EXTENSION_ID);
-  assert.ok(ext, 'extension not loaded');
-  return ext.activate();
-}
 function extPath(): string { return vscode.extensions.getExtension(EXTENSION_ID)!.extensionPath; }
 function fakeTrainer(): string { return path.join(extPath(), 'test', 'fixtures', 'fake-trainer.js'); }
-function ws(): string { return vscode.workspace.workspaceFolders![0].uri.fsPath; }
 
-async function until<T>(what: string, f: () => T | undefined | false | Promise<T | undefined | false>, ms = 30_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 async function children(a: RlLensApi, n?: RunNode): Promise<RunNode[]> { return a.tree.getChildren(n); }
 function label(a: RlLensApi, n: RunNode): string { const v = a.tree.model.view(n); return `${v.label}${v.description ? ` [${v.description}]` : ''}`; }
 async function runNode(a: RlLensApi, runDir: string): Promise<RunNode> {

@@ -13,29 +13,13 @@ import type { RlLensApi } from '../../src/extension';
 import type { RunNode } from '../../src/views/model/runsTreeModel';
 import { readManifest, readRolloutStep, readSampleArrays } from '../../src/runio/reader';
 import type { LensPanel } from '../../src/views/panels/panel';
+import { EXTENSION_ID, log, api, ws, until } from './helpers';
 
-const EXTENSION_ID = 'rl-lens.rl-lens';
-const log = (s: string) => console.log(`[rl-lens-test] ${s}`);
 
-async function api(): Promise<RlLensApi> {
-  const ext = vscode.extensions.getExtension<RlLensApi>(EXTENSION_ID);
-  assert.ok(ext, 'extension not loaded');
-  return ext.activate();
-}
-function ws(): string { return vscode.workspace.workspaceFolders![0].uri.fsPath; }
 function repo(): string {
   const r = process.env.RL_LENS_REPO;
   assert.ok(r, 'RL_LENS_REPO is not set (the harness sets it to the repository root)');
   return r;
-}
-async function until<T>(what: string, f: () => T | undefined | false | Promise<T | undefined | false>, ms = 30_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** A copy of a fixture folder outside the repository (nothing is written into the repo), next to the workspace. */
