@@ -34,3 +34,20 @@ test('real trainer run (rl-lens train), too-hard task → zero-variance groups (
   assert.equal(code, 1);
   console.log(`real too-hard run built in ${seconds.toFixed(1)} s`);
 });
+
+// Two real RL stages of the SFT → RM → RL pipeline (metrics.jsonl, eval.jsonl and manifest copied from
+// `rl-lens train --preset rlhf-arithmetic-hacking` and `--preset rlhf-arithmetic --seed 1`, 2026-11-22; no rollouts).
+// Both log the learned reward (`reward/rm/mean`) and the hidden true score (`reward/hidden_score/mean`) per step.
+test('real learned-reward runs: RM over-optimisation is flagged (hidden score falls as the RM score rises), a learning pipeline is not', () => {
+  const load = (name: string) => diagnose(loadDoctorInput(path.join(__dirname, '../fixtures/doctor', name)).input);
+  const hack = load('rlhf-hacking').filter((f) => f.check === 'reward-hacking');
+  const f = hack.find((x) => x.id === 'reward-hacking/part:hidden_score');
+  assert.ok(f, `hidden-score finding; got ${hack.map((x) => x.id).join(', ') || 'none'}`);
+  assert.equal(f.severity, 'warning');
+  const v = f.evidence.values!;
+  // window medians of the 80 logged steps (16-step windows): reward 0.133 → 0.444, hidden 0.738 → 0.652
+  assert.ok(v.rewardTail > v.rewardHead && v.partTail < v.partHead - 0.05, JSON.stringify(v));
+  assert.match(f.message, /hidden true score/);
+  const ok = load('rlhf-learning').filter((x) => x.check === 'reward-hacking');
+  assert.deepEqual(ok.map((x) => x.id), [], 'PPO that raised both the RM score and the hidden score: no hacking finding');
+});

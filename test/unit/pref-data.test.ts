@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import {
   PreferenceDataError, loadPreferenceFile, parsePreferenceJsonl, rankingToPairs, unpairPreferences,
   hiddenScore, syntheticPairs, syntheticRankings, arithmeticExamples, splitByPrompt, toJsonl, taskExamples,
-  contrastPairs, correctnessPairs, sameFormatWrong,
+  contrastPairs, correctnessPairs, sameFormatWrong, shorterWrongs,
 } from '../../src/trainer/preference/data';
 import { Rng } from '../../src/trainer/rng';
 import { createTask, splitOf } from '../../src/trainer/tasks';
@@ -135,9 +135,20 @@ test('pref data: the contrast set balances length, so only correctness separates
   assert.ok(pairs.every((p) => hiddenScore(p.chosen, ans.get(p.prompt)!) > hiddenScore(p.rejected, ans.get(p.prompt)!)));
   const eqLen = pairs.filter((p) => p.chosen.length === p.rejected.length);
   const chosenLonger = pairs.filter((p) => p.chosen.length > p.rejected.length);
-  // per prompt: up to 3 (answer, wrong) + 1 (answer+x, wrong+x) pairs of equal length, 2 with a longer rejected
-  assert.ok(eqLen.length >= 0.6 * pairs.length, `${eqLen.length} of ${pairs.length} pairs have equal lengths`);
-  assert.equal(chosenLonger.length, 0);
+  const chosenShorter = pairs.filter((p) => p.chosen.length < p.rejected.length);
+  // per prompt: up to 3 (answer, wrong) + 1 (answer+x, wrong+x) pairs of equal length, 2 with a longer rejected and
+  // (up to) 2 with a shorter rejected: length is no shortcut in either direction
+  assert.ok(eqLen.length >= 0.45 * pairs.length, `${eqLen.length} of ${pairs.length} pairs have equal lengths`);
+  assert.ok(chosenLonger.length >= 0.8 * chosenShorter.length && chosenLonger.length <= chosenShorter.length,
+    `as many pairs prefer the longer completion (${chosenLonger.length}) as the shorter one (${chosenShorter.length})`);
+  // the shorter wrong answers are the error a policy makes near a digit boundary ("3+7=" → "9") or an early EOS
+  const sw = (a: string) => shorterWrongs(a, new Rng(3), 9).sort();
+  assert.deepEqual(sw('10'), ['0', '1', '7', '8', '9']);
+  assert.deepEqual(sw('100'), ['00', '10', '97', '98', '99']);
+  assert.deepEqual(sw('7'), ['']);
+  assert.deepEqual(sw('ab'), ['a', 'b']);
+  assert.deepEqual(sw('12'), ['1', '2', '9']);
+  assert.equal(shorterWrongs('10', new Rng(1), 2).length, 2);
   assert.ok(eqLen.some((p) => p.chosen !== ans.get(p.prompt)), 'some equal-length pairs are correct+verbose vs wrong+verbose');
   assert.ok(pairs.some((p) => p.chosen === ans.get(p.prompt) && p.rejected.startsWith(p.chosen)), 'concise vs verbose pairs');
   // held-out correctness-only pairs: the answer vs a same-length wrong answer

@@ -105,7 +105,17 @@ test('pipeline: SFT → reward model → stage 3 runs in stages/ folders linked 
   const rmMan = readManifest(path.join(out, 'stages/2-reward_model'));
   assert.equal((rmMan.config as { init: { checkpoint: string } }).init.checkpoint, path.join(out, 'stages/1-sft/checkpoints/step_00000003_final'), 'RM trunk from the SFT checkpoint');
   const s3 = readManifest(path.join(out, 'stages/3-sft'));
-  assert.equal((s3.config as { reward: { type: string; checkpoint: string } }).reward.checkpoint, path.join(out, 'stages/2-reward_model/checkpoints/step_00000003_final'));
+  const reward = (s3.config as { reward: { type: string; checkpoint: string; normalize?: { mean: number; std: number } } }).reward;
+  assert.equal(reward.checkpoint, path.join(out, 'stages/2-reward_model/checkpoints/step_00000003_final'));
+  // the RM was trained on the contrastive pairs + the SFT policy's own samples, then checked on fresh SFT samples; the
+  // stage-3 reward is normalised with that check's mean / std (Ziegler et al. 2019)
+  const rmData = (rmMan as unknown as { data: { builtin: { source: string; contrast: { train: number }; policy: { train: number } } } }).data.builtin;
+  assert.equal(rmData.source, 'contrast+policy');
+  assert.ok(rmData.contrast.train > 0 && rmData.policy.train > 0, `both parts of the RM data: ${JSON.stringify(rmData)}`);
+  const onPolicy = (man as unknown as { pipeline: { rewardModel: { onPolicy: { samples: number; mean: number; std: number; pairAccuracy: number; n: number } } } }).pipeline.rewardModel.onPolicy;
+  assert.equal(onPolicy.samples, 64 * 8);
+  assert.deepEqual(reward.normalize, { mean: onPolicy.mean, std: onPolicy.std });
+  assert.ok(onPolicy.std > 0 && onPolicy.pairAccuracy >= 0 && onPolicy.pairAccuracy <= 1, JSON.stringify(onPolicy));
   // the stage-3 evaluation used the learned reward: its eval items carry RM scores, not the 0/1.1 rule reward
   const evals = fs.readFileSync(path.join(out, 'stages/3-sft/eval.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { items: { rewards: number[] }[] });
   const rewards = evals.flatMap((e) => e.items.flatMap((it) => it.rewards));
@@ -113,4 +123,5 @@ test('pipeline: SFT → reward model → stage 3 runs in stages/ folders linked 
   const parent = readMetrics(out).filter((x) => x.values['pipeline/stage'] !== undefined);
   assert.deepEqual(parent.map((x) => x.values['pipeline/stage']), [1, 2, 3]);
   assert.ok(typeof parent[1].values['rm/eval_accuracy'] === 'number');
+  assert.equal(parent[1].values['rm/policy_pair_accuracy'], onPolicy.pairAccuracy);
 });

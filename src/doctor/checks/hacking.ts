@@ -82,9 +82,12 @@ export function checkRewardHacking(input: DoctorInput, th: Thresholds): Finding[
           const roll = rollingMedian(a.b, ww);
           const range = Math.max(...roll) - Math.min(...roll);
           const scale = Math.max(range, Math.abs(tp.head), 1e-9);
-          if (tp.diff < 0 && tp.z < -th.trendZ && -tp.diff >= th.hacking.partDrop * scale) {
+          if (tp.diff < 0 && tp.z < -(th.hacking.partZ ?? th.trendZ) && -tp.diff >= th.hacking.partDrop * scale) {
             out.push(finding('reward-hacking', `part:${p.part}`, 'warning', `Reward part "${p.part}" falls while the reward rises`,
-              `The total reward rose (${fmt(tr.head)} → ${fmt(tr.tail)}) but its "${p.part}" part fell (${fmt(tp.head)} → ${fmt(tp.tail)}): the policy trades this part for the others.`,
+              p.part === 'hidden_score'
+                // RL Lens logs the built-in tasks' hidden true score next to a learned reward (not part of the total)
+                ? `The reward rose (${fmt(tr.head)} → ${fmt(tr.tail)}) but the hidden true score it stands for fell (${fmt(tp.head)} → ${fmt(tp.tail)}): the policy is exploiting the reward model's errors (over-optimisation, Goodhart).`
+                : `The total reward rose (${fmt(tr.head)} → ${fmt(tr.tail)}) but its "${p.part}" part fell (${fmt(tp.head)} → ${fmt(tp.tail)}): the policy trades this part for the others.`,
               [a.steps[0], a.steps[a.steps.length - 1]], { metrics: [rew.name, p.name], values: { partHead: tp.head, partTail: tp.tail, rewardHead: tr.head, rewardTail: tr.tail } },
               `If "${p.part}" is what you actually want (e.g. accuracy), re-weight the parts or gate the others on it; ` + REMEDY));
           }

@@ -338,15 +338,42 @@ export function sameFormatWrong(answer: string, rng: Rng, alphabet: string): str
 }
 
 /**
+ * Wrong answers SHORTER than `answer` (the other half of length balance): for an integer answer, answer ± 1..3 with
+ * fewer digits (10 → 9, 8, 7), one digit dropped (10 → 1, 0); otherwise one character dropped; for a one-character
+ * answer, the empty completion (an immediate EOS). At most `n`, distinct, all different from the answer.
+ */
+export function shorterWrongs(answer: string, rng: Rng, n = 2): string[] {
+  const cands = new Set<string>();
+  if (/^-?\d+$/.test(answer)) {
+    const v = Number(answer);
+    for (let d = -3; d <= 3; d++) {
+      const w = String(v + d);
+      if (d && w.length < answer.length && (w.startsWith('-') === answer.startsWith('-'))) cands.add(w);
+    }
+  }
+  for (let i = 0; i < answer.length; i++) {
+    const w = answer.slice(0, i) + answer.slice(i + 1);
+    if (w !== answer && (answer.length > 1 || !cands.size)) cands.add(w);
+  }
+  const out = [...cands].filter((w) => w !== answer);
+  rng.shuffle(out);
+  return out.slice(0, n);
+}
+
+/**
  * Contrastive pairs that leave the reward model no shortcut but correctness (source "contrast"). Per example:
  *   `wrongPerPrompt` × (answer  ≻  same-length, same-format wrong answer)         only correctness differs
  *   1 × (answer  ≻  answer + 1–3 extra characters)                               only verbosity differs
  *   1 × (answer + extra  ≻  same-format wrong + the same extra)                  correctness at equal (longer) length
  *   1 × (answer  ≻  a longer random string)                                      wrong and verbose
+ *   `shorterPerPrompt` (2) × (answer  ≻  a SHORTER wrong answer: 10 vs 9, 10 vs 1, 7 vs "")   wrong and shorter
  * The labels follow `hiddenScore` (correct and concise ≻ correct and verbose ≻ wrong), so the set agrees with the other
- * built-in sets; what changes is that length and format are balanced across chosen and rejected.
+ * built-in sets; what changes is that length and format are balanced across chosen and rejected: as many length-
+ * differing pairs prefer the longer completion as the shorter one. Without the shorter wrong answers "shorter wins"
+ * was a shortcut, and a policy tuned on that reward model learned to answer "9" to "3+7=" (docs/preference.md; the
+ * `rlhf-arithmetic-hacking` preset keeps that flaw on purpose with `shorterPerPrompt: 0`).
  */
-export function contrastPairs(examples: TaskExample[], opts: SyntheticOptions & { wrongPerPrompt?: number }): PairRecord[] {
+export function contrastPairs(examples: TaskExample[], opts: SyntheticOptions & { wrongPerPrompt?: number; shorterPerPrompt?: number }): PairRecord[] {
   const rng = new Rng(opts.seed ^ 0x1b873593);
   const alphabet = opts.alphabet ?? '0123456789';
   const out: PairRecord[] = [];
@@ -369,6 +396,7 @@ export function contrastPairs(examples: TaskExample[], opts: SyntheticOptions & 
     const w0 = [...wrongs][0];
     if (w0 !== undefined) push(ex.prompt, a, a + x, w0 + x);
     push(ex.prompt, a, a, Array.from({ length: a.length + 2 + rng.int(3) }, () => alphabet[rng.int(alphabet.length)]).join(''));
+    if ((opts.shorterPerPrompt ?? 2) > 0) for (const w of shorterWrongs(a, rng, opts.shorterPerPrompt ?? 2)) push(ex.prompt, a, a, w);
   }
   // a random string could equal the answer + extra by chance: keep only strict preferences under the hidden rule
   return out.filter((p) => (opts.flipProb ? true : p.scoreChosen! > p.scoreRejected!));

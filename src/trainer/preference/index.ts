@@ -36,7 +36,8 @@ export const PREFERENCE_DATA_SCHEMA = {
         flipProb: { type: 'number', minimum: 0, maximum: 0.5, default: 0, description: 'label noise: probability a pair is flipped' },
         seed: { type: 'integer', minimum: 0, default: 7 },
         wrongPerPrompt: { type: 'integer', minimum: 1, maximum: 16, default: 3, description: 'source contrast: (answer, same-format wrong answer) pairs per prompt' },
-        source: { type: 'string', enum: ['synthetic', 'policy', 'contrast'], default: 'synthetic', description: 'synthetic: rule-made candidates (answer, verbose, near misses, wrong); contrast: pairs balanced so that only correctness separates most of them (answer vs same-length same-format wrong answers, answer vs answer+extra, correct+extra vs wrong+same extra; data.ts contrastPairs), the pipeline default; policy: the starting policy\'s own samples (+ the answer), ranked by the hidden rule, as InstructGPT labelers rank model outputs' },
+        shorterPerPrompt: { type: 'integer', minimum: 0, maximum: 8, default: 2, description: 'source contrast: (answer, shorter wrong answer) pairs per prompt; 0 leaves "shorter wins" as a shortcut (the reward-hacking preset)' },
+        source: { type: 'string', enum: ['synthetic', 'policy', 'contrast', 'contrast+policy'], default: 'synthetic', description: 'synthetic: rule-made candidates (answer, verbose, near misses, wrong); contrast: pairs balanced so that only correctness separates most of them (answer vs same-length same-format wrong answers, answer vs answer+extra, correct+extra vs wrong+same extra, answer vs shorter wrong answers; data.ts contrastPairs); policy: the starting policy\'s own samples (+ the answer), ranked by the hidden rule, as InstructGPT labelers rank model outputs; contrast+policy: both (the pipeline default)' },
       },
     },
   },
@@ -69,7 +70,7 @@ function methodSchema(method: PreferenceMethod): Record<string, unknown> {
 
 interface DataSection {
   path?: string; evalPath?: string; evalFraction?: number; allowBadLines?: boolean;
-  builtin?: { count?: number; evalCount?: number; k?: number; flipProb?: number; seed?: number; source?: 'synthetic' | 'policy' | 'contrast'; wrongPerPrompt?: number };
+  builtin?: { count?: number; evalCount?: number; k?: number; flipProb?: number; seed?: number; source?: 'synthetic' | 'policy' | 'contrast' | 'contrast+policy'; wrongPerPrompt?: number; shorterPerPrompt?: number };
 }
 
 function resolvePath(p: string): string { return path.isAbsolute(p) ? p : path.resolve(process.cwd(), p); }
@@ -117,8 +118,18 @@ export function resolvePreferenceData(ctx: TrainContext, data: DataSection, want
     ctx.writer.updateManifest({ data: { builtin: { task: ctx.task.name, kind: want, train: train.length, eval: ev.length, ...b } } });
     return { train, eval: ev, kind: want };
   }
+  if (b.source === 'contrast+policy') {
+    // both: the contrastive pairs (correctness, length balanced) + rankings of the starting policy's own samples
+    // (the distribution the RL stage will ask the reward model about: InstructGPT's labelers ranked model outputs)
+    const c = contrastPreferenceData(ctx.task, want, { ...o, wrongPerPrompt: b.wrongPerPrompt ?? 3, shorterPerPrompt: b.shorterPerPrompt ?? 2 });
+    const p = policyPreferenceData(ctx, want, o);
+    const train = [...c.train, ...p.train], ev = [...c.eval, ...p.eval];
+    ctx.log(`data: built-in contrastive ${want} set (${c.train.length} train / ${c.eval.length} held-out) + the starting policy's own samples ranked by the hidden rule (${p.train.length} / ${p.eval.length}) for task ${ctx.task.name}`);
+    ctx.writer.updateManifest({ data: { builtin: { task: ctx.task.name, kind: want, train: train.length, eval: ev.length, contrast: { train: c.train.length, eval: c.eval.length }, policy: { train: p.train.length, eval: p.eval.length }, ...b } } });
+    return { train, eval: ev, kind: want };
+  }
   if (b.source === 'contrast') {
-    const { train, eval: ev } = contrastPreferenceData(ctx.task, want, { ...o, wrongPerPrompt: b.wrongPerPrompt ?? 3 });
+    const { train, eval: ev } = contrastPreferenceData(ctx.task, want, { ...o, wrongPerPrompt: b.wrongPerPrompt ?? 3, shorterPerPrompt: b.shorterPerPrompt ?? 2 });
     ctx.log(`data: built-in contrastive ${want} set for task ${ctx.task.name}: ${train.length} train / ${ev.length} held-out records (answer vs same-format wrong answers, concise vs verbose: length is no shortcut)`);
     ctx.writer.updateManifest({ data: { builtin: { task: ctx.task.name, kind: want, train: train.length, eval: ev.length, ...b } } });
     return { train, eval: ev, kind: want };
@@ -148,10 +159,10 @@ export function builtinPreferenceData(task: Task, want: PreferenceKind, o: { cou
  * The contrastive built-in set (data.ts contrastPairs) for the task's train prompts; held-out: the same construction on
  * the task's eval prompts. Rankings (the reward model's K-wise loss) are the pairs as 2-completion rankings.
  */
-export function contrastPreferenceData(task: Task, want: PreferenceKind, o: { count: number; evalCount: number; k: number; flipProb: number; seed: number; wrongPerPrompt: number }): { train: (PairRecord | UnpairedRecord | RankingRecord)[]; eval: (PairRecord | UnpairedRecord | RankingRecord)[] } {
+export function contrastPreferenceData(task: Task, want: PreferenceKind, o: { count: number; evalCount: number; k: number; flipProb: number; seed: number; wrongPerPrompt: number; shorterPerPrompt?: number }): { train: (PairRecord | UnpairedRecord | RankingRecord)[]; eval: (PairRecord | UnpairedRecord | RankingRecord)[] } {
   const tr = taskExamples(task, o.count, o.seed, 'train');
   const ev = taskExamples(task, o.evalCount, o.seed, 'eval');
-  const trainPairs = contrastPairs(tr.examples, { count: o.count, seed: o.seed + 1, alphabet: tr.alphabet, flipProb: o.flipProb, wrongPerPrompt: o.wrongPerPrompt });
+  const trainPairs = contrastPairs(tr.examples, { count: o.count, seed: o.seed + 1, alphabet: tr.alphabet, flipProb: o.flipProb, wrongPerPrompt: o.wrongPerPrompt, shorterPerPrompt: o.shorterPerPrompt });
   const evalPairs = contrastPairs(ev.examples, { count: o.evalCount, seed: o.seed + 2, alphabet: tr.alphabet, flipProb: 0, wrongPerPrompt: 1 });
   if (want === 'unpaired') return { train: unpairPreferences(trainPairs), eval: unpairPreferences(evalPairs) };
   if (want === 'ranking') return { train: (convertPreferenceData({ kind: 'pairwise', records: trainPairs }, 'ranking') as { records: RankingRecord[] }).records, eval: evalPairs };
@@ -331,9 +342,11 @@ export const rewardModelModule: AlgorithmModule = {
 import { PRESETS, deepMerge } from '../config';
 
 /**
- * SFT → reward model → GRPO with the learned reward on arithmetic difficulty 1 (d_model 64 × 2 layers). The RM learns
- * from the contrastive built-in pairs (correctness is the only difference in most of them), trunk from the SFT model;
- * the RL stage then raises both the RM score and the hidden true score (docs/preference.md, "Pipeline").
+ * SFT → reward model → PPO against the learned reward (InstructGPT's pipeline) on arithmetic difficulty 1 (d_model 64 ×
+ * 2 layers). The RM's trunk starts from the SFT model and learns from the contrastive built-in pairs (correctness is the
+ * only difference in most of them; length balanced both ways) plus rankings of the SFT policy's own samples; its score
+ * is normalised on the SFT policy's samples before RL. PPO then raises both the RM score and the hidden true score
+ * (docs/preference.md, "Pipeline", measured on 3 seeds).
  */
 export function rlhfArithmeticPreset(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return deepMerge({
@@ -344,25 +357,40 @@ export function rlhfArithmeticPreset(extra: Record<string, unknown> = {}): Recor
     eval: { every: 0, numPrompts: 64, samplesPerPrompt: 4, k: [1, 4], temperature: 1 },
     checkpoint: { every: 0 }, rollouts: { every: 10, maxSamples: 32 },
     pipeline: {
-      rlAlgorithm: 'grpo',
+      rlAlgorithm: 'ppo',
       sft: { train: { steps: 300, lr: 0.003, batchSize: 64 } },
-      rewardModel: { train: { steps: 2000, batchSize: 32, lr: 0.001 }, reward_model: { evalEvery: 500, data: { builtin: { source: 'contrast', count: 512, wrongPerPrompt: 6 } } } },
-      rl: { train: { steps: 80, lr: 0.0001 }, rl: { promptsPerStep: 16, groupSize: 8, kl: { coef: 0.1 } } },
+      rewardModel: { train: { steps: 2000, batchSize: 32, lr: 0.001 }, reward_model: { evalEvery: 500, data: { builtin: { source: 'contrast+policy', count: 512, wrongPerPrompt: 6 } } } },
+      rl: { train: { steps: 80, lr: 0.0003 }, rl: { promptsPerStep: 16, groupSize: 8, kl: { coef: 0.1 } } },
     },
   }, extra) as Record<string, unknown>;
 }
 
+/** `rlhf-arithmetic` with GRPO (group-normalised advantages, KL k3 in the loss) as stage 3 instead of PPO. */
+export function rlhfGrpoPreset(): Record<string, unknown> {
+  return rlhfArithmeticPreset({ name: 'rlhf-arithmetic-grpo', pipeline: { rlAlgorithm: 'grpo' } });
+}
+
 /**
- * The reward-hacking example (docs/preference.md): `rlhf-arithmetic` with seed 2 and the RL learning rate doubled
- * (2e-4). Measured: the RM score rises 9.2 → 13.3 while the hidden true score falls 0.73 → 0.61 (RL rollouts, first vs
- * last 5 steps): the policy drifts into the RM's errors, the Goodhart case the doctor's reward-hacking check looks for.
+ * The reward-hacking example (docs/preference.md), kept on purpose: the reward model never sees the policy's own samples
+ * and learns from contrastive pairs WITHOUT the shorter wrong answers (`shorterPerPrompt: 0`), so in every pair whose
+ * lengths differ the shorter completion wins, a shortcut it learns on top of correctness. GRPO at lr 2e-4 (seed 2) then
+ * raises the RM score while the hidden true score falls: the policy learns to answer "9" to "3+7=". The on-policy check
+ * before stage 3 shows the weaker RM; `reward/hidden_score/mean` falling under a rising `reward/rm/mean` shows the rest.
  */
 export function rlhfHackingPreset(): Record<string, unknown> {
-  return rlhfArithmeticPreset({ name: 'rlhf-arithmetic-hacking', seed: 2, pipeline: { rl: { train: { lr: 0.0002 } } } });
+  return rlhfArithmeticPreset({
+    name: 'rlhf-arithmetic-hacking', seed: 2,
+    pipeline: {
+      rlAlgorithm: 'grpo',
+      rewardModel: { reward_model: { data: { builtin: { source: 'contrast', wrongPerPrompt: 6, shorterPerPrompt: 0 } } } },
+      rl: { train: { lr: 0.0002 } },
+    },
+  });
 }
 
 queueMicrotask(() => {
   PRESETS['rlhf-arithmetic'] = () => rlhfArithmeticPreset();
+  PRESETS['rlhf-arithmetic-grpo'] = rlhfGrpoPreset;
   PRESETS['rlhf-arithmetic-hacking'] = rlhfHackingPreset;
 });
 

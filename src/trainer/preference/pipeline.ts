@@ -24,6 +24,9 @@ import { readEvals, readManifest, readMetrics } from '../../runio/reader';
 import { checkpointDirName, FILES, type RunStatus } from '../../shared/runFormat';
 import type { AlgorithmModule } from '../registry';
 import type { TrainContext, StopSignal } from '../engine';
+import { Rng } from '../rng';
+import { hiddenScore } from './data';
+import { checkOnPolicy, type OnPolicyCheck, type ScoredGroup } from './rmCheck';
 
 type Stage = { key: 'sft' | 'rewardModel' | 'rl'; name: string; algorithm: string };
 
@@ -37,6 +40,15 @@ export const PIPELINE_SCHEMA = {
     rmWeight: { type: 'number', default: 1, description: 'weight of the reward model score in the stage-3 reward' },
     ruleWeight: { type: 'number', default: 0, description: 'weight of the task\'s rule reward in the stage-3 reward (0 = learned reward only)' },
     sftCheckpoint: { type: 'string', minLength: 1, description: 'skip stage 1 and use this SFT checkpoint folder' },
+    normalizeReward: { type: 'boolean', default: true, description: 'normalise the reward model\'s score to mean 0, std 1 on the SFT policy\'s own samples before RL (Ziegler et al. 2019 / openai lm-human-preferences); the stage-3 reward is then (RM − mean)/std' },
+    rmCheck: {
+      type: 'object', additionalProperties: false, default: {},
+      description: 'the reward model checked on the SFT policy\'s samples before RL (normalisation statistics; with a built-in task also agreement with the hidden rule and best-of-n)',
+      properties: {
+        prompts: { type: 'integer', minimum: 1, maximum: 4096, default: 64, description: 'train prompts sampled' },
+        samples: { type: 'integer', minimum: 2, maximum: 64, default: 8, description: 'samples per prompt (the n of best-of-n)' },
+      },
+    },
   },
 } as const;
 
@@ -82,7 +94,7 @@ export const pipelineModule: AlgorithmModule = {
     const { resolveConfig } = require('../config') as typeof import('../config');
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const { loadCheckpoint } = require('../checkpoint') as typeof import('../checkpoint');
-    const sec = ctx.section as { rlAlgorithm?: string; sft?: object; rewardModel?: object; rl?: object; rmWeight?: number; ruleWeight?: number; sftCheckpoint?: string };
+    const sec = ctx.section as { rlAlgorithm?: string; sft?: object; rewardModel?: object; rl?: object; rmWeight?: number; ruleWeight?: number; sftCheckpoint?: string; normalizeReward?: boolean; rmCheck?: { prompts?: number; samples?: number } };
     const rlAlg = sec.rlAlgorithm ?? 'ppo';
     if (!engine.getAlgorithm(rlAlg)) throw new Error(`pipeline.rlAlgorithm: no algorithm ${JSON.stringify(rlAlg)} is registered (expected ppo or grpo)`);
     const base: Record<string, unknown> = { ...(ctx.config as unknown as Record<string, unknown>) };
@@ -98,6 +110,7 @@ export const pipelineModule: AlgorithmModule = {
     const runName = (ctx.config.name ?? 'pipeline').replace(/[^A-Za-z0-9_.-]+/g, '_');
     let sftCkpt = sec.sftCheckpoint ? path.resolve(sec.sftCheckpoint) : undefined;
     let rmCkpt: string | undefined;
+    let rmNorm: { mean: number; std: number } | undefined;
     let finalCkpt: string | undefined;
     const summary: Record<string, unknown> = {};
     const stop = { get requested() { return ctx.stopRequested(); }, reason: 'stop requested', request() { /* the parent's signal decides */ } } as unknown as StopSignal;
@@ -110,10 +123,13 @@ export const pipelineModule: AlgorithmModule = {
       if (s.key === 'rewardModel' || s.key === 'rl') raw.init = { checkpoint: sftCkpt };
       // the RM's default data: the contrastive built-in set (length and format balanced, so correctness is what it
       // must learn); the plain synthetic rankings taught a small RM length/format and PPO exploited it (docs/preference.md)
-      if (s.key === 'rewardModel') raw.reward_model = { data: { builtin: { source: 'contrast' } } };
+      // + rankings of the SFT policy's own samples (InstructGPT's labelers ranked model outputs): the RM must be right on
+      // what the RL stage will show it, or the policy finds its errors (docs/preference.md, "Pipeline")
+      if (s.key === 'rewardModel') raw.reward_model = { data: { builtin: { source: 'contrast+policy' } } };
       if (s.key === 'rl') {
         const rmW = sec.rmWeight ?? 1, ruleW = sec.ruleWeight ?? 0;
-        raw.reward = ruleW ? { type: 'combined', parts: [{ type: 'model', checkpoint: rmCkpt, weight: rmW, name: 'rm' }, { type: 'rule', weight: ruleW, name: 'rule' }] } : { type: 'model', checkpoint: rmCkpt, weight: rmW, name: 'rm' };
+        const rmPart = { type: 'model', checkpoint: rmCkpt, weight: rmW, name: 'rm', ...(rmNorm ? { normalize: rmNorm } : {}) };
+        raw.reward = ruleW ? { type: 'combined', parts: [rmPart, { type: 'rule', weight: ruleW, name: 'rule' }] } : rmPart;
       }
       raw = merge(raw, (sec as Record<string, unknown>)[s.key] ?? {}) as Record<string, unknown>;
       const cfg = resolveConfig(raw, { file: `pipeline.${s.key} (stage ${i + 1})` });
@@ -137,7 +153,16 @@ export const pipelineModule: AlgorithmModule = {
         const rm = readManifest(dir).rewardModel as { before?: Record<string, number>; after?: Record<string, number> } | undefined;
         m['rm/eval_accuracy'] = rm?.after?.['eval/rm/accuracy'] ?? null;
         m['rm/eval_margin'] = rm?.after?.['eval/rm/margin'] ?? null;
-        summary.rewardModel = { dir: listed[i].path, checkpoint: path.relative(ctx.runDir, ck), before: rm?.before, after: rm?.after };
+        const chk = await checkRewardModelOnPolicy(ctx, sftCkpt, ck, sec.rmCheck ?? {}, loadCheckpoint);
+        if (chk) {
+          if (sec.normalizeReward !== false) rmNorm = { mean: chk.mean, std: chk.std > 1e-6 ? chk.std : 1 };
+          m['rm/policy_pair_accuracy'] = chk.pairAccuracy ?? null;
+          m['rm/policy_best_of_n_hidden'] = chk.bestOfNHidden ?? null;
+          ctx.log(`reward model on ${chk.samples} samples of the SFT policy (${chk.samples / chk.n} train prompts × ${chk.n}): score mean ${chk.mean.toFixed(3)}, std ${chk.std.toFixed(3)}`
+            + (chk.pairAccuracy !== undefined ? `; orders ${(100 * chk.pairAccuracy).toFixed(1)}% of ${chk.pairs} same-prompt pairs as the hidden rule does; best-of-${chk.n} by the RM: hidden score ${chk.bestOfNHidden!.toFixed(3)} vs ${chk.hiddenMean!.toFixed(3)} on average` : '')
+            + (rmNorm ? `; stage 3 reads (RM − ${rmNorm.mean.toFixed(3)}) / ${rmNorm.std.toFixed(3)}` : ''));
+        }
+        summary.rewardModel = { dir: listed[i].path, checkpoint: path.relative(ctx.runDir, ck), before: rm?.before, after: rm?.after, onPolicy: chk, normalize: rmNorm };
       } else {
         finalCkpt = ck;
         const rmScore = firstLast(dir, 'reward/rm/mean'), hidden = firstLast(dir, 'reward/hidden_score/mean');
@@ -169,3 +194,40 @@ export const pipelineModule: AlgorithmModule = {
     }
   },
 };
+
+/**
+ * Sample the SFT policy on train prompts and score the samples with the new reward model (rmCheck.ts): the
+ * normalisation statistics of the RL stage's reward and, for built-in tasks (answers known), the agreement with the
+ * hidden rule. Returns undefined when there is no SFT checkpoint to sample from.
+ */
+async function checkRewardModelOnPolicy(ctx: TrainContext, sftCkpt: string | undefined, rmCkpt: string, opts: { prompts?: number; samples?: number },
+  load: typeof import('../checkpoint').loadCheckpoint): Promise<OnPolicyCheck | undefined> {
+  if (!sftCkpt) return undefined;
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { generate } = require('../sampling') as typeof import('../sampling');
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { scoreWithRewardModel } = require('./rewardModel') as typeof import('./rewardModel');
+  const nP = opts.prompts ?? 64, n = opts.samples ?? 8;
+  const rng = new Rng((ctx.config.seed ^ 0x5eed) >>> 0);
+  const examples = Array.from({ length: nP }, () => ctx.task.sample(rng, 'train'));
+  const pol = load(sftCkpt, { trainable: false });
+  const rm = load(rmCkpt, { trainable: false, valueHead: true });
+  try {
+    const groups: ScoredGroup[] = [];
+    const hasAnswers = examples.every((e) => typeof e.answer === 'string' && e.answer.length > 0);
+    for (let i = 0; i < examples.length; i += 16) {
+      const part = examples.slice(i, i + 16);
+      const rows = part.flatMap((e) => Array.from({ length: n }, () => e));
+      const g = generate(pol.model, rows.map((e) => pol.tokenizer.encode(e.prompt, { bos: true })),
+        { maxNewTokens: ctx.config.derived.maxNewTokens, temperature: ctx.config.sampling.temperature, topP: ctx.config.sampling.topP, topK: ctx.config.sampling.topK, rng });
+      const comps = g.tokens.map((t) => pol.tokenizer.decode(t));
+      const scores = scoreWithRewardModel(rm.model, rm.tokenizer, rows.map((e, j) => ({ prompt: e.prompt, completion: comps[j] })));
+      part.forEach((e, q) => {
+        const c = comps.slice(q * n, (q + 1) * n);
+        groups.push({ rm: scores.slice(q * n, (q + 1) * n), ...(hasAnswers ? { hidden: c.map((x) => hiddenScore(x, e.answer)), correct: c.map((x) => x === e.answer) } : {}) });
+      });
+      await ctx.yield();
+    }
+    return checkOnPolicy(groups);
+  } finally { pol.model.dispose(); rm.model.dispose(); }
+}
