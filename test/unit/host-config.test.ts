@@ -76,3 +76,13 @@ test('GPU backend install plan: version matches the bundled tfjs-core, scripts a
   assert.equal(platformProblem('linux', 'x64'), undefined);
   assert.match(platformProblem('darwin', 'arm64') ?? '', /only for Linux x64 \(this is darwin-arm64\)/);
 });
+
+test('templates: the RLHF pipeline template is the trainer\'s rlhf-arithmetic preset (same resolved config)', async () => {
+  const { resolveConfig } = await import('../../src/trainer/config');
+  const { rlhfArithmeticPreset } = await import('../../src/trainer/preference');
+  const t = loadTemplates(path.resolve(__dirname, '../../media/templates')).find((x) => x.id === 'rlhf-arithmetic');
+  assert.ok(t, 'media/templates/rlhf-arithmetic.jsonc');
+  const fromTemplate = resolveConfig(parseConfigText(t.text, t.file) as Record<string, unknown>);
+  const fromPreset = resolveConfig(rlhfArithmeticPreset());
+  assert.deepEqual(fromTemplate, fromPreset);
+});

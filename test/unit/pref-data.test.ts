@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import {
   PreferenceDataError, loadPreferenceFile, parsePreferenceJsonl, rankingToPairs, unpairPreferences,
   hiddenScore, syntheticPairs, syntheticRankings, arithmeticExamples, splitByPrompt, toJsonl, taskExamples,
-  contrastPairs, correctnessPairs, sameFormatWrong, shorterWrongs,
+  contrastPairs, correctnessPairs, sameFormatWrong, shorterWrongs, extractPrompt, formatProblem, type PairRecord, type UnpairedRecord,
 } from '../../src/trainer/preference/data';
 import { Rng } from '../../src/trainer/rng';
 import { createTask, splitOf } from '../../src/trainer/tasks';
@@ -155,4 +155,47 @@ test('pref data: the contrast set balances length, so only correctness separates
   const cp = correctnessPairs(ex, 5);
   assert.equal(cp.length, ex.length);
   assert.ok(cp.every((p) => p.chosen === ans.get(p.prompt) && p.rejected !== p.chosen && p.rejected.length === p.chosen.length));
+});
+
+test('pref data: TRL\'s other preference formats: implicit prompt, conversational (explicit and implicit), unpaired conversational', () => {
+  const lines = [
+    // TRL docs (dataset_formats.md), implicit prompt: → prompt "The sky is", chosen " blue.", rejected " green."
+    { chosen: 'The sky is blue.', rejected: 'The sky is green.' },
+    // no space before the difference: the split falls at the first differing character
+    { chosen: '2+3=5', rejected: '2+3=6' },
+    // conversational, explicit prompt (TRL docs example)
+    { prompt: [{ role: 'user', content: 'What color is the sky?' }], chosen: [{ role: 'assistant', content: 'It is blue.' }], rejected: [{ role: 'assistant', content: 'It is green.' }] },
+    // conversational, implicit prompt: the shared leading messages are the prompt
+    { chosen: [{ role: 'user', content: 'What color is the sky?' }, { role: 'assistant', content: 'It is blue.' }], rejected: [{ role: 'user', content: 'What color is the sky?' }, { role: 'assistant', content: 'It is green.' }] },
+    // multi-turn prompt; content as text parts
+    { prompt: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: [{ type: 'text', text: '1+1' }, { type: 'text', text: '=' }] }], chosen: [{ role: 'assistant', content: '2' }], rejected: [{ role: 'assistant', content: '3' }] },
+  ];
+  const d = parsePreferenceJsonl(lines.map((l) => JSON.stringify(l)).join('\n') + '\n', 'trl.jsonl');
+  assert.deepEqual(d.problems, []);
+  assert.equal(d.kind, 'pairwise');
+  const got = (d.records as PairRecord[]).map((r) => [r.prompt, r.chosen, r.rejected]);
+  assert.deepEqual(got, [
+    ['The sky is', ' blue.', ' green.'],
+    ['2+3=', '5', '6'],
+    ['What color is the sky?', 'It is blue.', 'It is green.'],
+    ['What color is the sky?', 'It is blue.', 'It is green.'],
+    ['Be brief.\n1+1=', '2', '3'],
+  ]);
+  // TRL's loop quirk: one completion a prefix of the other → the split falls one character before the shorter's end
+  assert.deepEqual(extractPrompt(Array.from('abc'), Array.from('abcd')), { prompt: ['a', 'b'], chosen: ['c'], rejected: ['c', 'd'] });
+  const kto = parsePreferenceJsonl(JSON.stringify({ prompt: [{ role: 'user', content: '2+2=' }], completion: [{ role: 'assistant', content: '4' }], label: true }) + '\n', 'kto.jsonl');
+  assert.deepEqual(kto.problems, []);
+  assert.deepEqual((kto.records as UnpairedRecord[]).map((r) => [r.prompt, r.completion, r.label]), [['2+2=', '4', true]]);
+  // a broken message is reported with its field and index, once
+  const bad = parsePreferenceJsonl([
+    JSON.stringify({ prompt: [{ role: 'user' }], chosen: '1', rejected: '2' }),
+    JSON.stringify({ chosen: 'abc', rejected: 'xyz' }),
+    JSON.stringify({ chosen: [{ role: 'assistant', content: 'a' }], rejected: [{ role: '', content: 'b' }] }),
+  ].join('\n') + '\n', 'bad.jsonl');
+  assert.deepEqual(bad.problems.map(formatProblem), [
+    'bad.jsonl:1 field "prompt[0].content": expected a string (or a list of {"type": "text", "text"} parts), got nothing',
+    'bad.jsonl:3 field "rejected[0].role": expected a non-empty string ("system", "user", "assistant", ...)',
+  ]);
+  // "abc" vs "xyz" differ at once: the implicit prompt is empty (allowed, as in TRL); both completions kept whole
+  assert.deepEqual((bad.records as PairRecord[]).map((r) => [r.prompt, r.chosen, r.rejected]), [['', 'abc', 'xyz']]);
 });

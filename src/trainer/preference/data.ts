@@ -76,6 +76,95 @@ const KIND_FIELDS: Record<PreferenceKind, string> = {
   ranking: '{"prompt", "completions", "ranking"}',
 };
 
+/** A chat message of TRL's conversational format: {"role": "user", "content": "..."} (content may be text parts). */
+interface Message { role: string; content: string }
+
+/** Is `v` a conversational field (a list of {"role", "content"} objects)? */
+function isMessages(v: unknown): v is unknown[] {
+  return Array.isArray(v) && v.length > 0 && v.every((m) => typeof m === 'object' && m !== null && !Array.isArray(m) && 'role' in m);
+}
+
+/**
+ * Check a conversational field and return its messages; `content` may be a string or a list of parts
+ * ({"type": "text", "text": "..."}; TRL's multimodal form, text parts only). Problems name the field and index.
+ */
+function readMessages(v: unknown[], field: string, bad: (field: string, message: string) => void): Message[] | undefined {
+  const out: Message[] = [];
+  let ok = true;
+  v.forEach((m, i) => {
+    const o = m as Record<string, unknown>;
+    if (typeof o.role !== 'string' || !o.role) { bad(`${field}[${i}].role`, 'expected a non-empty string ("system", "user", "assistant", ...)'); ok = false; return; }
+    let c = o.content;
+    if (Array.isArray(c) && c.every((p) => typeof p === 'object' && p !== null && (p as { type?: unknown }).type === 'text' && typeof (p as { text?: unknown }).text === 'string')) {
+      c = (c as { text: string }[]).map((p) => p.text).join('');
+    }
+    if (typeof c !== 'string') { bad(`${field}[${i}].content`, `expected a string (or a list of {"type": "text", "text"} parts), got ${c === undefined ? 'nothing' : JSON.stringify(c).slice(0, 60)}`); ok = false; return; }
+    out.push({ role: o.role, content: c });
+  });
+  return ok ? out : undefined;
+}
+
+/**
+ * Messages as the text the character-level model reads. The built-in tokenizer has no chat template, so the
+ * messages' contents are joined with newlines and the roles are dropped (documented in docs/preference.md).
+ */
+export function messagesText(msgs: Message[]): string { return msgs.map((m) => m.content).join('\n'); }
+
+/**
+ * TRL's `extract_prompt` (trl/data_utils.py) for the implicit-prompt preference format: the prompt is the shared
+ * beginning of `chosen` and `rejected` (strings: characters; conversational: messages). At the first difference, a
+ * preceding space is left to the completions (prompt "The sky is", chosen " blue."). As in TRL, when one sequence is a
+ * prefix of the other the loop ends without a difference and the split falls one element before the shorter's end.
+ */
+export function extractPrompt<T>(chosen: T[], rejected: T[], eq: (a: T, b: T) => boolean = (a, b) => a === b): { prompt: T[]; chosen: T[]; rejected: T[] } | undefined {
+  const n = Math.min(chosen.length, rejected.length);
+  if (n === 0) return undefined;
+  let idx = n - 1;
+  for (let i = 0; i < n; i++) {
+    if (!eq(chosen[i], rejected[i])) {
+      idx = i > 0 && (chosen[i - 1] as unknown) === ' ' ? i - 1 : i;
+      break;
+    }
+  }
+  return { prompt: chosen.slice(0, idx), chosen: chosen.slice(idx), rejected: rejected.slice(idx) };
+}
+
+/**
+ * Bring a record in any of TRL's preference formats to the plain form the loader validates:
+ *   conversational fields (lists of {"role", "content"}) → text (`messagesText`);
+ *   implicit prompt ({"chosen", "rejected"} without "prompt", string or conversational) → `extractPrompt`.
+ * Returns a new object; what cannot be read is reported through `bad` (field names with indices) and left as is.
+ */
+export function fromTrlFormats(r: Record<string, unknown>, kind: PreferenceKind, bad: (field: string, message: string) => void): { record: Record<string, unknown>; failed: Set<string> } {
+  const out: Record<string, unknown> = { ...r };
+  const failed = new Set<string>();
+  const fields = kind === 'pairwise' ? ['prompt', 'chosen', 'rejected'] : kind === 'unpaired' ? ['prompt', 'completion'] : ['prompt'];
+  const msgs: Record<string, Message[] | undefined> = {};
+  for (const f of fields) if (isMessages(r[f])) { msgs[f] = readMessages(r[f] as unknown[], f, bad); if (!msgs[f]) failed.add(f); }
+  if (kind === 'pairwise' && r.prompt === undefined && r.chosen !== undefined && r.rejected !== undefined) {
+    const eqMsg = (a: Message, b: Message) => a.role === b.role && a.content === b.content;
+    const split = msgs.chosen && msgs.rejected ? extractPrompt(msgs.chosen, msgs.rejected, eqMsg)
+      : typeof r.chosen === 'string' && typeof r.rejected === 'string' ? extractPrompt(Array.from(r.chosen), Array.from(r.rejected)) : undefined;
+    if (!split) {
+      if (failed.size) { // a broken message (already reported): no prompt to extract; the sound fields still convert
+        failed.add('prompt');
+        for (const f of fields) if (msgs[f]) out[f] = messagesText(msgs[f]!);
+        return { record: out, failed };
+      }
+      if ((typeof r.chosen === 'string' && typeof r.rejected === 'string') || (msgs.chosen && msgs.rejected)) { bad('prompt', 'missing, and "chosen" / "rejected" share no beginning to take it from (implicit-prompt format)'); failed.add('prompt'); }
+      return { record: out, failed };
+    }
+    const text = (x: (Message | string)[]) => (typeof x[0] === 'string' || x.length === 0 ? (x as string[]).join('') : messagesText(x as Message[]));
+    // conversational: an empty prompt is allowed (TRL keeps it); text: the prompt is what precedes the first difference
+    out.prompt = text(split.prompt as (Message | string)[]);
+    out.chosen = text(split.chosen as (Message | string)[]);
+    out.rejected = text(split.rejected as (Message | string)[]);
+    return { record: out, failed };
+  }
+  for (const f of fields) if (msgs[f]) out[f] = messagesText(msgs[f]!);
+  return { record: out, failed };
+}
+
 /** Validate one parsed line. Returns the record, or problems (file, line, field). */
 export function validateRecord(o: unknown, kind: PreferenceKind, file: string, line: number): { record?: PairRecord | UnpairedRecord | RankingRecord; problems: InputProblem[] } {
   const problems: InputProblem[] = [];
@@ -84,12 +173,13 @@ export function validateRecord(o: unknown, kind: PreferenceKind, file: string, l
     bad(undefined, `expected a JSON object like ${KIND_FIELDS[kind]}, got ${Array.isArray(o) ? 'an array' : typeof o}`);
     return { problems };
   }
-  const r = o as Record<string, unknown>;
+  const { record: r, failed } = fromTrlFormats(o as Record<string, unknown>, kind, bad);
   const str = (f: string, allowEmpty = false): string | undefined => {
+    if (failed.has(f)) return undefined; // already reported with the message index
     const v = r[f];
     if (v === undefined) { bad(f, `missing (a ${kind} record needs ${KIND_FIELDS[kind]})`); return undefined; }
     if (typeof v !== 'string') {
-      bad(f, `expected a string, got ${Array.isArray(v) ? 'an array (conversational format is not supported: give plain text)' : typeof v}`);
+      bad(f, `expected a string or a list of {"role", "content"} messages, got ${Array.isArray(v) ? 'an array' : typeof v}`);
       return undefined;
     }
     if (!allowEmpty && v.length === 0) { bad(f, 'must not be empty'); return undefined; }
