@@ -25,10 +25,14 @@ export interface TrainArgs {
   trusted: boolean;
 }
 
-export const TRAIN_USAGE = `usage: rl-lens train [--config FILE | --preset ${Object.keys(PRESETS).join('|')}] [--out DIR] [--runs-root DIR]
+/** Usage text; built when asked (the algorithm plugins add their presets after this module loads). */
+export function trainUsage(): string {
+  return `usage: rl-lens train [--config FILE | --preset NAME] [--out DIR] [--runs-root DIR]
                     [--backend ${BACKEND_CHOICES.join('|')}] [--events stdout] [--steps N] [--seed N] [--untrusted]
   Without --config, runs the built-in default preset (SFT on arithmetic, a few minutes on 2 cores).
+  Presets: ${Object.keys(PRESETS).join(', ')}
 `;
+}
 
 export class UsageError extends Error {}
 
@@ -84,7 +88,7 @@ export async function run(argv: string[]): Promise<number> {
     a = parseTrainArgs(argv);
   } catch (e) {
     const m = (e as Error).message;
-    process.stderr.write(`${m ? `rl-lens train: ${m}\n` : ''}${TRAIN_USAGE}`);
+    process.stderr.write(`${m ? `rl-lens train: ${m}\n` : ''}${trainUsage()}`);
     return m ? 2 : 0;
   }
   const eventsOnStdout = a.events === 'stdout';

@@ -86,3 +86,10 @@ test('templates: the RLHF pipeline template is the trainer\'s rlhf-arithmetic pr
   const fromPreset = resolveConfig(rlhfArithmeticPreset());
   assert.deepEqual(fromTemplate, fromPreset);
 });
+
+test('templates: the DPO template is the trainer\'s dpo-arithmetic preset', async () => {
+  const { resolveConfig } = await import('../../src/trainer/config');
+  const { preferenceArithmeticPreset } = await import('../../src/trainer/preference');
+  const t = loadTemplates(path.resolve(__dirname, '../../media/templates')).find((x) => x.id === 'dpo-arithmetic')!;
+  assert.deepEqual(resolveConfig(parseConfigText(t.text, t.file) as Record<string, unknown>), resolveConfig(preferenceArithmeticPreset('dpo')));
+});

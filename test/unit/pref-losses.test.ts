@@ -85,6 +85,14 @@ test('pref façade: KTO with z from mismatched pairs (clamped at 0), desirable/u
   const z = P.ktoReferencePoint(tf.tensor1d(kto.policyKlLogps), tf.tensor1d(kto.refKlLogps));
   close(z.dataSync()[0], PY.kto_z, 'z');
   z.dispose();
+  // TRL's layout (kto_loss(policy_chosen_logps, policy_rejected_logps, policy_KL_logps, ...)): the same examples split
+  // by label give the same mean loss (the numpy value), and a given z (kl) equals the one from the KL batch
+  const des = (a: number[]) => a.filter((_, k) => kto.labels[k]), und = (a: number[]) => a.filter((_, k) => !kto.labels[k]);
+  const trl = { policyChosenLogps: des(kto.policyLogps), policyRejectedLogps: und(kto.policyLogps), refChosenLogps: des(kto.refLogps), refRejectedLogps: und(kto.refLogps), beta: kto.beta };
+  close(R.ktoLoss({ ...trl, policyKlLogps: kto.policyKlLogps, refKlLogps: kto.refKlLogps }), PY.kto, 'kto, TRL layout');
+  close(R.ktoLoss({ ...trl, kl: PY.kto_z }), PY.kto, 'kto, z given');
+  close(R.ktoLoss({ ...trl, policyKlLogps: kto.policyKlLogps, refKlLogps: kto.refKlLogps, undesirableWeight: 1.5 }), PY.kto_w, 'kto, TRL layout, weights');
+  assert.throws(() => R.ktoLoss({ ...trl, refRejectedLogps: [-1] }), /refRejectedLogps: expected 2 values/);
 });
 
 test('pref façade: ORPO (average log-probs, log1mexp), default NLL, given NLL, near-zero log-probs', () => {

@@ -125,3 +125,16 @@ test('pipeline: SFT → reward model → stage 3 runs in stages/ folders linked 
   assert.ok(typeof parent[1].values['rm/eval_accuracy'] === 'number');
   assert.equal(parent[1].values['rm/policy_pair_accuracy'], onPolicy.pairAccuracy);
 });
+
+test('every offline method and the reward model has a CLI preset (rl-lens train --preset <method>-arithmetic) that trains', async () => {
+  const { configFromArgs, parseTrainArgs } = await import('../../src/cli/train');
+  for (const name of ['dpo', 'ipo', 'kto', 'orpo', 'simpo', 'odpo', 'reward-model'].map((m) => `${m}-arithmetic`)) {
+    const a = parseTrainArgs(['--preset', name, '--steps', '2', '--backend', 'wasm']);
+    const cfg = configFromArgs(a);
+    assert.equal(cfg.algorithm, name.replace('-arithmetic', '').replace('-', '_'));
+    const out = path.join(tmp, `preset-${name}`);
+    const r = await runTraining(cfg, { outDir: out });
+    assert.equal(r.status, 'completed', `${name}: ${r.error}`);
+    assert.ok(readMetrics(out).some((m) => m.split === 'eval'), `${name}: held-out metrics written`);
+  }
+});

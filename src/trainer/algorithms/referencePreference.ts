@@ -133,12 +133,48 @@ export interface KtoLossInput {
   undesirableWeight?: number;
 }
 
-/** KTO loss (TRL `kto_loss`), mean over examples: desirable w_d(1 − σ(β(r − z))), undesirable w_u(1 − σ(β(z − r))), r = π − ref. */
-export function ktoLoss(i: KtoLossInput): number {
+/**
+ * The same inputs in TRL's `kto_loss` layout: the desirable and the undesirable examples in separate arrays
+ * (`policyChosenLogps` / `refChosenLogps` = desirable, `policyRejectedLogps` / `refRejectedLogps` = undesirable;
+ * either side may be empty), the KL batch as `policyKlLogps` / `refKlLogps`. `kl` gives the reference point z directly
+ * instead (TRL's `kl`, already clamped at 0 and detached; used when the KL batch is off: z = 0).
+ */
+export interface KtoLossInputTrl {
+  policyChosenLogps: number[];
+  policyRejectedLogps: number[];
+  refChosenLogps: number[];
+  refRejectedLogps: number[];
+  policyKlLogps?: number[];
+  refKlLogps?: number[];
+  kl?: number;
+  beta: number;
+  desirableWeight?: number;
+  undesirableWeight?: number;
+}
+
+/**
+ * KTO loss (TRL `kto_loss`), mean over examples: desirable w_d(1 − σ(β(r − z))), undesirable w_u(1 − σ(β(z − r))),
+ * r = π − ref, z = max(0, mean(policyKlLogps − refKlLogps)) (or `kl`). Takes either layout (KtoLossInput with labels, or
+ * TRL's chosen / rejected split); the mean over the concatenated desirable and undesirable losses equals TRL's.
+ */
+export function ktoLoss(input: KtoLossInput | KtoLossInputTrl): number {
+  const i: KtoLossInput & { kl?: number } = 'labels' in input ? input : {
+    policyLogps: [...(input.policyChosenLogps ?? []), ...(input.policyRejectedLogps ?? [])],
+    refLogps: [...(input.refChosenLogps ?? []), ...(input.refRejectedLogps ?? [])],
+    labels: [...(input.policyChosenLogps ?? []).map(() => true), ...(input.policyRejectedLogps ?? []).map(() => false)],
+    policyKlLogps: input.policyKlLogps ?? [], refKlLogps: input.refKlLogps ?? [], kl: input.kl,
+    beta: input.beta, desirableWeight: input.desirableWeight, undesirableWeight: input.undesirableWeight,
+  };
+  if (!('labels' in input)) {
+    const nc = input.policyChosenLogps?.length ?? 0, nr = input.policyRejectedLogps?.length ?? 0;
+    if ((input.refChosenLogps?.length ?? 0) !== nc) throw new Error(`refChosenLogps: expected ${nc} values (one per desirable example), got ${input.refChosenLogps?.length ?? 0}`);
+    if ((input.refRejectedLogps?.length ?? 0) !== nr) throw new Error(`refRejectedLogps: expected ${nr} values (one per undesirable example), got ${input.refRejectedLogps?.length ?? 0}`);
+  }
+  if (i.kl !== undefined && !(Number.isFinite(i.kl) && i.kl >= 0)) throw new Error(`kl: expected a number ≥ 0 (the reference point z), got ${i.kl}`);
   return run(() => {
     const n = i.policyLogps.length;
     if (!Array.isArray(i.labels) || i.labels.length !== n) throw new Error(`labels: expected ${n} booleans (one per example)`);
-    const z = P.ktoReferencePoint(t1('policyKlLogps', i.policyKlLogps), t1('refKlLogps', i.refKlLogps, i.policyKlLogps.length));
+    const z = i.kl !== undefined ? tf.scalar(i.kl) : P.ktoReferencePoint(t1('policyKlLogps', i.policyKlLogps), t1('refKlLogps', i.refKlLogps, i.policyKlLogps.length));
     const d = tf.tensor1d(i.labels.map((b) => (b ? 1 : 0)), 'float32');
     return tf.mean(P.ktoLoss(t1('policyLogps', i.policyLogps), t1('refLogps', i.refLogps, n), d, z, i.beta, i.desirableWeight ?? 1, i.undesirableWeight ?? 1).losses) as tf.Scalar;
   });
