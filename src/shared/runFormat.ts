@@ -94,6 +94,8 @@ export interface RunManifest {
   /** pipeline: a parent run lists its stages (relative paths); a stage names its parent */
   stages?: { name: string; path: string; algorithm: string; status?: RunStatus }[];
   parent?: string;
+  /** pipeline parent: what each stage gave (docs/preference.md, "Pipeline") */
+  pipeline?: PipelineSummary;
   /** runs converted from other trainers: where from, and what the converter did */
   source?: {
     format: 'rllb' | 'verl' | 'trl' | 'python-logger' | string;
@@ -105,6 +107,31 @@ export interface RunManifest {
   };
   /** anything else (unknown fields from imports are kept) */
   [extra: string]: unknown;
+}
+
+/** First vs last (mean of up to 5 logged steps) of a stage's train metric. */
+export interface FirstLast { first: number; last: number }
+
+/** manifest.pipeline of an SFT → reward model → RL pipeline run (filled in as stages finish). */
+export interface PipelineSummary {
+  sft?: { dir: string; checkpoint: string; passAtK?: Record<string, number> };
+  rewardModel?: {
+    dir: string; checkpoint: string;
+    /** held-out preference metrics before / after training (eval/rm/accuracy, eval/rm/margin, ...) */
+    before?: Record<string, number>; after?: Record<string, number>;
+    /** the RM on the SFT policy's own samples (rmCheck.ts): normalisation statistics, agreement with the hidden rule */
+    onPolicy?: { samples: number; n: number; mean: number; std: number; pairs?: number; pairAccuracy?: number; hiddenMean?: number; bestOfNHidden?: number; passRate?: number; bestOfNPass?: number };
+    /** what the RL stage subtracts and divides by */
+    normalize?: { mean: number; std: number };
+  };
+  rl?: {
+    dir: string; algorithm: string; checkpoint: string;
+    /** reward/rm/mean and reward/hidden_score/mean of the RL stage's rollouts */
+    rmScore?: FirstLast; hiddenScore?: FirstLast;
+    passAtK?: Record<string, number>;
+    /** the same held-out prompts before and after the RL stage */
+    eval?: { before: { step: number; rmScore?: number; passAtK: Record<string, number> }; after: { step: number; rmScore?: number; passAtK: Record<string, number> } };
+  };
 }
 
 /** A problem in some input, located. Used by validate, importers and readers. */

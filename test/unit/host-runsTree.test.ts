@@ -178,3 +178,38 @@ test('cost of a live refresh on a big run (bench note): nothing new, and one new
   console.log(`# run store: first load of 20k metric lines + 300 steps ${firstMs.toFixed(1)} ms; idle refresh ${idleMs.toFixed(2)} ms; refresh with one new line ${oneMs.toFixed(2)} ms`);
   assert.ok(idleMs < 50, `idle refresh ${idleMs} ms`);
 });
+
+test('pipeline summary: the parent shows what each stage gave; a rising RM score over a falling hidden score is called reward hacking', async () => {
+  const { pipelineSummary } = await import('../../src/views/model/runsTreeModel');
+  const base = {
+    sft: { dir: 'stages/1-sft', checkpoint: 'c', passAtK: { '1': 0.703 } },
+    rewardModel: { dir: 'stages/2-reward_model', checkpoint: 'c', after: { 'eval/rm/accuracy': 0.992, 'eval/rm/accuracy_correctness_only': 1 },
+      onPolicy: { samples: 512, n: 8, mean: 10.71, std: 8.002, pairs: 551, pairAccuracy: 0.984, hiddenMean: 0.824, bestOfNHidden: 0.987 }, normalize: { mean: 10.71, std: 8.002 } },
+  };
+  const good = pipelineSummary({ ...base, rl: { dir: 'stages/3-ppo', algorithm: 'ppo', checkpoint: 'c', rmScore: { first: -0.108, last: 0.206 }, hiddenScore: { first: 0.782, last: 0.902 },
+    eval: { before: { step: 0, passAtK: { '1': 0.688 } }, after: { step: 80, passAtK: { '1': 0.844 } } } } });
+  assert.equal(good.hacking, false);
+  assert.equal(good.short, 'hidden 0.78→0.9');
+  const text = good.lines.join('\n');
+  assert.match(text, /\*\*SFT\*\*: eval pass@1 0\.703/);
+  assert.match(text, /held-out accuracy 0\.992 \(pairs differing only in correctness: 1\)/);
+  assert.match(text, /orders 98\.4% of same-prompt pairs as the hidden rule, best-of-8 hidden score 0\.987 \(mean 0\.824\)/);
+  assert.match(text, /RL reads \(RM − 10\.71\) \/ 8\.002/);
+  assert.match(text, /\*\*PPO\*\*: RM score -0\.108 → 0\.206; hidden true score 0\.782 → 0\.902; eval pass@1 0\.688 → 0\.844/);
+  const bad = pipelineSummary({ ...base, rl: { dir: 'stages/3-grpo', algorithm: 'grpo', checkpoint: 'c', rmScore: { first: 0.095, last: 0.422 }, hiddenScore: { first: 0.726, last: 0.609 } } });
+  assert.equal(bad.hacking, true);
+  assert.equal(bad.short, 'hidden 0.73→0.61 ⚠ hacking');
+  assert.match(bad.lines.at(-1)!, /reward hacking/);
+  // a dip within noise (0.02) is not called hacking; no RL stage yet: no verdict
+  assert.equal(pipelineSummary({ ...base, rl: { dir: 'x', algorithm: 'ppo', checkpoint: 'c', rmScore: { first: 0, last: 0.3 }, hiddenScore: { first: 0.8, last: 0.78 } } }).hacking, false);
+  assert.deepEqual([pipelineSummary(base).short, pipelineSummary(undefined).lines], [undefined, []]);
+  // and the parent run's tree item carries it
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rllens-tree-pipe-'));
+  const w = makeRun(root, 'pipe', { stages: true });
+  w.updateManifest({ pipeline: { ...base, rl: { dir: 'stages/3-grpo', algorithm: 'grpo', checkpoint: 'c', rmScore: { first: 0.095, last: 0.422 }, hiddenScore: { first: 0.726, last: 0.609 } } } });
+  const model = new RunsTreeModel(new RunStore());
+  const [node] = model.roots([w.dir]);
+  const v = model.view(node);
+  assert.match(v.description ?? '', /hidden 0\.73→0\.61 ⚠ hacking/);
+  assert.match(String(v.tooltip), /reward hacking/);
+});

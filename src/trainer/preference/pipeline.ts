@@ -21,7 +21,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { writeFileAtomic, jsonReplacer } from '../../runio/writer';
 import { readEvals, readManifest, readMetrics } from '../../runio/reader';
-import { checkpointDirName, FILES, type RunStatus } from '../../shared/runFormat';
+import { checkpointDirName, FILES, type PipelineSummary, type RunStatus } from '../../shared/runFormat';
 import type { AlgorithmModule } from '../registry';
 import type { TrainContext, StopSignal } from '../engine';
 import { Rng } from '../rng';
@@ -112,7 +112,7 @@ export const pipelineModule: AlgorithmModule = {
     let rmCkpt: string | undefined;
     let rmNorm: { mean: number; std: number } | undefined;
     let finalCkpt: string | undefined;
-    const summary: Record<string, unknown> = {};
+    const summary: PipelineSummary = {};
     const stop = { get requested() { return ctx.stopRequested(); }, reason: 'stop requested', request() { /* the parent's signal decides */ } } as unknown as StopSignal;
 
     for (let i = 0; i < stages.length; i++) {

@@ -8,7 +8,7 @@
  *                                                          → Diagnosis → finding (when a diagnosis provider is set)
  */
 import * as path from 'path';
-import type { RolloutGroup, RolloutSample, RunManifest } from '../../shared/runFormat';
+import type { PipelineSummary, RolloutGroup, RolloutSample, RunManifest } from '../../shared/runFormat';
 import { stageDirs, type RunEntry, type RunStore } from '../../host/runStore';
 import { evidenceCommand } from '../../host/doctor/evidence';
 import type { Finding as DoctorFinding } from '../../doctor/types';
@@ -123,7 +123,47 @@ export function runDescription(e: RunEntry): string {
   if (h) parts.push(`${h.short} ${fmtNum(h.value, 3)}`);
   if (m.status !== 'completed' && m.status !== 'running') parts.push(m.status);
   if (m.source?.format) parts.push(`from ${m.source.format}`);
+  const ps = pipelineSummary(m.pipeline).short;
+  if (ps) parts.push(ps);
   return parts.join(' · ');
+}
+
+/**
+ * What a pipeline's stages gave, for the parent's tooltip (markdown lines) and description (one short phrase): the RM's
+ * held-out and on-policy agreement, and whether RL raised the RM score AND the hidden true score. A rising RM score over
+ * a falling hidden score is called out: that is reward hacking, whatever the RM says.
+ */
+export function pipelineSummary(p: PipelineSummary | undefined): { lines: string[]; short?: string; hacking: boolean } {
+  if (!p) return { lines: [], hacking: false };
+  const lines: string[] = [];
+  const pass1 = p.sft?.passAtK?.['1'];
+  if (p.sft) lines.push(`**SFT**: eval pass@1 ${fmtNum(pass1)}`);
+  const rm = p.rewardModel;
+  if (rm) {
+    const acc = rm.after?.['eval/rm/accuracy'], corr = rm.after?.['eval/rm/accuracy_correctness_only'];
+    let l = `**Reward model**: held-out accuracy ${fmtNum(acc)}${corr !== undefined ? ` (pairs differing only in correctness: ${fmtNum(corr)})` : ''}`;
+    const o = rm.onPolicy;
+    if (o?.pairAccuracy !== undefined) l += `; on ${o.samples} SFT samples it orders ${fmtNum(100 * o.pairAccuracy, 1)}% of same-prompt pairs as the hidden rule, best-of-${o.n} hidden score ${fmtNum(o.bestOfNHidden)} (mean ${fmtNum(o.hiddenMean)})`;
+    if (rm.normalize) l += `; RL reads (RM − ${fmtNum(rm.normalize.mean)}) / ${fmtNum(rm.normalize.std)}`;
+    lines.push(l);
+  }
+  const rl = p.rl;
+  let short: string | undefined;
+  let hacking = false;
+  if (rl) {
+    const arrow = (x?: { first: number; last: number }) => (x ? `${fmtNum(x.first)} → ${fmtNum(x.last)}` : '–');
+    const parts = [`RM score ${arrow(rl.rmScore)}`];
+    if (rl.hiddenScore) parts.push(`hidden true score ${arrow(rl.hiddenScore)}`);
+    if (rl.eval) parts.push(`eval pass@1 ${fmtNum(rl.eval.before.passAtK['1'])} → ${fmtNum(rl.eval.after.passAtK['1'])}`);
+    lines.push(`**${mdEscape(rl.algorithm.toUpperCase())}**: ${parts.join('; ')}`);
+    if (rl.rmScore && rl.hiddenScore) {
+      // first vs last (≤ 5) logged steps; a fall under 0.03 is within step-to-step noise at 16 prompts × 8 samples
+      hacking = rl.rmScore.last > rl.rmScore.first && rl.hiddenScore.last < rl.hiddenScore.first - 0.03;
+      short = `hidden ${fmtNum(rl.hiddenScore.first, 2)}→${fmtNum(rl.hiddenScore.last, 2)}`;
+      if (hacking) lines.push('**⚠ the RM score rose while the hidden true score fell: the policy exploits the reward model (reward hacking)**');
+    }
+  }
+  return { lines, short: hacking ? `${short} ⚠ hacking` : short, hacking };
 }
 
 /** Markdown tooltip: status, times, backend, and the config's main knobs. */
@@ -138,6 +178,8 @@ export function runTooltip(e: RunEntry): string {
   if (m.backend?.name) lines.push(`backend: ${mdEscape(String(m.backend.name))}${m.backend.gpu ? ` (${mdEscape(m.backend.gpu)})` : ''}`);
   if (m.model?.parameters) lines.push(`model: ${fmtNum(m.model.parameters / 1e6, 2)} M parameters`);
   if (m.error?.message) lines.push(`**error:** ${mdEscape(m.error.message)}`);
+  const ps = pipelineSummary(m.pipeline);
+  if (ps.lines.length) lines.push('', ...ps.lines);
   const summary = configSummary(m.config);
   if (summary.length) lines.push('', '| config | value |', '|---|---|', ...summary.map(([k, v]) => `| ${mdEscape(k)} | ${mdEscape(v)} |`));
   lines.push('', mdEscape(e.dir));
