@@ -98,6 +98,9 @@ test('pref façade: KTO with z from mismatched pairs (clamped at 0), desirable/u
 test('pref façade: ORPO (average log-probs, log1mexp), default NLL, given NLL, near-zero log-probs', () => {
   close(R.orpoLoss(pairs), PY.orpo, 'orpo');
   close(R.orpoLoss({ ...pairs, chosenNll: 1.7 }), PY.orpo_nll_given, 'orpo nll given');
+  const { beta, ...noBeta } = pairs;
+  close(R.orpoLoss({ ...noBeta, lambda: beta }), PY.orpo, 'orpo with the paper\'s λ');
+  assert.throws(() => R.orpoLoss({ ...noBeta } as never), /beta \(= the ORPO paper's λ\): expected a number/);
   const near0 = { policyChosenLogps: [-0.01, -0.002, -0.3, -0.05], policyRejectedLogps: [-0.02, -0.5, -0.001, -0.08], chosenLengths: [1, 1, 1, 1], rejectedLengths: [1, 1, 1, 1], beta: 0.1, chosenNll: 1.0 };
   close(R.orpoLoss(near0), PY.orpo_near0, 'orpo near 0', 1e-4);
   const x = tf.tensor1d([-1e-5, -0.003, -0.05, -0.0999, -0.1001, -0.7, -5.0, -30.0]);

@@ -187,8 +187,9 @@ export interface OrpoLossInput {
   policyRejectedLogps: number[];
   chosenLengths: number[];
   rejectedLengths: number[];
-  /** β (TRL) = λ (paper), default in TRL 0.1 */
-  beta: number;
+  /** β (TRL) = λ (paper), default in TRL 0.1; give either `beta` or `lambda` */
+  beta?: number;
+  lambda?: number;
   /** the SFT term: token-mean NLL over the chosen sequences of the batch. TRL computes it over prompt + completion
    *  tokens; when omitted it is −Σ policyChosenLogps / Σ chosenLengths (completion tokens only). */
   chosenNll?: number;
@@ -196,6 +197,9 @@ export interface OrpoLossInput {
 
 /** ORPO loss (TRL `odds_ratio_loss` + NLL): NLL_chosen − mean(β·logσ(log_odds)), log_odds on average log-probs. */
 export function orpoLoss(i: OrpoLossInput): number {
+  const beta = i.beta ?? i.lambda;
+  if (typeof beta !== 'number' || !Number.isFinite(beta)) throw new Error('beta (= the ORPO paper\'s λ): expected a number');
+  if (i.beta !== undefined && i.lambda !== undefined && i.beta !== i.lambda) throw new Error(`beta ${i.beta} and lambda ${i.lambda}: give one (they are the same weight)`);
   return run(() => {
     const n = i.policyChosenLogps.length;
     positive('chosenLengths', i.chosenLengths); positive('rejectedLengths', i.rejectedLengths);
@@ -204,7 +208,7 @@ export function orpoLoss(i: OrpoLossInput): number {
     const ac = tf.div(lc, len) as tf.Tensor1D;
     const ar = tf.div(t1('policyRejectedLogps', i.policyRejectedLogps, n), t1('rejectedLengths', i.rejectedLengths, n)) as tf.Tensor1D;
     const nll = i.chosenNll !== undefined ? tf.scalar(i.chosenNll) : P.chosenNllLoss(lc, len);
-    return P.orpoLoss(ac, ar, nll, i.beta).loss;
+    return P.orpoLoss(ac, ar, nll, beta).loss;
   });
 }
 
