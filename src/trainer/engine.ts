@@ -20,7 +20,7 @@ import { GPT } from './model/gpt';
 import { AdamW } from './optim';
 import { getAlgorithm, sectionOf, type AlgorithmModule } from './registry';
 import { Rng } from './rng';
-import { generate } from './sampling';
+import { sampleGroups } from './sampling';
 import { createTask, loadUserReward, withUserReward, type Task, type TaskExample } from './tasks';
 import { CharTokenizer, DEFAULT_CHARS } from './tokenizer';
 import './plugins';
@@ -344,25 +344,17 @@ export function evaluatePassAtK(model: GPT, tokenizer: CharTokenizer, task: Task
   const ev = config.eval;
   const examples = task.evalSet(ev.numPrompts);
   const n = ev.samplesPerPrompt;
-  const rows: { ex: TaskExample; idx: number }[] = [];
-  examples.forEach((ex, idx) => { for (let s = 0; s < n; s++) rows.push({ ex, idx }); });
   const correct = new Array(examples.length).fill(0);
-  const completions: string[][] = examples.map(() => []);
   const rewards: number[][] = examples.map(() => []);
   let rewardSum = 0;
-  const chunk = 256;
-  for (let i = 0; i < rows.length; i += chunk) {
-    const part = rows.slice(i, i + chunk);
-    const g = generate(model, part.map((r) => tokenizer.encode(r.ex.prompt, { bos: true })), { maxNewTokens: config.derived.maxNewTokens, temperature: ev.temperature, topP: config.sampling.topP, rng });
-    part.forEach((r, j) => {
-      const text = tokenizer.decode(g.tokens[j]);
-      const rew = task.reward(r.ex, text, g.finished[j]);
-      rewardSum += rew.score;
-      if (g.finished[j] && task.isCorrect(r.ex, text)) correct[r.idx]++;
-      completions[r.idx].push(text);
-      rewards[r.idx].push(rew.score);
-    });
-  }
+  const g = sampleGroups(model, tokenizer, examples.map((ex) => ex.prompt), n, { maxNewTokens: config.derived.maxNewTokens, temperature: ev.temperature, topP: config.sampling.topP, rng });
+  const completions = g.texts;
+  examples.forEach((ex, idx) => completions[idx].forEach((text, j) => {
+    const rew = task.reward(ex, text, g.finished[idx][j]);
+    rewardSum += rew.score;
+    if (g.finished[idx][j] && task.isCorrect(ex, text)) correct[idx]++;
+    rewards[idx].push(rew.score);
+  }));
   const passAt: Record<string, number> = {};
   for (const k of ev.k) {
     let s = 0;
@@ -370,7 +362,7 @@ export function evaluatePassAtK(model: GPT, tokenizer: CharTokenizer, task: Task
     passAt[String(k)] = s / examples.length;
   }
   return {
-    step, time: undefined, passAtK: passAt, samplesPerPrompt: n, numPrompts: examples.length, meanReward: rewardSum / rows.length,
+    step, time: undefined, passAtK: passAt, samplesPerPrompt: n, numPrompts: examples.length, meanReward: rewardSum / (examples.length * n),
     items: examples.slice(0, 16).map((ex, i) => ({ prompt: ex.prompt, completions: completions[i], rewards: rewards[i], correct: correct[i] })),
   };
 }

@@ -172,3 +172,29 @@ export function generate(model: GPT, prompts: number[][], opts: SampleOptions): 
   }
   return { prompts: prompts.map((p) => p.slice()), tokens, logprobs, entropy, values, finished, ids, attentionMask, responseMask, promptLength: P, responseLength: N, temperature: tau };
 }
+
+/** What `sampleGroups` needs of a tokenizer. */
+export interface TextCodec {
+  encode(text: string, opts?: { bos?: boolean }): number[];
+  decode(ids: ArrayLike<number>): string;
+}
+
+/**
+ * `n` decoded samples for each prompt text (BOS added), generated `chunk` rows at a time over the prompts repeated
+ * n times in order (prompt 0 × n, prompt 1 × n, …), with one generator threaded through all chunks: the same rows and
+ * chunking give the same samples. Returns them grouped per prompt, with whether each ended with EOS.
+ */
+export function sampleGroups(model: GPT, tok: TextCodec, prompts: string[], n: number, opts: SampleOptions, chunk = 256): { texts: string[][]; finished: boolean[][] } {
+  const rows: number[][] = [];
+  for (const p of prompts) { const ids = tok.encode(p, { bos: true }); for (let s = 0; s < n; s++) rows.push(ids); }
+  const texts: string[][] = prompts.map(() => []), finished: boolean[][] = prompts.map(() => []);
+  for (let i = 0; i < rows.length; i += chunk) {
+    const g = generate(model, rows.slice(i, i + chunk), opts);
+    g.tokens.forEach((t, j) => {
+      const p = Math.floor((i + j) / n);
+      texts[p].push(tok.decode(t));
+      finished[p].push(g.finished[j]);
+    });
+  }
+  return { texts, finished };
+}

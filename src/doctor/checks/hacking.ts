@@ -82,7 +82,7 @@ export function checkRewardHacking(input: DoctorInput, th: Thresholds): Finding[
           const roll = rollingMedian(a.b, ww);
           const range = Math.max(...roll) - Math.min(...roll);
           const scale = Math.max(range, Math.abs(tp.head), 1e-9);
-          if (tp.diff < 0 && tp.z < -(th.hacking.partZ ?? th.trendZ) && -tp.diff >= th.hacking.partDrop * scale) {
+          if (tp.diff < 0 && tp.z < -th.hacking.partZ && -tp.diff >= th.hacking.partDrop * scale) {
             out.push(finding('reward-hacking', `part:${p.part}`, 'warning', `Reward part "${p.part}" falls while the reward rises`,
               p.part === 'hidden_score'
                 // RL Lens logs the built-in tasks' hidden true score next to a learned reward (not part of the total)

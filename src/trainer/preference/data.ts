@@ -142,24 +142,17 @@ export function fromTrlFormats(r: Record<string, unknown>, kind: PreferenceKind,
   const msgs: Record<string, Message[] | undefined> = {};
   for (const f of fields) if (isMessages(r[f])) { msgs[f] = readMessages(r[f] as unknown[], f, bad); if (!msgs[f]) failed.add(f); }
   if (kind === 'pairwise' && r.prompt === undefined && r.chosen !== undefined && r.rejected !== undefined) {
-    const eqMsg = (a: Message, b: Message) => a.role === b.role && a.content === b.content;
-    const split = msgs.chosen && msgs.rejected ? extractPrompt(msgs.chosen, msgs.rejected, eqMsg)
-      : typeof r.chosen === 'string' && typeof r.rejected === 'string' ? extractPrompt(Array.from(r.chosen), Array.from(r.rejected)) : undefined;
-    if (!split) {
-      if (failed.size) { // a broken message (already reported): no prompt to extract; the sound fields still convert
-        failed.add('prompt');
-        for (const f of fields) if (msgs[f]) out[f] = messagesText(msgs[f]!);
-        return { record: out, failed };
-      }
-      if ((typeof r.chosen === 'string' && typeof r.rejected === 'string') || (msgs.chosen && msgs.rejected)) { bad('prompt', 'missing, and "chosen" / "rejected" share no beginning to take it from (implicit-prompt format)'); failed.add('prompt'); }
-      return { record: out, failed };
-    }
-    const text = (x: (Message | string)[]) => (typeof x[0] === 'string' || x.length === 0 ? (x as string[]).join('') : messagesText(x as Message[]));
+    const join = (x: { prompt: string[]; chosen: string[]; rejected: string[] } | undefined) => x && { prompt: x.prompt.join(''), chosen: x.chosen.join(''), rejected: x.rejected.join('') };
+    const asText = (x: { prompt: Message[]; chosen: Message[]; rejected: Message[] } | undefined) => x && { prompt: messagesText(x.prompt), chosen: messagesText(x.chosen), rejected: messagesText(x.rejected) };
+    const conv = msgs.chosen && msgs.rejected, plain = typeof r.chosen === 'string' && typeof r.rejected === 'string';
     // conversational: an empty prompt is allowed (TRL keeps it); text: the prompt is what precedes the first difference
-    out.prompt = text(split.prompt as (Message | string)[]);
-    out.chosen = text(split.chosen as (Message | string)[]);
-    out.rejected = text(split.rejected as (Message | string)[]);
-    return { record: out, failed };
+    const split = failed.size ? undefined
+      : conv ? asText(extractPrompt(msgs.chosen!, msgs.rejected!, (a, b) => a.role === b.role && a.content === b.content))
+        : plain ? join(extractPrompt(Array.from(r.chosen as string), Array.from(r.rejected as string))) : undefined;
+    if (split) return { record: Object.assign(out, split), failed };
+    // a broken message (already reported) leaves no prompt to extract; the sound fields still convert below
+    if (!failed.size && (conv || plain)) bad('prompt', 'missing, and "chosen" / "rejected" share no beginning to take it from (implicit-prompt format)');
+    if (failed.size || conv || plain) failed.add('prompt');
   }
   for (const f of fields) if (msgs[f]) out[f] = messagesText(msgs[f]!);
   return { record: out, failed };

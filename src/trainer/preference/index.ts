@@ -112,31 +112,25 @@ export function resolvePreferenceData(ctx: TrainContext, data: DataSection, want
   }
   const b = data.builtin ?? {};
   const o = { count: b.count ?? 512, evalCount: b.evalCount ?? 64, k: b.k ?? 4, flipProb: b.flipProb ?? 0, seed: b.seed ?? 7 };
-  if (b.source === 'policy') {
-    const { train, eval: ev } = policyPreferenceData(ctx, want, o);
-    ctx.log(`data: ${want} set from the starting policy's samples for task ${ctx.task.name} (+ the answer; ranked by the hidden rule: correct and concise beats wrong or verbose): ${train.length} train / ${ev.length} held-out records`);
-    ctx.writer.updateManifest({ data: { builtin: { task: ctx.task.name, kind: want, train: train.length, eval: ev.length, ...b } } });
-    return { train, eval: ev, kind: want };
-  }
-  if (b.source === 'contrast+policy') {
-    // both: the contrastive pairs (correctness, length balanced) + rankings of the starting policy's own samples
-    // (the distribution the RL stage will ask the reward model about: InstructGPT's labelers ranked model outputs)
-    const c = contrastPreferenceData(ctx.task, want, { ...o, wrongPerPrompt: b.wrongPerPrompt ?? 3, shorterPerPrompt: b.shorterPerPrompt ?? 2 });
-    const p = policyPreferenceData(ctx, want, o);
-    const train = [...c.train, ...p.train], ev = [...c.eval, ...p.eval];
-    ctx.log(`data: built-in contrastive ${want} set (${c.train.length} train / ${c.eval.length} held-out) + the starting policy's own samples ranked by the hidden rule (${p.train.length} / ${p.eval.length}) for task ${ctx.task.name}`);
-    ctx.writer.updateManifest({ data: { builtin: { task: ctx.task.name, kind: want, train: train.length, eval: ev.length, contrast: { train: c.train.length, eval: c.eval.length }, policy: { train: p.train.length, eval: p.eval.length }, ...b } } });
-    return { train, eval: ev, kind: want };
-  }
-  if (b.source === 'contrast') {
-    const { train, eval: ev } = contrastPreferenceData(ctx.task, want, { ...o, wrongPerPrompt: b.wrongPerPrompt ?? 3, shorterPerPrompt: b.shorterPerPrompt ?? 2 });
-    ctx.log(`data: built-in contrastive ${want} set for task ${ctx.task.name}: ${train.length} train / ${ev.length} held-out records (answer vs same-format wrong answers, concise vs verbose: length is no shortcut)`);
-    ctx.writer.updateManifest({ data: { builtin: { task: ctx.task.name, kind: want, train: train.length, eval: ev.length, ...b } } });
-    return { train, eval: ev, kind: want };
-  }
-  const { train, eval: ev } = builtinPreferenceData(ctx.task, want, o);
-  ctx.log(`data: built-in synthetic ${want} set for task ${ctx.task.name}: ${train.length} train / ${ev.length} held-out records (hidden rule: correct and concise beats wrong or verbose)`);
-  ctx.writer.updateManifest({ data: { builtin: { task: ctx.task.name, kind: want, train: train.length, eval: ev.length, ...b } } });
+  // sources: one set, or (contrast+policy) the contrastive pairs (correctness, length balanced) + rankings of the
+  // starting policy's own samples (what the RL stage will ask the reward model about; InstructGPT's labelers ranked
+  // model outputs)
+  const sources = b.source === 'contrast+policy' ? ['contrast', 'policy'] as const : [b.source ?? 'synthetic'] as const;
+  const what = {
+    synthetic: 'synthetic set (hidden rule: correct and concise beats wrong or verbose)',
+    contrast: 'contrastive set (answer vs same-format and shorter wrong answers, concise vs verbose: length is no shortcut)',
+    policy: 'set from the starting policy\'s own samples (+ the answer; ranked by the hidden rule)',
+  };
+  const parts = sources.map((src) => ({
+    src,
+    ...(src === 'policy' ? policyPreferenceData(ctx, want, o)
+      : src === 'contrast' ? contrastPreferenceData(ctx.task, want, { ...o, wrongPerPrompt: b.wrongPerPrompt ?? 3, shorterPerPrompt: b.shorterPerPrompt ?? 2 })
+        : builtinPreferenceData(ctx.task, want, o)),
+  }));
+  const train = parts.flatMap((p) => p.train), ev = parts.flatMap((p) => p.eval);
+  ctx.log(`data: built-in ${want} data for task ${ctx.task.name}: ${parts.map((p) => `${what[p.src]}: ${p.train.length} train / ${p.eval.length} held-out records`).join('; + ')}`);
+  const perPart = parts.length > 1 ? Object.fromEntries(parts.map((p) => [p.src, { train: p.train.length, eval: p.eval.length }])) : {};
+  ctx.writer.updateManifest({ data: { builtin: { task: ctx.task.name, kind: want, train: train.length, eval: ev.length, ...perPart, ...b } } });
   return { train, eval: ev, kind: want };
 }
 
@@ -176,28 +170,24 @@ export function contrastPreferenceData(task: Task, want: PreferenceKind, o: { co
  */
 export function policyPreferenceData(ctx: TrainContext, want: PreferenceKind, o: { count: number; evalCount: number; k: number; flipProb: number; seed: number }): { train: (PairRecord | UnpairedRecord | RankingRecord)[]; eval: (PairRecord | UnpairedRecord | RankingRecord)[] } {
   // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const { generate } = require('../sampling') as typeof import('../sampling');
+  const { sampleGroups } = require('../sampling') as typeof import('../sampling');
   const rng = new Rng(o.seed ^ 0x7f4a7c15);
   const rank = (examples: { prompt: string; answer: string }[]): RankingRecord[] => {
     const out: RankingRecord[] = [];
-    const tok = ctx.tokenizer;
-    for (let i = 0; i < examples.length; i += 64) {
-      const part = examples.slice(i, i + 64);
-      const rows = part.flatMap((ex) => Array.from({ length: Math.max(1, o.k - 1) }, () => ex));
-      const g = generate(ctx.policy, rows.map((ex) => tok.encode(ex.prompt, { bos: true })), { maxNewTokens: ctx.config.derived.maxNewTokens, temperature: 1, rng });
-      part.forEach((ex, j) => {
-        const byScore = new Map<number, string>();
-        const add = (c: string) => { const sc = Math.round(hiddenScore(c, ex.answer) * 1e6) / 1e6; if (c.length && !byScore.has(sc)) byScore.set(sc, c); };
-        add(ex.answer);
-        // a sample cut at maxNewTokens (no EOS) is kept as far as it fits the context with its EOS (what the RM scores too)
-        const maxC = ctx.policy.config.contextLength - 2 - Array.from(ex.prompt).length;
-        for (let r = 0; r < o.k - 1; r++) add(Array.from(tok.decode(g.tokens[j * (o.k - 1) + r])).slice(0, maxC).join(''));
-        const comps = [...byScore.values()];
-        if (comps.length < 2) return; // every sample was right: no preference to learn from this prompt
-        const scores = comps.map((c) => hiddenScore(c, ex.answer));
-        out.push({ prompt: ex.prompt, completions: comps, ranking: comps.map((_, q) => q).sort((a, c) => scores[c] - scores[a]), scores });
-      });
-    }
+    const n = Math.max(1, o.k - 1);
+    const g = sampleGroups(ctx.policy, ctx.tokenizer, examples.map((ex) => ex.prompt), n, { maxNewTokens: ctx.config.derived.maxNewTokens, temperature: 1, rng }, 64 * n);
+    examples.forEach((ex, j) => {
+      const byScore = new Map<number, string>();
+      const add = (c: string) => { const sc = Math.round(hiddenScore(c, ex.answer) * 1e6) / 1e6; if (c.length && !byScore.has(sc)) byScore.set(sc, c); };
+      add(ex.answer);
+      // a sample cut at maxNewTokens (no EOS) is kept as far as it fits the context with its EOS (what the RM scores too)
+      const maxC = ctx.policy.config.contextLength - 2 - Array.from(ex.prompt).length;
+      for (const c of g.texts[j].slice(0, o.k - 1)) add(Array.from(c).slice(0, maxC).join(''));
+      const comps = [...byScore.values()];
+      if (comps.length < 2) return; // every sample was right: no preference to learn from this prompt
+      const scores = comps.map((c) => hiddenScore(c, ex.answer));
+      out.push({ prompt: ex.prompt, completions: comps, ranking: comps.map((_, q) => q).sort((a, c) => scores[c] - scores[a]), scores });
+    });
     return out;
   };
   const tr = rank(taskExamples(ctx.task, o.count, o.seed, 'train').examples);

@@ -204,7 +204,7 @@ async function checkRewardModelOnPolicy(ctx: TrainContext, sftCkpt: string | und
   load: typeof import('../checkpoint').loadCheckpoint): Promise<OnPolicyCheck | undefined> {
   if (!sftCkpt) return undefined;
   // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const { generate } = require('../sampling') as typeof import('../sampling');
+  const { sampleGroups } = require('../sampling') as typeof import('../sampling');
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const { scoreWithRewardModel } = require('./rewardModel') as typeof import('./rewardModel');
   const nP = opts.prompts ?? 64, n = opts.samples ?? 8;
@@ -215,15 +215,14 @@ async function checkRewardModelOnPolicy(ctx: TrainContext, sftCkpt: string | und
   try {
     const groups: ScoredGroup[] = [];
     const hasAnswers = examples.every((e) => typeof e.answer === 'string' && e.answer.length > 0);
+    // 16 prompts at a time, yielding between them (a stop request is seen within one chunk)
     for (let i = 0; i < examples.length; i += 16) {
       const part = examples.slice(i, i + 16);
-      const rows = part.flatMap((e) => Array.from({ length: n }, () => e));
-      const g = generate(pol.model, rows.map((e) => pol.tokenizer.encode(e.prompt, { bos: true })),
-        { maxNewTokens: ctx.config.derived.maxNewTokens, temperature: ctx.config.sampling.temperature, topP: ctx.config.sampling.topP, topK: ctx.config.sampling.topK, rng });
-      const comps = g.tokens.map((t) => pol.tokenizer.decode(t));
-      const scores = scoreWithRewardModel(rm.model, rm.tokenizer, rows.map((e, j) => ({ prompt: e.prompt, completion: comps[j] })));
+      const { texts } = sampleGroups(pol.model, pol.tokenizer, part.map((e) => e.prompt), n,
+        { maxNewTokens: ctx.config.derived.maxNewTokens, temperature: ctx.config.sampling.temperature, topP: ctx.config.sampling.topP, topK: ctx.config.sampling.topK, rng }, 16 * n);
+      const scores = scoreWithRewardModel(rm.model, rm.tokenizer, part.flatMap((e, q) => texts[q].map((c) => ({ prompt: e.prompt, completion: c }))));
       part.forEach((e, q) => {
-        const c = comps.slice(q * n, (q + 1) * n);
+        const c = texts[q];
         groups.push({ rm: scores.slice(q * n, (q + 1) * n), ...(hasAnswers ? { hidden: c.map((x) => hiddenScore(x, e.answer)), correct: c.map((x) => x === e.answer) } : {}) });
       });
       await ctx.yield();

@@ -2,7 +2,7 @@
  * Evaluation on the task's held-out prompts: n samples per prompt, pass@k with the unbiased estimator
  * (Chen et al. 2021) for every k ≤ n asked for, plus the mean reward. Deterministic given the seed.
  */
-import { generate } from '../sampling';
+import { sampleGroups } from '../sampling';
 import type { GPT } from '../model/gpt';
 import { Rng } from '../rng';
 import { passAtK } from './stats';
@@ -20,20 +20,12 @@ export function evaluatePolicy(model: GPT, task: RlTask, tok: RlTokenizer, o: { 
   const items = task.evalItems(o.prompts);
   const n = o.temperature > 0 ? o.samples : 1;
   const rng = new Rng(o.seed);
-  const flat: number[][] = [];
-  for (const it of items) { const ids = tok.encode(it.prompt, { bos: true }); for (let s = 0; s < n; s++) flat.push(ids); }
-  const chunk = o.chunk ?? 256;
-  const completions: string[] = [];
-  const finished: boolean[] = [];
-  for (let i = 0; i < flat.length; i += chunk) {
-    const g = generate(model, flat.slice(i, i + chunk), { maxNewTokens: o.maxNewTokens, temperature: o.temperature, rng });
-    g.tokens.forEach((t, j) => { completions.push(tok.decode(t)); finished.push(g.finished[j]); });
-  }
+  const g = sampleGroups(model, tok, items.map((it) => it.prompt), n, { maxNewTokens: o.maxNewTokens, temperature: o.temperature, rng }, o.chunk ?? 256);
   const out: EvalResult['items'] = [];
   let rsum = 0;
   items.forEach((it, p) => {
-    const cs = completions.slice(p * n, (p + 1) * n);
-    const rs = cs.map((c, j) => task.reward(it, c, finished[p * n + j]));
+    const cs = g.texts[p];
+    const rs = cs.map((c, j) => task.reward(it, c, g.finished[p][j]));
     rsum += rs.reduce((a, r) => a + r.score, 0);
     out.push({ prompt: it.prompt, completions: cs, rewards: rs.map((r) => r.score), correct: rs.filter((r) => r.correct).length });
   });
