@@ -212,4 +212,5 @@ test('pipeline summary: the parent shows what each stage gave; a rising RM score
   const v = model.view(node);
   assert.match(v.description ?? '', /hidden 0\.73→0\.61 ⚠ hacking/);
   assert.match(String(v.tooltip), /reward hacking/);
+  assert.deepEqual(v.icon, { id: 'warning', color: 'problemsWarningIcon.foreground' }, 'a warning icon, visible however narrow the side bar');
 });

@@ -123,8 +123,9 @@ export function runDescription(e: RunEntry): string {
   if (h) parts.push(`${h.short} ${fmtNum(h.value, 3)}`);
   if (m.status !== 'completed' && m.status !== 'running') parts.push(m.status);
   if (m.source?.format) parts.push(`from ${m.source.format}`);
+  // a pipeline's verdict first: the side bar cuts the description from the right
   const ps = pipelineSummary(m.pipeline).short;
-  if (ps) parts.push(ps);
+  if (ps) parts.unshift(ps);
   return parts.join(' · ');
 }
 
@@ -291,7 +292,10 @@ export class RunsTreeModel {
         return {
           id: `run:${n.stageOf ?? ''}:${n.runDir}`, label, description: [runDescription(e), staleText].filter(Boolean).join(' · '),
           tooltip: runTooltip(e) + (stale ? `  \n**${staleText}** (the manifest still says "running"; the trainer may have been killed with its window)` : ''),
-          icon: stale ? { id: 'watch', color: 'problemsWarningIcon.foreground' } : STATUS_ICON[st] ?? STATUS_ICON.unknown, collapsible: 'collapsed',
+          // a pipeline whose RL stage hacked its reward model gets a warning icon: seen at any side-bar width
+          icon: stale ? { id: 'watch', color: 'problemsWarningIcon.foreground' }
+            : pipelineSummary(e.manifest?.pipeline).hacking ? { id: 'warning', color: 'problemsWarningIcon.foreground' } : STATUS_ICON[st] ?? STATUS_ICON.unknown,
+          collapsible: 'collapsed',
           contextValue: `rlLens.run.${st}${e.manifest?.stages?.length ? '.pipeline' : ''}`, resource: n.runDir,
         };
       }
