@@ -7,10 +7,10 @@ import * as vscode from 'vscode';
 import { Supervisor } from './host/supervisor';
 import { ShellCommands, runDirOf } from './host/commands';
 import { Diagnosis } from './host/diagnosis';
-import { RunsTreeProvider } from './views/runsTree';
-import { RunStatusBar } from './views/statusBar';
-import type { RunNode } from './views/model/runsTreeModel';
-import { registerPanels, type PanelManager } from './views/panels';
+import { RunsTreeProvider } from './host/ui/runsTree';
+import { RunStatusBar } from './host/ui/statusBar';
+import type { RunNode } from './host/ui/model/runsTreeModel';
+import { registerPanels, type PanelManager } from './host/ui/panels';
 import { registerCheckpointDiff } from './host/checkpointDiff';
 
 export interface RlLensApi {

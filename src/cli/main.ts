@@ -1,7 +1,10 @@
 /**
  * `rl-lens` command line. Bundled into dist/trainer.js (the trainer world: never imports `vscode`).
  * Each subcommand lives in its own module and exports `run(argv): Promise<number>` (the exit code).
+ * The entry point registers the algorithm plug-ins (and their presets and config sections) once, here.
  */
+import '../trainer/plugins';
+
 export const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
   train: { summary: 'train --config FILE [--out DIR] [--backend B] [--events stdout]   run a training job', load: () => import('./train') },
   validate: { summary: 'validate RUN_DIR                                   check a run directory against the schema', load: () => import('./validate') },

@@ -3,8 +3,9 @@
  *                [--steps N] [--seed N] [--untrusted]
  *
  * Human progress goes to stderr. With `--events stdout`, stdout carries exactly one JSON TrainerEvent per line (the same
- * events written to RUN_DIR/events.jsonl) and stdin accepts control lines: {"type":"stop"} ends the current step,
- * writes a checkpoint and marks the run stopped (as SIGTERM does).
+ * events written to RUN_DIR/events.jsonl) and stdin accepts control lines (ControlMessage, src/shared/control.ts):
+ * {"type":"stop"} ends the current step, writes a checkpoint and marks the run stopped (as SIGTERM does); other
+ * lines are reported on stderr and ignored.
  * Exit codes: 0 completed or stopped, 1 failed, 2 bad usage / config.
  */
 import * as readline from 'readline';
@@ -12,6 +13,7 @@ import { BACKEND_CHOICES } from '../trainer/backend';
 import { ConfigError, PRESETS, deepMerge, loadConfigFile, resolveConfig, type TrainConfig } from '../trainer/config';
 import { StopSignal, runTraining, type RunResult } from '../trainer/engine';
 import type { TrainerEvent } from '../shared/runFormat';
+import { parseControlMessage } from '../shared/control';
 
 export interface TrainArgs {
   config?: string;
@@ -114,10 +116,11 @@ export async function run(argv: string[]): Promise<number> {
     rl.on('line', (line) => {
       const s = line.trim();
       if (!s) return;
-      try {
-        const msg = JSON.parse(s) as { type?: string };
-        if (msg.type === 'stop') { writeErr('[rl-lens] stop message received: finishing the current step'); stop.request('stop message'); }
-      } catch { writeErr(`[rl-lens] ignoring stdin line that is not JSON: ${s.slice(0, 80)}`); }
+      const msg = parseControlMessage(s);
+      if (!msg.ok) { writeErr(`[rl-lens] ignoring stdin line: ${msg.error}`); return; }
+      switch (msg.message.type) {
+        case 'stop': writeErr('[rl-lens] stop message received: finishing the current step'); stop.request('stop message'); break;
+      }
     });
     rl.on('error', () => undefined);
   }

@@ -7,7 +7,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { FILES, type EvalRecord, type InputProblem, type MetricsRecord, type TrainerEvent } from '../shared/runFormat';
 import { readJsonlFrom } from '../runio/jsonl';
-import { listRolloutSteps, readManifest, readRolloutStep, readStepData, sliceSampleArrays } from '../runio/reader';
+import { listRolloutSteps, readManifest, readRolloutStep } from '../runio/reader';
+import { sampleArrays } from '../shared/rolloutStep';
 import { emptyInput, type DoctorInput, type Series } from './types';
 import { summarizeRolloutStep } from './summarize';
 
@@ -78,8 +79,8 @@ export class DoctorLoader {
       try {
         const st = readRolloutStep(this.dir, step);
         this.problems.push(...st.problems);
-        const data = st.header.dataFile ? readStepData(this.dir, st.header) : undefined;
-        const sum = summarizeRolloutStep(st.header, st.samples, (s) => (data ? sliceSampleArrays(data, st.header, s) : {}), this.opts.ratioBound);
+        const pos = new Map(st.samples.map((s, i) => [s, i]));
+        const sum = summarizeRolloutStep(st.header, st.samples, (s) => sampleArrays(st, pos.get(s) ?? -1), this.opts.ratioBound);
         this.input.rollouts.push(sum);
         changed = true;
       } catch (e) {

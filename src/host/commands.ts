@@ -8,8 +8,6 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { isRunDir } from '../runio/reader';
 import { detectFormat, followForeignRun, type ForeignFollower } from '../importers';
-import type { RunsTreeProvider } from '../views/runsTree';
-import type { RunNode } from '../views/model/runsTreeModel';
 import type { Supervisor } from './supervisor';
 import { defaultRunsFolder, readSettings } from './settings';
 import { loadTemplates, newRunDirName, templatesDir } from './presets';
@@ -39,7 +37,23 @@ export interface StartRunArgs {
 }
 export interface StartRunResult { runDir: string; configPath: string }
 
-type Target = { runDir?: string } | RunNode | vscode.Uri | string | undefined;
+/**
+ * What the commands need of the Runs tree (src/host/ui/runsTree.ts implements it). Declared here so that host
+ * code does not import src/host/ui: the UI depends on the host, one way.
+ */
+export interface RunsView {
+  rescan(): void;
+  runsFolders(): string[];
+  knownRuns(): string[];
+  addOpened(dir: string): Promise<void>;
+  removeOpened(dir: string): Promise<void>;
+  refreshRun(dir: string): void;
+  reveal(dir: string): Promise<void>;
+}
+/** A Runs tree node as the commands see it (structural subset of RunNode in src/host/ui/model/runsTreeModel.ts). */
+type TreeNode = { kind: string; runDir?: string; dir?: string };
+
+type Target = { runDir?: string } | TreeNode | vscode.Uri | string | undefined;
 
 /** The run folder a command was invoked on: a tree node, { runDir }, a Uri, a path. */
 export function runDirOf(arg: Target): string | undefined {
@@ -58,7 +72,7 @@ export class ShellCommands implements vscode.Disposable {
   /** the last messages Start Run / Open Run showed (errors, refusals, the format Open Run detected), newest last: for tests and the log */
   readonly shown: string[] = [];
 
-  constructor(private readonly context: vscode.ExtensionContext, private readonly supervisor: Supervisor, private readonly tree: RunsTreeProvider) {}
+  constructor(private readonly context: vscode.ExtensionContext, private readonly supervisor: Supervisor, private readonly tree: RunsView) {}
 
   register(): vscode.Disposable[] {
     const r = (id: string, f: (...a: never[]) => unknown) => vscode.commands.registerCommand(id, f as (...a: unknown[]) => unknown);
@@ -68,7 +82,7 @@ export class ShellCommands implements vscode.Disposable {
       r('rlLens.openRun', (a?: Target) => this.openRun(a)),
       r('rlLens.showTrainerLog', (a?: Target) => this.showTrainerLog(a)),
       r('rlLens.revealRunFolder', (a?: Target) => this.revealRunFolder(a)),
-      r('rlLens.deleteRun', (a?: Target & { skipConfirm?: boolean }, sel?: RunNode[]) => this.deleteRun(a, sel)),
+      r('rlLens.deleteRun', (a?: Target & { skipConfirm?: boolean }, sel?: TreeNode[]) => this.deleteRun(a, sel)),
       r('rlLens.refresh', () => this.tree.rescan()),
       r('rlLens.installGpuBackend', () => installGpuBackend(this.context.extensionPath, this.gpuOut ??= vscode.window.createOutputChannel('RL Lens: GPU backend'))),
       r('rlLens.newConfigFromTemplate', (a?: { template?: string; file?: string }) => this.newConfigFromTemplate(a)),
@@ -255,15 +269,15 @@ export class ShellCommands implements vscode.Disposable {
   async revealRunFolder(a?: Target): Promise<void> {
     const dir = runDirOf(a) ?? this.supervisor.current()?.runDir;
     if (!dir) return;
-    const target = a && typeof a === 'object' && 'kind' in a && a.kind === 'checkpoint' ? a.dir : dir;
+    const target = a && typeof a === 'object' && 'kind' in a && a.kind === 'checkpoint' && a.dir ? a.dir : dir;
     const uri = vscode.Uri.file(target);
     if (vscode.workspace.getWorkspaceFolder(uri)) await vscode.commands.executeCommand('revealInExplorer', uri);
     else await vscode.commands.executeCommand('revealFileInOS', uri);
   }
 
-  async deleteRun(a?: Target & { skipConfirm?: boolean }, selection?: RunNode[]): Promise<number> {
+  async deleteRun(a?: Target & { skipConfirm?: boolean }, selection?: TreeNode[]): Promise<number> {
     const dirs = new Set<string>();
-    for (const n of selection?.length ? selection : [a]) { const d = runDirOf(n as Target); if (d && (!('kind' in (n ?? {})) || (n as RunNode).kind === 'run')) dirs.add(path.resolve(d)); }
+    for (const n of selection?.length ? selection : [a]) { const d = runDirOf(n as Target); if (d && (!('kind' in (n ?? {})) || (n as TreeNode).kind === 'run')) dirs.add(path.resolve(d)); }
     if (!dirs.size) return 0;
     const running = [...dirs].filter((d) => this.supervisor.isRunning(d));
     if (running.length) { void vscode.window.showWarningMessage(`RL Lens: stop ${running.map((d) => path.basename(d)).join(', ')} before deleting.`); return 0; }

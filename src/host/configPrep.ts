@@ -5,14 +5,8 @@
 import * as path from 'path';
 import { stripJsonComments } from './trainerProcess';
 
-export function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...a };
-  for (const [k, v] of Object.entries(b)) {
-    const o = out[k];
-    out[k] = v && typeof v === 'object' && !Array.isArray(v) && o && typeof o === 'object' && !Array.isArray(o) ? deepMerge(o as Record<string, unknown>, v as Record<string, unknown>) : v;
-  }
-  return out;
-}
+/** the one deep merge (shared with the trainer's config); re-exported for commands.ts */
+export { deepMerge } from '../shared/deepMerge';
 
 export function parseConfigText(text: string, file: string): Record<string, unknown> {
   let v: unknown;
@@ -23,22 +17,14 @@ export function parseConfigText(text: string, file: string): Record<string, unkn
   return v as Record<string, unknown>;
 }
 
-/** Online RL algorithms keep their trace settings in `rl.traces`; the others in `rollouts`. */
-const RL_ALGORITHMS = new Set(['ppo', 'grpo', 'dr_grpo', 'dapo', 'gspo', 'gmpo', 'rloo', 'reinforce_pp', 'raft', 'raft_pp', 'reinforce_rej']);
-
 /**
  * The rlLens.traceRetention setting (full per-token traces every N steps; 0 = as the config says) applied to a
- * config that does not set it itself. Returns the changed copy, or undefined when nothing changes.
+ * config that does not set `rollouts.every` itself. Every algorithm reads the one `rollouts` section
+ * (RolloutRetention, src/shared/rolloutStep.ts). Returns the changed copy, or undefined when nothing changes.
  */
 export function applyTraceRetention(config: Record<string, unknown>, every: number): Record<string, unknown> | undefined {
   if (!(every > 0)) return undefined;
   const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? v as Record<string, unknown> : {});
-  if (RL_ALGORITHMS.has(String(config.algorithm))) {
-    const rl = obj(config.rl);
-    const traces = obj(rl.traces);
-    if (traces.fullEvery !== undefined) return undefined;
-    return { ...config, rl: { ...rl, traces: { ...traces, fullEvery: every } } };
-  }
   const r = obj(config.rollouts);
   if (r.every !== undefined) return undefined;
   return { ...config, rollouts: { ...r, every } };

@@ -11,7 +11,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { FILES, type InputProblem, type MetricsRecord, type RolloutStepHeader, type RolloutSample, type RunManifest, type EvalRecord } from '../shared/runFormat';
 import { readJsonlFrom } from '../runio/jsonl';
-import { listCheckpoints, listRolloutSteps, readRolloutStep, type CheckpointEntry } from '../runio/reader';
+import { listCheckpoints, listRolloutSteps, readRolloutStepIndex, type CheckpointEntry, type RolloutStepRead } from '../runio/reader';
 
 export interface RunChanges { manifest: boolean; metrics: boolean; steps: boolean; checkpoints: boolean; any: boolean }
 
@@ -116,7 +116,8 @@ export class RunEntry {
   }
 }
 
-export interface CachedStep { header: RolloutStepHeader; samples: RolloutSample[]; problems: InputProblem[] }
+/** A step as the tree needs it: the stored shape without its per-token block (the tree never reads the block). */
+export type CachedStep = Omit<RolloutStepRead, 'data'>;
 
 /** All runs the extension knows, keyed by absolute folder, with an LRU cache of parsed rollout steps. */
 export class RunStore {
@@ -142,7 +143,7 @@ export class RunStore {
     const key = `${path.resolve(dir)}\0${step}`;
     const hit = this.stepCache.get(key);
     if (hit) { this.stepCache.delete(key); this.stepCache.set(key, hit); return hit; }
-    const s = readRolloutStep(dir, step);
+    const s = readRolloutStepIndex(dir, step);
     this.stepCache.set(key, s);
     while (this.stepCache.size > this.maxCachedSteps) this.stepCache.delete(this.stepCache.keys().next().value as string);
     return s;

@@ -11,7 +11,7 @@ import * as vscode from 'vscode';
 import type { BackendInfo, RunStatus, TrainerEvent } from '../shared/runFormat';
 import { TrainerProcess, type TrainerExit } from './trainerProcess';
 import { readSettings } from './settings';
-import { headline } from '../views/model/runsTreeModel';
+import { headline } from './headline';
 
 export interface StartOptions {
   configPath: string;

@@ -4,7 +4,7 @@
  * - spawned detached (its own process group) so Stop can kill the whole tree (`process.kill(-pid)`);
  * - stdout = one JSON TrainerEvent per line (`--events stdout`), parsed incrementally as chunks arrive;
  * - stderr = human log lines, handed to `onStderr` (the extension puts them in a LogOutputChannel);
- * - stop(): `{"type":"stop"}` on stdin + SIGTERM, then SIGKILL to the process group after `killAfterMs`;
+ * - stop(): ControlMessage `{"type":"stop"}` (src/shared/control.ts) on stdin + SIGTERM, then SIGKILL to the process group after `killAfterMs`;
  * - on exit without an `end` event (crash, kill -9, exception before the trainer could write), the run's
  *   manifest is marked `failed` (or written, if the trainer died before creating it), so the tree shows why.
  */
@@ -12,6 +12,7 @@ import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { FILES, RUN_FORMAT, RUN_FORMAT_VERSION, type RunManifest, type RunStatus, type TrainerEvent } from '../shared/runFormat';
+import { encodeControlMessage, type ControlMessage } from '../shared/control';
 import { writeFileAtomic, appendJsonLine } from '../runio/writer';
 import { EventLineParser, type ParsedLine } from './eventParser';
 
@@ -143,12 +144,17 @@ export class TrainerProcess {
   stop(): void {
     if (!this.child || this.exitInfo) return;
     this.stopRequested = true;
-    try { this.child.stdin!.write('{"type":"stop"}\n'); } catch { /* ignore */ }
+    this.send({ type: 'stop' });
     try { this.child.kill('SIGTERM'); } catch { /* ignore */ }
     if (!this.killTimer) {
       this.killTimer = setTimeout(() => this.kill(), this.launch.killAfterMs ?? 10_000);
       this.killTimer.unref?.();
     }
+  }
+
+  /** Write one control message to the trainer's stdin (ignored once it closed stdin or exited). */
+  private send(m: ControlMessage): void {
+    try { this.child?.stdin?.write(encodeControlMessage(m)); } catch { /* ignore */ }
   }
 
   /** Kill the whole process group now. */

@@ -15,7 +15,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { RolloutSampleInput } from '../shared/runFormat';
 import { Problems, TailWatch, asNumberArray, countNonFinite, derivedStepMetrics, groupSamples, jsonSafe, keepExtra, listFiles, naturalCompare } from './common';
-import { JsonlStepIndex, orderArrays, parseStep, type ConvertedSample, type PollResult, type Session, type StepOut } from './session';
+import { orderArrays } from '../shared/rolloutStep';
+import { JsonlStepIndex, parseStep, type ConvertedSample, type PollResult, type Session, type StepOut } from './session';
 
 /** RLLoggingBoard key → RL Lens per-token array name. */
 export const RLLB_ARRAYS: Record<string, string> = {

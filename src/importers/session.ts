@@ -4,7 +4,7 @@
  * lines are indexed by step with their byte ranges, so a step that receives more lines later (another
  * data-parallel rank, a file still being written) is rebuilt from the source bytes without keeping samples in memory.
  */
-import { TOKEN_ARRAYS, type EvalRecord, type InputProblem, type MetricsRecord, type RolloutSampleInput, type RolloutStepHeaderInput } from '../shared/runFormat';
+import { type EvalRecord, type InputProblem, type MetricsRecord, type RolloutSampleInput, type RolloutStepHeaderInput } from '../shared/runFormat';
 import * as fs from 'fs';
 import { Problems, TailWatch, forEachLine, isObject, parsePyJson } from './common';
 
@@ -152,10 +152,3 @@ export function parseStep(v: unknown): number | string {
   return `"step" must be a non-negative integer, got ${JSON.stringify(v)}`;
 }
 
-/** Storage order of per-token arrays: RL Lens's known arrays first (their canonical order), then others by name. */
-export function orderArrays(names: Iterable<string>): string[] {
-  const set = new Set(names);
-  const known = (TOKEN_ARRAYS as readonly string[]).filter((n) => set.has(n));
-  const other = [...set].filter((n) => !(TOKEN_ARRAYS as readonly string[]).includes(n)).sort();
-  return [...known, ...other];
-}

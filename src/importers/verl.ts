@@ -14,6 +14,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { passAtK } from '../shared/passAtK';
 import type { EvalRecord, InputProblem, MetricsRecord, RolloutSampleInput } from '../shared/runFormat';
 import { Problems, TailWatch, derivedStepMetrics, forEachLine, groupSamples, isObject, jsonSafe, keepExtra, listFiles, naturalCompare, parsePyJson, textOf } from './common';
 import { VERL_METRICS, mapMetrics } from './metricMap';
@@ -109,14 +110,6 @@ export function convertVerlRecord(rec: Record<string, unknown>, file: string, li
   return { sample, arrays: {} };
 }
 
-/** Unbiased pass@k estimator (Chen et al. 2021): 1 − C(n−c, k) / C(n, k). */
-export function passAtK(n: number, c: number, k: number): number {
-  if (n - c < k) return 1;
-  let prod = 1;
-  for (let i = n - c + 1; i <= n; i++) prod *= 1 - k / i;
-  return 1 - prod;
-}
-
 export function evalFromSamples(step: number, samples: RolloutSampleInput[], time?: number): EvalRecord {
   const { groups } = groupSamples(samples, () => undefined);
   const correct = (s: RolloutSampleInput): boolean => {
@@ -131,7 +124,7 @@ export function evalFromSamples(step: number, samples: RolloutSampleInput[], tim
   }));
   const minN = items.length ? Math.min(...items.map((it) => it.completions.length)) : 0;
   const ks: number[] = [];
-  for (let k = 1; k <= minN; k *= 2) ks.push(k);
+  for (let k = 1; k <= minN; k *= 2) ks.push(k); // k ≤ every prompt's n: pass@k is undefined for k > n (shared/passAtK.ts)
   const pass: Record<string, number> = {};
   for (const k of ks) pass[String(k)] = items.reduce((a, it) => a + passAtK(it.completions.length, it.correct, k), 0) / items.length;
   const rewards = samples.map((s) => s.reward);

@@ -10,6 +10,7 @@ import {
   type RunManifest, type TrainerEvent,
 } from '../shared/runFormat';
 import { readJsonlFile } from './jsonl';
+import { blockProblems, sampleArrays, sampleBlock, type RolloutStep } from '../shared/rolloutStep';
 import { isLittleEndian, swap32 } from './writer';
 
 export class RunFormatError extends Error {
@@ -55,13 +56,13 @@ export function listRolloutSteps(dir: string): number[] {
   return names.filter((n) => /^step_\d+\.jsonl$/.test(n)).map((n) => parseStepFileBase(n)!).sort((a, b) => a - b);
 }
 
-export interface RolloutStep {
-  header: RolloutStepHeader;
-  samples: RolloutSample[];
+/** A step read back: the stored shape (src/shared/rolloutStep.ts) and the problems met reading it. */
+export interface RolloutStepRead extends RolloutStep {
   problems: InputProblem[];
 }
 
-export function readRolloutStep(dir: string, step: number): RolloutStep {
+/** Header and samples of a step without its per-token block (the tree, the doctor's summaries). */
+export function readRolloutStepIndex(dir: string, step: number): Omit<RolloutStepRead, 'data'> {
   const file = path.join(dir, FILES.rolloutsDir, `${stepFileBase(step)}.jsonl`);
   const r = readJsonlFile<RolloutStepHeader | RolloutSample>(file);
   const problems = [...r.problems];
@@ -79,38 +80,39 @@ export function readRolloutStep(dir: string, step: number): RolloutStep {
   return { header, samples, problems };
 }
 
+/**
+ * One step, whole: header, samples and the `.f32` block (the one reader the host, the doctor, the CLI and tests use).
+ * A block shorter than the offsets say (a truncated file) is reported per sample, never thrown.
+ */
+export function readRolloutStep(dir: string, step: number): RolloutStepRead {
+  const idx = readRolloutStepIndex(dir, step);
+  const data = readStepData(dir, idx.header) ?? new Float32Array(0);
+  const out: RolloutStepRead = { ...idx, data };
+  const file = path.join(dir, FILES.rolloutsDir, idx.header.dataFile ?? '');
+  for (const message of blockProblems(out)) out.problems.push({ file, message });
+  return out;
+}
+
 /** Read the whole .f32 file of a step (all samples, all arrays). */
 export function readStepData(dir: string, header: RolloutStepHeader): Float32Array | undefined {
   if (!header.dataFile) return undefined;
-  const buf = fs.readFileSync(path.join(dir, FILES.rolloutsDir, header.dataFile));
-  const bytes = new Uint8Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  let buf: Buffer;
+  try { buf = fs.readFileSync(path.join(dir, FILES.rolloutsDir, header.dataFile)); } catch { return undefined; }
+  const bytes = new Uint8Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + Math.floor(buf.byteLength / 4) * 4));
   if (!isLittleEndian()) swap32(bytes);
-  return new Float32Array(bytes.buffer, 0, Math.floor(bytes.byteLength / 4));
+  return new Float32Array(bytes.buffer, 0, bytes.byteLength / 4);
 }
 
-/** Per-token arrays of one sample, read with a single positioned read. */
+/** Per-token arrays of one sample, read with a single positioned read (random access without the whole block). */
 export function readSampleArrays(dir: string, header: RolloutStepHeader, sample: RolloutSample): Record<string, Float32Array> {
-  const out: Record<string, Float32Array> = {};
-  if (!header.dataFile || sample.offset === undefined || header.arrays.length === 0) return out;
-  const n = header.arrays.length * sample.length;
-  const bytes = new Uint8Array(n * 4);
-  const fd = fs.openSync(path.join(dir, FILES.rolloutsDir, header.dataFile), 'r');
-  try { fs.readSync(fd, bytes, 0, bytes.length, sample.offset * 4); } finally { fs.closeSync(fd); }
+  const b = header.dataFile ? sampleBlock(header, sample) : undefined;
+  if (!b) return {};
+  const bytes = new Uint8Array((b.end - b.start) * 4);
+  const fd = fs.openSync(path.join(dir, FILES.rolloutsDir, header.dataFile!), 'r');
+  try { fs.readSync(fd, bytes, 0, bytes.length, b.start * 4); } finally { fs.closeSync(fd); }
   if (!isLittleEndian()) swap32(bytes);
-  const all = new Float32Array(bytes.buffer);
-  header.arrays.forEach((name, k) => { out[name] = all.subarray(k * sample.length, (k + 1) * sample.length); });
-  return out;
-}
-
-/** Slice one sample's arrays out of a step's full data. */
-export function sliceSampleArrays(data: Float32Array, header: RolloutStepHeader, sample: RolloutSample): Record<string, Float32Array> {
-  const out: Record<string, Float32Array> = {};
-  if (sample.offset === undefined) return out;
-  header.arrays.forEach((name, k) => {
-    const at = sample.offset! + k * sample.length;
-    out[name] = data.subarray(at, at + sample.length);
-  });
-  return out;
+  // the sample's block on its own: the same arithmetic with the sample at offset 0
+  return sampleArrays({ header, samples: [{ ...sample, offset: 0 }], data: new Float32Array(bytes.buffer) }, 0);
 }
 
 export interface CheckpointEntry {

@@ -6,8 +6,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import {
   FILES, RUN_FORMAT, RUN_FORMAT_VERSION, stepFileBase,
-  type EvalRecord, type MetricsRecord, type RolloutSample, type RolloutSampleInput, type RolloutStepHeader, type RolloutStepHeaderInput, type RunManifest, type TrainerEvent,
+  type EvalRecord, type MetricsRecord, type RolloutSampleInput, type RolloutStepHeaderInput, type RunManifest, type TrainerEvent,
 } from '../shared/runFormat';
+import { packRolloutStep, type RolloutStep, type TokenArrays } from '../shared/rolloutStep';
+
+export type { TokenArrays };
 
 /** Write a file atomically: write to a temp file in the same folder, fsync, rename over the target. */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
@@ -33,7 +36,6 @@ export function jsonReplacer(_k: string, v: unknown): unknown {
   return v;
 }
 
-export type TokenArrays = Record<string, ArrayLike<number>>;
 
 export class RunWriter {
   readonly dir: string;
@@ -97,34 +99,26 @@ export class RunWriter {
   }
 }
 
+/** Write a producer's step (packed by src/shared/rolloutStep.ts) to `rolloutsDir`; returns the .jsonl path. */
 export function writeRolloutStepFiles(rolloutsDir: string, header: RolloutStepHeaderInput, samples: RolloutSampleInput[], arrays: TokenArrays[]): string {
-  fs.mkdirSync(rolloutsDir, { recursive: true });
   const base = stepFileBase(header.step);
-  const names = header.arrays;
-  let total = 0;
-  for (const s of samples) total += s.length * names.length;
-  const data = new Float32Array(total);
-  const outSamples: RolloutSample[] = [];
-  let off = 0;
-  samples.forEach((s, i) => {
-    const arrs = arrays[i] ?? {};
-    names.forEach((name, k) => {
-      const src = arrs[name];
-      const at = off + k * s.length;
-      for (let t = 0; t < s.length; t++) data[at + t] = src && t < src.length ? Number(src[t]) : NaN;
-    });
-    outSamples.push({ ...s, kind: 'sample', index: i, offset: names.length ? off : undefined } as RolloutSample);
-    off += s.length * names.length;
-  });
-  const dataFile = names.length ? `${base}.f32` : undefined;
-  if (dataFile) {
-    // little-endian on disk
+  return writeRolloutStepPacked(rolloutsDir, packRolloutStep({ header, samples, arrays }, `${base}.f32`));
+}
+
+/**
+ * Write a packed step: the .f32 block first (little-endian), then header + samples to step_X.jsonl atomically, so a
+ * reader that lists *.jsonl never sees half a step. Returns the .jsonl path.
+ */
+export function writeRolloutStepPacked(rolloutsDir: string, step: RolloutStep): string {
+  fs.mkdirSync(rolloutsDir, { recursive: true });
+  const base = stepFileBase(step.header.step);
+  const { header, samples, data } = step;
+  if (header.dataFile) {
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     if (!isLittleEndian()) swap32(bytes);
-    writeFileAtomic(path.join(rolloutsDir, dataFile), bytes);
+    writeFileAtomic(path.join(rolloutsDir, header.dataFile), bytes);
   }
-  const fullHeader: RolloutStepHeader = { kind: 'header', ...header, numSamples: samples.length, dataFile } as RolloutStepHeader;
-  const lines = [JSON.stringify(fullHeader, jsonReplacer), ...outSamples.map((s) => JSON.stringify(s, jsonReplacer))];
+  const lines = [JSON.stringify(header, jsonReplacer), ...samples.map((s) => JSON.stringify(s, jsonReplacer))];
   const file = path.join(rolloutsDir, `${base}.jsonl`);
   writeFileAtomic(file, lines.join('\n') + '\n');
   return file;

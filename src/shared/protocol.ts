@@ -1,5 +1,5 @@
 /**
- * The ONE message protocol between the extension host (src/views/panels) and the RL Lens webviews (src/webview).
+ * The ONE message protocol between the extension host (src/host/ui/panels) and the RL Lens webviews (src/webview).
  * No dependencies on `vscode` or the DOM.
  *
  * Three message kinds, discriminated by `kind`:
@@ -16,6 +16,7 @@
  * (and eval records) that appeared since the last one it sent for that run; `rollout/stepAdded` names a new step.
  */
 import type { EvalRecord, MetricsRecord, RolloutSample, RolloutStepHeader, RunStatus } from './runFormat';
+import type { RolloutStep } from './rolloutStep';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -88,16 +89,22 @@ export interface FilterSpec {
   maxReward?: number;
 }
 
-/** One rollout step as sent to a webview: header, samples (no per-token data inline) and the whole step's float32 block. */
-export interface StepPayload {
+/**
+ * One rollout step as sent to a webview: the stored shape (RolloutStep, src/shared/rolloutStep.ts) with its block as
+ * an ArrayBuffer for the transfer. `header.algorithm` is always set (the host fills it from the manifest when the
+ * step file lacks it). The webview turns it back into a RolloutStep with `toRolloutStep`.
+ */
+export interface StepPayload extends Omit<RolloutStep, 'data'> {
   runDir: string;
-  algorithm: string;
-  header: RolloutStepHeader;
-  samples: RolloutSample[];
-  /** the .f32 contents (sample-major, array-major inside a sample; see runFormat RolloutSample.offset); empty when none.
-   *  The host sends an ArrayBuffer (VS Code ≥ 1.57 transfers it efficiently); webviews wrap it with `toFloat32`. */
+  /** the .f32 contents (layout: src/shared/rolloutStep.ts); empty when none. The host sends an ArrayBuffer
+   *  (VS Code ≥ 1.57 transfers it efficiently). */
   data: ArrayBuffer | Float32Array;
   problems: string[];
+}
+
+/** The step a webview draws, from what the host sent (no copy of the block). */
+export function toRolloutStep(p: Pick<StepPayload, 'header' | 'samples' | 'data'>): RolloutStep {
+  return { header: p.header, samples: p.samples, data: toFloat32(p.data) };
 }
 
 export interface MetricsPayload {
@@ -117,8 +124,12 @@ export interface InitParams {
   state?: WebviewState;
 }
 
-/** Requests: method → params / result. */
-export interface RequestMap {
+/**
+ * Requests (webview → host), declared once: method → params / result. The webview calls
+ * `HostConnection.request(method, params)` (src/webview/rpc.ts) and gets `Promise<result>`; the host answers with a
+ * `WebviewRequestHandlers` table (src/host/ui/panels/requests.ts), one handler per method (a missing one does not compile).
+ */
+export interface WebviewRequests {
   'runs/list': { params: Record<string, never>; result: RunRef[] };
   'rollout/listSteps': { params: { runDir: string }; result: number[] };
   'rollout/getStep': { params: { runDir: string; step: number }; result: StepPayload };
@@ -153,13 +164,18 @@ export interface HostNotificationMap {
   'doctor/annotations': { runDir: string; annotations: DashboardAnnotation[] };
 }
 
-export type RequestMethod = keyof RequestMap;
-export type Params<M extends RequestMethod> = RequestMap[M]['params'];
-export type Result<M extends RequestMethod> = RequestMap[M]['result'];
+export type RequestMethod = keyof WebviewRequests;
+export type Params<M extends RequestMethod> = WebviewRequests[M]['params'];
+export type Result<M extends RequestMethod> = WebviewRequests[M]['result'];
 
-export type RequestMessage = { [M in RequestMethod]: { kind: 'request'; id: number; method: M; params: Params<M> } }[RequestMethod];
-export type ResponseMessage =
-  | { kind: 'response'; id: number; ok: true; result: unknown }
+/** The host's answers: one handler per request method, each returning that method's result. */
+export type WebviewRequestHandlers = { [M in RequestMethod]: (params: Params<M>) => Result<M> | Promise<Result<M>> };
+
+/** A request of method M (default: any method, as a union). */
+export type RequestMessage<M extends RequestMethod = RequestMethod> = { [K in M]: { kind: 'request'; id: number; method: K; params: Params<K> } }[M];
+/** The answer to a request of method M (responses carry only the id: the webview knows M from its pending request). */
+export type ResponseMessage<M extends RequestMethod = RequestMethod> =
+  | { kind: 'response'; id: number; ok: true; result: Result<M> }
   | { kind: 'response'; id: number; ok: false; error: string };
 export type WebviewNotification = { [M in keyof WebviewNotificationMap]: { kind: 'notification'; method: M; params: WebviewNotificationMap[M] } }[keyof WebviewNotificationMap];
 export type HostNotification = { [M in keyof HostNotificationMap]: { kind: 'notification'; method: M; params: HostNotificationMap[M] } }[keyof HostNotificationMap];
@@ -169,9 +185,16 @@ export type WebviewToHost = RequestMessage | WebviewNotification;
 /** Everything the host may post to a webview. */
 export type HostToWebview = ResponseMessage | HostNotification;
 
-const REQUEST_METHODS: ReadonlySet<string> = new Set<RequestMethod>(['runs/list', 'rollout/listSteps', 'rollout/getStep', 'metrics/get']);
-const WEBVIEW_NOTIFICATIONS: ReadonlySet<string> = new Set<keyof WebviewNotificationMap>(['ready', 'selection/changed', 'open/heatmap', 'open/group', 'state/changed', 'log/error']);
-const HOST_NOTIFICATIONS: ReadonlySet<string> = new Set<keyof HostNotificationMap>(['init', 'view/show', 'metrics/append', 'rollout/stepAdded', 'runs/set', 'doctor/annotations']);
+// The method names at run time (envelope validation). Records keyed by the maps above, so a name missing here or
+// not declared there fails to compile: the maps stay the one declaration.
+const REQUEST_NAMES: Record<RequestMethod, true> = { 'runs/list': true, 'rollout/listSteps': true, 'rollout/getStep': true, 'metrics/get': true };
+const WEBVIEW_NOTIFICATION_NAMES: Record<keyof WebviewNotificationMap, true> = { ready: true, 'selection/changed': true, 'open/heatmap': true, 'open/group': true, 'state/changed': true, 'log/error': true };
+const HOST_NOTIFICATION_NAMES: Record<keyof HostNotificationMap, true> = { init: true, 'view/show': true, 'metrics/append': true, 'rollout/stepAdded': true, 'runs/set': true, 'doctor/annotations': true };
+/** Every request method, as declared by WebviewRequests. */
+export const REQUEST_METHODS = Object.keys(REQUEST_NAMES) as readonly RequestMethod[];
+const REQUEST_SET: ReadonlySet<string> = new Set(REQUEST_METHODS);
+const WEBVIEW_NOTIFICATIONS: ReadonlySet<string> = new Set(Object.keys(WEBVIEW_NOTIFICATION_NAMES));
+const HOST_NOTIFICATIONS: ReadonlySet<string> = new Set(Object.keys(HOST_NOTIFICATION_NAMES));
 
 /** Normalise StepPayload.data to a Float32Array (no copy). */
 export function toFloat32(d: ArrayBuffer | Float32Array | undefined): Float32Array {
@@ -187,7 +210,7 @@ export function parseWebviewMessage(msg: unknown): WebviewToHost | { error: stri
   if (!isObj(msg)) return { error: 'message is not an object' };
   if (msg.kind === 'request') {
     if (typeof msg.id !== 'number' || !Number.isInteger(msg.id)) return { error: 'request without integer id' };
-    if (typeof msg.method !== 'string' || !REQUEST_METHODS.has(msg.method)) return { error: `unknown request method ${JSON.stringify(msg.method)}` };
+    if (typeof msg.method !== 'string' || !REQUEST_SET.has(msg.method)) return { error: `unknown request method ${JSON.stringify(msg.method)}` };
     if (!isObj(msg.params)) return { error: `request ${msg.method}: params must be an object` };
     return msg as unknown as RequestMessage;
   }

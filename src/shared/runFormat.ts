@@ -167,12 +167,7 @@ export interface EvalRecord {
   items?: { prompt: string; completions: string[]; rewards: number[]; correct: number }[];
 }
 
-/** Names of per-token arrays. Writers may add others (e.g. importers keep unknown per-token fields). */
-export const TOKEN_ARRAYS = [
-  'logprob', 'old_logprob', 'ref_logprob', 'kl', 'token_reward', 'value', 'return',
-  'advantage', 'ratio', 'clip', 'entropy', 'mask', 'implicit_reward',
-] as const;
-export type KnownTokenArray = typeof TOKEN_ARRAYS[number];
+/* Per-token array names, the .f32 block arithmetic and trace retention: src/shared/rolloutStep.ts. */
 
 /**
  * Encoding of the `clip` per-token array: which clipping branch was active for the token.
@@ -188,8 +183,15 @@ export interface RolloutGroup {
   rewards: number[];
   mean: number;
   std: number;
-  /** the baseline the advantage was computed against, if the algorithm has one per group */
+  /** the baseline the advantage was computed against, when it is one number for the whole group (GRPO, Dr. GRPO: the
+   *  group mean of `scores`) */
   baseline?: number;
+  /** per member (same order as `samples`): the baseline member k's advantage was computed against, when it differs
+   *  between members (RLOO: the mean of the other n−1 scores) */
+  baselines?: number[];
+  /** per member: the sequence score the advantage estimator was given, when it differs from `rewards`
+   *  (KL in the reward: reward − β·Σ_t KL_t); `mean`, `std` and the baselines are statistics of these */
+  scores?: number[];
   /** true when the group contributed no gradient (zero variance, dynamic-sampling drop, rejection) */
   filtered?: boolean;
   filterReason?: 'zero_variance' | 'dynamic_sampling' | 'rejection' | string;

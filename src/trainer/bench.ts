@@ -17,33 +17,16 @@ import { AdamW, clipByGlobalNorm } from './optim';
 import { Rng } from './rng';
 import { generate } from './sampling';
 import { writeRolloutStepFiles } from '../runio/writer';
-import { readRolloutStep, readSampleArrays, readStepData } from '../runio/reader';
-import { TOKEN_ARRAYS } from '../shared/runFormat';
+import { readRolloutStep, readRolloutStepIndex, readSampleArrays } from '../runio/reader';
+import { TOKEN_ARRAYS } from '../shared/rolloutStep';
 import { rlBenchCases } from './rl/bench';
+import type { BenchCase } from './benchCase';
 
 export const REFERENCE_MODEL: GPTConfig = { vocabSize: 32, contextLength: 32, dModel: 128, nHeads: 4, nLayers: 2 };
 /** PyTorch on the 2-core development machine (numbers given in the issue) */
 export const PYTORCH_REFERENCE_MS: Record<string, number> = { train_step: 80, sample_kv: 72 };
 
-export interface BenchMeasurement {
-  /** milliseconds per iteration (median) */
-  ms: number;
-  /** tokens processed per iteration */
-  tokens: number;
-  /** floating-point operations per iteration (model FLOPs, 6N-style convention for training) */
-  flops: number;
-  all?: number[];
-  /** process CPU time (user + system) per iteration, median: ≈ wall time on an idle machine for the single-threaded backends */
-  cpuMs?: number;
-  note?: string;
-}
-
-export interface BenchCase {
-  name: string;
-  description: string;
-  /** run once for warm-up then `iters` times; return the measurement */
-  run(opts: { iters: number; backend: string }): Promise<BenchMeasurement> | BenchMeasurement;
-}
+export type { BenchCase, BenchMeasurement } from './benchCase';
 
 const cases: BenchCase[] = [];
 export function registerBenchCase(c: BenchCase): void { cases.push(c); }
@@ -185,23 +168,23 @@ export function storageBench(mb: number, dir: string): Record<string, number> {
   for (const f of fs.readdirSync(rdir)) total += fs.statSync(path.join(rdir, f)).size;
   // 1. open a step: header + sample lines (what the heatmap needs first)
   t = performance.now();
-  const st = readRolloutStep(dir, Math.ceil(steps / 2));
+  const st = readRolloutStepIndex(dir, Math.ceil(steps / 2));
   const openStepMs = performance.now() - t;
   // 2. one sample's arrays with one positioned read (hover / drill-down), 200 random samples over all steps
   t = performance.now();
   const rng = new Rng(1);
-  const cache = new Map<number, ReturnType<typeof readRolloutStep>>();
+  const cache = new Map<number, ReturnType<typeof readRolloutStepIndex>>();
   for (let i = 0; i < 200; i++) {
     const s = 1 + rng.int(steps);
     let r = cache.get(s);
-    if (!r) { r = readRolloutStep(dir, s); cache.set(s, r); }
+    if (!r) { r = readRolloutStepIndex(dir, s); cache.set(s, r); }
     readSampleArrays(dir, r.header, r.samples[rng.int(S)]);
   }
   const randomSampleMs = (performance.now() - t) / 200;
   // 3. every step's full .f32 (sequential scan, e.g. a doctor check over all tokens)
   t = performance.now();
   let n = 0;
-  for (let s = 1; s <= steps; s++) { const r = s === st.header.step ? st : readRolloutStep(dir, s); n += readStepData(dir, r.header)!.length; }
+  for (let s = 1; s <= steps; s++) n += readRolloutStep(dir, s).data.length;
   const scanS = (performance.now() - t) / 1000;
   fs.rmSync(dir, { recursive: true, force: true });
   return { steps, totalMB: total / 2 ** 20, writeS, writeMBps: total / 2 ** 20 / writeS, openStepMs, randomSampleMs, scanS, scanMBps: (n * 4) / 2 ** 20 / scanS };

@@ -2,55 +2,21 @@
  * Training configuration: JSON, validated against the JSON Schema (base schema below + the config sections of the
  * registered algorithms; the same schema is shipped as schemas/config.schema.json, written by schemaGen.ts).
  * Errors name the file, line, field, the bad value and what is allowed. Derived values are computed once (`derived`).
+ * The algorithms (and their sections) are those registered when the config is resolved: the entry point imports
+ * ./plugins (src/cli/main.ts, bench.ts, schemaGen.ts, tests); this module imports no plug-in.
  */
 import Ajv, { type ErrorObject } from 'ajv';
 import * as fs from 'fs';
 import * as path from 'path';
-import { listAlgorithms, sectionOf, type AlgorithmModule } from './registry';
+import { listAlgorithms, listConfigSections, sectionOf, type AlgorithmModule } from './registry';
 import { TASK_NAMES, createTask } from './tasks';
 import { CharTokenizer, DEFAULT_CHARS } from './tokenizer';
 import { BACKEND_CHOICES } from './backend';
-import { REWARD_CONFIG_SCHEMA, resolveRewardPaths } from './preference/rewardModel';
-import './plugins';
+import { deepMerge } from '../shared/deepMerge';
 
-export interface TrainConfig {
-  $schema?: string;
-  name?: string;
-  algorithm: string;
-  seed: number;
-  backend: string;
-  /** wasm threads requested (Node runs the single-threaded wasm binary: see docs/backends.md) */
-  threads?: number;
-  task: { name: string; difficulty: number; formatWeight: number; partialCredit: boolean; partialWeight: number; evalFraction: number; rewardModule?: string };
-  model: { dModel: number; nHeads: number; nLayers: number; contextLength: number; mlpRatio: number; valueHead: boolean };
-  /** start from a checkpoint folder (…/checkpoints/step_X) instead of a fresh model */
-  init?: { checkpoint?: string };
-  train: {
-    steps: number; batchSize: number; lr: number; lrSchedule: 'constant' | 'cosine'; warmupSteps: number; minLrRatio: number;
-    weightDecay: number; gradClip: number; beta1: number; beta2: number; eps: number;
-  };
-  sampling: { temperature: number; topP: number; topK: number; maxNewTokens: number };
-  eval: { every: number; numPrompts: number; samplesPerPrompt: number; k: number[]; temperature: number; atStart: boolean };
-  checkpoint: { every: number };
-  rollouts: { every: number; maxSamples: number };
-  log: { every: number };
-  sft: { demoNoise: number; demoCoverage: number };
-  /** computed once from the rest (never read from the file) */
-  derived: Derived;
-  [section: string]: unknown;
-}
+import type { TrainConfig } from './context';
 
-export interface Derived {
-  vocabSize: number;
-  vocab: string[];
-  maxPromptTokens: number;
-  maxAnswerTokens: number;
-  /** tokens of one SFT example: BOS + prompt + answer + EOS, ≤ contextLength */
-  sequenceLength: number;
-  maxNewTokens: number;
-  parameters?: number;
-  flopsPerToken?: number;
-}
+export type { TrainConfig, Derived } from './context';
 
 export class ConfigError extends Error {
   constructor(readonly problems: { file?: string; line?: number; field: string; message: string }[]) {
@@ -102,7 +68,6 @@ export function baseSchema(): Record<string, any> {
         },
       },
       init: { type: 'object', additionalProperties: false, properties: { checkpoint: { type: 'string', minLength: 1 } } },
-      reward: REWARD_CONFIG_SCHEMA,
       train: {
         type: 'object', additionalProperties: false,
         properties: {
@@ -159,9 +124,10 @@ export function baseSchema(): Record<string, any> {
   };
 }
 
-/** Full schema: base + one property per registered algorithm section. */
+/** Full schema: base + the plug-ins' top-level sections (registerConfigSection) + one property per registered algorithm section. */
 export function configSchema(mods: AlgorithmModule[] = listAlgorithms()): Record<string, any> {
   const s = baseSchema();
+  for (const sec of listConfigSections()) if (!s.properties[sec.name]) s.properties[sec.name] = sec.schema;
   const names = new Set<string>(['sft']);
   for (const m of mods) {
     names.add(m.name);
@@ -284,7 +250,7 @@ export function resolveConfig(raw: unknown, opts: { file?: string; text?: string
   for (const k of c.eval.k) if (k > c.eval.samplesPerPrompt) problems.push({ file, line: loc('/eval/k'), field: 'config.eval.k', message: `pass@${k} needs eval.samplesPerPrompt ≥ ${k} (got ${c.eval.samplesPerPrompt})` });
   if (c.task.rewardModule && file) c.task.rewardModule = path.resolve(path.dirname(file), c.task.rewardModule);
   if (c.init?.checkpoint && file) c.init.checkpoint = path.resolve(path.dirname(file), c.init.checkpoint);
-  if (c.reward && file) resolveRewardPaths(c.reward, path.dirname(file));
+  for (const sec of listConfigSections()) if (c[sec.name] !== undefined && file) sec.resolvePaths?.(c[sec.name], path.dirname(file));
   // preference data files (any `data: {path, evalPath}` section, e.g. dpo.data, pipeline stages) are relative to the
   // config file too, not to the trainer's working directory (the extension runs it in the run folder)
   if (file) resolveDataPaths(c, path.dirname(file));
@@ -315,35 +281,11 @@ export function loadConfigFile(file: string, overrides: Record<string, unknown> 
   return resolveConfig(deepMerge(raw, overrides), { file, text });
 }
 
-export function deepMerge(a: unknown, b: unknown): unknown {
-  if (!isPlainObject(a) || !isPlainObject(b)) return b === undefined ? a : b;
-  const out: Record<string, unknown> = { ...a };
-  for (const [k, v] of Object.entries(b)) out[k] = deepMerge(a[k], v);
-  return out;
-}
+/** re-exported for the presets' users (rl/register, preference, cli, tests): the one deep merge lives in shared/ */
+export { deepMerge };
 
-/** The built-in default: a real SFT run on arithmetic that finishes in a few minutes on 2 cores (wasm) and visibly learns. */
-export function defaultPreset(): Record<string, unknown> {
-  return {
-    name: 'default-sft-arithmetic',
-    algorithm: 'sft',
-    seed: 1,
-    task: { name: 'arithmetic', difficulty: 1 },
-    model: { dModel: 64, nHeads: 4, nLayers: 2, contextLength: 16 },
-    train: { steps: 300, batchSize: 64, lr: 0.003, lrSchedule: 'cosine', warmupSteps: 20 },
-    sampling: { temperature: 1, maxNewTokens: 5 },
-    eval: { every: 50, numPrompts: 64, samplesPerPrompt: 8, k: [1, 2, 4, 8] },
-    checkpoint: { every: 100 },
-    rollouts: { every: 25, maxSamples: 32 },
-    sft: { demoNoise: 0.1, demoCoverage: 1 },
-  };
-}
-
-export const PRESETS: Record<string, () => Record<string, unknown>> = {
-  default: defaultPreset,
-  /** a few seconds: for tests and smoke checks */
-  tiny: () => deepMerge(defaultPreset(), { name: 'tiny-sft', task: { difficulty: 1 }, model: { dModel: 32, nLayers: 1 }, train: { steps: 20, batchSize: 16 }, eval: { every: 10, numPrompts: 8, samplesPerPrompt: 4, k: [1, 4] }, checkpoint: { every: 10 }, rollouts: { every: 5, maxSamples: 8 } }) as Record<string, unknown>,
-};
+/** the presets table lives in presets.ts (plug-ins add theirs there); re-exported for the CLI and tests */
+export { PRESETS, defaultPreset, registerPreset } from './presets';
 
 /** Resolve every `data.path` / `data.evalPath` string in the config relative to `dir` (the config file's folder). */
 function resolveDataPaths(node: unknown, dir: string): void {

@@ -1,5 +1,5 @@
 /**
- * The training engine: sets up backend, tokenizer, task, policy (and reference), the run directory and the event
+ * The training engine (imports no algorithm: the entry point registers them, see registry.ts): sets up backend, tokenizer, task, policy (and reference), the run directory and the event
  * channel, then hands a TrainContext to the algorithm module named by `config.algorithm` (see registry.ts and
  * README.md "Plug-in interface"). It owns the run's life cycle:
  *   start event → algorithm steps (ctx.step per optimizer step) → final checkpoint → end event, status completed;
@@ -12,20 +12,19 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { RunWriter, jsonReplacer } from '../runio/writer';
+import { passAtK } from '../shared/passAtK';
+import { isFullTraceStep, retainWholeGroups } from '../shared/rolloutStep';
 import { checkpointDirName, type BackendInfo, type EvalRecord, type RolloutGroup, type RolloutSampleInput, type RolloutStepHeaderInput, type TrainerEvent } from '../shared/runFormat';
 import { describeBackend, initBackend } from './backend';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint';
-import type { TrainConfig } from './config';
+import type { TrainConfig, TrainContext } from './context';
 import { GPT } from './model/gpt';
 import { AdamW } from './optim';
-import { getAlgorithm, sectionOf, type AlgorithmModule } from './registry';
+import { getAlgorithm, listConfigSections, sectionOf } from './registry';
 import { Rng } from './rng';
 import { sampleGroups } from './sampling';
 import { createTask, loadUserReward, withUserReward, type Task, type TaskExample } from './tasks';
 import { CharTokenizer, DEFAULT_CHARS } from './tokenizer';
-import './plugins';
-import { withLearnedReward, type ModelRewardSpec } from './preference/rewardModel';
-import { hiddenScore } from './preference/data';
 
 export { registerAlgorithm, getAlgorithm, listAlgorithms, type AlgorithmModule } from './registry';
 
@@ -61,43 +60,7 @@ export interface RunResult {
   backend?: BackendInfo;
 }
 
-export interface TrainContext {
-  config: TrainConfig;
-  /** config[section of the algorithm], with defaults */
-  section: Record<string, unknown>;
-  algorithm: AlgorithmModule;
-  backend: BackendInfo;
-  tokenizer: CharTokenizer;
-  task: Task;
-  policy: GPT;
-  /** frozen copy of the initial policy (when the module needs a reference) */
-  reference?: GPT;
-  optimizer: AdamW;
-  rng: Rng;
-  totalSteps: number;
-  runDir: string;
-  writer: RunWriter;
-  lr(step: number): number;
-  stopRequested(): boolean;
-  /** report one optimizer step: metrics.jsonl + step event + terminal progress; throws NonFiniteError on NaN/inf losses */
-  step(step: number, metrics: Record<string, number | null>, info?: { tokens?: number }): void;
-  /** write a rollout trace (respects config.rollouts.every / maxSamples unless force) */
-  rollout(step: number, header: RolloutStepHeaderInput, samples: RolloutSampleInput[], arrays: Record<string, ArrayLike<number>>[], opts?: { force?: boolean }): void;
-  /** should this step be traced? (config.rollouts.every) */
-  traceStep(step: number): boolean;
-  /** pass@k on the task's held-out prompts; writes eval.jsonl, an eval event and eval/* metrics */
-  evaluate(step: number, model?: GPT): EvalRecord;
-  /** should this step be evaluated? (config.eval.every) */
-  evalStep(step: number): boolean;
-  checkpoint(step: number, tag?: string, extra?: { metrics?: Record<string, number | null>; eval?: EvalRecord }): string;
-  /** should this step be checkpointed? (config.checkpoint.every) */
-  checkpointStep(step: number): boolean;
-  /** let the event loop run (SIGTERM, stop messages on stdin): `await ctx.yield()` once per step */
-  yield(): Promise<void>;
-  log(message: string): void;
-  warn(message: string, code?: string): void;
-  emit(e: TrainerEvent): void;
-}
+export type { TrainContext } from './context';
 
 const now = () => new Date().toISOString();
 
@@ -109,14 +72,6 @@ export function lrAt(cfg: TrainConfig['train'], step: number, total: number): nu
   const p = Math.min(1, Math.max(0, (step - cfg.warmupSteps) / span));
   const minLr = base * cfg.minLrRatio;
   return minLr + 0.5 * (base - minLr) * (1 + Math.cos(Math.PI * p));
-}
-
-/** Unbiased pass@k (Chen et al. 2021, Codex): 1 − C(n−c, k)/C(n, k), computed as a stable product. */
-export function passAtK(n: number, c: number, k: number): number {
-  if (n - c < k) return 1;
-  let prod = 1;
-  for (let i = n - c + 1; i <= n; i++) prod *= 1 - k / i;
-  return 1 - prod;
 }
 
 function fmtDuration(s: number): string {
@@ -165,9 +120,15 @@ export async function runTraining(config: TrainConfig, opts: RunOptions = {}): P
     const fn = loadUserReward(config.task.rewardModule, { trusted: opts.trusted ?? true });
     task = withUserReward(task, fn, `task.rewardModule ${config.task.rewardModule}`);
   }
-  // learned reward: `reward: { type: "model" | "combined", ... }` (preference/rewardModel.ts; parts rm, rule, hidden_score)
-  const learned = config.reward ? withLearnedReward(task, config.reward as ModelRewardSpec, { loadCheckpoint: (d) => loadCheckpoint(d, { trainable: false }), hiddenScore }) : undefined;
-  if (learned) task = learned.task;
+  // plug-in sections that wrap the task, e.g. the learned reward `reward: { type: "model" | "combined", ... }`
+  // (registered by preference/index.ts: rewardModel.ts withLearnedReward; parts rm, rule, hidden_score)
+  const wrappers: { dispose: () => void }[] = [];
+  for (const sec of listConfigSections()) {
+    if (config[sec.name] === undefined || !sec.wrapTask) continue;
+    const w = sec.wrapTask(task, config[sec.name], { loadCheckpoint: (d) => loadCheckpoint(d, { trainable: false }) });
+    task = w.task;
+    wrappers.push(w);
+  }
 
   // model
   const wantValue = Boolean(config.model.valueHead || mod.needsValueHead?.(config));
@@ -217,7 +178,6 @@ export async function runTraining(config: TrainConfig, opts: RunOptions = {}): P
   let lastStepTime = Date.now();
   let lastCheckpointStep = -1;
   const evalRng = new Rng(config.seed ^ 0x5eed);
-  const rolloutsEvery = config.rollouts.every;
 
   const ctx: TrainContext = {
     config,
@@ -258,25 +218,13 @@ export async function runTraining(config: TrainConfig, opts: RunOptions = {}): P
       }
       if (this.checkpointStep(step)) { this.checkpoint(step); }
     },
-    traceStep: (step) => rolloutsEvery > 0 && (step % rolloutsEvery === 0 || step === 1),
+    traceStep: (step) => isFullTraceStep(step, config.rollouts),
     rollout(step, header, samples, arrays, o) {
       if (!o?.force && !ctx.traceStep(step)) return;
-      let keepS = samples, keepA = arrays, subsampled = false;
-      const max = config.rollouts.maxSamples;
-      if (samples.length > max) {
-        // keep whole groups, in order, up to maxSamples
-        const idx: number[] = [];
-        const groups = header.groups ?? [];
-        for (const g of groups) { if (idx.length + g.samples.length > max && idx.length > 0) break; idx.push(...g.samples); }
-        if (idx.length === 0) for (let i = 0; i < max; i++) idx.push(i);
-        const pos = new Map(idx.map((i, k) => [i, k]));
-        keepS = idx.map((i) => samples[i]);
-        keepA = idx.map((i) => arrays[i]);
-        header = { ...header, groups: groups.filter((g) => g.samples.every((s) => pos.has(s))).map((g) => ({ ...g, samples: g.samples.map((s) => pos.get(s)!) })) };
-        subsampled = true;
-      }
-      const file = writer.writeRolloutStep({ ...header, subsampled: subsampled || header.subsampled }, keepS, keepA);
-      emit({ type: 'rollout', time: now(), step, file: path.relative(runDir, file), numSamples: keepS.length, numGroups: header.groups.length });
+      // one retention rule for every algorithm (src/shared/rolloutStep.ts): whole groups, up to rollouts.maxSamples
+      const kept = retainWholeGroups({ header, samples, arrays }, config.rollouts.maxSamples);
+      const file = writer.writeRolloutStep(kept.header, kept.samples, kept.arrays);
+      emit({ type: 'rollout', time: now(), step, file: path.relative(runDir, file), numSamples: kept.samples.length, numGroups: kept.header.groups.length });
     },
     evalStep: (step) => config.eval.every > 0 && step % config.eval.every === 0,
     evaluate(step, model = policy) {
@@ -333,7 +281,7 @@ export async function runTraining(config: TrainConfig, opts: RunOptions = {}): P
     optimizer.dispose();
     reference?.dispose();
     policy.dispose();
-    learned?.dispose();
+    for (const w of wrappers) w.dispose();
   }
   void lastCheckpointStep;
   return { status, runDir, step: lastStep, lastMetrics, lastEval, error, backend };
@@ -357,6 +305,7 @@ export function evaluatePassAtK(model: GPT, tokenizer: CharTokenizer, task: Task
   }));
   const passAt: Record<string, number> = {};
   for (const k of ev.k) {
+    if (k > n) continue; // undefined there (shared/passAtK.ts); the config already rejects it
     let s = 0;
     for (const c of correct) s += passAtK(n, c, k);
     passAt[String(k)] = s / examples.length;

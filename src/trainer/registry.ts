@@ -2,34 +2,15 @@
  * Algorithm registry: the plug-in point for training algorithms (sft here; RL algorithms in ./algorithms or ./rl,
  * preference methods in ./preference). See src/trainer/README.md "Plug-in interface".
  *
+ * Plug-ins register themselves when their module is loaded (registerAlgorithm, registerConfigSection; presets:
+ * presets.ts registerPreset). Only entry points load them, by importing ./plugins: the CLI (src/cli/main.ts), the
+ * benchmark (bench.ts), schemaGen.ts and tests. config.ts and engine.ts never import a plug-in.
+ *
  * This module has no imports of algorithm code (so algorithm modules can import it without cycles).
  */
-import type { TrainContext } from './engine';
+import type { AlgorithmModule, ConfigSectionModule } from './context';
 
-export interface AlgorithmModule {
-  /** the value of `algorithm` in the config, e.g. "grpo" */
-  name: string;
-  kind: 'sft' | 'rl' | 'preference' | 'pipeline';
-  summary: string;
-  /**
-   * Name of the config section this algorithm reads (default: `name`). Several algorithms may share one section
-   * (e.g. all RL algorithms read `rl`); the first registered module's schema/defaults for a section are used.
-   */
-  section?: string;
-  /** JSON Schema (draft-07) of config[section]; merged into schemas/config.schema.json by schemaGen.ts */
-  configSchema?: Record<string, unknown>;
-  /** defaults for config[section] (merged under the user's values before validation) */
-  defaults?: Record<string, unknown> | ((config: Record<string, unknown>) => Record<string, unknown>);
-  /** the engine builds the policy with a value head when true */
-  needsValueHead?: (config: Record<string, unknown>) => boolean;
-  /** the engine provides ctx.reference (a frozen copy of the initial policy) */
-  needsReference?: boolean | ((config: Record<string, unknown>) => boolean);
-  /** planned optimizer steps (for progress / ETA); default config.train.steps */
-  totalSteps?: (config: Record<string, unknown>) => number;
-  /** extra validation after the schema (throw Error with a field-naming message) */
-  validate?: (config: Record<string, unknown>) => void;
-  run(ctx: TrainContext): Promise<void>;
-}
+export type { AlgorithmModule, ConfigSectionModule } from './context';
 
 const registry = new Map<string, AlgorithmModule>();
 
@@ -47,4 +28,15 @@ export function listAlgorithms(): AlgorithmModule[] {
 
 export function sectionOf(m: AlgorithmModule): string {
   return m.section ?? m.name;
+}
+
+const sections = new Map<string, ConfigSectionModule>();
+
+/** Add a top-level config section owned by a plug-in (e.g. `reward`); see ConfigSectionModule. */
+export function registerConfigSection(s: ConfigSectionModule): void {
+  sections.set(s.name, s);
+}
+
+export function listConfigSections(): ConfigSectionModule[] {
+  return [...sections.values()];
 }

@@ -38,6 +38,7 @@ export class HostConnection {
     }
   }
 
+  /** Ask the host (WebviewRequests in src/shared/protocol.ts): the promise carries that method's result type. */
   request<M extends RequestMethod>(method: M, params: Params<M>): Promise<Result<M>> {
     const id = this.nextId++;
     return new Promise<Result<M>>((resolve, reject) => {

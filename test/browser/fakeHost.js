@@ -1,6 +1,6 @@
 // Fake VS Code host for the RL Lens webview bundle in a plain browser page (tests, benchmark, screenshots).
 // It provides acquireVsCodeApi(); requests are answered by Node (page.exposeFunction('__hostRequest')) with the
-// REAL host data code (src/views/panels/dataProvider.ts); binary step data travels base64 (CSP forbids fetch).
+// REAL host data code (src/host/ui/panels/dataProvider.ts); binary step data travels base64 (CSP forbids fetch).
 (function () {
   const cfg = window.__fakeHostConfig || { view: 'heatmap', runs: [], target: undefined, state: undefined };
   const log = (window.__hostLog = []);

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { RlLensApi } from '../../src/extension';
-import type { LensPanel } from '../../src/views/panels/panel';
+import type { LensPanel } from '../../src/host/ui/panels/panel';
 import { evidenceCommand } from '../../src/host/doctor/evidence';
 import { focusDomain } from '../../src/webview/data/annotations';
 import { synthRun, writeSynthRun } from '../unit/doctor-synth';

@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { RlLensApi } from '../../src/extension';
-import type { RunNode } from '../../src/views/model/runsTreeModel';
+import type { RunNode } from '../../src/host/ui/model/runsTreeModel';
 import type { StartRunResult } from '../../src/host/commands';
 import { EXTENSION_ID, log, api, ws, until } from './helpers';
 

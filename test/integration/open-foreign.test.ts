@@ -10,9 +10,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { RlLensApi } from '../../src/extension';
-import type { RunNode } from '../../src/views/model/runsTreeModel';
+import type { RunNode } from '../../src/host/ui/model/runsTreeModel';
 import { readManifest, readRolloutStep, readSampleArrays } from '../../src/runio/reader';
-import type { LensPanel } from '../../src/views/panels/panel';
+import type { LensPanel } from '../../src/host/ui/panels/panel';
 import { EXTENSION_ID, log, api, ws, until } from './helpers';
 
 

@@ -1,7 +1,7 @@
 /**
  * The plain-number façade (src/trainer/algorithms/reference.ts, which calls the trainer's tensor code) against values
  * computed independently in Python (float64, loops over valid tokens only) by test/fixtures/algo_reference.py from the
- * formulas in /work/shared/reference/rl-formulas.md. The numbers live in test/fixtures/algo-reference.json, produced by
+ * formulas in docs/references.md. The numbers live in test/fixtures/algo-reference.json, produced by
  *   python3 test/fixtures/algo_reference.py > test/fixtures/algo-reference.json
  * and are never produced by the code under test.
  *

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { absolutizePaths, applyTraceRetention, deepMerge, isStrictJson, parseConfigText } from '../../src/host/configPrep';
 import { findCodeReferences, untrustedRefusal } from '../../src/host/trust';
 import { loadTemplates, newRunDirName } from '../../src/host/presets';
-import { statusText } from '../../src/views/model/statusText';
+import { statusText } from '../../src/host/ui/model/statusText';
 import { GPU_PACKAGE, npmInstallArgs, platformProblem, tfjsVersion } from '../../src/host/gpuInstallPlan';
 
 test('trust: configs that name code are found, harmless ones are not', () => {
@@ -30,12 +30,13 @@ test('config prep: JSONC parsing errors name the file; overrides merge deeply', 
   assert.equal(isStrictJson('{"a":1} // x'), false);
 });
 
-test('config prep: trace retention applies only where the config is silent, per algorithm family', () => {
+test('config prep: trace retention applies only where the config is silent; one rollouts section for every algorithm', () => {
   assert.equal(applyTraceRetention({ algorithm: 'sft' }, 0), undefined);
   assert.deepEqual(applyTraceRetention({ algorithm: 'sft', rollouts: { maxSamples: 8 } }, 5), { algorithm: 'sft', rollouts: { maxSamples: 8, every: 5 } });
   assert.equal(applyTraceRetention({ algorithm: 'sft', rollouts: { every: 2 } }, 5), undefined);
-  assert.deepEqual(applyTraceRetention({ algorithm: 'grpo' }, 3), { algorithm: 'grpo', rl: { traces: { fullEvery: 3 } } });
-  assert.equal(applyTraceRetention({ algorithm: 'ppo', rl: { traces: { fullEvery: 1 } } }, 3), undefined);
+  // RL algorithms read the same `rollouts` section (which steps the trainer then writes: test/unit/rollout-step.test.ts)
+  assert.deepEqual(applyTraceRetention({ algorithm: 'grpo' }, 3), { algorithm: 'grpo', rollouts: { every: 3 } });
+  assert.equal(applyTraceRetention({ algorithm: 'ppo', rollouts: { every: 1 } }, 3), undefined);
 });
 
 test('config prep: relative path fields become absolute against the original config folder', () => {

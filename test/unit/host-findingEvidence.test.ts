@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { RunStore } from '../../src/host/runStore';
-import { RunsTreeModel, findingCommand } from '../../src/views/model/runsTreeModel';
+import { RunsTreeModel, findingCommand } from '../../src/host/ui/model/runsTreeModel';
 import type { Finding } from '../../src/doctor/types';
 
 const F = (id: string, check: Finding['check'], evidence: Finding['evidence']): Finding => ({ id, check, severity: 'warning', title: id, message: 'm', remedy: 'r', stepRange: [4, 12], evidence });

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { RunWriter } from '../../src/runio/writer';
 import { RunStore, discoverRuns } from '../../src/host/runStore';
-import { RunsTreeModel, mdEscape, oneLine, type RunNode } from '../../src/views/model/runsTreeModel';
+import { RunsTreeModel, mdEscape, oneLine, type RunNode } from '../../src/host/ui/model/runsTreeModel';
 
 function makeRun(root: string, id: string, opts: { stages?: boolean } = {}): RunWriter {
   const w = RunWriter.create(path.join(root, id), { id, algorithm: 'grpo', task: 'arithmetic', config: { algorithm: 'grpo', lr: 1e-4, grpo: { groupSize: 2 } }, totalSteps: 10 });
@@ -180,7 +180,7 @@ test('cost of a live refresh on a big run (bench note): nothing new, and one new
 });
 
 test('pipeline summary: the parent shows what each stage gave; a rising RM score over a falling hidden score is called reward hacking', async () => {
-  const { pipelineSummary } = await import('../../src/views/model/runsTreeModel');
+  const { pipelineSummary } = await import('../../src/host/ui/model/runsTreeModel');
   const base = {
     sft: { dir: 'stages/1-sft', checkpoint: 'c', passAtK: { '1': 0.703 } },
     rewardModel: { dir: 'stages/2-reward_model', checkpoint: 'c', after: { 'eval/rm/accuracy': 0.992, 'eval/rm/accuracy_correctness_only': 1 },

@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { TrainerProcess, buildTrainerArgs, markRunEnded, stripJsonComments, type TrainerLaunch } from '../../src/host/trainerProcess';
 import type { TrainerEvent } from '../../src/shared/runFormat';
+import { encodeControlMessage, parseControlMessage, type ControlMessage } from '../../src/shared/control';
 import { readManifest } from '../../src/runio/reader';
 
 const FAKE = path.resolve(__dirname, '../fixtures/fake-trainer.js');
@@ -76,6 +77,18 @@ test('stop: a trainer that ignores stop is killed (process group) after the time
   assert.equal(readManifest(l.runDir).status, 'stopped');
   assert.ok(ms >= 1400 && ms < 8000, `killed after ${ms} ms (timeout 1500)`);
   assert.throws(() => process.kill(-r.p.pid!, 0), 'process group is gone');
+});
+
+test('stop: the host writes exactly one typed ControlMessage line, {"type":"stop"}, on the trainer\'s stdin', async () => {
+  const l = setup({ steps: 1000, delayMs: 20, ignoreStop: true, recordStdin: true });
+  l.killAfterMs = 400;
+  const r = runIt(l, (e, p) => { if (e.type === 'step' && e.step === 2) p.stop(); });
+  await r.p.whenExited();
+  const written = fs.readFileSync(path.join(l.runDir, 'stdin.log'), 'utf8');
+  const expected: ControlMessage = { type: 'stop' };
+  assert.equal(written, JSON.stringify(expected) + '\n', 'one line, exactly the typed shape');
+  assert.equal(written, encodeControlMessage(expected));
+  assert.deepEqual(parseControlMessage(written), { ok: true, message: expected }, 'what the trainer parses back');
 });
 
 test('crash: non-zero exit without end event → failed, manifest marked failed with the stderr tail', async () => {

@@ -4,7 +4,8 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { listRolloutSteps, readEvals, readEvents, readManifest, readMetrics, readRolloutStep, readSampleArrays, readStepData, sliceSampleArrays } from '../../src/runio/reader';
+import { listRolloutSteps, readEvals, readEvents, readManifest, readMetrics, readRolloutStep, readSampleArrays } from '../../src/runio/reader';
+import { sampleArrays } from '../../src/shared/rolloutStep';
 import type { RolloutSample, RolloutStepHeader } from '../../src/shared/runFormat';
 
 export const FIX = path.resolve(__dirname, '../fixtures/importers');
@@ -31,7 +32,6 @@ export function openRun(dir: string): { steps: Map<number, OpenedStep>; manifest
     const h = st.header;
     assert.equal(h.step, step);
     assert.equal(h.numSamples, st.samples.length, `step ${step}: numSamples`);
-    const data = readStepData(dir, h);
     let expectOff = 0;
     const arrays: Record<string, Float32Array>[] = [];
     const seen = new Array(st.samples.length).fill(0);
@@ -55,7 +55,7 @@ export function openRun(dir: string): { steps: Map<number, OpenedStep>; manifest
         assert.equal(s.offset, expectOff, `step ${step} sample ${i}: contiguous offsets`);
         expectOff += s.length * h.arrays.length;
         const a = readSampleArrays(dir, h, s);
-        const b = sliceSampleArrays(data!, h, s);
+        const b = sampleArrays(st, i);
         for (const n of h.arrays) {
           assert.equal(a[n].length, s.length);
           assert.deepEqual(Array.from(a[n]), Array.from(b[n]));
@@ -63,7 +63,7 @@ export function openRun(dir: string): { steps: Map<number, OpenedStep>; manifest
         arrays.push(a);
       } else arrays.push({});
     });
-    if (data) assert.equal(data.length, expectOff, `step ${step}: .f32 holds exactly the samples' arrays`);
+    if (h.dataFile) assert.equal(st.data.length, expectOff, `step ${step}: .f32 holds exactly the samples' arrays`);
     steps.set(step, { header: h, samples: st.samples, arrays });
   }
   return { steps, manifest, metrics, evals };

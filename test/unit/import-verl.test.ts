@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { detectFormat, importRun } from '../../src/importers/index';
-import { passAtK } from '../../src/importers/verl';
+import { passAtK } from '../../src/shared/passAtK';
 import { FIX, close, openRun, tmpDir, validateIfAvailable } from './import-helpers';
 
 const SRC = path.join(FIX, 'verl/gsm8k_grpo');

@@ -1,5 +1,5 @@
 // Preference-loss façade and tensor code vs values computed independently in python3/numpy (float64) by
-// test/fixtures/pref_losses.py (written from the formulas of the references in rl-formulas.md §6, not from this code).
+// test/fixtures/pref_losses.py (written from the formulas of the references in docs/references.md#preference, not from this code).
 // Tolerance: our tensors are float32, so relative error 2e-5 (absolute 1e-6 near zero) unless stated.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';

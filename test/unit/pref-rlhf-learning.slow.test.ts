@@ -15,6 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend } from '../../src/trainer/backend';
 import { resolveConfig } from '../../src/trainer/config';
+import '../../src/trainer/plugins'; // the entry point registers the algorithms (config.ts imports none)
 import { runTraining } from '../../src/trainer/engine';
 import { rlhfArithmeticPreset } from '../../src/trainer/preference';
 import { readManifest } from '../../src/runio/reader';

@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { PRESETS, deepMerge, resolveConfig } from '../../src/trainer/config';
+import '../../src/trainer/plugins'; // the entry point registers the algorithms (config.ts imports none)
 import { runTraining } from '../../src/trainer/engine';
 import { createTask } from '../../src/trainer/tasks';
 import { run as report } from '../../src/cli/report';

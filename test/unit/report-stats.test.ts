@@ -1,4 +1,4 @@
-// Tensor statistics and pass@k of checkpoint reports (src/trainer/report/stats.ts, engine.ts passAtK, src/report/render.ts kValues).
+// Tensor statistics and pass@k of checkpoint reports (src/trainer/report/stats.ts, shared/passAtK.ts, src/report/render.ts kValues).
 // Expected values computed independently with numpy / math.comb (python3), see the comments; tolerance 1e-6 relative.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -7,7 +7,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { readSafetensorsViews, relativeChange, tensorStats, tensorTable } from '../../src/trainer/report/stats';
 import { encodeSafetensors } from '../../src/trainer/checkpoint';
-import { passAtK } from '../../src/trainer/engine';
+import { passAtK } from '../../src/shared/passAtK';
 import { kValues } from '../../src/report/render';
 
 const close = (a: number, b: number, tol = 1e-6) => assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${a} ≠ ${b} (tol ${tol})`);

@@ -56,7 +56,7 @@ async function probe(critic: 'separate' | 'shared', reward: RlTask['reward'], rl
       steps: 24, promptsPerStep: 8, groupSize: 4, maxNewTokens: 4, eval: { every: 0 }, critic, kl: { coef: 0 }, ...rl,
     }, {
       traceStep: () => true,
-      rollout: (_s, header, _samples, arrays) => {
+      rollout: (_s, { header, arrays }) => {
         traces.push({
           groups: header.groups.map((g) => g.samples),
           value: arrays.map((a) => Array.from(a.value)), ret: arrays.map((a) => Array.from(a.return)),

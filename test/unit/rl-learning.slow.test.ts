@@ -12,6 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend } from '../../src/trainer/backend';
 import { resolveConfig } from '../../src/trainer/config';
+import '../../src/trainer/plugins'; // the entry point registers the algorithms (config.ts imports none)
 import { runTraining } from '../../src/trainer/engine';
 import { rlArithmeticPreset } from '../../src/trainer/rl/register';
 import { readEvals, readMetrics } from '../../src/runio/reader';

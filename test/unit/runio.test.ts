@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { RunWriter } from '../../src/runio/writer';
-import { readManifest, readMetrics, listRolloutSteps, readRolloutStep, readSampleArrays, readStepData, sliceSampleArrays } from '../../src/runio/reader';
+import { readManifest, readMetrics, listRolloutSteps, readRolloutStep, readSampleArrays } from '../../src/runio/reader';
+import { sampleArrays } from '../../src/shared/rolloutStep';
 import { parseJsonlText, readJsonlFrom } from '../../src/runio/jsonl';
 
 function tmp(): string { return fs.mkdtempSync(path.join(os.tmpdir(), 'rllens-runio-')); }
@@ -31,8 +32,7 @@ test('run directory round trip: manifest, metrics, rollouts with per-token array
   const a1 = readSampleArrays(dir, st.header, st.samples[1]);
   assert.deepEqual(Array.from(a1.logprob), [-1, -2, -3]);
   assert.ok(a1.advantage.every((x) => Number.isNaN(x)), 'missing arrays are NaN');
-  const all = readStepData(dir, st.header)!;
-  const a0 = sliceSampleArrays(all, st.header, st.samples[0]);
+  const a0 = sampleArrays(st, 0);
   assert.ok(Math.abs(a0.logprob[1] - -0.2) < 1e-7);
   assert.ok(Math.abs(a0.advantage[0] - 0.7) < 1e-7);
   assert.throws(() => RunWriter.create(dir, { id: 'r1', algorithm: 'grpo', config: {} }), /already exists/);

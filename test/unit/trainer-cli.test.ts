@@ -92,9 +92,12 @@ test('a {"type":"stop"} line on stdin stops the run the same way', async () => {
   const p = cli(['train', '--preset', 'tiny', '--steps', '100000', '--backend', 'wasm', '--events', 'stdout', '--out', dir]);
   const c = collect(p);
   await waitFor(() => /"type":"step"/.test(c.out()), 60000, 'first step');
+  p.stdin!.write('not json\n{"type":"pause"}\n'); // reported on stderr, ignored: the run goes on
   p.stdin!.write('{"type":"stop"}\n');
   assert.equal(await c.done, 0, c.err());
   assert.equal(readManifest(dir).status, 'stopped');
+  assert.match(c.err(), /ignoring stdin line: not JSON: not json/);
+  assert.match(c.err(), /ignoring stdin line: unknown control message type "pause"/);
   assert.match(c.err(), /stop message received/);
 });
 

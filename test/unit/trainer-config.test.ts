@@ -7,7 +7,9 @@ import * as path from 'node:path';
 import { CharTokenizer, BOS, EOS, PAD } from '../../src/trainer/tokenizer';
 import { ArithmeticTask, CountLetterTask, ReverseTask, SortDigitsTask, createTask, loadUserReward, withUserReward, splitOf, TASK_NAMES } from '../../src/trainer/tasks';
 import { ConfigError, PRESETS, loadConfigFile, resolveConfig, lineOfPointer } from '../../src/trainer/config';
-import { lrAt, passAtK } from '../../src/trainer/engine';
+import '../../src/trainer/plugins'; // the entry point registers the algorithms (config.ts imports none)
+import { lrAt } from '../../src/trainer/engine';
+import { passAtK } from '../../src/shared/passAtK';
 import { schemaFiles } from '../../src/trainer/schemaGen';
 import { Rng } from '../../src/trainer/rng';
 

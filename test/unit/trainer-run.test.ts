@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { PRESETS, deepMerge, resolveConfig } from '../../src/trainer/config';
+import '../../src/trainer/plugins'; // the entry point registers the algorithms (config.ts imports none)
 import { StopSignal, runTraining, registerAlgorithm } from '../../src/trainer/engine';
 import { loadCheckpoint } from '../../src/trainer/checkpoint';
 import { validateRun } from '../../src/cli/validate';

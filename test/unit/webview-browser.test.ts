@@ -10,7 +10,7 @@ import * as path from 'path';
 import type { Browser } from 'playwright-core';
 import { chromiumMissing, launch, openView, pixelAt, type Opened } from '../browser/harness';
 import { makeRun, HOSTILE_TOKENS } from '../fixtures/makeRun';
-import { readRolloutStep, readStepData, listRolloutSteps } from '../../src/runio/reader';
+import { readRolloutStep, listRolloutSteps } from '../../src/runio/reader';
 import { robustDomain, divergingScale, paletteFor, fmt } from '../../src/webview/data/scales';
 import { displayToken } from '../../src/webview/data/tokens';
 import type { StepData } from '../../src/webview/data/step';
@@ -24,8 +24,8 @@ if (missing) {
 
 function loadStep(dir: string): StepData {
   const s = listRolloutSteps(dir).at(-1)!;
-  const { header, samples } = readRolloutStep(dir, s);
-  return { header, samples, data: readStepData(dir, header)!, algorithm: header.algorithm ?? '' };
+  const { header, samples, data } = readRolloutStep(dir, s);
+  return { header, samples, data };
 }
 function stored(st: StepData, i: number, name: string): Float32Array {
   const s = st.samples[i], k = st.header.arrays.indexOf(name);

@@ -11,7 +11,7 @@ import { gae, tdResiduals, gaeTerms, maskedWhitenStats, whiten, klPenalizedToken
 import { emaSmooth, nearestIndex, decimate, groupMetricNames, SeriesStore, yExtent, nearestRolloutStep } from '../../src/webview/data/series';
 import { sampleStats, sortAndFilter, searchTokens, groupSummary, alignGroup, metricValues, availableMetrics, type StepData } from '../../src/webview/data/step';
 import { parseWebviewMessage, parseHostMessage } from '../../src/shared/protocol';
-import { readRolloutStep, readStepData, listRolloutSteps } from '../../src/runio/reader';
+import { readRolloutStep, listRolloutSteps } from '../../src/runio/reader';
 import { makeRun } from '../fixtures/makeRun';
 
 const near = (a: number, b: number, tol: number, msg?: string) => assert.ok(Math.abs(a - b) <= tol, `${msg ?? ''} expected ${b}, got ${a} (tol ${tol})`);
@@ -169,8 +169,8 @@ test('protocol envelopes are validated', () => {
 
 function loadStep(dir: string, step?: number): StepData {
   const s = step ?? listRolloutSteps(dir).at(-1)!;
-  const { header, samples } = readRolloutStep(dir, s);
-  return { header, samples, data: readStepData(dir, header) ?? new Float32Array(0), algorithm: header.algorithm ?? '' };
+  const { header, samples, data } = readRolloutStep(dir, s);
+  return { header, samples, data };
 }
 
 test('drill-down on synthetic runs: PPO (GAE + whitening), GRPO and DPO numbers add up and match what the writer stored', () => {
@@ -204,7 +204,7 @@ test('sample stats, sort, filter, search and group alignment on a synthetic GRPO
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-lens-wv-'));
   try {
     const st = loadStep(makeRun({ dir: path.join(tmp, 'g'), algorithm: 'grpo', steps: 5, hostile: true }));
-    assert.ok(availableMetrics(st.header).some((m) => m.id === 'logprob_minus_ref'));
+    assert.ok(availableMetrics(st).some((m) => m.id === 'logprob_minus_ref'));
     const lp = metricValues(st, 0, 'logprob'), ref = metricValues(st, 0, 'ref_logprob'), d = metricValues(st, 0, 'logprob_minus_ref');
     near(d[2], lp[2] - ref[2], 1e-6);
     const stats = sampleStats(st);

@@ -5,8 +5,8 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { renderWebviewHtml, contentSecurityPolicy, makeNonce } from '../../src/views/panels/html';
-import { RunFollower, checkRunDir, getStep } from '../../src/views/panels/dataProvider';
+import { renderWebviewHtml, contentSecurityPolicy, makeNonce } from '../../src/host/ui/panels/html';
+import { RunFollower, checkRunDir, getStep } from '../../src/host/ui/panels/dataProvider';
 import { makeRun } from '../fixtures/makeRun';
 import { toFloat32 } from '../../src/shared/protocol';
 

@@ -97,7 +97,7 @@ export class DoctorService implements vscode.Disposable {
   }
 }
 
-/** A DiagnosisProvider for the Runs tree (src/views/model/runsTreeModel.ts): findings of a run folder. */
+/** A DiagnosisProvider for the Runs tree (src/host/ui/model/runsTreeModel.ts): findings of a run folder. */
 export function createDiagnosisProvider(service: DoctorService): (runDir: string) => Finding[] {
   return (runDir) => service.findings(runDir);
 }

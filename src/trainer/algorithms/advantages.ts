@@ -1,6 +1,6 @@
 /**
  * Advantage estimators. Shapes: B = batch (completions), T = response length (right padded), K = number of groups.
- * Every function says which reference it follows (rl-formulas.md gives file + line).
+ * Every function says which reference it follows (docs/references.md gives file + line).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { maskSelect, maskedWhiten } from './masked';
@@ -177,24 +177,12 @@ export function computeReinforceRejOutcomeAdvantage(scores: tf.Tensor1D, G: tf.T
 }
 
 /**
- * RAFT, MinRL `compute_raft_outcome_advantage` as summarised in rl-formulas.md §5 (L105–128): A_i = r_i with
+ * RAFT, MinRL `compute_raft_outcome_advantage` as summarised in docs/references.md#raft (L105–128): A_i = r_i with
  * negative scores set to 0, so only positively rewarded samples are trained (rejection sampling + SFT on them).
  * scores: [B] → [B].
  */
 export function computeRaftOutcomeAdvantage(scores: tf.Tensor1D): tf.Tensor1D {
   return tf.tidy(() => tf.maximum(scores, 0) as tf.Tensor1D);
-}
-
-/**
- * REINFORCE++-baseline, verl `compute_reinforce_plus_plus_baseline_outcome_advantage` (core_algos L425–473):
- *   (r_i − mean_g) broadcast over the tokens, then masked_whiten(·, m)·m over the batch. scores [B], G, mask [B,T] → [B,T].
- */
-export function computeReinforcePlusPlusBaselineOutcomeAdvantage(scores: tf.Tensor1D, G: tf.Tensor2D, mask: tf.Tensor2D): tf.Tensor2D {
-  return tf.tidy(() => {
-    const st = groupStatistics(scores, G);
-    const tok = broadcastToTokens(tf.sub(scores, st.mean) as tf.Tensor1D, mask);
-    return maskedWhiten(tok, mask) as tf.Tensor2D;
-  });
 }
 
 /** Outcome advantage by name (façade and trainer). scores [B], G [B, K] → [B]. */
@@ -207,6 +195,25 @@ export function computeOutcomeAdvantage(estimator: OutcomeEstimator, scores: tf.
     case 'raft': return computeRaftOutcomeAdvantage(scores);
     default: throw new Error(`unknown outcome estimator "${String(estimator)}": allowed ${OUTCOME_ESTIMATORS.join(', ')}`);
   }
+}
+
+/**
+ * The baseline b_i each outcome estimator subtracts from sample i's score, from the same group statistics
+ * (groupStatistics) the estimator uses, so that A_i = (s_i − b_i) / scale_i:
+ *   grpo, dr_grpo: b_i = mean_g (0 for a group of one, as verl);
+ *   rloo:          b_i = (n·mean_g − s_i)/(n − 1), the mean of the other n − 1 scores (0 for a group of one);
+ *   reinforce_rej, raft: no baseline (undefined).
+ * scores: [B], G: [B, K] → [B] or undefined.
+ */
+export function computeOutcomeBaseline(estimator: OutcomeEstimator, scores: tf.Tensor1D, G: tf.Tensor2D): tf.Tensor1D | undefined {
+  if (estimator !== 'grpo' && estimator !== 'dr_grpo' && estimator !== 'rloo') return undefined;
+  return tf.tidy(() => {
+    const st = groupStatistics(scores, G);
+    if (estimator !== 'rloo') return tf.clone(st.mean);
+    const n = st.count;
+    const loo = tf.div(tf.sub(tf.mul(n, st.mean), scores), tf.maximum(tf.sub(n, 1), 1));
+    return tf.where(tf.greater(n, 1), loo, tf.zerosLike(scores)) as tf.Tensor1D;
+  });
 }
 
 /** Sequence-level value broadcast to its valid tokens (verl: `scores.unsqueeze(-1) * response_mask`). [B], [B,T] → [B,T]. */

@@ -1,7 +1,7 @@
 /**
  * KL estimators between the policy and the reference model, per token (Schulman's k1/k2/k3).
  *
- * Reference: verl `core_algos.kl_penalty_forward` (L1867–1902 at volcengine/verl@b178a3cd; rl-formulas.md §0):
+ * Reference: verl `core_algos.kl_penalty_forward` (L1867–1902 at volcengine/verl@b178a3cd; docs/references.md#kl-estimators):
  *   k1 | kl        : lp − ref
  *   abs            : |lp − ref|
  *   k2 | mse       : ½ (lp − ref)²

@@ -11,7 +11,7 @@ export type LossAggMode = 'token-mean' | 'seq-mean-token-mean' | 'seq-mean-token
 export const LOSS_AGG_MODES: readonly LossAggMode[] = ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum', 'seq-mean-token-sum-norm'];
 
 /**
- * agg_loss, verl core_algos L1025–1081 with dp_size = 1 and no global batch info (rl-formulas.md §0):
+ * agg_loss, verl core_algos L1025–1081 with dp_size = 1 and no global batch info (docs/references.md#loss-aggregation):
  *   token-mean              Σ L·m / Σ m                                   (no eps; 0 when Σ m = 0)
  *   seq-mean-token-sum      Σ_{i: n_i>0} (Σ_t L·m) / #{i: n_i > 0}
  *   seq-mean-token-mean     Σ_{i: n_i>0} (Σ_t L·m / (n_i + 1e-8)) / #{i: n_i > 0}

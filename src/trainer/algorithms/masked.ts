@@ -2,7 +2,7 @@
  * Masked statistics over right-padded B×T token tensors.
  *
  * Reference: verl `verl/utils/torch_functional.py` (masked_sum / masked_mean / masked_var / masked_whiten, L287–339 at
- * volcengine/verl@b178a3cd, see /work/shared/reference/rl-formulas.md §0).
+ * volcengine/verl@b178a3cd, see docs/references.md#masked-statistics).
  *   masked_mean(x, m)   = Σ x·m / (Σ m + 1e-8)
  *   masked_var(x, m)    = masked_mean((x − mean)², m) · N/(N − 1)          (unbiased, N = Σ m)
  *   masked_whiten(x, m) = (x − mean) · rsqrt(var + 1e-8)

@@ -2,7 +2,7 @@
  * Offline preference losses and reward-model losses, as tensors (tfjs-core).
  *
  * One function per equation, named as in its paper. Every function follows one reference implementation, named in
- * its doc comment with file and line at the commits listed in /work/shared/reference/rl-formulas.md (section 6):
+ * its doc comment with file and line at the commits listed in docs/references.md (#preference):
  *   TRL   huggingface/trl @ f2cd5771   (dpo_trainer.py, kto_trainer.py, experimental orpo_trainer.py, cpo_trainer.py, reward_trainer.py)
  *   ORLHF OpenRLHF/OpenRLHF @ 3c3be623 (openrlhf/models/loss.py: DPOLoss, PairWiseLoss)
  *   SimPO princeton-nlp/SimPO @ 15c4ff89 (scripts/simpo_trainer.py `simpo_loss`)

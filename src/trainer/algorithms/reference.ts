@@ -9,7 +9,7 @@
  *     rows may also be ragged (missing positions count as padding);
  *   - per-token outputs are 0 at padded positions;
  *   - arithmetic is float32 (tfjs), so expect ~1e-6 relative agreement with float64 references.
- * Which reference each function follows (file + line in /work/shared/reference/rl-formulas.md):
+ * Which reference each function follows (file + line in docs/references.md, one section per algorithm):
  *   klPenalty            verl core_algos.kl_penalty_forward (k3 clamps: x ∈ [−20, 20], k3 ∈ [−10, 10]; k1/abs/k2 unclamped)
  *   gae                  verl compute_gae_advantage_return, without the final whitening
  *   maskedWhiten         verl torch_functional.masked_whiten (unbiased var, rsqrt(var + 1e-8), global over the batch)

@@ -3,19 +3,24 @@
  *   dpo, ipo, kto, orpo, simpo, odpo   (offline preference optimisation, ./train.ts)
  *   reward_model                       (Bradley–Terry / K-wise reward model, ./rewardModel.ts)
  *   pipeline                           (SFT → reward model → PPO/GRPO with the learned reward, ./pipeline.ts)
- * Each reads its own config section (config.dpo, config.reward_model, ...). Imported once from ../plugins.ts.
+ * Each reads its own config section (config.dpo, config.reward_model, ...); also the top-level `reward` section (a
+ * learned reward for RL runs) and the presets. Imported once from ../plugins.ts (by the entry points).
  */
 import * as path from 'path';
 import type { TrainContext } from '../engine';
-import { registerAlgorithm, type AlgorithmModule } from '../registry';
+import { registerAlgorithm, registerConfigSection, type AlgorithmModule } from '../registry';
+import { registerPreset } from '../presets';
+import { deepMerge } from '../../shared/deepMerge';
+import { sampleGroups } from '../sampling';
 import type { Task } from '../tasks/types';
 import { Rng } from '../rng';
 import {
   contrastPairs, convertPreferenceData, correctnessPairs, formatProblem, hiddenScore, rankingToPairs, loadPreferenceFile, splitByPrompt, syntheticPairs, syntheticRankings, taskExamples, unpairPreferences,
   type LoadedPreferenceData, type PairRecord, type PreferenceKind, type RankingRecord, type UnpairedRecord,
 } from './data';
-import { PREFERENCE_METHODS, PreferenceTrainer, needsReference, preferenceDefaults, type PreferenceHyper, type PreferenceMethod } from './train';
-import { RewardModelTrainer, rewardModelDefaults, scoreWithRewardModel, zeroScalarHead } from './rewardModel';
+import { PREFERENCE_FIELDS, PREFERENCE_METHODS, PreferenceTrainer, needsReference, preferenceDefaults, type PreferenceHyper, type PreferenceMethod } from './train';
+import { sectionSchema, type Fields } from '../fields';
+import { REWARD_CONFIG_SCHEMA, RewardModelTrainer, resolveRewardPaths, rewardModelDefaults, scoreWithRewardModel, withLearnedReward, zeroScalarHead, type ModelRewardSpec } from './rewardModel';
 import { pipelineModule } from './pipeline';
 
 /** JSON Schema of the `data` part shared by every preference section. */
@@ -45,27 +50,11 @@ export const PREFERENCE_DATA_SCHEMA = {
 
 const num = (x: Record<string, unknown>) => ({ type: 'number', ...x });
 
+/** JSON Schema of a method's section: derived from PREFERENCE_FIELDS (train.ts), + the shared `data` part. */
 function methodSchema(method: PreferenceMethod): Record<string, unknown> {
-  const d = preferenceDefaults(method);
-  const props: Record<string, unknown> = {
-    beta: num({ exclusiveMinimum: 0, default: d.beta, description: method === 'simpo' ? 'β (official SimPO 2.0)' : method === 'orpo' ? 'β = λ of the ORPO paper (TRL 0.1)' : 'β (TRL default 0.1)' }),
-    rpoAlpha: num({ minimum: 0, default: 0, description: 'weight of an NLL term on the chosen completions (Llama 3.1 / RPO; TRL rpo_alpha); 0 = off' }),
-    evalEvery: { type: 'integer', minimum: 0, default: 20, description: 'held-out preference metrics every N steps (and at the end); 0 = end only' },
-    tracePairs: { type: 'integer', minimum: 1, default: 8, description: 'pairs written per traced step (rollouts.every)' },
-    data: PREFERENCE_DATA_SCHEMA,
-  };
-  if (method === 'dpo' || method === 'simpo') props.labelSmoothing = num({ minimum: 0, maximum: 0.5, default: 0, description: 'cDPO label smoothing ε (OpenRLHF / SimPO code); 0 = off' });
-  if (method === 'ipo') props.normalize = { type: 'string', enum: ['length', 'sum'], default: 'length', description: 'length: TRL (log-ratios divided by completion length); sum: OpenRLHF / ODPO repo (summed log-probs)' };
-  if (method === 'simpo') props.gamma = num({ minimum: 0, default: d.gamma, description: 'target reward margin γ (official γ/β = 0.25 with β = 2 → 0.5)' });
-  if (method === 'odpo') {
-    props.alpha = num({ minimum: 0, default: d.alpha, description: 'offset scale α (ODPO repo default 1)' });
-    props.ratio = { type: 'boolean', default: false, description: 'offset α·log(s_c/s_r) instead of α·log(s_c − s_r)' };
-  }
-  if (method === 'kto') {
-    props.desirableWeight = num({ minimum: 0, default: 1, description: 'λ_D (TRL desirable_weight)' });
-    props.undesirableWeight = num({ minimum: 0, default: 1, description: 'λ_U (TRL undesirable_weight)' });
-  }
-  return { type: 'object', additionalProperties: false, properties: props };
+  const s = sectionSchema(PREFERENCE_FIELDS, { withDefaults: true, algorithm: method }) as { properties: Record<string, unknown> };
+  s.properties.data = PREFERENCE_DATA_SCHEMA;
+  return s;
 }
 
 interface DataSection {
@@ -169,8 +158,6 @@ export function contrastPreferenceData(task: Task, want: PreferenceKind, o: { co
  * strict preference), ranked by `hiddenScore`. Train prompts from the task's train split, held-out from its eval split.
  */
 export function policyPreferenceData(ctx: TrainContext, want: PreferenceKind, o: { count: number; evalCount: number; k: number; flipProb: number; seed: number }): { train: (PairRecord | UnpairedRecord | RankingRecord)[]; eval: (PairRecord | UnpairedRecord | RankingRecord)[] } {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const { sampleGroups } = require('../sampling') as typeof import('../sampling');
   const rng = new Rng(o.seed ^ 0x7f4a7c15);
   const rank = (examples: { prompt: string; answer: string }[]): RankingRecord[] => {
     const out: RankingRecord[] = [];
@@ -261,20 +248,23 @@ function preferenceModule(method: PreferenceMethod): AlgorithmModule {
   };
 }
 
+/** Every field of the `reward_model` section (+ the shared `data` part): type, default, meaning, reference. */
+export const REWARD_MODEL_FIELDS: Fields = {
+  margin: { schema: { type: 'string', enum: ['none', 'data'] }, default: 'data', doc: 'data: subtract each pair\'s "margin" field inside the sigmoid; none: ignore it', ref: 'Llama 2 reward model margin; TRL RewardTrainer margin column' },
+  centerRewardsCoefficient: { schema: { type: 'number', minimum: 0 }, default: 0, doc: 'reward centering: + c·mean((r_c + r_r)²) keeps scores near 0; 0 = off', ref: 'TRL RewardConfig center_rewards_coefficient (Eisenstein et al. 2023)' },
+  loss: { schema: { type: 'string', enum: ['auto', 'pairwise', 'ranking'] }, default: 'auto', doc: 'auto: K-wise ranking loss on ranking data, Bradley–Terry on pairs', ref: 'InstructGPT K-wise loss; Bradley–Terry' },
+  evalEvery: { schema: { type: 'integer', minimum: 0 }, default: 20, doc: 'held-out accuracy / margin every N steps (and at the end); 0 = end only' },
+};
+
 export const rewardModelModule: AlgorithmModule = {
   name: 'reward_model',
   kind: 'preference',
   summary: 'Reward model: transformer trunk + scalar head at the last token, Bradley–Terry / K-wise ranking loss',
-  configSchema: {
-    type: 'object', additionalProperties: false,
-    properties: {
-      margin: { type: 'string', enum: ['none', 'data'], default: 'data', description: 'data: subtract each pair\'s "margin" field inside the sigmoid (Llama 2); none: ignore it' },
-      centerRewardsCoefficient: num({ minimum: 0, default: 0, description: 'TRL center_rewards_coefficient: + c·mean((r_c + r_r)²); 0 = off' }),
-      loss: { type: 'string', enum: ['auto', 'pairwise', 'ranking'], default: 'auto', description: 'auto: K-wise ranking loss on ranking data, Bradley–Terry on pairs' },
-      evalEvery: { type: 'integer', minimum: 0, default: 20 },
-      data: PREFERENCE_DATA_SCHEMA,
-    },
-  },
+  configSchema: (() => {
+    const s = sectionSchema(REWARD_MODEL_FIELDS, { withDefaults: true }) as { properties: Record<string, unknown> };
+    s.properties.data = PREFERENCE_DATA_SCHEMA;
+    return s;
+  })(),
   defaults: () => ({}),
   needsValueHead: () => true,
   needsReference: false,
@@ -329,7 +319,6 @@ export const rewardModelModule: AlgorithmModule = {
 };
 
 // ---- built-in pipeline presets (rl-lens train --preset NAME); measured numbers in docs/preference.md
-import { PRESETS, deepMerge } from '../config';
 
 /**
  * SFT → reward model → PPO against the learned reward (InstructGPT's pipeline) on arithmetic difficulty 1 (d_model 64 ×
@@ -401,13 +390,19 @@ export function preferenceArithmeticPreset(method: PreferenceMethod | 'reward_mo
   };
 }
 
-queueMicrotask(() => {
-  for (const m of [...PREFERENCE_METHODS, 'reward_model' as const]) PRESETS[`${m.replace('_', '-')}-arithmetic`] = () => preferenceArithmeticPreset(m);
-  PRESETS['rlhf-arithmetic'] = () => rlhfArithmeticPreset();
-  PRESETS['rlhf-arithmetic-grpo'] = rlhfGrpoPreset;
-  PRESETS['rlhf-arithmetic-hacking'] = rlhfHackingPreset;
-});
+for (const m of [...PREFERENCE_METHODS, 'reward_model' as const]) registerPreset(`${m.replace('_', '-')}-arithmetic`, () => preferenceArithmeticPreset(m));
+registerPreset('rlhf-arithmetic', () => rlhfArithmeticPreset());
+registerPreset('rlhf-arithmetic-grpo', rlhfGrpoPreset);
+registerPreset('rlhf-arithmetic-hacking', rlhfHackingPreset);
 
 for (const m of PREFERENCE_METHODS) registerAlgorithm(preferenceModule(m));
 registerAlgorithm(rewardModelModule);
 registerAlgorithm(pipelineModule);
+// the top-level `reward` section of RL runs: a learned reward (rewardModel.ts), alone or combined with the task's rule
+// reward; the built-in tasks' hidden score is logged next to it (data.ts hiddenScore)
+registerConfigSection({
+  name: 'reward',
+  schema: REWARD_CONFIG_SCHEMA as unknown as Record<string, unknown>,
+  resolvePaths: resolveRewardPaths,
+  wrapTask: (task, value, deps) => withLearnedReward(task, value as ModelRewardSpec, { loadCheckpoint: deps.loadCheckpoint, hiddenScore }),
+});

@@ -23,7 +23,12 @@ import { writeFileAtomic, jsonReplacer } from '../../runio/writer';
 import { readEvals, readManifest, readMetrics } from '../../runio/reader';
 import { checkpointDirName, FILES, type PipelineSummary, type RunStatus } from '../../shared/runFormat';
 import type { AlgorithmModule } from '../registry';
-import type { TrainContext, StopSignal } from '../engine';
+import { runTraining, type TrainContext, type StopSignal } from '../engine';
+import { getAlgorithm } from '../registry';
+import { resolveConfig } from '../config';
+import { loadCheckpoint } from '../checkpoint';
+import { sampleGroups } from '../sampling';
+import { scoreWithRewardModel } from './rewardModel';
 import { Rng } from '../rng';
 import { hiddenScore } from './data';
 import { checkOnPolicy, type OnPolicyCheck, type ScoredGroup } from './rmCheck';
@@ -87,16 +92,9 @@ export const pipelineModule: AlgorithmModule = {
   needsReference: false,
   totalSteps: () => 3,
   async run(ctx: TrainContext) {
-    // lazy: engine.ts imports the plugins (and so this file) at load time
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const engine = require('../engine') as typeof import('../engine');
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const { resolveConfig } = require('../config') as typeof import('../config');
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const { loadCheckpoint } = require('../checkpoint') as typeof import('../checkpoint');
     const sec = ctx.section as { rlAlgorithm?: string; sft?: object; rewardModel?: object; rl?: object; rmWeight?: number; ruleWeight?: number; sftCheckpoint?: string; normalizeReward?: boolean; rmCheck?: { prompts?: number; samples?: number } };
     const rlAlg = sec.rlAlgorithm ?? 'ppo';
-    if (!engine.getAlgorithm(rlAlg)) throw new Error(`pipeline.rlAlgorithm: no algorithm ${JSON.stringify(rlAlg)} is registered (expected ppo or grpo)`);
+    if (!getAlgorithm(rlAlg)) throw new Error(`pipeline.rlAlgorithm: no algorithm ${JSON.stringify(rlAlg)} is registered (expected ppo or grpo)`);
     const base: Record<string, unknown> = { ...(ctx.config as unknown as Record<string, unknown>) };
     for (const k of ['derived', 'pipeline', 'algorithm', 'name', '$schema', 'init', 'reward']) delete base[k];
     // sections of other algorithms filled with defaults are dropped: each stage resolves its own
@@ -136,7 +134,7 @@ export const pipelineModule: AlgorithmModule = {
       listed[i].status = 'running';
       ctx.writer.updateManifest({ stages: listed });
       ctx.log(`pipeline stage ${i + 1}/${stages.length}: ${s.algorithm} → ${listed[i].path}`);
-      const res = await engine.runTraining(cfg, { outDir: dir, stop, progress: (line) => ctx.log(`[${s.name}] ${line}`) });
+      const res = await runTraining(cfg, { outDir: dir, stop, progress: (line) => ctx.log(`[${s.name}] ${line}`) });
       linkParent(dir, ctx.runDir);
       listed[i].status = res.status;
       ctx.writer.updateManifest({ stages: listed });
@@ -203,10 +201,6 @@ export const pipelineModule: AlgorithmModule = {
 async function checkRewardModelOnPolicy(ctx: TrainContext, sftCkpt: string | undefined, rmCkpt: string, opts: { prompts?: number; samples?: number },
   load: typeof import('../checkpoint').loadCheckpoint): Promise<OnPolicyCheck | undefined> {
   if (!sftCkpt) return undefined;
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const { sampleGroups } = require('../sampling') as typeof import('../sampling');
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const { scoreWithRewardModel } = require('./rewardModel') as typeof import('./rewardModel');
   const nP = opts.prompts ?? 64, n = opts.samples ?? 8;
   const rng = new Rng((ctx.config.seed ^ 0x5eed) >>> 0);
   const examples = Array.from({ length: nP }, () => ctx.task.sample(rng, 'train'));

@@ -12,6 +12,7 @@
  * with rule rewards with a weight per part) into a batched reward function for the RL loop.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import * as path from 'path';
 import { GPT, type GPTConfig } from '../model/gpt';
 import type { CharTokenizer } from '../tokenizer';
 import { AdamW, clipByGlobalNorm } from '../optim';
@@ -409,8 +410,6 @@ export function withLearnedReward<T extends object>(task: T, spec: ModelRewardSp
 
 /** Resolve the relative checkpoint paths of a `reward` config against `baseDir` (the config file's folder), in place. */
 export function resolveRewardPaths(reward: unknown, baseDir: string): void {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const path = require('path') as typeof import('path');
   const r = reward as { checkpoint?: string; parts?: { checkpoint?: string }[] };
   if (typeof r.checkpoint === 'string') r.checkpoint = path.resolve(baseDir, r.checkpoint);
   for (const p of r.parts ?? []) if (typeof p.checkpoint === 'string') p.checkpoint = path.resolve(baseDir, p.checkpoint);

@@ -18,6 +18,7 @@ import type { RolloutSampleInput, RolloutGroup, RolloutStepHeaderInput } from '.
 import type { PairRecord, UnpairedRecord } from './data';
 import { completionLogps, disposeBatch, encodeSeq, makeBatch, type EncodedSeq, type SeqBatch } from './batch';
 import { drainSteps, drainStepsAsync, type TrainResult } from './stepper';
+import type { Fields } from '../fields';
 
 export type PreferenceMethod = 'dpo' | 'ipo' | 'kto' | 'orpo' | 'simpo' | 'odpo';
 export const PREFERENCE_METHODS: PreferenceMethod[] = ['dpo', 'ipo', 'kto', 'orpo', 'simpo', 'odpo'];
@@ -52,16 +53,36 @@ export interface PreferenceHyper {
   tracePairs: number;
 }
 
-/** Defaults per method, from each reference (see docs/preference.md). */
+/**
+ * Every field of the preference methods' sections (config.dpo, config.ipo, …), once: type, default (per-method
+ * overrides), meaning and reference. `only`: the methods that have the field. The sections' JSON Schema (index.ts, +
+ * the shared `data` part), preferenceDefaults and docs/config.md (scripts/gen-config-docs.ts) are derived from it.
+ */
+export const PREFERENCE_FIELDS: Fields = {
+  beta: { schema: { type: 'number', exclusiveMinimum: 0 }, default: 0.1, byAlgorithm: { simpo: 2.0 }, doc: 'β: scale of the implicit reward (orpo: the paper\'s λ, weight of the odds-ratio term)', ref: 'TRL DPOConfig beta 0.1; official SimPO β 2.0 (rl-formulas.md §6); TRL ORPOConfig beta 0.1' },
+  rpoAlpha: { schema: { type: 'number', minimum: 0 }, default: 0, doc: 'weight of an NLL term on the chosen completions; 0 = off (orpo has its own NLL term)', ref: 'Llama 3.1 / RPO; TRL DPOConfig rpo_alpha' },
+  evalEvery: { schema: { type: 'integer', minimum: 0 }, default: 20, doc: 'held-out preference metrics every N steps (and at the end); 0 = end only' },
+  tracePairs: { schema: { type: 'integer', minimum: 1 }, default: 8, doc: 'pairs written per traced step (rollouts.every)' },
+  labelSmoothing: { schema: { type: 'number', minimum: 0, maximum: 0.5 }, default: 0, only: ['dpo', 'simpo'], doc: 'label smoothing ε (conservative DPO: the labels are wrong with probability ε); 0 = off', ref: 'cDPO; OpenRLHF label_smoothing; SimPO code; TRL DPOConfig label_smoothing' },
+  normalize: { schema: { type: 'string', enum: ['length', 'sum'] }, default: 'length', only: ['ipo'], doc: 'length: log-ratios divided by completion length; sum: summed log-probs', ref: 'TRL (length); OpenRLHF / ODPO repo (sum)' },
+  gamma: { schema: { type: 'number', minimum: 0 }, default: 0.5, only: ['simpo'], doc: 'target reward margin γ', ref: 'official SimPO γ/β = 0.25 with β = 2 → 0.5 (rl-formulas.md §6)' },
+  alpha: { schema: { type: 'number', minimum: 0 }, default: 1, only: ['odpo'], doc: 'offset scale α: the margin must exceed α·log(s_c − s_r)', ref: 'ODPO repo default 1' },
+  ratio: { schema: { type: 'boolean' }, default: false, only: ['odpo'], doc: 'offset α·log(s_c/s_r) instead of α·log(s_c − s_r)', ref: 'ODPO paper' },
+  desirableWeight: { schema: { type: 'number', minimum: 0 }, default: 1, only: ['kto'], doc: 'λ_D: weight of desirable examples', ref: 'TRL KTOConfig desirable_weight 1' },
+  undesirableWeight: { schema: { type: 'number', minimum: 0 }, default: 1, only: ['kto'], doc: 'λ_U: weight of undesirable examples', ref: 'TRL KTOConfig undesirable_weight 1' },
+};
+
+/** Defaults per method, from PREFERENCE_FIELDS (+ the standalone defaults of what a run takes from `train`). */
 export function preferenceDefaults(method: PreferenceMethod): PreferenceHyper {
-  const base: PreferenceHyper = {
-    beta: 0.1, labelSmoothing: 0, ipoNormalize: 'length', gamma: 0.5, alpha: 1, ratio: false,
-    desirableWeight: 1, undesirableWeight: 1, rpoAlpha: 0,
+  const d = (k: string) => { const f = PREFERENCE_FIELDS[k]; return f.byAlgorithm && method in f.byAlgorithm ? f.byAlgorithm[method] : f.default; };
+  return {
+    beta: d('beta') as number, labelSmoothing: d('labelSmoothing') as number, ipoNormalize: d('normalize') as L.IpoNormalization, gamma: d('gamma') as number,
+    alpha: d('alpha') as number, ratio: d('ratio') as boolean, desirableWeight: d('desirableWeight') as number, undesirableWeight: d('undesirableWeight') as number,
+    rpoAlpha: d('rpoAlpha') as number,
+    // a run takes these from the `train` section (index.ts); standalone defaults for direct use (tests)
     lr: 5e-4, batchSize: 16, steps: 60, maxGradNorm: 1, weightDecay: 0, warmupSteps: 0,
-    evalEvery: 20, traceEvery: 10, tracePairs: 8,
+    evalEvery: d('evalEvery') as number, traceEvery: 10, tracePairs: d('tracePairs') as number,
   };
-  if (method === 'simpo') base.beta = 2.0;
-  return base;
 }
 
 export function needsReference(method: PreferenceMethod): boolean { return method !== 'orpo' && method !== 'simpo'; }

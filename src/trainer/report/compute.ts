@@ -5,7 +5,7 @@
  *  - generations: greedy decoding (temperature 0, fixed seed) of the task's FIXED eval set (task.evalSet(n), the same
  *    prompts for every run of the task/difficulty), so two checkpoints line up prompt by prompt;
  *  - pass@k: n samples per prompt at the eval temperature with a fixed seed, k = 1, 2, 4, … n, unbiased estimator
- *    1 − C(n−c,k)/C(n,k) of Chen et al. 2021 (`passAtK` in engine.ts, the one the trainer's eval uses);
+ *    1 − C(n−c,k)/C(n,k) of Chen et al. 2021 (`passAtK` in shared/passAtK.ts, the one every eval uses);
  *  - cache: `<checkpoint>/report.json` (src/report/cache.ts): per-checkpoint evals and whole reports.
  */
 import * as fs from 'fs';
@@ -18,7 +18,7 @@ import { evalKey, getCachedEval, getCachedReport, putCached, reportKey } from '.
 import { readSafetensorsViews, tensorTable } from './stats';
 import { loadCheckpoint, readCheckpointMeta } from '../checkpoint';
 import { generate } from '../sampling';
-import { passAtK } from '../engine';
+import { passAtK } from '../../shared/passAtK';
 import { Rng } from '../rng';
 import { createTask, type Task } from '../tasks';
 import type { GPT } from '../model/gpt';

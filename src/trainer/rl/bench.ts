@@ -1,11 +1,11 @@
 /**
- * Benchmark cases (registered by src/trainer/bench.ts): one full online-RL step per algorithm family on the reference
+ * Benchmark cases (registered by src/trainer/bench.ts; their type is benchCase.ts): one full online-RL step per algorithm family on the reference
  * model (vocab 32, d_model 128, 4 heads, 2 layers, context 32): sample G = 8 completions for each of 8 prompts
  * (64 sequences, 8 prompt tokens, ≤ 24 new tokens, KV cache), old + reference log-probs (and values for PPO),
  * advantages, one update (PPO: 2 epochs × 2 minibatches, as its defaults). Reward: a synthetic verifiable reward
  * (fraction of digit tokens), so the step does real work on an untrained model.
  */
-import type { BenchCase, BenchMeasurement } from '../bench';
+import type { BenchCase, BenchMeasurement } from '../benchCase';
 import * as tf from '@tensorflow/tfjs-core';
 import { GPT, type GPTConfig } from '../model/gpt';
 import { AdamW } from '../optim';
@@ -47,7 +47,7 @@ function caseFor(algorithm: RlAlgorithm): BenchCase {
         const t = performance.now();
         const r = rlStep(algorithm, cfg, st, policy, ref, undefined, task, tok, rng);
         const dt = performance.now() - t;
-        if (i > 0) { times.push(dt); tokens += r.rollout.generatedTokens; }
+        if (i > 0) { times.push(dt); tokens += Number(r.metrics['tokens/generated']); }
       }
       opt.dispose(); policy.dispose(); ref.dispose();
       const ms = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)];

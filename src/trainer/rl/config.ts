@@ -1,11 +1,15 @@
 /**
- * Configuration of the online RL algorithms (the `rl` section of a run config) with each algorithm's defaults.
- * Defaults follow the references named next to each value (rl-formulas.md), scaled to the tiny built-in tasks
- * where the reference value makes no sense for a model of a few hundred thousand parameters (learning rate, batch).
+ * Configuration of the online RL algorithms: the `rl` section of a run config, declared once in RL_FIELDS (type,
+ * default, per-algorithm defaults, meaning, reference), as TRL's GRPOConfig does. Derived from it: the section's JSON
+ * Schema (RL_SECTION_SCHEMA → schemas/config.schema.json), its defaults per algorithm (rlSectionDefaults), the resolved
+ * RlConfig (resolveRlConfig) and the `rl` tables of docs/config.md (scripts/gen-config-docs.ts).
+ * Defaults follow the references named next to each value (rl-formulas.md), scaled to the tiny built-in tasks where the
+ * reference value makes no sense for a model of a few hundred thousand parameters (learning rate, batch).
  */
 import type { KlName } from '../algorithms/kl';
 import type { LossAggMode } from '../algorithms/losses';
 import { LOSS_AGG_MODES } from '../algorithms/losses';
+import { sectionDefaults, sectionSchema, type Fields } from '../fields';
 
 export const RL_ALGORITHMS = ['ppo', 'grpo', 'dr_grpo', 'dapo', 'gspo', 'gmpo', 'rloo', 'reinforce_pp', 'raft', 'raft_pp', 'reinforce_rej'] as const;
 export type RlAlgorithm = typeof RL_ALGORITHMS[number];
@@ -16,121 +20,185 @@ export type AdvantageKind = 'gae' | 'grpo' | 'dr_grpo' | 'rloo' | 'reinforce_pp'
 /** Which policy loss. `ppo`: verl vanilla clip (+dual); `reinforce`: −A·log π (no ratio); `gspo`, `gmpo`. */
 export type PolicyLossKind = 'ppo' | 'reinforce' | 'gspo' | 'gmpo';
 
+const ADVANTAGES: AdvantageKind[] = ['gae', 'grpo', 'dr_grpo', 'rloo', 'reinforce_pp', 'reinforce_rej', 'raft'];
+const POLICY_LOSSES: PolicyLossKind[] = ['ppo', 'reinforce', 'gspo', 'gmpo'];
+const KL_ESTIMATORS: KlName[] = ['k1', 'abs', 'k2', 'k3', 'kl', 'mse', 'low_var_kl', 'k1+', 'k2+', 'k3+', 'low_var_kl+'] as KlName[];
+const KL_CONTROLLERS = ['fixed', 'adaptive', 'adaptive_beta'] as const;
+const int = (x: Record<string, unknown> = {}) => ({ type: 'integer', ...x });
+const num = (x: Record<string, unknown> = {}) => ({ type: 'number', ...x });
+const bool = { type: 'boolean' };
+const oneOf = (values: readonly unknown[]) => ({ type: 'string', enum: [...values] });
+/** algorithms without a KL term (β = 0, none in the loss) */
+const NO_KL = { dr_grpo: 0, dapo: 0, gspo: 0, gmpo: 0, raft: 0, raft_pp: 0 };
+
+/**
+ * Every field of the `rl` section, once. `byAlgorithm` lists where an algorithm's default differs from `default`
+ * (each with its reference). Section-only fields (not in RlConfig): summariesEveryStep, warmStart.
+ */
+export const RL_FIELDS: Fields = {
+  promptsPerStep: { schema: int({ minimum: 1 }), default: 16, doc: 'prompts per step; each gets groupSize completions (batch = promptsPerStep × groupSize sequences)', ref: 'verl data.train_batch_size' },
+  groupSize: { schema: int({ minimum: 1 }), default: 8, byAlgorithm: { reinforce_rej: 4 }, doc: 'completions per prompt (G)', ref: 'verl actor_rollout_ref.rollout.n; TRL GRPOConfig num_generations 8; Reinforce-Rej n = 4 (MinRL scripts)' },
+  ppoEpochs: { schema: int({ minimum: 1 }), default: 1, byAlgorithm: { ppo: 2 }, doc: 'passes over each rollout batch', ref: 'verl actor.ppo_epochs 1 (rl-formulas.md §1); TRL PPOConfig num_ppo_epochs 4' },
+  miniBatches: { schema: int({ minimum: 1 }), default: 1, byAlgorithm: { ppo: 2, raft: 4, raft_pp: 4 }, doc: 'minibatches (policy updates) per epoch; RAFT / RAFT++ take several steps per batch, or their importance ratio stays 1', ref: 'verl ppo_mini_batch_size = train_batch_size / miniBatches; MinRL' },
+  advantage: {
+    schema: oneOf(ADVANTAGES), default: 'grpo',
+    byAlgorithm: { ppo: 'gae', dr_grpo: 'dr_grpo', rloo: 'rloo', reinforce_pp: 'reinforce_pp', raft: 'raft', raft_pp: 'raft', reinforce_rej: 'reinforce_rej' },
+    doc: 'advantage estimator: gae (critic), grpo (group mean / std), dr_grpo (no std division), rloo (leave-one-out), reinforce_pp (discounted returns, global whitening), reinforce_rej (drop all-equal groups), raft (max(r, 0))',
+    ref: 'verl algorithm.adv_estimator, core_algos compute_*_advantage (docs/algorithms.md); MinRL for raft / reinforce_rej',
+  },
+  policyLoss: {
+    schema: oneOf(POLICY_LOSSES), default: 'ppo', byAlgorithm: { gspo: 'gspo', gmpo: 'gmpo', raft: 'reinforce' },
+    doc: 'ppo = clipped surrogate (+ dual clip); reinforce = −A·log π; gspo = sequence-level ratio; gmpo = geometric mean of token ratios',
+    ref: 'verl compute_policy_loss_vanilla / _gspo / _geo_mean; MinRL vanilla',
+  },
+  clipLow: { schema: num({ minimum: 0, maximum: 1 }), default: 0.2, byAlgorithm: { gspo: 3e-4, gmpo: 0.4 }, doc: 'ε_low: the ratio is clipped at 1 − ε_low (GMPO: in log space)', ref: 'verl clip_ratio_low 0.2; TRL epsilon; GSPO paper §5.1 3e-4; GMPO 0.4 (rl-formulas.md §4–5)' },
+  clipHigh: { schema: num({ minimum: 0 }), default: 0.2, byAlgorithm: { dapo: 0.28, gspo: 4e-4, gmpo: 0.4 }, doc: 'ε_high: the ratio is clipped at 1 + ε_high', ref: 'verl clip_ratio_high; TRL epsilon_high; DAPO clip-higher 0.28 (rl-formulas.md §3)' },
+  dualClip: { schema: { type: ['number', 'null'], exclusiveMinimum: 1 }, default: null, byAlgorithm: { ppo: 3, dapo: 3, raft_pp: 3, reinforce_rej: 3 }, doc: 'dual-clip constant c for A < 0 (loss = min(L_clip, −A·c)); null = off', ref: 'verl clip_ratio_c 3.0 (rl-formulas.md §1); MinRL plusplus' },
+  lossAgg: {
+    schema: oneOf(LOSS_AGG_MODES), default: 'token-mean', byAlgorithm: { grpo: 'seq-mean-token-mean', dr_grpo: 'seq-mean-token-sum-norm', gspo: 'seq-mean-token-mean' },
+    doc: 'how per-token losses are averaged into the loss', ref: 'verl agg_loss loss_agg_mode (core_algos L1025–1081); GRPO paper seq-mean-token-mean; Dr. GRPO seq-mean-token-sum-norm; DAPO token-mean',
+  },
+  lossScaleFactor: { schema: num({ exclusiveMinimum: 0 }), defaultNote: 'sampling.maxNewTokens', doc: 'divisor of seq-mean-token-sum-norm (the generation budget)', ref: 'verl loss_scale_factor; Dr. GRPO' },
+  advEps: { schema: num({ minimum: 0 }), default: 1e-6, doc: 'ε added to the group std: A = (r − mean)/(std + ε)', ref: 'verl compute_grpo_outcome_advantage epsilon 1e-6' },
+  kl: {
+    doc: 'KL to the reference model (the policy RL starts from)',
+    fields: {
+      inLoss: { schema: bool, default: true, byAlgorithm: { ppo: false, rloo: false, reinforce_pp: false, ...Object.fromEntries(Object.keys(NO_KL).map((k) => [k, false])) }, doc: 'add coef·agg(KL(π‖π_ref)) to the loss (GRPO family)', ref: 'verl actor.use_kl_loss / kl_loss_coef; GRPO paper' },
+      inReward: { schema: bool, default: false, byAlgorithm: { ppo: true, rloo: true, reinforce_pp: true }, doc: 'subtract coef·KL(π_old‖π_ref) per token from the reward (PPO, REINFORCE++, RLOO)', ref: 'verl apply_kl_penalty (algorithm.use_kl_in_reward); TRL RLOO (k1 summed into the reward)' },
+      estimator: { schema: oneOf(KL_ESTIMATORS), default: 'k3', byAlgorithm: { ppo: 'k1', rloo: 'k1', reinforce_pp: 'k1' }, doc: 'KL estimator (verl names; "+" = k2 gradient with this value)', ref: 'verl kl_penalty (k1, k2, k3 = low_var_kl); Schulman, "Approximating KL divergence" (rl-formulas.md §0)' },
+      coef: { schema: num({ minimum: 0 }), default: 0.001, byAlgorithm: { ppo: 0.01, rloo: 0.01, reinforce_pp: 0.01, ...NO_KL }, doc: 'β: weight of the KL term (initial β with an adaptive controller)', ref: 'verl kl_loss_coef 0.001 (GRPO docs), kl_ctrl.kl_coef; PPO / RLOO 0.01 (rl-formulas.md §1)' },
+      controller: { schema: oneOf(KL_CONTROLLERS), default: 'fixed', doc: 'fixed β; adaptive = verl / InstructGPT controller; adaptive_beta = raise β above target, lower it below', ref: 'verl algorithm.kl_ctrl.type; algorithms/control.ts' },
+      target: { schema: num({ exclusiveMinimum: 0 }), default: 0.1, doc: 'target KL of the adaptive controllers', ref: 'verl kl_ctrl.target_kl 0.1' },
+      horizon: { schema: num({ minimum: 1 }), default: 10000, doc: 'adaptive controller horizon: β ← β·(1 + clip(KL/target − 1, ±0.2)·n/horizon)', ref: 'verl kl_ctrl.horizon 10000 (rl-formulas.md §1)' },
+      rate: { schema: num({ minimum: 0 }), default: 0.1, doc: 'adaptive_beta multiplicative rate: β·(1 + rate) above target, β/(1 + rate) below', ref: 'algorithms/control.ts adaptiveBetaUpdate' },
+    },
+  },
+  entropyCoef: { schema: num(), default: 0, doc: 'entropy bonus coefficient (loss −= coef·agg(entropy))', ref: 'verl actor.entropy_coeff 0 (dp_actor.update_policy)' },
+  gamma: { schema: num({ minimum: 0, maximum: 1 }), default: 1, doc: 'discount γ of the per-token returns (GAE for ppo, discounted returns for reinforce_pp); 1 = undiscounted (the score sits on the last token)', ref: 'verl algorithm.gamma 1.0; TRL PPOConfig gamma 1 (rl-formulas.md §1)' },
+  lambda: { schema: num({ minimum: 0, maximum: 1 }), default: 1, byAlgorithm: { ppo: 0.95 }, doc: 'GAE λ (advantage "gae" only): 1 = Monte-Carlo return − V (high variance), 0 = one-step TD error (biased by the critic)', ref: 'verl algorithm.lam 1.0; TRL PPOConfig lam 0.95; Schulman et al. 2016 (GAE)' },
+  critic: { schema: oneOf(['shared', 'separate']), default: 'shared', doc: 'ppo: value head on the policy trunk (shared) or a separate critic model', ref: 'verl critic worker (separate); TRL PPO value model' },
+  vfCoef: { schema: num({ minimum: 0 }), default: 0.5, doc: 'value loss weight in the shared-trunk loss', ref: 'TRL PPOConfig vf_coef; OpenRLHF' },
+  valueClip: { schema: num({ minimum: 0 }), default: 0.5, doc: 'value clipping range: V is clipped to V_old ± valueClip', ref: 'verl critic.cliprange_value 0.5 (compute_value_loss)' },
+  criticLr: { schema: num({ minimum: 0 }), default: 1e-3, doc: 'learning rate of a separate critic', ref: 'verl critic.optim.lr' },
+  dynamicSampling: {
+    doc: 'DAPO dynamic sampling',
+    fields: {
+      enabled: { schema: bool, default: false, byAlgorithm: { dapo: true }, doc: 'drop groups whose rewards are all equal and generate more', ref: 'DAPO §3.2; verl algorithm.filter_groups.enable' },
+      maxGenBatches: { schema: int({ minimum: 1 }), default: 4, doc: 'cap on generation batches per step', ref: 'verl filter_groups.max_num_gen_batches' },
+    },
+  },
+  overlong: {
+    doc: 'DAPO soft overlong punishment: 0 up to L_max − L_cache, linear to −factor at L_max, −factor beyond',
+    fields: {
+      enabled: { schema: bool, default: false, byAlgorithm: { dapo: true }, doc: 'add the soft overlong punishment to the reward', ref: 'DAPO Eq. 13; TRL get_soft_overlong_punishment (rl-formulas.md §3)' },
+      maxLength: { schema: int({ minimum: 0 }), default: 0, doc: 'L_max in tokens; 0 = sampling.maxNewTokens', ref: 'DAPO L_max (20480 in the paper)' },
+      cacheLength: { schema: int({ minimum: 0 }), default: 0, doc: 'L_cache in tokens; 0 = max(1, round(L_max / 4))', ref: 'DAPO L_cache (4096 ≈ L_max / 5)' },
+      factor: { schema: num({ minimum: 0 }), default: 1, doc: 'size of the punishment at and beyond L_max', ref: 'OpenRLHF apply_overlong_penalty factor' },
+    },
+  },
+  zeroVarianceFilter: { schema: { type: ['number', 'null'], minimum: 0 }, default: null, doc: 'groups whose reward std ≤ this give no gradient (their advantages are zeroed); null = off', ref: 'DAPO §3.2 (all-equal groups carry no signal)' },
+  lengthPenalty: {
+    doc: 'length penalty added to the reward: −coef·max(0, length − target)/target',
+    fields: {
+      coef: { schema: num({ minimum: 0 }), default: 0, doc: 'weight of the penalty; 0 = off', ref: 'algorithms/rewards.ts lengthPenalty' },
+      target: { schema: int({ minimum: 1 }), default: 8, doc: 'length in tokens above which it applies', ref: 'algorithms/rewards.ts lengthPenalty' },
+    },
+  },
+  summariesEveryStep: { schema: bool, default: true, doc: 'write a rollout summary (groups, texts, rewards, no per-token arrays) on steps without a full trace (rollouts.every)' },
+  warmStart: {
+    doc: 'supervised warm start before RL when init.checkpoint is not given (the reference is then the warm-started policy)',
+    fields: {
+      steps: { schema: int({ minimum: 0 }), default: 300, doc: 'SFT steps; 0 = none (RL starts from the random init)' },
+      batchSize: { schema: int({ minimum: 1 }), default: 64, doc: 'demonstrations per SFT step' },
+      lr: { schema: num({ exclusiveMinimum: 0 }), default: 0.003, doc: 'SFT learning rate (linear warm-up over min(20, steps/10) steps)' },
+      demoNoise: { schema: num({ minimum: 0, maximum: 1 }), default: 0.3, doc: 'probability that a demonstration carries a wrong, well-formatted answer (as sft.demoNoise)' },
+    },
+  },
+};
+
+/** Fields of the `rl` section that are not part of RlConfig (read by rl/register.ts only). */
+export const RL_SECTION_ONLY = ['summariesEveryStep', 'warmStart'] as const;
+
+/** JSON Schema of the `rl` section (no `default`s: they depend on the algorithm, see rlSectionDefaults). */
+export const RL_SECTION_SCHEMA: Record<string, unknown> = sectionSchema(RL_FIELDS, {
+  withDefaults: false,
+  description: `online RL (${RL_ALGORITHMS.join(', ')}); defaults depend on algorithm (docs/config.md)`,
+});
+
+/** The defaults of the `rl` section for one algorithm (what a run config gets for the fields it leaves out). */
+export function rlSectionDefaults(algorithm: RlAlgorithm): Record<string, unknown> {
+  return sectionDefaults(RL_FIELDS, algorithm);
+}
+
+/** The warm start defaults (RL_FIELDS.warmStart). */
+export const WARM_START_DEFAULT = sectionDefaults(RL_FIELDS.warmStart.fields!) as { steps: number; batchSize: number; lr: number; demoNoise: number };
+
+/**
+ * The resolved config of the RL loop: the `rl` section (RL_FIELDS, minus the section-only fields) + what a run takes
+ * from the shared sections (train, sampling, eval, checkpoint; rl/register.ts rlConfigFromTrainConfig). Field meanings:
+ * RL_FIELDS / docs/config.md.
+ */
 export interface RlConfig {
-  /** optimizer steps (each = one rollout batch + ppoEpochs × miniBatches updates) */
+  /** optimizer steps (each = one rollout batch + ppoEpochs × miniBatches updates); a run: train.steps */
   steps: number;
-  /** prompts per step */
   promptsPerStep: number;
-  /** completions per prompt (G) */
   groupSize: number;
+  /** a run: derived.maxNewTokens */
   maxNewTokens: number;
+  /** a run: sampling.temperature (> 0) */
   temperature: number;
+  /** a run: sampling.topP */
   topP: number;
   ppoEpochs: number;
-  /** minibatches per epoch */
   miniBatches: number;
+  /** a run: train.lr, warmupSteps, minLrRatio (1 with lrSchedule constant), weightDecay, gradClip */
   lr: number;
   warmupSteps: number;
   minLrRatio: number;
   weightDecay: number;
-  /** global-norm gradient clip (verl grad_clip 1.0); 0 = off */
   gradClip: number;
   advantage: AdvantageKind;
   policyLoss: PolicyLossKind;
-  /** ε_low / ε_high of the ratio clip (GMPO: in log space) */
   clipLow: number;
   clipHigh: number;
-  /** dual-clip constant c (> 1) or null */
   dualClip: number | null;
   lossAgg: LossAggMode;
-  /** seq-mean-token-sum-norm divisor; default maxNewTokens (Dr.GRPO: the generation budget) */
   lossScaleFactor?: number;
-  /** GRPO std epsilon (verl 1e-6) */
   advEps: number;
-  kl: {
-    /** KL to the reference added to the loss (GRPO family) */
-    inLoss: boolean;
-    /** −β·KL per token added to the reward (PPO, REINFORCE++) */
-    inReward: boolean;
-    estimator: KlName;
-    coef: number;
-    controller: 'fixed' | 'adaptive' | 'adaptive_beta';
-    /** target KL (adaptive controller / adaptive β) */
-    target: number;
-    /** verl adaptive controller horizon */
-    horizon: number;
-    /** adaptive β multiplicative rate */
-    rate: number;
-  };
+  kl: { inLoss: boolean; inReward: boolean; estimator: KlName; coef: number; controller: 'fixed' | 'adaptive' | 'adaptive_beta'; target: number; horizon: number; rate: number };
   entropyCoef: number;
   gamma: number;
   lambda: number;
-  /** critic for PPO: value head on the policy trunk (shared) or a separate model */
   critic: 'shared' | 'separate';
   vfCoef: number;
   valueClip: number;
   criticLr: number;
   dynamicSampling: { enabled: boolean; maxGenBatches: number };
-  /** DAPO soft overlong punishment; maxLength / cacheLength 0 = derived from maxNewTokens */
+  /** maxLength / cacheLength 0 in the section = derived from maxNewTokens (resolved here) */
   overlong: { enabled: boolean; maxLength: number; cacheLength: number; factor: number };
-  /** groups whose reward std is ≤ this give no gradient (their advantages are zeroed); null = off */
   zeroVarianceFilter: number | null;
   lengthPenalty: { coef: number; target: number };
-  traces: { fullEvery: number; maxSamples: number };
+  /** a run: eval.every, numPrompts, samplesPerPrompt, temperature, k */
   eval: { every: number; prompts: number; samples: number; temperature: number; k: number[] };
   checkpointEvery: number;
 }
 
-const base: RlConfig = {
-  steps: 40, promptsPerStep: 16, groupSize: 8, maxNewTokens: 8, temperature: 1, topP: 1,
-  ppoEpochs: 1, miniBatches: 1, lr: 3e-4, warmupSteps: 2, minLrRatio: 0.1, weightDecay: 0, gradClip: 1,
-  advantage: 'grpo', policyLoss: 'ppo', clipLow: 0.2, clipHigh: 0.2, dualClip: null, lossAgg: 'token-mean', advEps: 1e-6,
-  kl: { inLoss: true, inReward: false, estimator: 'k3', coef: 0.001, controller: 'fixed', target: 0.1, horizon: 10000, rate: 0.1 },
-  entropyCoef: 0, gamma: 1, lambda: 1, critic: 'shared', vfCoef: 0.5, valueClip: 0.5, criticLr: 1e-3,
-  dynamicSampling: { enabled: false, maxGenBatches: 4 },
-  // 0 = derived: maxLength = maxNewTokens (L_max), cacheLength = max(1, round(L_max / 4)) (DAPO: 20480 / 4096 ≈ 1/5)
-  overlong: { enabled: false, maxLength: 0, cacheLength: 0, factor: 1 },
-  zeroVarianceFilter: null,
-  lengthPenalty: { coef: 0, target: 8 },
-  traces: { fullEvery: 1, maxSamples: 256 },
+/** Defaults of the RlConfig fields that a run takes from the shared sections (used by standalone callers: bench, tests). */
+const STANDALONE_DEFAULTS = {
+  steps: 40, maxNewTokens: 8, temperature: 1, topP: 1, lr: 3e-4, warmupSteps: 2, minLrRatio: 0.1, weightDecay: 0, gradClip: 1,
   eval: { every: 10, prompts: 100, samples: 4, temperature: 1, k: [1, 4] },
   checkpointEvery: 0,
 };
 
-type Patch = Partial<Omit<RlConfig, 'kl' | 'dynamicSampling' | 'overlong' | 'lengthPenalty' | 'traces' | 'eval'>> & {
-  kl?: Partial<RlConfig['kl']>; dynamicSampling?: Partial<RlConfig['dynamicSampling']>; overlong?: Partial<RlConfig['overlong']>;
-  lengthPenalty?: Partial<RlConfig['lengthPenalty']>; traces?: Partial<RlConfig['traces']>; eval?: Partial<RlConfig['eval']>;
-};
+/** The RlConfig defaults of one algorithm (before the user's values and the derived overlong lengths). */
+function rlDefaults(algorithm: RlAlgorithm): RlConfig {
+  const sec = rlSectionDefaults(algorithm);
+  for (const k of RL_SECTION_ONLY) delete sec[k];
+  return { ...structuredClone(STANDALONE_DEFAULTS), ...sec } as unknown as RlConfig;
+}
 
-/** Each algorithm's defaults on top of `base` (reference for each choice in the comment). */
-export const ALGORITHM_DEFAULTS: Record<RlAlgorithm, Patch> = {
-  // verl PPO: GAE (γ = λ = 1), whitening, clip 0.2, value clip 0.5, KL in reward (k1) with fixed/adaptive controller, dual clip 3
-  ppo: { advantage: 'gae', policyLoss: 'ppo', dualClip: 3, ppoEpochs: 2, miniBatches: 2, gamma: 1, lambda: 0.95,
-    kl: { inLoss: false, inReward: true, estimator: 'k1', coef: 0.01, controller: 'fixed' } },
-  // verl GRPO docs: KL in loss, low_var_kl (k3), coef 0.001; GRPO paper aggregation: seq-mean-token-mean
-  grpo: { advantage: 'grpo', policyLoss: 'ppo', lossAgg: 'seq-mean-token-mean', kl: { inLoss: true, estimator: 'k3', coef: 0.001 } },
-  // Dr.GRPO: no std division, token sum / constant (generation budget), no KL loss (verl docs)
-  dr_grpo: { advantage: 'dr_grpo', policyLoss: 'ppo', lossAgg: 'seq-mean-token-sum-norm', kl: { inLoss: false, coef: 0 } },
-  // DAPO: clip-higher 0.2 / 0.28, dual clip kept (verl), token-mean, dynamic sampling, soft overlong punishment, β = 0
-  dapo: { advantage: 'grpo', policyLoss: 'ppo', clipLow: 0.2, clipHigh: 0.28, dualClip: 3, lossAgg: 'token-mean',
-    dynamicSampling: { enabled: true, maxGenBatches: 4 }, overlong: { enabled: true }, kl: { inLoss: false, coef: 0 } },
-  // GSPO: sequence ratio, ε 3e-4 / 4e-4 (paper §5.1, verl example), β = 0, seq-mean-token-mean forced by the loss
-  gspo: { advantage: 'grpo', policyLoss: 'gspo', clipLow: 3e-4, clipHigh: 4e-4, lossAgg: 'seq-mean-token-mean', kl: { inLoss: false, coef: 0 } },
-  // GMPO: geometric mean, clip 0.4 in log space (verl example / README)
-  gmpo: { advantage: 'grpo', policyLoss: 'gmpo', clipLow: 0.4, clipHigh: 0.4, kl: { inLoss: false, coef: 0 } },
-  // RLOO: leave-one-out baseline (verl estimator), PPO clip loss, KL in reward (TRL RLOO: k1 summed into the reward)
-  rloo: { advantage: 'rloo', policyLoss: 'ppo', kl: { inLoss: false, inReward: true, estimator: 'k1', coef: 0.01 } },
-  // REINFORCE++: discounted returns of (score − β·KL per token), global whitening; PPO clip loss (verl)
-  reinforce_pp: { advantage: 'reinforce_pp', policyLoss: 'ppo', kl: { inLoss: false, inReward: true, estimator: 'k1', coef: 0.01 } },
-  // RAFT: rejection sampling fine-tuning: A = max(r, 0), vanilla −A·log π, token-mean (MinRL)
-  // (RAFT and RAFT++ take several gradient steps per rollout batch, as MinRL does: with a single on-policy step the
-  //  ratio is 1 and RAFT++'s importance sampling and clipping would change nothing)
-  raft: { advantage: 'raft', policyLoss: 'reinforce', miniBatches: 4, kl: { inLoss: false, coef: 0 } },
-  // RAFT++: RAFT advantage + importance sampling + clip + dual clip (MinRL "plusplus")
-  raft_pp: { advantage: 'raft', policyLoss: 'ppo', dualClip: 3, miniBatches: 4, kl: { inLoss: false, coef: 0 } },
-  // Reinforce-Rej: A = r unless the group is all-equal; plusplus loss; KL loss k3 0.001; n = 4 (MinRL scripts)
-  reinforce_rej: { advantage: 'reinforce_rej', policyLoss: 'ppo', dualClip: 3, groupSize: 4, kl: { inLoss: true, estimator: 'k3', coef: 0.001 } },
-};
+/** Each algorithm's full `rl` defaults (derived from RL_FIELDS). */
+export const ALGORITHM_DEFAULTS: Record<RlAlgorithm, Partial<RlConfig>> = Object.fromEntries(RL_ALGORITHMS.map((a) => [a, rlDefaults(a)])) as Record<RlAlgorithm, Partial<RlConfig>>;
 
 function isObj(x: unknown): x is Record<string, unknown> { return typeof x === 'object' && x !== null && !Array.isArray(x); }
 
@@ -149,10 +217,11 @@ export class RlConfigError extends Error {}
  */
 export function resolveRlConfig(algorithm: RlAlgorithm, user: unknown, where = 'rl'): RlConfig {
   if (user !== undefined && !isObj(user)) throw new RlConfigError(`${where}: must be an object, got ${JSON.stringify(user)}`);
-  const known = new Set(Object.keys(base));
+  const defaults = rlDefaults(algorithm);
+  const known = new Set([...Object.keys(defaults), 'lossScaleFactor']);
   for (const k of Object.keys(user ?? {})) if (!known.has(k)) throw new RlConfigError(`${where}.${k}: unknown field; allowed: ${[...known].join(', ')}`);
-  // deep copies: the resolved config is adjusted below and must never alias `base` or the defaults table
-  const c = merge(merge(JSON.parse(JSON.stringify(base)) as RlConfig, JSON.parse(JSON.stringify(ALGORITHM_DEFAULTS[algorithm]))), user === undefined ? undefined : JSON.parse(JSON.stringify(user)));
+  // deep copies: the resolved config is adjusted below and must never alias the defaults
+  const c = merge(defaults, user === undefined ? undefined : JSON.parse(JSON.stringify(user)));
   const num = (path: string, v: unknown, min: number, int = false, max = Infinity) => {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (int && !Number.isInteger(v))) {
       throw new RlConfigError(`${where}.${path}: must be ${int ? 'an integer' : 'a number'} ≥ ${min}${max < Infinity ? ` and ≤ ${max}` : ''}, got ${JSON.stringify(v)}`);
@@ -167,12 +236,12 @@ export function resolveRlConfig(algorithm: RlAlgorithm, user: unknown, where = '
   num('warmupSteps', c.warmupSteps, 0, true); num('minLrRatio', c.minLrRatio, 0, false, 1); num('weightDecay', c.weightDecay, 0);
   num('gradClip', c.gradClip, 0); num('clipLow', c.clipLow, 0, false, 1); num('clipHigh', c.clipHigh, 0); num('advEps', c.advEps, 0);
   if (c.dualClip !== null) num('dualClip', c.dualClip, 1.000001);
-  oneOf('advantage', c.advantage, ['gae', 'grpo', 'dr_grpo', 'rloo', 'reinforce_pp', 'reinforce_rej', 'raft']);
-  oneOf('policyLoss', c.policyLoss, ['ppo', 'reinforce', 'gspo', 'gmpo']);
+  oneOf('advantage', c.advantage, ADVANTAGES);
+  oneOf('policyLoss', c.policyLoss, POLICY_LOSSES);
   oneOf('lossAgg', c.lossAgg, LOSS_AGG_MODES);
   if (c.lossScaleFactor !== undefined) num('lossScaleFactor', c.lossScaleFactor, 1e-9);
-  oneOf('kl.estimator', c.kl.estimator, ['k1', 'abs', 'k2', 'k3', 'kl', 'mse', 'low_var_kl', 'k1+', 'k2+', 'k3+', 'low_var_kl+']);
-  oneOf('kl.controller', c.kl.controller, ['fixed', 'adaptive', 'adaptive_beta']);
+  oneOf('kl.estimator', c.kl.estimator, KL_ESTIMATORS);
+  oneOf('kl.controller', c.kl.controller, KL_CONTROLLERS);
   num('kl.coef', c.kl.coef, 0); num('kl.target', c.kl.target, 1e-12); num('kl.horizon', c.kl.horizon, 1); num('kl.rate', c.kl.rate, 0);
   num('entropyCoef', c.entropyCoef, -Infinity); num('gamma', c.gamma, 0, false, 1); num('lambda', c.lambda, 0, false, 1);
   oneOf('critic', c.critic, ['shared', 'separate']); num('vfCoef', c.vfCoef, 0); num('valueClip', c.valueClip, 0); num('criticLr', c.criticLr, 0);
@@ -183,7 +252,6 @@ export function resolveRlConfig(algorithm: RlAlgorithm, user: unknown, where = '
   if (c.overlong.enabled && c.overlong.cacheLength > c.overlong.maxLength) throw new RlConfigError(`${where}.overlong.cacheLength: must be ≤ overlong.maxLength (${c.overlong.maxLength}), got ${c.overlong.cacheLength}`);
   if (c.zeroVarianceFilter !== null) num('zeroVarianceFilter', c.zeroVarianceFilter, 0);
   num('lengthPenalty.coef', c.lengthPenalty.coef, 0); num('lengthPenalty.target', c.lengthPenalty.target, 1);
-  num('traces.fullEvery', c.traces.fullEvery, 0, true); num('traces.maxSamples', c.traces.maxSamples, 0, true);
   num('eval.every', c.eval.every, 0, true); num('eval.prompts', c.eval.prompts, 1, true); num('eval.samples', c.eval.samples, 1, true);
   num('eval.temperature', c.eval.temperature, 0);
   if (!Array.isArray(c.eval.k) || c.eval.k.some((k) => !Number.isInteger(k) || k < 1)) throw new RlConfigError(`${where}.eval.k: must be a list of integers ≥ 1, got ${JSON.stringify(c.eval.k)}`);

@@ -5,7 +5,7 @@
 import { sampleGroups } from '../sampling';
 import type { GPT } from '../model/gpt';
 import { Rng } from '../rng';
-import { passAtK } from './stats';
+import { passAtK } from '../../shared/passAtK';
 import type { RlTask, RlTokenizer } from './types';
 
 export interface EvalResult {

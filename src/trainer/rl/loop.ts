@@ -2,23 +2,24 @@
  * The online RL training loop: steps of rollout + update (step.ts), KL-coefficient control, learning-rate schedule,
  * metrics per step, per-token traces with retention, eval pass@k every N steps.
  *
- * Trace retention (cfg.traces): every step writes rollouts/step_X.jsonl with the groups (rewards, mean, std,
- * baseline, filtered + reason) and every sample's text, tokens, reward parts and advantage (the "summary");
- * per-token arrays (.f32) are written every `fullEvery` steps (0 = never) for at most `maxSamples` samples
- * (whole groups first; `subsampled: true` in the header when cut).
+ * Trace retention is the run's `rollouts` section (RolloutRetention, src/shared/rolloutStep.ts, one rule for every
+ * algorithm): every step may write rollouts/step_X.jsonl with the groups (rewards, mean, std, baseline, filtered +
+ * reason) and every sample's text, tokens, reward parts and advantage (the "summary"); per-token arrays (.f32) are
+ * kept on step 1 and every `every`-th step, for at most `maxSamples` samples (whole groups first).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { GPT } from '../model/gpt';
 import { AdamW } from '../optim';
 import { Rng } from '../rng';
 import { adaptiveBetaUpdate, AdaptiveKLController, warmupCosineLr } from '../algorithms/control';
-import type { RolloutGroup, RolloutSampleInput } from '../../shared/runFormat';
+import { isFullTraceStep, retainWholeGroups, type RolloutRetention, type RolloutStepInput } from '../../shared/rolloutStep';
 import { resolveRlConfig, type RlAlgorithm, type RlConfig } from './config';
 import { evaluatePolicy, type EvalResult } from './eval';
-import { rlStep, type StepResult } from './step';
+import { rlStep } from './step';
 import type { RlContext } from './types';
 
-export const TRACE_ARRAYS = ['logprob', 'old_logprob', 'ref_logprob', 'kl', 'token_reward', 'value', 'return', 'advantage', 'ratio', 'clip', 'entropy', 'mask'];
+/** Retention without an engine (tests, compare): per-token arrays every step, at most 256 samples. */
+export const STANDALONE_RETENTION: RolloutRetention = { every: 1, maxSamples: 256 };
 
 export interface RlRunResult {
   steps: number;
@@ -49,9 +50,12 @@ export interface RlHooks {
   evaluate?: (step: number) => { passAtK: Record<string, number>; meanReward?: number };
   evalStep?: (step: number) => boolean;
   evalAtStart?: boolean;
-  /** write the step's rollouts; `full` = with per-token arrays */
+  /** does this step keep per-token arrays? (default: isFullTraceStep with `retention`) */
   traceStep?: (step: number) => boolean;
-  rollout?: (step: number, header: Parameters<NonNullable<RlContext['writer']>['writeRolloutStep']>[0], samples: RolloutSampleInput[], arrays: Record<string, ArrayLike<number>>[], full: boolean) => void;
+  /** standalone retention (default STANDALONE_RETENTION); runs get theirs from the engine (`rollouts` section) */
+  retention?: RolloutRetention;
+  /** write the step's rollouts; `full` = the per-token arrays are included (else `arrays` is all `{}`) */
+  rollout?: (step: number, rollout: RolloutStepInput, full: boolean) => void;
   step?: (step: number, metrics: Record<string, number | null>) => void;
   /** let the event loop run once per step (the engine's ctx.yield), so SIGTERM and {"type":"stop"} are seen */
   yield?: () => Promise<void>;
@@ -66,34 +70,9 @@ export async function runRl(ctx: RlContext, algorithm: RlAlgorithm, userRl: unkn
   return runRlResolved(ctx, algorithm, cfg, hooks);
 }
 
-/** The step's rollouts as header + samples + per-token arrays (every kept sample; retention is the sink's job). */
-export function stepRollout(ctx: RlContext, algorithm: string, cfg: RlConfig, step: number, r: StepResult, full: boolean): { header: Parameters<NonNullable<RlContext['writer']>['writeRolloutStep']>[0]; samples: RolloutSampleInput[]; arrays: Record<string, ArrayLike<number>>[] } {
-  const S = r.rollout.samples;
-  const tok = ctx.tokenizer;
-  const groups: RolloutGroup[] = r.rollout.groups.map((g) => {
-    const st = r.groupStats.get(g.id);
-    return {
-      id: g.id, prompt: g.prompt, ...(g.answer !== undefined ? { answer: g.answer } : {}), samples: g.samples, rewards: g.rewards,
-      mean: st?.mean ?? NaN, std: st?.std ?? NaN, ...(st?.baseline !== undefined ? { baseline: st.baseline } : {}),
-      filtered: Boolean(st?.filtered), ...(st?.filterReason ? { filterReason: st.filterReason } : {}),
-    };
-  });
-  const samples: RolloutSampleInput[] = S.map((s, i) => ({
-    group: s.group, prompt: s.item.prompt, completion: s.completion, tokens: tok.display(s.tokens), tokenIds: s.tokens,
-    reward: s.score, rewardParts: { ...s.reward.parts, ...(cfg.overlong.enabled ? { overlong: s.overlong } : {}), ...(cfg.lengthPenalty.coef ? { length_penalty: s.lengthPen } : {}) },
-    ...(r.seqAdvantages ? { advantage: r.seqAdvantages[i] } : {}), length: s.tokens.length, truncated: !s.finished,
-  }));
-  const params: Record<string, number | string | boolean> = {
-    algorithm, advantage: cfg.advantage, policyLoss: cfg.policyLoss, clipLow: cfg.clipLow, clipHigh: cfg.clipHigh, lossAgg: cfg.lossAgg,
-    gamma: cfg.gamma, lambda: cfg.lambda, beta: r.metrics['kl_coef'] ?? 0, klEstimator: cfg.kl.estimator, klInReward: cfg.kl.inReward,
-    klInLoss: cfg.kl.inLoss, eps: cfg.advEps, groupSize: cfg.groupSize, temperature: cfg.temperature, lr: r.metrics['lr'] ?? 0,
-  };
-  if (cfg.dualClip !== null) params.dualClip = cfg.dualClip;
-  return {
-    header: { step, algorithm, arrays: full ? TRACE_ARRAYS : [], groups, params },
-    samples,
-    arrays: full ? r.traces : S.map(() => ({})),
-  };
+/** The step's rollouts without per-token arrays (a summary step): header.arrays empty, `{}` per sample. */
+export function withoutArrays(r: RolloutStepInput): RolloutStepInput {
+  return { header: { ...r.header, arrays: [] }, samples: r.samples, arrays: r.samples.map(() => ({})) };
 }
 
 export async function runRlResolved(ctx: RlContext, algorithm: RlAlgorithm, cfg: RlConfig, hooks: RlHooks = {}): Promise<RlRunResult> {
@@ -141,10 +120,14 @@ export async function runRlResolved(ctx: RlContext, algorithm: RlAlgorithm, cfg:
       if (adaptive) st.klCoef = adaptive.update(klNow as number, cfg.promptsPerStep * cfg.groupSize);
       else if (cfg.kl.controller === 'adaptive_beta') st.klCoef = adaptiveBetaUpdate(st.klCoef, r.metrics['kl'] as number, { target: cfg.kl.target, rate: cfg.kl.rate });
       all.push(r.metrics);
-      const full = hooks.traceStep ? hooks.traceStep(step) : cfg.traces.fullEvery > 0 && (step % cfg.traces.fullEvery === 0 || step === cfg.steps || step === 1);
-      const ro = stepRollout(ctx, algorithm, cfg, step, r, full);
-      if (hooks.rollout) hooks.rollout(step, ro.header, ro.samples, ro.arrays, full);
-      else if (ctx.writer) writeRetained(ctx, cfg, ro, full);
+      const retention = hooks.retention ?? STANDALONE_RETENTION;
+      const full = hooks.traceStep ? hooks.traceStep(step) : isFullTraceStep(step, retention);
+      const ro = full ? r.rollout : withoutArrays(r.rollout);
+      if (hooks.rollout) hooks.rollout(step, ro, full);
+      else if (ctx.writer) {
+        const kept = retainWholeGroups(ro, retention.maxSamples);
+        ctx.writer.writeRolloutStep(kept.header, kept.samples, kept.arrays);
+      }
       if (hooks.step) hooks.step(step, r.metrics);
       else ctx.writer?.metrics({ step, time: (Date.now() - t0) / 1000, split: 'train', values: r.metrics });
       ctx.onStep?.(step, r.metrics);
@@ -159,18 +142,4 @@ export async function runRlResolved(ctx: RlContext, algorithm: RlAlgorithm, cfg:
     criticOptimizer?.dispose();
   }
   return { steps: Math.min(step, cfg.steps), evals, metrics: all, stopped, seconds: (Date.now() - t0) / 1000 };
-}
-
-/** Standalone retention: at most traces.maxSamples samples (whole groups first) when full. */
-function writeRetained(ctx: RlContext, cfg: RlConfig, ro: ReturnType<typeof stepRollout>, full: boolean): void {
-  let { header, samples, arrays } = ro;
-  if (full && cfg.traces.maxSamples > 0 && samples.length > cfg.traces.maxSamples) {
-    const idx: number[] = [];
-    for (const g of header.groups) { if (idx.length + g.samples.length > cfg.traces.maxSamples) break; idx.push(...g.samples); }
-    const pos = new Map(idx.map((i, k) => [i, k]));
-    samples = idx.map((i) => samples[i]);
-    arrays = idx.map((i) => arrays[i]);
-    header = { ...header, subsampled: true, groups: header.groups.map((g) => ({ ...g, samples: g.samples.filter((s) => pos.has(s)).map((s) => pos.get(s)!) })) };
-  }
-  ctx.writer!.writeRolloutStep(header, samples, arrays);
 }

@@ -19,18 +19,6 @@ export function skew(x: readonly number[]): number {
   return m2 > 0 ? m3 / Math.pow(m2, 1.5) : 0;
 }
 
-/**
- * Unbiased pass@k estimator (Chen et al. 2021, Codex): 1 − C(n−c, k)/C(n, k) for n samples with c correct.
- * k > n → NaN.
- */
-export function passAtK(n: number, c: number, k: number): number {
-  if (k > n) return NaN;
-  if (n - c < k) return 1;
-  let prod = 1;
-  for (let i = n - c + 1; i <= n; i++) prod *= 1 - k / i;
-  return 1 - prod;
-}
-
 /** 1 − Var(returns − values)/Var(returns) over paired values (verl critic/vf_explained_var) */
 export function explainedVariance(values: readonly number[], returns: readonly number[]): number {
   if (returns.length < 2) return NaN;

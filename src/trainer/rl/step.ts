@@ -1,6 +1,14 @@
 /**
- * One RL step: rollout → old / ref log-probs (and values) → rewards per token → advantages → ppoEpochs × miniBatches
- * updates with grad clipping → metrics and per-token traces. All math comes from src/trainer/algorithms.
+ * One RL step, in four phases that read top to bottom (each a function below):
+ *
+ *   1. prepare      rollout → old / ref log-probs, entropy, values (no gradients) → per-token rewards → advantages,
+ *                   and, from the same tensors, each sample's group statistics and baseline
+ *   2. groupStats   per-group mean / std / baseline(s) read from those tensors; the zero-variance and rejection filters
+ *   3. update       ppoEpochs × miniBatches policy (and separate-critic) updates with gradient clipping
+ *   4. trace        the step as the run stores it (RolloutStepInput, src/shared/rolloutStep.ts): groups, samples and
+ *                   the per-token arrays this algorithm computed (value only with a critic, return only with returns)
+ *
+ * All math comes from src/trainer/algorithms.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GPT } from '../model/gpt';
@@ -8,13 +16,16 @@ import { AdamW, clipByGlobalNorm } from '../optim';
 import type { Rng } from '../rng';
 import { klPenalty } from '../algorithms/kl';
 import {
-  broadcastToTokens, computeGaeAdvantageReturn, computeOutcomeAdvantage, computeReinforcePlusPlusOutcomeAdvantage, groupIndex, groupMatrix,
+  broadcastToTokens, computeGaeAdvantageReturn, computeOutcomeAdvantage, computeOutcomeBaseline, computeReinforcePlusPlusOutcomeAdvantage,
+  groupIndex, groupMatrix, groupStatistics,
 } from '../algorithms/advantages';
 import { aggLoss, computePolicyLossGeoMean, computePolicyLossGspo, computePolicyLossReinforce, computePolicyLossVanilla, computeValueLoss } from '../algorithms/losses';
 import { applyKlPenalty, placeAtLastToken } from '../algorithms/rewards';
 import { maskSelect, maskedMean } from '../algorithms/masked';
+import { arrayNamesOf, type RolloutStepInput } from '../../shared/rolloutStep';
+import type { RolloutGroup, RolloutSampleInput } from '../../shared/runFormat';
 import type { RlConfig, RlAlgorithm } from './config';
-import { pack, responseForward, rollout, type RolloutResult, type RolloutSample } from './rollout';
+import { pack, responseForward, rollout, type PackedBatch, type RolloutResult } from './rollout';
 import { explainedVariance, mean, skew, std } from './stats';
 import type { RlTask, RlTokenizer } from './types';
 
@@ -26,33 +37,98 @@ export interface StepState {
   criticOptimizer?: AdamW;
 }
 
-/** Per-sample per-token arrays for the trace (length = sample's response length). */
-export type TokenTrace = Record<string, number[]>;
-
-export interface StepResult {
+/** What one step gives: its metrics (metrics.jsonl) and its rollouts in the stored shape (with every array computed). */
+export interface RlStepResult {
   metrics: Record<string, number | null>;
-  rollout: RolloutResult;
-  traces: TokenTrace[];
-  /** per kept sample: sequence-level advantage (outcome methods) */
-  seqAdvantages?: number[];
-  groupStats: Map<string, { mean: number; std: number; baseline?: number; filtered?: boolean; filterReason?: string }>;
+  rollout: RolloutStepInput;
+}
+
+/** Statistics of one group as the step stores them (RolloutGroup fields). */
+export interface GroupStat {
+  mean: number;
+  std: number;
+  baseline?: number;
+  baselines?: number[];
+  scores?: number[];
+  filtered?: boolean;
+  filterReason?: string;
 }
 
 const rowsOf = (t: tf.Tensor) => t.arraySync() as number[][];
+const vecOf = (t: tf.Tensor) => Array.from(t.dataSync());
 
 function sliceRows(m: number[][], idx: number[]): number[][] { return idx.map((i) => m[i]); }
+
+/** Phase 1's output, as host arrays ([B][N] rows unless said otherwise). */
+interface Prepared {
+  pk: PackedBatch;
+  mask: number[][];
+  old: number[][];
+  ref: number[][];
+  entropy: number[][];
+  /** per-token KL of the rollout policy to the reference (the estimator of the config) */
+  kl: number[][];
+  tokenRewards: number[][];
+  adv: number[][];
+  values?: number[][];
+  returns?: number[][];
+  /** per sample: the sequence-level advantage (outcome estimators) [B] */
+  seqAdv?: number[];
+  /** per sample, from groupStatistics over the rewards (the scores the task gave): group mean and unbiased std [B] */
+  groupMean: number[];
+  groupStd: number[];
+  /** per sample: the sequence score the outcome estimator was given (reward − β·Σ KL when the KL is in the reward) [B] */
+  estimatorScores?: number[];
+  /** per sample: the baseline the outcome estimator subtracted (computeOutcomeBaseline) [B] */
+  baseline?: number[];
+  klMean: number;
+  k1Mean: number;
+  entropyMean: number;
+}
 
 /**
  * Run one step. `policy` is updated in place (and `critic` when separate).
  */
 export function rlStep(
   algorithm: RlAlgorithm, cfg: RlConfig, st: StepState, policy: GPT, ref: GPT, critic: GPT | undefined, task: RlTask, tok: RlTokenizer, rng: Rng,
-): StepResult {
+): RlStepResult {
   const t0 = Date.now();
   const ro = rollout(policy, task, tok, cfg, rng, st.step);
+  const metrics = rolloutMetrics(ro, cfg);
+  if (ro.samples.length === 0) {
+    // every group was dropped by dynamic sampling: nothing to learn from this step (no update, no loss)
+    metrics['groups/filtered'] = ro.groups.length;
+    metrics['step_time'] = (Date.now() - t0) / 1000;
+    const stats = new Map<string, GroupStat>(ro.groups.map((g) => [g.id, { mean: mean(g.rewards), std: std(g.rewards), filtered: true, filterReason: g.filterReason }]));
+    return { metrics, rollout: trace(algorithm, cfg, st, ro, tok, stats, undefined, undefined, metrics) };
+  }
+  const needValues = cfg.advantage === 'gae';
+  const sharedCritic = needValues && cfg.critic === 'shared';
+  const criticModel = needValues ? (sharedCritic ? policy : critic) : undefined;
+  if (needValues && !criticModel?.config.valueHead) throw new Error('ppo: the critic has no value head');
+
+  const prep = prepare(cfg, st, ro, policy, ref, criticModel, sharedCritic);
+  metrics['kl'] = prep.klMean;
+  metrics['kl/k1'] = prep.k1Mean;
+  metrics['entropy'] = prep.entropyMean;
+  const stats = groupStats(cfg, ro, prep);
+  metrics['groups/filtered'] = [...stats.values()].filter((g) => g.filtered).length;
+  Object.assign(metrics, advantageMetrics(prep));
+  const upd = update(algorithm, cfg, st, prep, policy, criticModel, sharedCritic, rng);
+  Object.assign(metrics, upd.metrics);
+  metrics['lr'] = st.lr;
+  metrics['kl_coef'] = st.klCoef;
+  const dt = (Date.now() - t0) / 1000;
+  metrics['step_time'] = dt;
+  metrics['timing/gen_s'] = ro.genSeconds;
+  metrics['tokens_per_s'] = ro.generatedTokens / Math.max(dt, 1e-9);
+  return { metrics, rollout: trace(algorithm, cfg, st, ro, tok, stats, prep, upd, metrics) };
+}
+
+/** Reward, score and length metrics of the rollout (before any update). */
+function rolloutMetrics(ro: RolloutResult, cfg: RlConfig): Record<string, number | null> {
   const S = ro.samples;
   const metrics: Record<string, number | null> = {};
-  const groupStats: StepResult['groupStats'] = new Map();
   const allRewards = S.map((s) => s.reward.score);
   metrics['reward/mean'] = mean(allRewards);
   metrics['reward/std'] = std(allRewards);
@@ -69,24 +145,21 @@ export function rlStep(
   metrics['response_length/max'] = lengths.length ? Math.max(...lengths) : 0;
   metrics['response_length/min'] = lengths.length ? Math.min(...lengths) : 0;
   metrics['response_length/clip_ratio'] = S.length ? S.filter((s) => !s.finished).length / S.length : 0;
-  if (S.length === 0) {
-    // every group was dropped by dynamic sampling: nothing to learn from this step (no update, no loss)
-    metrics['groups/filtered'] = ro.groups.length;
-    metrics['step_time'] = (Date.now() - t0) / 1000;
-    for (const g of ro.groups) groupStats.set(g.id, { mean: mean(g.rewards), std: std(g.rewards), filtered: true, filterReason: g.filterReason });
-    return { metrics, rollout: ro, traces: [], groupStats };
-  }
+  // every generated token, dropped groups' too (the engine's perf/tokens_per_sec)
+  metrics['tokens/generated'] = ro.generatedTokens;
+  return metrics;
+}
 
+/**
+ * Phase 1: log-probs of the rollout policy and the reference, entropy and values (no gradients), per-token rewards,
+ * advantages, and each sample's group statistics and baseline from the same tensors the advantages came from.
+ */
+function prepare(cfg: RlConfig, st: StepState, ro: RolloutResult, policy: GPT, ref: GPT, criticModel: GPT | undefined, sharedCritic: boolean): Prepared {
+  const S = ro.samples;
   const pk = pack(S);
   const { P, N } = pk;
-  const B = S.length;
   const needValues = cfg.advantage === 'gae';
-  const sharedCritic = needValues && cfg.critic === 'shared';
-  const criticModel = needValues ? (sharedCritic ? policy : critic) : undefined;
-  if (needValues && !criticModel?.config.valueHead) throw new Error('ppo: the critic has no value head');
-
-  // ---- old log-probs, entropy, values (rollout policy) and reference log-probs: no gradients
-  const pre = tf.tidy(() => {
+  const t = tf.tidy(() => {
     const ids = tf.tensor2d(pk.ids, undefined, 'int32');
     const am = tf.tensor2d(pk.attentionMask);
     const mask = tf.tensor2d(pk.responseMask);
@@ -108,12 +181,15 @@ export function rlStep(
     }
     const k3 = maskSelect(klPenalty(o.logprobs, r.logprobs, 'k3'), mask);
     const k1 = maskSelect(klPenalty(o.logprobs, r.logprobs, 'k1'), mask);
-    // advantages
+    // advantages, and group statistics from the same group matrix G
+    const { index, keys } = groupIndex(S.map((s) => s.group));
+    const G = groupMatrix(index, keys.length);
+    const rewardStats = groupStatistics(scores, G);
     let adv: tf.Tensor2D;
     let returns: tf.Tensor2D | undefined;
     let seqAdv: tf.Tensor1D | undefined;
-    const { index, keys } = groupIndex(S.map((s) => s.group));
-    const G = groupMatrix(index, keys.length);
+    let seqScore: tf.Tensor1D | undefined;
+    let baseline: tf.Tensor1D | undefined;
     if (cfg.advantage === 'gae') {
       const g = computeGaeAdvantageReturn(tokenRewards, values!, mask, cfg.gamma, cfg.lambda, true);
       adv = g.advantages; returns = g.returns;
@@ -122,65 +198,100 @@ export function rlStep(
       adv = g.advantages; returns = g.returns;
     } else {
       // outcome estimators use the sequence reward (Σ token rewards: score − β·Σ KL when the KL is in the reward, as TRL RLOO)
-      const seqScore = tf.sum(tokenRewards, 1) as tf.Tensor1D;
+      seqScore = tf.sum(tokenRewards, 1) as tf.Tensor1D;
       seqAdv = computeOutcomeAdvantage(cfg.advantage, seqScore, G, cfg.advEps);
+      baseline = computeOutcomeBaseline(cfg.advantage, seqScore, G);
       adv = broadcastToTokens(seqAdv, mask);
     }
     return {
-      old: o.logprobs, ref: r.logprobs, entropy: o.entropy!, values, tokenRewards, klTok, k3, k1, adv, returns, seqAdv, mask,
+      old: o.logprobs, ref: r.logprobs, entropy: o.entropy!, values, tokenRewards, klTok, adv, returns, seqAdv, seqScore, baseline, mask,
+      groupMean: rewardStats.mean, groupStd: rewardStats.std,
+      klMean: maskedMean(k3, mask), k1Mean: maskedMean(k1, mask), entropyMean: maskedMean(o.entropy!, mask),
     };
   });
+  const prep: Prepared = {
+    pk, mask: rowsOf(t.mask), old: rowsOf(t.old), ref: rowsOf(t.ref), entropy: rowsOf(t.entropy), kl: rowsOf(t.klTok),
+    tokenRewards: rowsOf(t.tokenRewards), adv: rowsOf(t.adv),
+    values: t.values ? rowsOf(t.values) : undefined, returns: t.returns ? rowsOf(t.returns) : undefined,
+    seqAdv: t.seqAdv ? vecOf(t.seqAdv) : undefined,
+    groupMean: vecOf(t.groupMean), groupStd: vecOf(t.groupStd),
+    estimatorScores: t.seqScore ? vecOf(t.seqScore) : undefined, baseline: t.baseline ? vecOf(t.baseline) : undefined,
+    klMean: t.klMean.dataSync()[0], k1Mean: t.k1Mean.dataSync()[0], entropyMean: t.entropyMean.dataSync()[0],
+  };
+  tf.dispose(Object.values(t).filter((x): x is tf.Tensor => x instanceof tf.Tensor));
+  return prep;
+}
 
-  const mask = rowsOf(pre.mask);
-  const old = rowsOf(pre.old), refLp = rowsOf(pre.ref), ent = rowsOf(pre.entropy), kl = rowsOf(pre.klTok);
-  const tokR = rowsOf(pre.tokenRewards);
-  let adv = rowsOf(pre.adv);
-  const values = pre.values ? rowsOf(pre.values) : undefined;
-  const returns = pre.returns ? rowsOf(pre.returns) : undefined;
-  const seqAdv = pre.seqAdv ? Array.from(pre.seqAdv.dataSync()) : undefined;
-  const klMean = maskedMean(pre.k3, pre.mask), k1Mean = maskedMean(pre.k1, pre.mask), entMean = maskedMean(pre.entropy, pre.mask);
-  metrics['kl'] = klMean.dataSync()[0];
-  metrics['kl/k1'] = k1Mean.dataSync()[0];
-  metrics['entropy'] = entMean.dataSync()[0];
-  tf.dispose([klMean, k1Mean, entMean]);
-  tf.dispose(Object.values(pre).filter((x): x is tf.Tensor => x instanceof tf.Tensor));
-
-  // ---- group statistics for traces, zero-variance filter
+/**
+ * Phase 2: each group's statistics as stored (RolloutGroup): mean and std of its rewards and the baseline its
+ * advantages were computed against, read from phase 1's tensors (per sample → per group: its first member); the
+ * estimator's input scores when they differ from the rewards (KL in the reward). Applies the zero-variance filter
+ * (zeroes the group's advantages) and marks Reinforce-Rej's rejected groups. Mutates `prep.adv` / `prep.seqAdv`.
+ */
+function groupStats(cfg: RlConfig, ro: RolloutResult, prep: Prepared): Map<string, GroupStat> {
+  const out = new Map<string, GroupStat>();
+  const scoresDiffer = !!prep.estimatorScores && ro.samples.some((s, i) => Math.fround(s.score) !== Math.fround(prep.estimatorScores![i]));
   for (const g of ro.groups) {
     const rs = g.rewards;
     const n = rs.length;
-    const m = mean(rs);
-    const sd = n > 1 ? Math.sqrt(rs.reduce((a, b) => a + (b - m) ** 2, 0) / (n - 1)) : 1; // unbiased, as the estimator
-    const info: { mean: number; std: number; baseline?: number; filtered?: boolean; filterReason?: string } = { mean: m, std: sd, filtered: g.filtered, filterReason: g.filterReason };
-    if (['grpo', 'dr_grpo', 'rloo', 'gae'].includes(cfg.advantage)) info.baseline = cfg.advantage === 'gae' ? undefined : m;
+    if (!g.samples.length) { out.set(g.id, { mean: mean(rs), std: std(rs), filtered: g.filtered, filterReason: g.filterReason }); continue; }
+    const first = g.samples[0];
+    const info: GroupStat = { mean: prep.groupMean[first], std: prep.groupStd[first], filtered: g.filtered, filterReason: g.filterReason };
+    if (prep.baseline) {
+      const b = g.samples.map((i) => prep.baseline![i]);
+      if (cfg.advantage === 'grpo' || cfg.advantage === 'dr_grpo') info.baseline = b[0];
+      else info.baselines = b;
+    }
+    if (scoresDiffer) info.scores = g.samples.map((i) => prep.estimatorScores![i]);
     if (!g.filtered) {
-      if (cfg.zeroVarianceFilter !== null && n > 1 && sd <= cfg.zeroVarianceFilter) {
+      if (cfg.zeroVarianceFilter !== null && n > 1 && info.std <= cfg.zeroVarianceFilter) {
         info.filtered = true; info.filterReason = 'zero_variance';
-        for (const i of g.samples) { adv[i] = adv[i].map(() => 0); if (seqAdv) seqAdv[i] = 0; }
+        for (const i of g.samples) { prep.adv[i] = prep.adv[i].map(() => 0); if (prep.seqAdv) prep.seqAdv[i] = 0; }
       } else if (cfg.advantage === 'reinforce_rej' && n > 1 && rs.every((r) => r === rs[0])) {
         info.filtered = true; info.filterReason = 'rejection';
       }
     }
-    groupStats.set(g.id, info);
+    out.set(g.id, info);
   }
-  metrics['groups/filtered'] = [...groupStats.values()].filter((g) => g.filtered).length;
+  return out;
+}
 
+/** Advantage (and, with a critic, value / return) statistics over the valid tokens. */
+function advantageMetrics(prep: Prepared): Record<string, number> {
+  const m: Record<string, number> = {};
+  const { mask, adv, values, returns } = prep;
   const advFlat: number[] = [];
-  for (let b = 0; b < B; b++) for (let t = 0; t < N; t++) if (mask[b][t]) advFlat.push(adv[b][t]);
-  metrics['advantages/mean'] = mean(advFlat);
-  metrics['advantages/std'] = std(advFlat);
-  metrics['advantages/skew'] = skew(advFlat);
-  metrics['advantages/max'] = advFlat.length ? Math.max(...advFlat) : 0;
-  metrics['advantages/min'] = advFlat.length ? Math.min(...advFlat) : 0;
+  for (let b = 0; b < mask.length; b++) for (let t = 0; t < mask[b].length; t++) if (mask[b][t]) advFlat.push(adv[b][t]);
+  m['advantages/mean'] = mean(advFlat);
+  m['advantages/std'] = std(advFlat);
+  m['advantages/skew'] = skew(advFlat);
+  m['advantages/max'] = advFlat.length ? Math.max(...advFlat) : 0;
+  m['advantages/min'] = advFlat.length ? Math.min(...advFlat) : 0;
   if (returns && values) {
     const vv: number[] = [], rr: number[] = [];
-    for (let b = 0; b < B; b++) for (let t = 0; t < N; t++) if (mask[b][t]) { vv.push(values[b][t]); rr.push(returns[b][t]); }
-    metrics['vf_explained_var'] = explainedVariance(vv, rr);
-    metrics['values/mean'] = mean(vv);
-    metrics['returns/mean'] = mean(rr);
+    for (let b = 0; b < mask.length; b++) for (let t = 0; t < mask[b].length; t++) if (mask[b][t]) { vv.push(values[b][t]); rr.push(returns[b][t]); }
+    m['vf_explained_var'] = explainedVariance(vv, rr);
+    m['values/mean'] = mean(vv);
+    m['returns/mean'] = mean(rr);
   }
+  return m;
+}
 
-  // ---- updates: ppoEpochs × miniBatches
+/** Phase 3's output: the last log-prob / ratio / clip code each token saw, and the loss metrics. */
+interface Updated {
+  logprob: number[][];
+  ratio: number[][];
+  clip: number[][];
+  metrics: Record<string, number | null>;
+}
+
+/** Phase 3: ppoEpochs × miniBatches updates of the policy (and of a separate critic). */
+function update(algorithm: RlAlgorithm, cfg: RlConfig, st: StepState, prep: Prepared, policy: GPT, criticModel: GPT | undefined, sharedCritic: boolean, rng: Rng): Updated {
+  const { pk, mask, old, adv, values, returns } = prep;
+  const refLp = prep.ref;
+  const { P, N } = pk;
+  const B = mask.length;
+  const needValues = cfg.advantage === 'gae';
   const lastLp: number[][] = old.map((r) => r.slice());
   const lastRatio: number[][] = old.map((r) => r.map(() => 1));
   const lastClip: number[][] = old.map((r) => r.map(() => 0));
@@ -275,6 +386,7 @@ export function rlStep(
     }
   }
   // (no null values for *loss* keys: the engine treats a null/NaN loss as divergence; absent = not applicable)
+  const metrics: Record<string, number | null> = {};
   metrics['pg_loss'] = mean(pgLosses);
   if (cfg.kl.inLoss) metrics['kl_loss'] = mean(klLosses);
   if (vfLosses.length) { metrics['vf_loss'] = mean(vfLosses); metrics['vf_clipfrac'] = mean(vfClip); }
@@ -283,23 +395,46 @@ export function rlStep(
   metrics['clip_ratio/region_mean'] = mean(clipLow) + mean(clipHigh);
   metrics['clip_ratio/dual_mean'] = mean(clipDual);
   metrics['grad_norm'] = mean(gradNorms);
-  metrics['lr'] = st.lr;
-  metrics['kl_coef'] = st.klCoef;
-  const dt = (Date.now() - t0) / 1000;
-  metrics['step_time'] = dt;
-  metrics['timing/gen_s'] = ro.genSeconds;
-  metrics['tokens_per_s'] = ro.generatedTokens / Math.max(dt, 1e-9);
+  return { logprob: lastLp, ratio: lastRatio, clip: lastClip, metrics };
+}
 
-  // ---- per-token traces (unpadded: each sample's own length)
-  const traces: TokenTrace[] = S.map((s: RolloutSample, b) => {
-    const L = s.tokens.length;
-    const cut = (row: number[] | undefined) => (row ? row.slice(0, L) : new Array<number>(L).fill(NaN));
-    const klRow = cut(kl[b]);
+/**
+ * Phase 4: the step as the run stores it. Groups with their statistics (phase 2), every kept sample with its text,
+ * tokens, reward parts and sequence advantage, and per sample the per-token arrays this algorithm computed, unpadded
+ * (each sample's own length): `value` only with a critic, `return` only for estimators that compute returns.
+ * What the drill-down needs to recompute the credit goes into header.params.
+ */
+function trace(algorithm: string, cfg: RlConfig, st: StepState, ro: RolloutResult, tok: RlTokenizer, stats: Map<string, GroupStat>, prep: Prepared | undefined, upd: Updated | undefined, metrics: Record<string, number | null>): RolloutStepInput {
+  const groups: RolloutGroup[] = ro.groups.map((g) => {
+    const s = stats.get(g.id);
     return {
-      logprob: cut(lastLp[b]), old_logprob: cut(old[b]), ref_logprob: cut(refLp[b]), kl: klRow, token_reward: cut(tokR[b]),
-      value: cut(values?.[b]), return: cut(returns?.[b]), advantage: cut(adv[b]), ratio: cut(lastRatio[b]), clip: cut(lastClip[b]),
-      entropy: cut(ent[b]), mask: new Array<number>(L).fill(1),
+      id: g.id, prompt: g.prompt, ...(g.answer !== undefined ? { answer: g.answer } : {}), samples: g.samples, rewards: g.rewards,
+      mean: s?.mean ?? NaN, std: s?.std ?? NaN,
+      ...(s?.baseline !== undefined ? { baseline: s.baseline } : {}), ...(s?.baselines ? { baselines: s.baselines } : {}), ...(s?.scores ? { scores: s.scores } : {}),
+      filtered: Boolean(s?.filtered), ...(s?.filterReason ? { filterReason: s.filterReason } : {}),
     };
   });
-  return { metrics, rollout: ro, traces, seqAdvantages: seqAdv, groupStats };
+  const samples: RolloutSampleInput[] = ro.samples.map((s, i) => ({
+    group: s.group, prompt: s.item.prompt, completion: s.completion, tokens: tok.display(s.tokens), tokenIds: s.tokens,
+    reward: s.score, rewardParts: { ...s.reward.parts, ...(cfg.overlong.enabled ? { overlong: s.overlong } : {}), ...(cfg.lengthPenalty.coef ? { length_penalty: s.lengthPen } : {}) },
+    ...(prep?.seqAdv ? { advantage: prep.seqAdv[i] } : {}), length: s.tokens.length, truncated: !s.finished,
+  }));
+  const arrays = prep && upd ? ro.samples.map((s, b) => {
+    const L = s.tokens.length;
+    const cut = (row: number[]) => row.slice(0, L);
+    const a: Record<string, number[]> = {
+      logprob: cut(upd.logprob[b]), old_logprob: cut(prep.old[b]), ref_logprob: cut(prep.ref[b]), kl: cut(prep.kl[b]), token_reward: cut(prep.tokenRewards[b]),
+      advantage: cut(prep.adv[b]), ratio: cut(upd.ratio[b]), clip: cut(upd.clip[b]), entropy: cut(prep.entropy[b]), mask: new Array<number>(L).fill(1),
+    };
+    if (prep.values) a.value = cut(prep.values[b]);
+    if (prep.returns) a.return = cut(prep.returns[b]);
+    return a;
+  }) : ro.samples.map(() => ({}));
+  const params: Record<string, number | string | boolean> = {
+    algorithm, advantage: cfg.advantage, policyLoss: cfg.policyLoss, clipLow: cfg.clipLow, clipHigh: cfg.clipHigh, lossAgg: cfg.lossAgg,
+    gamma: cfg.gamma, lambda: cfg.lambda, beta: metrics['kl_coef'] ?? st.klCoef, klEstimator: cfg.kl.estimator, klInReward: cfg.kl.inReward,
+    klInLoss: cfg.kl.inLoss, eps: cfg.advEps, groupSize: cfg.groupSize, temperature: cfg.temperature, lr: metrics['lr'] ?? st.lr,
+  };
+  if (cfg.dualClip !== null) params.dualClip = cfg.dualClip;
+  return { header: { step: st.step, algorithm, arrays: arrayNamesOf(arrays), groups, params }, samples, arrays };
 }

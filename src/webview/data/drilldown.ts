@@ -2,7 +2,7 @@
  * Credit drill-down: explains, with numbers that add up, how a token's advantage arose. Pure (no DOM).
  *
  * PPO (GAE), following verl `compute_gae_advantage_return` (core_algos L215–263) and `masked_whiten`
- * (verl/utils/torch_functional.py L287–339), see /work/shared/reference/rl-formulas.md §0, §1:
+ * (verl/utils/torch_functional.py L287–339), see docs/references.md#masked-statistics, #ppo-reward, #gae:
  *   r_t   = score·[t = last valid] − β·kl_t                       (verl `apply_kl_penalty`)
  *   δ_t   = r_t + γ·V_{t+1} − V_t                                  (V past the end = 0; masked positions carry through)
  *   A_t   = Σ_k (γλ)^k δ_{t+k}  (= δ_t + γλ·A_{t+1})
@@ -172,7 +172,7 @@ function num(x: unknown, d: number): number { return typeof x === 'number' && Nu
 export function drillDown(step: StepData, i: number, t: number): DrillDown {
   const s = step.samples[i];
   const p = step.header.params ?? {};
-  const alg = String(step.header.algorithm ?? step.algorithm);
+  const alg = String(step.header.algorithm ?? '');
   const has = (n: string) => step.header.arrays.includes(n);
   const tol = 1e-3;
   if (s.role && s.pair !== undefined && has('logprob') && has('ref_logprob')) return dpoDrill(step, i, t, num(p.beta, 0.1), tol);
@@ -236,18 +236,23 @@ function groupDrill(step: StepData, i: number, t: number, est: OutcomeEstimator,
   const s = step.samples[i];
   const g = step.header.groups.find((x) => x.id === s.group);
   const members = g ? g.samples : step.samples.map((x, j) => (x.group === s.group ? j : -1)).filter((j) => j >= 0);
-  const rewards = members.map((j) => step.samples[j].reward);
+  // the estimator's input: the stored scores when they differ from the rewards (KL in the reward), else the rewards
+  const scores = g?.scores && g.scores.length === members.length ? g.scores : undefined;
+  const rewards = scores ?? members.map((j) => step.samples[j].reward);
   const me = members.indexOf(i);
   const ga = groupAdvantage(est, rewards, me, eps);
   const tokAdv = sampleArray(step, i, 'advantage');
   const checks: Check[] = [];
+  const storedBaseline = g?.baselines?.[me] ?? g?.baseline;
+  if (storedBaseline !== undefined && (est === 'grpo' || est === 'dr_grpo' || est === 'rloo')) checks.push({ label: 'baseline (stored)', computed: ga.baseline, stored: storedBaseline, ok: close(ga.baseline, storedBaseline, tol) });
   if (typeof s.advantage === 'number') checks.push({ label: `sequence advantage ${ga.formula}`, computed: ga.advantage, stored: s.advantage, ok: close(ga.advantage, s.advantage, tol) });
   if (tokAdv) checks.push({ label: `token ${t} advantage = sequence advantage (broadcast)`, computed: ga.advantage, stored: tokAdv[t], ok: close(ga.advantage, tokAdv[t], tol) });
-  if (g && Number.isFinite(g.mean)) checks.push({ label: 'group mean (stored)', computed: ga.mean, stored: g.mean, ok: close(ga.mean, g.mean, tol) });
+  if (g && Number.isFinite(g.mean) && !scores) checks.push({ label: 'group mean (stored)', computed: ga.mean, stored: g.mean, ok: close(ga.mean, g.mean, tol) });
   return {
     kind: 'group', title: `${est.toUpperCase()} credit for sample ${i} (group ${s.group})`,
     lines: [
       { label: 'reward r_i', value: s.reward },
+      ...(scores ? [{ label: 'score s_i = r_i − β·Σ_t KL_t (the estimator\'s input)', value: rewards[me] } as DrillLine] : []),
       { label: 'group size n', value: rewards.length },
       { label: 'group mean', value: ga.mean }, { label: 'group std (unbiased)', value: ga.std },
       { label: 'baseline', value: ga.baseline }, { label: 'scale', value: ga.scale },

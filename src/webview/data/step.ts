@@ -2,15 +2,13 @@
  * Access to one rollout step's per-token data, derived metrics, per-sample statistics, sorting, filtering,
  * search and group alignment. Pure (no DOM); used by the webviews and unit tests.
  */
-import type { RolloutGroup, RolloutSample, RolloutStepHeader } from '../../shared/runFormat';
+import type { RolloutGroup, RolloutStepHeader } from '../../shared/runFormat';
 import type { FilterSpec, SortSpec } from '../../shared/protocol';
+import { arraysWithData, sampleArray, type RolloutStep } from '../../shared/rolloutStep';
 
-export interface StepData {
-  header: RolloutStepHeader;
-  samples: RolloutSample[];
-  data: Float32Array;
-  algorithm: string;
-}
+/** The step the views draw: the stored shape itself (src/shared/rolloutStep.ts), no copy of the block. */
+export type StepData = RolloutStep;
+export { sampleArray };
 
 export interface MetricDef {
   id: string;
@@ -43,20 +41,10 @@ export function metricDef(id: string): MetricDef {
   return METRICS.find((m) => m.id === id) ?? METRICS[0];
 }
 
-/** Metrics this step can show (all the arrays they need are stored). */
-export function availableMetrics(header: RolloutStepHeader): MetricDef[] {
-  const have = new Set(header.arrays);
+/** Metrics this step can show: every array they need is stored and holds data (a blank array is never offered). */
+export function availableMetrics(step: StepData): MetricDef[] {
+  const have = new Set(arraysWithData(step));
   return METRICS.filter((m) => m.needs.every((n) => have.has(n)));
-}
-
-/** One stored array of one sample (a view into the step's block), or undefined. */
-export function sampleArray(step: StepData, i: number, name: string): Float32Array | undefined {
-  const s = step.samples[i];
-  const k = step.header.arrays.indexOf(name);
-  if (!s || k < 0 || s.offset === undefined) return undefined;
-  const at = s.offset + k * s.length;
-  if (at + s.length > step.data.length) return undefined;
-  return step.data.subarray(at, at + s.length);
 }
 
 /** Values of a metric (stored or derived) for one sample; NaN where absent. */
@@ -192,8 +180,8 @@ export interface GroupSummary {
   stdUnbiased: number;
   /** population (np.std) — DAPO's dynamic-sampling test */
   stdPopulation: number;
-  /** as stored by the trainer */
-  stored: { mean: number; std: number; baseline?: number };
+  /** as stored by the trainer (baselines / scores: per member, in `samples` order) */
+  stored: { mean: number; std: number; baseline?: number; baselines?: number[]; scores?: number[] };
   filtered: boolean;
   filterReason?: string;
   /** union of reward part names over the group, sorted */
@@ -222,7 +210,12 @@ export function groupSummary(step: StepData, groupId: string): GroupSummary | un
   return {
     id: groupId, prompt: g?.prompt ?? step.samples[members[0]].prompt, answer: g?.answer, samples: members, rewards,
     mean: st.mean, stdUnbiased: st.stdUnbiased, stdPopulation: st.stdPopulation,
-    stored: { mean: g?.mean ?? NaN, std: g?.std ?? NaN, baseline: g?.baseline },
+    stored: {
+      mean: g?.mean ?? NaN, std: g?.std ?? NaN, baseline: g?.baseline,
+      // per-member arrays line up with `members` only when the group lists exactly these samples
+      ...(g?.baselines && g.baselines.length === members.length ? { baselines: g.baselines } : {}),
+      ...(g?.scores && g.scores.length === members.length ? { scores: g.scores } : {}),
+    },
     filtered: !!g?.filtered, filterReason: g?.filterReason,
     partNames: [...parts].sort(), width: Math.max(...members.map((i) => step.samples[i].length)),
   };

@@ -2,7 +2,7 @@
  * Token heatmap and group view (one class, two modes). Data arrives with `rollout/getStep`; everything shown
  * is computed by the pure functions in ../data and drawn on canvas (TokenGrid) or as text nodes.
  */
-import { toFloat32, type FilterSpec, type InitParams, type SortKey, type SortSpec, type StepPayload, type ViewTarget, type WebviewState } from '../../shared/protocol';
+import { toRolloutStep, type FilterSpec, type InitParams, type SortKey, type SortSpec, type StepPayload, type ViewTarget, type WebviewState } from '../../shared/protocol';
 import { CLIP_CODE } from '../../shared/runFormat';
 import type { HostConnection } from '../rpc';
 import { availableMetrics, groupSummary, metricDef, sampleArray, sampleStats, searchTokens, sortAndFilter, metricValues, metricValuesOver, type MetricDef, type SampleStats, type StepData } from '../data/step';
@@ -147,9 +147,9 @@ export class RolloutView {
     try { payload = await this.host.request('rollout/getStep', { runDir: this.runDir, step }); } catch (e) { this.setStatus(`Could not load step ${step}: ${(e as Error).message}`); return; }
     const t1 = performance.now();
     this.stepNo = step;
-    this.step = { header: payload.header, samples: payload.samples, data: toFloat32(payload.data), algorithm: payload.algorithm };
+    this.step = toRolloutStep(payload);
     this.stats = sampleStats(this.step);
-    const metrics = availableMetrics(payload.header);
+    const metrics = availableMetrics(this.step);
     if (!metrics.some((m) => m.id === this.metric)) this.metric = metrics[0]?.id ?? 'advantage';
     setOptions(this.selMetric, metrics.map((m) => ({ value: m.id, label: m.label, title: m.description })), this.metric);
     this.fillSteps();
@@ -188,7 +188,7 @@ export class RolloutView {
     this.recolor();
     this.updateSearch(false);
     if (this.mode === 'group') this.renderSummary();
-    this.setStatus(`step ${this.stepNo} · ${this.rows.length} of ${st.samples.length} samples · ${st.header.groups.length} groups · ${st.header.algorithm ?? st.algorithm}`);
+    this.setStatus(`step ${this.stepNo} · ${this.rows.length} of ${st.samples.length} samples · ${st.header.groups.length} groups · ${st.header.algorithm ?? ''}`);
     this.saveState();
   }
 
@@ -315,13 +315,15 @@ export class RolloutView {
         ...(gs.answer !== undefined ? [el('span', { cls: 'muted', text: '  answer ' }), el('code', { text: displayText(gs.answer) })] : [])),
       el('div', { cls: 'group-stats', attrs: { id: 'group-stats' }, text:
         `n = ${gs.samples.length} · mean ${fmt(gs.mean, 5)} · std ${fmt(gs.stdUnbiased, 5)} (unbiased), ${fmt(gs.stdPopulation, 5)} (population)` +
-        `${gs.stored.baseline !== undefined ? ` · baseline ${fmt(gs.stored.baseline, 5)}` : ''} · ${gs.filtered ? `FILTERED (${gs.filterReason ?? 'no gradient'})` : 'kept'}` }),
+        `${gs.stored.baseline !== undefined ? ` · baseline ${fmt(gs.stored.baseline, 5)}` : ''}${gs.stored.baselines ? ' · baseline per sample (leave-one-out)' : ''} · ${gs.filtered ? `FILTERED (${gs.filterReason ?? 'no gradient'})` : 'kept'}` }),
       el('table', { cls: 'group-table', attrs: { id: 'group-table' } },
-        el('tr', {}, ...['sample', 'reward', ...parts, 'advantage', 'length', 'clips', 'completion'].map((h) => el('th', { text: h }))),
-        ...gs.samples.map((i) => {
+        el('tr', {}, ...['sample', 'reward', ...parts, ...(gs.stored.scores ? ['score'] : []), ...(gs.stored.baselines ? ['baseline'] : []), 'advantage', 'length', 'clips', 'completion'].map((h) => el('th', { text: h }))),
+        ...gs.samples.map((i, k) => {
           const s = st.samples[i], ss = this.stats[i];
           const tr = el('tr', {}, el('td', { text: `#${i}` }), el('td', { cls: 'num', text: fmt(s.reward, 4) }),
             ...parts.map((p) => el('td', { cls: 'num', text: fmt(s.rewardParts?.[p], 4) })),
+            ...(gs.stored.scores ? [el('td', { cls: 'num', text: fmt(gs.stored.scores[k], 4) })] : []),
+            ...(gs.stored.baselines ? [el('td', { cls: 'num', text: fmt(gs.stored.baselines[k], 4) })] : []),
             el('td', { cls: 'num', text: fmt(ss.advantage, 4) }), el('td', { cls: 'num', text: String(s.length) }), el('td', { cls: 'num', text: String(ss.clips) }),
             el('td', { cls: 'completion', text: displayText(s.completion).replace(/\n/g, '') }));
           tr.addEventListener('click', () => { const c = { row: this.rows.indexOf(i), sample: i, token: 0 }; if (c.row >= 0) { this.grid.setPinned(c); this.grid.reveal(c); this.pin(c); } });

@@ -6,10 +6,10 @@
  */
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { RunStore, discoverRuns } from '../host/runStore';
+import { RunStore, discoverRuns } from '../runStore';
 import { RunsTreeModel, type DiagnosisProvider, type NodeView, type RunNode } from './model/runsTreeModel';
-import { runsFolderPaths } from '../host/settings';
-import type { Supervisor } from '../host/supervisor';
+import { runsFolderPaths } from '../settings';
+import type { Supervisor } from '../supervisor';
 
 const OPENED_KEY = 'rlLens.openedRuns';
 

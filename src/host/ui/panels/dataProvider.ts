@@ -4,10 +4,10 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { FILES, type EvalRecord, type MetricsRecord, type RunStatus } from '../../shared/runFormat';
-import type { MetricsPayload, RunRef, StepPayload } from '../../shared/protocol';
-import { isRunDir, listRolloutSteps, readManifest, readRolloutStep } from '../../runio/reader';
-import { readJsonlFrom } from '../../runio/jsonl';
+import { FILES, type EvalRecord, type MetricsRecord, type RunStatus } from '../../../shared/runFormat';
+import type { MetricsPayload, RunRef, StepPayload } from '../../../shared/protocol';
+import { isRunDir, listRolloutSteps, readManifest, readRolloutStep } from '../../../runio/reader';
+import { readJsonlFrom } from '../../../runio/jsonl';
 
 export function runRef(runDir: string): RunRef {
   try {
@@ -29,20 +29,13 @@ export function checkRunDir(runDir: unknown): string {
 export function getStep(runDir: string, step: number): StepPayload {
   const dir = checkRunDir(runDir);
   if (!Number.isInteger(step) || step < 0) throw new Error(`step must be a non-negative integer, got ${JSON.stringify(step)}`);
+  // the one reader (runio/reader.ts): header, samples, the block, and every problem met (truncated block included)
   const r = readRolloutStep(dir, step);
-  let data = new ArrayBuffer(0);
-  if (r.header.dataFile) {
-    const buf = fs.readFileSync(path.join(dir, FILES.rolloutsDir, r.header.dataFile));
-    const n = Math.floor(buf.byteLength / 4) * 4;
-    data = new ArrayBuffer(n);
-    new Uint8Array(data).set(buf.subarray(0, n));
-    // the file is little-endian; every platform VS Code runs on is little-endian too
-  }
   const problems = r.problems.map((p) => `${path.basename(p.file)}${p.line ? `:${p.line}` : ''}: ${p.message}`);
-  for (const s of r.samples) {
-    if (s.offset !== undefined && (s.offset + r.header.arrays.length * s.length) * 4 > data.byteLength) problems.push(`sample ${s.index}: per-token data beyond the end of ${r.header.dataFile} (file truncated?)`);
-  }
-  return { runDir: dir, algorithm: String(r.header.algorithm ?? runRef(dir).algorithm ?? ''), header: r.header, samples: r.samples, data, problems };
+  const header = r.header.algorithm ? r.header : { ...r.header, algorithm: String(runRef(dir).algorithm ?? '') };
+  // the block as its own ArrayBuffer (readStepData made a fresh one): transferred to the webview, not JSON
+  const data = r.data.byteOffset === 0 && r.data.byteLength === r.data.buffer.byteLength ? r.data.buffer as ArrayBuffer : r.data.slice().buffer as ArrayBuffer;
+  return { runDir: dir, header, samples: r.samples, data, problems };
 }
 
 /** Follows one run's metrics.jsonl / eval.jsonl / rollouts from where it last read. */

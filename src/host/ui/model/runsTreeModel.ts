@@ -1,5 +1,5 @@
 /**
- * The Runs tree, as data (no `vscode` import: unit-tested with node:test). src/views/runsTree.ts turns
+ * The Runs tree, as data (no `vscode` import: unit-tested with node:test). src/host/ui/runsTree.ts turns
  * these descriptions into vscode.TreeItems.
  *
  * Runs → run (status icon, algorithm, task, step, reward) → [Stages] → Checkpoints → checkpoint (step, pass@1)
@@ -8,10 +8,11 @@
  *                                                          → Diagnosis → finding (when a diagnosis provider is set)
  */
 import * as path from 'path';
-import type { PipelineSummary, RolloutGroup, RolloutSample, RunManifest } from '../../shared/runFormat';
-import { stageDirs, type RunEntry, type RunStore } from '../../host/runStore';
-import { evidenceCommand } from '../../host/doctor/evidence';
-import type { Finding as DoctorFinding } from '../../doctor/types';
+import type { PipelineSummary, RolloutGroup, RolloutSample, RunManifest } from '../../../shared/runFormat';
+import { stageDirs, type RunEntry, type RunStore } from '../../runStore';
+import { evidenceCommand } from '../../doctor/evidence';
+import { headline } from '../../headline';
+import type { Finding as DoctorFinding } from '../../../doctor/types';
 
 export type RunNode =
   | { kind: 'run'; runDir: string; stageOf?: string; stageName?: string }
@@ -89,25 +90,10 @@ export function fmtSigned(v: number | undefined, digits = 2): string {
   return (v > 0 ? '+' : v < 0 ? '−' : '±') + Math.abs(v).toFixed(digits);
 }
 
-/** The headline number of a step's metrics: reward for RL, margin / accuracy for preference runs, else the loss. */
-export function headline(m: Record<string, number | null> | undefined): { key: string; short: string; value: number } | undefined {
-  if (!m) return undefined;
-  for (const [key, short] of [['reward/mean', 'r'], ['rewards/margins', 'margin'], ['rm/accuracy', 'acc'], ['loss', 'loss']] as const) {
-    const v = m[key];
-    if (typeof v === 'number' && Number.isFinite(v)) return { key, short, value: v };
-  }
-  return undefined;
-}
 function rewardOf(m: Record<string, number | null> | undefined): number | undefined {
   const v = m?.['reward/mean'];
   return typeof v === 'number' ? v : undefined;
 }
-/** tokens per second under the names trainers use (`tokens_per_s`, `perf/tokens_per_sec`) */
-export function tokensPerSecond(m: Record<string, number | null> | undefined): number | undefined {
-  const v = m?.tokens_per_s ?? m?.['perf/tokens_per_sec'] ?? m?.tokens_per_sec ?? m?.['perf/tokens_per_s'];
-  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
-}
-
 export function runLabel(e: RunEntry): string {
   return e.manifest?.name ?? e.manifest?.id ?? path.basename(e.dir);
 }

@@ -2,7 +2,7 @@
  * The HTML page of every RL Lens webview: strict CSP with a per-load nonce, only local scripts/styles
  * (dist/webview-main.js, media/webview/main.css), no remote content. No `vscode` import so tests can reuse it.
  */
-import type { ViewKind } from '../../shared/protocol';
+import type { ViewKind } from '../../../shared/protocol';
 
 export function makeNonce(): string {
   const chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';

@@ -12,8 +12,8 @@
  */
 import * as vscode from 'vscode';
 import * as path from 'path';
-import type { DashboardAnnotation, RunRef, ViewKind, ViewTarget, WebviewState } from '../../shared/protocol';
-import { listRolloutSteps } from '../../runio/reader';
+import type { DashboardAnnotation, RunRef, ViewKind, ViewTarget, WebviewState } from '../../../shared/protocol';
+import { listRolloutSteps } from '../../../runio/reader';
 import { runRef } from './dataProvider';
 import { LensPanel, VIEW_TYPES } from './panel';
 

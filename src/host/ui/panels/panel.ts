@@ -6,10 +6,10 @@ import * as vscode from 'vscode';
 import * as path from 'path';
 import {
   PROTOCOL_VERSION, parseWebviewMessage,
-  type DashboardAnnotation, type HostNotificationMap, type RequestMessage, type RunRef, type ViewKind, type ViewTarget, type WebviewNotification, type WebviewState,
-} from '../../shared/protocol';
-import { listRolloutSteps } from '../../runio/reader';
-import { RunFollower, checkRunDir, getStep, runRef } from './dataProvider';
+  type DashboardAnnotation, type HostNotificationMap, type RequestMessage, type ResponseMessage, type RunRef, type ViewKind, type ViewTarget, type WebviewNotification, type WebviewRequestHandlers, type WebviewState,
+} from '../../../shared/protocol';
+import { RunFollower, checkRunDir, runRef } from './dataProvider';
+import { answerRequest, webviewRequestHandlers } from './requests';
 import { makeNonce, renderWebviewHtml } from './html';
 
 export const VIEW_TYPES: Record<ViewKind, string> = { heatmap: 'rlLens.heatmap', group: 'rlLens.group', dashboard: 'rlLens.dashboard' };
@@ -144,25 +144,23 @@ export class LensPanel implements vscode.Disposable {
     throw new Error(`${abs} is not a run this view was opened with`);
   }
 
+  /** one handler per WebviewRequests method (requests.ts) */
+  private readonly handlers: WebviewRequestHandlers = webviewRequestHandlers({
+    listRuns: () => this.hooks.listRuns(),
+    allowedRun: (runDir) => this.allowedRun(runDir),
+    follow: (runDir) => this.follower(runDir),
+    followMetrics: (dir) => {
+      const f = new RunFollower(dir);
+      this.followers.set(dir, f);
+      const initial = f.initial();
+      this.updateTimer();
+      return initial;
+    },
+  });
+
   private async answer(msg: RequestMessage): Promise<void> {
-    const reply = (ok: boolean, v: unknown) => void this.panel.webview.postMessage(ok ? { kind: 'response', id: msg.id, ok: true, result: v } : { kind: 'response', id: msg.id, ok: false, error: String(v) });
-    try {
-      switch (msg.method) {
-        case 'runs/list': reply(true, await this.hooks.listRuns()); break;
-        case 'rollout/listSteps': reply(true, listRolloutSteps(await this.allowedRun(msg.params.runDir))); this.follower(msg.params.runDir); break;
-        case 'rollout/getStep': reply(true, getStep(await this.allowedRun(msg.params.runDir), msg.params.step)); break;
-        case 'metrics/get': {
-          const dir = await this.allowedRun(msg.params.runDir);
-          const f = new RunFollower(dir);
-          this.followers.set(dir, f);
-          reply(true, f.initial());
-          this.updateTimer();
-          break;
-        }
-      }
-    } catch (e) {
-      reply(false, (e as Error).message);
-    }
+    const response: ResponseMessage = await answerRequest(this.handlers, msg);
+    void this.panel.webview.postMessage(response);
   }
 
   private follower(runDir: string): void {

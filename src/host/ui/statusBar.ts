@@ -4,9 +4,9 @@
  */
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { Supervisor } from '../host/supervisor';
-import type { RunEntry } from '../host/runStore';
-import { headline, tokensPerSecond } from './model/runsTreeModel';
+import type { Supervisor } from '../supervisor';
+import type { RunEntry } from '../runStore';
+import { headline, tokensPerSecond } from '../headline';
 import { statusText, type StatusInfo } from './model/statusText';
 
 export class RunStatusBar implements vscode.Disposable {

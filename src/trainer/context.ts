@@ -1,0 +1,132 @@
+/**
+ * The contract between the engine and the algorithm plug-ins, as types only: the resolved config (TrainConfig), what
+ * the engine hands an algorithm (TrainContext) and what an algorithm module declares (AlgorithmModule).
+ * Imports types from leaf modules only, so config.ts, registry.ts, engine.ts and every plug-in can import it without
+ * an import cycle (test/unit/structure-imports.test.ts).
+ */
+import type { BackendInfo, EvalRecord, RolloutSampleInput, RolloutStepHeaderInput, TrainerEvent } from '../shared/runFormat';
+import type { RunWriter } from '../runio/writer';
+import type { GPT } from './model/gpt';
+import type { AdamW } from './optim';
+import type { Rng } from './rng';
+import type { Task } from './tasks';
+import type { CharTokenizer } from './tokenizer';
+
+export interface TrainConfig {
+  $schema?: string;
+  name?: string;
+  algorithm: string;
+  seed: number;
+  backend: string;
+  /** wasm threads requested (Node runs the single-threaded wasm binary: see docs/backends.md) */
+  threads?: number;
+  task: { name: string; difficulty: number; formatWeight: number; partialCredit: boolean; partialWeight: number; evalFraction: number; rewardModule?: string };
+  model: { dModel: number; nHeads: number; nLayers: number; contextLength: number; mlpRatio: number; valueHead: boolean };
+  /** start from a checkpoint folder (…/checkpoints/step_X) instead of a fresh model */
+  init?: { checkpoint?: string };
+  train: {
+    steps: number; batchSize: number; lr: number; lrSchedule: 'constant' | 'cosine'; warmupSteps: number; minLrRatio: number;
+    weightDecay: number; gradClip: number; beta1: number; beta2: number; eps: number;
+  };
+  sampling: { temperature: number; topP: number; topK: number; maxNewTokens: number };
+  eval: { every: number; numPrompts: number; samplesPerPrompt: number; k: number[]; temperature: number; atStart: boolean };
+  checkpoint: { every: number };
+  rollouts: { every: number; maxSamples: number };
+  log: { every: number };
+  sft: { demoNoise: number; demoCoverage: number };
+  /** computed once from the rest (never read from the file) */
+  derived: Derived;
+  [section: string]: unknown;
+}
+
+export interface Derived {
+  vocabSize: number;
+  vocab: string[];
+  maxPromptTokens: number;
+  maxAnswerTokens: number;
+  /** tokens of one SFT example: BOS + prompt + answer + EOS, ≤ contextLength */
+  sequenceLength: number;
+  maxNewTokens: number;
+  parameters?: number;
+  flopsPerToken?: number;
+}
+
+export interface TrainContext {
+  config: TrainConfig;
+  /** config[section of the algorithm], with defaults */
+  section: Record<string, unknown>;
+  algorithm: AlgorithmModule;
+  backend: BackendInfo;
+  tokenizer: CharTokenizer;
+  task: Task;
+  policy: GPT;
+  /** frozen copy of the initial policy (when the module needs a reference) */
+  reference?: GPT;
+  optimizer: AdamW;
+  rng: Rng;
+  totalSteps: number;
+  runDir: string;
+  writer: RunWriter;
+  lr(step: number): number;
+  stopRequested(): boolean;
+  /** report one optimizer step: metrics.jsonl + step event + terminal progress; throws NonFiniteError on NaN/inf losses */
+  step(step: number, metrics: Record<string, number | null>, info?: { tokens?: number }): void;
+  /** write a rollout trace (respects config.rollouts.every / maxSamples unless force) */
+  rollout(step: number, header: RolloutStepHeaderInput, samples: RolloutSampleInput[], arrays: Record<string, ArrayLike<number>>[], opts?: { force?: boolean }): void;
+  /** should this step be traced? (config.rollouts.every) */
+  traceStep(step: number): boolean;
+  /** pass@k on the task's held-out prompts; writes eval.jsonl, an eval event and eval/* metrics */
+  evaluate(step: number, model?: GPT): EvalRecord;
+  /** should this step be evaluated? (config.eval.every) */
+  evalStep(step: number): boolean;
+  checkpoint(step: number, tag?: string, extra?: { metrics?: Record<string, number | null>; eval?: EvalRecord }): string;
+  /** should this step be checkpointed? (config.checkpoint.every) */
+  checkpointStep(step: number): boolean;
+  /** let the event loop run (SIGTERM, stop messages on stdin): `await ctx.yield()` once per step */
+  yield(): Promise<void>;
+  log(message: string): void;
+  warn(message: string, code?: string): void;
+  emit(e: TrainerEvent): void;
+}
+
+export interface AlgorithmModule {
+  /** the value of `algorithm` in the config, e.g. "grpo" */
+  name: string;
+  kind: 'sft' | 'rl' | 'preference' | 'pipeline';
+  summary: string;
+  /**
+   * Name of the config section this algorithm reads (default: `name`). Several algorithms may share one section
+   * (e.g. all RL algorithms read `rl`); the first registered module's schema/defaults for a section are used.
+   */
+  section?: string;
+  /** JSON Schema (draft-07) of config[section]; merged into schemas/config.schema.json by schemaGen.ts */
+  configSchema?: Record<string, unknown>;
+  /** defaults for config[section] (merged under the user's values before validation) */
+  defaults?: Record<string, unknown> | ((config: Record<string, unknown>) => Record<string, unknown>);
+  /** the engine builds the policy with a value head when true */
+  needsValueHead?: (config: Record<string, unknown>) => boolean;
+  /** the engine provides ctx.reference (a frozen copy of the initial policy) */
+  needsReference?: boolean | ((config: Record<string, unknown>) => boolean);
+  /** planned optimizer steps (for progress / ETA); default config.train.steps */
+  totalSteps?: (config: Record<string, unknown>) => number;
+  /** extra validation after the schema (throw Error with a field-naming message) */
+  validate?: (config: Record<string, unknown>) => void;
+  run(ctx: TrainContext): Promise<void>;
+}
+
+
+/**
+ * A top-level config section that is not an algorithm's own (e.g. `reward`, the learned reward of preference/): its
+ * schema joins the config schema, and the engine lets it wrap the run's task. Registered by the plug-in that owns it
+ * (registry.ts registerConfigSection), so neither config.ts nor engine.ts imports that plug-in.
+ */
+export interface ConfigSectionModule {
+  /** the top-level key, e.g. "reward" */
+  name: string;
+  /** JSON Schema (draft-07) of config[name] */
+  schema: Record<string, unknown>;
+  /** make the value's relative paths absolute against the config file's folder (in place) */
+  resolvePaths?: (value: unknown, baseDir: string) => void;
+  /** called by the engine when config[name] is present: the task the run uses instead, and what to free at the end */
+  wrapTask?: (task: Task, value: unknown, deps: { loadCheckpoint: (dir: string) => { model: GPT; tokenizer: CharTokenizer } }) => { task: Task; dispose: () => void };
+}
