@@ -12,6 +12,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parseJsonlText } from '../runio/jsonl';
 import { FILES, parseStepFileBase, type InputProblem, type RolloutStepHeader } from '../shared/runFormat';
+import { sampleBlockLength } from '../shared/rolloutStep';
 import { RUN_FORMAT_SCHEMA } from '../trainer/runSchema';
 
 type Def = keyof typeof RUN_FORMAT_SCHEMA.definitions;
@@ -94,8 +95,8 @@ function checkRolloutStep(rdir: string, name: string, out: InputProblem[]): void
     if (h.arrays.length && h.dataFile) {
       if (s.offset === undefined) out.push({ file, line: rec.line, field: 'offset', message: 'is required when the step has per-token arrays', severity: 'error' });
       else if (s.offset !== expectedOffset) out.push({ file, line: rec.line, field: 'offset', message: `is ${s.offset}, expected ${expectedOffset} (blocks are back to back: Σ arrays × length of earlier samples)`, severity: 'error' });
-      expectedOffset += h.arrays.length * s.length;
-      totalFloats += h.arrays.length * s.length;
+      expectedOffset += sampleBlockLength(h, s);
+      totalFloats += sampleBlockLength(h, s);
     }
   });
   h.groups.forEach((g, gi) => {

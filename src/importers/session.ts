@@ -5,6 +5,7 @@
  * data-parallel rank, a file still being written) is rebuilt from the source bytes without keeping samples in memory.
  */
 import { type EvalRecord, type InputProblem, type MetricsRecord, type RolloutSampleInput, type RolloutStepHeaderInput } from '../shared/runFormat';
+import type { RolloutStepInput } from '../shared/rolloutStep';
 import * as fs from 'fs';
 import { Problems, TailWatch, forEachLine, isObject, parsePyJson } from './common';
 
@@ -33,11 +34,9 @@ function readAt(fd: number, offset: number, length: number): string {
   return b.toString('utf8', 0, n);
 }
 
-export interface StepOut {
+/** One converted step: the shape every producer hands the writer (src/shared/rolloutStep.ts), with its step number. */
+export interface StepOut extends RolloutStepInput {
   step: number;
-  header: RolloutStepHeaderInput;
-  samples: RolloutSampleInput[];
-  arrays: Record<string, ArrayLike<number>>[];
 }
 
 export interface PollResult {

@@ -108,8 +108,8 @@ export function baseSchema(): Record<string, any> {
       rollouts: {
         type: 'object', additionalProperties: false,
         properties: {
-          every: int({ minimum: 0, default: 10, description: 'write a rollout trace every N steps; 0 = never' }),
-          maxSamples: int({ minimum: 1, default: 64, description: 'samples kept per traced step' }),
+          every: int({ minimum: 0, default: 10, description: 'per-token traces (the .f32 arrays) on step 1 and every N steps, for every algorithm (online RL writes a summary without arrays on the other steps, rl.summariesEveryStep); 0 = never (src/shared/rolloutStep.ts RolloutRetention)' }),
+          maxSamples: int({ minimum: 1, default: 64, description: 'samples kept per written step: whole groups in order, the first group always (never split); the header says subsampled when cut' }),
         },
       },
       log: { type: 'object', additionalProperties: false, properties: { every: int({ minimum: 1, default: 1 }) } },

@@ -92,7 +92,8 @@ export const RUN_FORMAT_SCHEMA = {
       type: 'object', required: ['id', 'prompt', 'samples', 'rewards', 'mean', 'std'],
       properties: {
         id: str, prompt: str, samples: { type: 'array', items: int0 }, rewards: { type: 'array', items: numOrNull },
-        mean: numOrNull, std: numOrNull, baseline: numOrNull, filtered: { type: 'boolean' }, filterReason: str, answer: str,
+        mean: numOrNull, std: numOrNull, baseline: numOrNull, baselines: { type: 'array', items: numOrNull }, scores: { type: 'array', items: numOrNull },
+        filtered: { type: 'boolean' }, filterReason: str, answer: str,
       },
     },
     rolloutHeader: {

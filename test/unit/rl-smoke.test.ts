@@ -101,7 +101,10 @@ for (const algorithm of RL_ALGORITHMS) {
     const steps = listRolloutSteps(out);
     assert.deepEqual(steps, [1, 2]);
     const st = readRolloutStep(out, 2);
-    for (const k of ['logprob', 'old_logprob', 'ref_logprob', 'kl', 'token_reward', 'advantage', 'ratio', 'clip', 'entropy', 'mask', 'value', 'return']) assert.ok(st.header.arrays.includes(k), `array ${k}`);
+    // every array the update used; value only with a critic (PPO), return only where the estimator computes returns
+    const critic = rl.advantage === 'gae', returns = rl.advantage === 'gae' || rl.advantage === 'reinforce_pp';
+    const want = ['logprob', 'old_logprob', 'ref_logprob', 'kl', 'token_reward', ...(critic ? ['value'] : []), ...(returns ? ['return'] : []), 'advantage', 'ratio', 'clip', 'entropy', 'mask'];
+    if (st.samples.length) assert.deepEqual(st.header.arrays, want, 'stored arrays (storage order)');
     if (algorithm === 'dapo') {
       // what dynamic sampling guarantees, at every step: each kept group has reward variance; every generated group is
       // listed (kept or dropped, with its reason) and the metrics count them; a dropped group writes no sample; fewer

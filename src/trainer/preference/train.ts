@@ -59,13 +59,13 @@ export interface PreferenceHyper {
  * the shared `data` part), preferenceDefaults and docs/config.md (scripts/gen-config-docs.ts) are derived from it.
  */
 export const PREFERENCE_FIELDS: Fields = {
-  beta: { schema: { type: 'number', exclusiveMinimum: 0 }, default: 0.1, byAlgorithm: { simpo: 2.0 }, doc: 'β: scale of the implicit reward (orpo: the paper\'s λ, weight of the odds-ratio term)', ref: 'TRL DPOConfig beta 0.1; official SimPO β 2.0 (rl-formulas.md §6); TRL ORPOConfig beta 0.1' },
+  beta: { schema: { type: 'number', exclusiveMinimum: 0 }, default: 0.1, byAlgorithm: { simpo: 2.0 }, doc: 'β: scale of the implicit reward (orpo: the paper\'s λ, weight of the odds-ratio term)', ref: 'TRL DPOConfig beta 0.1; official SimPO β 2.0 (docs/references.md#preference); TRL ORPOConfig beta 0.1' },
   rpoAlpha: { schema: { type: 'number', minimum: 0 }, default: 0, doc: 'weight of an NLL term on the chosen completions; 0 = off (orpo has its own NLL term)', ref: 'Llama 3.1 / RPO; TRL DPOConfig rpo_alpha' },
   evalEvery: { schema: { type: 'integer', minimum: 0 }, default: 20, doc: 'held-out preference metrics every N steps (and at the end); 0 = end only' },
   tracePairs: { schema: { type: 'integer', minimum: 1 }, default: 8, doc: 'pairs written per traced step (rollouts.every)' },
   labelSmoothing: { schema: { type: 'number', minimum: 0, maximum: 0.5 }, default: 0, only: ['dpo', 'simpo'], doc: 'label smoothing ε (conservative DPO: the labels are wrong with probability ε); 0 = off', ref: 'cDPO; OpenRLHF label_smoothing; SimPO code; TRL DPOConfig label_smoothing' },
   normalize: { schema: { type: 'string', enum: ['length', 'sum'] }, default: 'length', only: ['ipo'], doc: 'length: log-ratios divided by completion length; sum: summed log-probs', ref: 'TRL (length); OpenRLHF / ODPO repo (sum)' },
-  gamma: { schema: { type: 'number', minimum: 0 }, default: 0.5, only: ['simpo'], doc: 'target reward margin γ', ref: 'official SimPO γ/β = 0.25 with β = 2 → 0.5 (rl-formulas.md §6)' },
+  gamma: { schema: { type: 'number', minimum: 0 }, default: 0.5, only: ['simpo'], doc: 'target reward margin γ', ref: 'official SimPO γ/β = 0.25 with β = 2 → 0.5 (docs/references.md#preference)' },
   alpha: { schema: { type: 'number', minimum: 0 }, default: 1, only: ['odpo'], doc: 'offset scale α: the margin must exceed α·log(s_c − s_r)', ref: 'ODPO repo default 1' },
   ratio: { schema: { type: 'boolean' }, default: false, only: ['odpo'], doc: 'offset α·log(s_c/s_r) instead of α·log(s_c − s_r)', ref: 'ODPO paper' },
   desirableWeight: { schema: { type: 'number', minimum: 0 }, default: 1, only: ['kto'], doc: 'λ_D: weight of desirable examples', ref: 'TRL KTOConfig desirable_weight 1' },

@@ -3,7 +3,7 @@
  * default, per-algorithm defaults, meaning, reference), as TRL's GRPOConfig does. Derived from it: the section's JSON
  * Schema (RL_SECTION_SCHEMA → schemas/config.schema.json), its defaults per algorithm (rlSectionDefaults), the resolved
  * RlConfig (resolveRlConfig) and the `rl` tables of docs/config.md (scripts/gen-config-docs.ts).
- * Defaults follow the references named next to each value (rl-formulas.md), scaled to the tiny built-in tasks where the
+ * Defaults follow the references named next to each value (docs/references.md), scaled to the tiny built-in tasks where the
  * reference value makes no sense for a model of a few hundred thousand parameters (learning rate, batch).
  */
 import type { KlName } from '../algorithms/kl';
@@ -38,7 +38,7 @@ const NO_KL = { dr_grpo: 0, dapo: 0, gspo: 0, gmpo: 0, raft: 0, raft_pp: 0 };
 export const RL_FIELDS: Fields = {
   promptsPerStep: { schema: int({ minimum: 1 }), default: 16, doc: 'prompts per step; each gets groupSize completions (batch = promptsPerStep × groupSize sequences)', ref: 'verl data.train_batch_size' },
   groupSize: { schema: int({ minimum: 1 }), default: 8, byAlgorithm: { reinforce_rej: 4 }, doc: 'completions per prompt (G)', ref: 'verl actor_rollout_ref.rollout.n; TRL GRPOConfig num_generations 8; Reinforce-Rej n = 4 (MinRL scripts)' },
-  ppoEpochs: { schema: int({ minimum: 1 }), default: 1, byAlgorithm: { ppo: 2 }, doc: 'passes over each rollout batch', ref: 'verl actor.ppo_epochs 1 (rl-formulas.md §1); TRL PPOConfig num_ppo_epochs 4' },
+  ppoEpochs: { schema: int({ minimum: 1 }), default: 1, byAlgorithm: { ppo: 2 }, doc: 'passes over each rollout batch', ref: 'verl actor.ppo_epochs 1 (docs/references.md#ppo-defaults); TRL PPOConfig num_ppo_epochs 4' },
   miniBatches: { schema: int({ minimum: 1 }), default: 1, byAlgorithm: { ppo: 2, raft: 4, raft_pp: 4 }, doc: 'minibatches (policy updates) per epoch; RAFT / RAFT++ take several steps per batch, or their importance ratio stays 1', ref: 'verl ppo_mini_batch_size = train_batch_size / miniBatches; MinRL' },
   advantage: {
     schema: oneOf(ADVANTAGES), default: 'grpo',
@@ -51,9 +51,9 @@ export const RL_FIELDS: Fields = {
     doc: 'ppo = clipped surrogate (+ dual clip); reinforce = −A·log π; gspo = sequence-level ratio; gmpo = geometric mean of token ratios',
     ref: 'verl compute_policy_loss_vanilla / _gspo / _geo_mean; MinRL vanilla',
   },
-  clipLow: { schema: num({ minimum: 0, maximum: 1 }), default: 0.2, byAlgorithm: { gspo: 3e-4, gmpo: 0.4 }, doc: 'ε_low: the ratio is clipped at 1 − ε_low (GMPO: in log space)', ref: 'verl clip_ratio_low 0.2; TRL epsilon; GSPO paper §5.1 3e-4; GMPO 0.4 (rl-formulas.md §4–5)' },
-  clipHigh: { schema: num({ minimum: 0 }), default: 0.2, byAlgorithm: { dapo: 0.28, gspo: 4e-4, gmpo: 0.4 }, doc: 'ε_high: the ratio is clipped at 1 + ε_high', ref: 'verl clip_ratio_high; TRL epsilon_high; DAPO clip-higher 0.28 (rl-formulas.md §3)' },
-  dualClip: { schema: { type: ['number', 'null'], exclusiveMinimum: 1 }, default: null, byAlgorithm: { ppo: 3, dapo: 3, raft_pp: 3, reinforce_rej: 3 }, doc: 'dual-clip constant c for A < 0 (loss = min(L_clip, −A·c)); null = off', ref: 'verl clip_ratio_c 3.0 (rl-formulas.md §1); MinRL plusplus' },
+  clipLow: { schema: num({ minimum: 0, maximum: 1 }), default: 0.2, byAlgorithm: { gspo: 3e-4, gmpo: 0.4 }, doc: 'ε_low: the ratio is clipped at 1 − ε_low (GMPO: in log space)', ref: 'verl clip_ratio_low 0.2; TRL epsilon; GSPO paper §5.1 3e-4; GMPO 0.4 (docs/references.md#gspo, #gmpo)' },
+  clipHigh: { schema: num({ minimum: 0 }), default: 0.2, byAlgorithm: { dapo: 0.28, gspo: 4e-4, gmpo: 0.4 }, doc: 'ε_high: the ratio is clipped at 1 + ε_high', ref: 'verl clip_ratio_high; TRL epsilon_high; DAPO clip-higher 0.28 (docs/references.md#dapo)' },
+  dualClip: { schema: { type: ['number', 'null'], exclusiveMinimum: 1 }, default: null, byAlgorithm: { ppo: 3, dapo: 3, raft_pp: 3, reinforce_rej: 3 }, doc: 'dual-clip constant c for A < 0 (loss = min(L_clip, −A·c)); null = off', ref: 'verl clip_ratio_c 3.0 (docs/references.md#policy-loss); MinRL plusplus' },
   lossAgg: {
     schema: oneOf(LOSS_AGG_MODES), default: 'token-mean', byAlgorithm: { grpo: 'seq-mean-token-mean', dr_grpo: 'seq-mean-token-sum-norm', gspo: 'seq-mean-token-mean' },
     doc: 'how per-token losses are averaged into the loss', ref: 'verl agg_loss loss_agg_mode (core_algos L1025–1081); GRPO paper seq-mean-token-mean; Dr. GRPO seq-mean-token-sum-norm; DAPO token-mean',
@@ -65,16 +65,16 @@ export const RL_FIELDS: Fields = {
     fields: {
       inLoss: { schema: bool, default: true, byAlgorithm: { ppo: false, rloo: false, reinforce_pp: false, ...Object.fromEntries(Object.keys(NO_KL).map((k) => [k, false])) }, doc: 'add coef·agg(KL(π‖π_ref)) to the loss (GRPO family)', ref: 'verl actor.use_kl_loss / kl_loss_coef; GRPO paper' },
       inReward: { schema: bool, default: false, byAlgorithm: { ppo: true, rloo: true, reinforce_pp: true }, doc: 'subtract coef·KL(π_old‖π_ref) per token from the reward (PPO, REINFORCE++, RLOO)', ref: 'verl apply_kl_penalty (algorithm.use_kl_in_reward); TRL RLOO (k1 summed into the reward)' },
-      estimator: { schema: oneOf(KL_ESTIMATORS), default: 'k3', byAlgorithm: { ppo: 'k1', rloo: 'k1', reinforce_pp: 'k1' }, doc: 'KL estimator (verl names; "+" = k2 gradient with this value)', ref: 'verl kl_penalty (k1, k2, k3 = low_var_kl); Schulman, "Approximating KL divergence" (rl-formulas.md §0)' },
-      coef: { schema: num({ minimum: 0 }), default: 0.001, byAlgorithm: { ppo: 0.01, rloo: 0.01, reinforce_pp: 0.01, ...NO_KL }, doc: 'β: weight of the KL term (initial β with an adaptive controller)', ref: 'verl kl_loss_coef 0.001 (GRPO docs), kl_ctrl.kl_coef; PPO / RLOO 0.01 (rl-formulas.md §1)' },
+      estimator: { schema: oneOf(KL_ESTIMATORS), default: 'k3', byAlgorithm: { ppo: 'k1', rloo: 'k1', reinforce_pp: 'k1' }, doc: 'KL estimator (verl names; "+" = k2 gradient with this value)', ref: 'verl kl_penalty (k1, k2, k3 = low_var_kl); Schulman, "Approximating KL divergence" (docs/references.md#kl-estimators)' },
+      coef: { schema: num({ minimum: 0 }), default: 0.001, byAlgorithm: { ppo: 0.01, rloo: 0.01, reinforce_pp: 0.01, ...NO_KL }, doc: 'β: weight of the KL term (initial β with an adaptive controller)', ref: 'verl kl_loss_coef 0.001 (GRPO docs), kl_ctrl.kl_coef; PPO / RLOO 0.01 (docs/references.md#ppo-defaults)' },
       controller: { schema: oneOf(KL_CONTROLLERS), default: 'fixed', doc: 'fixed β; adaptive = verl / InstructGPT controller; adaptive_beta = raise β above target, lower it below', ref: 'verl algorithm.kl_ctrl.type; algorithms/control.ts' },
       target: { schema: num({ exclusiveMinimum: 0 }), default: 0.1, doc: 'target KL of the adaptive controllers', ref: 'verl kl_ctrl.target_kl 0.1' },
-      horizon: { schema: num({ minimum: 1 }), default: 10000, doc: 'adaptive controller horizon: β ← β·(1 + clip(KL/target − 1, ±0.2)·n/horizon)', ref: 'verl kl_ctrl.horizon 10000 (rl-formulas.md §1)' },
+      horizon: { schema: num({ minimum: 1 }), default: 10000, doc: 'adaptive controller horizon: β ← β·(1 + clip(KL/target − 1, ±0.2)·n/horizon)', ref: 'verl kl_ctrl.horizon 10000 (docs/references.md#ppo-reward)' },
       rate: { schema: num({ minimum: 0 }), default: 0.1, doc: 'adaptive_beta multiplicative rate: β·(1 + rate) above target, β/(1 + rate) below', ref: 'algorithms/control.ts adaptiveBetaUpdate' },
     },
   },
   entropyCoef: { schema: num(), default: 0, doc: 'entropy bonus coefficient (loss −= coef·agg(entropy))', ref: 'verl actor.entropy_coeff 0 (dp_actor.update_policy)' },
-  gamma: { schema: num({ minimum: 0, maximum: 1 }), default: 1, doc: 'discount γ of the per-token returns (GAE for ppo, discounted returns for reinforce_pp); 1 = undiscounted (the score sits on the last token)', ref: 'verl algorithm.gamma 1.0; TRL PPOConfig gamma 1 (rl-formulas.md §1)' },
+  gamma: { schema: num({ minimum: 0, maximum: 1 }), default: 1, doc: 'discount γ of the per-token returns (GAE for ppo, discounted returns for reinforce_pp); 1 = undiscounted (the score sits on the last token)', ref: 'verl algorithm.gamma 1.0; TRL PPOConfig gamma 1 (docs/references.md#ppo-defaults)' },
   lambda: { schema: num({ minimum: 0, maximum: 1 }), default: 1, byAlgorithm: { ppo: 0.95 }, doc: 'GAE λ (advantage "gae" only): 1 = Monte-Carlo return − V (high variance), 0 = one-step TD error (biased by the critic)', ref: 'verl algorithm.lam 1.0; TRL PPOConfig lam 0.95; Schulman et al. 2016 (GAE)' },
   critic: { schema: oneOf(['shared', 'separate']), default: 'shared', doc: 'ppo: value head on the policy trunk (shared) or a separate critic model', ref: 'verl critic worker (separate); TRL PPO value model' },
   vfCoef: { schema: num({ minimum: 0 }), default: 0.5, doc: 'value loss weight in the shared-trunk loss', ref: 'TRL PPOConfig vf_coef; OpenRLHF' },
@@ -90,7 +90,7 @@ export const RL_FIELDS: Fields = {
   overlong: {
     doc: 'DAPO soft overlong punishment: 0 up to L_max − L_cache, linear to −factor at L_max, −factor beyond',
     fields: {
-      enabled: { schema: bool, default: false, byAlgorithm: { dapo: true }, doc: 'add the soft overlong punishment to the reward', ref: 'DAPO Eq. 13; TRL get_soft_overlong_punishment (rl-formulas.md §3)' },
+      enabled: { schema: bool, default: false, byAlgorithm: { dapo: true }, doc: 'add the soft overlong punishment to the reward', ref: 'DAPO Eq. 13; TRL get_soft_overlong_punishment (docs/references.md#overlong)' },
       maxLength: { schema: int({ minimum: 0 }), default: 0, doc: 'L_max in tokens; 0 = sampling.maxNewTokens', ref: 'DAPO L_max (20480 in the paper)' },
       cacheLength: { schema: int({ minimum: 0 }), default: 0, doc: 'L_cache in tokens; 0 = max(1, round(L_max / 4))', ref: 'DAPO L_cache (4096 ≈ L_max / 5)' },
       factor: { schema: num({ minimum: 0 }), default: 1, doc: 'size of the punishment at and beyond L_max', ref: 'OpenRLHF apply_overlong_penalty factor' },
