@@ -12,6 +12,8 @@ import { RunStatusBar } from './host/ui/statusBar';
 import type { RunNode } from './host/ui/model/runsTreeModel';
 import { registerPanels, type PanelManager } from './host/ui/panels';
 import { registerCheckpointDiff } from './host/checkpointDiff';
+import { setTokenizerPathProvider } from './host/tokenize';
+import { readSettings } from './host/settings';
 
 export interface RlLensApi {
   supervisor: Supervisor;
@@ -33,6 +35,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<RlLens
   const diagnosis = new Diagnosis(supervisor);
   tree.setDiagnosisProvider((dir) => diagnosis.findings(dir));
   const commands = new ShellCommands(context, supervisor, tree);
+  tree.setFollowedProvider((d) => commands.isFollowing(d));
+  setTokenizerPathProvider(() => readSettings().tokenizerPath);
   const log = vscode.window.createOutputChannel('RL Lens', { log: true });
   context.subscriptions.push(log, supervisor, tree, treeView, statusBar, diagnosis, commands, ...commands.register());
 

@@ -4,15 +4,19 @@
  * or an unreadable run folder. Imported runs work once converted (`rl-lens import`).
  */
 import * as path from 'path';
-import { diagnose, flattenThresholds, unflattenThresholds, worstSeverity, CHECKS, type Finding, type CheckName } from '../doctor';
+import { flattenThresholds, unflattenThresholds, worstSeverity, CHECKS, type Finding, type CheckName } from '../doctor';
 import { loadDoctorInput } from '../doctor/load';
+import { diagnoseTimeline, historyLine } from '../doctor/timeline';
+import { dataSummary, doctorReport, noDataMessage } from '../doctor/report';
 
 const USAGE = `usage: rl-lens doctor RUN_DIR [--json] [--threshold NAME=VALUE ...] [--only CHECK[,CHECK...]]
   Diagnoses RL fine-tuning pathologies in a run folder (docs/doctor.md).
-  --json                 print {run, findings, problems} as JSON
+  --json                 print the report as JSON (schemas/doctor-report.schema.json)
   --threshold NAME=VALUE override a threshold, e.g. --threshold kl.warn=1 (names: docs/doctor.md)
   --only CHECKS          run only these checks: ${CHECKS.map((c) => c.name).join(', ')}
-  exit code: 1 if any finding is an error, 0 otherwise, 2 on usage errors
+  Every finding the doctor raised at any point of the run is listed, with when it was raised and whether it is
+  still present or resolved (the doctor replays itself on the data as it stood at checkpoint steps).
+  exit code: 1 if any finding is an error (active or resolved) or the run holds no data, 0 otherwise, 2 on usage errors
 `;
 
 export async function run(argv: string[]): Promise<number> {
@@ -49,30 +53,39 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`rl-lens doctor: ${(e as Error).message}\n`);
     return 2;
   }
-  const findings = diagnose(loaded.input, unflattenThresholds(over), { only });
+  const t = diagnoseTimeline(loaded.input, unflattenThresholds(over), { only });
+  const report = doctorReport(dir, loaded.input, t, loaded.problems);
   if (json) {
-    process.stdout.write(JSON.stringify({ run: dir, runId: loaded.input.runId, algorithm: loaded.input.algorithm, findings, problems: loaded.problems }, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
+    process.stdout.write(JSON.stringify(report, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
   } else {
-    process.stdout.write(formatFindings(dir, loaded.input, findings, loaded.problems.length));
+    process.stdout.write(formatFindings(dir, loaded.input, t.findings, loaded.problems.length, t.checkpoints));
   }
-  return worstSeverity(findings) === 'error' ? 1 : 0;
+  return report.verdict === 'no-data' || worstSeverity(t.findings) === 'error' ? 1 : 0;
 }
 
 const MARK = { error: 'ERROR', warning: 'WARN ', info: 'info ' } as const;
 
-export function formatFindings(dir: string, input: { runId?: string; algorithm?: string; metrics: Record<string, unknown>; rollouts: unknown[]; evals: unknown[] }, findings: Finding[], problems = 0): string {
+export function formatFindings(dir: string, input: Parameters<typeof dataSummary>[0], findings: Finding[], problems = 0, checkpoints: number[] = []): string {
   const lines: string[] = [];
-  lines.push(`rl-lens doctor: ${dir} (${input.algorithm ?? 'unknown algorithm'}; ${Object.keys(input.metrics).length} metrics, ${input.rollouts.length} rollout steps, ${input.evals.length} evals${problems ? `; ${problems} unreadable lines skipped` : ''})`);
-  if (!findings.length) { lines.push('no problems found'); return lines.join('\n') + '\n'; }
+  const d = dataSummary(input, checkpoints);
+  const range = d.firstStep !== null ? `, steps ${d.firstStep}–${d.lastStep}` : '';
+  lines.push(`rl-lens doctor: ${dir} (${input.algorithm ?? 'unknown algorithm'}; ${d.metrics} metrics, ${input.rollouts.length} rollout steps, ${input.evals.length} evals${range}${problems ? `; ${problems} unreadable lines skipped` : ''})`);
+  if (d.partial) lines.push(`partial run: ${d.partial}`);
+  if (d.empty) { lines.push(noDataMessage(d)); return lines.join('\n') + '\n'; }
+  if (!findings.length) { lines.push(`no problems found (the doctor replayed itself at ${checkpoints.length} steps up to step ${d.lastStep})`); return lines.join('\n') + '\n'; }
   for (const f of findings) {
     lines.push('');
-    lines.push(`${MARK[f.severity]} ${f.title}  [${f.id}, steps ${f.stepRange[0]}–${f.stepRange[1]}]`);
+    const resolved = f.history?.status === 'resolved';
+    lines.push(`${MARK[f.severity]} ${f.title}${resolved ? ' (resolved)' : ''}  [${f.id}, steps ${f.stepRange[0]}–${f.stepRange[1]}]`);
+    if (f.history) lines.push(`      ${historyLine(f)}${resolved ? ` (what it said at step ${f.history.asOfStep}:)` : ''}`);
     lines.push(`      ${f.message}`);
+    for (const e of (f.episodes ?? []).slice(0, 5)) lines.push(`      episode: steps ${e.start}–${e.end}, peak ${Number(e.peak.value.toPrecision(4))} at step ${e.peak.step}, ${e.recovered ? 'recovered' : 'not recovered'}`);
     if (f.evidence.metrics?.length) lines.push(`      evidence: ${f.evidence.metrics.join(', ')}${f.evidence.samples?.length ? `; samples ${f.evidence.samples.slice(0, 5).map((s) => `${s.step}#${s.sample}`).join(', ')}` : ''}${f.evidence.groups?.length ? `; groups ${f.evidence.groups.slice(0, 5).map((g) => `${g.step}/${g.group}`).join(', ')}` : ''}`);
     lines.push(`      fix: ${f.remedy}`);
   }
   const n = (s: string) => findings.filter((f) => f.severity === s).length;
+  const r = findings.filter((f) => f.history?.status === 'resolved').length;
   lines.push('');
-  lines.push(`${n('error')} error(s), ${n('warning')} warning(s), ${n('info')} info`);
+  lines.push(`${n('error')} error(s), ${n('warning')} warning(s), ${n('info')} info${r ? ` (${r} resolved before the last step)` : ''}`);
   return lines.join('\n') + '\n';
 }

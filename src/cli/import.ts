@@ -1,9 +1,11 @@
 /**
  * `rl-lens import [--from rllb|verl|trl] PATH --out RUN_DIR [--name NAME] [--quiet]`
  * Converts another trainer's logs into an RL Lens run. Prints the detected format, counts, notes, and every problem
- * as file:line: reason. Exit code: 0 converted (problems are reported, not fatal), 2 usage / unusable input.
+ * as file:line: reason. Exit code: 0 converted (problems are reported, not fatal), 1 nothing could be imported (the run
+ * is written, marked failed, with the reasons), 2 usage / unusable input. A partly read source (e.g. a trainer_state.json
+ * cut mid-file) is converted as far as it is whole and flagged PARTIAL, with what was lost.
  */
-import { detectFormat, formatProblem, importRun, type ImportFormat } from '../importers/index';
+import { detectFormat, formatProblem, importRun, problemSummary, type ImportFormat } from '../importers/index';
 
 const USAGE = 'usage: rl-lens import [--from rllb|verl|trl] PATH --out RUN_DIR [--name NAME] [--quiet]\n';
 
@@ -45,10 +47,15 @@ export async function run(argv: string[]): Promise<number> {
   process.stdout.write(`converted into ${r.runDir} in ${((Date.now() - t0) / 1000).toFixed(2)} s\n`);
   process.stdout.write(`counts: ${Object.entries(c).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
   for (const n of r.notes) process.stdout.write(`note: ${n}\n`);
+  for (const p of r.partial) process.stdout.write(`WARNING: PARTIAL import: ${p}\n`);
   if (r.problemCount) {
-    process.stdout.write(`${r.problemCount} problem(s), reported and skipped:\n`);
+    process.stdout.write(`${problemSummary(r.problems, r.problemCount)}:\n`);
     if (!quiet) for (const p of r.problems) process.stdout.write(`  ${formatProblem(p)}\n`);
     if (r.problems.length < r.problemCount) process.stdout.write(`  ... ${r.problemCount - r.problems.length} more not kept in memory\n`);
   } else process.stdout.write('no problems found\n');
+  if (r.empty) {
+    process.stdout.write(`ERROR: nothing was imported (no rollouts, metrics or eval records); ${r.runDir} is marked failed\n`);
+    return 1;
+  }
   return 0;
 }

@@ -4,7 +4,7 @@
  * returns findings, most severe first. Each check lives in checks/<name>.ts with its survey citations; thresholds and
  * their defaults are in thresholds.ts and docs/doctor.md.
  */
-import type { DoctorInput, Finding, CheckName } from './types';
+import type { DoctorInput, Finding, CheckName, FindingSource } from './types';
 import { resolveThresholds, type Thresholds, type DeepPartial } from './thresholds';
 import { checkEntropy } from './checks/entropy';
 import { checkZeroVariance } from './checks/zeroVariance';
@@ -61,7 +61,25 @@ export function diagnose(input: DoctorInput, thresholds?: DeepPartial<Thresholds
       });
     }
   }
+  for (const f of out) { f.kind ??= f.id.slice(f.id.indexOf('/') + 1); f.source ??= sourceOf(f, input); }
   return out.sort((a, b) => RANK[a.severity] - RANK[b.severity] || a.stepRange[0] - b.stepRange[0] || a.id.localeCompare(b.id));
+}
+
+function span(steps: number[]): { count: number; from: number; to: number } | undefined {
+  return steps.length ? { count: steps.length, from: Math.min(...steps), to: Math.max(...steps) } : undefined;
+}
+
+/** What data a finding was computed from: the metrics its evidence names, the rollout steps when it used rollouts
+ *  ("rollouts:…" evidence, samples or groups), the eval records when it used "eval:…", the trainer's error events. */
+export function sourceOf(f: Finding, input: DoctorInput): FindingSource {
+  const ms = f.evidence?.metrics ?? [];
+  const src: FindingSource = { metrics: ms.filter((m) => !/^(rollouts|eval):/.test(m)) };
+  const rolloutLike = ms.some((m) => m.startsWith('rollouts:')) || !!f.evidence?.samples?.length || !!f.evidence?.groups?.length
+    || f.id === 'reward-hacking/phrase' || f.id === 'mode-collapse/distinct';
+  if (rolloutLike) { const r = span(input.rollouts.map((x) => x.step)); if (r) src.rolloutSteps = r; }
+  if (ms.some((m) => m.startsWith('eval:'))) { const e = span(input.evals.map((x) => x.step)); if (e) src.evals = e; }
+  if (f.id === 'numerical/nonfinite' && input.errors.length) src.errorEvents = input.errors.length;
+  return src;
 }
 
 /** The highest severity among findings, or undefined when there are none. */

@@ -42,6 +42,7 @@ export class DoctorLoader {
   update(): boolean {
     const m = readManifest(this.dir);
     this.input.runId = m.id; this.input.algorithm = m.algorithm; this.input.status = m.status; this.input.config = m.config;
+    if (m.source && typeof m.source === 'object') this.input.source = m.source as Record<string, unknown>;
     let changed = false;
     const mr = readJsonlFrom<MetricsRecord>(path.join(this.dir, FILES.metrics), this.metrics.offset, this.metrics.line);
     if (mr.nextOffset < this.metrics.offset) this.reset();

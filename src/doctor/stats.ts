@@ -153,8 +153,19 @@ export function valueAt(s: Series, step: number): number {
  * `z` robust σ (1.4826·MAD, floored at 1% of |m| and at `sigmaFloor`) AND by more than (ratio − 1)·|m|. For a series that is positive
  * everywhere (gradient norms) the σ test is done on log values with `logZ`, and the size test is x > ratio·m.
  */
-export function spikes(s: Series, w: number, z: number, ratio: number, minHistory: number, logZ = z, sigmaFloor = 1e-12): { index: number; step: number; value: number; baseline: number; z: number }[] {
-  const out: { index: number; step: number; value: number; baseline: number; z: number }[] = [];
+export interface Spike {
+  index: number; step: number; value: number;
+  /** rolling median of the previous points */
+  baseline: number;
+  z: number;
+  /** robust σ was real: false when the window's MAD was 0 (z then rests on a floor and means little) */
+  zMeaningful: boolean;
+  /** 10th / 90th percentile of the previous points (the run's typical range there) */
+  p10: number; p90: number;
+}
+
+export function spikes(s: Series, w: number, z: number, ratio: number, minHistory: number, logZ = z, sigmaFloor = 1e-12): Spike[] {
+  const out: Spike[] = [];
   const hist: number[] = [];
   const positive = s.values.every((v) => !Number.isFinite(v) || v > 0);
   for (let i = 0; i < s.values.length; i++) {
@@ -168,15 +179,64 @@ export function spikes(s: Series, w: number, z: number, ratio: number, minHistor
         // positive metrics (gradient norms) are log-normal-ish: judge the deviation of log(v) in robust σ of log values
         const lw = win.map(Math.log);
         const lm = median(lw);
-        zz = Math.abs(Math.log(v) - lm) / Math.max(1.4826 * mad(lw), 0.01);
-        if (zz > logZ && v > ratio * m) out.push({ index: i, step: s.steps[i], value: v, baseline: m, z: zz });
+        const md = mad(lw);
+        zz = Math.abs(Math.log(v) - lm) / Math.max(1.4826 * md, 0.01);
+        if (zz > logZ && v > ratio * m) out.push({ index: i, step: s.steps[i], value: v, baseline: m, z: zz, zMeaningful: 1.4826 * md >= 0.01, p10: quantile(win, 0.1), p90: quantile(win, 0.9) });
       } else {
-        const sig = Math.max(1.4826 * mad(win), 0.01 * Math.abs(m), sigmaFloor);
+        const md = 1.4826 * mad(win);
+        const sig = Math.max(md, 0.01 * Math.abs(m), sigmaFloor);
         zz = Math.abs(v - m) / sig;
-        if (zz > z && Math.abs(v - m) > (ratio - 1) * Math.abs(m)) out.push({ index: i, step: s.steps[i], value: v, baseline: m, z: zz });
+        if (zz > z && Math.abs(v - m) > (ratio - 1) * Math.abs(m)) out.push({ index: i, step: s.steps[i], value: v, baseline: m, z: zz, zMeaningful: md > 0 && md >= 0.01 * Math.abs(m) && md >= sigmaFloor && m !== 0, p10: quantile(win, 0.1), p90: quantile(win, 0.9) });
       }
     }
     hist.push(v);
   }
   return out;
+}
+
+/** q-quantile (0..1) of the finite values, linear interpolation (numpy's default). */
+export function quantile(xs: ArrayLike<number>, q: number): number {
+  const a = finite(xs).sort((p, r) => p - r);
+  if (!a.length) return NaN;
+  const pos = (a.length - 1) * Math.min(1, Math.max(0, q));
+  const lo = Math.floor(pos), hi = Math.ceil(pos);
+  return a[lo] + (a[hi] - a[lo]) * (pos - lo);
+}
+
+/** One stretch of a series beyond a bound (see episodesBeyond). */
+export interface SeriesEpisode { start: number; end: number; startIndex: number; endIndex: number; peak: { step: number; value: number }; points: number; recovered: boolean }
+
+/**
+ * Scan the whole series for stretches where the trailing rolling median of `k` points is beyond `bound` (above for
+ * dir = 1, below for dir = −1). A stretch starts at the first raw point beyond the bound inside the rolling window that
+ * first crossed it (the median lags by ~k/2) and ends at the last raw point beyond the bound before the median came
+ * back; stretches closer than `k` points are merged; stretches shorter than `minPoints` points are dropped. `recovered`
+ * is false for a stretch whose rolling median is still beyond the bound at the last point. NaN points are skipped.
+ */
+export function episodesBeyond(s: Series, bound: number, k: number, dir: 1 | -1 = 1, minPoints = k): SeriesEpisode[] {
+  const p = finitePoints(s);
+  const v = p.values, n = v.length;
+  k = Math.max(1, Math.floor(k));
+  if (n < k) return [];
+  const roll = rollingMedian(v, k);
+  const beyond = (x: number) => dir * (x - bound) > 0;
+  const runs: { a: number; b: number; open: boolean }[] = [];
+  for (let i = k - 1; i < n; i++) {
+    if (!beyond(roll[i])) continue;
+    let a = i;
+    for (let j = Math.max(0, i - k + 1); j <= i; j++) if (beyond(v[j])) { a = j; break; }
+    let b = i;
+    while (b + 1 < n && beyond(roll[b + 1])) b++;
+    const open = b === n - 1;
+    let e = b;
+    if (!open) while (e > a && !beyond(v[e])) e--;
+    const prev = runs[runs.length - 1];
+    if (prev && a - prev.b <= k) { prev.b = open ? b : e; prev.open = open; } else runs.push({ a, b: open ? b : e, open });
+    i = b;
+  }
+  return runs.filter((r) => r.b - r.a + 1 >= minPoints).map((r) => {
+    let pk = r.a;
+    for (let j = r.a; j <= r.b; j++) if (dir * (v[j] - v[pk]) > 0) pk = j;
+    return { start: p.steps[r.a], end: p.steps[r.b], startIndex: r.a, endIndex: r.b, peak: { step: p.steps[pk], value: v[pk] }, points: r.b - r.a + 1, recovered: !r.open };
+  });
 }

@@ -88,6 +88,8 @@ export interface DoctorInput {
   rollouts: RolloutSummary[];
   /** error events of the run (message and step) */
   errors: { step?: number; message: string }[];
+  /** manifest.source of an imported run (format, notes; `partial` when the importer recovered a truncated input) */
+  source?: Record<string, unknown>;
 }
 
 export type Severity = 'info' | 'warning' | 'error';
@@ -100,10 +102,58 @@ export interface Evidence {
   values?: Record<string, number>;
 }
 
+/** One stretch of steps where a check's condition held (e.g. KL above kl.warn), found by scanning the whole history. */
+export interface Episode {
+  /** first and last step of the stretch */
+  start: number;
+  end: number;
+  /** the most extreme value inside it (highest KL, lowest explained variance, ...) and where */
+  peak: { step: number; value: number };
+  /** points (logged steps) inside it */
+  points: number;
+  /** false when the condition still holds at the last logged step */
+  recovered: boolean;
+}
+
+/**
+ * A finding's life over the run (src/doctor/timeline.ts): the doctor re-runs on the data as it stood at checkpoint steps
+ * (what a live run showed), so a finding raised at step s and gone by step t is reported as resolved, not forgotten.
+ */
+export interface FindingHistory {
+  /** 'active': present on the run's latest data; 'resolved': seen earlier, absent now */
+  status: 'active' | 'resolved';
+  /** first checkpoint step (last logged step of the data then) at which the finding was present */
+  raisedAt: number;
+  /** last checkpoint step at which it was present */
+  lastSeenAt: number;
+  /** first checkpoint step after lastSeenAt at which it was absent (resolved findings only) */
+  resolvedAt?: number;
+  /** every stretch of checkpoints in which it was present: [raised, resolved] (resolved absent while active) */
+  spans: { raisedAt: number; lastSeenAt: number; resolvedAt?: number }[];
+  /** the highest severity it had */
+  worstSeverity: Severity;
+  /** the last step of the data the finding's text and evidence come from */
+  asOfStep: number;
+}
+
+/** What data a finding was computed from. */
+export interface FindingSource {
+  /** metrics.jsonl names (train split; eval-split names are prefixed "eval:" only when derived) */
+  metrics: string[];
+  /** rollout steps whose samples / groups / per-token arrays were used */
+  rolloutSteps?: { count: number; from: number; to: number };
+  /** eval.jsonl records used */
+  evals?: { count: number; from: number; to: number };
+  /** trainer error events used */
+  errorEvents?: number;
+}
+
 export interface Finding {
   /** stable id (check/kind): the same pathology keeps its id as the run goes on (used for notify-once) */
   id: string;
   check: CheckName;
+  /** the part of the id after the check ("blowup" in kl/blowup) */
+  kind?: string;
   severity: Severity;
   title: string;
   message: string;
@@ -111,10 +161,17 @@ export interface Finding {
   evidence: Evidence;
   /** what usually fixes it (citing the survey's remedies) */
   remedy: string;
+  /** stretches of the whole history where the condition held (checks that scan the history for episodes) */
+  episodes?: Episode[];
+  /** what data it was computed from (filled by diagnose()) */
+  source?: FindingSource;
+  /** raised / still present / resolved (filled by diagnoseTimeline()) */
+  history?: FindingHistory;
 }
 
+/** 'data' is not a check: it names the doctor's own "no data" notice (src/host/doctor/display.ts) */
 export type CheckName =
-  | 'entropy' | 'zero-variance' | 'kl' | 'beta' | 'clip' | 'length' | 'reward-hacking' | 'mode-collapse' | 'critic' | 'numerical';
+  | 'data' | 'entropy' | 'zero-variance' | 'kl' | 'beta' | 'clip' | 'length' | 'reward-hacking' | 'mode-collapse' | 'critic' | 'numerical';
 
 export function emptyInput(): DoctorInput {
   return { metrics: {}, evalMetrics: {}, evals: [], rollouts: [], errors: [] };

@@ -74,6 +74,9 @@ export class ShellCommands implements vscode.Disposable {
 
   constructor(private readonly context: vscode.ExtensionContext, private readonly supervisor: Supervisor, private readonly tree: RunsView) {}
 
+  /** is this imported run followed live by this window? */
+  isFollowing(runDir: string): boolean { return this.followers.has(path.resolve(runDir)); }
+
   register(): vscode.Disposable[] {
     const r = (id: string, f: (...a: never[]) => unknown) => vscode.commands.registerCommand(id, f as (...a: unknown[]) => unknown);
     return [

@@ -7,8 +7,10 @@
  */
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { diagnose, flattenThresholds, unflattenThresholds, type Finding } from '../doctor';
+import { flattenThresholds, unflattenThresholds, type Finding } from '../doctor';
 import { DoctorLoader } from '../doctor/load';
+import { DoctorTimeline } from '../doctor/timeline';
+import { displayFindings, notifiable, notificationText } from './doctor/display';
 import type { Supervisor } from './supervisor';
 import type { DashboardAnnotation } from '../shared/protocol';
 import { dashboardAnnotations, evidenceCommand } from './doctor/evidence';
@@ -16,6 +18,8 @@ import { FindingNotifier } from './doctor/notifier';
 
 export class Diagnosis implements vscode.Disposable {
   private readonly loaders = new Map<string, DoctorLoader>();
+  /** per run: the doctor's own history (raised / resolved), fed by every live diagnosis so nothing shown is forgotten */
+  private readonly timelines = new Map<string, DoctorTimeline>();
   private readonly cache = new Map<string, Finding[]>();
   private readonly notifier = new FindingNotifier({ maxPerWindow: 2, windowMs: 60_000, minSeverity: 'warning' });
   private readonly lastLive = new Map<string, number>();
@@ -42,7 +46,11 @@ export class Diagnosis implements vscode.Disposable {
     return unflattenThresholds(flat) as Record<string, unknown>;
   }
 
-  /** Findings of a run (reads only what was appended since the last call). */
+  /**
+   * Findings of a run (reads only what was appended since the last call): every finding raised at any point of the
+   * run, resolved ones marked "(resolved by step t)", each message led by when it was raised; "No data to diagnose"
+   * for a run without data. The same findings as `rl-lens doctor` (src/doctor/timeline.ts), plus any seen live.
+   */
   findings(runDir: string): Finding[] {
     const d = path.resolve(runDir);
     let l = this.loaders.get(d);
@@ -50,7 +58,10 @@ export class Diagnosis implements vscode.Disposable {
     const changed = l.update();
     const hit = this.cache.get(d);
     if (hit && !changed) return hit;
-    const f = diagnose(l.input, this.thresholds());
+    let t = this.timelines.get(d);
+    if (!t) { t = new DoctorTimeline(); this.timelines.set(d, t); }
+    const live = l.input.status === 'running';
+    const f = displayFindings(l.input, t.update(l.input, this.thresholds(), { remember: live }).findings);
     this.cache.set(d, f);
     return f;
   }
@@ -65,11 +76,11 @@ export class Diagnosis implements vscode.Disposable {
     if (!notify) return;
     // FindingNotifier: each finding once (again if it escalates), at most 2 notifications per run a minute; the rest
     // are counted in the last one ("+N more") and stay visible under Diagnosis in the Runs view
-    const { notify: fresh, folded } = this.notifier.decide(path.resolve(runDir), fs, now);
+    const { notify: fresh, folded } = this.notifier.decide(path.resolve(runDir), notifiable(fs), now);
     fresh.forEach((f, i) => {
       const more = folded > 0 && i === fresh.length - 1 ? ` (+${folded} more: see Diagnosis in the Runs view)` : '';
       const show = f.severity === 'error' ? vscode.window.showErrorMessage : vscode.window.showWarningMessage;
-      void show(`RL Lens doctor: ${name}: ${f.title} (steps ${f.stepRange[0]}–${f.stepRange[1]})${more}`, 'Show Evidence', 'All Findings').then((p) => {
+      void show(`${notificationText(name, f)}${more}`, 'Show Evidence', 'All Findings').then((p) => {
         if (p === 'Show Evidence') void this.showEvidence(runDir, f);
         if (p === 'All Findings') void vscode.commands.executeCommand('rlLens.diagnoseRun', { runDir });
       });
@@ -93,7 +104,7 @@ export class Diagnosis implements vscode.Disposable {
     let fs: Finding[];
     try { fs = this.findings(runDir); } catch (e) { void vscode.window.showErrorMessage(`RL Lens doctor: ${(e as Error).message}`); return undefined; }
     this.changed.fire(path.resolve(runDir));
-    if (!fs.length) { void vscode.window.showInformationMessage(`RL Lens doctor: no problems found in ${path.basename(runDir)}.`); return fs; }
+    if (!fs.length) { void vscode.window.showInformationMessage(`RL Lens doctor: no problems found in ${path.basename(runDir)} (every step replayed, nothing raised at any point).`); return fs; }
     const icon = (s: string) => (s === 'error' ? '$(error)' : s === 'warning' ? '$(warning)' : '$(info)');
     void vscode.window.showQuickPick(fs.map((f) => ({ label: `${icon(f.severity)} ${f.title}`, description: `steps ${f.stepRange[0]}–${f.stepRange[1]}`, detail: `${f.message} — ${f.remedy}`, f })), { title: `RL Lens doctor: ${path.basename(runDir)}`, matchOnDetail: true })
       .then((p) => { if (p) void this.showEvidence(runDir, p.f); });

@@ -11,7 +11,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { FILES, type InputProblem, type MetricsRecord, type RolloutStepHeader, type RolloutSample, type RunManifest, type EvalRecord } from '../shared/runFormat';
 import { readJsonlFrom } from '../runio/jsonl';
-import { listCheckpoints, listRolloutSteps, readRolloutStepIndex, type CheckpointEntry, type RolloutStepRead } from '../runio/reader';
+import { listCheckpoints, listRolloutSteps, readRolloutStepHeader, readRolloutStepIndex, type CheckpointEntry, type RolloutStepRead } from '../runio/reader';
 
 export interface RunChanges { manifest: boolean; metrics: boolean; steps: boolean; checkpoints: boolean; any: boolean }
 
@@ -119,10 +119,24 @@ export class RunEntry {
 /** A step as the tree needs it: the stored shape without its per-token block (the tree never reads the block). */
 export type CachedStep = Omit<RolloutStepRead, 'data'>;
 
+/** What a step's header line says, without its groups and samples (the tree's step rows). */
+export interface StepHeaderSummary {
+  /** groups and samples stored */
+  groups: number;
+  samples: number;
+  /** per-token arrays stored */
+  traced: boolean;
+  subsampled: boolean;
+  /** what the step had before trace retention cut it (header.totalGroups / totalSamples; older runs lack them) */
+  totalGroups?: number;
+  totalSamples?: number;
+}
+
 /** All runs the extension knows, keyed by absolute folder, with an LRU cache of parsed rollout steps. */
 export class RunStore {
   private readonly runs = new Map<string, RunEntry>();
   private readonly stepCache = new Map<string, CachedStep>();
+  private readonly headerCache = new Map<string, StepHeaderSummary>();
   constructor(private readonly maxCachedSteps = 16) {}
 
   get(dir: string): RunEntry {
@@ -136,8 +150,23 @@ export class RunStore {
     const key = path.resolve(dir);
     this.runs.delete(key);
     for (const k of [...this.stepCache.keys()]) if (k.startsWith(key + '\0')) this.stepCache.delete(k);
+    for (const k of [...this.headerCache.keys()]) if (k.startsWith(key + '\0')) this.headerCache.delete(k);
   }
   all(): RunEntry[] { return [...this.runs.values()]; }
+
+  /** A step's header line, summarised (cached: step files are immutable once visible; only the first line is read). */
+  stepHeader(dir: string, step: number): StepHeaderSummary {
+    const key = `${path.resolve(dir)}\0${step}`;
+    let h = this.headerCache.get(key);
+    if (!h) {
+      const x = readRolloutStepHeader(dir, step);
+      h = { groups: x.groups?.length ?? 0, samples: x.numSamples ?? 0, traced: (x.arrays?.length ?? 0) > 0, subsampled: !!x.subsampled };
+      if (typeof x.totalGroups === 'number') h.totalGroups = x.totalGroups;
+      if (typeof x.totalSamples === 'number') h.totalSamples = x.totalSamples;
+      this.headerCache.set(key, h);
+    }
+    return h;
+  }
 
   step(dir: string, step: number): CachedStep {
     const key = `${path.resolve(dir)}\0${step}`;

@@ -11,6 +11,8 @@ export interface RlLensSettings {
   traceRetention: number;
   stopTimeoutSeconds: number;
   showProgressNotification: boolean;
+  /** a tokenizer.json or model folder for runs with text but no tokens (src/host/tokenize.ts) */
+  tokenizerPath: string;
 }
 
 export function readSettings(scope?: vscode.ConfigurationScope): RlLensSettings {
@@ -22,6 +24,7 @@ export function readSettings(scope?: vscode.ConfigurationScope): RlLensSettings 
     traceRetention: c.get<number>('traceRetention', 0),
     stopTimeoutSeconds: c.get<number>('stopTimeoutSeconds', 15),
     showProgressNotification: c.get<boolean>('showProgressNotification', true),
+    tokenizerPath: c.get<string>('tokenizerPath', ''),
   };
 }
 

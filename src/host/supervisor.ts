@@ -8,15 +8,16 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { BackendInfo, RunStatus, TrainerEvent } from '../shared/runFormat';
+import type { BackendInfo, RunStatus, TrainerEvent, TrainerPhase } from '../shared/runFormat';
 import { TrainerProcess, type TrainerExit } from './trainerProcess';
 import { readSettings } from './settings';
 import { headline } from './headline';
+import { runDisplayLabel } from './runLabel';
 
 export interface StartOptions {
   configPath: string;
   runDir: string;
-  /** display name (defaults to the folder name) */
+  /** display name (defaults to the folder name); shown with the start time ("name · 14:03:05") */
   name?: string;
   backend?: string;
   trusted: boolean;
@@ -28,6 +29,7 @@ export interface StartOptions {
 
 export interface ActiveRun {
   readonly runDir: string;
+  /** name · start time [#N]: tells runs of the same preset apart (tree, output channel, notifications) */
   readonly name: string;
   readonly proc: TrainerProcess;
   readonly log: vscode.LogOutputChannel;
@@ -36,6 +38,8 @@ export interface ActiveRun {
   totalSteps?: number;
   metrics?: Record<string, number | null>;
   etaSeconds?: number;
+  /** work before the first step (the RL warm start): from `log` events with `phase`, cleared by the first step */
+  phase?: TrainerPhase;
   backend?: BackendInfo;
   algorithm?: string;
   status: RunStatus;
@@ -51,6 +55,21 @@ export function formatEta(s: number | undefined): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
+/** "warm start 120/400" (undefined without a phase). */
+export function formatPhase(p: TrainerPhase | undefined): string | undefined {
+  return p ? `${p.name} ${p.done}/${p.total}` : undefined;
+}
+
+/** The notification shown when a run ends: text and buttons (pure; unit-tested). */
+export function endNotice(name: string, x: Pick<TrainerExit, 'status' | 'message' | 'crashed'>, run: { step?: number; totalSteps?: number; metrics?: Record<string, number | null> }): { severity: 'info' | 'warning' | 'error'; text: string; actions: string[] } {
+  const at = run.step !== undefined ? ` at step ${run.step}${run.totalSteps ? `/${run.totalSteps}` : ''}` : '';
+  const h = headline(run.metrics);
+  const hv = h ? ` (${h.key} ${h.value.toFixed(3)})` : '';
+  if (x.status === 'failed' || x.crashed) return { severity: 'error', text: `RL Lens: run "${name}" failed${at}: ${x.message ?? 'the trainer exited unexpectedly'}`, actions: ['Show Log', 'Open Dashboard', 'Open Run'] };
+  if (x.status === 'stopped') return { severity: 'warning', text: `RL Lens: run "${name}" stopped${at}${hv}.`, actions: ['Open Dashboard', 'Show Log'] };
+  return { severity: 'info', text: `RL Lens: run "${name}" completed${at}${hv}.`, actions: ['Open Dashboard', 'Show Log'] };
+}
+
 export class Supervisor implements vscode.Disposable {
   private readonly runs = new Map<string, ActiveRun>();
   /** finished runs keep their log channel until the run is started again or the extension unloads */
@@ -60,6 +79,8 @@ export class Supervisor implements vscode.Disposable {
   private lastStarted: string | undefined;
   /** crash reports shown to the user (runDir + message), newest last */
   readonly crashReports: { runDir: string; message: string }[] = [];
+  /** end-of-run notifications shown (completed / stopped / failed), newest last: for tests */
+  readonly endNotices: { runDir: string; severity: string; text: string; actions: string[] }[] = [];
 
   constructor(private readonly extensionPath: string) {}
 
@@ -89,7 +110,9 @@ export class Supervisor implements vscode.Disposable {
   start(o: StartOptions): ActiveRun {
     const runDir = path.resolve(o.runDir);
     if (this.isRunning(runDir)) throw new Error(`a run is already running in ${runDir}`);
-    const name = o.name ?? path.basename(runDir);
+    const startedAt = Date.now();
+    const name = runDisplayLabel({ dir: runDir, name: o.name, startedAt });
+    // one output channel per run, named with its start time: logs of runs of the same preset never interleave
     let log = this.logs.get(runDir);
     if (!log) { log = vscode.window.createOutputChannel(`RL Lens: ${name}`, { log: true }); this.logs.set(runDir, log); }
     const { nodePath, electronAsNode } = this.resolveNode();
@@ -99,7 +122,7 @@ export class Supervisor implements vscode.Disposable {
     if (!o.cliPath && !fs.existsSync(trainerBundle)) throw new Error(`the trainer bundle ${trainerBundle} is missing: run "npm run build" in the extension folder`);
     log.info(`starting: ${nodePath} ${cliPath} train --config ${o.configPath} --out ${runDir}${o.backend && o.backend !== 'auto' ? ` --backend ${o.backend}` : ''} (trusted=${o.trusted})`);
     const run: ActiveRun = {
-      runDir, name, log, startedAt: Date.now(), status: 'running',
+      runDir, name, log, startedAt, status: 'running',
       proc: undefined as unknown as TrainerProcess,
     };
     const proc = new TrainerProcess({
@@ -123,10 +146,13 @@ export class Supervisor implements vscode.Disposable {
   private onEvent(run: ActiveRun, e: TrainerEvent): void {
     switch (e.type) {
       case 'start': run.totalSteps = e.totalSteps; run.backend = e.backend; run.algorithm = e.algorithm; run.log.info(`trainer started: ${e.algorithm}${e.task ? ` on ${e.task}` : ''}, backend ${e.backend?.name}${e.backend?.gpu ? ` (${e.backend.gpu})` : ''}`); break;
-      case 'step': run.step = e.step; run.totalSteps = e.totalSteps ?? run.totalSteps; run.metrics = e.metrics; run.etaSeconds = e.etaSeconds; break;
+      case 'step': run.phase = undefined; run.step = e.step; run.totalSteps = e.totalSteps ?? run.totalSteps; run.metrics = e.metrics; run.etaSeconds = e.etaSeconds; break;
       case 'warning': run.log.warn(`${e.step !== undefined ? `step ${e.step}: ` : ''}${e.message}`); break;
       case 'error': run.log.error(e.message + (e.stack ? `\n${e.stack}` : '')); break;
-      case 'log': if (e.level === 'debug') run.log.debug(e.message); else run.log.info(e.message); break;
+      case 'log':
+        if (e.phase) run.phase = e.phase;
+        if (e.level === 'debug') run.log.debug(e.message); else run.log.info(e.message);
+        break;
       case 'checkpoint': run.log.info(`checkpoint at step ${e.step}: ${e.path}`); break;
       case 'eval': run.log.info(`eval at step ${e.step}: ${Object.entries(e.passAtK).map(([k, v]) => `pass@${k}=${v.toFixed(3)}`).join(' ')}`); break;
       case 'end': run.status = e.status; run.log.info(`run ended: ${e.status}${e.reason ? ` (${e.reason})` : ''}`); break;
@@ -140,15 +166,21 @@ export class Supervisor implements vscode.Disposable {
     run.status = x.status;
     const parse = run.proc.eventsParsed ? ` (${run.proc.eventsParsed} events, ${(run.proc.parseMs * 1000 / run.proc.eventsParsed).toFixed(0)} µs/event parsing)` : '';
     run.log.info(`trainer exited: code ${x.code}${x.signal ? `, signal ${x.signal}` : ''}, status ${x.status}${x.markedByHost ? ' (status written by the extension)' : ''}${parse}`);
+    run.phase = undefined;
     this.changeEmitter.fire({ run, exited: true });
     if (x.crashed) {
       run.log.error(x.message ?? 'trainer failed');
       this.crashReports.push({ runDir: run.runDir, message: x.message ?? 'the trainer exited unexpectedly' });
-      void vscode.window.showErrorMessage(`RL Lens: run "${run.name}" failed: ${x.message ?? 'the trainer exited unexpectedly'}`, 'Show Log', 'Open Run').then((choice) => {
-        if (choice === 'Show Log') run.log.show(true);
-        else if (choice === 'Open Run') void vscode.commands.executeCommand('rlLens.openRun', { runDir: run.runDir });
-      });
     }
+    // completed, stopped or failed: say so, with the way to the results and to the log
+    const n = endNotice(run.name, x, run);
+    this.endNotices.push({ runDir: run.runDir, ...n });
+    const show = n.severity === 'error' ? vscode.window.showErrorMessage : n.severity === 'warning' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+    void show(n.text, ...n.actions).then((choice) => {
+      if (choice === 'Show Log') run.log.show(true);
+      else if (choice === 'Open Dashboard') void vscode.commands.executeCommand('rlLens.showDashboard', { runDir: run.runDir });
+      else if (choice === 'Open Run') void vscode.commands.executeCommand('rlLens.openRun', { runDir: run.runDir });
+    });
   }
 
   private showProgress(run: ActiveRun): void {
@@ -156,7 +188,9 @@ export class Supervisor implements vscode.Disposable {
       token.onCancellationRequested(() => { if (run.proc.running) { run.log.info('stop requested (progress notification cancelled)'); run.proc.stop(); } });
       let lastFrac = 0;
       const sub = this.onDidChange((c) => {
-        if (c.run !== run || c.event?.type !== 'step') return;
+        if (c.run !== run) return;
+        if (c.event?.type === 'log' && c.event.phase) { progress.report({ message: `${formatPhase(c.event.phase)} (before RL step 1)` }); return; }
+        if (c.event?.type !== 'step') return;
         const total = run.totalSteps;
         const frac = total ? Math.min(1, (run.step ?? 0) / total) : 0;
         const h = headline(run.metrics);

@@ -27,6 +27,23 @@ export function formatProblem(p: InputProblem): string {
   return `${p.file}${p.line !== undefined ? `:${p.line}` : ''}: ${p.severity === 'warning' ? 'warning: ' : ''}${p.field ? `${p.field}: ` : ''}${p.message}`;
 }
 
+/** Does a problem mean a whole source line / row / entry / file was left out (not only a field, kept elsewhere)? */
+export function isSkip(p: InputProblem): boolean {
+  return /\b(line|row|entry|file) skipped\b|^torn last line|; skipped$/.test(p.message);
+}
+
+/**
+ * A truthful one-line summary of the problems: how many errors and warnings, and how many source lines / rows /
+ * entries / files were actually left out ("nothing was skipped" when none were).
+ */
+export function problemSummary(list: InputProblem[], count: number): string {
+  if (!count) return 'no problems found';
+  let errors = 0; let warnings = 0; let skipped = 0;
+  for (const p of list) { if (p.severity === 'warning') warnings++; else errors++; if (isSkip(p)) skipped++; }
+  const of = list.length < count ? ` (counted over the first ${list.length} kept)` : '';
+  return `${count} problem(s): ${errors} error(s), ${warnings} warning(s)${of}; ${skipped ? `${skipped} source line(s) / row(s) / entr(y/ies) / file(s) skipped, the rest kept` : 'nothing was skipped (every line was kept)'}`;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Line reading by byte offsets
 // ---------------------------------------------------------------------------------------------

@@ -11,14 +11,16 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { FILES, RUN_FORMAT, type InputProblem, type RunManifest } from '../shared/runFormat';
+import { formatProblem } from './common';
 import { RunWriter } from '../runio/writer';
-import { listFiles } from './common';
+import { listFiles, problemSummary } from './common';
 import { RllbSession } from './rllb';
 import type { Session } from './session';
 import { TrlSession, trlLayout } from './trl';
 import { VerlSession, isVerlDumpRecord, isVerlMetricsRecord, sniffJsonl } from './verl';
+import { looksLikeTrainerState } from './trainerState';
 
-export { formatProblem } from './common';
+export { formatProblem, problemSummary } from './common';
 export { readParquetRows } from './trl';
 export type ImportFormat = 'rllb' | 'verl' | 'trl';
 export type DetectedFormat = ImportFormat | 'rl-lens' | undefined;
@@ -27,6 +29,15 @@ export interface Detection { format: DetectedFormat; reason: string }
 
 function isRllbRecord(r: Record<string, unknown>): boolean {
   return 'response' in r && 'prompt' in r && ('response_tokens' in r || 'logprobs' in r || 'token_rewards' in r || 'reward' in r);
+}
+
+const RLLB_SIGNS = ['prompt', 'response', 'response_tokens', 'logprobs', 'ref_logprobs', 'values', 'token_rewards', 'reward'];
+
+/** The RLLoggingBoard fields the matching lines actually have (for a detection reason that claims nothing else). */
+function rllbFields(recs: Record<string, unknown>[]): string {
+  const have = RLLB_SIGNS.filter((k) => recs.some((r) => isRllbRecord(r) && k in r));
+  const missing = ['response_tokens', 'logprobs'].filter((k) => !have.includes(k));
+  return `lines have ${have.join('/')}${missing.length ? ` (no ${missing.join(', no ')})` : ''}`;
 }
 
 /** Which kind of run lives at `p` (file or folder), and why we think so. */
@@ -44,31 +55,34 @@ export function detectFormat(p: string): Detection {
     const base = path.basename(p);
     if (base.endsWith('.parquet')) return { format: 'trl', reason: `${base} is a parquet file (TRL log_completions writes completions/completions_<step>.parquet)` };
     if (base === 'trainer_state.json') return { format: 'trl', reason: 'trainer_state.json is the transformers/TRL trainer state (log_history metrics)' };
+    if (base.endsWith('.json') && looksLikeTrainerState(p)) return { format: 'trl', reason: `${base} holds a transformers/TRL TrainerState (a JSON object with a "log_history" list), detected by content` };
     if (base.endsWith('.jsonl')) {
       const recs = sniffJsonl(p);
-      if (recs.some(isRllbRecord)) return { format: 'rllb', reason: `${base}: lines have prompt/response/response_tokens/logprobs (RLLoggingBoard JSONL)` };
+      if (recs.some(isRllbRecord)) return { format: 'rllb', reason: `${base}: ${rllbFields(recs)} (RLLoggingBoard JSONL)` };
       if (recs.some(isVerlDumpRecord)) return { format: 'verl', reason: `${base}: lines have input/output/score (verl _dump_generations)` };
       if (recs.some(isVerlMetricsRecord)) return { format: 'verl', reason: `${base}: lines are {"step", "data"} (verl file logger)` };
       return { format: undefined, reason: `${base}: no line matches a known format (RLLoggingBoard: prompt/response/response_tokens; verl: input/output/score or {"step","data"})` };
     }
-    return { format: undefined, reason: `${base}: not a .jsonl, .parquet or trainer_state.json file` };
+    return { format: undefined, reason: `${base}: not a .jsonl, .parquet or TrainerState (.json with "log_history") file` };
   }
   const trl = trlLayout(p);
   const completions = trl.parquetFiles.filter((f) => /completions_\d+\.parquet$/.test(f));
   if (completions.length || trl.trainerState) {
-    return { format: 'trl', reason: `TRL output folder: ${completions.length} completions parquet file(s)${trl.trainerState ? `, ${path.relative(p, trl.trainerState)}` : ''}` };
+    const byContent = trl.trainerState && path.basename(trl.trainerState) !== 'trainer_state.json' ? ' (a TrainerState, detected by content)' : '';
+    return { format: 'trl', reason: `TRL output folder: ${completions.length} completions parquet file(s)${trl.trainerState ? `, ${path.relative(p, trl.trainerState)}${byContent}` : ''}` };
   }
   const jsonl = listFiles(p, (n) => n.endsWith('.jsonl'), 3, 500);
   const rllb: string[] = []; const verl: string[] = [];
+  const rllbRecs: Record<string, unknown>[] = [];
   for (const f of jsonl) {
     const recs = sniffJsonl(f);
-    if (recs.some(isRllbRecord)) rllb.push(f);
+    if (recs.some(isRllbRecord)) { rllb.push(f); rllbRecs.push(...recs); }
     else if (recs.some(isVerlDumpRecord) || recs.some(isVerlMetricsRecord)) verl.push(f);
   }
   const names = (fs_: string[]): string => fs_.slice(0, 3).map((f) => path.relative(p, f)).join(', ') + (fs_.length > 3 ? ', ...' : '');
-  if (rllb.length) return { format: 'rllb', reason: `${rllb.length} RLLoggingBoard JSONL file(s) (${names(rllb)}): lines have prompt/response/response_tokens/logprobs` };
+  if (rllb.length) return { format: 'rllb', reason: `${rllb.length} RLLoggingBoard JSONL file(s) (${names(rllb)}): ${rllbFields(rllbRecs)}` };
   if (verl.length) return { format: 'verl', reason: `${verl.length} verl file(s) (${names(verl)}): generation dumps (input/output/score) and/or file-logger metrics ({"step","data"})` };
-  return { format: undefined, reason: `no RL Lens manifest, TRL completions/trainer_state.json, RLLoggingBoard or verl JSONL found under ${p}` };
+  return { format: undefined, reason: `no RL Lens manifest, TRL completions or TrainerState (trainer_state.json, or any .json with "log_history"), RLLoggingBoard or verl JSONL found under ${p}` };
 }
 
 export interface ImportOptions {
@@ -109,6 +123,10 @@ export interface ImportResult {
   problemCount: number;
   counts: Record<string, number>;
   notes: string[];
+  /** source files only partly read (cut short, unreadable): what was kept and what was lost; empty when none */
+  partial: string[];
+  /** nothing at all was imported (no rollouts, metrics or evals): the run is marked failed, never "completed" */
+  empty: boolean;
 }
 
 function makeSession(format: ImportFormat, src: string, opts: { staleTailMs?: number } = {}): Session {
@@ -157,12 +175,18 @@ class Converter {
     for (const e of r.evals) { this.writer.evalRecord(e); this.evalsWritten++; }
     const changed = r.steps.length + r.metrics.length + r.evals.length > 0;
     // the manifest is rewritten (atomically, with fsync) only when something in it changes
-    const sig = `${final}:${this.lastStep}:${this.problemCount()}:${this.session.notes.size}:${this.session.algorithm()}`;
+    const sig = `${final}:${this.lastStep}:${this.problemCount()}:${this.session.notes.size}:${this.session.algorithm()}:${this.partial().join('|')}`;
     const sigChanged = sig !== this.manifestSig;
     if (changed || sigChanged) this.updateManifest(final ? 'completed' : 'running');
     this.manifestSig = sig;
     return changed || sigChanged; // onUpdate also fires when only the problems changed
   }
+
+  partial(): string[] {
+    return [...(this.session.partial?.values() ?? [])];
+  }
+
+  empty(): boolean { return this.rolloutsWritten + this.metricsWritten + this.evalsWritten === 0; }
 
   problems(): InputProblem[] {
     const out = [...this.session.problems.list];
@@ -181,6 +205,7 @@ class Converter {
   updateManifest(status: RunManifest['status']): void {
     const problems = this.problems();
     const extra: Partial<RunManifest> = {};
+    if (status === 'failed') extra.error = { message: this.emptyMessage() };
     const totalSteps = (this.session as { totalSteps?: number }).totalSteps;
     if (totalSteps !== undefined) extra.totalSteps = totalSteps;
     this.writer.updateManifest({
@@ -191,7 +216,7 @@ class Converter {
       ...extra,
       source: {
         format: this.session.format, path: path.resolve(this.src), detected: this.detected,
-        notes: [...this.session.notes],
+        notes: [...this.partial().map((p) => `PARTIAL: ${p}`), ...this.session.notes],
         problems: problems.slice(0, MANIFEST_PROBLEM_CAP),
         problemCount: this.problemCount(),
       },
@@ -204,14 +229,26 @@ class Converter {
       problems: this.problems(), problemCount: this.problemCount(),
       counts: { ...this.session.counts(), problems: this.problemCount(), rolloutStepsWritten: this.rolloutsWritten, metricsRecordsWritten: this.metricsWritten, evalRecordsWritten: this.evalsWritten },
       notes: [...this.session.notes],
+      partial: this.partial(),
+      empty: this.empty(),
     };
+  }
+
+  emptyMessage(): string {
+    const ps = this.problems();
+    const why = ps.filter((p) => p.severity !== 'warning').slice(0, 3).map((p) => formatProblem(p)).join('; ');
+    return `nothing was imported from ${path.resolve(this.src)} (no rollouts, metrics or eval records)${why ? `: ${why}` : ''}`;
   }
 
   end(status: 'completed' | 'stopped'): void {
     const n = this.problemCount();
-    if (n) this.writer.event({ type: 'warning', time: new Date().toISOString(), code: 'import-problems', message: `${n} problem(s) in the source were reported and skipped (see manifest.source.problems)` });
-    this.writer.event({ type: 'end', time: new Date().toISOString(), status, ...(this.lastStep >= 0 ? { step: this.lastStep } : {}) });
-    this.updateManifest(status === 'completed' ? 'completed' : 'stopped');
+    const time = (): string => new Date().toISOString();
+    for (const p of this.partial()) this.writer.event({ type: 'warning', time: time(), code: 'import-partial', message: `partial import: ${p}` });
+    if (n) this.writer.event({ type: 'warning', time: time(), code: 'import-problems', message: `${problemSummary(this.problems(), n)} (see manifest.source.problems)` });
+    const failed = status === 'completed' && this.empty();
+    if (failed) this.writer.event({ type: 'warning', time: time(), code: 'import-empty', message: this.emptyMessage() });
+    this.writer.event({ type: 'end', time: time(), status: failed ? 'failed' : status, ...(failed ? { reason: 'nothing imported' } : {}), ...(this.lastStep >= 0 ? { step: this.lastStep } : {}) });
+    this.updateManifest(failed ? 'failed' : status === 'completed' ? 'completed' : 'stopped');
   }
 }
 
@@ -245,11 +282,12 @@ export async function inspectForeignRun(src: string, opts: { from?: ImportFormat
   if (!fs.existsSync(src)) throw new Error(`${src} does not exist`);
   const { format, detected } = resolveFormat(src, opts.from);
   const session = makeSession(format, src);
-  await session.poll(true);
+  const r = await session.poll(true);
   const problems = [...session.problems.list];
   let problemCount = session.problems.count;
   for (const ps of session.stepProblems.values()) { problems.push(...ps); problemCount += ps.length; }
-  return { format, detected, problems, problemCount, counts: { ...session.counts(), problems: problemCount }, notes: [...session.notes] };
+  const empty = r.steps.length + r.metrics.length + r.evals.length === 0;
+  return { format, detected, problems, problemCount, counts: { ...session.counts(), problems: problemCount }, notes: [...session.notes], partial: [...(session.partial?.values() ?? [])], empty };
 }
 
 export interface ForeignFollower {

@@ -42,12 +42,51 @@ export const VERL_METRICS: Record<string, string | string[]> = {
   'perf/throughput': 'tokens_per_s',
 };
 
+/**
+ * TRL names, by trainer and version family (all written to trainer_state.json `log_history` through Trainer.log):
+ *
+ * GRPO, TRL 0.14-0.16 (huggingface/trl v0.14.0 trl/trainer/grpo_trainer.py, compute_loss):
+ *     self._metrics["completion_length"].append(completion_length)
+ *     self._metrics[f"rewards/{reward_func_name}"].append(reward_per_func[i].item())
+ *     self._metrics["reward"].append(self.accelerator.gather_for_metrics(rewards).mean().item())
+ *     self._metrics["reward_std"].append(self.accelerator.gather_for_metrics(std_grouped_rewards).mean().item())
+ *     self._metrics["kl"].append(self.accelerator.gather_for_metrics(mean_kl).mean().item())
+ *   0.16 keys them by mode (`self._metrics[mode]["completion_length"]`, eval entries get `eval_`) and adds
+ *   `clip_ratio` (one number: the fraction of tokens where the clipped objective is active) with num_iterations > 1.
+ *   unsloth's patched GRPOTrainer logs the same names (`completion_length`, `rewards/<f>`, `kl`; no `kl` when β = 0).
+ * GRPO, TRL ≥ 0.17 (huggingface/trl d2b69d769dab6f77acbfd33252bcd7d22765571b trl/trainer/grpo_trainer.py,
+ *   _generate_and_score_completions):
+ *     self._metrics[mode]["num_tokens"] = [self.state.num_input_tokens_seen]
+ *     self._metrics[mode]["completions/mean_length"].append(agg_completion_lengths.float().mean().item())
+ *     self._metrics[mode]["completions/min_length"] ... ["completions/max_length"] ... ["completions/clipped_ratio"]
+ *     self._metrics[mode]["completions/mean_terminated_length"] ... min_/max_terminated_length
+ *     self._metrics[mode][f"rewards/{reward_func_name}/mean"].append(mean_rewards)
+ *     self._metrics[mode][f"rewards/{reward_func_name}/std"].append(std_rewards)
+ *     self._metrics[mode]["reward"].append(mean_grouped_rewards.mean().item())
+ *     self._metrics[mode]["reward_std"].append(std_grouped_rewards.mean().item())
+ *     self._metrics[mode]["frac_reward_zero_std"].append(is_std_zero.float().mean().item())
+ *   and in _compute_loss `kl`, `entropy`, `clip_ratio/low_mean`, `clip_ratio/low_min`, `clip_ratio/high_mean`,
+ *   `clip_ratio/high_max`, `clip_ratio/region_mean` (compute_liger_loss still logs a single `clip_ratio`).
+ * PPO / RLOO / OnlineDPO, TRL ≥ 0.12 (huggingface/trl trl/trainer/ppo_trainer.py, train):
+ *     metrics["objective/kl"] = self.accelerator.gather_for_metrics(mean_kl).mean().item()        # kl.sum(1).mean()
+ *     metrics["objective/entropy"] = ...                                                          # (-logprobs).sum(1).mean()
+ *     metrics["objective/non_score_reward"] = ...; metrics["objective/rlhf_reward"] = ...; metrics["objective/scores"] = ...
+ *     metrics["policy/approxkl_avg"] = ...; metrics["policy/clipfrac_avg"] = ...; metrics["loss/policy_avg"] = ...
+ *     metrics["loss/value_avg"] = ...; metrics["val/clipfrac_avg"] = ...; metrics["policy/entropy_avg"] = ...
+ *     metrics["val/ratio"] = ...; metrics["val/ratio_var"] = ...; metrics["val/num_eos_tokens"] = ...
+ *     metrics["lr"] = self.lr_scheduler.get_last_lr()[0]; metrics["episode"] = self.state.episode
+ *   `objective/kl` and `objective/entropy` are sums over the sequence, not per-token means: kept under their own names
+ *   only (RL Lens `kl` / `entropy` are per-token).
+ * transformers Trainer (all of them): `loss`, `grad_norm`, `learning_rate`, `epoch`, and the end-of-training summary
+ *   `train_runtime`, `train_loss`, ... (kept as is).
+ */
 export const TRL_METRICS: Record<string, string | string[]> = {
+  // GRPO, all versions
   reward: 'reward/mean',
   reward_std: 'reward/std',
   kl: 'kl',
+  // GRPO ≥ 0.17
   entropy: 'entropy',
-  clip_ratio: 'clip_ratio/region_mean', // TRL < 0.18 logged one clip ratio (low or high region)
   'clip_ratio/low_mean': 'clip_ratio/low_mean',
   'clip_ratio/high_mean': 'clip_ratio/high_mean',
   'clip_ratio/region_mean': 'clip_ratio/region_mean',
@@ -56,9 +95,64 @@ export const TRL_METRICS: Record<string, string | string[]> = {
   'completions/min_length': 'response_length/min',
   'completions/clipped_ratio': 'response_length/clip_ratio',
   frac_reward_zero_std: 'frac_reward_zero_std',
+  // GRPO 0.14-0.16 (and unsloth)
+  completion_length: 'response_length/mean',
+  clip_ratio: 'clip_ratio/region_mean', // TRL 0.16 (and liger loss) logged one clip ratio: the whole clipped region
+  // PPO / RLOO / OnlineDPO ≥ 0.12
+  'objective/scores': 'reward/mean',
+  'objective/rlhf_reward': 'reward_with_kl/mean', // score − β·Σ KL, as verl's critic/rewards/mean
+  'policy/approxkl_avg': 'approx_kl',
+  'policy/clipfrac_avg': 'clip_ratio/region_mean',
+  'policy/entropy_avg': 'entropy', // per-token entropy averaged over minibatches
+  'loss/policy_avg': 'pg_loss',
+  'loss/value_avg': 'vf_loss',
+  'val/clipfrac_avg': 'vf_clipfrac',
+  // transformers Trainer
   loss: 'loss',
   grad_norm: 'grad_norm',
   learning_rate: 'lr',
+};
+
+/**
+ * Per-reward-function names: `rewards/<f>/mean|std` (GRPO ≥ 0.17) and `rewards/<f>` (GRPO 0.14-0.16) →
+ * `reward/<f>/mean|std` (RL Lens's reward parts). DPO-family `rewards/chosen|rejected|accuracies|margins` (TRL
+ * DPOTrainer, and RL Lens's own preference runs) are not reward functions and keep their names.
+ */
+export const TRL_METRIC_PATTERNS: [RegExp, (m: RegExpExecArray) => string | undefined][] = [
+  [/^rewards\/(.+)\/(mean|std)$/, (m) => `reward/${m[1]}/${m[2]}`],
+  [/^rewards\/([^/]+)$/, (m) => (/^(chosen|rejected|accuracies|margins)$/.test(m[1]) ? undefined : `reward/${m[1]}/mean`)],
+];
+
+/**
+ * OpenRLHF (OpenRLHF/OpenRLHF 012aae8c1ecfbe24960d2a1fc77a2baee655b67d openrlhf/trainer/ray/ppo_actor.py,
+ * ActorPPOTrainer.training_step):
+ *     experience.info["ppo_clip_ratio"] = clip_ratio.detach()
+ *     experience.info["ppo_kl"] = ppo_kl.detach()
+ *     kl_loss = masked_mean(kl, experience.action_mask); experience.info["kl"] = kl_loss.detach()   # use_kl_loss
+ *     entropy_loss = masked_mean(output.entropy[:, -experience.action_mask.shape[1] :], experience.action_mask)
+ *     status = {"policy_loss": actor_loss.detach().item(), "actor_lr": self.actor_scheduler.get_last_lr()[0]}
+ *     status["entropy_loss"] = entropy_loss.detach().item()
+ *     for k, v in experience.info.items(): ... status[k] = v.float().mean().item()
+ * (experience.info also holds `reward`, `response_length`, `total_length`, `return`; the critic adds `critic_loss`,
+ * `values`, `critic_lr`), logged by save_logs_and_checkpoints as
+ *     logs = {"train/%s" % k: v for k, v in {**logs_dict, "global_step": global_step}.items()}
+ * (wandb; TensorBoard: add_scalar(f"train/{k}", v, global_step)). OpenRLHF writes no metrics file of its own: these
+ * names are mapped when such a history reaches RL Lens as `{"step", "data"}` lines (e.g. exported from wandb), with
+ * or without the `train/` prefix.
+ */
+export const OPENRLHF_METRICS: Record<string, string | string[]> = {
+  policy_loss: 'pg_loss',
+  actor_lr: 'lr',
+  ppo_clip_ratio: 'clip_ratio/region_mean',
+  ppo_kl: 'approx_kl',
+  kl: 'kl',
+  entropy_loss: 'entropy', // a masked mean of the per-token entropy (named "loss" because it can be subtracted)
+  reward: 'reward/mean',
+  response_length: 'response_length/mean',
+  return: 'returns/mean',
+  values: 'values/mean',
+  critic_loss: 'vf_loss',
+  grad_norm: 'grad_norm',
 };
 
 /**
@@ -66,7 +160,7 @@ export const TRL_METRICS: Record<string, string | string[]> = {
  * when there is an equivalent and the mapped name is not itself an original key.
  * Non-finite numbers become null and are reported; non-numeric values are returned in `nonNumeric`.
  */
-export function mapMetrics(data: Record<string, unknown>, table: Record<string, string | string[]>, opts: { stripPrefix?: string } = {}): {
+export function mapMetrics(data: Record<string, unknown>, table: Record<string, string | string[]>, opts: { stripPrefix?: string; patterns?: [RegExp, (m: RegExpExecArray) => string | undefined][] } = {}): {
   values: Record<string, number | null>;
   nonFinite: string[];
   nonNumeric: string[];
@@ -83,7 +177,14 @@ export function mapMetrics(data: Record<string, unknown>, table: Record<string, 
   }
   for (const k of Object.keys(values)) {
     const base = opts.stripPrefix && k.startsWith(opts.stripPrefix) ? k.slice(opts.stripPrefix.length) : k;
-    const t = table[base];
+    let t: string | string[] | undefined = Object.prototype.hasOwnProperty.call(table, base) ? table[base] : undefined;
+    if (t === undefined) {
+      for (const [re, to] of opts.patterns ?? []) {
+        const m = re.exec(base);
+        const target = m ? to(m) : undefined;
+        if (target !== undefined) { t = target; break; }
+      }
+    }
     for (const target of t === undefined ? [] : Array.isArray(t) ? t : [t]) {
       if (target !== k && !(target in data)) values[target] = values[k];
     }

@@ -44,8 +44,12 @@ export function rllbFiles(src: string): string[] {
   return listFiles(src, (n) => n.endsWith('.jsonl')).sort(naturalCompare);
 }
 
-/** Convert one parsed RLLoggingBoard line. Returns undefined (after reporting) when the line cannot be used. */
-export function convertRllbRecord(rec: Record<string, unknown>, file: string, line: number, problems: Problems): ConvertedSample | undefined {
+/**
+ * Convert one parsed RLLoggingBoard line. Returns undefined (after reporting) when the line cannot be used.
+ * A line without `response_tokens` is converted (text, reward; arrays kept in extra) and flagged `missingTokens`
+ * instead of reported, so that the session reports all such lines as one warning with a count and the first line.
+ */
+export function convertRllbRecord(rec: Record<string, unknown>, file: string, line: number, problems: Problems): (ConvertedSample & { missingTokens?: boolean }) | undefined {
   const bad = (field: string, message: string, severity: 'error' | 'warning' = 'error'): void => problems.add({ file, line, field, message, severity });
   if (typeof rec.prompt !== 'string') { bad('prompt', rec.prompt === undefined ? 'missing "prompt"; line skipped' : `"prompt" must be a string, got ${typeof rec.prompt}; line skipped`); return undefined; }
   if (typeof rec.response !== 'string') { bad('response', rec.response === undefined ? 'missing "response"; line skipped' : `"response" must be a string, got ${typeof rec.response}; line skipped`); return undefined; }
@@ -57,7 +61,7 @@ export function convertRllbRecord(rec: Record<string, unknown>, file: string, li
   const rt = rec.response_tokens;
   const tokensOk = Array.isArray(rt) && rt.every((t) => typeof t === 'string');
   if (!tokensOk) {
-    bad('response_tokens', rt === undefined ? 'missing "response_tokens": per-token values of this sample cannot be shown (kept in extra)' : '"response_tokens" must be a list of strings: per-token values of this sample cannot be shown (kept in extra)', 'warning');
+    if (rt !== undefined) bad('response_tokens', '"response_tokens" must be a list of strings: per-token values of this sample cannot be shown (kept in extra)', 'warning');
   } else tokens = rt as string[];
 
   // candidate per-token arrays
@@ -111,7 +115,7 @@ export function convertRllbRecord(rec: Record<string, unknown>, file: string, li
       arrays.kl = Float32Array.from({ length: L }, (_, i) => lp[i] - rp[i]);
     }
   } else {
-    for (const c of cands) extra[c.key] = jsonSafe(c.values);
+    for (const c of cands) keepExtra(extra, c.key, c.values, (field, message) => bad(field, message, 'warning'));
     L = 0;
   }
   const warn = (field: string, message: string): void => bad(field, message, 'warning');
@@ -123,7 +127,7 @@ export function convertRllbRecord(rec: Record<string, unknown>, file: string, li
     source: { file: path.basename(file), line },
   };
   if (Object.keys(extra).length) sample.extra = extra;
-  return { sample, arrays };
+  return rt === undefined ? { sample, arrays, missingTokens: true } : { sample, arrays };
 }
 
 export class RllbSession implements Session {
@@ -138,6 +142,8 @@ export class RllbSession implements Session {
   private readonly metricsDone = new Set<number>();
   private readonly pendingMetrics = new Map<number, Record<string, number | null>>();
   private hasValues = false;
+  /** per step: lines without response_tokens (reported once for the whole source, see noTokensProblem) */
+  private readonly noTokens = new Map<number, { file: string; line: number }[]>();
 
   constructor(private readonly src: string, opts: { staleTailMs?: number } = {}) {
     this.tails = new TailWatch(opts.staleTailMs);
@@ -162,6 +168,8 @@ export class RllbSession implements Session {
       if (out) steps.push(out);
     }
     if (this.files.length > 1) this.notes.add(`merged ${this.files.length} files (one per data-parallel rank) by "step"`);
+    const nt = this.noTokensProblem();
+    if (nt) this.stepProblems.set(-1, [nt]); else this.stepProblems.delete(-1);
     // derived metrics: a step is complete once a later step exists (or at the end)
     const metrics = [];
     const all = [...this.pendingMetrics.keys()].sort((a, b) => a - b);
@@ -179,9 +187,12 @@ export class RllbSession implements Session {
     const probs = new Problems();
     const samples: RolloutSampleInput[] = [];
     const arrays: Record<string, ArrayLike<number>>[] = [];
+    const noTok: { file: string; line: number }[] = [];
+    this.noTokens.set(step, noTok);
     for (const { ref, rec } of this.index.records(step, this.files)) {
       const c = convertRllbRecord(rec, ref.file, ref.line, probs);
       if (!c) continue;
+      if (c.missingTokens) noTok.push({ file: ref.file, line: ref.line });
       samples.push(c.sample);
       arrays.push(c.arrays);
     }
@@ -206,5 +217,26 @@ export class RllbSession implements Session {
       this.notes.add('per-step metrics (reward/mean, reward/std, response_length/mean, kl, values/mean, ...) derived from the samples (the source has no metrics file)');
     }
     return { step, header: { step, algorithm: this.algorithm(), arrays: orderArrays(names), groups, sourceFormat: 'rllb' }, samples, arrays };
+  }
+
+  /** One warning for every line without response_tokens: the count, the first line (file order, then line). */
+  private noTokensProblem(): import('../shared/runFormat').InputProblem | undefined {
+    const rank = new Map(this.files.map((f, i) => [f, i]));
+    let n = 0;
+    let first: { file: string; line: number } | undefined;
+    const files = new Set<string>();
+    for (const refs of this.noTokens.values()) {
+      for (const r of refs) {
+        n++;
+        files.add(r.file);
+        if (!first || (rank.get(r.file) ?? 0) < (rank.get(first.file) ?? 0) || (r.file === first.file && r.line < first.line)) first = r;
+      }
+    }
+    if (!first) return undefined;
+    const all = this.index.goodLines;
+    return {
+      file: first.file, line: first.line, field: 'response_tokens', severity: 'warning',
+      message: `${n === all ? `all ${n}` : `${n} of ${all}`} line(s)${files.size > 1 ? ` in ${files.size} files` : ''} have no "response_tokens" (first: line ${first.line}): text and reward are kept, but per-token values cannot be shown (the per-token lists of those lines are kept in sample.extra)`,
+    };
   }
 }

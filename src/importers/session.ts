@@ -60,6 +60,8 @@ export interface Session {
   readonly notes: Set<string>;
   /** live follow only: unterminated tails that stopped changing (recomputed each poll) */
   readonly tails?: TailWatch;
+  /** source files only partly read (cut short, unreadable): file → what was kept and what was lost (recomputed) */
+  readonly partial?: Map<string, string>;
   /** algorithm name for the manifest (guessed from the data) */
   algorithm(): string;
   counts(): Record<string, number>;

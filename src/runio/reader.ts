@@ -80,6 +80,28 @@ export function readRolloutStepIndex(dir: string, step: number): Omit<RolloutSte
   return { header, samples, problems };
 }
 
+/** A step's header line only (read until the first newline, not the samples): the step picker and the tree's step rows. */
+export function readRolloutStepHeader(dir: string, step: number): RolloutStepHeader {
+  const file = path.join(dir, FILES.rolloutsDir, `${stepFileBase(step)}.jsonl`);
+  const fd = fs.openSync(file, 'r');
+  const chunks: Buffer[] = [];
+  try {
+    const buf = Buffer.alloc(64 * 1024);
+    for (let pos = 0; ;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, pos);
+      if (n <= 0) break;
+      const nl = buf.subarray(0, n).indexOf(10);
+      chunks.push(Buffer.from(buf.subarray(0, nl >= 0 ? nl : n)));
+      if (nl >= 0) break;
+      pos += n;
+    }
+  } finally { fs.closeSync(fd); }
+  let h: RolloutStepHeader;
+  try { h = JSON.parse(Buffer.concat(chunks).toString('utf8')); } catch (e) { throw new RunFormatError(`step header is not JSON: ${(e as Error).message}`, file, 1); }
+  if (!h || h.kind !== 'header') throw new RunFormatError('first line must be the step header ({"kind":"header",...})', file, 1);
+  return h;
+}
+
 /**
  * One step, whole: header, samples and the `.f32` block (the one reader the host, the doctor, the CLI and tests use).
  * A block shorter than the offsets say (a truncated file) is reported per sample, never thrown.

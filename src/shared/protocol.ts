@@ -29,6 +29,8 @@ export interface RunRef {
   label: string;
   algorithm?: string;
   status?: RunStatus;
+  /** manifest startedAt (ISO time): the dashboard's wall-time x-axis */
+  startedAt?: string;
 }
 
 /** What a view should show (also the argument shape of the rlLens.showHeatmap / showGroup commands). */
@@ -78,15 +80,57 @@ export interface WebviewState {
   smoothing?: number;
   zoom?: [number, number] | null;
   scrollTop?: number;
+  /** dashboard: hidden series (metric names), metric-name filter, x-axis, panels drawn on a log scale (panel ids) */
+  hidden?: string[];
+  metricFilter?: string;
+  xAxis?: 'step' | 'relative' | 'wall';
+  logPanels?: string[];
 }
 
-export type SortKey = 'index' | 'reward' | 'advantage' | 'kl' | 'length' | 'clips';
+/** A file the dashboard exports (a panel as CSV text or PNG bytes); the host asks where to save it. */
+export type ExportFile =
+  | { format: 'csv'; fileName: string; text: string }
+  | { format: 'png'; fileName: string; base64: string };
+
+/** Sort key of the heatmap rows; `part:NAME` sorts by the reward part NAME. */
+export type SortKey = 'index' | 'reward' | 'advantage' | 'kl' | 'length' | 'clips' | 'truncated' | 'prompt' | `part:${string}`;
 export interface SortSpec { key: SortKey; descending: boolean }
+/** A numeric interval of a sample filter (webview/data/sampleFilter.ts parseRange: "0", "0.5..1", ">0", "<=10"); a
+ *  missing bound is unbounded, `minOpen` / `maxOpen` exclude the bound. */
+export interface NumRange { min?: number; max?: number; minOpen?: boolean; maxOpen?: boolean }
 export interface FilterSpec {
   /** 'all' | only samples of filtered groups | only samples of unfiltered groups */
   groups: 'all' | 'filtered' | 'kept';
   minReward?: number;
   maxReward?: number;
+  /** reward range */
+  reward?: NumRange;
+  /** correct (the reward part `accuracy` / `correct` > 0, else reward > 0) or not */
+  correct?: boolean;
+  /** sign of the sample's advantage */
+  advantage?: 'pos' | 'neg' | 'zero';
+  /** completion length range, in tokens */
+  length?: NumRange;
+  /** ended without EOS at the length limit, or not */
+  truncated?: boolean;
+  /** prompt or completion contains this text (case-insensitive) */
+  text?: string;
+  /** a reward part's value range, e.g. { name: 'format', range: { min: 0, max: 0 } } */
+  part?: { name: string; range: NumRange };
+}
+
+/** What the step picker needs to know of a step without reading it (its header line). */
+export interface StepInfo {
+  step: number;
+  /** per-token arrays stored (header.arrays non-empty): the heatmap can colour it */
+  traced: boolean;
+  /** samples and groups stored */
+  samples: number;
+  groups: number;
+  /** groups / samples the step generated when trace retention kept fewer (header.totalGroups / totalSamples) */
+  totalGroups?: number;
+  totalSamples?: number;
+  subsampled?: boolean;
 }
 
 /**
@@ -100,6 +144,23 @@ export interface StepPayload extends Omit<RolloutStep, 'data'> {
    *  (VS Code ≥ 1.57 transfers it efficiently). */
   data: ArrayBuffer | Float32Array;
   problems: string[];
+  /** set when the host tokenized samples that had text but no tokens (src/host/tokenize.ts); also in header.tokenization */
+  tokenization?: TokenizationInfo;
+}
+
+/** How a step's tokens came about when the host made them (imported runs with text only). */
+export interface TokenizationInfo {
+  /** 'tokenizer': the run's tokenizer.json; 'approximate': a word / digit / punctuation segmentation, not the model's tokens */
+  source: 'tokenizer' | 'approximate';
+  approximate: boolean;
+  /** the tokenizer.json used */
+  tokenizer?: string;
+  /** how many samples were tokenized */
+  samples: number;
+  /** per-token arrays filled from per-sample values (the same value on every token of a sample) */
+  broadcast: string[];
+  /** one line for the view's status */
+  note: string;
 }
 
 /** The step a webview draws, from what the host sent (no copy of the block). */
@@ -132,8 +193,14 @@ export interface InitParams {
 export interface WebviewRequests {
   'runs/list': { params: Record<string, never>; result: RunRef[] };
   'rollout/listSteps': { params: { runDir: string }; result: number[] };
+  /** every rollout step with what its header says (per-token traces or text only, counts); also starts following */
+  'rollout/stepInfo': { params: { runDir: string }; result: StepInfo[] };
   'rollout/getStep': { params: { runDir: string; step: number }; result: StepPayload };
   'metrics/get': { params: { runDir: string }; result: MetricsPayload };
+  /** dashboard: save a panel export (CSV / PNG) through a save dialog; `path` undefined when the user cancelled */
+  'export/save': { params: ExportFile; result: { path?: string } };
+  /** write samples of a step as JSONL to a file the user picks (save dialog); `path` undefined when cancelled */
+  'samples/export': { params: { runDir: string; step: number; samples: number[] }; result: { path?: string; count: number } };
 }
 
 /** Notifications the webview sends. */
@@ -148,6 +215,8 @@ export interface WebviewNotificationMap {
   'state/changed': WebviewState;
   /** something went wrong in the webview; host logs it */
   'log/error': { message: string };
+  /** the dashboard's own run picker changed the overlaid runs (the host follows them, titles the tab, sends annotations) */
+  'dashboard/runs': { runDirs: string[] };
 }
 
 /** Notifications the host sends. */
@@ -187,8 +256,8 @@ export type HostToWebview = ResponseMessage | HostNotification;
 
 // The method names at run time (envelope validation). Records keyed by the maps above, so a name missing here or
 // not declared there fails to compile: the maps stay the one declaration.
-const REQUEST_NAMES: Record<RequestMethod, true> = { 'runs/list': true, 'rollout/listSteps': true, 'rollout/getStep': true, 'metrics/get': true };
-const WEBVIEW_NOTIFICATION_NAMES: Record<keyof WebviewNotificationMap, true> = { ready: true, 'selection/changed': true, 'open/heatmap': true, 'open/group': true, 'state/changed': true, 'log/error': true };
+const REQUEST_NAMES: Record<RequestMethod, true> = { 'runs/list': true, 'rollout/listSteps': true, 'rollout/stepInfo': true, 'rollout/getStep': true, 'metrics/get': true, 'samples/export': true, 'export/save': true };
+const WEBVIEW_NOTIFICATION_NAMES: Record<keyof WebviewNotificationMap, true> = { ready: true, 'selection/changed': true, 'open/heatmap': true, 'open/group': true, 'state/changed': true, 'log/error': true, 'dashboard/runs': true };
 const HOST_NOTIFICATION_NAMES: Record<keyof HostNotificationMap, true> = { init: true, 'view/show': true, 'metrics/append': true, 'rollout/stepAdded': true, 'runs/set': true, 'doctor/annotations': true };
 /** Every request method, as declared by WebviewRequests. */
 export const REQUEST_METHODS = Object.keys(REQUEST_NAMES) as readonly RequestMethod[];

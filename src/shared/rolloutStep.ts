@@ -163,7 +163,8 @@ export function isFullTraceStep(step: number, r: RolloutRetention): boolean {
  * Keep at most `maxSamples` samples of a step, whole groups first in header order (the first group always, even when
  * larger: a group is never split, its members are compared with each other); samples of a step without groups are
  * kept by index. Groups not kept leave the header; sample indices in the kept groups are renumbered; `subsampled`
- * is set when anything was cut. Returns the input itself when nothing is cut.
+ * is set when anything was cut, with `totalGroups` / `totalSamples` (what the step had: its metrics cover all of them).
+ * Returns the input itself when nothing is cut.
  */
 export function retainWholeGroups(input: RolloutStepInput, maxSamples: number): RolloutStepInput {
   const { header, samples, arrays } = input;
@@ -178,7 +179,7 @@ export function retainWholeGroups(input: RolloutStepInput, maxSamples: number): 
   const pos = new Map(idx.map((i, k) => [i, k]));
   return {
     header: {
-      ...header, subsampled: true,
+      ...header, subsampled: true, totalGroups: groups.length, totalSamples: samples.length,
       groups: groups.filter((g) => g.samples.every((s) => pos.has(s))).map((g) => ({ ...g, samples: g.samples.map((s) => pos.get(s)!) })),
     },
     samples: idx.map((i) => samples[i]),

@@ -215,6 +215,10 @@ export interface RolloutStepHeaderCore {
   params?: Record<string, number | string | boolean>;
   /** true if only a subset of the step's samples was kept (trace retention) */
   subsampled?: boolean;
+  /** when subsampled: how many groups / samples the step had before trace retention cut it (the step's metrics,
+   *  e.g. frac_reward_zero_std, are over all of them) */
+  totalGroups?: number;
+  totalSamples?: number;
 }
 export interface RolloutStepHeader extends RolloutStepHeaderCore { [extra: string]: unknown }
 /** What a writer passes for a step header (the writer fills kind, numSamples, dataFile). */
@@ -275,12 +279,17 @@ export type TrainerEvent =
   | { type: 'rollout'; time: string; step: number; file: string; numSamples: number; numGroups: number }
   | { type: 'eval'; time: string; step: number; passAtK: Record<string, number>; meanReward?: number }
   | { type: 'checkpoint'; time: string; step: number; path: string; tag?: string }
-  | { type: 'log'; time: string; level: 'info' | 'debug'; message: string }
+  /** `phase`: progress of work that is not an optimizer step of the run (the SFT warm start before RL, ...): the host
+   *  shows it in the progress notification, the status bar and the Runs tree until the first `step` event */
+  | { type: 'log'; time: string; level: 'info' | 'debug'; message: string; phase?: TrainerPhase }
   | { type: 'warning'; time: string; message: string; step?: number; code?: string }
   | { type: 'error'; time: string; message: string; stack?: string; step?: number }
   | { type: 'end'; time: string; status: RunStatus; step?: number; reason?: string };
 
 export type TrainerEventType = TrainerEvent['type'];
+
+/** Progress of a phase before / between optimizer steps, e.g. { name: 'warm start', done: 120, total: 400 }. */
+export interface TrainerPhase { name: string; done: number; total: number }
 
 /** Prefix-free stdout protocol: with `--events stdout` every stdout line is exactly one JSON TrainerEvent. */
 export const EVENT_LINE_PREFIX = '';

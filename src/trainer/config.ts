@@ -189,6 +189,8 @@ function describeAjvError(e: ErrorObject, root: unknown): { field: string; messa
       field += `.${p.additionalProperty}`;
       const props = Object.keys((e.parentSchema as any)?.properties ?? {});
       message = `unknown field; allowed fields here: ${props.join(', ')}`;
+      // fields that moved: say where to
+      if (field === 'config.rl.traces') message = 'was replaced by the top-level "rollouts" section, the one trace-retention setting for every algorithm: "rollouts": { "every": N, "maxSamples": M } (per-token traces on step 1 and every N-th step)';
       break;
     }
     case 'type': message = `must be ${p.type}${got}`; break;

@@ -85,6 +85,8 @@ export interface TrainContext {
   /** let the event loop run (SIGTERM, stop messages on stdin): `await ctx.yield()` once per step */
   yield(): Promise<void>;
   log(message: string): void;
+  /** progress of a phase that is not an optimizer step (e.g. the RL warm start): a `log` event with `phase`, shown by the host */
+  phase(name: string, done: number, total: number, message?: string): void;
   warn(message: string, code?: string): void;
   emit(e: TrainerEvent): void;
 }

@@ -252,6 +252,7 @@ export async function runTraining(config: TrainConfig, opts: RunOptions = {}): P
     },
     yield: () => new Promise<void>((resolve) => setImmediate(resolve)),
     log(message) { emit({ type: 'log', time: now(), level: 'info', message }); progress(message); },
+    phase(name, done, total, message) { emit({ type: 'log', time: now(), level: 'debug', message: message ?? `${name} ${done}/${total}`, phase: { name, done, total } }); },
     warn(message, code) { emit({ type: 'warning', time: now(), message, code, step: lastStep }); progress(`warning: ${message}`); },
     emit,
   };

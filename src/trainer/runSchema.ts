@@ -82,7 +82,7 @@ export const RUN_FORMAT_SCHEMA = {
         { if: { properties: { type: { const: 'rollout' } } }, then: { required: ['step', 'file', 'numSamples', 'numGroups'], properties: { step: int0, file: str, numSamples: int0, numGroups: int0 } } },
         { if: { properties: { type: { const: 'eval' } } }, then: { required: ['step', 'passAtK'], properties: { step: int0, passAtK, meanReward: numOrNull } } },
         { if: { properties: { type: { const: 'checkpoint' } } }, then: { required: ['step', 'path'], properties: { step: int0, path: str, tag: str } } },
-        { if: { properties: { type: { const: 'log' } } }, then: { required: ['level', 'message'], properties: { level: { type: 'string', enum: ['info', 'debug'] }, message: str } } },
+        { if: { properties: { type: { const: 'log' } } }, then: { required: ['level', 'message'], properties: { level: { type: 'string', enum: ['info', 'debug'] }, message: str, phase: { type: 'object', required: ['name', 'done', 'total'], properties: { name: str, done: int0, total: int0 } } } } },
         { if: { properties: { type: { const: 'warning' } } }, then: { required: ['message'], properties: { message: str, step: int0, code: str } } },
         { if: { properties: { type: { const: 'error' } } }, then: { required: ['message'], properties: { message: str, stack: str, step: int0 } } },
         { if: { properties: { type: { const: 'end' } } }, then: { required: ['status'], properties: { status, step: int0, reason: str } } },
@@ -104,7 +104,7 @@ export const RUN_FORMAT_SCHEMA = {
         dataFile: { type: 'string', pattern: '^[^/\\\\]+\\.f32$' },
         groups: { type: 'array', items: { $ref: '#/definitions/rolloutGroup' } },
         params: { type: 'object', additionalProperties: { type: ['number', 'string', 'boolean', 'null'] } },
-        subsampled: { type: 'boolean' },
+        subsampled: { type: 'boolean' }, totalGroups: int0, totalSamples: int0,
       },
     },
     rolloutSample: {

@@ -8,7 +8,7 @@ import * as path from 'path';
 import { spawnSync } from 'child_process';
 import type { Browser, Page } from 'playwright-core';
 import { renderWebviewHtml, makeNonce } from '../../src/host/ui/panels/html';
-import { getStep, RunFollower, runRef } from '../../src/host/ui/panels/dataProvider';
+import { getStep, RunFollower, runRef, stepInfos } from '../../src/host/ui/panels/dataProvider';
 import { listRolloutSteps } from '../../src/runio/reader';
 import type { RunRef, ViewKind, ViewTarget, WebviewState } from '../../src/shared/protocol';
 import { THEME_VARS, type ThemeName } from './themes';
@@ -66,6 +66,8 @@ export interface Opened {
   pageErrors: string[];
   dialogs: string[];
   followers: Map<string, RunFollower>;
+  /** `samples/export` requests the page made (the fake host answers with a fixed path) */
+  exports: { runDir: string; step: number; samples: number[] }[];
   /** wait until the view reports ready */
   ready(): Promise<void>;
   snapshot(): Promise<Record<string, any>>;
@@ -81,6 +83,7 @@ export async function openView(browser: Browser, o: OpenOptions): Promise<Opened
   const notifications: Opened['notifications'] = [];
   const consoleLines: string[] = [], pageErrors: string[] = [], dialogs: string[] = [];
   const followers = new Map<string, RunFollower>();
+  const exports: Opened['exports'] = [];
   page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => pageErrors.push(String(e)));
   page.on('dialog', (d) => { dialogs.push(`${d.type()}: ${d.message()}`); void d.dismiss(); });
@@ -102,6 +105,8 @@ export async function openView(browser: Browser, o: OpenOptions): Promise<Opened
       switch (msg.method) {
         case 'runs/list': return JSON.stringify({ ok: true, result: runs });
         case 'rollout/listSteps': return JSON.stringify({ ok: true, result: listRolloutSteps(dir) });
+        case 'rollout/stepInfo': return JSON.stringify({ ok: true, result: stepInfos(dir) });
+        case 'samples/export': { exports.push(msg.params); return JSON.stringify({ ok: true, result: { path: '/tmp/exported.jsonl', count: msg.params.samples.length } }); }
         case 'rollout/getStep': { const p = getStep(dir, msg.params.step); return JSON.stringify({ ok: true, result: { ...p, data: null, dataBase64: Buffer.from(p.data as ArrayBuffer).toString('base64') } }); }
         case 'metrics/get': { const f = new RunFollower(dir); followers.set(dir, f); return JSON.stringify({ ok: true, result: f.initial() }); }
         default: throw new Error(`unknown method ${msg.method}`);
@@ -125,7 +130,7 @@ export async function openView(browser: Browser, o: OpenOptions): Promise<Opened
   await page.route(/^(?!http:\/\/rl-lens\.test\/).*/, (route) => { consoleLines.push(`blocked request: ${route.request().url()}`); return route.abort(); });
   await page.goto(`${ORIGIN}/index.html`);
   const opened: Opened = {
-    page, notifications, consoleLines, pageErrors, dialogs, followers,
+    page, notifications, consoleLines, pageErrors, dialogs, followers, exports,
     ready: async () => { await page.waitForFunction(() => document.body.dataset.ready === 'true' || document.body.dataset.ready === 'error', undefined, { timeout: 30000 }); },
     snapshot: () => page.evaluate(() => {
       const s = (window as any).__rlLens.snapshot();

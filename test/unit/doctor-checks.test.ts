@@ -12,7 +12,7 @@ const CASES: { patho: Patho; expect: string; severity: Finding['severity']; alg?
   { patho: 'entropy-falling', expect: 'entropy/falling', severity: 'warning' },
   { patho: 'zero-variance-hard', expect: 'zero-variance/groups', severity: 'error' },
   { patho: 'zero-variance-easy', expect: 'zero-variance/groups', severity: 'error' },
-  { patho: 'kl-blowup', expect: 'kl/blowup', severity: 'warning' },
+  { patho: 'kl-blowup', expect: 'kl/blowup', severity: 'error' }, // KL ≈ 8.5 over the last 5 points (> kl.error 5)
   { patho: 'kl-zero', expect: 'kl/zero', severity: 'warning' },
   { patho: 'beta-at-max', expect: 'beta/at-max', severity: 'warning' },
   { patho: 'clip-high', expect: 'clip/high', severity: 'warning' },

@@ -160,3 +160,7 @@ test('PPO stores value and return (it has a critic); RLOO groups carry the leave
   }
   assert.ok(checked >= 8, `checked ${checked} samples`);
 });
+
+test('an old config with rl.traces is refused with where the setting went', () => {
+  assert.throws(() => resolveConfig({ algorithm: 'grpo', rl: { traces: { fullEvery: 5 } } }), /config\.rl\.traces: was replaced by the top-level "rollouts" section/);
+});

@@ -111,3 +111,37 @@ test('bad usage and bad config: exit 2 with a message naming the problem', () =>
   assert.equal(r2.status, 2);
   assert.match(r2.stderr, /c\.json:4: config\.train\.batchSize: must be >= 1 \(got 0\)/);
 });
+
+test('stop during the RL warm start (SFT before GRPO): phase progress events, then a stop checkpoint and a proper end event', async () => {
+  const base = tmp();
+  const dir = path.join(base, 'warm');
+  const cfg = path.join(base, 'warm.json');
+  fs.writeFileSync(cfg, JSON.stringify({
+    name: 'warm-stop', algorithm: 'grpo', seed: 1, task: { name: 'arithmetic', difficulty: 1 },
+    model: { dModel: 16, nHeads: 2, nLayers: 1, contextLength: 16 }, train: { steps: 4 }, sampling: { maxNewTokens: 5 },
+    eval: { every: 0, numPrompts: 4, samplesPerPrompt: 2, k: [1] }, checkpoint: { every: 0 }, rollouts: { every: 2, maxSamples: 8 },
+    // a warm start far longer than the test: only a Stop ends it
+    rl: { promptsPerStep: 2, groupSize: 2, warmStart: { steps: 1_000_000, batchSize: 4 } },
+  }));
+  const p = cli(['train', '--config', cfg, '--backend', 'wasm', '--events', 'stdout', '--out', dir]);
+  const c = collect(p);
+  const phases = () => c.out().split('\n').filter((l) => l.includes('"phase"')).map((l) => JSON.parse(l).phase as { name: string; done: number; total: number });
+  await waitFor(() => phases().length >= 2, 90000, 'two warm-start progress events');
+  const ph = phases();
+  assert.equal(ph[0].name, 'warm start');
+  assert.equal(ph[0].total, 1_000_000);
+  assert.ok(ph[1].done > ph[0].done, 'progress advances');
+  const t0 = Date.now();
+  p.stdin!.write('{"type":"stop"}\n');
+  assert.equal(await c.done, 0, c.err());
+  assert.ok(Date.now() - t0 < 10_000, `stopped within 10 s (took ${Date.now() - t0} ms)`);
+  const m = readManifest(dir);
+  assert.equal(m.status, 'stopped');
+  const stopCk = listCheckpoints(dir).filter((k) => k.name.endsWith('_stop'));
+  assert.equal(stopCk.length, 1, 'a stop checkpoint (the warm-started policy so far)');
+  const events = c.out().trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(events.filter((e) => e.type === 'step').length, 0, 'no RL step ran');
+  const last = events.at(-1);
+  assert.deepEqual([last.type, last.status], ['end', 'stopped']);
+  assert.deepEqual(validateRun(dir).filter((x) => x.severity !== 'warning'), []);
+});

@@ -39,13 +39,15 @@ function fakeContext(dir: string, calls: string[]): RequestContext {
     },
     follow: (runDir) => { calls.push(`follow ${path.basename(runDir)}`); },
     followMetrics: (abs) => { calls.push(`followMetrics ${path.basename(abs)}`); return new RunFollower(abs).initial(); },
+    saveFile: async () => { throw new Error('not called'); },
+    saveExport: async (f) => { calls.push(`saveExport ${f.fileName}`); return undefined; },
   };
 }
 
 test('requests: every declared method has a host handler, and the envelope check knows exactly those methods', () => {
   const handlers = webviewRequestHandlers(fakeContext('/nowhere', []));
   assert.deepEqual(Object.keys(handlers).sort(), [...REQUEST_METHODS].sort());
-  assert.deepEqual([...REQUEST_METHODS].sort(), ['metrics/get', 'rollout/getStep', 'rollout/listSteps', 'runs/list']);
+  assert.deepEqual([...REQUEST_METHODS].sort(), ['export/save', 'metrics/get', 'rollout/getStep', 'rollout/listSteps', 'rollout/stepInfo', 'runs/list', 'samples/export']);
   for (const m of REQUEST_METHODS) {
     assert.equal(typeof handlers[m], 'function', m);
     const parsed = parseWebviewMessage({ kind: 'request', id: 1, method: m, params: {} });

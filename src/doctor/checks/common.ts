@@ -7,6 +7,8 @@ import { finitePoints, windowSize } from '../stats';
 export const ALIASES = {
   reward: ['reward/mean', 'reward', 'rewards/mean', 'critic/score/mean', 'critic/rewards/mean', 'train/reward', 'objective/scores', 'env/reward_mean'],
   rewardStd: ['reward/std', 'reward_std', 'critic/score/std'],
+  rewardMin: ['reward/min', 'critic/score/min', 'rewards/min'],
+  rewardMax: ['reward/max', 'critic/score/max', 'rewards/max'],
   entropy: ['entropy', 'entropy/mean', 'actor/entropy', 'policy/entropy', 'objective/entropy', 'train/entropy', 'policy/entropy_avg'],
   kl: ['kl', 'kl/mean', 'objective/kl', 'actor/kl_loss', 'actor/reward_kl_penalty', 'kl_divergence', 'train/kl', 'policy/approxkl_avg'],
   klCoef: ['kl_coef', 'beta', 'actor/kl_coef', 'actor/reward_kl_penalty_coeff', 'objective/kl_coef', 'kl_ctl'],
@@ -64,7 +66,7 @@ export function lastSteps(s: Series, w: number): [number, number] {
 
 export function finding(check: CheckName, kind: string, severity: Severity, title: string, message: string,
   stepRange: [number, number], evidence: Evidence, remedy: string): Finding {
-  return { id: `${check}/${kind}`, check, severity, title, message, stepRange, evidence, remedy };
+  return { id: `${check}/${kind}`, check, kind, severity, title, message, stepRange, evidence, remedy };
 }
 
 export function fmt(x: number, digits = 3): string {

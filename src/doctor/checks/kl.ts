@@ -5,7 +5,7 @@
  */
 import type { DoctorInput, Finding } from '../types';
 import type { Thresholds } from '../thresholds';
-import { finite, headTail, median } from '../stats';
+import { finite, finitePoints, headTail, median, episodesBeyond } from '../stats';
 import { pick, win, finding, fmt, lastSteps, configNumber, pct } from './common';
 
 const REMEDY_BLOWUP = 'Raise β (kl_coef) or use an adaptive β controller (survey: raise β to 0.05 when KL > 0.5, lower it to 0.01 below 0.1; '
@@ -23,13 +23,41 @@ export function checkKl(input: DoctorInput, th: Thresholds): Finding[] {
   const w = win(th, n);
   const t = headTail(s, w);
   const tail = t.tail;
-  if (tail > th.kl.warn) {
-    const severity = tail > th.kl.error ? 'error' : 'warning';
-    const from = s.values.findIndex((v, i) => i >= w - 1 && median(s.values.slice(i - w + 1, i + 1)) > th.kl.warn);
-    out.push(finding('kl', 'blowup', severity, 'KL blow-up',
-      `KL to the reference is ${fmt(tail)} (median of the last ${w} points; warning above ${fmt(th.kl.warn)}, error above ${fmt(th.kl.error)}). `
-      + 'The policy has moved far from the reference: text quality and the reward model\'s validity both degrade out there.',
-      [s.steps[from >= 0 ? from : n - w], s.steps[n - 1]], { metrics: [m.name], values: { recent: tail, initial: t.head } }, REMEDY_BLOWUP));
+  // scan the whole history: every stretch where the rolling median (windowMin points) was above kl.warn
+  const k = Math.max(1, Math.min(th.windowMin, n));
+  const eps = episodesBeyond(s, th.kl.warn, k, 1, k);
+  const current = median(s.values.slice(-k));
+  if (eps.length || tail > th.kl.warn) {
+    const last = eps[eps.length - 1];
+    const active = !last || !last.recovered;
+    const severity = active && Math.max(current, tail) > th.kl.error ? 'error' : 'warning';
+    const peak = eps.length ? eps.reduce((a, b) => (b.peak.value > a.peak.value ? b : a)).peak : { step: s.steps[n - 1], value: Math.max(...s.values.slice(-w)) };
+    const above = eps.reduce((a, e) => a + e.points, 0);
+    const rew = pick(input.metrics, 'reward');
+    let rewardNote = '';
+    const values: Record<string, number> = { recent: current, tailMedian: tail, initial: t.head, peak: peak.value, peakStep: peak.step, episodes: eps.length, pointsAbove: above, points: n };
+    if (rew && eps.length) {
+      const rs = finitePoints(rew.series);
+      const before = median(rs.values.filter((_, i) => rs.steps[i] < eps[0].start).slice(-k));
+      const during = median(rs.values.filter((_, i) => rs.steps[i] <= (active ? s.steps[n - 1] : last.end)).slice(-k));
+      if (Number.isFinite(before) && Number.isFinite(during)) {
+        rewardNote = ` Meanwhile ${rew.name} went ${fmt(before)} → ${fmt(during)}${during < before ? ' (fell)' : ''}.`;
+        values.rewardBefore = before; values.rewardAfter = during;
+      }
+    }
+    const list = eps.length > 1 ? ` Episodes: ${eps.slice(0, 6).map((e) => `${e.start}–${e.end} (peak ${fmt(e.peak.value)} at ${e.peak.step}${e.recovered ? ', recovered' : ', ongoing'})`).join('; ')}${eps.length > 6 ? `; +${eps.length - 6} more` : ''}.` : '';
+    const message = active
+      ? `KL to the reference is ${fmt(current)} (median of the last ${k} points; warning above ${fmt(th.kl.warn)}, error above ${fmt(th.kl.error)})`
+        + (last ? `, above ${fmt(th.kl.warn)} since step ${last.start}; peak ${fmt(peak.value)} at step ${peak.step}.` : '.')
+        + ' The policy has moved far from the reference: text quality and the reward model\'s validity both degrade out there.' + list + rewardNote
+      : `KL to the reference was above ${fmt(th.kl.warn)} for ${above} of ${n} logged steps (${eps.map((e) => `${e.start}–${e.end}`).slice(0, 6).join(', ')}), peak ${fmt(peak.value)} at step ${peak.step}, `
+        + `and is back to ${fmt(current)} by step ${s.steps[n - 1]} (recovered). The policy was far from the reference then: checkpoints from those steps are suspect, and a blow-up that came once can come again.` + list + rewardNote;
+    out.push({
+      ...finding('kl', 'blowup', severity, active ? 'KL blow-up' : 'KL blow-up (recovered)', message,
+        [eps.length ? eps[0].start : s.steps[Math.max(0, n - w)], active ? s.steps[n - 1] : last.end],
+        { metrics: [m.name, ...(rew ? [rew.name] : [])], steps: eps.length ? [eps[0].start, peak.step] : undefined, values }, REMEDY_BLOWUP),
+      episodes: eps.map((e) => ({ start: e.start, end: e.end, peak: e.peak, points: e.points, recovered: e.recovered })),
+    });
   } else if (tail >= th.kl.growthMin && tail / Math.max(Math.abs(t.head), 1e-3) >= th.kl.growthFactor && t.z > th.trendZ) {
     out.push(finding('kl', 'growth', 'warning', 'KL growing fast',
       `KL grew ${fmt(tail / Math.max(Math.abs(t.head), 1e-3), 1)}× (${fmt(t.head)} → ${fmt(tail)}); not yet above ${fmt(th.kl.warn)}, but heading there.`,

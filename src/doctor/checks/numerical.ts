@@ -5,7 +5,7 @@
  */
 import type { DoctorInput, Finding } from '../types';
 import type { Thresholds } from '../thresholds';
-import { spikes } from '../stats';
+import { spikes, type Spike } from '../stats';
 import { ALIASES, finding, fmt } from './common';
 
 const CORE = new Set<string>([...ALIASES.losses, ...ALIASES.gradNorm, ...ALIASES.reward, ...ALIASES.kl, ...ALIASES.entropy]);
@@ -39,11 +39,20 @@ export function checkNumerical(input: DoctorInput, th: Thresholds): Finding[] {
     const sp = spikes(s, t.spikeWindow, t.spikeZ, t.spikeRatio, t.spikeHistory, t.spikeLogZ, t.spikeSigmaFloor);
     if (!sp.length) continue;
     const isGrad = (ALIASES.gradNorm as readonly string[]).includes(name);
-    const worst = sp.reduce((a, b) => (b.z > a.z ? b : a));
+    // the worst spike by size against the run's typical range there (the 90th percentile of the previous points);
+    // "N robust σ" only where the rolling median and MAD are real (not 0: a metric at 0 most of the time, such as the
+    // grad norm of a run whose groups mostly give no gradient, has MAD 0 and any σ figure would be a floor artefact)
+    const over = (x: Spike) => Math.abs(x.value) / Math.max(Math.abs(x.p90), Math.abs(x.p10), 1e-12);
+    const worst = sp.reduce((a, b) => (over(b) > over(a) ? b : a));
+    const typical = `the run's typical range there (10th–90th percentile of the previous ${t.spikeWindow} points) ${fmt(worst.p10)} – ${fmt(worst.p90)}`;
+    const size = worst.p90 === 0 && worst.p10 === 0
+      ? `while at least 90% of the previous ${t.spikeWindow} points were exactly 0 (90th percentile 0: no gradient at most steps)`
+      : `${fmt(over(worst), 2)}× the top of ${typical}`;
+    const zText = worst.zMeaningful ? `; ${fmt(worst.z, 1)} robust σ from the rolling median ${fmt(worst.baseline)}` : '';
     out.push(finding('numerical', `spike:${name}`, sp.length >= t.spikeErrorCount ? 'error' : 'warning', isGrad ? `Gradient-norm spikes (${name})` : `Loss spikes (${name})`,
-      `${sp.length} spike${sp.length > 1 ? 's' : ''} in ${name}: the worst, at step ${worst.step}, is ${fmt(worst.value)} against a rolling median of ${fmt(worst.baseline)} `
-      + `(${fmt(worst.z, 1)} robust σ; thresholds ${t.spikeZ} σ, or ${t.spikeLogZ} σ of log values for positive metrics, and ${t.spikeRatio}× the median).`,
-      [sp[0].step, sp[sp.length - 1].step], { metrics: [name], steps: sp.map((x) => x.step).slice(0, 20), values: { worst: worst.value, baseline: worst.baseline, count: sp.length } },
+      `${sp.length} spike${sp.length > 1 ? 's' : ''} in ${name}: the largest, at step ${worst.step}, is ${fmt(worst.value)}, ${size}${zText} `
+      + `(a spike: more than ${t.spikeZ} robust σ, or ${t.spikeLogZ} σ of log values for positive metrics, and ${t.spikeRatio}× the rolling median).`,
+      [sp[0].step, sp[sp.length - 1].step], { metrics: [name], steps: sp.map((x) => x.step).slice(0, 20), values: { worst: worst.value, baseline: worst.baseline, count: sp.length, p10: worst.p10, p90: worst.p90, ratioToTypical: over(worst), ...(worst.zMeaningful ? { robustZ: worst.z } : {}) } },
       isGrad ? 'Clip gradients (max norm 1.0), lower the learning rate or lengthen warmup; look at the rollouts of the spiking steps for extreme advantages or ratios.'
         : 'Lower the learning rate, clip gradients, check the spiking steps\' rollouts for outlier rewards or advantages (whiten advantages; cap rewards).'));
   }

@@ -7,8 +7,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { diagnose, flattenThresholds, unflattenThresholds, type Finding } from '../../doctor';
+import { flattenThresholds, unflattenThresholds, type Finding } from '../../doctor';
 import { DoctorLoader } from '../../doctor/load';
+import { DoctorTimeline } from '../../doctor/timeline';
+import { displayFindings, notifiable, notificationText } from './display';
 import { FindingNotifier } from './notifier';
 import { evidenceCommand } from './evidence';
 
@@ -22,6 +24,7 @@ export function thresholdsFromSettings(): Record<string, unknown> {
 
 export class DoctorService implements vscode.Disposable {
   private readonly loaders = new Map<string, DoctorLoader>();
+  private readonly timelines = new Map<string, DoctorTimeline>();
   private readonly findingsByRun = new Map<string, Finding[]>();
   private readonly watchers = new Map<string, { close(): void }>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
@@ -36,13 +39,15 @@ export class DoctorService implements vscode.Disposable {
     }));
   }
 
-  /** Findings of a run now (incremental read). */
+  /** Findings of a run now (incremental read): every finding raised at any point, resolved ones marked (display.ts). */
   findings(runDir: string): Finding[] {
     const d = path.resolve(runDir);
     let l = this.loaders.get(d);
     if (!l) { l = new DoctorLoader(d); this.loaders.set(d, l); }
     l.update();
-    const f = diagnose(l.input, thresholdsFromSettings());
+    let t = this.timelines.get(d);
+    if (!t) { t = new DoctorTimeline(); this.timelines.set(d, t); }
+    const f = displayFindings(l.input, t.update(l.input, thresholdsFromSettings(), { remember: l.input.status === 'running' }).findings);
     this.findingsByRun.set(d, f);
     return f;
   }
@@ -80,11 +85,11 @@ export class DoctorService implements vscode.Disposable {
     try { f = this.findings(d); } catch { return; }
     this.emitter.fire({ runDir: d, findings: f });
     if (!notify || this.opts.notify === false) return;
-    const { notify: now, folded } = this.notifier.decide(d, f);
+    const { notify: now, folded } = this.notifier.decide(d, notifiable(f));
     for (const x of now) {
       const more = folded > 0 && x === now[now.length - 1] ? ` (+${folded} more: see Diagnosis in the Runs view)` : '';
       const show = x.severity === 'error' ? vscode.window.showErrorMessage : vscode.window.showWarningMessage;
-      void show(`RL Lens doctor: ${path.basename(d)}: ${x.title} (steps ${x.stepRange[0]}–${x.stepRange[1]})${more}`, 'Show Evidence', 'What Fixes It').then((pick) => {
+      void show(`${notificationText(path.basename(d), x)}${more}`, 'Show Evidence', 'What Fixes It').then((pick) => {
         if (pick === 'Show Evidence') { const c = evidenceCommand(d, x); void vscode.commands.executeCommand(c.command, ...c.args); }
         if (pick === 'What Fixes It') void vscode.window.showInformationMessage(x.remedy, { modal: true, detail: x.message });
       });

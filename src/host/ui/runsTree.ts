@@ -9,7 +9,7 @@ import * as vscode from 'vscode';
 import { RunStore, discoverRuns } from '../runStore';
 import { RunsTreeModel, type DiagnosisProvider, type NodeView, type RunNode } from './model/runsTreeModel';
 import { runsFolderPaths } from '../settings';
-import type { Supervisor } from '../supervisor';
+import { formatPhase, type Supervisor } from '../supervisor';
 
 const OPENED_KEY = 'rlLens.openedRuns';
 
@@ -34,7 +34,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunNode>, vscod
   view: vscode.TreeView<RunNode> | undefined;
 
   constructor(private readonly context: vscode.ExtensionContext, private readonly supervisor: Supervisor) {
-    this.model = new RunsTreeModel(this.store, { isSupervised: (d) => supervisor.isRunning(d) });
+    this.model = new RunsTreeModel(this.store, { isSupervised: (d) => supervisor.isRunning(d), phaseOf: (d) => formatPhase(supervisor.get(d)?.phase) });
     this.disposables.push(this.emitter, this.runChanged);
     this.disposables.push(supervisor.onDidChange((c) => {
       if (!this.runDirs.includes(c.run.runDir)) { this.rescan(); return; }
@@ -46,6 +46,9 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunNode>, vscod
     this.rescan();
     this.pollTimer = setInterval(() => this.poll(), 1000);
   }
+
+  /** which imported runs this window follows live (ShellCommands' followers) */
+  setFollowedProvider(f: (runDir: string) => boolean): void { this.model.opts.isFollowed = f; }
 
   setDiagnosisProvider(p: DiagnosisProvider | undefined): void { this.model.opts.diagnose = p; this.emitter.fire(undefined); }
 

@@ -4,7 +4,7 @@
  */
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { Supervisor } from '../supervisor';
+import { formatPhase, type Supervisor } from '../supervisor';
 import type { RunEntry } from '../runStore';
 import { headline, tokensPerSecond } from '../headline';
 import { statusText, type StatusInfo } from './model/statusText';
@@ -29,6 +29,7 @@ export class RunStatusBar implements vscode.Disposable {
       return {
         name: r.name, status: r.proc.running ? 'running' : r.status, step: r.step, totalSteps: r.totalSteps,
         headline: headline(r.metrics), tokensPerS: tokensPerSecond(r.metrics), backend: r.backend?.name,
+        phase: r.proc.running ? formatPhase(r.phase) : undefined,
       };
     }
     const e = this.selected;

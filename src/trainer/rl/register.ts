@@ -52,6 +52,15 @@ async function runAlgorithm(ctx: TrainContext): Promise<void> {
         loss = sftStep({ policy: ctx.policy, optimizer: opt, config: ctx.config }, b, lr).loss;
         if (!Number.isFinite(loss)) throw new Error(`${alg}: warm start diverged (loss ${loss}); lower rl.warmStart.lr`);
         if ((s + 1) % 100 === 0 || s === ws.steps - 1) ctx.log(`warm start ${s + 1}/${ws.steps}: loss ${loss.toFixed(4)}`);
+        // progress for the host (notification, status bar, tree) and a chance for SIGTERM / {"type":"stop"} to arrive
+        if ((s + 1) % 5 === 0 || s === 0 || s === ws.steps - 1) ctx.phase('warm start', s + 1, ws.steps, `warm start ${s + 1}/${ws.steps}: loss ${loss.toFixed(4)}`);
+        await ctx.yield();
+        if (ctx.stopRequested()) {
+          // the engine writes the stop checkpoint (the warm-started policy so far) and the end event
+          ctx.log(`${alg}: stopped during the warm start at ${s + 1}/${ws.steps}`);
+          opt.dispose();
+          return;
+        }
       }
       opt.dispose();
       ref.copyWeightsFrom(ctx.policy);

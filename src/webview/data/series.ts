@@ -54,6 +54,17 @@ export class SeriesStore {
   minStep = Infinity;
   /** number of records appended (for tests / streaming checks) */
   appended = 0;
+  /** step → time knots from the records' `time` (seconds since run start): steps ascending, times non-decreasing
+   *  (a record whose time went backwards is clamped to the last one), for the time x-axes (dashboardAxis.ts) */
+  readonly clock = { steps: new Column(64), times: new Column(64) };
+
+  private tick(step: number, time: number | undefined): void {
+    if (typeof time !== 'number' || !Number.isFinite(time) || !Number.isFinite(step)) return;
+    const n = this.clock.steps.length;
+    if (n && step <= this.clock.steps.get(n - 1)) return;
+    this.clock.steps.push(step);
+    this.clock.times.push(n ? Math.max(time, this.clock.times.get(n - 1)) : time);
+  }
 
   private col(name: string): Series {
     let s = this.series.get(name);
@@ -75,6 +86,7 @@ export class SeriesStore {
     for (const r of records) {
       const prefix = r.split === 'eval' ? 'eval/' : '';
       for (const [k, v] of Object.entries(r.values)) this.add(prefix && !k.startsWith('eval/') ? prefix + k : k, r.step, v);
+      this.tick(r.step, r.time);
       this.appended++;
     }
   }
@@ -83,6 +95,7 @@ export class SeriesStore {
     for (const e of records) {
       for (const [k, v] of Object.entries(e.passAtK)) this.add(`eval/pass@${k}`, e.step, v);
       if (e.meanReward !== undefined) this.add('eval/mean_reward', e.step, e.meanReward);
+      this.tick(e.step, e.time);
       this.appended++;
     }
   }

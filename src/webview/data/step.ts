@@ -3,8 +3,9 @@
  * search and group alignment. Pure (no DOM); used by the webviews and unit tests.
  */
 import type { RolloutGroup, RolloutStepHeader } from '../../shared/runFormat';
-import type { FilterSpec, SortSpec } from '../../shared/protocol';
+import type { FilterSpec, SortKey, SortSpec } from '../../shared/protocol';
 import { arraysWithData, sampleArray, type RolloutStep } from '../../shared/rolloutStep';
+import { inRange, isCorrect } from './sampleFilter';
 
 /** The step the views draw: the stored shape itself (src/shared/rolloutStep.ts), no copy of the block. */
 export type StepData = RolloutStep;
@@ -24,6 +25,7 @@ export interface MetricDef {
 
 export const METRICS: MetricDef[] = [
   { id: 'advantage', label: 'Advantage', signed: true, needs: ['advantage'], description: 'A_t used in the policy loss (after whitening / group normalisation)' },
+  { id: 'sequence_reward', label: 'Reward (per sample, broadcast)', signed: true, needs: ['sequence_reward'], description: "the sample's reward shown on every token (the source had no per-token data)" },
   { id: 'token_reward', label: 'Token reward', signed: true, needs: ['token_reward'], description: 'r_t: score at the last token − β·KL per token (PPO)' },
   { id: 'kl', label: 'KL', signed: true, needs: ['kl'], description: 'per-token KL estimate to the reference policy' },
   { id: 'ratio', label: 'Ratio π/π_old', signed: false, needs: ['ratio'], description: 'importance ratio exp(logπ − logπ_old)' },
@@ -90,6 +92,14 @@ export interface SampleStats {
   clipHigh: number;
   clipDual: number;
   filtered: boolean;
+  /** ended without EOS at the length limit */
+  truncated: boolean;
+  /** accuracy / correct reward part > 0, else reward > 0 (sampleFilter.ts isCorrect) */
+  correct: boolean;
+  /** named reward parts (empty when none) */
+  parts: Record<string, number>;
+  prompt: string;
+  completion: string;
 }
 
 function maskedMean(v: Float32Array | undefined, m: Float32Array): number {
@@ -116,25 +126,49 @@ export function sampleStats(step: StepData): SampleStats[] {
       kl: maskedMean(sampleArray(step, i, 'kl'), m),
       length: s.length, clips: lo + hi + du, clipLow: lo, clipHigh: hi, clipDual: du,
       filtered: !!groups.get(s.group)?.filtered,
+      truncated: !!s.truncated, correct: isCorrect(s), parts: { ...(s.rewardParts ?? {}) }, prompt: s.prompt ?? '', completion: s.completion ?? '',
     };
   });
 }
 
-/** Rows to show: filter, then stable sort (NaN last). */
+/** Does a sample pass every filter of `filter`? (A range / part filter never matches a missing or NaN value.) */
+export function sampleMatches(s: SampleStats, filter: FilterSpec): boolean {
+  if (filter.groups === 'filtered' && !s.filtered) return false;
+  if (filter.groups === 'kept' && s.filtered) return false;
+  if (filter.minReward !== undefined && !(s.reward >= filter.minReward)) return false;
+  if (filter.maxReward !== undefined && !(s.reward <= filter.maxReward)) return false;
+  if (filter.reward && !inRange(s.reward, filter.reward)) return false;
+  if (filter.correct !== undefined && s.correct !== filter.correct) return false;
+  if (filter.advantage === 'pos' && !(s.advantage > 0)) return false;
+  if (filter.advantage === 'neg' && !(s.advantage < 0)) return false;
+  if (filter.advantage === 'zero' && s.advantage !== 0) return false;
+  if (filter.length && !inRange(s.length, filter.length)) return false;
+  if (filter.truncated !== undefined && s.truncated !== filter.truncated) return false;
+  if (filter.text) {
+    const q = filter.text.toLowerCase();
+    if (!s.prompt.toLowerCase().includes(q) && !s.completion.toLowerCase().includes(q)) return false;
+  }
+  if (filter.part && !inRange(s.parts[filter.part.name], filter.part.range)) return false;
+  return true;
+}
+
+/** The value a sort key reads (NaN when the sample lacks it, e.g. a reward part it does not have). */
+export function sortValue(s: SampleStats, key: SortKey): number | string {
+  if (key === 'index') return s.index;
+  if (key === 'truncated') return s.truncated ? 1 : 0;
+  if (key === 'prompt') return s.prompt;
+  if (key.startsWith('part:')) return s.parts[key.slice(5)] ?? NaN;
+  return s[key as 'reward' | 'advantage' | 'kl' | 'length' | 'clips'];
+}
+
+/** Rows to show: filter, then stable sort (NaN last, ties by index). */
 export function sortAndFilter(stats: SampleStats[], sort: SortSpec, filter: FilterSpec): number[] {
-  const rows = stats.filter((s) => {
-    if (filter.groups === 'filtered' && !s.filtered) return false;
-    if (filter.groups === 'kept' && s.filtered) return false;
-    if (filter.minReward !== undefined && !(s.reward >= filter.minReward)) return false;
-    if (filter.maxReward !== undefined && !(s.reward <= filter.maxReward)) return false;
-    return true;
-  });
+  const rows = stats.filter((s) => sampleMatches(s, filter));
   const key = sort.key;
-  const val = (s: SampleStats): number => key === 'index' ? s.index : s[key];
   const dir = sort.descending ? -1 : 1;
   rows.sort((a, b) => {
-    const x = val(a), y = val(b);
-    const xn = Number.isNaN(x), yn = Number.isNaN(y);
+    const x = sortValue(a, key), y = sortValue(b, key);
+    const xn = typeof x === 'number' && Number.isNaN(x), yn = typeof y === 'number' && Number.isNaN(y);
     if (xn || yn) return xn && yn ? a.index - b.index : xn ? 1 : -1;
     return x === y ? a.index - b.index : (x < y ? -dir : dir);
   });

@@ -134,6 +134,17 @@ export class TokenGrid {
     return { row, sample, token };
   }
 
+  /** The sample whose row header (left column) is under the pointer, if any. */
+  headerSampleAt(ev: MouseEvent): number | undefined {
+    const m = this.model;
+    if (!m) return undefined;
+    const r = this.scroller.getBoundingClientRect();
+    const x = ev.clientX - r.left, y = ev.clientY - r.top;
+    if (x < 0 || x >= this.headerW || y < this.headerH) return undefined;
+    const row = Math.floor((y - this.headerH + this.scroller.scrollTop) / this.rowH);
+    return row >= 0 && row < m.rows.length ? m.rows[row] : undefined;
+  }
+
   setPinned(c: Cell | null): void { this.pinned = c; this.drawOverlay(); }
 
   /** Scroll so that a cell is visible. */

@@ -2,13 +2,14 @@
  * Token heatmap and group view (one class, two modes). Data arrives with `rollout/getStep`; everything shown
  * is computed by the pure functions in ../data and drawn on canvas (TokenGrid) or as text nodes.
  */
-import { toRolloutStep, type FilterSpec, type InitParams, type SortKey, type SortSpec, type StepPayload, type ViewTarget, type WebviewState } from '../../shared/protocol';
+import { toRolloutStep, type FilterSpec, type InitParams, type NumRange, type SortKey, type SortSpec, type StepInfo, type StepPayload, type ViewTarget, type WebviewState } from '../../shared/protocol';
 import { CLIP_CODE } from '../../shared/runFormat';
 import type { HostConnection } from '../rpc';
 import { availableMetrics, groupSummary, metricDef, sampleArray, sampleStats, searchTokens, sortAndFilter, metricValues, metricValuesOver, type MetricDef, type SampleStats, type StepData } from '../data/step';
 import { divergingScale, fmt, robustDomain, sequentialScale, type RobustDomain } from '../data/scales';
 import { drillDown, type DrillDown } from '../data/drilldown';
 import { codePoints, displayText, displayToken } from '../data/tokens';
+import { formatRange, parseRange, shortText } from '../data/sampleFilter';
 import { onThemeChange, readTheme, el, type Theme } from '../theme';
 import { button, checkbox, select, setOptions, textfield, type SelectEl } from '../controls';
 import { TokenGrid, type Cell } from './grid';
@@ -17,6 +18,11 @@ import { drawLegend } from './legend';
 const CLIP_NAMES = ['none', 'low', 'high', 'dual'];
 const PERCENTILES: Record<string, [number, number]> = { '1-99': [1, 99], '5-95': [5, 95], '0.1-99.9': [0.1, 99.9], '0-100': [0, 100] };
 
+const SORT_KEYS: [SortKey, string][] = [['index', 'index'], ['reward', 'reward'], ['advantage', 'advantage'], ['kl', 'KL'], ['length', 'length'], ['clips', 'clips'], ['truncated', 'truncated'], ['prompt', 'prompt']];
+/** the nearest of `steps` to `step` (the earlier one on a tie) */
+const nearest = (steps: number[], step: number) => steps.reduce((a, b) => (Math.abs(b - step) < Math.abs(a - step) ? b : a));
+type Field = HTMLElement & { value: string };
+
 const optionsOf = (s: SelectEl) => [...s.querySelectorAll('vscode-option')].map((o) => ({ value: o.getAttribute('value')!, label: o.textContent!, title: o.getAttribute('description') ?? undefined }));
 
 export class RolloutView {
@@ -24,6 +30,13 @@ export class RolloutView {
   private step: StepData | undefined;
   private stats: SampleStats[] = [];
   private steps: number[] = [];
+  /** what each step's header says (per-token traces or text only), from `rollout/stepInfo` */
+  private stepInfo = new Map<number, StepInfo>();
+  /** a note that stays in the status line until the user picks another step (e.g. why another step is shown) */
+  private notice = '';
+  /** filter fields whose text is not a range: field id → reason */
+  private badFields = new Map<string, string>();
+  private partNames: string[] = [];
   private runDir = '';
   private stepNo: number | undefined;
   private group: string | undefined;
@@ -43,6 +56,7 @@ export class RolloutView {
   private readonly els: Record<string, HTMLElement> = {};
   private selPct!: SelectEl; private selW!: SelectEl;
   private selStep!: SelectEl; private selMetric!: SelectEl; private selGroup!: SelectEl; private selSort!: SelectEl; private selFilter!: SelectEl;
+  private readonly fields: Record<string, Field> = {};
   /** for tests and the benchmark */
   readonly debug = { loadMs: 0, firstPaintMs: 0, domainMs: 0, hoverMs: 0, lastDrill: undefined as DrillDown | undefined };
 
@@ -51,7 +65,7 @@ export class RolloutView {
       onHover: (c, ev) => this.hover(c, ev),
       onPin: (c) => this.pin(c),
     });
-    this.grid.headerW = mode === 'group' ? 220 : 150;
+    this.grid.headerW = mode === 'group' ? 220 : 280;
     this.build();
     onThemeChange(() => { this.theme = readTheme(); this.grid.setTheme(this.theme); this.recolor(); });
     host.on('view/show', (t) => void this.show(t));
@@ -59,17 +73,18 @@ export class RolloutView {
       if (p.runDir !== this.runDir || this.steps.includes(p.step)) return;
       this.steps = [...this.steps, p.step].sort((a, b) => a - b);
       this.fillSteps();
+      void this.loadStepInfo(); // is the new step traced?
     });
   }
 
   private build(): void {
     const bar = el('div', { cls: 'toolbar', attrs: { role: 'toolbar' } });
-    this.selStep = select('step', 'Step', [], '', (v) => void this.loadStep(Number(v)));
+    this.selStep = select('step', 'Step (● = per-token traces, ○ = text only)', [], '', (v) => { this.notice = ''; void this.loadStep(Number(v)); });
     this.selGroup = select('group', 'Group', [], '', (v) => { this.group = v || undefined; this.refresh(true); this.selectionChanged(); });
     this.selMetric = select('metric', 'Metric', [], this.metric, (v) => { this.metric = v; this.refresh(false); });
-    this.selSort = select('sort', 'Sort samples by', (['index', 'reward', 'advantage', 'kl', 'length', 'clips'] as SortKey[]).flatMap((k) => [
-      { value: `${k}:asc`, label: `${k} ↑` }, { value: `${k}:desc`, label: `${k} ↓` }]), 'index:asc', (v) => {
-      const [key, d] = v.split(':'); this.sort = { key: key as SortKey, descending: d === 'desc' }; this.refresh(true);
+    this.selSort = select('sort', 'Sort samples by', this.sortOptions(), 'index:asc', (v) => {
+      const d = v.slice(v.lastIndexOf(':') + 1), key = v.slice(0, v.lastIndexOf(':'));
+      this.sort = { key: key as SortKey, descending: d === 'desc' }; this.refresh(true);
     });
     this.selFilter = select('filter', 'Filter samples', [{ value: 'all', label: 'all groups' }, { value: 'kept', label: 'kept groups' }, { value: 'filtered', label: 'filtered groups' }], 'all', (v) => {
       this.filter = { ...this.filter, groups: v as FilterSpec['groups'] }; this.refresh(true);
@@ -86,6 +101,7 @@ export class RolloutView {
       button('open-other', this.mode === 'heatmap' ? 'Group view' : 'Heatmap', this.mode === 'heatmap' ? 'open the group of the pinned sample (g)' : 'open this step in the heatmap', () => this.openOther()),
     );
     this.els.search = search;
+    const filterBar = this.buildFilters();
     const legend = el('div', { cls: 'legend', attrs: { id: 'legend' } });
     const status = el('div', { cls: 'status', attrs: { id: 'status', 'aria-live': 'polite' } });
     const summary = el('div', { cls: 'group-summary', attrs: { id: 'group-summary' } });
@@ -96,13 +112,90 @@ export class RolloutView {
     this.grid.root.tabIndex = 0;
     this.grid.root.setAttribute('aria-label', 'token heatmap: arrow keys move the pinned token');
     this.grid.root.id = 'grid';
-    this.root.append(bar, legend, ...(this.mode === 'group' ? [summary] : []), status, main, tooltip);
+    this.root.append(bar, filterBar, legend, ...(this.mode === 'group' ? [summary] : []), status, main, tooltip);
     drill.append(el('div', { cls: 'muted', text: 'Click a token to pin it and see how its credit arose. Arrow keys move, Esc unpins.' }));
     Object.assign(this.els, { legend, status, summary, tooltip, drill });
     this.grid.root.addEventListener('keydown', (e) => this.key(e));
     document.addEventListener('keydown', (e) => {
-      if (e.key === '/' && document.activeElement !== search) { e.preventDefault(); (search as HTMLElement).focus(); }
+      if (e.key === '/' && document.activeElement?.tagName !== 'VSCODE-TEXTFIELD') { e.preventDefault(); (search as HTMLElement).focus(); }
     });
+  }
+
+  /** Sort options: the fixed keys, then one per reward part of the step (`part:NAME`). */
+  private sortOptions(): { value: string; label: string }[] {
+    const keys: [string, string][] = [...SORT_KEYS, ...this.partNames.map((n): [string, string] => [`part:${n}`, `part ${n}`])];
+    return keys.flatMap(([k, l]) => [{ value: `${k}:asc`, label: `${l} ↑` }, { value: `${k}:desc`, label: `${l} ↓` }]);
+  }
+
+  /** The sample-finding row: reward / length ranges, correctness, advantage sign, truncated, text, a reward part's value, export. */
+  private buildFilters(): HTMLElement {
+    const bar = el('div', { cls: 'toolbar filters', attrs: { role: 'toolbar', id: 'filters', 'aria-label': 'find samples' } });
+    const range = (id: string, key: 'reward' | 'length', hint: string) => {
+      const f = textfield(id, hint, '', (v) => { this.setRange(id, v, (r) => { this.filter = { ...this.filter, [key]: r }; }); });
+      f.title = `${hint}: a value (0), a range (0.5..1) or a bound (>0, <=20); empty = any`;
+      return f;
+    };
+    const choice = (id: string, label: string, opts: [string, string][], onChange: (v: string) => void) => select(id, label, opts.map(([value, l]) => ({ value, label: l })), '', (v) => { onChange(v); this.refresh(true); });
+    const fReward = range('f-reward', 'reward', 'reward range');
+    const fLength = range('f-length', 'length', 'length range');
+    const fCorrect = choice('f-correct', 'Correct (reward part accuracy / correct > 0, else reward > 0)', [['', 'any'], ['yes', 'correct'], ['no', 'wrong']], (v) => { this.filter = { ...this.filter, correct: v ? v === 'yes' : undefined }; });
+    const fAdv = choice('f-adv', 'Sign of the advantage', [['', 'any'], ['pos', 'A > 0'], ['neg', 'A < 0'], ['zero', 'A = 0']], (v) => { this.filter = { ...this.filter, advantage: (v || undefined) as FilterSpec['advantage'] }; });
+    const fTrunc = choice('f-trunc', 'Truncated (no EOS before the length limit)', [['', 'any'], ['yes', 'truncated'], ['no', 'not truncated']], (v) => { this.filter = { ...this.filter, truncated: v ? v === 'yes' : undefined }; });
+    const fText = textfield('f-text', 'prompt / completion contains', '', (v) => { this.filter = { ...this.filter, text: v || undefined }; this.refresh(true); });
+    const fPart = select('f-part', 'Reward part to filter by', [{ value: '', label: 'none' }], '', () => this.applyPart());
+    const fPartRange = textfield('f-part-range', 'part value, e.g. 0', '', () => this.applyPart());
+    fPartRange.title = 'value of the chosen reward part: 0, 0.5..1, >0, <=0.1';
+    Object.assign(this.fields, { 'f-reward': fReward, 'f-length': fLength, 'f-correct': fCorrect, 'f-adv': fAdv, 'f-trunc': fTrunc, 'f-text': fText, 'f-part': fPart, 'f-part-range': fPartRange });
+    const lab = (t: string, c: HTMLElement) => el('label', { cls: 'ctl' }, el('span', { text: t }), c);
+    bar.append(
+      lab('reward', fReward), lab('correct', fCorrect), lab('advantage', fAdv), lab('length', fLength), lab('truncated', fTrunc), lab('text', fText),
+      lab('reward part', fPart), fPartRange,
+      button('clear-filters', 'Clear', 'clear every sample filter', () => { this.filter = { groups: this.filter.groups }; this.badFields.clear(); this.syncFilterFields(); this.refresh(true); }),
+      button('export', 'Export JSONL', 'save the samples shown (after filters) as JSON lines', () => void this.exportSamples()),
+    );
+    return bar;
+  }
+
+  /** Parse a range field; an unreadable one is marked invalid and named in the status line (its filter is dropped). */
+  private setRange(id: string, text: string, apply: (r: NumRange | undefined) => void): void {
+    let r: NumRange | undefined;
+    try { r = parseRange(text); this.badFields.delete(id); this.fields[id]?.removeAttribute('invalid'); } catch (e) {
+      r = undefined; this.badFields.set(id, (e as Error).message); this.fields[id]?.setAttribute('invalid', '');
+    }
+    apply(r);
+    this.refresh(true);
+  }
+
+  private applyPart(): void {
+    const name = this.fields['f-part'].value;
+    this.setRange('f-part-range', this.fields['f-part-range'].value, (r) => { this.filter = { ...this.filter, part: name && r ? { name, range: r } : undefined }; });
+  }
+
+  /** Put the filter's values into its fields (state restore, Clear). */
+  private syncFilterFields(): void {
+    const f = this.filter, F = this.fields;
+    const setSel = (id: string, v: string) => setOptions(F[id] as SelectEl, optionsOf(F[id] as SelectEl), v);
+    F['f-reward'].value = formatRange(f.reward); F['f-length'].value = formatRange(f.length); F['f-text'].value = f.text ?? '';
+    setSel('f-correct', f.correct === undefined ? '' : f.correct ? 'yes' : 'no');
+    setSel('f-adv', f.advantage ?? '');
+    setSel('f-trunc', f.truncated === undefined ? '' : f.truncated ? 'yes' : 'no');
+    this.fillParts();
+    F['f-part-range'].value = formatRange(f.part?.range);
+    for (const id of Object.keys(F)) F[id].removeAttribute('invalid');
+  }
+
+  /** Reward-part choices: the parts of the loaded step (and the one filtered by, even when this step lacks it). */
+  private fillParts(): void {
+    const names = [...new Set([...this.partNames, ...(this.filter.part ? [this.filter.part.name] : [])])];
+    setOptions(this.fields['f-part'] as SelectEl, [{ value: '', label: 'none' }, ...names.map((n) => ({ value: n, label: n }))], this.filter.part?.name ?? '');
+  }
+
+  private async exportSamples(): Promise<void> {
+    if (this.stepNo === undefined || !this.step) return;
+    try {
+      const r = await this.host.request('samples/export', { runDir: this.runDir, step: this.stepNo, samples: this.rows.slice() });
+      this.setStatus(r.path ? `exported ${r.count} sample(s) of step ${this.stepNo} to ${r.path}` : 'export cancelled');
+    } catch (e) { this.setStatus(`export failed: ${(e as Error).message}`); }
   }
 
   async init(p: InitParams): Promise<void> {
@@ -114,6 +207,7 @@ export class RolloutView {
       (this.els.search as HTMLElement & { value: string }).value = this.search;
       setOptions(this.selSort, [...this.selSort.querySelectorAll('vscode-option')].map((o) => ({ value: o.getAttribute('value')!, label: o.textContent! })), `${this.sort.key}:${this.sort.descending ? 'desc' : 'asc'}`);
       setOptions(this.selFilter, [...this.selFilter.querySelectorAll('vscode-option')].map((o) => ({ value: o.getAttribute('value')!, label: o.textContent! })), this.filter.groups);
+      this.syncFilterFields();
     }
     const target = p.target ?? st?.target ?? (p.runs[0] ? { runDir: p.runs[0].runDir } : undefined);
     if (!target) { this.setStatus('No run to show. Open a run in the RL Lens view first.'); return; }
@@ -124,20 +218,44 @@ export class RolloutView {
   async show(t: ViewTarget, scrollTop?: number): Promise<void> {
     if (t.runDir !== this.runDir) {
       this.runDir = t.runDir;
-      this.steps = await this.host.request('rollout/listSteps', { runDir: t.runDir });
-      this.fillSteps();
+      await this.loadStepInfo();
     }
     if (!this.steps.length) { this.setStatus('This run has no rollout steps yet (the trainer writes them every few steps).'); return; }
-    const step = t.step !== undefined && this.steps.includes(t.step) ? t.step : t.step !== undefined ? this.steps.reduce((a, b) => (Math.abs(b - t.step!) < Math.abs(a - t.step!) ? b : a)) : this.steps[this.steps.length - 1];
+    let step = t.step !== undefined && this.steps.includes(t.step) ? t.step : t.step !== undefined ? nearest(this.steps, t.step) : this.steps[this.steps.length - 1];
+    let sample = t.sample, token = t.token;
+    this.notice = '';
+    if (t.finding !== undefined && this.stepInfo.get(step)?.traced === false) {
+      // a doctor finding's evidence: a step without per-token data shows nothing coloured; go to the nearest one with it
+      const traced = this.steps.filter((s) => this.stepInfo.get(s)?.traced);
+      if (traced.length) {
+        const to = nearest(traced, step);
+        this.notice = `step ${step} has no per-token data (text only): showing step ${to}, the nearest step with per-token traces`;
+        step = to; sample = undefined; token = undefined; // sample indices of another step name other samples
+      } else this.notice = `no step of this run kept per-token data: step ${step} is shown as text`;
+    }
     if (t.metric) this.metric = t.metric; // e.g. a doctor finding's evidence; loadStep falls back when the step lacks that array
-    if (t.group !== undefined) this.group = t.group;
-    else if (t.sample === undefined && this.mode === 'heatmap') this.group = undefined;
-    await this.loadStep(step, t.sample, t.token);
+    if (t.group !== undefined && sample === t.sample) this.group = t.group;
+    else if (sample === undefined && this.mode === 'heatmap') this.group = undefined;
+    await this.loadStep(step, sample, token);
     if (scrollTop !== undefined) this.grid.scrollTop = scrollTop;
   }
 
+  /** The run's steps and what each header says (per-token traces or text only). */
+  private async loadStepInfo(): Promise<void> {
+    const runDir = this.runDir;
+    const infos = await this.host.request('rollout/stepInfo', { runDir });
+    if (runDir !== this.runDir) return;
+    this.stepInfo = new Map(infos.map((i) => [i.step, i]));
+    this.steps = infos.map((i) => i.step).sort((a, b) => a - b);
+    this.fillSteps();
+  }
+
   private fillSteps(): void {
-    setOptions(this.selStep, this.steps.map((s) => ({ value: String(s), label: `step ${s}` })), String(this.stepNo ?? ''));
+    setOptions(this.selStep, this.steps.map((s) => {
+      const info = this.stepInfo.get(s);
+      const mark = info === undefined ? '' : info.traced ? ' ●' : ' ○ text only';
+      return { value: String(s), label: `step ${s}${mark}`, title: info === undefined ? undefined : info.traced ? 'per-token traces stored: every token coloured' : 'text only: this step kept no per-token arrays' };
+    }), String(this.stepNo ?? ''));
   }
 
   private async loadStep(step: number, sample?: number, token?: number): Promise<void> {
@@ -146,9 +264,16 @@ export class RolloutView {
     let payload: StepPayload;
     try { payload = await this.host.request('rollout/getStep', { runDir: this.runDir, step }); } catch (e) { this.setStatus(`Could not load step ${step}: ${(e as Error).message}`); return; }
     const t1 = performance.now();
+    // a pinned token and its drill-down belong to the step they were pinned on: drop them (re-pinned below when asked)
+    this.grid.setPinned(null);
+    this.pin(null, false);
     this.stepNo = step;
     this.step = toRolloutStep(payload);
     this.stats = sampleStats(this.step);
+    this.partNames = [...new Set(this.step.samples.flatMap((s) => Object.keys(s.rewardParts ?? {})))].sort();
+    if (this.sort.key.startsWith('part:') && !this.partNames.includes(this.sort.key.slice(5))) this.sort = { key: 'index', descending: false };
+    setOptions(this.selSort, this.sortOptions(), `${this.sort.key}:${this.sort.descending ? 'desc' : 'asc'}`);
+    this.fillParts();
     const metrics = availableMetrics(this.step);
     if (!metrics.some((m) => m.id === this.metric)) this.metric = metrics[0]?.id ?? 'advantage';
     setOptions(this.selMetric, metrics.map((m) => ({ value: m.id, label: m.label, title: m.description })), this.metric);
@@ -158,15 +283,19 @@ export class RolloutView {
       this.group = sample !== undefined ? payload.samples[sample]?.group : groups[0]?.id;
     }
     if (this.group && !groups.some((g) => g.id === this.group)) this.group = undefined;
+    // the prompt (not the internal group id), its mean reward ± std; the full prompt on hover
     setOptions(this.selGroup, [...(this.mode === 'heatmap' ? [{ value: '', label: 'all groups' }] : []),
-      ...groups.map((g) => ({ value: g.id, label: `${g.id}  μ=${fmt(g.mean, 3)}${g.filtered ? '  ⊘ filtered' : ''}`, title: displayText(g.prompt) }))], this.group ?? '');
+      ...groups.map((g) => ({ value: g.id, label: `${shortText(displayText(g.prompt), 40)} · r ${fmt(g.mean, 3)} ± ${fmt(g.std, 2)}${g.filtered ? ' · ⊘ filtered' : ''}`, title: displayText(g.prompt) }))], this.group ?? '');
     this.refresh(true);
     if (!metrics.length) this.setStatus(`step ${step} kept no per-token arrays (the trainer stores them every few steps: pick another step); token text is shown`);
+    // tokens made by the host (imported runs with text only): say where they came from, APPROXIMATE when not the model's
+    if (payload.tokenization) this.setStatus(payload.tokenization.note);
     if (payload.problems.length) this.setStatus(`${payload.problems.length} problem(s) reading this step: ${payload.problems.slice(0, 3).join('; ')}`);
     if (sample !== undefined && this.rows.includes(sample)) {
       const c: Cell = { row: this.rows.indexOf(sample), sample, token: Math.min(token ?? 0, payload.samples[sample].length - 1) };
       this.grid.setPinned(c); this.grid.reveal(c); this.pin(c, false);
     }
+    this.selectionChanged(this.grid.pinned ?? undefined); // the host titles the tab with the step shown
     this.debug.loadMs = t1 - t0;
     this.debug.firstPaintMs = performance.now() - t0;
   }
@@ -188,7 +317,10 @@ export class RolloutView {
     this.recolor();
     this.updateSearch(false);
     if (this.mode === 'group') this.renderSummary();
-    this.setStatus(`step ${this.stepNo} · ${this.rows.length} of ${st.samples.length} samples · ${st.header.groups.length} groups · ${st.header.algorithm ?? ''}`);
+    const h = st.header, ng = h.groups.length;
+    const groups = h.subsampled && typeof h.totalGroups === 'number' ? `${ng} of ${h.totalGroups} groups stored` : `${ng} groups`;
+    const bad = [...this.badFields.values()];
+    this.setStatus(`${this.notice ? `${this.notice} · ` : ''}${bad.length ? `filter ignored: ${bad.join('; ')} · ` : ''}step ${this.stepNo} · ${this.rows.length} of ${st.samples.length} samples · ${groups} · ${h.algorithm ?? ''}`);
     this.saveState();
   }
 
@@ -214,7 +346,7 @@ export class RolloutView {
         const s = st.samples[i], ss = this.stats[i];
         const base = [`#${i}`, `r ${fmt(s.reward, 3)}`, `A ${fmt(ss.advantage, 3)}`];
         if (this.mode === 'group') base.push(...Object.entries(s.rewardParts ?? {}).map(([k, v]) => `${k.slice(0, 4)} ${fmt(v, 2)}`));
-        else base.splice(1, 0, s.group);
+        else base.push(shortText(displayText(s.prompt ?? ''), 60)); // the prompt, not the group id (full text on hover)
         return [filtered.has(i) ? '⊘' : '', ...base].filter(Boolean);
       },
     });
@@ -232,6 +364,8 @@ export class RolloutView {
   private hover(c: Cell | null, ev: MouseEvent | null): void {
     const t0 = performance.now();
     const tip = this.els.tooltip;
+    const row = !c && ev ? this.grid.headerSampleAt(ev) : undefined;
+    if (row !== undefined && ev && this.step) { this.rowTip(row, ev); return; }
     if (!c || !ev || !this.step) { tip.hidden = true; return; }
     const st = this.step, s = st.samples[c.sample];
     const tok = displayToken(s.tokens[c.token] ?? '');
@@ -248,6 +382,25 @@ export class RolloutView {
       el('div', { cls: 'tip-where', text: `sample ${c.sample} · token ${c.token} of ${s.length} · group ${s.group} · reward ${fmt(s.reward)}` }),
       el('table', {}, ...rows.map(([k, v]) => el('tr', {}, el('td', { text: k }), el('td', { cls: k === metricDef(this.metric).needs[0] ? 'num cur' : 'num', text: v })))),
     );
+    this.placeTip(ev);
+    this.debug.hoverMs = performance.now() - t0;
+  }
+
+  /** Hover over a row header: the sample's full prompt and completion, reward (and parts), advantage, length. */
+  private rowTip(i: number, ev: MouseEvent): void {
+    const st = this.step!, s = st.samples[i], ss = this.stats[i];
+    const parts = Object.entries(s.rewardParts ?? {}).map(([k, v]) => `${k} ${fmt(v, 4)}`).join(', ');
+    const comp = displayText(s.completion ?? '');
+    this.els.tooltip.replaceChildren(
+      el('div', { cls: 'tip-where', text: `sample ${i} · reward ${fmt(s.reward, 4)}${parts ? ` (${parts})` : ''} · advantage ${fmt(ss.advantage, 4)} · ${s.length} tokens${s.truncated ? ' · truncated' : ''}${ss.filtered ? ' · group filtered' : ''}` }),
+      el('div', { cls: 'tip-prompt' }, el('span', { cls: 'muted', text: 'prompt ' }), el('code', { text: displayText(s.prompt ?? '') })),
+      el('div', { cls: 'tip-completion' }, el('span', { cls: 'muted', text: 'completion ' }), el('code', { text: comp.length > 600 ? `${comp.slice(0, 599)}…` : comp })),
+    );
+    this.placeTip(ev);
+  }
+
+  private placeTip(ev: MouseEvent): void {
+    const tip = this.els.tooltip;
     tip.hidden = false;
     const vw = window.innerWidth, vh = window.innerHeight;
     const w = tip.offsetWidth, h = tip.offsetHeight;
@@ -255,7 +408,6 @@ export class RolloutView {
     if (x + w > vw) x = Math.max(0, ev.clientX - w - 10);
     if (y + h > vh) y = Math.max(0, ev.clientY - h - 10);
     tip.style.left = `${x}px`; tip.style.top = `${y}px`;
-    this.debug.hoverMs = performance.now() - t0;
   }
 
   private pin(c: Cell | null, notify = true): void {
@@ -411,6 +563,7 @@ export class RolloutView {
   snapshot(): Record<string, unknown> {
     return {
       mode: this.mode, runDir: this.runDir, step: this.stepNo, group: this.group, metric: this.metric, rows: this.rows.slice(), steps: this.steps.slice(),
+      stepInfo: [...this.stepInfo.values()], filter: { ...this.filter }, sort: { ...this.sort }, notice: this.notice,
       domain: this.domain, hits: this.hits.length, pinned: this.grid.pinned, grid: { ...this.grid.stats, cellW: this.grid.cellW, rowH: this.grid.rowH, headerW: this.grid.headerW, headerH: this.grid.headerH },
       debug: { ...this.debug }, theme: this.theme.kind, colorAt: (v: number) => this.color(v),
     };

@@ -9,9 +9,10 @@
  */
 import * as path from 'path';
 import type { PipelineSummary, RolloutGroup, RolloutSample, RunManifest } from '../../../shared/runFormat';
-import { stageDirs, type RunEntry, type RunStore } from '../../runStore';
+import { stageDirs, type RunEntry, type RunStore, type StepHeaderSummary } from '../../runStore';
 import { evidenceCommand } from '../../doctor/evidence';
 import { headline } from '../../headline';
+import { runDisplayLabel } from '../../runLabel';
 import type { Finding as DoctorFinding } from '../../../doctor/types';
 
 export type RunNode =
@@ -94,8 +95,8 @@ function rewardOf(m: Record<string, number | null> | undefined): number | undefi
   const v = m?.['reward/mean'];
   return typeof v === 'number' ? v : undefined;
 }
-export function runLabel(e: RunEntry): string {
-  return e.manifest?.name ?? e.manifest?.id ?? path.basename(e.dir);
+export function runLabel(e: RunEntry, now?: Date): string {
+  return runDisplayLabel({ dir: e.dir, name: e.manifest?.name, id: e.manifest?.id, startedAt: e.manifest?.startedAt }, now);
 }
 
 export function runDescription(e: RunEntry): string {
@@ -197,6 +198,10 @@ export interface TreeModelOptions {
   /** is this run's trainer supervised by this window? (a "running" run that is not, and has not written for
    *  10 minutes, is shown as stale) */
   isSupervised?: (runDir: string) => boolean;
+  /** is this imported run followed live by this window? (an imported run is never shown as a running trainer) */
+  isFollowed?: (runDir: string) => boolean;
+  /** what a supervised run is doing before its first step, e.g. "warm start 120/400" */
+  phaseOf?: (runDir: string) => string | undefined;
   now?: () => number;
 }
 
@@ -271,18 +276,24 @@ export class RunsTreeModel {
       case 'run': {
         const e = this.store.get(n.runDir);
         const st = e.status;
-        const label = n.stageName ? `${n.stageName}: ${runLabel(e)}` : runLabel(e);
         const now = this.opts.now?.() ?? Date.now();
-        const stale = !this.opts.isSupervised?.(e.dir) && e.isStale(now);
+        const label = n.stageName ? `${n.stageName}: ${e.manifest?.name ?? path.basename(e.dir)}` : runLabel(e, new Date(now));
+        // an imported run has no trainer: never a spinning "running" icon or a Stop button; "following" while this window follows its source
+        const imported = !!e.manifest?.source && !this.opts.isSupervised?.(e.dir);
+        const following = imported && st === 'running' && !!this.opts.isFollowed?.(e.dir);
+        const stale = !imported && !this.opts.isSupervised?.(e.dir) && e.isStale(now);
         const staleText = stale ? `no update for ${Math.round((now - e.lastActivity) / 60_000)} min: trainer not running?` : '';
+        const phase = st === 'running' ? this.opts.phaseOf?.(e.dir) : undefined;
+        const liveText = imported && st === 'running' ? (following ? 'following the source' : 'imported (not followed)') : '';
         return {
-          id: `run:${n.stageOf ?? ''}:${n.runDir}`, label, description: [runDescription(e), staleText].filter(Boolean).join(' · '),
+          id: `run:${n.stageOf ?? ''}:${n.runDir}`, label, description: [phase, runDescription(e), liveText, staleText].filter(Boolean).join(' · '),
           tooltip: runTooltip(e) + (stale ? `  \n**${staleText}** (the manifest still says "running"; the trainer may have been killed with its window)` : ''),
           // a pipeline whose RL stage hacked its reward model gets a warning icon: seen at any side-bar width
-          icon: stale ? { id: 'watch', color: 'problemsWarningIcon.foreground' }
+          icon: imported && st === 'running' ? { id: following ? 'eye' : 'history' }
+            : stale ? { id: 'watch', color: 'problemsWarningIcon.foreground' }
             : pipelineSummary(e.manifest?.pipeline).hacking ? { id: 'warning', color: 'problemsWarningIcon.foreground' } : STATUS_ICON[st] ?? STATUS_ICON.unknown,
           collapsible: 'collapsed',
-          contextValue: `rlLens.run.${st}${e.manifest?.stages?.length ? '.pipeline' : ''}`, resource: n.runDir,
+          contextValue: `rlLens.run.${imported && st === 'running' ? (following ? 'following' : 'imported') : st}${e.manifest?.stages?.length ? '.pipeline' : ''}`, resource: n.runDir,
         };
       }
       case 'checkpoints': {
@@ -309,10 +320,22 @@ export class RunsTreeModel {
         const h = headline(m);
         if (h) parts.push(`${h.short} ${fmtNum(h.value)}`);
         if (typeof m?.kl === 'number') parts.push(`kl ${fmtNum(m.kl)}`);
-        if (typeof m?.frac_reward_zero_std === 'number') parts.push(`zero-std ${Math.round(m.frac_reward_zero_std * 100)}%`);
-        const tip = m ? Object.entries(m).slice(0, 30).map(([k, v]) => `${mdEscape(k)}: ${fmtNum(v)}`).join('  \n') : undefined;
+        // what the step's file holds vs what its metrics cover: trace retention may store fewer groups than were generated
+        let sh: StepHeaderSummary | undefined;
+        try { sh = this.store.stepHeader(n.runDir, n.step); } catch { sh = undefined; }
+        const cut = sh?.subsampled ? (sh.totalGroups !== undefined ? `${sh.groups} of ${sh.totalGroups} groups stored` : `${sh.groups} groups stored (subsampled)`) : undefined;
+        if (cut) parts.push(cut);
+        if (typeof m?.frac_reward_zero_std === 'number') parts.push(`zero-std ${Math.round(m.frac_reward_zero_std * 100)}%${cut ? ` of all${sh?.totalGroups !== undefined ? ` ${sh.totalGroups}` : ''}` : ''}`);
+        const tip = [
+          `**step ${n.step}**: ${sh === undefined ? 'rollout file not readable' : sh.traced ? 'per-token traces stored (the heatmap colours every token)' : 'text only (no per-token arrays at this step: the heatmap shows text; traces are kept every few steps)'}`,
+          ...(sh ? [sh.subsampled
+            ? `**stored:** ${sh.totalGroups !== undefined ? `${sh.groups} of ${sh.totalGroups}` : sh.groups} groups${sh.totalSamples !== undefined ? ` (${sh.samples} of ${sh.totalSamples} samples)` : ` (${sh.samples} samples)`}: trace retention (\`rollouts.maxSamples\`) keeps whole groups in order; the groups listed below are the stored ones`
+            : `**stored:** all ${sh.groups} groups (${sh.samples} samples), listed below`] : []),
+          ...(m ? [`**metrics** (reward, kl, zero-std, …) cover every group the step generated${sh?.totalGroups !== undefined ? ` (${sh.totalGroups})` : ''}, stored or not; \`frac_reward_zero_std\` = share of the generated groups whose rewards were all equal (with dynamic sampling, the dropped groups too)`, '',
+            ...Object.entries(m).slice(0, 30).map(([k, v]) => `${mdEscape(k)}: ${fmtNum(v)}`)] : []),
+        ].join('  \n');
         return {
-          id: `step:${n.runDir}:${n.step}`, label: `step ${n.step}`, description: parts.join(' · '), tooltip: tip, icon: { id: 'debug-step-over' },
+          id: `step:${n.runDir}:${n.step}`, label: `step ${n.step}`, description: parts.join(' · '), tooltip: tip, icon: { id: sh?.traced ? 'symbol-color' : 'debug-step-over' },
           collapsible: 'collapsed', contextValue: 'rlLens.step',
           command: undefined,
         };
@@ -377,8 +400,9 @@ export function groupView(n: Extract<RunNode, { kind: 'group' }>, g: RolloutGrou
   return {
     id, label: oneLine(g.prompt, 50), description: desc, tooltip: tip,
     icon: g.filtered || zeroVar ? { id: 'circle-slash', color: 'problemsWarningIcon.foreground' } : { id: 'symbol-array' },
+    // no click command: a click expands the group to its samples; the group view opens from the inline action
+    // (package.json view/item/context rlLens.showGroup on viewItem =~ /^rlLens\.group/) or the context menu
     collapsible: 'collapsed', contextValue: g.filtered || zeroVar ? 'rlLens.group.filtered' : 'rlLens.group',
-    command: { command: 'rlLens.showGroup', title: 'Show Group View', args: [{ runDir: n.runDir, step: n.step, group: n.group }] },
   };
 }
 

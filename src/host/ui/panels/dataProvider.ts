@@ -5,14 +5,17 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { FILES, type EvalRecord, type MetricsRecord, type RunStatus } from '../../../shared/runFormat';
-import type { MetricsPayload, RunRef, StepPayload } from '../../../shared/protocol';
-import { isRunDir, listRolloutSteps, readManifest, readRolloutStep } from '../../../runio/reader';
+import type { HostNotificationMap, MetricsPayload, RunRef, StepInfo, StepPayload } from '../../../shared/protocol';
+import type { RolloutStepHeader } from '../../../shared/runFormat';
+import { isRunDir, listRolloutSteps, readManifest, readRolloutStep, readRolloutStepHeader } from '../../../runio/reader';
 import { readJsonlFrom } from '../../../runio/jsonl';
+import { tokenViewOf } from '../../tokenize';
+import { runDisplayLabel } from '../../runLabel';
 
 export function runRef(runDir: string): RunRef {
   try {
     const m = readManifest(runDir);
-    return { runDir, label: m.name ?? m.id ?? path.basename(runDir), algorithm: m.algorithm, status: m.status };
+    return { runDir, label: runDisplayLabel({ dir: runDir, name: m.name, id: m.id, startedAt: m.startedAt }), algorithm: m.algorithm, status: m.status, ...(typeof m.startedAt === 'string' ? { startedAt: m.startedAt } : {}) };
   } catch {
     return { runDir, label: path.basename(runDir) };
   }
@@ -30,12 +33,43 @@ export function getStep(runDir: string, step: number): StepPayload {
   const dir = checkRunDir(runDir);
   if (!Number.isInteger(step) || step < 0) throw new Error(`step must be a non-negative integer, got ${JSON.stringify(step)}`);
   // the one reader (runio/reader.ts): header, samples, the block, and every problem met (truncated block included)
-  const r = readRolloutStep(dir, step);
-  const problems = r.problems.map((p) => `${path.basename(p.file)}${p.line ? `:${p.line}` : ''}: ${p.message}`);
-  const header = r.header.algorithm ? r.header : { ...r.header, algorithm: String(runRef(dir).algorithm ?? '') };
+  const read = readRolloutStep(dir, step);
+  const problems = read.problems.map((p) => `${path.basename(p.file)}${p.line ? `:${p.line}` : ''}: ${p.message}`);
+  // every run gets a token view: samples with text but no tokens (TRL imports) are tokenized here (src/host/tokenize.ts)
+  let manifest;
+  try { manifest = readManifest(dir); } catch { manifest = undefined; }
+  const tv = tokenViewOf(dir, manifest, read);
+  const r = tv.step;
+  const header = r.header.algorithm ? r.header : { ...r.header, algorithm: String(manifest?.algorithm ?? '') };
   // the block as its own ArrayBuffer (readStepData made a fresh one): transferred to the webview, not JSON
   const data = r.data.byteOffset === 0 && r.data.byteLength === r.data.buffer.byteLength ? r.data.buffer as ArrayBuffer : r.data.slice().buffer as ArrayBuffer;
-  return { runDir: dir, header, samples: r.samples, data, problems };
+  return { runDir: dir, header, samples: r.samples, data, problems, ...(tv.info ? { tokenization: tv.info } : {}) };
+}
+
+/** What a step's header says, for the step picker: per-token traces or text only, and the counts. */
+export function stepInfoOf(h: Pick<RolloutStepHeader, 'step' | 'arrays' | 'numSamples' | 'groups' | 'subsampled' | 'totalGroups' | 'totalSamples'>): StepInfo {
+  const info: StepInfo = { step: h.step, traced: Array.isArray(h.arrays) && h.arrays.length > 0, samples: h.numSamples ?? 0, groups: h.groups?.length ?? 0 };
+  if (h.subsampled) info.subsampled = true;
+  if (typeof h.totalGroups === 'number') info.totalGroups = h.totalGroups;
+  if (typeof h.totalSamples === 'number') info.totalSamples = h.totalSamples;
+  return info;
+}
+
+/** Every rollout step of a run with what its header line says (one short read per step, no samples, no block). */
+export function stepInfos(runDir: string): StepInfo[] {
+  const dir = checkRunDir(runDir);
+  return listRolloutSteps(dir).map((step) => {
+    try { return { ...stepInfoOf(readRolloutStepHeader(dir, step)), step }; } catch { return { step, traced: false, samples: 0, groups: 0 }; }
+  });
+}
+
+/**
+ * The `metrics/append` a poll of a followed run sends, or undefined when nothing changed. A status change alone (the run
+ * ended between two polls without writing another metric line) is sent too, so the dashboard's "(running)" goes.
+ */
+export function appendMessage(runDir: string, p: ReturnType<RunFollower['poll']>): HostNotificationMap['metrics/append'] | undefined {
+  if (!p.records.length && !p.evals.length && !p.statusChanged) return undefined;
+  return { runDir, records: p.records, evals: p.evals, ...(p.status ? { status: p.status } : {}) };
 }
 
 /** Follows one run's metrics.jsonl / eval.jsonl / rollouts from where it last read. */

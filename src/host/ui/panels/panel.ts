@@ -8,7 +8,7 @@ import {
   PROTOCOL_VERSION, parseWebviewMessage,
   type DashboardAnnotation, type HostNotificationMap, type RequestMessage, type ResponseMessage, type RunRef, type ViewKind, type ViewTarget, type WebviewNotification, type WebviewRequestHandlers, type WebviewState,
 } from '../../../shared/protocol';
-import { RunFollower, checkRunDir, runRef } from './dataProvider';
+import { RunFollower, appendMessage, checkRunDir, runRef } from './dataProvider';
 import { answerRequest, webviewRequestHandlers } from './requests';
 import { makeNonce, renderWebviewHtml } from './html';
 
@@ -89,6 +89,19 @@ export class LensPanel implements vscode.Disposable {
     this.panel.reveal(undefined, false);
   }
 
+  /** Dashboard: the webview's run picker chose these runs (only runs the view may read: the Runs tree's or its own). */
+  private async pickedRuns(runDirs: unknown): Promise<void> {
+    if (this.view !== 'dashboard' || !Array.isArray(runDirs)) return;
+    const refs: RunRef[] = [];
+    for (const d of runDirs) {
+      if (typeof d !== 'string') continue;
+      try { refs.push(runRef(await this.allowedRun(d))); } catch (e) { this.hooks.log(`dashboard run picker: ${(e as Error).message}`); }
+    }
+    this.runs = refs;
+    this.updateTitle();
+    this.sendAnnotations();
+  }
+
   /** Dashboard: send the doctor's findings of its runs (or only of `onlyRunDir`) as `doctor/annotations`. */
   sendAnnotations(onlyRunDir?: string): void {
     if (this.view !== 'dashboard' || !this.hooks.annotations) return;
@@ -133,6 +146,7 @@ export class LensPanel implements vscode.Disposable {
       case 'open/group': this.hooks.open('group', msg.params); break;
       case 'state/changed': this.lastState = msg.params; break;
       case 'log/error': this.hooks.log(`webview ${this.view}: ${msg.params.message}`); break;
+      case 'dashboard/runs': void this.pickedRuns(msg.params.runDirs); break;
     }
   }
 
@@ -155,6 +169,26 @@ export class LensPanel implements vscode.Disposable {
       const initial = f.initial();
       this.updateTimer();
       return initial;
+    },
+    saveFile: async (defaultName, content) => {
+      const base = vscode.workspace.workspaceFolders?.[0]?.uri;
+      const uri = await vscode.window.showSaveDialog({
+        title: 'RL Lens: export samples (JSONL)', saveLabel: 'Export', filters: { 'JSON Lines': ['jsonl'] },
+        ...(base ? { defaultUri: vscode.Uri.joinPath(base, defaultName) } : {}),
+      });
+      if (!uri) return undefined;
+      await vscode.workspace.fs.writeFile(uri, Buffer.from(content, 'utf8'));
+      return uri.fsPath;
+    },
+    saveExport: async (file) => {
+      const base = vscode.workspace.workspaceFolders?.[0]?.uri;
+      const uri = await vscode.window.showSaveDialog({
+        title: `RL Lens: export panel (${file.format.toUpperCase()})`, saveLabel: 'Export', filters: { [file.filterName]: [file.format] },
+        ...(base ? { defaultUri: vscode.Uri.joinPath(base, file.fileName) } : {}),
+      });
+      if (!uri) return undefined;
+      await vscode.workspace.fs.writeFile(uri, file.bytes);
+      return uri.fsPath;
     },
   });
 
@@ -182,7 +216,10 @@ export class LensPanel implements vscode.Disposable {
       if (onlyRunDir && path.resolve(onlyRunDir) !== dir) continue;
       try {
         const p = f.poll();
-        if (p.records.length || p.evals.length || p.statusChanged) this.post('metrics/append', { runDir: dir, records: p.records, evals: p.evals, status: p.status });
+        const m = appendMessage(dir, p);
+        if (m) this.post('metrics/append', m);
+        // keep the runs' status current: a reloaded webview's `init` and the tab title use it
+        if (p.statusChanged) for (const r of this.runs) if (path.resolve(r.runDir) === dir) r.status = p.status;
         for (const s of p.newSteps) this.post('rollout/stepAdded', { runDir: dir, step: s });
       } catch (e) { this.hooks.log(`follow ${dir}: ${(e as Error).message}`); }
     }

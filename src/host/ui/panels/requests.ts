@@ -3,8 +3,11 @@
  * No `vscode` import: LensPanel (panel.ts) supplies the context, unit tests a fake one.
  */
 import type { MetricsPayload, RequestMessage, RequestMethod, ResponseMessage, RunRef, WebviewRequestHandlers } from '../../../shared/protocol';
-import { listRolloutSteps } from '../../../runio/reader';
-import { getStep } from './dataProvider';
+import * as path from 'path';
+import { listRolloutSteps, readRolloutStep } from '../../../runio/reader';
+import { getStep, stepInfos } from './dataProvider';
+import { exportRecords, toJsonl } from './exportSamples';
+import { checkExport, type CheckedExport } from './exportFile';
 
 /** What the handlers need from the panel that received the request. */
 export interface RequestContext {
@@ -16,6 +19,10 @@ export interface RequestContext {
   follow(runDir: string): void;
   /** follow a run's metrics from the start: everything so far (later records stream as `metrics/append`) */
   followMetrics(absRunDir: string): MetricsPayload;
+  /** ask where to save `content` (a save dialog offering `defaultName`) and write it; the path, or undefined when cancelled */
+  saveFile(defaultName: string, content: string): Promise<string | undefined>;
+  /** dashboard export: ask where to save the checked file (save dialog) and write it; the path, or undefined when cancelled */
+  saveExport(file: CheckedExport): Promise<string | undefined>;
 }
 
 /** The handler table: an object literal of WebviewRequestHandlers, so a request method without a handler does not compile. */
@@ -27,8 +34,22 @@ export function webviewRequestHandlers(ctx: RequestContext): WebviewRequestHandl
       ctx.follow(runDir);
       return steps;
     },
+    'rollout/stepInfo': async ({ runDir }) => {
+      const infos = stepInfos(await ctx.allowedRun(runDir));
+      ctx.follow(runDir);
+      return infos;
+    },
     'rollout/getStep': async ({ runDir, step }) => getStep(await ctx.allowedRun(runDir), step),
     'metrics/get': async ({ runDir }) => ctx.followMetrics(await ctx.allowedRun(runDir)),
+    'export/save': async (file) => ({ path: await ctx.saveExport(checkExport(file)) }),
+    'samples/export': async ({ runDir, step, samples }) => {
+      const dir = await ctx.allowedRun(runDir);
+      if (!Number.isInteger(step) || step < 0) throw new Error(`step must be a non-negative integer, got ${JSON.stringify(step)}`);
+      if (!Array.isArray(samples)) throw new Error('samples must be an array of sample indices');
+      const records = exportRecords(path.basename(dir), readRolloutStep(dir, step), samples);
+      const file = await ctx.saveFile(`${path.basename(dir)}-step${step}-samples.jsonl`, toJsonl(records));
+      return { path: file, count: records.length };
+    },
   };
 }
 
