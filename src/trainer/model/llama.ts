@@ -1,0 +1,418 @@
+/**
+ * Llama-family causal transformer (Llama 2/3, Qwen2, SmolLM, TinyLlama, Mistral without sliding window) in raw tfjs
+ * ops, trainable on every backend including wasm (no gather in the differentiable path: see ops.ts).
+ *
+ *   ids [B,T] ─ embed_tokens ─ n_layers × block ─ RMSNorm ─┬─ lm_head (or embed_tokensᵀ when tied) → logits [B,T,V]
+ *     block: x += o_proj(attn(RoPE(q_proj(n1)), RoPE(k_proj(n1)), v_proj(n1)));  n1 = RMSNorm(x)     └─ value_head → values [B,T]
+ *            x += down_proj(silu(gate_proj(n2)) · up_proj(n2));                    n2 = RMSNorm(x)
+ *
+ * References: Touvron et al. 2023 (Llama 2) §2.2: pre-normalisation with RMSNorm (Zhang & Sennrich 2019), SwiGLU
+ * (Shazeer 2020), rotary embeddings (Su et al. 2021, eq. 34), grouped-query attention (Ainslie et al. 2023).
+ * Code followed: llama2.c run.c `forward` (rmsnorm, RoPE over adjacent pairs, GQA via kv_mul, SwiGLU w2(silu(w1 x)·w3 x))
+ * and Hugging Face transformers `modeling_llama.py` (`rotate_half`, `repeat_kv`, `LlamaRMSNorm`, `LlamaMLP`).
+ *
+ * Rotary layouts (`ropeLayout`): 'interleaved' rotates adjacent pairs (2i, 2i+1) of each head (llama2.c, Meta's
+ * original checkpoints); 'half' rotates (i, i + hd/2) (Hugging Face's rotate_half; HF's conversion script permutes the
+ * q/k rows so that both give the same model: see llama2c.ts `permuteForHalfRope`). Both use θ_i = rope_theta^(−2i/hd).
+ *
+ * Weights use Hugging Face's names (`model.layers.0.self_attn.q_proj.weight`, ...), but every linear weight is stored
+ * as [in, out] (x·W), the transpose of nn.Linear's [out, in]; loaders transpose. Shapes: D = dModel, H = nHeads,
+ * K = nKvHeads, hd = D/H, F = hiddenDim, V = vocabSize.
+ *
+ * Padding: as GPT (gpt.ts): LEFT-padded batches pass `attentionMask` [B,T]; positions are cumsum(mask) − 1.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng, hashString } from '../rng';
+import { embed, linear, mm, oneHotF32, swapLast } from './ops';
+import type { ForwardOptions, ForwardResult, KVCache, TokenLogprobOptions, TokenLogprobResult } from './gpt';
+
+export interface LlamaConfig {
+  vocabSize: number;
+  /** maximum sequence length (prompt + response): max_position_embeddings / llama2.c seq_len */
+  contextLength: number;
+  /** hidden size D */
+  dModel: number;
+  /** MLP hidden size F (intermediate_size / llama2.c hidden_dim) */
+  hiddenDim: number;
+  nLayers: number;
+  /** query heads H */
+  nHeads: number;
+  /** key/value heads K (H/K query heads share one K/V head); = nHeads for plain multi-head attention */
+  nKvHeads?: number;
+  /** rotary base θ (rope_theta), default 10000 */
+  ropeTheta?: number;
+  /** which pairs rotate: 'interleaved' (llama2.c) or 'half' (Hugging Face rotate_half). Default 'half'. */
+  ropeLayout?: 'interleaved' | 'half';
+  /** RMSNorm ε (rms_norm_eps), default 1e-5 */
+  rmsNormEps?: number;
+  /** output head = embed_tokensᵀ (tie_word_embeddings) */
+  tieEmbeddings?: boolean;
+  /** q/k/v projections have biases (Qwen2) */
+  qkvBias?: boolean;
+  /** scalar value head on the final hidden state (PPO critic sharing the trunk) */
+  valueHead?: boolean;
+}
+
+export type LlamaWeights = Record<string, { shape: number[]; data: Float32Array }>;
+
+let llamaCounter = 0;
+
+/** RMSNorm (Zhang & Sennrich 2019, eq. 4): x / √(mean(x²) + ε) · g, over the last axis. x [..., D], g [D]. */
+export function rmsNorm(x: tf.Tensor, g: tf.Tensor1D, eps: number): tf.Tensor {
+  const ms = tf.mean(tf.square(x), -1, true);
+  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), g);
+}
+
+/** SiLU (swish): x·σ(x). */
+export function silu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(x, tf.sigmoid(x));
+}
+
+/**
+ * Rotary position embedding (Su et al. 2021, eq. 34) on x [B, T, heads, hd] with cos, sin [B, T, 1, hd/2]:
+ * each rotated pair (a, b) becomes (a·cos − b·sin, a·sin + b·cos).
+ */
+export function applyRope(x: tf.Tensor4D, cos: tf.Tensor, sin: tf.Tensor, layout: 'interleaved' | 'half'): tf.Tensor4D {
+  const [B, T, Hh, hd] = x.shape;
+  const half = hd / 2;
+  if (layout === 'half') {
+    const a = tf.slice(x, [0, 0, 0, 0], [B, T, Hh, half]);
+    const b = tf.slice(x, [0, 0, 0, half], [B, T, Hh, half]);
+    return tf.concat([tf.sub(tf.mul(a, cos), tf.mul(b, sin)), tf.add(tf.mul(a, sin), tf.mul(b, cos))], 3) as tf.Tensor4D;
+  }
+  const r = tf.reshape(x, [B, T, Hh, half, 2]);
+  const a = tf.reshape(tf.slice(r, [0, 0, 0, 0, 0], [B, T, Hh, half, 1]), [B, T, Hh, half]);
+  const b = tf.reshape(tf.slice(r, [0, 0, 0, 0, 1], [B, T, Hh, half, 1]), [B, T, Hh, half]);
+  const ra = tf.sub(tf.mul(a, cos), tf.mul(b, sin)), rb = tf.add(tf.mul(a, sin), tf.mul(b, cos));
+  return tf.reshape(tf.stack([ra, rb], 4), [B, T, Hh, hd]) as tf.Tensor4D;
+}
+
+/** Grouped-query attention: each of the K key/value heads serves H/K consecutive query heads (HF repeat_kv). [B,T,K,hd] → [B,T,H,hd]. */
+export function repeatKv(x: tf.Tensor4D, rep: number): tf.Tensor4D {
+  if (rep === 1) return x;
+  const [B, T, K, hd] = x.shape;
+  const e = tf.expandDims(x, 3); // [B,T,K,1,hd]
+  return tf.reshape(tf.concat(Array.from({ length: rep }, () => e), 3), [B, T, K * rep, hd]) as tf.Tensor4D;
+}
+
+export class Llama {
+  readonly family = 'llama' as const;
+  readonly config: Required<LlamaConfig>;
+  readonly weights = new Map<string, tf.Variable>();
+  readonly uid: string;
+  private causalBias = new Map<number, tf.Tensor2D>();
+  /** rotary tables [contextLength, hd/2] (constants, not trained) */
+  private readonly cosTable: tf.Tensor2D;
+  private readonly sinTable: tf.Tensor2D;
+  private disposed = false;
+
+  private constructor(config: LlamaConfig, trainable: boolean, init: ((name: string, shape: number[]) => Float32Array) | undefined) {
+    this.config = Llama.fullConfig(config);
+    const c = this.config;
+    if (c.dModel % c.nHeads !== 0) throw new Error(`llama: dModel (${c.dModel}) must be divisible by nHeads (${c.nHeads})`);
+    if (c.nHeads % c.nKvHeads !== 0) throw new Error(`llama: nHeads (${c.nHeads}) must be a multiple of nKvHeads (${c.nKvHeads})`);
+    if ((c.dModel / c.nHeads) % 2 !== 0) throw new Error(`llama: head size ${c.dModel / c.nHeads} must be even (rotary pairs)`);
+    this.uid = `llama${++llamaCounter}`;
+    for (const [name, shape] of Llama.shapes(c)) {
+      const data = init ? init(name, shape) : new Float32Array(shape.reduce((a, b) => a * b, 1));
+      const t0 = tf.tensor(data, shape, 'float32');
+      this.weights.set(name, tf.variable(t0, trainable, `${this.uid}/${name}`));
+      t0.dispose();
+    }
+    const tables = Llama.ropeTables(c);
+    this.cosTable = tf.keep(tf.tensor2d(tables.cos, [c.contextLength, tables.half]));
+    this.sinTable = tf.keep(tf.tensor2d(tables.sin, [c.contextLength, tables.half]));
+  }
+
+  static fullConfig(config: LlamaConfig): Required<LlamaConfig> {
+    return { nKvHeads: config.nHeads, ropeTheta: 10000, ropeLayout: 'half', rmsNormEps: 1e-5, tieEmbeddings: false, qkvBias: false, valueHead: false, ...config };
+  }
+
+  /**
+   * cos / sin of pos·θ_i for every position and pair i (θ_i = rope_theta^(−2i/hd)), computed as llama2.c does in
+   * float32: freq = 1 / powf(theta, 2i/hd), val = pos·freq.
+   */
+  static ropeTables(c: Required<LlamaConfig>): { cos: Float32Array; sin: Float32Array; half: number } {
+    const hd = c.dModel / c.nHeads, half = hd / 2;
+    const cos = new Float32Array(c.contextLength * half), sin = new Float32Array(c.contextLength * half);
+    for (let i = 0; i < half; i++) {
+      const freq = Math.fround(1 / Math.fround(Math.pow(c.ropeTheta, Math.fround((2 * i) / hd))));
+      for (let p = 0; p < c.contextLength; p++) {
+        const val = Math.fround(p * freq);
+        cos[p * half + i] = Math.cos(val);
+        sin[p * half + i] = Math.sin(val);
+      }
+    }
+    return { cos, sin, half };
+  }
+
+  /** Names and shapes of all weights, in a fixed order (HF names; linear weights [in, out]). */
+  static shapes(c: Required<LlamaConfig>): [string, number[]][] {
+    const D = c.dModel, hd = D / c.nHeads, Hq = c.nHeads * hd, Hk = c.nKvHeads * hd, F = c.hiddenDim, V = c.vocabSize;
+    const out: [string, number[]][] = [['model.embed_tokens.weight', [V, D]]];
+    for (let l = 0; l < c.nLayers; l++) {
+      const p = `model.layers.${l}.`;
+      out.push([p + 'input_layernorm.weight', [D]],
+        [p + 'self_attn.q_proj.weight', [D, Hq]], [p + 'self_attn.k_proj.weight', [D, Hk]], [p + 'self_attn.v_proj.weight', [D, Hk]]);
+      if (c.qkvBias) out.push([p + 'self_attn.q_proj.bias', [Hq]], [p + 'self_attn.k_proj.bias', [Hk]], [p + 'self_attn.v_proj.bias', [Hk]]);
+      out.push([p + 'self_attn.o_proj.weight', [Hq, D]], [p + 'post_attention_layernorm.weight', [D]],
+        [p + 'mlp.gate_proj.weight', [D, F]], [p + 'mlp.up_proj.weight', [D, F]], [p + 'mlp.down_proj.weight', [F, D]]);
+    }
+    out.push(['model.norm.weight', [D]]);
+    if (!c.tieEmbeddings) out.push(['lm_head.weight', [D, V]]);
+    if (c.valueHead) out.push(['value_head.weight', [D, 1]], ['value_head.bias', [1]]);
+    return out;
+  }
+
+  /** Random init (seeded JS generator: same weights on every backend): N(0, 0.02) matrices, RMSNorm gains 1, biases 0. */
+  static create(config: LlamaConfig, seed = 0): Llama {
+    return new Llama(config, true, (name, shape) => {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const out = new Float32Array(n);
+      if (name.endsWith('.bias')) return out;
+      if (/layernorm\.weight$|model\.norm\.weight$/.test(name)) return out.fill(1);
+      const rng = new Rng((seed * 1000003) ^ hashString(name));
+      for (let i = 0; i < n; i++) out[i] = rng.normal() * 0.02;
+      return out;
+    });
+  }
+
+  /** A model with the given weights. Every weight of the architecture must be present with its shape (named in the error). */
+  static fromWeights(config: LlamaConfig, weights: LlamaWeights, trainable = true, source = 'the checkpoint'): Llama {
+    for (const [name, shape] of Llama.shapes(Llama.fullConfig(config))) {
+      const w = weights[name];
+      if (!w) throw new Error(`llama: tensor ${name} missing from ${source}`);
+      if (w.shape.join(',') !== shape.join(',')) throw new Error(`llama: tensor ${name} in ${source} has shape [${w.shape}] but the config needs [${shape}]`);
+    }
+    return new Llama(config, trainable, (name) => weights[name].data);
+  }
+
+  trainableVariables(): tf.Variable[] { return [...this.weights.values()].filter((v) => v.trainable); }
+
+  w(name: string): tf.Variable {
+    const v = this.weights.get(name);
+    if (!v) throw new Error(`llama: no weight ${name}`);
+    return v;
+  }
+
+  clone(trainable = false): Llama {
+    return new Llama(this.config, trainable, (name) => this.w(name).dataSync() as Float32Array);
+  }
+
+  copyWeightsFrom(other: Llama): void {
+    for (const [name, v] of this.weights) v.assign(other.w(name));
+  }
+
+  getWeights(): LlamaWeights {
+    const out: LlamaWeights = {};
+    for (const [name, v] of this.weights) out[name] = { shape: v.shape.slice(), data: v.dataSync() as Float32Array };
+    return out;
+  }
+
+  setWeights(weights: LlamaWeights): void {
+    for (const [name, v] of this.weights) {
+      const w = weights[name];
+      if (!w) throw new Error(`llama: weight ${name} missing`);
+      if (w.shape.join(',') !== v.shape.join(',')) throw new Error(`llama: weight ${name} has shape [${w.shape}], expected [${v.shape}]`);
+      tf.tidy(() => v.assign(tf.tensor(w.data, w.shape, 'float32')));
+    }
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const v of this.weights.values()) v.dispose();
+    for (const t of this.causalBias.values()) t.dispose();
+    this.causalBias.clear();
+    this.cosTable.dispose();
+    this.sinTable.dispose();
+  }
+
+  parameterCount(): number {
+    let n = 0;
+    for (const [, shape] of Llama.shapes(this.config)) n += shape.reduce((a, b) => a * b, 1);
+    return n;
+  }
+
+  /** Forward FLOPs per token at length T (Kaplan et al. 2020 convention, as GPT.flopsPerToken). */
+  flopsPerToken(T = this.config.contextLength): number {
+    const c = this.config, D = c.dModel, hd = D / c.nHeads;
+    const perLayer = D * c.nHeads * hd + 2 * D * c.nKvHeads * hd + c.nHeads * hd * D + 3 * D * c.hiddenDim;
+    return 2 * (c.nLayers * perLayer + D * c.vocabSize + (c.valueHead ? D : 0)) + 2 * c.nLayers * T * D;
+  }
+
+  summary(): { parameters: number; flopsPerToken: number; [k: string]: unknown } {
+    return { family: this.family, parameters: this.parameterCount(), flopsPerToken: this.flopsPerToken(), ...this.config };
+  }
+
+  private causal(T: number): tf.Tensor2D {
+    let b = this.causalBias.get(T);
+    if (!b) {
+      const d = new Float32Array(T * T);
+      for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) d[i * T + j] = -1e9;
+      b = tf.keep(tf.tensor2d(d, [T, T]));
+      this.causalBias.set(T, b);
+    }
+    return b;
+  }
+
+  /** cos, sin [B, T, 1, hd/2] for int32 positions [B, T] (one-hot rows of the constant tables: no gather). */
+  private rope(positions: tf.Tensor2D): { cos: tf.Tensor; sin: tf.Tensor } {
+    const [B, T] = positions.shape;
+    const half = this.cosTable.shape[1];
+    const oh = oneHotF32(tf.reshape(positions, [B * T]) as tf.Tensor1D, this.config.contextLength);
+    return { cos: tf.reshape(mm(oh, this.cosTable), [B, T, 1, half]), sin: tf.reshape(mm(oh, this.sinTable), [B, T, 1, half]) };
+  }
+
+  private static defaultPositions(B: number, T: number, offset = 0): tf.Tensor2D {
+    return tf.tensor2d(Array.from({ length: B }, () => Array.from({ length: T }, (_, t) => t + offset)), [B, T], 'int32');
+  }
+
+  /** positions = cumsum(mask) − 1, clamped at 0 (left padding). mask [B,T] → int32 [B,T] */
+  static positionsFromMask(mask: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => tf.cast(tf.maximum(tf.sub(tf.cumsum(tf.cast(mask, 'float32'), 1), 1), 0), 'int32') as tf.Tensor2D);
+  }
+
+  private static keyBias(mask: tf.Tensor2D): tf.Tensor4D {
+    const [B, T] = mask.shape;
+    return tf.reshape(tf.mul(tf.sub(1, tf.cast(mask, 'float32')), -1e9), [B, 1, 1, T]) as tf.Tensor4D;
+  }
+
+  /**
+   * One block on x [B·T, D] at rotary tables cos/sin [B,T,1,hd/2]; with `past` (KV cache, keys after RoPE, already
+   * repeated to H heads: [B·H, Tc, hd]) attends over past + new keys. Returns new x and this step's k, v [B·H, T(+Tc), hd].
+   */
+  private block(l: number, x: tf.Tensor2D, B: number, T: number, rope: { cos: tf.Tensor; sin: tf.Tensor }, bias: tf.Tensor | undefined, past?: { k: tf.Tensor3D; v: tf.Tensor3D }): { x: tf.Tensor2D; k: tf.Tensor3D; v: tf.Tensor3D } {
+    const c = this.config, D = c.dModel, H = c.nHeads, K = c.nKvHeads, hd = D / H, p = `model.layers.${l}.`;
+    const b = (n: string) => (c.qkvBias ? (this.w(p + n) as tf.Tensor1D) : undefined);
+    // attention: n1 = RMSNorm(x); q, k, v projections; RoPE on q and k; GQA
+    const n1 = rmsNorm(x, this.w(p + 'input_layernorm.weight') as tf.Tensor1D, c.rmsNormEps) as tf.Tensor2D;
+    const q = applyRope(tf.reshape(linear(n1, this.w(p + 'self_attn.q_proj.weight') as tf.Tensor2D, b('self_attn.q_proj.bias')), [B, T, H, hd]), rope.cos, rope.sin, c.ropeLayout);
+    const k = applyRope(tf.reshape(linear(n1, this.w(p + 'self_attn.k_proj.weight') as tf.Tensor2D, b('self_attn.k_proj.bias')), [B, T, K, hd]), rope.cos, rope.sin, c.ropeLayout);
+    const v = tf.reshape(linear(n1, this.w(p + 'self_attn.v_proj.weight') as tf.Tensor2D, b('self_attn.v_proj.bias')), [B, T, K, hd]) as tf.Tensor4D;
+    const heads = (t: tf.Tensor4D) => tf.reshape(tf.transpose(repeatKv(t, H / K), [0, 2, 1, 3]), [B * H, T, hd]) as tf.Tensor3D;
+    const qh = tf.reshape(tf.transpose(q, [0, 2, 1, 3]), [B * H, T, hd]);
+    let kh = heads(k), vh = heads(v);
+    if (past) { kh = tf.concat([past.k, kh], 1); vh = tf.concat([past.v, vh], 1); }
+    const Tk = kh.shape[1];
+    let s = tf.mul(mm(qh, swapLast(kh)), 1 / Math.sqrt(hd)); // [B·H, T, Tk]
+    if (bias) s = tf.reshape(tf.add(tf.reshape(s, [B, H, T, Tk]), bias), [B * H, T, Tk]);
+    const a = mm(tf.softmax(s), vh);
+    const a2 = tf.reshape(tf.transpose(tf.reshape(a, [B, H, T, hd]), [0, 2, 1, 3]), [B * T, H * hd]) as tf.Tensor2D;
+    const x1 = tf.add(x, linear(a2, this.w(p + 'self_attn.o_proj.weight') as tf.Tensor2D)) as tf.Tensor2D;
+    // MLP (SwiGLU): down(silu(gate(n2)) · up(n2))
+    const n2 = rmsNorm(x1, this.w(p + 'post_attention_layernorm.weight') as tf.Tensor1D, c.rmsNormEps) as tf.Tensor2D;
+    const f = tf.mul(silu(linear(n2, this.w(p + 'mlp.gate_proj.weight') as tf.Tensor2D)), linear(n2, this.w(p + 'mlp.up_proj.weight') as tf.Tensor2D)) as tf.Tensor2D;
+    const x2 = tf.add(x1, linear(f, this.w(p + 'mlp.down_proj.weight') as tf.Tensor2D)) as tf.Tensor2D;
+    return { x: x2, k: kh, v: vh };
+  }
+
+  /** Final RMSNorm + heads on x [N, D]. */
+  private heads(x: tf.Tensor2D, withValues: boolean): { logits: tf.Tensor2D; values?: tf.Tensor1D } {
+    const c = this.config;
+    const h = rmsNorm(x, this.w('model.norm.weight') as tf.Tensor1D, c.rmsNormEps) as tf.Tensor2D;
+    const logits = (c.tieEmbeddings ? mm(h, swapLast(this.w('model.embed_tokens.weight'))) : mm(h, this.w('lm_head.weight'))) as tf.Tensor2D;
+    if (!withValues) return { logits };
+    if (!c.valueHead) throw new Error('llama: values requested but the model has no value head');
+    const values = tf.reshape(linear(h, this.w('value_head.weight') as tf.Tensor2D, this.w('value_head.bias') as tf.Tensor1D), [-1]) as tf.Tensor1D;
+    return { logits, values };
+  }
+
+  /** Embedding → blocks → heads on ids [B,T] at int32 positions [B,T]; `keep` collects each layer's k / v, `past` is the cache. */
+  private run(ids: tf.Tensor2D, positions: tf.Tensor2D, bias: tf.Tensor | undefined, withValues: boolean, keep?: { k: tf.Tensor3D; v: tf.Tensor3D }[], past?: { k: tf.Tensor3D; v: tf.Tensor3D }[]): { logits: tf.Tensor2D; values?: tf.Tensor1D } {
+    const [B, T] = ids.shape;
+    let x = embed(tf.reshape(ids, [B * T]) as tf.Tensor1D, this.w('model.embed_tokens.weight') as tf.Tensor2D);
+    const rope = this.rope(positions);
+    for (let l = 0; l < this.config.nLayers; l++) {
+      const o = this.block(l, x, B, T, rope, bias, past?.[l]);
+      x = o.x;
+      keep?.push({ k: o.k, v: o.v });
+    }
+    return this.heads(x, withValues);
+  }
+
+  /** Full forward pass. ids int32 [B,T] (T ≤ contextLength). Differentiable. → logits [B,T,V] (values [B,T] with opts.values). */
+  forward(ids: tf.Tensor2D, opts: ForwardOptions = {}): ForwardResult {
+    const [B, T] = ids.shape;
+    if (T > this.config.contextLength) throw new Error(`llama: sequence length ${T} exceeds contextLength ${this.config.contextLength}`);
+    const positions = opts.attentionMask ? Llama.positionsFromMask(opts.attentionMask) : Llama.defaultPositions(B, T);
+    let bias: tf.Tensor = this.causal(T);
+    if (opts.attentionMask) bias = tf.add(bias, Llama.keyBias(opts.attentionMask));
+    const r = this.run(ids, positions, bias, Boolean(opts.values));
+    return {
+      logits: tf.reshape(r.logits, [B, T, this.config.vocabSize]) as tf.Tensor3D,
+      values: r.values ? (tf.reshape(r.values, [B, T]) as tf.Tensor2D) : undefined,
+    };
+  }
+
+  /** Per-token log-probs of the sequence itself (as GPT.tokenLogprobs): logprobs[:,t] = log π(ids[:,t+1] | ids[:,≤t]). */
+  tokenLogprobs(ids: tf.Tensor2D, opts: TokenLogprobOptions = {}): TokenLogprobResult {
+    const [B, T] = ids.shape;
+    const V = this.config.vocabSize;
+    const out = this.forward(ids, opts);
+    let logits = tf.slice(out.logits, [0, 0, 0], [B, T - 1, V]);
+    if (opts.temperature !== undefined && opts.temperature !== 1) logits = tf.div(logits, opts.temperature);
+    const logp = tf.logSoftmax(logits);
+    const targets = oneHotF32(tf.reshape(tf.slice(ids, [0, 1], [B, T - 1]), [B * (T - 1)]) as tf.Tensor1D, V);
+    const logprobs = tf.reshape(tf.sum(tf.mul(tf.reshape(logp, [B * (T - 1), V]), targets), 1), [B, T - 1]) as tf.Tensor2D;
+    const res: TokenLogprobResult = { logprobs };
+    if (opts.entropy) res.entropy = tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), 2)) as tf.Tensor2D;
+    if (out.values) res.values = tf.slice(out.values, [0, 0], [B, T - 1]);
+    return res;
+  }
+
+  /** Response-part log-probs (as GPT.responseLogprobs): ids [B, P+N] → [B, N]. */
+  responseLogprobs(ids: tf.Tensor2D, promptLength: number, opts: TokenLogprobOptions = {}): TokenLogprobResult {
+    const [B, T] = ids.shape;
+    const N = T - promptLength;
+    if (N <= 0 || promptLength < 1) throw new Error(`llama: responseLogprobs needs 1 ≤ promptLength < T (got P=${promptLength}, T=${T})`);
+    const r = this.tokenLogprobs(ids, opts);
+    const cut = (x: tf.Tensor2D): tf.Tensor2D => tf.slice(x, [0, promptLength - 1], [B, N]);
+    return { logprobs: cut(r.logprobs), entropy: r.entropy && cut(r.entropy), values: r.values && cut(r.values) };
+  }
+
+  /** KV cache: run (left-padded) prompts and keep keys (after RoPE) / values; → cache and next-token logits [B,V]. */
+  prefill(ids: number[][], mask?: number[][]): { cache: KVCache; logits: tf.Tensor2D; values?: tf.Tensor1D } {
+    const B = ids.length, T = ids[0].length;
+    if (T > this.config.contextLength) throw new Error(`llama: prompt length ${T} exceeds contextLength ${this.config.contextLength}`);
+    const m = mask ?? ids.map((r) => r.map(() => 1));
+    const r = tf.tidy(() => {
+      const idsT = tf.tensor2d(ids, [B, T], 'int32');
+      const maskT = tf.tensor2d(m, [B, T], 'float32');
+      const layers: { k: tf.Tensor3D; v: tf.Tensor3D }[] = [];
+      const o = this.run(idsT, Llama.positionsFromMask(maskT), tf.add(this.causal(T), Llama.keyBias(maskT)), this.config.valueHead, layers);
+      const lastRows = tf.reshape(tf.slice(tf.reshape(o.logits, [B, T, -1]), [0, T - 1, 0], [B, 1, this.config.vocabSize]), [B, this.config.vocabSize]) as tf.Tensor2D;
+      const values = o.values ? (tf.reshape(tf.slice(tf.reshape(o.values, [B, T]), [0, T - 1], [B, 1]), [B]) as tf.Tensor1D) : undefined;
+      return { layers, logits: lastRows, values };
+    });
+    const nextPos = m.map((row) => row.reduce((a, b) => a + b, 0));
+    return { cache: { layers: r.layers, keyMask: m.map((row) => row.slice()), nextPos, batch: B }, logits: r.logits, values: r.values };
+  }
+
+  /** KV cache: one token per row at each row's next position; updates the cache in place; → next-token logits [B,V]. */
+  decodeStep(cache: KVCache, tokens: number[]): { logits: tf.Tensor2D; values?: tf.Tensor1D } {
+    const B = cache.batch;
+    for (let b = 0; b < B; b++) if (cache.nextPos[b] >= this.config.contextLength) throw new Error(`llama: position ${cache.nextPos[b]} exceeds contextLength ${this.config.contextLength}`);
+    for (const row of cache.keyMask) row.push(1);
+    const Tk = cache.keyMask[0].length;
+    const old = cache.layers;
+    const r = tf.tidy(() => {
+      const idsT = tf.tensor2d(tokens, [B, 1], 'int32');
+      const posT = tf.tensor2d(cache.nextPos.map((p) => [p]), [B, 1], 'int32');
+      const hasPad = cache.keyMask.some((row) => row.includes(0));
+      const bias = hasPad ? Llama.keyBias(tf.tensor2d(cache.keyMask, [B, Tk], 'float32')) : undefined;
+      const layers: { k: tf.Tensor3D; v: tf.Tensor3D }[] = [];
+      const o = this.run(idsT, posT, bias, this.config.valueHead, layers, old);
+      return { layers, logits: o.logits, values: o.values };
+    });
+    for (const l of old) { l.k.dispose(); l.v.dispose(); }
+    cache.layers = r.layers;
+    for (let b = 0; b < B; b++) cache.nextPos[b]++;
+    return { logits: r.logits, values: r.values };
+  }
+
+  static disposeCache(cache: KVCache): void {
+    for (const l of cache.layers) { l.k.dispose(); l.v.dispose(); }
+    cache.layers = [];
+  }
+}
