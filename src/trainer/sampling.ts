@@ -13,7 +13,7 @@
  *   responseMask  [B, N]    1 for generated tokens (including the EOS token), 0 after it
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { GPT } from './model/gpt';
+import type { KVCache } from './model/gpt';
 import { Rng } from './rng';
 import { EOS, PAD } from './tokenizer';
 
@@ -32,8 +32,24 @@ export interface SampleOptions {
   stopAtEos?: boolean;
   /** also record the value head's estimate at each generated token's state (model needs valueHead) */
   values?: boolean;
-  /** token ids never sampled (e.g. PAD, BOS); default [PAD, BOS] */
+  /** token ids never sampled (e.g. PAD, BOS); default [pad, 1] (the char tokenizer's PAD and BOS) */
   banned?: number[];
+  /** end-of-sequence id (default: the char tokenizer's EOS); pretrained tokenizers pass theirs */
+  eos?: number;
+  /** id used for padding (default: the char tokenizer's PAD); masked out everywhere */
+  pad?: number;
+}
+
+/** What generation needs of a model: GPT (gpt.ts) and Llama (llama.ts) both are one. */
+export interface Decoder {
+  readonly config: { vocabSize: number; contextLength: number; valueHead?: boolean };
+  prefill(ids: number[][], mask?: number[][]): { cache: KVCache; logits: tf.Tensor2D; values?: tf.Tensor1D };
+  decodeStep(cache: KVCache, tokens: number[]): { logits: tf.Tensor2D; values?: tf.Tensor1D };
+}
+
+function disposeCache(cache: KVCache): void {
+  for (const l of cache.layers) { l.k.dispose(); l.v.dispose(); }
+  cache.layers = [];
 }
 
 export interface GenerationResult {
@@ -102,12 +118,13 @@ export function pickToken(logits: ArrayLike<number>, opts: { temperature: number
  * Generate continuations of a batch of prompts (token ids, BOS included by the caller) with a KV cache.
  * No gradients; all intermediate tensors are disposed.
  */
-export function generate(model: GPT, prompts: number[][], opts: SampleOptions): GenerationResult {
+export function generate(model: Decoder, prompts: number[][], opts: SampleOptions): GenerationResult {
   const B = prompts.length;
   if (B === 0) throw new Error('generate: no prompts');
   const temperature = opts.temperature ?? 1;
   const tau = temperature > 0 ? temperature : 1;
-  const pick = { temperature, topP: opts.topP ?? 1, topK: opts.topK ?? 0, banned: opts.banned ?? [PAD, 1] };
+  const pad = opts.pad ?? PAD, eos = opts.eos ?? EOS;
+  const pick = { temperature, topP: opts.topP ?? 1, topK: opts.topK ?? 0, banned: opts.banned ?? [pad, 1] };
   const rng = temperature > 0 ? (opts.rng ?? new Rng(opts.seed ?? 0)) : undefined;
   const stopAtEos = opts.stopAtEos ?? true;
   const P = Math.max(...prompts.map((p) => p.length));
@@ -117,7 +134,7 @@ export function generate(model: GPT, prompts: number[][], opts: SampleOptions): 
   const wantValues = Boolean(opts.values);
   if (wantValues && !model.config.valueHead) throw new Error('generate: values requested but the model has no value head');
 
-  const padded = prompts.map((p) => [...Array(P - p.length).fill(PAD), ...p]);
+  const padded = prompts.map((p) => [...Array(P - p.length).fill(pad), ...p]);
   const pmask = prompts.map((p) => [...Array(P - p.length).fill(0), ...Array(p.length).fill(1)]);
   const tokens: number[][] = prompts.map(() => []);
   const logprobs: number[][] = prompts.map(() => []);
@@ -138,14 +155,14 @@ export function generate(model: GPT, prompts: number[][], opts: SampleOptions): 
       const V = model.config.vocabSize;
       const next: number[] = [];
       for (let b = 0; b < B; b++) {
-        if (done[b]) { next.push(PAD); continue; }
+        if (done[b]) { next.push(pad); continue; }
         const r = pickToken(L.subarray(b * V, (b + 1) * V), pick, rng);
         tokens[b].push(r.token);
         logprobs[b].push(r.logprob);
         entropy[b].push(r.entropy);
         if (values && Vv) values[b].push(Vv[b]);
         next.push(r.token);
-        if (stopAtEos && r.token === EOS) { done[b] = true; finished[b] = true; }
+        if (stopAtEos && r.token === eos) { done[b] = true; finished[b] = true; }
       }
       N = step + 1;
       logitsT.dispose();
@@ -159,14 +176,14 @@ export function generate(model: GPT, prompts: number[][], opts: SampleOptions): 
   } finally {
     logitsT.dispose();
     valuesT?.dispose();
-    (model.constructor as typeof GPT).disposeCache(cache);
+    disposeCache(cache);
   }
   const ids: number[][] = [];
   const attentionMask: number[][] = [];
   const responseMask: number[][] = [];
   for (let b = 0; b < B; b++) {
     const n = tokens[b].length;
-    ids.push([...padded[b], ...tokens[b], ...Array(N - n).fill(PAD)]);
+    ids.push([...padded[b], ...tokens[b], ...Array(N - n).fill(pad)]);
     attentionMask.push([...pmask[b], ...Array(n).fill(1), ...Array(N - n).fill(0)]);
     responseMask.push([...Array(n).fill(1), ...Array(N - n).fill(0)]);
   }
@@ -184,7 +201,7 @@ export interface TextCodec {
  * n times in order (prompt 0 × n, prompt 1 × n, …), with one generator threaded through all chunks: the same rows and
  * chunking give the same samples. Returns them grouped per prompt, with whether each ended with EOS.
  */
-export function sampleGroups(model: GPT, tok: TextCodec, prompts: string[], n: number, opts: SampleOptions, chunk = 256): { texts: string[][]; finished: boolean[][] } {
+export function sampleGroups(model: Decoder, tok: TextCodec, prompts: string[], n: number, opts: SampleOptions, chunk = 256): { texts: string[][]; finished: boolean[][] } {
   const rows: number[][] = [];
   for (const p of prompts) { const ids = tok.encode(p, { bos: true }); for (let s = 0; s < n; s++) rows.push(ids); }
   const texts: string[][] = prompts.map(() => []), finished: boolean[][] = prompts.map(() => []);

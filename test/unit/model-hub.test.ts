@@ -3,59 +3,14 @@
 // HF_HUB_OFFLINE from the cache, clear messages when nothing is cached or a hash does not match.
 import { test, after } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { STORIES260K, hubEnv, hubFiles, parseHubId, repoCacheFolder } from '../../src/trainer/model/hub';
+import { COMMIT, hubServer } from '../fixtures/hubServer';
 
 const MODELS = path.resolve(__dirname, '../../../shared/models');
 const skip = fs.existsSync(path.join(MODELS, 'stories260K', 'tok512.bin')) ? false : `${MODELS} not present`;
-const COMMIT = 'a'.repeat(40);
-
-/** The hub's endpoints the client uses (POST /api/models/<repo>/paths-info/<rev>, GET /<repo>/resolve/<rev>/<path>,
- *  ranged "bytes=0-0" first), serving karpathy/tinyllamas from ../shared/models. Logs every request. */
-function hubServer(): Promise<{ url: string; requests: string[]; close: () => Promise<void> }> {
-  const requests: string[] = [];
-  const local = (p: string) => path.join(MODELS, p);
-  const server = http.createServer((req, res) => {
-    requests.push(`${req.method} ${req.url}`);
-    const u = new URL(req.url!, 'http://x');
-    let m = /^\/api\/models\/karpathy\/tinyllamas\/paths-info\/([^/]+)$/.exec(u.pathname);
-    if (m && req.method === 'POST') {
-      let body = '';
-      req.on('data', (c) => { body += c; });
-      req.on('end', () => {
-        const paths = (JSON.parse(body) as { paths: string[] }).paths;
-        const items = paths.filter((p) => fs.existsSync(local(p))).map((p) => {
-          const data = fs.readFileSync(local(p));
-          const sha = createHash('sha256').update(data).digest('hex');
-          return { type: 'file', path: p, size: data.length, oid: sha.slice(0, 40), lfs: { oid: sha, size: data.length, pointerSize: 134 }, lastCommit: { id: COMMIT, title: 'x', date: '2023-08-01T00:00:00.000Z' } };
-        });
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(items));
-      });
-      return;
-    }
-    m = /^\/karpathy\/tinyllamas\/resolve\/([^/]+)\/(.+)$/.exec(u.pathname);
-    if (m && fs.existsSync(local(m[2]))) {
-      const data = fs.readFileSync(local(m[2]));
-      const headers = { 'content-type': 'application/octet-stream', 'x-repo-commit': COMMIT, etag: `"${createHash('sha256').update(data).digest('hex')}"` };
-      const range = /^bytes=(\d+)-(\d+)$/.exec(String(req.headers.range ?? ''));
-      if (range) {
-        const a = Number(range[1]), b = Math.min(Number(range[2]), data.length - 1);
-        res.writeHead(206, { ...headers, 'content-range': `bytes ${a}-${b}/${data.length}`, 'content-length': String(b - a + 1) }).end(data.subarray(a, b + 1));
-      } else res.writeHead(200, { ...headers, 'content-length': String(data.length) }).end(data);
-      return;
-    }
-    res.writeHead(404, { 'x-error-code': 'EntryNotFound', 'content-type': 'application/json' }).end(JSON.stringify({ error: 'Entry not found' }));
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    resolve({ url, requests, close: () => new Promise<void>((r) => server.close(() => r())) });
-  }));
-}
 
 const tmpHome = () => fs.mkdtempSync(path.join(os.tmpdir(), 'rllens-hfhome-'));
 const closers: (() => Promise<void>)[] = [];
