@@ -186,7 +186,11 @@ export function spikes(s: Series, w: number, z: number, ratio: number, minHistor
         const md = 1.4826 * mad(win);
         const sig = Math.max(md, 0.01 * Math.abs(m), sigmaFloor);
         zz = Math.abs(v - m) / sig;
-        if (zz > z && Math.abs(v - m) > (ratio - 1) * Math.abs(m)) out.push({ index: i, step: s.steps[i], value: v, baseline: m, z: zz, zMeaningful: md > 0 && md >= 0.01 * Math.abs(m) && md >= sigmaFloor && m !== 0, p10: quantile(win, 0.1), p90: quantile(win, 0.9) });
+        // no spread in the window (MAD 0: e.g. a grad norm that is exactly 0 at most steps): σ is only a floor, so
+        // demand instead that the value is `ratio`× beyond anything in the window (nothing to compare with: no spike)
+        const maxAbs = md > 0 ? 0 : Math.max(...win.map(Math.abs));
+        const degenerateOk = md > 0 || (maxAbs > 0 && Math.abs(v - m) > ratio * maxAbs);
+        if (zz > z && degenerateOk && Math.abs(v - m) > (ratio - 1) * Math.abs(m)) out.push({ index: i, step: s.steps[i], value: v, baseline: m, z: zz, zMeaningful: md > 0 && md >= 0.01 * Math.abs(m) && md >= sigmaFloor && m !== 0, p10: quantile(win, 0.1), p90: quantile(win, 0.9) });
       }
     }
     hist.push(v);

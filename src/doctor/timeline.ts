@@ -18,6 +18,8 @@ export interface TimelineOptions {
   /** keep the diagnosis at the current last step as a checkpoint too (a live run: what it showed must not be
    *  forgotten even when the next replay checkpoint comes later) */
   remember?: boolean;
+  /** at most this many extra diagnoses per update to pin down the step where findings changed (default 96) */
+  maxRefinements?: number;
 }
 
 export interface TimelineResult {
@@ -94,6 +96,21 @@ export class DoctorTimeline {
       if (!this.done.has(s)) this.done.set(s, diagnose(truncateInput(input, s), thresholds, { only: opts.only }));
     }
     if (opts.remember) this.done.set(last, final);
+    // refine: between two evaluated steps whose findings differ, bisect over the data steps so "raised at" / "resolved
+    // at" are the first data step where it changed, whatever the grid (a live run's grid is finer than the finished
+    // run's: without this, live and after-the-fact would name different steps)
+    const index = new Map(steps.map((s, i) => [s, i]));
+    const at = (i: number) => (i === steps.length - 1 ? final : this.done.get(steps[i]));
+    const ids = (fs: Finding[]) => fs.map((f) => f.id).sort().join('|');
+    let budget = opts.maxRefinements ?? 96;
+    const refine = (a: number, b: number): void => {
+      if (b - a <= 1 || budget <= 0 || ids(at(a)!) === ids(at(b)!)) return;
+      const mid = (a + b) >> 1;
+      if (!this.done.has(steps[mid])) { this.done.set(steps[mid], diagnose(truncateInput(input, steps[mid]), thresholds, { only: opts.only })); budget--; }
+      refine(a, mid); refine(mid, b);
+    };
+    const evaluated = [...this.done.keys(), last].filter((s) => s <= last && index.has(s)).map((s) => index.get(s)!).sort((a, b) => a - b);
+    for (let i = 1; i < evaluated.length; i++) refine(evaluated[i - 1], evaluated[i]);
     const points = [...this.done.entries()].filter(([s]) => s < last).sort((a, b) => a[0] - b[0]);
     points.push([last, final]);
     return { findings: mergeHistory(points), checkpoints: points.map(([s]) => s), lastStep: last };

@@ -11,6 +11,7 @@ import { detectFormat, followForeignRun, type ForeignFollower } from '../importe
 import type { Supervisor } from './supervisor';
 import { defaultRunsFolder, readSettings } from './settings';
 import { loadTemplates, newRunDirName, templatesDir } from './presets';
+import { FAMILY_LABEL, MEASURED_ON, formatDuration, presetEntry, startRunPresets } from '../shared/presets';
 import { absolutizePaths, applyTraceRetention, deepMerge, isStrictJson, parseConfigText } from './configPrep';
 import { findCodeReferences, untrustedRefusal } from './trust';
 import { installGpuBackend } from './gpuBackend';
@@ -115,9 +116,17 @@ export class ShellCommands implements vscode.Disposable {
   private async pickConfig(): Promise<{ preset: string } | { configPath: string } | { template: true } | undefined> {
     type Item = vscode.QuickPickItem & { value?: { preset: string } | { configPath: string } | { template: true } };
     const items: Item[] = [];
-    const templates = loadTemplates(templatesDir(this.context.extensionPath));
-    items.push({ label: 'Built-in presets', kind: vscode.QuickPickItemKind.Separator });
-    for (const t of templates) items.push({ label: `$(beaker) ${t.label}`, detail: t.detail, value: { preset: t.id } });
+    // the trainer's preset table (src/shared/presets.ts: `--preset ID` is the same run): recommended first, then by family
+    let family = '';
+    for (const p of startRunPresets()) {
+      const sep = p.recommended ? 'Recommended' : FAMILY_LABEL[p.family];
+      if (sep !== family) { items.push({ label: sep, kind: vscode.QuickPickItemKind.Separator }); family = sep; }
+      const took = formatDuration(p.seconds);
+      items.push({
+        label: `$(${p.recommended ? 'star-full' : 'beaker'}) ${p.label}${took ? ` (${took})` : ''}`, description: p.id,
+        detail: `${p.detail}${took ? ` Measured: ${took} on ${MEASURED_ON}.` : ''}`, value: { preset: p.id },
+      });
+    }
     const files = await vscode.workspace.findFiles(WORKSPACE_CONFIG_GLOB, '{**/node_modules/**,**/.git/**}', 200);
     if (files.length) {
       items.push({ label: 'Workspace configs (*.rllens.json)', kind: vscode.QuickPickItemKind.Separator });
@@ -134,11 +143,15 @@ export class ShellCommands implements vscode.Disposable {
     let config: Record<string, unknown>;
     let source: string;
     let fromWorkspace = false;
-    if (a.preset) {
+    const entry = a.preset ? presetEntry(a.preset) : undefined;
+    if (entry) {
+      config = entry.make();
+      source = `the preset "${entry.label}"`;
+    } else if (a.preset) {
       const t = loadTemplates(templatesDir(this.context.extensionPath)).find((x) => x.id === a.preset);
-      if (!t) throw new Error(`no built-in preset "${a.preset}" (have: ${loadTemplates(templatesDir(this.context.extensionPath)).map((x) => x.id).join(', ')})`);
+      if (!t) throw new Error(`no built-in preset "${a.preset}" (have: ${startRunPresets().map((x) => x.id).join(', ')})`);
       config = parseConfigText(t.text, t.file);
-      source = `the preset "${t.label}"`;
+      source = `the template "${t.label}"`;
     } else {
       const file = path.resolve(a.configPath!);
       config = parseConfigText(fs.readFileSync(file, 'utf8'), file);

@@ -41,7 +41,7 @@ export function problemSummary(list: InputProblem[], count: number): string {
   let errors = 0; let warnings = 0; let skipped = 0;
   for (const p of list) { if (p.severity === 'warning') warnings++; else errors++; if (isSkip(p)) skipped++; }
   const of = list.length < count ? ` (counted over the first ${list.length} kept)` : '';
-  return `${count} problem(s): ${errors} error(s), ${warnings} warning(s)${of}; ${skipped ? `${skipped} source line(s) / row(s) / entr(y/ies) / file(s) skipped, the rest kept` : 'nothing was skipped (every line was kept)'}`;
+  return `${count} problem(s): ${errors} error(s), ${warnings} warning(s)${of}; ${skipped ? `${skipped} skipped (whole lines, rows, log entries or files), the rest kept` : 'nothing was skipped (every line was kept)'}`;
 }
 
 // ---------------------------------------------------------------------------------------------

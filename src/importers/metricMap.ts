@@ -33,6 +33,11 @@ export const VERL_METRICS: Record<string, string | string[]> = {
   'actor/reward_kl_penalty_coeff': 'kl_coef',
   'actor/grad_norm': 'grad_norm',
   'actor/lr': 'lr',
+  // older verl (≤ 0.2): apply_kl_penalty returned {'critic/kl': current_kl, 'critic/kl_coeff': beta} (later renamed
+  // actor/reward_kl_penalty[_coeff]); dp_actor.py logged 'actor/entropy_loss' (masked mean entropy) before actor/entropy
+  'critic/kl': 'kl',
+  'critic/kl_coeff': 'kl_coef',
+  'actor/entropy_loss': 'entropy',
   'response_length/mean': 'response_length/mean',
   'response_length/max': 'response_length/max',
   'response_length/min': 'response_length/min',

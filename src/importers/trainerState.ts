@@ -42,7 +42,8 @@ export function looksLikeTrainerState(file: string): boolean {
  * `others` = further candidates in the folder itself that are not imported (reported).
  */
 export function findTrainerStates(dir: string): { chosen?: string; others: string[] } {
-  const top = listFiles(dir, (n) => n.endsWith('.json'), 0).filter(looksLikeTrainerState).sort(naturalCompare);
+  // by name (even when its content is broken: then it is reported), or by content
+  const top = listFiles(dir, (n) => n.endsWith('.json'), 0).filter((f) => path.basename(f) === 'trainer_state.json' || looksLikeTrainerState(f)).sort(naturalCompare);
   if (top.length) {
     const exact = top.find((f) => path.basename(f) === 'trainer_state.json');
     // by name first, else the one written last (a later stage / a later save)

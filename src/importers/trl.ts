@@ -21,7 +21,7 @@ import { Worker } from 'worker_threads';
 import { createRequire } from 'module';
 import type { EvalRecord, InputProblem, MetricsRecord, RolloutSampleInput } from '../shared/runFormat';
 import { Problems, derivedStepMetrics, fileStamp, groupSamples, isObject, jsonSafe, listFiles, naturalCompare, parsePyJson, textOf } from './common';
-import { TRL_METRICS, mapMetrics } from './metricMap';
+import { TRL_METRICS, TRL_METRIC_PATTERNS, mapMetrics } from './metricMap';
 import { parseStep, type PollResult, type Session, type StepOut } from './session';
 import { findTrainerStates, recoverTruncatedState, stepOfEntry } from './trainerState';
 import { evalFromSamples } from './verl';
@@ -494,7 +494,7 @@ export class TrlSession implements Session {
       delete data.step;
       for (const f of rewardFuncsOf(Object.keys(data))) this.rewardFuncs.add(f);
       const isEval = Object.keys(data).some((k) => k.startsWith('eval_'));
-      const m = mapMetrics(data, TRL_METRICS, isEval ? { stripPrefix: 'eval_' } : {});
+      const m = mapMetrics(data, TRL_METRICS, { patterns: TRL_METRIC_PATTERNS, ...(isEval ? { stripPrefix: 'eval_' } : {}) });
       for (const k of m.nonFinite) this.problems.add({ file: ts, field: `${where}.${k}`, severity: 'warning', message: 'value is NaN/Infinity; stored as null (missing)' });
       for (const k of m.nonNumeric) this.problems.add({ file: ts, field: `${where}.${k}`, severity: 'warning', message: `not a number (${JSON.stringify(data[k])?.slice(0, 60)}); not a metric, skipped` });
       if (!isEval) this.logTrain.set(step, { ...(this.logTrain.get(step) ?? {}), ...m.values });

@@ -17,7 +17,7 @@ import * as path from 'path';
 import { passAtK } from '../shared/passAtK';
 import type { EvalRecord, InputProblem, MetricsRecord, RolloutSampleInput } from '../shared/runFormat';
 import { Problems, TailWatch, derivedStepMetrics, forEachLine, groupSamples, isObject, jsonSafe, keepExtra, listFiles, naturalCompare, parsePyJson, textOf } from './common';
-import { VERL_METRICS, mapMetrics } from './metricMap';
+import { OPENRLHF_METRICS, VERL_METRICS, mapMetrics } from './metricMap';
 import { JsonlStepIndex, parseStep, type ConvertedSample, type PollResult, type Session, type StepOut } from './session';
 
 const DUMP_NAME = /^(\d+)\.jsonl$/;
@@ -77,6 +77,15 @@ export function verlLayout(src: string, cache?: Map<string, FileKind>): VerlLayo
   lay.rolloutFiles.sort(byNum); lay.validationFiles.sort(byNum); lay.metricFiles.sort(byNum); lay.unknownFiles.sort(byNum);
   return lay;
 }
+
+/**
+ * A line of verl's console logger (`trainer.logger=['console']`, the default): `LocalLogger.log` prints
+ * `concat_dict_to_str(data, step)` = `step:N - name:value - name:value ...`, often behind a Ray prefix
+ * `(TaskRunner pid=...)`. Seen in real logs, e.g. volcengine/verl docs quickstart (`step:0 - timing/gen:21.470 - ...`).
+ * RL Lens reads the file logger's JSON lines, not this text: such a line is named for what it is, not "not valid JSON".
+ */
+const VERL_CONSOLE_LINE = /(?:^|[\s)])step:\s*\d+\s+-\s+[^\s:]+:\s*-?[\d.]/;
+const VERL_CONSOLE_MESSAGE = "a verl console-logger line (step:N - name:value - ...), not the file logger's JSON that RL Lens reads; line skipped. Log with trainer.logger=['console','file'] (verl FileLogger: $VERL_FILE_LOGGER_PATH, or $VERL_FILE_LOGGER_ROOT/<project>/<experiment>.jsonl) and import that file";
 
 const CORE = new Set(['input', 'output', 'score', 'step', 'gts']);
 
@@ -199,7 +208,10 @@ export class VerlSession implements Session {
         if (!isObject(rec) || !isObject(rec.data)) { this.problems.add({ file: f, line: l.line, field: 'data', message: 'expected {"step": N, "data": {...}}; line skipped' }); return; }
         const step = parseStep(rec.step);
         if (typeof step === 'string') { this.problems.add({ file: f, line: l.line, field: 'step', message: `${step}; line skipped` }); return; }
-        const m = mapMetrics(rec.data, VERL_METRICS);
+        // OpenRLHF histories exported as {"step","data"} lines (keys `train/<name>`, see OPENRLHF_METRICS)
+        const openrlhf = 'train/policy_loss' in rec.data || 'policy_loss' in rec.data;
+        const m = openrlhf ? mapMetrics(rec.data, OPENRLHF_METRICS, { stripPrefix: 'train/' }) : mapMetrics(rec.data, VERL_METRICS);
+        if (openrlhf) this.notes.add('lines with OpenRLHF metric names (policy_loss, ppo_kl, ...; train/ prefix of its wandb logs) mapped to RL Lens names (policy_loss → pg_loss, ppo_clip_ratio → clip_ratio/region_mean, ...)');
         for (const k of m.nonFinite) this.problems.add({ file: f, line: l.line, field: `data.${k}`, severity: 'warning', message: 'value is NaN/Infinity; stored as null (missing)' });
         for (const k of m.nonNumeric) this.problems.add({ file: f, line: l.line, field: `data.${k}`, severity: 'warning', message: `not a number (${JSON.stringify(rec.data[k])?.slice(0, 60)}); not a metric, skipped` });
         if (Object.keys(rec.data).some((k) => k.startsWith('critic/vf_') || k.startsWith('critic/values'))) this.sawCritic = true;
@@ -223,7 +235,7 @@ export class VerlSession implements Session {
         this.metricLines++;
         const p = parsePyJson(l.text);
         this.problems.add(!p.ok
-          ? (l.terminated ? { file: f, line: l.line, message: `not valid JSON (${p.error}); line skipped` } : { file: f, line: l.line, severity: 'warning', message: 'torn last line; skipped' })
+          ? (l.terminated ? { file: f, line: l.line, message: VERL_CONSOLE_LINE.test(l.text) ? VERL_CONSOLE_MESSAGE : `not valid JSON (${p.error}); line skipped` } : { file: f, line: l.line, severity: 'warning', message: 'torn last line; skipped' })
           : { file: f, line: l.line, message: 'neither a verl generation dump line ({"input","output","score",...}) nor a file-logger line ({"step","data"}); skipped' });
       });
       this.metricState.set(f, { offset: r.nextOffset, line: r.nextLine });

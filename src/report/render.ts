@@ -1,5 +1,6 @@
 /**
- * Pure rendering: CheckpointReport → readable text document (language id `rl-lens-report`, coloured by
+ * Pure rendering: CheckpointReport → readable text document (ASCII "-" for minus: VS Code boxes U+2212 as an ambiguous
+ * character) (language id `rl-lens-report`, coloured by
  * media/syntaxes/rl-lens-report.tmLanguage.json). Deterministic and line-stable so two reports line up in VS Code's
  * diff editor: same sections, same order (tensors in checkpoint order, generations in eval-set order), no timings.
  */
@@ -63,7 +64,7 @@ export function tensorSection(rows: TensorRow[], hasBase: boolean, maxRows = 48,
     const ranked = rows.filter((r) => r.relChange !== null && r.relChange !== undefined).sort((a, b) => (b.relChange! - a.relChange!) || a.name.localeCompare(b.name));
     const n = Math.min(ranked.length, rows.length > maxRows ? top : 5);
     if (n > 0) {
-      out.push(`Most changed tensors (‖W − W_base‖ / ‖W_base‖):`);
+      out.push(`Most changed tensors (‖W - W_base‖ / ‖W_base‖):`);
       ranked.slice(0, n).forEach((r, i) => out.push(`  ${String(i + 1).padStart(2)}. ${r.name.padEnd(28)} ${fmtPct(r.relChange).padStart(10)}  ${bar(maxOf(ranked) > 0 ? r.relChange! / maxOf(ranked) : 0, 20)}`));
       out.push('');
     }
@@ -93,7 +94,7 @@ function maxOf(rows: TensorRow[]): number {
 /** pass@k table (base and this checkpoint side by side) and a bar chart. */
 export function passAtKSection(p: PassAtKResult, base: PassAtKResult | undefined, labels: { base: string; this: string }): string[] {
   const out: string[] = [];
-  out.push(`n = ${p.samples} samples per prompt, ${p.numPrompts} prompts, temperature ${p.temperature}, seed ${p.seed}; unbiased estimator 1 − C(n−c,k)/C(n,k) (Chen et al. 2021)`);
+  out.push(`n = ${p.samples} samples per prompt, ${p.numPrompts} prompts, temperature ${p.temperature}, seed ${p.seed}; unbiased estimator 1 - C(n-c,k)/C(n,k) (Chen et al. 2021)`);
   const comparable = base && base.samples === p.samples && base.numPrompts === p.numPrompts;
   const rows = p.k.map((k, i) => {
     const b = comparable ? base!.values[base!.k.indexOf(k)] : undefined;

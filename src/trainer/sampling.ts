@@ -13,7 +13,7 @@
  *   responseMask  [B, N]    1 for generated tokens (including the EOS token), 0 after it
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { KVCache } from './model/gpt';
+import type { KVCache } from './model/types';
 import { Rng } from './rng';
 import { EOS, PAD } from './tokenizer';
 

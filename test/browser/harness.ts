@@ -10,6 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { renderWebviewHtml, makeNonce } from '../../src/host/ui/panels/html';
 import { getStep, RunFollower, runRef, stepInfos } from '../../src/host/ui/panels/dataProvider';
 import { listRolloutSteps } from '../../src/runio/reader';
+import { checkExport } from '../../src/host/ui/panels/exportFile';
 import type { RunRef, ViewKind, ViewTarget, WebviewState } from '../../src/shared/protocol';
 import { THEME_VARS, type ThemeName } from './themes';
 
@@ -55,6 +56,8 @@ export interface OpenOptions {
   theme?: ThemeName;
   width?: number;
   height?: number;
+  /** more runs the "Runs tree" knows (answered by `runs/list`, readable by the view): the dashboard's run picker */
+  known?: string[];
 }
 
 export interface Opened {
@@ -66,6 +69,8 @@ export interface Opened {
   pageErrors: string[];
   dialogs: string[];
   followers: Map<string, RunFollower>;
+  /** dashboard `export/save` requests (checked as the host does: exportFile.ts), answered with a path under /tmp */
+  saved: { fileName: string; format: string; bytes: Buffer }[];
   /** `samples/export` requests the page made (the fake host answers with a fixed path) */
   exports: { runDir: string; step: number; samples: number[] }[];
   /** wait until the view reports ready */
@@ -89,6 +94,9 @@ export async function openView(browser: Browser, o: OpenOptions): Promise<Opened
   page.on('dialog', (d) => { dialogs.push(`${d.type()}: ${d.message()}`); void d.dismiss(); });
   const runs: RunRef[] = o.runs.map((d) => runRef(path.resolve(d)));
   const allowed = new Set(runs.map((r) => r.runDir));
+  const known: RunRef[] = [...runs, ...(o.known ?? []).map((d) => runRef(path.resolve(d)))];
+  for (const r of known) allowed.add(r.runDir);
+  const saved: Opened['saved'] = [];
   if (o.target) allowed.add(path.resolve(o.target.runDir));
   const nonce = makeNonce();
   const theme = THEME_VARS[o.theme ?? 'light'];
@@ -103,7 +111,8 @@ export async function openView(browser: Browser, o: OpenOptions): Promise<Opened
       const dir = msg.params.runDir ? path.resolve(msg.params.runDir) : '';
       if (msg.params.runDir && !allowed.has(dir)) throw new Error(`${dir} is not a run this view was opened with`);
       switch (msg.method) {
-        case 'runs/list': return JSON.stringify({ ok: true, result: runs });
+        case 'runs/list': return JSON.stringify({ ok: true, result: known });
+        case 'export/save': { const f = checkExport(msg.params); saved.push({ fileName: f.fileName, format: f.format, bytes: Buffer.from(f.bytes) }); return JSON.stringify({ ok: true, result: { path: `/tmp/${f.fileName}` } }); }
         case 'rollout/listSteps': return JSON.stringify({ ok: true, result: listRolloutSteps(dir) });
         case 'rollout/stepInfo': return JSON.stringify({ ok: true, result: stepInfos(dir) });
         case 'samples/export': { exports.push(msg.params); return JSON.stringify({ ok: true, result: { path: '/tmp/exported.jsonl', count: msg.params.samples.length } }); }
@@ -130,7 +139,7 @@ export async function openView(browser: Browser, o: OpenOptions): Promise<Opened
   await page.route(/^(?!http:\/\/rl-lens\.test\/).*/, (route) => { consoleLines.push(`blocked request: ${route.request().url()}`); return route.abort(); });
   await page.goto(`${ORIGIN}/index.html`);
   const opened: Opened = {
-    page, notifications, consoleLines, pageErrors, dialogs, followers, exports,
+    page, notifications, consoleLines, pageErrors, dialogs, followers, saved, exports,
     ready: async () => { await page.waitForFunction(() => document.body.dataset.ready === 'true' || document.body.dataset.ready === 'error', undefined, { timeout: 30000 }); },
     snapshot: () => page.evaluate(() => {
       const s = (window as any).__rlLens.snapshot();

@@ -36,7 +36,7 @@ test('pipeline run: the Runs view shows the hidden-score verdict, the stage resu
   const row = wb.treeItem('Runs', 'rlhf-arithmetic-hacking');
   await row.waitFor({ timeout: 20_000 });
   const text = ((await row.textContent()) ?? '').replace(/\s+/g, ' ');
-  assert.match(text, /rlhf-arithmetic-hacking ?hidden 0\.73→0\.61 ⚠ hacking · pipeline · arithmetic/, `row: ${text}`);
+  assert.match(text, /rlhf-arithmetic-hacking(?: · [\d:]+)? ?hidden 0\.73→0\.61 ⚠ hacking · pipeline · arithmetic/, `row: ${text}`); // the label ends in the start time (runLabel.ts)
   // visible without widening the side bar: a warning icon instead of the status icon, the verdict first in the description
   assert.equal(await row.locator('.codicon-warning').count(), 1, 'warning icon on the pipeline row');
   await wb.expand(row);

@@ -4,11 +4,16 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { test, configure, assert, poll } from './framework';
 import { makeRun } from '../fixtures/makeRun';
+import { readRolloutStep } from '../../src/runio/reader';
 
 configure({
   workspace: (dir) => {
     makeRun({ dir: path.join(dir, 'runs', 'grpo-demo'), algorithm: 'grpo', steps: 20, seed: 21 });
     makeRun({ dir: path.join(dir, 'runs', 'ppo-demo'), algorithm: 'ppo', steps: 20, groups: 4, groupSize: 4, seed: 22, status: 'running' });
+    // sample finding: 10 groups, seed 34: step 20 has completions whose advantage is positive but whose format part is 0
+    const find = makeRun({ dir: path.join(dir, 'runs', 'find-demo'), algorithm: 'grpo', steps: 20, groups: 10, seed: 34 });
+    const mf = path.join(find, 'manifest.json');
+    fs.writeFileSync(mf, JSON.stringify({ ...JSON.parse(fs.readFileSync(mf, 'utf8')), name: 'finding demo' }, null, 2));
   },
   settings: { 'rlLens.runsFolders': ['runs'] },
   timeout: 120_000,
@@ -19,8 +24,9 @@ function activeFrame(wb: import('./framework').Workbench) {
   return wb.page.locator('iframe.webview.ready:visible').first().contentFrame().frameLocator('iframe#active-frame');
 }
 
-/** click the centre of a heatmap cell (grid coordinates; header sizes as drawn by src/webview/views/grid.ts) */
-async function clickCell(frame: ReturnType<typeof activeFrame>, row: number, token: number, headerW = 150): Promise<void> {
+/** click the centre of a heatmap cell (grid coordinates; header sizes as drawn by src/webview/views/grid.ts; the
+ *  heatmap's row headers are 280 px wide: they show the prompt) */
+async function clickCell(frame: ReturnType<typeof activeFrame>, row: number, token: number, headerW = 280): Promise<void> {
   await frame.locator('#grid').click({ position: { x: headerW + token * 48 + 24, y: 18 + row * 20 + 10 } });
 }
 
@@ -88,4 +94,92 @@ test('dashboard follows a live run: appended metric lines appear without reopeni
   for (const s of [21, 22, 23]) fs.appendFileSync(metrics, JSON.stringify({ step: s, values: { 'reward/mean': 0.95, kl: 0.03, entropy: 0.5 } }) + '\n');
   await poll('streamed steps shown', async () => /last step 23/.test((await frame.locator('#status').textContent()) ?? '') || undefined, 20_000);
   await screenshot('dashboard-live');
+  // issue 16 Broken 2: the run ends (only the manifest's status changes, no new metric line): the header follows live
+  const runsText = async () => (await frame.locator('#runs').textContent()) ?? '';
+  assert.match(await runsText(), /\(running\)/);
+  const manifest = path.join(workspace, 'runs', 'ppo-demo', 'manifest.json');
+  fs.writeFileSync(manifest, JSON.stringify({ ...JSON.parse(fs.readFileSync(manifest, 'utf8')), status: 'completed' }));
+  await poll('status completed in the header', async () => /\(completed\)/.test(await runsText()) || undefined, 20_000);
+  assert.doesNotMatch(await runsText(), /running/);
+});
+
+test('dashboard legend: click hides a series, double-click isolates; the metric search keeps only matching panels', async ({ wb, screenshot }) => {
+  const frame = activeFrame(wb);
+  const item = (panel: string, name: string) => frame.locator(`[data-panel="${panel}"] .legend-item[data-name="${name}"]`);
+  await item('kl', 'kl').click();
+  await poll('kl hidden', async () => (await item('kl', 'kl').getAttribute('aria-pressed')) === 'false' || undefined, 5_000);
+  await item('kl', 'kl').click();
+  await poll('kl shown', async () => (await item('kl', 'kl').getAttribute('aria-pressed')) === 'true' || undefined, 5_000);
+  await item('reward', 'reward/std').dblclick();
+  await poll('reward/std isolated', async () => {
+    const pressed = await frame.locator('[data-panel="reward"] .legend-item').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-name')}=${e.getAttribute('aria-pressed')}`));
+    return pressed.length > 1 && pressed.every((p) => p.startsWith('reward/std=') ? p.endsWith('true') : p.endsWith('false')) ? pressed : undefined;
+  }, 5_000);
+  await frame.locator('#metric-filter input').fill('clip');
+  const ids = await poll('only panels with "clip" metrics', async () => {
+    const v = await frame.locator('[data-panel]').evaluateAll((els) => els.map((e) => e.getAttribute('data-panel')));
+    return v.length === 2 ? v : undefined;
+  }, 10_000);
+  assert.deepEqual(ids, ['lengths.fraction', 'clipping']);
+  assert.match((await frame.locator('#metric-filter-note').textContent())!, /^3 of \d+ metrics$/);
+  await screenshot('dashboard-legend-search');
+});
+
+/** choose a value of a vscode-single-select in the webview (as the browser tests do: set it and fire change) */
+async function choose(frame: ReturnType<typeof activeFrame>, id: string, value: string): Promise<void> {
+  await frame.locator(`#${id}`).evaluate((e, v) => { (e as HTMLElement & { value: string }).value = v; e.dispatchEvent(new Event('change')); }, value);
+}
+const statusOf = async (frame: ReturnType<typeof activeFrame>) => ((await frame.locator('#status').textContent().catch(() => '')) ?? '');
+
+test('heatmap: switching STEP drops the old step\'s drill-down and pinned token and retitles the tab', async ({ wb, screenshot }) => {
+  await wb.runCommand('RL Lens: Show Token Heatmap');
+  await wb.answerInput('grpo synthetic');
+  await wb.page.locator('.quick-input-widget .quick-input-title', { hasText: 'rollout step' }).waitFor({ timeout: 10_000 });
+  await wb.answerInput('step 20');
+  const frame = activeFrame(wb);
+  await poll('step 20 shown', async () => /step 20 · 24 of 24 samples/.test(await statusOf(frame)) || undefined, 30_000);
+  await clickCell(frame, 9, 2);
+  await poll('drill-down of sample 9', async () => /credit for sample 9/.test((await frame.locator('#drill h3').textContent().catch(() => '')) ?? '') || undefined);
+  await poll('tab titled step 20', async () => (await wb.tabTitles()).some((t) => /Token Heatmap: grpo synthetic.* step 20\b/.test(t)) || undefined);
+  // the step picker marks the steps that have per-token traces
+  assert.match((await frame.locator('#step vscode-option[value="15"]').textContent())!, /step 15 ●/);
+  await choose(frame, 'step', '15');
+  await poll('step 15 shown', async () => /step 15 · 24 of 24 samples/.test(await statusOf(frame)) || undefined, 30_000);
+  assert.equal(await frame.locator('#drill h3').count(), 0, 'no drill-down of step 20 left');
+  assert.match((await frame.locator('#drill').textContent())!, /Click a token to pin it/);
+  const pinned = await frame.locator('body').evaluate(() => (window as unknown as { __rlLens: { snapshot(): { pinned: unknown } } }).__rlLens.snapshot().pinned);
+  assert.equal(pinned, null, 'no pinned highlight on step 15\'s sample 9');
+  await poll('tab retitled step 15', async () => (await wb.tabTitles()).some((t) => /Token Heatmap: grpo synthetic.* step 15\b/.test(t)) || undefined, 10_000);
+  await screenshot('heatmap-step-switch');
+});
+
+test('finding samples: advantage > 0 but reward part format = 0, then Export JSONL writes exactly those', async ({ wb, workspace, screenshot }) => {
+  await wb.runCommand('RL Lens: Show Token Heatmap');
+  await wb.answerInput('finding demo');
+  await wb.page.locator('.quick-input-widget .quick-input-title', { hasText: 'rollout step' }).waitFor({ timeout: 10_000 });
+  await wb.answerInput('step 20');
+  const frame = activeFrame(wb);
+  await poll('step 20 shown', async () => /step 20 · 40 of 40 samples · 10 groups/.test(await statusOf(frame)) || undefined, 30_000);
+  const st = readRolloutStep(path.join(workspace, 'runs', 'find-demo'), 20);
+  const want = st.samples.map((s, i) => ((s.advantage ?? 0) > 0 && s.rewardParts?.format === 0 ? i : -1)).filter((i) => i >= 0);
+  assert.ok(want.length >= 2, `fixture: ${want}`);
+  // row headers show prompts, not group ids; the group picker too
+  const g0 = st.header.groups[0];
+  assert.ok(((await frame.locator(`#group vscode-option[value="${g0.id}"]`).textContent()) ?? '').startsWith(g0.prompt.slice(0, 8)));
+  await choose(frame, 'f-adv', 'pos');
+  await choose(frame, 'f-part', 'format');
+  await frame.locator('#f-part-range input').fill('0'); // typed, as a user does
+  await poll('filtered rows', async () => new RegExp(`step 20 · ${want.length} of 40 samples`).test(await statusOf(frame)) || undefined, 10_000);
+  const rows = await frame.locator('body').evaluate(() => (window as unknown as { __rlLens: { snapshot(): { rows: number[] } } }).__rlLens.snapshot().rows);
+  assert.deepEqual(rows, want);
+  await screenshot('heatmap-find-samples');
+  // export what is shown: the host asks where (save dialog) and writes JSONL
+  const out = path.join(workspace, 'found.jsonl');
+  await frame.locator('#export').click();
+  await wb.fillFileDialog(out); // Enter saves (the dialog closes itself)
+  await poll('exported file', async () => fs.existsSync(out) || undefined, 15_000);
+  const lines = fs.readFileSync(out, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(lines.map((l) => l.sample), want);
+  for (const l of lines) { assert.ok(l.advantage > 0); assert.equal(l.rewardParts.format, 0); assert.equal(l.step, 20); }
+  await poll('status names the file', async () => /exported \d+ sample\(s\) of step 20 to .*found\.jsonl/.test(await statusOf(frame)) || undefined, 10_000);
 });

@@ -64,10 +64,12 @@ describe('RL Lens checkpoint diff', function () {
     assert.match(R, /^base: {7}step_00000010 \(step 10\)$/m);
     assert.match(R, /^algorithm: {2}sft$/m);
     assert.match(R, /^Most changed tensors/m, 'the right side ranks tensors by relative change');
-    // every tensor row of the right side has a non-zero relative change; the left (base = itself) all 0.00%
+    // every tensor row of the right side has a non-zero relative change; the left is step 10 alone (no base-vs-itself pane)
     const rows = (t: string) => section(t, /^## Weights/).split('\n').filter((l) => /^(wte|wpe|h\.|ln_f|lm_head)/.test(l));
     assert.equal(rows(R).length, 17);
-    assert.ok(rows(L).every((l) => /0\.00%$/.test(l)), rows(L).join('\n'));
+    assert.match(L, /^base: {7}— \(none\)$/m, 'the left report has no base');
+    assert.ok(!/\(itself\)/.test(L) && !/%$/m.test(section(L, /^## Weights/)), 'no relative change against itself');
+    assert.ok(!L.includes('\u2212') && !R.includes('\u2212'), 'ASCII minus only (VS Code boxes U+2212)');
     assert.ok(rows(R).every((l) => /\d\.\d\d%$/.test(l) && !/ 0\.00%$/.test(l)), rows(R).join('\n'));
     // generations on the same fixed eval prompts, line by line
     const gens = (t: string) => section(t, /^## Generations/).split('\n').filter((l) => /^\[\d{3}\]/.test(l));
@@ -119,8 +121,13 @@ describe('RL Lens checkpoint diff', function () {
     const L = (await vscode.workspace.openTextDocument(res.left)).getText();
     const R = (await vscode.workspace.openTextDocument(res.right)).getText();
     assert.equal(section(R, /^## Generations/), section(L, /^## Generations/));
-    assert.equal(section(R, /^## pass@k/), section(L, /^## pass@k/));
-    assert.equal(section(R, /^## Weights/), section(L, /^## Weights/), 'zero change everywhere');
+    // the left is step 20 alone (no base-vs-itself pane); the right, against it, shows Δ ±0 and 0.00% everywhere
+    const pkRows = (t: string) => section(t, /^## pass@k/).split('\n').filter((l) => /^pass@\d+ +[\d.]/.test(l));
+    assert.ok(pkRows(R).length >= 3);
+    assert.ok(pkRows(R).every((l) => / ±0$/.test(l)), pkRows(R).join('\n'));
+    assert.ok(pkRows(L).length === pkRows(R).length && !/\(itself\)/.test(L), 'the left has no base column');
+    const wRows = section(R, /^## Weights/).split('\n').filter((l) => /^(wte|wpe|h\.|ln_f|lm_head)/.test(l));
+    assert.ok(wRows.length > 0 && wRows.every((l) => / 0\.00%$/.test(l)), 'zero change everywhere');
   });
 
   it('Compare with Previous from a checkpoint tree node diffs it against the checkpoint before it', async () => {

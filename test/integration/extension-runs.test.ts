@@ -39,6 +39,11 @@ describe('RL Lens extension shell', function () {
     const exit = await active.proc.whenExited();
     log(`fake run finished in ${Date.now() - t0} ms: ${exit.status}`);
     assert.equal(exit.status, 'completed');
+    // issue 16: the run is labelled with its start time; its end is announced with the way to the results and the log
+    assert.match(active.name, /^it-fake · (\w{3} \d+ )?\d\d:\d\d:\d\d/, `label ${active.name}`);
+    const notice = await until('the end notification', () => a.supervisor.endNotices.find((n: { runDir: string }) => n.runDir === res.runDir));
+    assert.match(notice.text, /run "it-fake · .*" completed/);
+    assert.deepEqual(notice.actions, ['Open Dashboard', 'Show Log']);
     assert.equal(manifest(res.runDir).trusted, '1', 'RL_LENS_TRUSTED=1 reached the trainer in a trusted workspace');
     const run = await runNode(a, res.runDir);
     await until('completed status in the tree', () => a.tree.model.view(run).icon?.id === 'pass');
@@ -85,6 +90,31 @@ describe('RL Lens extension shell', function () {
     assert.ok(fs.readdirSync(path.join(res.runDir, 'checkpoints')).some((n) => n.endsWith('_stop')), 'a stop checkpoint was written');
     const run = await runNode(a, res.runDir);
     await until('stopped icon', () => a.tree.model.view(run).icon?.id === 'debug-stop');
+    const notice = await until('the end notification', () => a.supervisor.endNotices.find((n: { runDir: string }) => n.runDir === res.runDir));
+    assert.match(notice.text, /stopped/);
+  });
+
+  it('Stop during the RL warm start (real trainer): progress is shown, then a stop checkpoint and status stopped, well before the kill timeout', async function () {
+    this.timeout(120_000);
+    const a = await api();
+    const res = await vscode.commands.executeCommand<StartRunResult>('rlLens.startRun', { preset: 'grpo-arithmetic-tiny', name: 'it-warm-stop', progress: true, overrides: { rl: { warmStart: { steps: 1000000 } } } });
+    assert.ok(res, `startRun returned nothing; messages: ${a.commands.shown.join(' | ')}`);
+    const r = a.supervisor.get(res.runDir)!;
+    await until('warm-start progress', () => (r.phase?.done ?? 0) >= 5, 90_000);
+    assert.equal(r.phase!.name, 'warm start');
+    assert.match(a.statusBar.item.text, /warm start \d+\/1000000/, `status bar: ${a.statusBar.item.text}`);
+    const run = await runNode(a, res.runDir);
+    assert.match(a.tree.model.view(run).description ?? '', /warm start \d+\/1000000/);
+    const t0 = Date.now();
+    assert.equal(await vscode.commands.executeCommand('rlLens.stopRun', { runDir: res.runDir }), true);
+    const exit = await r.proc.whenExited();
+    const took = Date.now() - t0;
+    log(`stop during the warm start took ${took} ms`);
+    assert.equal(exit.status, 'stopped');
+    assert.equal(exit.markedByHost, false, 'the trainer wrote its own end (not "exited without an end event")');
+    assert.ok(took < 10_000, `stopped in ${took} ms (the kill timeout is 15 s)`);
+    assert.equal(manifest(res.runDir).status, 'stopped');
+    assert.ok(fs.readdirSync(path.join(res.runDir, 'checkpoints')).some((n) => n.endsWith('_stop')), 'a stop checkpoint was written');
   });
 
   it('a crashing trainer is reported (Show Log / Open Run) and its run is marked failed', async () => {

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { absolutizePaths, applyTraceRetention, deepMerge, isStrictJson, parseConfigText } from '../../src/host/configPrep';
 import { findCodeReferences, untrustedRefusal } from '../../src/host/trust';
 import { loadTemplates, newRunDirName } from '../../src/host/presets';
+import { FAMILY_ORDER, PRESET_TABLE, formatDuration, presetEntry, startRunPresets } from '../../src/shared/presets';
 import { statusText } from '../../src/host/ui/model/statusText';
 import { GPU_PACKAGE, npmInstallArgs, platformProblem, tfjsVersion } from '../../src/host/gpuInstallPlan';
 
@@ -93,4 +94,50 @@ test('templates: the DPO template is the trainer\'s dpo-arithmetic preset', asyn
   const { preferenceArithmeticPreset } = await import('../../src/trainer/preference');
   const t = loadTemplates(path.resolve(__dirname, '../../media/templates')).find((x) => x.id === 'dpo-arithmetic')!;
   assert.deepEqual(resolveConfig(parseConfigText(t.text, t.file) as Record<string, unknown>), resolveConfig(preferenceArithmeticPreset('dpo')));
+});
+
+test('presets: one source: every template named like a preset is that preset (same resolved config as `rl-lens train --preset ID`)', async () => {
+  await import('../../src/trainer/plugins');
+  const { resolveConfig } = await import('../../src/trainer/config');
+  const { PRESETS } = await import('../../src/trainer/presets');
+  const ts = loadTemplates(path.resolve(__dirname, '../../media/templates'));
+  const shared = ts.filter((t) => PRESET_TABLE.some((p) => p.id === t.id));
+  assert.ok(shared.length >= 8, `templates with a preset id: ${shared.map((t) => t.id).join(', ')}`);
+  for (const t of shared) assert.deepEqual(resolveConfig(parseConfigText(t.text, t.file) as Record<string, unknown>), resolveConfig(PRESETS[t.id]()), `${t.id}: template and preset differ`);
+  // the CLI's table is the shared one
+  for (const p of PRESET_TABLE) assert.equal(PRESETS[p.id], p.make, p.id);
+  // the extension's grpo-arithmetic is the README's (80 GRPO steps after a 400-step warm start, difficulty 1)
+  const g = resolveConfig(presetEntry('grpo-arithmetic')!.make()) as unknown as { train: { steps: number }; task: { difficulty: number }; rl: { warmStart: { steps: number } } };
+  assert.deepEqual([g.train.steps, g.task.difficulty, g.rl.warmStart.steps], [80, 1, 400]);
+});
+
+test('presets: Start Run lists the recommended preset first, then by family (not alphabetically); labels carry measured durations', () => {
+  const list = startRunPresets();
+  assert.equal(list[0].id, 'grpo-arithmetic-tiny');
+  assert.equal(list[0].recommended, true);
+  const fams = list.slice(1).map((p) => FAMILY_ORDER.indexOf(p.family));
+  assert.deepEqual(fams, [...fams].sort((a, b) => a - b), 'grouped by family in FAMILY_ORDER');
+  assert.notDeepEqual(list.map((p) => p.id), [...list.map((p) => p.id)].sort(), 'not alphabetical');
+  for (const p of list) assert.ok(typeof p.seconds === 'number' && p.seconds > 0, `${p.id}: measured`);
+  assert.equal(formatDuration(6.4), '~5 s');
+  assert.equal(formatDuration(61), '~1 min');
+  assert.equal(formatDuration(undefined), '');
+  // a fake table: recommended first whatever its family, then family order, then duration
+  const mk = () => ({});
+  const t = startRunPresets([
+    { id: 'a-sft', family: 'sft', startRun: true, seconds: 1, label: '', detail: '', make: mk },
+    { id: 'b-ppo', family: 'ppo', startRun: true, seconds: 9, label: '', detail: '', make: mk },
+    { id: 'c-grpo-long', family: 'grpo', startRun: true, seconds: 90, label: '', detail: '', make: mk },
+    { id: 'd-grpo', family: 'grpo', startRun: true, seconds: 5, label: '', detail: '', make: mk },
+    { id: 'e-pref', family: 'preference', startRun: true, recommended: true, seconds: 3, label: '', detail: '', make: mk },
+    { id: 'f-hidden', family: 'grpo', label: '', detail: '', make: mk },
+  ]);
+  assert.deepEqual(t.map((p) => p.id), ['e-pref', 'd-grpo', 'c-grpo-long', 'b-ppo', 'a-sft']);
+});
+
+test('checkpoint report documents wrap (fit a 1400 px window, no cut-off tables) and do not box ambiguous characters', () => {
+  const pkg = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8'));
+  const d = pkg.contributes.configurationDefaults?.['[rl-lens-report]'];
+  assert.equal(d?.['editor.wordWrap'], 'on');
+  assert.equal(d?.['editor.unicodeHighlight.ambiguousCharacters'], false);
 });

@@ -4,8 +4,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { RunWriter } from '../../src/runio/writer';
+import { retainWholeGroups } from '../../src/shared/rolloutStep';
 import { RunStore, discoverRuns } from '../../src/host/runStore';
 import { RunsTreeModel, mdEscape, oneLine, type RunNode } from '../../src/host/ui/model/runsTreeModel';
+import { folderStartTime, runDisplayLabel, startStamp } from '../../src/host/runLabel';
+import { statusText } from '../../src/host/ui/model/statusText';
 
 function makeRun(root: string, id: string, opts: { stages?: boolean } = {}): RunWriter {
   const w = RunWriter.create(path.join(root, id), { id, algorithm: 'grpo', task: 'arithmetic', config: { algorithm: 'grpo', lr: 1e-4, grpo: { groupSize: 2 } }, totalSteps: 10 });
@@ -44,7 +47,7 @@ test('tree: run → checkpoints / steps → groups (mean ± std, zero-variance m
   const roots = model.roots(discoverRuns(root));
   assert.equal(roots.length, 1);
   const rv = model.view(roots[0]);
-  assert.equal(rv.label, 'run-a');
+  assert.match(rv.label, /^run-a · \d\d:\d\d:\d\d$/, 'name · start time (runs of one preset told apart)');
   assert.equal(rv.description, 'grpo · arithmetic · 1/10 · r 0.75');
   assert.equal(rv.icon?.id, 'sync~spin');
   assert.equal(rv.contextValue, 'rlLens.run.running');
@@ -213,4 +216,103 @@ test('pipeline summary: the parent shows what each stage gave; a rising RM score
   assert.match(v.description ?? '', /hidden 0\.73→0\.61 ⚠ hacking/);
   assert.match(String(v.tooltip), /reward hacking/);
   assert.deepEqual(v.icon, { id: 'warning', color: 'problemsWarningIcon.foreground' }, 'a warning icon, visible however narrow the side bar');
+});
+
+test('step rows say how many groups the file stores of how many the step generated, and which statistic covers what; text-only steps are marked', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rllens-cut-'));
+  const w = makeRun(root, 'cut');
+  // 16 groups of 2 generated, zero-std over all 16 (11 of them): trace retention keeps 8 whole groups (16 samples)
+  const groups = Array.from({ length: 16 }, (_, k) => ({ id: `g${k}`, prompt: `${k}+1=`, samples: [2 * k, 2 * k + 1], rewards: k < 11 ? [1, 1] : [1, 0], mean: k < 11 ? 1 : 0.5, std: k < 11 ? 0 : 0.7071 }));
+  const samples = groups.flatMap((g) => g.rewards.map((r) => ({ group: g.id, prompt: g.prompt, completion: String(r), tokens: [String(r)], reward: r, length: 1 })));
+  const kept = retainWholeGroups({ header: { step: 4, arrays: ['advantage'], groups }, samples, arrays: samples.map(() => ({ advantage: [0] })) }, 16);
+  w.writeRolloutStep(kept.header, kept.samples, kept.arrays);
+  w.metrics({ step: 4, values: { 'reward/mean': 0.8, frac_reward_zero_std: 11 / 16 } });
+  // a step written whole, without per-token arrays (a summary step)
+  w.writeRolloutStep({ step: 5, arrays: [], groups: groups.slice(0, 2) }, samples.slice(0, 4), samples.slice(0, 4).map(() => ({})));
+  w.metrics({ step: 5, values: { 'reward/mean': 0.9, frac_reward_zero_std: 0.5 } });
+  const model = new RunsTreeModel(new RunStore());
+  const [run] = model.roots(discoverRuns(root));
+  const steps = (await model.children(run)).find((c) => c.kind === 'steps')!;
+  const [s5, s4] = await model.children(steps);
+  const v4 = model.view(s4), v5 = model.view(s5);
+  assert.equal(v4.description, 'r 0.8 · 8 of 16 groups stored · zero-std 69% of all 16');
+  assert.equal((await model.children(s4)).length, 8, 'the row lists the 8 stored groups');
+  assert.match(v4.tooltip!, /\*\*stored:\*\* 8 of 16 groups \(16 of 32 samples\): trace retention/);
+  assert.match(v4.tooltip!, /\*\*metrics\*\* \(reward, kl, zero-std, …\) cover every group the step generated \(16\), stored or not/);
+  assert.match(v4.tooltip!, /per-token traces stored/);
+  assert.equal(v5.description, 'r 0.9 · zero-std 50%', 'nothing cut: no count needed');
+  assert.match(v5.tooltip!, /text only/);
+  assert.match(v5.tooltip!, /\*\*stored:\*\* all 2 groups \(4 samples\)/);
+  assert.notEqual(v4.icon?.id, v5.icon?.id, 'traced and text-only steps look different');
+});
+
+test('a group row expands on click (no click command); the group view opens from its inline action', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rllens-grp-'));
+  const w = makeRun(root, 'grp');
+  writeStep(w, 1);
+  const model = new RunsTreeModel(new RunStore());
+  const [run] = model.roots(discoverRuns(root));
+  const steps = (await model.children(run)).find((c) => c.kind === 'steps')!;
+  const [step1] = await model.children(steps);
+  for (const g of await model.children(step1)) {
+    const v = model.view(g);
+    assert.equal(v.command, undefined, `${v.label}: a click must expand, not open a panel`);
+    assert.equal(v.collapsible, 'collapsed');
+  }
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '../../package.json'), 'utf8'));
+  const inline = (pkg.contributes.menus['view/item/context'] as { command: string; when: string; group?: string }[])
+    .filter((m) => m.command === 'rlLens.showGroup' && /^inline/.test(m.group ?? ''));
+  assert.equal(inline.length, 1);
+  const re = new RegExp(/viewItem =~ \/(.+?)\//.exec(inline[0].when)![1]);
+  for (const ctx of ['rlLens.group', 'rlLens.group.filtered']) assert.ok(re.test(ctx), `${inline[0].when} shows on ${ctx}`);
+});
+
+test('run labels (issue 16 #9): name · start time, "#N" for the same name in the same second; unnamed runs keep their folder name', () => {
+  const now = new Date(2026, 11, 5, 18, 0, 0);
+  assert.equal(startStamp(new Date(2026, 11, 5, 14, 3, 5), now), '14:03:05');
+  assert.equal(startStamp(new Date(2026, 0, 2, 3, 4, 5), now), 'Jan 2 03:04:05');
+  assert.equal(startStamp(new Date(2025, 0, 2, 3, 4, 5), now), 'Jan 2 2025 03:04:05');
+  const a = runDisplayLabel({ dir: '/r/grpo-arithmetic-20261205-140305', name: 'grpo-arithmetic' }, now);
+  const b = runDisplayLabel({ dir: '/r/grpo-arithmetic-20261205-140305-2', name: 'grpo-arithmetic' }, now);
+  const c = runDisplayLabel({ dir: '/r/x', name: 'grpo-arithmetic', startedAt: new Date(2026, 11, 5, 15, 0, 1).toISOString() }, now);
+  assert.equal(a, 'grpo-arithmetic · 14:03:05');
+  assert.equal(b, 'grpo-arithmetic · 14:03:05 #2');
+  assert.equal(c, 'grpo-arithmetic · 15:00:01');
+  assert.equal(new Set([a, b, c]).size, 3, 'three runs named grpo-arithmetic have three labels');
+  assert.equal(runDisplayLabel({ dir: '/r/grpo-arithmetic-20261205-140305' }, now), 'grpo-arithmetic-20261205-140305');
+  assert.equal(folderStartTime('/r/a-20261205-140305-3')?.getHours(), 14);
+  assert.equal(folderStartTime('/r/plain'), undefined);
+});
+
+test('an imported run is never shown as a running trainer (no spinner, no Stop); warm-start phase in the description and status bar', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rllens-imp-'));
+  const dir = path.join(root, 'trl-run');
+  const w = RunWriter.create(dir, { id: 'trl-run', name: 'Qwen-GRPO', algorithm: 'grpo', config: {}, source: { format: 'trl', path: '/somewhere' } });
+  w.metrics({ step: 1, values: { 'reward/mean': 0.5 } });
+  const native = path.join(root, 'native');
+  RunWriter.create(native, { id: 'native', name: 'n', algorithm: 'grpo', config: {}, totalSteps: 100 });
+  const store = new RunStore();
+  let followed = true;
+  const model = new RunsTreeModel(store, { isFollowed: () => followed, isSupervised: (d) => d === native, phaseOf: (d) => (d === native ? 'warm start 120/400' : undefined) });
+  const v = model.view({ kind: 'run', runDir: dir });
+  assert.equal(store.get(dir).status, 'running', 'the manifest says running while the source is followed');
+  assert.notEqual(v.icon?.id, 'sync~spin');
+  assert.equal(v.icon?.id, 'eye');
+  assert.equal(v.contextValue, 'rlLens.run.following', 'not rlLens.run.running: no Stop button');
+  assert.match(v.description ?? '', /following the source/);
+  followed = false;
+  const v2 = model.view({ kind: 'run', runDir: dir });
+  assert.equal(v2.contextValue, 'rlLens.run.imported');
+  assert.notEqual(v2.icon?.id, 'sync~spin');
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8'));
+  const stopWhen = pkg.contributes.menus['view/item/context'].filter((m: { command: string }) => m.command === 'rlLens.stopRun').map((m: { when: string }) => m.when);
+  assert.ok(stopWhen.length > 0);
+  for (const when of stopWhen) {
+    const re = new RegExp(/viewItem =~ \/(.*?)\/(?:\s|$)/.exec(when)![1]);
+    assert.ok(!re.test(v.contextValue) && !re.test(v2.contextValue), `Stop offered on an imported run: ${when}`);
+  }
+  // a supervised run in its warm start says so (tree and status bar)
+  const nv = model.view({ kind: 'run', runDir: native });
+  assert.match(nv.description ?? '', /^warm start 120\/400 · /);
+  assert.equal(statusText({ name: 'n', status: 'running', phase: 'warm start 120/400', step: 0, totalSteps: 80 }), '$(sync~spin) RL Lens · warm start 120/400');
 });

@@ -30,7 +30,7 @@ test('cli import: autodetects, prints format, counts and file:line problems', as
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /^detected: rllb \(/m);
   assert.match(r.out, /^counts: files=1 lines=10 samples=9 steps=3 /m);
-  assert.match(r.out, /1 problem\(s\), reported and skipped:/);
+  assert.match(r.out, /^1 problem\(s\): 1 error\(s\), 0 warning\(s\); 1 skipped \(whole lines, rows, log entries or files\), the rest kept:$/m);
   assert.ok(r.out.includes(`${path.join(src, 'rollout_data_rank0.jsonl')}:3: not valid JSON`), r.out);
   assert.equal(openRun(path.join(dir, 'run')).manifest.source?.problemCount, 1);
   // usage errors

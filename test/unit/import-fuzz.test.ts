@@ -18,7 +18,7 @@ const TRL_SECONDS = 6;
 
 import { rng } from '../fixtures/makeRun'; // mulberry32
 
-type Oracle = (text: string) => 'good' | 'bad';
+type Oracle = (text: string) => 'good' | 'bad' | 'aggregated';
 const isInt = (v: unknown): boolean => (typeof v === 'number' && Number.isInteger(v) && v >= 0) || (typeof v === 'string' && /^\s*\d+\s*$/.test(v));
 const finite = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v);
 const obj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -36,6 +36,12 @@ const rllbOracle: Oracle = (text) => {
   if (!obj(r)) return 'bad';
   if (!isInt(r.step) || typeof r.prompt !== 'string' || typeof r.response !== 'string' || !finite(r.reward)) return 'bad';
   const toks = r.response_tokens;
+  if (toks === undefined) {
+    // no response_tokens: kept (text, reward; arrays in extra) and reported once for the whole source, with a count
+    // and the first line (issue 17 item 8), not line by line; a known per-token key that is not numbers is still reported
+    for (const k of RLLB_ARRAYS) if (k in r && !(Array.isArray(r[k]) && (r[k] as unknown[]).every(finite))) return 'bad';
+    return 'aggregated';
+  }
   if (!Array.isArray(toks) || !toks.every((t) => typeof t === 'string')) return 'bad';
   for (const k of RLLB_ARRAYS) {
     if (!(k in r)) continue;
@@ -44,6 +50,12 @@ const rllbOracle: Oracle = (text) => {
   }
   return 'good';
 };
+/** Independently of the verdict: is this a line the importer converts although it has no response_tokens? (NaN-tolerant) */
+function rllbNoTokensKept(text: string): boolean {
+  let r: unknown;
+  try { r = JSON.parse(text.replace(/-?\bInfinity\b|\bNaN\b/g, 'null')); } catch { return false; }
+  return obj(r) && isInt(r.step) && typeof r.prompt === 'string' && typeof r.response === 'string' && finite(r.reward) && r.response_tokens === undefined;
+}
 const verlDumpOracle: Oracle = (text) => {
   const r = plain(text);
   if (!obj(r)) return 'bad';
@@ -142,6 +154,7 @@ test(`fuzz: up to ${CASES} corrupted JSONL sources + ${TRL_CASES} parquet/traine
       problemLines.get(rel)!.add(p.line);
     }
     let goodSampleLines = 0;
+    const aggregated: { rel: string; line: number }[] = [];
     for (const f of s.files) {
       const text = texts.get(f.rel)!;
       const lines = text.split('\n');
@@ -151,7 +164,10 @@ test(`fuzz: up to ${CASES} corrupted JSONL sources + ${TRL_CASES} parquet/traine
         const verdict = f.oracle(l.replace(/\r$/, ''));
         const reported = problemLines.get(f.rel)?.has(lineNo) ?? false;
         stats.lines++;
-        if (verdict === 'bad') {
+        if (s.name === 'rllb' && rllbNoTokensKept(l.replace(/\r$/, ''))) aggregated.push({ rel: f.rel, line: lineNo });
+        if (verdict === 'aggregated') {
+          if (s.sampleLine(f.rel)) goodSampleLines++;
+        } else if (verdict === 'bad') {
           stats.badLines++;
           assert.ok(reported, `case ${c} (${s.name}) ${f.rel}:${lineNo} is bad but was not reported: ${l.slice(0, 200)}`);
         } else {
@@ -159,6 +175,13 @@ test(`fuzz: up to ${CASES} corrupted JSONL sources + ${TRL_CASES} parquet/traine
           if (s.sampleLine(f.rel)) goodSampleLines++;
         }
       });
+    }
+    // lines without response_tokens: exactly one warning, counting every one of them, at the first of them
+    const agg = res.problems.filter((p) => p.field === 'response_tokens' && /have no "response_tokens"/.test(p.message));
+    assert.equal(agg.length, aggregated.length ? 1 : 0, `case ${c}: ${aggregated.length} line(s) without response_tokens → ${agg.length} aggregated warning(s) ${JSON.stringify(agg)}`);
+    if (aggregated.length) {
+      assert.equal(Number(/(\d+)(?: of \d+)? line\(s\)/.exec(agg[0].message)?.[1]), aggregated.length, `case ${c}: count in "${agg[0].message}"`);
+      assert.equal(agg[0].line, aggregated[0].line, `case ${c}: the aggregated warning points at the first such line`);
     }
     // nothing silently lost: every good rollout line became a sample (bad-but-salvageable lines may add more)
     assert.ok(res.counts.samples >= goodSampleLines, `case ${c}: ${res.counts.samples} samples < ${goodSampleLines} good lines`);

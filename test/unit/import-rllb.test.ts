@@ -161,7 +161,7 @@ test('rllb: a line without response_tokens keeps its text and reward, arrays go 
   writeLines(path.join(dir, 'src'), 'a.jsonl', [JSON.stringify({ prompt: 'p', response: 'r', logprobs: [-1, -2], reward: 0.25, step: 0 })]);
   const r = await importRun(path.join(dir, 'src'), { out: path.join(dir, 'run'), from: 'rllb' });
   assert.equal(r.problemCount, 1);
-  assert.match(r.problems[0].message, /missing "response_tokens"/);
+  assert.match(r.problems[0].message, /^all 1 line\(s\) have no "response_tokens" \(first: line 1\)/);
   const run = openRun(r.runDir);
   const s = run.steps.get(0)!.samples[0];
   assert.equal(s.length, 0);

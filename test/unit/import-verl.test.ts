@@ -141,3 +141,22 @@ test('verl: malformed dumps and metric lines are reported with file:line, the re
   if (val) assert.equal(val.code, 0, `a run converted from bad input still validates: ${val.out}`);
   assert.equal(run.metrics[1].values.lr, 1e-6);
 });
+
+test('verl: console-logger lines (real shape) are named as such, not "not valid JSON"', async () => {
+  // Shape of verl's console logger (LocalLogger.log → concat_dict_to_str: "step:N - name:value - ..."), as in the verl
+  // docs quickstart log (docs/start/quickstart.rst, an indexed copy of the verl docs; see docs/real-logs.md) and behind
+  // a Ray prefix as newer verl prints it. Trimmed synthetic copy with the same keys.
+  const dir = tmpDir('verl-console');
+  const log = path.join(dir, 'verl_demo.log');
+  fs.writeFileSync(log, [
+    'step:0 - timing/gen:21.470 - actor/reward_kl_penalty:0.000 - critic/vf_loss:14.947 - actor/entropy_loss:0.433 - actor/pg_loss:-0.005 - critic/score/mean:0.004 - response_length/mean:239.133',
+    '(TaskRunner pid=15930, ip=10.4.1.33) step:1 - actor/entropy:0.36423397064208984 - actor/kl_loss:0.0013340971445359173 - critic/score/mean:0.5760498046875',
+    'not a log line at all',
+  ].join('\n') + '\n');
+  const r = await importRun(log, { from: 'verl', out: path.join(dir, 'run') });
+  const at = (line: number): string => r.problems.filter((p) => p.line === line).map((p) => p.message).join(' | ');
+  assert.match(at(1), /verl console-logger line.*trainer\.logger=\['console','file'\]/);
+  assert.match(at(2), /verl console-logger line/);
+  assert.match(at(3), /not valid JSON/);
+  assert.equal(r.problemCount, 3);
+});

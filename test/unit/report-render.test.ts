@@ -32,7 +32,7 @@ const row = (name: string, params: number, relChange?: number | null): TensorRow
 
 test('tensorSection: few tensors → checkpoint order + the 5 most changed; many → top N and a summary of the rest', () => {
   const small = tensorSection([row('a', 2, 0.1), row('b', 3, 0.3), row('c', 4, null)], true);
-  assert.equal(small[0], 'Most changed tensors (‖W − W_base‖ / ‖W_base‖):');
+  assert.equal(small[0], 'Most changed tensors (‖W - W_base‖ / ‖W_base‖):');
   assert.match(small[1], /^ {3}1\. b +30\.00%  █{20}$/);
   assert.match(small[2], /^ {3}2\. a +10\.00%  ██████▋·+$/, '0.1/0.3 of 20 cells = 6.67 → 6 full + 5/8');
   const header = small.findIndex((l) => l.startsWith('tensor'));
@@ -55,7 +55,7 @@ const pk = (values: number[], k = [1, 2, 4]): PassAtKResult => ({ samples: 4, nu
 
 test('passAtKSection: base and this side by side with Δ, chart bars, sharpening note', () => {
   const lines = passAtKSection(pk([0.75, 0.9, 1]), pk([0.25, 0.5, 1]), { base: 'base', this: 'this' });
-  assert.equal(lines[0], 'n = 4 samples per prompt, 2 prompts, temperature 1, seed 7; unbiased estimator 1 − C(n−c,k)/C(n,k) (Chen et al. 2021)');
+  assert.equal(lines[0], 'n = 4 samples per prompt, 2 prompts, temperature 1, seed 7; unbiased estimator 1 - C(n-c,k)/C(n,k) (Chen et al. 2021)');
   assert.deepEqual(lines.slice(1, 6), [
     'k         base    this        Δ',
     '------  ------  ------  -------',
@@ -96,6 +96,7 @@ test('renderReport: header, metrics, generations in eval-set order, pass@k and c
   assert.ok(lines.includes('[000] ✓ "2+3=" → "5"  reward 1.1000 (accuracy 1.0000, format 1.0000)  answer "5"'), text);
   assert.ok(lines.includes('greedy accuracy: 1/1 = 1.0000; mean reward 1.1000'));
   assert.ok(lines.includes('## pass@k: base (step_1) vs this (step_2)'));
+  assert.ok(!text.includes('\u2212'), 'ASCII "-" for minus: VS Code boxes U+2212 as an ambiguous character');
   assert.ok(lines.includes('pass@1       0.2500       0.7500  +0.5000'), text); // 'base step 1' is 11 wide: 2 + 5 spaces before 0.2500
   assert.ok(lines.includes('seed = 1'));
   assert.ok(!text.includes('123456'), 'timings are not rendered (they would show as differences)');
@@ -112,3 +113,4 @@ test('defaultSettings: from the checkpoint config; weights only above 50M parame
   assert.equal(defaultSettings({ derived: { parameters: 60_000_000 } }, { generations: true }).generations, true);
   assert.deepEqual(defaultSettings(undefined, { samples: 4 }), { samples: 4, numPrompts: 32, seed: 1234, temperature: 1, generations: true });
 });
+

@@ -67,6 +67,7 @@ test('retainWholeGroups: whole groups in order, the first always, renumbered; un
   assert.deepEqual(r.header.groups.map((x) => x.samples), [[0, 1, 2], [3, 4, 5]]);
   assert.deepEqual(r.arrays.map((a) => a.a[0]), [0, 1, 2, 3, 4, 5]);
   assert.equal(r.header.subsampled, true);
+  assert.deepEqual([r.header.totalGroups, r.header.totalSamples], [3, 9], 'what the step had: its metrics cover all of it');
   const first = retainWholeGroups(input, 2);
   assert.deepEqual(first.header.groups.map((x) => x.samples), [[0, 1, 2]], 'a group is never split, the first is kept whole');
   // a group listed out of order keeps its members' new positions

@@ -12,7 +12,8 @@ import {
 } from '../../src/shared/protocol';
 import { answerRequest, webviewRequestHandlers, type RequestContext } from '../../src/host/ui/panels/requests';
 import { RunFollower, runRef } from '../../src/host/ui/panels/dataProvider';
-import { makeRun } from '../fixtures/makeRun';
+import { makeRun, writeTextOnlyStep } from '../fixtures/makeRun';
+import { readRolloutStep } from '../../src/runio/reader';
 
 // ---- compile-time checks (tsc) -------------------------------------------------------------------------------
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;
@@ -83,5 +84,37 @@ test('requests: each handler answers with its method\'s result; errors become ok
     assert.deepEqual(denied, { kind: 'response', id, ok: false, error: `${tmp} is not a run this view was opened with` });
     const noStep = await ask('rollout/getStep', { runDir: dir, step: -1 });
     assert.ok(!noStep.ok && /non-negative integer/.test(noStep.error));
+  } finally { fs.rmSync(tmp, { recursive: true, force: true }); }
+});
+
+test('requests: rollout/stepInfo marks the steps with per-token traces; samples/export writes the named samples as JSONL', async () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-lens-req-'));
+  try {
+    const dir = makeRun({ dir: path.join(tmp, 'r'), algorithm: 'grpo', steps: 10, status: 'completed' });
+    writeTextOnlyStep(dir, 10, 7); // a summary step: texts and rewards, no per-token arrays
+    const calls: string[] = [];
+    const saved: { name: string; content: string }[] = [];
+    const handlers = webviewRequestHandlers({ ...fakeContext(dir, calls), saveFile: async (name, content) => { saved.push({ name, content }); return path.join(tmp, name); } });
+    const info = await answerRequest(handlers, { kind: 'request', id: 1, method: 'rollout/stepInfo', params: { runDir: dir } });
+    assert.ok(info.ok);
+    assert.deepEqual(info.result.map((s) => [s.step, s.traced]), [[5, true], [7, false], [10, true]]);
+    assert.deepEqual(info.result.map((s) => [s.samples, s.groups]), [[24, 6], [24, 6], [24, 6]]);
+    assert.ok(calls.includes('follow r'), 'stepInfo follows the run (new steps are announced)');
+    const st = readRolloutStep(dir, 10);
+    const ex = await answerRequest(handlers, { kind: 'request', id: 2, method: 'samples/export', params: { runDir: dir, step: 10, samples: [3, 0, 99] } });
+    assert.deepEqual(ex, { kind: 'response', id: 2, ok: true, result: { path: path.join(tmp, 'r-step10-samples.jsonl'), count: 2 } });
+    assert.equal(saved.length, 1);
+    const lines = saved[0].content.trimEnd().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(lines.map((l) => l.sample), [3, 0], 'in the order shown; an unknown index is skipped');
+    for (const l of lines) {
+      const s = st.samples[l.sample];
+      assert.deepEqual([l.step, l.prompt, l.completion, l.reward, l.rewardParts, l.advantage, l.length, l.truncated, l.tokens],
+        [10, s.prompt, s.completion, s.reward, s.rewardParts, s.advantage, s.length, !!s.truncated, s.tokens]);
+      assert.equal(l.answer, st.header.groups.find((g) => g.id === s.group)!.answer);
+    }
+    const denied = await answerRequest(handlers, { kind: 'request', id: 3, method: 'samples/export', params: { runDir: tmp, step: 10, samples: [0] } });
+    assert.ok(!denied.ok && /not a run this view was opened with/.test(denied.error));
+    const cancelled = await answerRequest(webviewRequestHandlers({ ...fakeContext(dir, []), saveFile: async () => undefined }), { kind: 'request', id: 4, method: 'samples/export', params: { runDir: dir, step: 10, samples: [1] } });
+    assert.deepEqual(cancelled, { kind: 'response', id: 4, ok: true, result: { path: undefined, count: 1 } });
   } finally { fs.rmSync(tmp, { recursive: true, force: true }); }
 });

@@ -89,9 +89,17 @@ export function rewardRange(input: DoctorInput): { lo: number; hi: number; how: 
     const lo = Math.min(...mn.series.values.filter(Number.isFinite)), hi = Math.max(...mx.series.values.filter(Number.isFinite));
     if (hi > lo) return { lo, hi, how: `lowest ${mn.name} and highest ${mx.name} over the run` };
   }
-  const fns = Object.keys(input.metrics).filter((k) => /^rewards?\/[^/]+(\/mean)?$/.test(k) && !/^rewards?\/(mean|std|min|max)$/.test(k) && !/\/std$/.test(k));
+  // one entry per reward function: TRL logs rewards/<f>/mean (≥ 0.17) or rewards/<f> (0.14–0.16); the importer adds
+  // reward/<f>/mean next to it, so the same function can appear under two names
+  const fns = new Map<string, string[]>();
+  for (const k of Object.keys(input.metrics)) {
+    const mm = /^rewards?\/([^/]+)(\/mean)?$/.exec(k);
+    if (!mm || /^(mean|std|min|max|chosen|rejected|accuracies|margins)$/.test(mm[1])) continue;
+    fns.set(mm[1], [...(fns.get(mm[1]) ?? []), k]);
+  }
   const inUnit = (name: string) => { const v = input.metrics[name].values.filter(Number.isFinite); return v.length > 0 && v.every((x) => x >= -1e-9 && x <= 1 + 1e-9); };
-  if (fns.length && fns.every(inUnit)) return { lo: 0, hi: fns.length, how: `${fns.length} reward function${fns.length > 1 ? 's' : ''} (${fns.slice(0, 5).join(', ')}) each scoring in [0, 1]` };
+  const names = [...fns.keys()];
+  if (names.length && [...fns.values()].every((ks) => ks.every(inUnit))) return { lo: 0, hi: names.length, how: `${names.length} reward function${names.length > 1 ? 's' : ''} (${names.slice(0, 5).join(', ')}) each scoring in [0, 1]` };
   const r = pick(input.metrics, 'reward');
   if (r && inUnit(r.name)) return { lo: 0, hi: 1, how: `every logged ${r.name} lies in [0, 1], taken as the reward's range` };
   return undefined;

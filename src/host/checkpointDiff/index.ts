@@ -6,7 +6,8 @@
  *   rlLens.compareWithPrevious  (checkpoint node, { checkpoint } / { dir }, or a quick pick)
  *   rlLens.compareWithReference (the run's init checkpoint, else its SFT warm-start checkpoint, else its first checkpoint)
  *
- * A diff of A ↔ B shows report(A, base A) on the left and report(B, base A) on the right: same sections, same order,
+ * A diff of A ↔ B shows report(A) on the left (no base: never a base-vs-itself pane) and report(B, base A) on the
+ * right: same sections, same order,
  * so VS Code's diff editor lines up config, metrics, tensors, generations (fixed eval prompts, greedy) and pass@k.
  * Reports are computed by the trainer subprocess (`rl-lens report … --json`; the extension host never loads tfjs),
  * under a cancellable progress notification that kills the process on cancel; the CLI caches them in
@@ -45,7 +46,8 @@ export interface CheckpointDiffOptions {
 /** `rl-lens:/<run>/<checkpoint>.rl-lens-report?<json request>` */
 export function reportUri(req: ReportRequest): vscode.Uri {
   const run = path.basename(path.dirname(path.dirname(req.ckpt))) || 'checkpoint';
-  const label = req.base && req.base !== req.ckpt ? `${path.basename(req.ckpt)} vs ${path.basename(req.base)}` : path.basename(req.ckpt);
+  // a readable tab title for a report opened alone: "step 20 vs step 10", not the folder names
+  const label = req.base && req.base !== req.ckpt ? `${stepOf(req.ckpt)} vs ${stepOf(req.base)}` : stepOf(req.ckpt);
   return vscode.Uri.from({ scheme: REPORT_SCHEME, path: `/${run}/${label}.rl-lens-report`, query: JSON.stringify(req) });
 }
 
@@ -185,7 +187,8 @@ export class CheckpointDiff implements vscode.Disposable, vscode.TextDocumentCon
   async diff(a: string, b: string, over: Partial<ReportSettings> = {}): Promise<CompareResult | undefined> {
     for (const d of [a, b]) if (!fs.existsSync(path.join(d, 'checkpoint.json'))) throw new Error(`${d} is not a checkpoint folder (no checkpoint.json)`);
     const settings = defaultSettings(readCheckpointConfig(a), over);
-    const left: ReportRequest = { ckpt: path.resolve(a), base: path.resolve(a), settings };
+    // the left is A alone: a report of A against itself (0% change everywhere, pass@k base = this) says nothing
+    const left: ReportRequest = { ckpt: path.resolve(a), settings };
     const right: ReportRequest = { ckpt: path.resolve(b), base: path.resolve(a), settings };
     const runA = runOf(a), runB = runOf(b);
     const title = `RL Lens: ${stepOf(a)} ↔ ${stepOf(b)} (${runA === runB ? runName(runA) : `${runName(runA)} ↔ ${runName(runB)}`})`;

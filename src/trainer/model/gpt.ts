@@ -16,6 +16,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, hashString } from '../rng';
 import { embed, gelu, layerNorm, linear, mm, oneHotF32 } from './ops';
+import { responseLogprobs, tokenLogprobs } from './logprobs';
+import type { ForwardOptions, ForwardResult, KVCache, TokenLogprobOptions, TokenLogprobResult } from './types';
 
 export interface GPTConfig {
   vocabSize: number;
@@ -31,49 +33,7 @@ export interface GPTConfig {
   layerNormEps?: number;
 }
 
-export interface ForwardOptions {
-  /** [B,T] 1 = real token, 0 = (left) padding. Omit when there is no left padding. */
-  attentionMask?: tf.Tensor2D;
-  /** also compute the value head (requires config.valueHead) */
-  values?: boolean;
-}
-
-export interface ForwardResult {
-  /** [B,T,V] next-token logits at every position */
-  logits: tf.Tensor3D;
-  /** [B,T] value estimate at every position (state = tokens ≤ t), when requested */
-  values?: tf.Tensor2D;
-}
-
-export interface TokenLogprobOptions extends ForwardOptions {
-  /** logits are divided by this before log-softmax (verl/TRL recompute old/ref log-probs at the sampling temperature). Default 1. */
-  temperature?: number;
-  /** also return the entropy of the (temperature-scaled) distribution at each position */
-  entropy?: boolean;
-}
-
-export interface TokenLogprobResult {
-  /** [B,T−1]: logprobs[:,t] = log π(ids[:,t+1] | ids[:,≤t]) */
-  logprobs: tf.Tensor2D;
-  /** [B,T−1]: entropy of π(· | ids[:,≤t]) */
-  entropy?: tf.Tensor2D;
-  /** [B,T−1]: value of the state ids[:,≤t] (the state in which token t+1 is chosen; verl's convention) */
-  values?: tf.Tensor2D;
-}
-
-/**
- * Per-layer KV cache for incremental decoding. k, v: [B·H, Tc, hd]. Keys are stored untransposed because appending
- * along the middle axis is a cheap concat on wasm (its Concat copies row by row in JS: appending a column to
- * transposed keys [B·H, hd, Tc] cost 8192 copies per layer and step); they are transposed once per step for q·kᵀ.
- */
-export interface KVCache {
-  layers: { k: tf.Tensor3D; v: tf.Tensor3D }[];
-  /** per row: 1 = real key, 0 = padding; length Tc */
-  keyMask: number[][];
-  /** per row: position of the next token */
-  nextPos: number[];
-  batch: number;
-}
+export type { ForwardOptions, ForwardResult, KVCache, TokenLogprobOptions, TokenLogprobResult } from './types';
 
 let modelCounter = 0;
 
@@ -322,40 +282,17 @@ export class GPT {
     };
   }
 
-  /**
-   * Per-token log-probabilities of the sequence itself (and entropy / values), for every position that predicts a next token.
-   * ids [B,T] → logprobs [B,T−1] with logprobs[:,t] = log softmax(logits[:,t]/temperature)[ids[:,t+1]].
-   * Select response positions with a mask on the caller side (response token i at sequence index p+i ↔ column p+i−1).
-   * Differentiable (gather-free: one-hot products).
-   */
+  /** Per-token log-probs of the sequence itself (logprobs.ts): logprobs[:,t] = log π(ids[:,t+1] | ids[:,≤t]) / τ-scaled. Differentiable. */
   tokenLogprobs(ids: tf.Tensor2D, opts: TokenLogprobOptions = {}): TokenLogprobResult {
-    const [B, T] = ids.shape;
-    const V = this.config.vocabSize;
-    const out = this.forward(ids, opts);
-    let logits = tf.slice(out.logits, [0, 0, 0], [B, T - 1, V]);
-    if (opts.temperature !== undefined && opts.temperature !== 1) logits = tf.div(logits, opts.temperature);
-    const logp = tf.logSoftmax(logits);
-    const targets = oneHotF32(tf.reshape(tf.slice(ids, [0, 1], [B, T - 1]), [B * (T - 1)]) as tf.Tensor1D, V);
-    const logprobs = tf.reshape(tf.sum(tf.mul(tf.reshape(logp, [B * (T - 1), V]), targets), 1), [B, T - 1]) as tf.Tensor2D;
-    const res: TokenLogprobResult = { logprobs };
-    if (opts.entropy) res.entropy = tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), 2)) as tf.Tensor2D;
-    if (out.values) res.values = tf.slice(out.values, [0, 0], [B, T - 1]);
-    return res;
+    return tokenLogprobs(this, ids, opts);
   }
 
   /**
-   * The RL entry point: per-token log-probs (and entropy / values) of the RESPONSE part of sequences laid out as
-   * `generate` returns them: ids [B, P+N] (prompt left-padded to P, response right-padded), attentionMask [B, P+N].
-   * → tensors [B, N]: column i belongs to response token i (sequence index P+i), predicted from the state at index P+i−1.
-   * Multiply by responseMask [B,N] on the caller side. Differentiable.
+   * The RL entry point (logprobs.ts): per-token log-probs (and entropy / values) of the RESPONSE part of ids [B, P+N]
+   * laid out as `generate` returns them → [B, N]. Differentiable.
    */
   responseLogprobs(ids: tf.Tensor2D, promptLength: number, opts: TokenLogprobOptions = {}): TokenLogprobResult {
-    const [B, T] = ids.shape;
-    const N = T - promptLength;
-    if (N <= 0 || promptLength < 1) throw new Error(`model: responseLogprobs needs 1 ≤ promptLength < T (got P=${promptLength}, T=${T})`);
-    const r = this.tokenLogprobs(ids, opts);
-    const cut = (x: tf.Tensor2D): tf.Tensor2D => tf.slice(x, [0, promptLength - 1], [B, N]);
-    return { logprobs: cut(r.logprobs), entropy: r.entropy && cut(r.entropy), values: r.values && cut(r.values) };
+    return responseLogprobs(this, ids, promptLength, opts);
   }
 
   /**

@@ -24,7 +24,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, hashString } from '../rng';
 import { embed, linear, mm, oneHotF32, swapLast } from './ops';
-import type { ForwardOptions, ForwardResult, KVCache, TokenLogprobOptions, TokenLogprobResult } from './gpt';
+import { responseLogprobs, tokenLogprobs } from './logprobs';
+import type { ForwardOptions, ForwardResult, KVCache, TokenLogprobOptions, TokenLogprobResult } from './types';
 
 export interface LlamaConfig {
   vocabSize: number;
@@ -345,30 +346,17 @@ export class Llama {
     };
   }
 
-  /** Per-token log-probs of the sequence itself (as GPT.tokenLogprobs): logprobs[:,t] = log π(ids[:,t+1] | ids[:,≤t]). */
+  /** Per-token log-probs of the sequence itself (logprobs.ts): logprobs[:,t] = log π(ids[:,t+1] | ids[:,≤t]) / τ-scaled. Differentiable. */
   tokenLogprobs(ids: tf.Tensor2D, opts: TokenLogprobOptions = {}): TokenLogprobResult {
-    const [B, T] = ids.shape;
-    const V = this.config.vocabSize;
-    const out = this.forward(ids, opts);
-    let logits = tf.slice(out.logits, [0, 0, 0], [B, T - 1, V]);
-    if (opts.temperature !== undefined && opts.temperature !== 1) logits = tf.div(logits, opts.temperature);
-    const logp = tf.logSoftmax(logits);
-    const targets = oneHotF32(tf.reshape(tf.slice(ids, [0, 1], [B, T - 1]), [B * (T - 1)]) as tf.Tensor1D, V);
-    const logprobs = tf.reshape(tf.sum(tf.mul(tf.reshape(logp, [B * (T - 1), V]), targets), 1), [B, T - 1]) as tf.Tensor2D;
-    const res: TokenLogprobResult = { logprobs };
-    if (opts.entropy) res.entropy = tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), 2)) as tf.Tensor2D;
-    if (out.values) res.values = tf.slice(out.values, [0, 0], [B, T - 1]);
-    return res;
+    return tokenLogprobs(this, ids, opts);
   }
 
-  /** Response-part log-probs (as GPT.responseLogprobs): ids [B, P+N] → [B, N]. */
+  /**
+   * The RL entry point (logprobs.ts): per-token log-probs (and entropy / values) of the RESPONSE part of ids [B, P+N]
+   * laid out as `generate` returns them → [B, N]. Differentiable.
+   */
   responseLogprobs(ids: tf.Tensor2D, promptLength: number, opts: TokenLogprobOptions = {}): TokenLogprobResult {
-    const [B, T] = ids.shape;
-    const N = T - promptLength;
-    if (N <= 0 || promptLength < 1) throw new Error(`llama: responseLogprobs needs 1 ≤ promptLength < T (got P=${promptLength}, T=${T})`);
-    const r = this.tokenLogprobs(ids, opts);
-    const cut = (x: tf.Tensor2D): tf.Tensor2D => tf.slice(x, [0, promptLength - 1], [B, N]);
-    return { logprobs: cut(r.logprobs), entropy: r.entropy && cut(r.entropy), values: r.values && cut(r.values) };
+    return responseLogprobs(this, ids, promptLength, opts);
   }
 
   /** KV cache: run (left-padded) prompts and keep keys (after RoPE) / values; → cache and next-token logits [B,V]. */

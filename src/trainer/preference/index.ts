@@ -9,8 +9,6 @@
 import * as path from 'path';
 import type { TrainContext } from '../engine';
 import { registerAlgorithm, registerConfigSection, type AlgorithmModule } from '../registry';
-import { registerPreset } from '../presets';
-import { deepMerge } from '../../shared/deepMerge';
 import { sampleGroups } from '../sampling';
 import type { Task } from '../tasks/types';
 import { Rng } from '../rng';
@@ -320,80 +318,8 @@ export const rewardModelModule: AlgorithmModule = {
 
 // ---- built-in pipeline presets (rl-lens train --preset NAME); measured numbers in docs/preference.md
 
-/**
- * SFT → reward model → PPO against the learned reward (InstructGPT's pipeline) on arithmetic difficulty 1 (d_model 64 ×
- * 2 layers). The RM's trunk starts from the SFT model and learns from the contrastive built-in pairs (correctness is the
- * only difference in most of them; length balanced both ways) plus rankings of the SFT policy's own samples; its score
- * is normalised on the SFT policy's samples before RL. PPO then raises both the RM score and the hidden true score
- * (docs/preference.md, "Pipeline", measured on 3 seeds).
- */
-export function rlhfArithmeticPreset(extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return deepMerge({
-    name: 'rlhf-arithmetic', algorithm: 'pipeline', seed: 1,
-    task: { name: 'arithmetic', difficulty: 1 },
-    model: { dModel: 64, nHeads: 4, nLayers: 2, contextLength: 16 },
-    sampling: { temperature: 1, maxNewTokens: 5 },
-    eval: { every: 0, numPrompts: 64, samplesPerPrompt: 4, k: [1, 4], temperature: 1 },
-    checkpoint: { every: 0 }, rollouts: { every: 10, maxSamples: 32 },
-    pipeline: {
-      rlAlgorithm: 'ppo',
-      sft: { train: { steps: 300, lr: 0.003, batchSize: 64 } },
-      rewardModel: { train: { steps: 2000, batchSize: 32, lr: 0.001 }, reward_model: { evalEvery: 500, data: { builtin: { source: 'contrast+policy', count: 512, wrongPerPrompt: 6 } } } },
-      rl: { train: { steps: 80, lr: 0.0003 }, rl: { promptsPerStep: 16, groupSize: 8, kl: { coef: 0.1 } } },
-    },
-  }, extra) as Record<string, unknown>;
-}
-
-/** `rlhf-arithmetic` with GRPO (group-normalised advantages, KL k3 in the loss) as stage 3 instead of PPO. */
-export function rlhfGrpoPreset(): Record<string, unknown> {
-  return rlhfArithmeticPreset({ name: 'rlhf-arithmetic-grpo', pipeline: { rlAlgorithm: 'grpo' } });
-}
-
-/**
- * The reward-hacking example (docs/preference.md), kept on purpose: the reward model never sees the policy's own samples
- * and learns from contrastive pairs WITHOUT the shorter wrong answers (`shorterPerPrompt: 0`), so in every pair whose
- * lengths differ the shorter completion wins, a shortcut it learns on top of correctness. GRPO at lr 2e-4 (seed 2) then
- * raises the RM score while the hidden true score falls: the policy learns to answer "9" to "3+7=". The on-policy check
- * before stage 3 shows the weaker RM; `reward/hidden_score/mean` falling under a rising `reward/rm/mean` shows the rest.
- */
-export function rlhfHackingPreset(): Record<string, unknown> {
-  return rlhfArithmeticPreset({
-    name: 'rlhf-arithmetic-hacking', seed: 2,
-    pipeline: {
-      rlAlgorithm: 'grpo',
-      rewardModel: { reward_model: { data: { builtin: { source: 'contrast', wrongPerPrompt: 6, shorterPerPrompt: 0 } } } },
-      rl: { train: { lr: 0.0002 } },
-    },
-  });
-}
-
-/**
- * `<method>-arithmetic` presets for the offline methods and the reward model (`rl-lens train --preset dpo-arithmetic`):
- * arithmetic difficulty 1, the built-in synthetic preference set, a small model from scratch (the reference model of
- * dpo / ipo / kto / odpo is the frozen starting policy), 60 steps, held-out metrics every 20 (the reward model: the
- * contrastive set, 300 steps). Seconds each on 2 cores.
- * The same config as media/templates/dpo-arithmetic.jsonc for dpo.
- */
-export function preferenceArithmeticPreset(method: PreferenceMethod | 'reward_model'): Record<string, unknown> {
-  const name = `${method.replace('_', '-')}-arithmetic`;
-  return {
-    name, algorithm: method, seed: 1,
-    task: { name: 'arithmetic', difficulty: 1 },
-    model: { dModel: 32, nHeads: 4, nLayers: 1, contextLength: 16 },
-    train: { steps: 60, batchSize: 16, lr: 0.003 },
-    eval: { every: 20, numPrompts: 16, samplesPerPrompt: 4, k: [1, 4] },
-    rollouts: { every: 10, maxSamples: 8 },
-    ...(method === 'dpo' ? { dpo: { beta: 0.1, rpoAlpha: 0 } } : {}),
-    // a reward model from scratch (no SFT trunk) on the contrastive pairs, 300 steps: held-out accuracy ≈ 0.83 but
-    // only ≈ 0.56 on correctness-only pairs; a trunk that knows the task (pipeline stage 2) is what makes a good RM
-    ...(method === 'reward_model' ? { train: { steps: 300, batchSize: 32, lr: 0.003 }, eval: { every: 100, numPrompts: 16, samplesPerPrompt: 4, k: [1, 4] }, reward_model: { evalEvery: 100, data: { builtin: { source: 'contrast' } } } } : {}),
-  };
-}
-
-for (const m of [...PREFERENCE_METHODS, 'reward_model' as const]) registerPreset(`${m.replace('_', '-')}-arithmetic`, () => preferenceArithmeticPreset(m));
-registerPreset('rlhf-arithmetic', () => rlhfArithmeticPreset());
-registerPreset('rlhf-arithmetic-grpo', rlhfGrpoPreset);
-registerPreset('rlhf-arithmetic-hacking', rlhfHackingPreset);
+// the presets (rlhf-arithmetic, <method>-arithmetic, ...) are in src/shared/presets.ts, one table for the CLI and the extension
+export { rlhfArithmeticPreset, rlhfGrpoPreset, rlhfHackingPreset, preferenceArithmeticPreset } from '../../shared/presets';
 
 for (const m of PREFERENCE_METHODS) registerAlgorithm(preferenceModule(m));
 registerAlgorithm(rewardModelModule);

@@ -16,8 +16,6 @@ import { sftBatch, sftStep } from '../sft';
 import { ALGORITHM_DEFAULTS, RL_ALGORITHMS, RL_SECTION_ONLY, RL_SECTION_SCHEMA, WARM_START_DEFAULT, isRlAlgorithm, resolveRlConfig, rlSectionDefaults, type RlAlgorithm, type RlConfig } from './config';
 import { runRlResolved, withValueHead } from './loop';
 import { rlTaskFrom } from './types';
-import { registerPreset } from '../presets';
-import { deepMerge } from '../../shared/deepMerge';
 
 /** The RlConfig of a run: the `rl` section + the shared train / sampling / eval / rollouts sections. */
 export function rlConfigFromTrainConfig(config: TrainConfig, alg: RlAlgorithm): RlConfig {
@@ -125,35 +123,5 @@ for (const name of RL_ALGORITHMS) {
   registerAlgorithm(mod);
 }
 
-// ---- built-in presets (rl-lens train --preset NAME)
-
-/** grpo on arithmetic (difficulty 1) from a noisy SFT warm start made in the same run: eval pass@1 rises by ~20 points. */
-export function rlArithmeticPreset(algorithm: RlAlgorithm, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return deepMerge({
-    name: `${algorithm.replace(/_/g, '-')}-arithmetic`,
-    algorithm,
-    seed: 1,
-    task: { name: 'arithmetic', difficulty: 1 },
-    model: { dModel: 64, nHeads: 4, nLayers: 2, contextLength: 16 },
-    train: { steps: 80, lr: 0.001, lrSchedule: 'cosine', warmupSteps: 2, minLrRatio: 0.1, gradClip: 1 },
-    sampling: { temperature: 1, maxNewTokens: 5 },
-    eval: { every: 20, numPrompts: 64, samplesPerPrompt: 8, k: [1, 2, 4, 8], temperature: 1 },
-    checkpoint: { every: 40 },
-    rollouts: { every: 10, maxSamples: 64 },
-    rl: { promptsPerStep: 32, groupSize: 8, warmStart: { steps: 400, batchSize: 64, lr: 0.003, demoNoise: 0.5 } },
-  }, extra) as Record<string, unknown>;
-}
-
-/** Adds the RL presets to the CLI's preset table (presets.ts); called once below, when the entry point loads the plug-ins. */
-export function registerRlPresets(): void {
-  // 4 minibatches per rollout batch (several policy updates on each batch, as verl's ppo_mini_batch_size < train_batch_size)
-  registerPreset('grpo-arithmetic', () => rlArithmeticPreset('grpo', { rl: { miniBatches: 4 } }));
-  registerPreset('dapo-arithmetic', () => rlArithmeticPreset('dapo', { rl: { miniBatches: 4 } }));
-  registerPreset('ppo-arithmetic', () => rlArithmeticPreset('ppo'));
-  /** seconds: for tests and smoke checks (any RL algorithm via --config with "algorithm" changed) */
-  registerPreset('grpo-tiny', () => rlArithmeticPreset('grpo', {
-    name: 'grpo-tiny', model: { dModel: 32, nLayers: 1 }, train: { steps: 4 }, eval: { every: 2, numPrompts: 8, samplesPerPrompt: 4, k: [1, 4] },
-    checkpoint: { every: 0 }, rollouts: { every: 2, maxSamples: 16 }, rl: { promptsPerStep: 4, groupSize: 4, warmStart: { steps: 10 } },
-  }));
-}
-registerRlPresets();
+// ---- built-in presets: the table is src/shared/presets.ts (one source for the CLI and the extension)
+export { rlArithmeticPreset } from '../../shared/presets';

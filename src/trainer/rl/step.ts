@@ -43,16 +43,8 @@ export interface RlStepResult {
   rollout: RolloutStepInput;
 }
 
-/** Statistics of one group as the step stores them (RolloutGroup fields). */
-export interface GroupStat {
-  mean: number;
-  std: number;
-  baseline?: number;
-  baselines?: number[];
-  scores?: number[];
-  filtered?: boolean;
-  filterReason?: string;
-}
+/** Statistics of one group as the step stores them: the RolloutGroup fields (runFormat.ts) phase 2 fills in. */
+export type GroupStat = Pick<RolloutGroup, 'mean' | 'std' | 'baseline' | 'baselines' | 'scores' | 'filtered' | 'filterReason'>;
 
 const rowsOf = (t: tf.Tensor) => t.arraySync() as number[][];
 const vecOf = (t: tf.Tensor) => Array.from(t.dataSync());

@@ -22,7 +22,8 @@ export const UNIT_LABEL: Record<Unit, string> = {
 export function metricUnit(name: string): Unit {
   const n = name.toLowerCase();
   if (/pass@/.test(n)) return 'fraction';
-  if (/clip_?ratio|clip_?frac|(^|[/_])frac($|[/_])|fraction|explained_var|accurac(y|ies)$/.test(n) && !/^(reward|rewards)\/[^/]+\/(mean|std)$/.test(n)) return 'fraction';
+  if (/clip_?ratio|clip_?frac|(^|[/_])frac($|[/_])|fraction|explained_var/.test(n)) return 'fraction';
+  if (/accurac(y|ies)$/.test(n) && !/^(reward|rewards)\//.test(n)) return 'fraction'; // a reward part named accuracy is a reward
   if (/loss/.test(n)) return 'loss';
   if (/advantage/.test(n)) return 'advantage';
   if (/(^|\/)(values|returns)(\/|$)|(^|\/)vpred/.test(n)) return 'value';
@@ -50,6 +51,9 @@ export interface DashboardPanelSpec {
 }
 
 const TOPIC_TITLE = new Map(PANEL_GROUPS.map((g) => [g.id, g.title]));
+/** the unit of a topic's first panel (the one that keeps the topic id) when the topic has metrics in it */
+const TOPIC_UNIT: Record<string, Unit> = { reward: 'reward', kl: 'nats', entropy: 'nats', lengths: 'tokens', clipping: 'fraction', losses: 'loss', optim: 'norm', throughput: 'tokens/s', eval: 'fraction' };
+const idPart = (u: Unit) => u.replace('/', '_per_');
 
 /** the part of a name before its first '/', or '' */
 export function namespaceOf(name: string): string {
@@ -70,7 +74,7 @@ export function topicOf(name: string, unit: Unit = metricUnit(name)): string {
 /**
  * Panels with one unit each, in topic order (PANEL_GROUPS: reward, KL, entropy, lengths, clipping, losses, optimiser,
  * throughput, eval, other). A topic whose metrics have several units gets one panel per unit (most metrics first; the
- * first keeps the topic id). "Other" is split by namespace (`advantages/…`, `timing/…`), names without one by unit.
+ * topic's own unit first, then most metrics; the first keeps the topic id). "Other" is split by namespace (`advantages/…`, `timing/…`), names without one by unit.
  */
 export function dashboardPanels(names: Iterable<string>): DashboardPanelSpec[] {
   const byTopic = new Map<string, Map<string, { unit: Unit; ns: string; names: string[] }>>();
@@ -96,15 +100,16 @@ export function dashboardPanels(names: Iterable<string>): DashboardPanelSpec[] {
       for (const g of groups) {
         if (g.ns) {
           const many = (nsUnits.get(g.ns) ?? 0) > 1;
-          out.push({ id: `other.${g.ns}${many ? `.${g.unit}` : ''}`, title: g.ns, unit: g.unit, names: g.names.sort() });
-        } else out.push({ id: g.unit === 'other' ? 'other' : `other.${g.unit}`, title: 'Other', unit: g.unit, names: g.names.sort() });
+          out.push({ id: `other.${g.ns}${many ? `.${idPart(g.unit)}` : ''}`, title: g.ns, unit: g.unit, names: g.names.sort() });
+        } else out.push({ id: g.unit === 'other' ? 'other' : `other.${idPart(g.unit)}`, title: 'Other', unit: g.unit, names: g.names.sort() });
       }
       continue;
     }
-    groups.sort((a, b) => b.names.length - a.names.length || UNITS.indexOf(a.unit) - UNITS.indexOf(b.unit));
+    const main = TOPIC_UNIT[topic];
+    groups.sort((a, b) => Number(b.unit === main) - Number(a.unit === main) || b.names.length - a.names.length || UNITS.indexOf(a.unit) - UNITS.indexOf(b.unit));
     const title = TOPIC_TITLE.get(topic) ?? topic;
     groups.forEach((g, k) => {
-      out.push({ id: k === 0 ? topic : `${topic}.${g.unit}`, title, unit: g.unit, names: g.names.sort() });
+      out.push({ id: k === 0 ? topic : `${topic}.${idPart(g.unit)}`, title, unit: g.unit, names: g.names.sort() });
     });
   }
   return out;

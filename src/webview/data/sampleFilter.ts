@@ -3,6 +3,7 @@
  * sample, and one-line prompt labels. step.ts sortAndFilter applies a FilterSpec with these.
  */
 import type { NumRange } from '../../shared/protocol';
+import { displayToken } from './tokens';
 
 const NUM = String.raw`[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?`;
 
@@ -66,4 +67,11 @@ export function isCorrect(s: { reward: number; rewardParts?: Record<string, numb
 export function shortText(s: string, max = 48): string {
   const v = s.replace(/\s+/g, ' ').trim();
   return v.length > max ? `${v.slice(0, max - 1)}…` : v;
+}
+
+/** Untrusted text (a prompt) as a one-line label: whitespace runs read as one plain space, everything else made visible
+ *  as in the token cells (controls, bidi and zero-width characters as markers: tokens.ts displayToken). */
+export function lineLabel(raw: string, max = 48): string {
+  const words = raw.split(/[ \t\r\n]+/).filter(Boolean).map((w) => displayToken(w).text);
+  return shortText(words.join(' '), max);
 }

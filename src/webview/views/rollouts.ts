@@ -9,7 +9,7 @@ import { availableMetrics, groupSummary, metricDef, sampleArray, sampleStats, se
 import { divergingScale, fmt, robustDomain, sequentialScale, type RobustDomain } from '../data/scales';
 import { drillDown, type DrillDown } from '../data/drilldown';
 import { codePoints, displayText, displayToken } from '../data/tokens';
-import { formatRange, parseRange, shortText } from '../data/sampleFilter';
+import { formatRange, lineLabel, parseRange } from '../data/sampleFilter';
 import { onThemeChange, readTheme, el, type Theme } from '../theme';
 import { button, checkbox, select, setOptions, textfield, type SelectEl } from '../controls';
 import { TokenGrid, type Cell } from './grid';
@@ -218,6 +218,7 @@ export class RolloutView {
   async show(t: ViewTarget, scrollTop?: number): Promise<void> {
     if (t.runDir !== this.runDir) {
       this.runDir = t.runDir;
+      this.steps = []; this.stepInfo.clear();
       await this.loadStepInfo();
     }
     if (!this.steps.length) { this.setStatus('This run has no rollout steps yet (the trainer writes them every few steps).'); return; }
@@ -246,7 +247,8 @@ export class RolloutView {
     const infos = await this.host.request('rollout/stepInfo', { runDir });
     if (runDir !== this.runDir) return;
     this.stepInfo = new Map(infos.map((i) => [i.step, i]));
-    this.steps = infos.map((i) => i.step).sort((a, b) => a - b);
+    // merged: a step announced by `rollout/stepAdded` while this request was under way stays listed
+    this.steps = [...new Set([...this.steps, ...infos.map((i) => i.step)])].sort((a, b) => a - b);
     this.fillSteps();
   }
 
@@ -285,7 +287,7 @@ export class RolloutView {
     if (this.group && !groups.some((g) => g.id === this.group)) this.group = undefined;
     // the prompt (not the internal group id), its mean reward ± std; the full prompt on hover
     setOptions(this.selGroup, [...(this.mode === 'heatmap' ? [{ value: '', label: 'all groups' }] : []),
-      ...groups.map((g) => ({ value: g.id, label: `${shortText(displayText(g.prompt), 40)} · r ${fmt(g.mean, 3)} ± ${fmt(g.std, 2)}${g.filtered ? ' · ⊘ filtered' : ''}`, title: displayText(g.prompt) }))], this.group ?? '');
+      ...groups.map((g) => ({ value: g.id, label: `${lineLabel(g.prompt, 40)} · r ${fmt(g.mean, 3)} ± ${fmt(g.std, 2)}${g.filtered ? ' · ⊘ filtered' : ''}`, title: displayText(g.prompt) }))], this.group ?? '');
     this.refresh(true);
     if (!metrics.length) this.setStatus(`step ${step} kept no per-token arrays (the trainer stores them every few steps: pick another step); token text is shown`);
     // tokens made by the host (imported runs with text only): say where they came from, APPROXIMATE when not the model's
@@ -346,7 +348,7 @@ export class RolloutView {
         const s = st.samples[i], ss = this.stats[i];
         const base = [`#${i}`, `r ${fmt(s.reward, 3)}`, `A ${fmt(ss.advantage, 3)}`];
         if (this.mode === 'group') base.push(...Object.entries(s.rewardParts ?? {}).map(([k, v]) => `${k.slice(0, 4)} ${fmt(v, 2)}`));
-        else base.push(shortText(displayText(s.prompt ?? ''), 60)); // the prompt, not the group id (full text on hover)
+        else base.push(lineLabel(s.prompt ?? '', 60)); // the prompt, not the group id (full text on hover)
         return [filtered.has(i) ? '⊘' : '', ...base].filter(Boolean);
       },
     });

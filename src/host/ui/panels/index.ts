@@ -13,8 +13,7 @@
 import * as vscode from 'vscode';
 import * as path from 'path';
 import type { DashboardAnnotation, RunRef, ViewKind, ViewTarget, WebviewState } from '../../../shared/protocol';
-import { listRolloutSteps } from '../../../runio/reader';
-import { runRef } from './dataProvider';
+import { runRef, stepInfos } from './dataProvider';
 import { LensPanel, VIEW_TYPES } from './panel';
 
 export interface PanelDeps {
@@ -133,9 +132,10 @@ export class PanelManager implements vscode.Disposable {
     if (!runs.length) { void vscode.window.showInformationMessage('RL Lens: no runs yet. Start a run or open one first.'); return undefined; }
     const run = runs.length === 1 ? runs[0] : (await vscode.window.showQuickPick(runs.map((r) => ({ label: r.label, description: [r.algorithm, r.status, path.basename(r.runDir)].filter(Boolean).join(' · '), r })), { title: `RL Lens: run for the ${view === 'heatmap' ? 'token heatmap' : 'group view'}` }))?.r;
     if (!run) return undefined;
-    const steps = listRolloutSteps(run.runDir);
+    let steps: ReturnType<typeof stepInfos> = [];
+    try { steps = stepInfos(run.runDir); } catch { /* not a run folder (any more) */ }
     if (!steps.length) { void vscode.window.showInformationMessage(`RL Lens: ${run.label} has no rollout steps yet.`); return undefined; }
-    const pick = await vscode.window.showQuickPick(steps.slice().reverse().map((s) => ({ label: `step ${s}`, s })), { title: 'RL Lens: rollout step' });
+    const pick = await vscode.window.showQuickPick(steps.slice().reverse().map((i) => ({ label: `step ${i.step}`, description: i.traced ? 'per-token traces' : 'text only', s: i.step })), { title: 'RL Lens: rollout step' });
     return pick ? { runDir: run.runDir, step: pick.s } : undefined;
   }
 
