@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng, hashString } from '../rng';
 import { embed, gelu, layerNorm, linear, mm, oneHotF32 } from './ops';
 import { responseLogprobs, tokenLogprobs } from './logprobs';
-import type { ForwardOptions, ForwardResult, KVCache, TokenLogprobOptions, TokenLogprobResult } from './types';
+import type { CausalLM, ForwardOptions, ForwardResult, KVCache, TokenLogprobOptions, TokenLogprobResult } from './types';
 
 export interface GPTConfig {
   vocabSize: number;
@@ -119,8 +119,21 @@ export class GPT {
   }
 
   /** Overwrite this model's weights with another model's (same architecture). */
-  copyWeightsFrom(other: GPT): void {
-    for (const [name, v] of this.weights) v.assign(other.w(name));
+  copyWeightsFrom(other: CausalLM): void {
+    const w = other.getWeights();
+    for (const [name, v] of this.weights) {
+      if (!w[name]) throw new Error(`model: copyWeightsFrom: the other model has no ${name}`);
+      tf.tidy(() => v.assign(tf.tensor(w[name].data, w[name].shape, 'float32')));
+    }
+  }
+
+  /** This model plus a zero-initialised value head (PPO's shared critic): a new model, this one is unchanged. */
+  withValueHead(trainable = true): GPT {
+    if (this.config.valueHead) return this;
+    const w = this.getWeights(), D = this.config.dModel;
+    w['value_head.weight'] = { shape: [D, 1], data: new Float32Array(D) };
+    w['value_head.bias'] = { shape: [1], data: new Float32Array(1) };
+    return GPT.fromWeights({ ...this.config, valueHead: true }, w, trainable);
   }
 
   /** Weights as plain arrays (for checkpoints). */

@@ -25,7 +25,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng, hashString } from '../rng';
 import { embed, linear, mm, oneHotF32, swapLast } from './ops';
 import { responseLogprobs, tokenLogprobs } from './logprobs';
-import type { ForwardOptions, ForwardResult, KVCache, TokenLogprobOptions, TokenLogprobResult } from './types';
+import type { CausalLM, ForwardOptions, ForwardResult, KVCache, TokenLogprobOptions, TokenLogprobResult } from './types';
 
 export interface LlamaConfig {
   vocabSize: number;
@@ -200,8 +200,21 @@ export class Llama {
     return new Llama(this.config, trainable, (name) => this.w(name).dataSync() as Float32Array);
   }
 
-  copyWeightsFrom(other: Llama): void {
-    for (const [name, v] of this.weights) v.assign(other.w(name));
+  copyWeightsFrom(other: CausalLM): void {
+    const w = other.getWeights();
+    for (const [name, v] of this.weights) {
+      if (!w[name]) throw new Error(`llama: copyWeightsFrom: the other model has no ${name}`);
+      tf.tidy(() => v.assign(tf.tensor(w[name].data, w[name].shape, 'float32')));
+    }
+  }
+
+  /** This model plus a zero-initialised value head (PPO's shared critic): a new model, this one is unchanged. */
+  withValueHead(trainable = true): Llama {
+    if (this.config.valueHead) return this;
+    const w = this.getWeights(), D = this.config.dModel;
+    w['value_head.weight'] = { shape: [D, 1], data: new Float32Array(D) };
+    w['value_head.bias'] = { shape: [1], data: new Float32Array(1) };
+    return Llama.fromWeights({ ...this.config, valueHead: true }, w, trainable);
   }
 
   getWeights(): LlamaWeights {
@@ -246,15 +259,20 @@ export class Llama {
     return { family: this.family, parameters: this.parameterCount(), flopsPerToken: this.flopsPerToken(), ...this.config };
   }
 
+  /**
+   * Causal mask bias [T, T] (0 on and below the diagonal, −1e9 above): a slice of one [ctx, ctx] mask kept for the
+   * model's life (sequence lengths vary with every batch of real text: one cached mask per length would grow).
+   */
   private causal(T: number): tf.Tensor2D {
-    let b = this.causalBias.get(T);
-    if (!b) {
-      const d = new Float32Array(T * T);
-      for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) d[i * T + j] = -1e9;
-      b = tf.keep(tf.tensor2d(d, [T, T]));
-      this.causalBias.set(T, b);
+    let full = this.causalBias.get(-1);
+    if (!full) {
+      const C = this.config.contextLength;
+      const d = new Float32Array(C * C);
+      for (let i = 0; i < C; i++) for (let j = i + 1; j < C; j++) d[i * C + j] = -1e9;
+      full = tf.keep(tf.tensor2d(d, [C, C]));
+      this.causalBias.set(-1, full);
     }
-    return b;
+    return T === this.config.contextLength ? full : tf.slice(full, [0, 0], [T, T]);
   }
 
   /** cos, sin [B, T, 1, hd/2] for int32 positions [B, T] (one-hot rows of the constant tables: no gather). */

@@ -44,3 +44,28 @@ export interface KVCache {
   nextPos: number[];
   batch: number;
 }
+
+/**
+ * What the RL loop, sampling and evaluation need of a policy: GPT (gpt.ts, the built-in char model and GPT-2) and
+ * Llama (llama.ts) both are one. Weights are named tensors; `clone` / `withValueHead` return the same family.
+ */
+export interface CausalLM {
+  readonly family?: string;
+  readonly config: { vocabSize: number; contextLength: number; dModel: number; valueHead?: boolean };
+  forward(ids: tf.Tensor2D, opts?: ForwardOptions): ForwardResult;
+  tokenLogprobs(ids: tf.Tensor2D, opts?: TokenLogprobOptions): TokenLogprobResult;
+  responseLogprobs(ids: tf.Tensor2D, promptLength: number, opts?: TokenLogprobOptions): TokenLogprobResult;
+  prefill(ids: number[][], mask?: number[][]): { cache: KVCache; logits: tf.Tensor2D; values?: tf.Tensor1D };
+  decodeStep(cache: KVCache, tokens: number[]): { logits: tf.Tensor2D; values?: tf.Tensor1D };
+  trainableVariables(): tf.Variable[];
+  clone(trainable?: boolean): CausalLM;
+  /** the same model plus a zero-initialised scalar value head (PPO's shared critic) */
+  withValueHead(trainable?: boolean): CausalLM;
+  copyWeightsFrom(other: CausalLM): void;
+  getWeights(): Record<string, { shape: number[]; data: Float32Array }>;
+  setWeights(weights: Record<string, { shape: number[]; data: Float32Array }>): void;
+  dispose(): void;
+  parameterCount(): number;
+  flopsPerToken(T?: number): number;
+  summary(): { parameters: number; flopsPerToken: number; [k: string]: unknown };
+}

@@ -3,8 +3,9 @@
  * (Chen et al. 2021) for every k ≤ n asked for, plus the mean reward. Deterministic given the seed.
  */
 import { sampleGroups } from '../sampling';
-import type { GPT } from '../model/gpt';
+import type { CausalLM } from '../model/types';
 import { Rng } from '../rng';
+import { specialIds } from './rollout';
 import { passAtK } from '../../shared/passAtK';
 import type { RlTask, RlTokenizer } from './types';
 
@@ -16,11 +17,11 @@ export interface EvalResult {
   items: { prompt: string; completions: string[]; rewards: number[]; correct: number }[];
 }
 
-export function evaluatePolicy(model: GPT, task: RlTask, tok: RlTokenizer, o: { prompts: number; samples: number; temperature: number; k: number[]; maxNewTokens: number; seed: number; chunk?: number }): EvalResult {
+export function evaluatePolicy(model: CausalLM, task: RlTask, tok: RlTokenizer, o: { prompts: number; samples: number; temperature: number; k: number[]; maxNewTokens: number; seed: number; chunk?: number }): EvalResult {
   const items = task.evalItems(o.prompts);
   const n = o.temperature > 0 ? o.samples : 1;
   const rng = new Rng(o.seed);
-  const g = sampleGroups(model, tok, items.map((it) => it.prompt), n, { maxNewTokens: o.maxNewTokens, temperature: o.temperature, rng }, o.chunk ?? 256);
+  const g = sampleGroups(model, tok, items.map((it) => it.prompt), n, { maxNewTokens: o.maxNewTokens, temperature: o.temperature, rng, ...specialIds(tok) }, o.chunk ?? 256);
   const out: EvalResult['items'] = [];
   let rsum = 0;
   items.forEach((it, p) => {

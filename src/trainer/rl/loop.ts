@@ -8,7 +8,7 @@
  * kept on step 1 and every `every`-th step, for at most `maxSamples` samples (whole groups first).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { GPT } from '../model/gpt';
+import type { CausalLM } from '../model/types';
 import { AdamW } from '../optim';
 import { Rng } from '../rng';
 import { adaptiveBetaUpdate, AdaptiveKLController, warmupCosineLr } from '../algorithms/control';
@@ -29,14 +29,11 @@ export interface RlRunResult {
   seconds: number;
 }
 
-/** Policy with a value head on the same trunk (shared critic), a copy with zero-initialised value head if needed. */
-export function withValueHead(model: GPT, trainable = true): GPT {
-  if (model.config.valueHead) return model;
-  const w = model.getWeights();
-  const D = model.config.dModel;
-  w['value_head.weight'] = { shape: [D, 1], data: new Float32Array(D) };
-  w['value_head.bias'] = { shape: [1], data: new Float32Array(1) };
-  return GPT.fromWeights({ ...model.config, valueHead: true }, w, trainable);
+/** Policy with a value head on the same trunk (shared critic): the model itself when it has one, else a copy with a
+ *  zero-initialised value head (GPT.withValueHead, Llama.withValueHead). */
+export function withValueHead<M extends CausalLM>(model: M, trainable = true): M {
+  // each family's withValueHead returns its own class (GPT → GPT, Llama → Llama)
+  return model.config.valueHead ? model : (model.withValueHead(trainable) as M);
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { generate } from '../sampling';
-import type { GPT } from '../model/gpt';
+import type { CausalLM } from '../model/types';
 import type { Rng } from '../rng';
 import { PAD } from '../tokenizer';
 import { softOverlongPunishment, lengthPenalty } from '../algorithms/rewards';
@@ -55,8 +55,14 @@ function allEqual(x: number[]): boolean { return x.every((v) => v === x[0]); }
 
 let groupCounter = 0;
 
+/** EOS / PAD / never-sampled ids of a pretrained tokenizer (the char tokenizer's defaults otherwise). */
+export function specialIds(tok: RlTokenizer): { eos?: number; pad?: number; banned?: number[] } {
+  if (tok.eos === undefined && tok.pad === undefined) return {};
+  return { eos: tok.eos ?? -1, pad: tok.pad ?? 0, banned: [] };
+}
+
 /** Generate one batch of `prompts × G` completions and score them. */
-export function rolloutBatch(policy: GPT, task: RlTask, tok: RlTokenizer, cfg: RlConfig, rng: Rng, nPrompts: number, step: number): { samples: RolloutSample[]; items: RlTaskItem[]; groupIds: string[]; tokens: number } {
+export function rolloutBatch(policy: CausalLM, task: RlTask, tok: RlTokenizer, cfg: RlConfig, rng: Rng, nPrompts: number, step: number): { samples: RolloutSample[]; items: RlTaskItem[]; groupIds: string[]; tokens: number } {
   const items: RlTaskItem[] = [];
   const groupIds: string[] = [];
   const prompts: number[][] = [];
@@ -67,7 +73,7 @@ export function rolloutBatch(policy: GPT, task: RlTask, tok: RlTokenizer, cfg: R
     const ids = tok.encode(item.prompt, { bos: true });
     for (let g = 0; g < cfg.groupSize; g++) prompts.push(ids);
   }
-  const gen = generate(policy, prompts, { maxNewTokens: cfg.maxNewTokens, temperature: cfg.temperature, topP: cfg.topP, rng });
+  const gen = generate(policy, prompts, { maxNewTokens: cfg.maxNewTokens, temperature: cfg.temperature, topP: cfg.topP, rng, ...specialIds(tok) });
   const samples: RolloutSample[] = [];
   let tokens = 0;
   for (let i = 0; i < prompts.length; i++) {
@@ -91,7 +97,7 @@ export function rolloutBatch(policy: GPT, task: RlTask, tok: RlTokenizer, cfg: R
  * prompts are generated until `promptsPerStep` groups are kept or `maxGenBatches` generation batches were used
  * (verl-dapo `max_num_gen_batches`); then the kept groups are trimmed to promptsPerStep.
  */
-export function rollout(policy: GPT, task: RlTask, tok: RlTokenizer, cfg: RlConfig, rng: Rng, step: number): RolloutResult {
+export function rollout(policy: CausalLM, task: RlTask, tok: RlTokenizer, cfg: RlConfig, rng: Rng, step: number): RolloutResult {
   const t0 = Date.now();
   const kept: RolloutSample[] = [];
   const groups: RolloutGroupInfo[] = [];
@@ -134,13 +140,13 @@ export interface PackedBatch {
   N: number;
 }
 
-export function pack(samples: readonly RolloutSample[]): PackedBatch {
+export function pack(samples: readonly RolloutSample[], pad = PAD): PackedBatch {
   const P = Math.max(...samples.map((s) => s.promptIds.length));
   const N = Math.max(1, ...samples.map((s) => s.tokens.length));
   const ids: number[][] = [], attentionMask: number[][] = [], responseMask: number[][] = [];
   for (const s of samples) {
     const lp = P - s.promptIds.length, n = s.tokens.length;
-    ids.push([...Array(lp).fill(PAD), ...s.promptIds, ...s.tokens, ...Array(N - n).fill(PAD)]);
+    ids.push([...Array(lp).fill(pad), ...s.promptIds, ...s.tokens, ...Array(N - n).fill(pad)]);
     attentionMask.push([...Array(lp).fill(0), ...Array(s.promptIds.length).fill(1), ...Array(n).fill(1), ...Array(N - n).fill(0)]);
     responseMask.push([...Array(n).fill(1), ...Array(N - n).fill(0)]);
   }
@@ -152,7 +158,7 @@ export function pack(samples: readonly RolloutSample[]): PackedBatch {
  * columns P−1 … P+N−2 (response token i at index P+i is predicted at column P+i−1). Differentiable.
  * → [B, N] each.
  */
-export function responseForward(model: GPT, batch: { ids: tf.Tensor2D; attentionMask: tf.Tensor2D }, P: number, N: number, o: { temperature: number; entropy?: boolean; values?: boolean }): { logprobs: tf.Tensor2D; entropy?: tf.Tensor2D; values?: tf.Tensor2D } {
+export function responseForward(model: CausalLM, batch: { ids: tf.Tensor2D; attentionMask: tf.Tensor2D }, P: number, N: number, o: { temperature: number; entropy?: boolean; values?: boolean }): { logprobs: tf.Tensor2D; entropy?: tf.Tensor2D; values?: tf.Tensor2D } {
   const B = batch.ids.shape[0];
   const r = model.tokenLogprobs(batch.ids, { attentionMask: batch.attentionMask, temperature: o.temperature, entropy: o.entropy, values: o.values });
   const sl = (t: tf.Tensor2D) => tf.slice(t, [0, P - 1], [B, N]) as tf.Tensor2D;

@@ -11,7 +11,7 @@
  * All math comes from src/trainer/algorithms.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { GPT } from '../model/gpt';
+import type { CausalLM } from '../model/types';
 import { AdamW, clipByGlobalNorm } from '../optim';
 import type { Rng } from '../rng';
 import { klPenalty } from '../algorithms/kl';
@@ -82,7 +82,7 @@ interface Prepared {
  * Run one step. `policy` is updated in place (and `critic` when separate).
  */
 export function rlStep(
-  algorithm: RlAlgorithm, cfg: RlConfig, st: StepState, policy: GPT, ref: GPT, critic: GPT | undefined, task: RlTask, tok: RlTokenizer, rng: Rng,
+  algorithm: RlAlgorithm, cfg: RlConfig, st: StepState, policy: CausalLM, ref: CausalLM, critic: CausalLM | undefined, task: RlTask, tok: RlTokenizer, rng: Rng,
 ): RlStepResult {
   const t0 = Date.now();
   const ro = rollout(policy, task, tok, cfg, rng, st.step);
@@ -99,7 +99,7 @@ export function rlStep(
   const criticModel = needValues ? (sharedCritic ? policy : critic) : undefined;
   if (needValues && !criticModel?.config.valueHead) throw new Error('ppo: the critic has no value head');
 
-  const prep = prepare(cfg, st, ro, policy, ref, criticModel, sharedCritic);
+  const prep = prepare(cfg, st, ro, policy, ref, criticModel, sharedCritic, tok.pad);
   metrics['kl'] = prep.klMean;
   metrics['kl/k1'] = prep.k1Mean;
   metrics['entropy'] = prep.entropyMean;
@@ -146,9 +146,9 @@ function rolloutMetrics(ro: RolloutResult, cfg: RlConfig): Record<string, number
  * Phase 1: log-probs of the rollout policy and the reference, entropy and values (no gradients), per-token rewards,
  * advantages, and each sample's group statistics and baseline from the same tensors the advantages came from.
  */
-function prepare(cfg: RlConfig, st: StepState, ro: RolloutResult, policy: GPT, ref: GPT, criticModel: GPT | undefined, sharedCritic: boolean): Prepared {
+function prepare(cfg: RlConfig, st: StepState, ro: RolloutResult, policy: CausalLM, ref: CausalLM, criticModel: CausalLM | undefined, sharedCritic: boolean, tokPad?: number): Prepared {
   const S = ro.samples;
-  const pk = pack(S);
+  const pk = pack(S, tokPad);
   const { P, N } = pk;
   const needValues = cfg.advantage === 'gae';
   const t = tf.tidy(() => {
@@ -278,7 +278,7 @@ interface Updated {
 }
 
 /** Phase 3: ppoEpochs × miniBatches updates of the policy (and of a separate critic). */
-function update(algorithm: RlAlgorithm, cfg: RlConfig, st: StepState, prep: Prepared, policy: GPT, criticModel: GPT | undefined, sharedCritic: boolean, rng: Rng): Updated {
+function update(algorithm: RlAlgorithm, cfg: RlConfig, st: StepState, prep: Prepared, policy: CausalLM, criticModel: CausalLM | undefined, sharedCritic: boolean, rng: Rng): Updated {
   const { pk, mask, old, adv, values, returns } = prep;
   const refLp = prep.ref;
   const { P, N } = pk;

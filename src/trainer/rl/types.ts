@@ -2,7 +2,7 @@
  * What the online RL loop needs from the rest of the trainer (model, tokenizer, task, run writer). Kept small so the
  * loop can be driven by the CLI's run loop, by tests and by the benchmark alike.
  */
-import type { GPT } from '../model/gpt';
+import type { CausalLM } from '../model/types';
 import type { Rng } from '../rng';
 import type { RunWriter } from '../../runio/writer';
 import type { Task, TaskExample } from '../tasks/types';
@@ -32,14 +32,17 @@ export interface RlTokenizer {
   encode(text: string, opts?: { bos?: boolean; eos?: boolean }): number[];
   decode(ids: ArrayLike<number>): string;
   display(ids: ArrayLike<number>): string[];
+  /** end-of-sequence and padding ids of a pretrained tokenizer (absent: the char tokenizer's EOS and PAD) */
+  readonly eos?: number;
+  readonly pad?: number;
 }
 
 export interface RlContext {
-  policy: GPT;
+  policy: CausalLM;
   /** frozen reference model (π_ref); may be the same weights as the initial policy */
-  ref: GPT;
+  ref: CausalLM;
   /** separate critic (PPO with critic: 'separate'); must have a value head */
-  critic?: GPT;
+  critic?: CausalLM;
   tokenizer: RlTokenizer;
   task: RlTask;
   seed: number;

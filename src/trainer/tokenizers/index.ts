@@ -21,9 +21,13 @@ export interface TextTokenizer {
   display(ids: ArrayLike<number>): string[];
 }
 
+/**
+ * llama2.c's tokenizer as a TextTokenizer. Its story models end a story with BOS, not EOS (run.c: "data-dependent
+ * terminating condition: the BOS (=1) token delimits sequences"), so generation stops at BOS: `eos` is BOS here.
+ */
 export function llama2cTextTokenizer(t: Llama2cTokenizer): TextTokenizer {
   return {
-    kind: 'llama2c', vocabSize: t.vocabSize, bos: t.bos, eos: t.eos, pad: 0,
+    kind: 'llama2c', vocabSize: t.vocabSize, bos: t.bos, eos: t.bos, pad: 0,
     encode: (text, o) => t.encode(text, o),
     decode: (ids) => t.decode(ids),
     display: (ids) => t.display(ids),
