@@ -4,10 +4,10 @@
  * or an unreadable run folder. Imported runs work once converted (`rl-lens import`).
  */
 import * as path from 'path';
-import { flattenThresholds, unflattenThresholds, worstSeverity, CHECKS, type Finding, type CheckName } from '../doctor';
+import { flattenThresholds, unflattenThresholds, resolveThresholds, worstSeverity, CHECKS, type Finding, type CheckName } from '../doctor';
 import { loadDoctorInput } from '../doctor/load';
 import { diagnoseTimeline, historyLine } from '../doctor/timeline';
-import { dataSummary, doctorReport, noDataMessage } from '../doctor/report';
+import { dataSummary, doctorReport, noDataMessage, shortHistoryMessage } from '../doctor/report';
 
 const USAGE = `usage: rl-lens doctor RUN_DIR [--json] [--threshold NAME=VALUE ...] [--only CHECK[,CHECK...]]
   Diagnoses RL fine-tuning pathologies in a run folder (docs/doctor.md).
@@ -53,26 +53,33 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`rl-lens doctor: ${(e as Error).message}\n`);
     return 2;
   }
+  const th = resolveThresholds(unflattenThresholds(over));
   const t = diagnoseTimeline(loaded.input, unflattenThresholds(over), { only });
-  const report = doctorReport(dir, loaded.input, t, loaded.problems);
+  const report = doctorReport(dir, loaded.input, t, loaded.problems, th);
   if (json) {
     process.stdout.write(JSON.stringify(report, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
   } else {
-    process.stdout.write(formatFindings(dir, loaded.input, t.findings, loaded.problems.length, t.checkpoints));
+    process.stdout.write(formatFindings(dir, loaded.input, t.findings, loaded.problems.length, t.checkpoints, th.minSteps));
   }
   return report.verdict === 'no-data' || worstSeverity(t.findings) === 'error' ? 1 : 0;
 }
 
 const MARK = { error: 'ERROR', warning: 'WARN ', info: 'info ' } as const;
 
-export function formatFindings(dir: string, input: Parameters<typeof dataSummary>[0], findings: Finding[], problems = 0, checkpoints: number[] = []): string {
+export function formatFindings(dir: string, input: Parameters<typeof dataSummary>[0], findings: Finding[], problems = 0, checkpoints: number[] = [], minSteps?: number): string {
   const lines: string[] = [];
-  const d = dataSummary(input, checkpoints);
+  const d = dataSummary(input, checkpoints, minSteps !== undefined ? { minSteps } : undefined);
   const range = d.firstStep !== null ? `, steps ${d.firstStep}–${d.lastStep}` : '';
   lines.push(`rl-lens doctor: ${dir} (${input.algorithm ?? 'unknown algorithm'}; ${d.metrics} metrics, ${input.rollouts.length} rollout steps, ${input.evals.length} evals${range}${problems ? `; ${problems} unreadable lines skipped` : ''})`);
   if (d.partial) lines.push(`partial run: ${d.partial}`);
   if (d.empty) { lines.push(noDataMessage(d)); return lines.join('\n') + '\n'; }
-  if (!findings.length) { lines.push(`no problems found (the doctor replayed itself at ${checkpoints.length} steps up to step ${d.lastStep})`); return lines.join('\n') + '\n'; }
+  const short = d.trend && !d.trend.ran ? shortHistoryMessage(d.trend, d) : undefined;
+  if (!findings.length) {
+    lines.push(short ? `too little data: ${short}; they found nothing. This is not a healthy verdict.`
+      : `no problems found (the doctor replayed itself at ${checkpoints.length} steps up to step ${d.lastStep})`);
+    return lines.join('\n') + '\n';
+  }
+  if (short) lines.push(`too little data for trends: ${short}.`);
   for (const f of findings) {
     lines.push('');
     const resolved = f.history?.status === 'resolved';

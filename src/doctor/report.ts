@@ -5,11 +5,38 @@
 import type { DoctorInput, Episode, Finding, FindingSource, Severity } from './types';
 import type { InputProblem } from '../shared/runFormat';
 import { historyLine, type TimelineResult } from './timeline';
+import { DEFAULT_THRESHOLDS, type Thresholds } from './thresholds';
 
 export const DOCTOR_REPORT_SCHEMA = 'rl-lens/doctor-report';
 export const DOCTOR_REPORT_VERSION = 1;
 
-export type Verdict = 'no-data' | 'healthy' | 'problems';
+export type Verdict = 'no-data' | 'too-little-data' | 'healthy' | 'problems';
+
+/** How much history the trend checks had: logged training steps (metric or rollout) against `minSteps`. */
+export interface TrendCoverage {
+  /** distinct steps with a finite training metric or a rollout */
+  points: number;
+  /** what the trend checks need (thresholds.minSteps) */
+  minPoints: number;
+  /** false: too few points, only the level checks (truncation, zero-variance, clip, KL level, NaN) could speak */
+  ran: boolean;
+}
+
+/** Trend checks (entropy, KL growth and episodes, reward trend, length drift, reward-part divergence, critic, spikes)
+ *  need `minSteps` points; below that only level checks run, and the doctor says so instead of "no problems found". */
+export function trendCoverage(input: DoctorInput, th: Pick<Thresholds, 'minSteps'> = DEFAULT_THRESHOLDS): TrendCoverage {
+  const steps = new Set<number>();
+  for (const sr of Object.values(input.metrics)) for (let i = 0; i < sr.values.length; i++) if (Number.isFinite(sr.values[i])) steps.add(sr.steps[i]);
+  for (const r of input.rollouts) steps.add(r.step);
+  return { points: steps.size, minPoints: th.minSteps, ran: steps.size >= th.minSteps };
+}
+
+/** "1 logged step (step 10): trend checks need ≥ 20 …" */
+export function shortHistoryMessage(c: TrendCoverage, d: Pick<DataSummary, 'firstStep' | 'lastStep'>): string {
+  const where = d.firstStep === null ? '' : d.firstStep === d.lastStep ? ` (step ${d.firstStep})` : ` (steps ${d.firstStep}–${d.lastStep})`;
+  return `${c.points} logged step${c.points === 1 ? '' : 's'}${where}: trend checks need ≥ ${c.minPoints} (entropy, KL growth, reward trend, length drift, `
+    + 'reward-part divergence, critic, spikes), so only the level checks (truncation, zero-variance, clip, KL level, NaN) could run';
+}
 
 export interface DataSummary {
   /** metric names (train and eval split) with at least one finite value */
@@ -24,6 +51,8 @@ export interface DataSummary {
   checkpoints: number[];
   /** an importer recovered only part of the source (manifest.source.partial), with what it said */
   partial?: string;
+  /** how much history the trend checks had */
+  trend?: TrendCoverage;
 }
 
 export interface ReportFinding {
@@ -67,7 +96,7 @@ export interface DoctorReport {
 }
 
 /** How much a run holds. `empty` = nothing to diagnose (no finite metric value, no rollout, no eval). */
-export function dataSummary(input: DoctorInput, checkpoints: number[] = []): DataSummary & { empty: boolean } {
+export function dataSummary(input: DoctorInput, checkpoints: number[] = [], th: Pick<Thresholds, 'minSteps'> = DEFAULT_THRESHOLDS): DataSummary & { empty: boolean } {
   let metrics = 0, metricPoints = 0, first = Infinity, last = -Infinity;
   for (const rec of [input.metrics, input.evalMetrics]) {
     for (const s of Object.values(rec)) {
@@ -83,7 +112,7 @@ export function dataSummary(input: DoctorInput, checkpoints: number[] = []): Dat
   return {
     metrics, metricPoints, rolloutSteps: input.rollouts.length, evals: input.evals.length,
     firstStep: Number.isFinite(first) ? first : null, lastStep: Number.isFinite(last) ? last : null, checkpoints,
-    ...(partial ? { partial } : {}), empty: metricPoints === 0 && input.rollouts.length === 0 && input.evals.length === 0,
+    ...(partial ? { partial } : {}), trend: trendCoverage(input, th), empty: metricPoints === 0 && input.rollouts.length === 0 && input.evals.length === 0,
   };
 }
 
@@ -110,16 +139,18 @@ export function reportFinding(f: Finding): ReportFinding {
   };
 }
 
-export function doctorReport(run: string, input: DoctorInput, t: TimelineResult, problems: InputProblem[] = []): DoctorReport {
-  const d = dataSummary(input, t.checkpoints);
+export function doctorReport(run: string, input: DoctorInput, t: TimelineResult, problems: InputProblem[] = [], th: Pick<Thresholds, 'minSteps'> = DEFAULT_THRESHOLDS): DoctorReport {
+  const d = dataSummary(input, t.checkpoints, th);
   const { empty, ...data } = d;
   const findings = t.findings.map(reportFinding);
   const c = (s: Severity) => findings.filter((f) => f.severity === s).length;
   const counts = { error: c('error'), warning: c('warning'), info: c('info'), active: findings.filter((f) => f.status === 'active').length, resolved: findings.filter((f) => f.status === 'resolved').length };
-  const verdict: Verdict = empty ? 'no-data' : findings.length ? 'problems' : 'healthy';
+  const short = !empty && data.trend && !data.trend.ran ? shortHistoryMessage(data.trend, data) : undefined;
+  const verdict: Verdict = empty ? 'no-data' : findings.length ? 'problems' : short ? 'too-little-data' : 'healthy';
   const summary = verdict === 'no-data' ? noDataMessage(data)
-    : verdict === 'healthy' ? `no problems found (steps ${data.firstStep}–${data.lastStep}, ${t.checkpoints.length} checkpoints replayed)`
-      : `${counts.error} error(s), ${counts.warning} warning(s), ${counts.info} info${counts.resolved ? ` (${counts.resolved} resolved before the last step)` : ''}`;
+    : verdict === 'too-little-data' ? `too little data: ${short}; they found nothing. This is not a healthy verdict.`
+      : verdict === 'healthy' ? `no problems found (steps ${data.firstStep}–${data.lastStep}, ${t.checkpoints.length} checkpoints replayed)`
+        : `${counts.error} error(s), ${counts.warning} warning(s), ${counts.info} info${counts.resolved ? ` (${counts.resolved} resolved before the last step)` : ''}${short ? `; too little data for trends: ${short}` : ''}`;
   return {
     schema: DOCTOR_REPORT_SCHEMA, version: DOCTOR_REPORT_VERSION, run, runId: input.runId ?? null, algorithm: input.algorithm ?? null, status: input.status ?? null,
     verdict, summary, data, counts, findings, problems,

@@ -151,7 +151,9 @@ export function valueAt(s: Series, step: number): number {
 /**
  * Robust spike detection: point i is a spike when it deviates from the median m of the previous `w` points by more than
  * `z` robust σ (1.4826·MAD, floored at 1% of |m| and at `sigmaFloor`) AND by more than (ratio − 1)·|m|. For a series that is positive
- * everywhere (gradient norms) the σ test is done on log values with `logZ`, and the size test is x > ratio·m.
+ * everywhere (gradient norms) the σ test is done on log values with `logZ`, and the size test is x > ratio·m. A value within
+ * the window's normal range (no farther from m than twice the 10th / 90th percentile is) is never a spike. Steps in `skip`
+ * (no gradient at all: every group zero-variance) are neither judged nor part of the baseline.
  */
 export interface Spike {
   index: number; step: number; value: number;
@@ -164,16 +166,21 @@ export interface Spike {
   p10: number; p90: number;
 }
 
-export function spikes(s: Series, w: number, z: number, ratio: number, minHistory: number, logZ = z, sigmaFloor = 1e-12): Spike[] {
+export function spikes(s: Series, w: number, z: number, ratio: number, minHistory: number, logZ = z, sigmaFloor = 1e-12, skip?: ReadonlySet<number>): Spike[] {
   const out: Spike[] = [];
   const hist: number[] = [];
-  const positive = s.values.every((v) => !Number.isFinite(v) || v > 0);
+  const positive = s.values.every((v, i) => !Number.isFinite(v) || v > 0 || skip?.has(s.steps[i]));
   for (let i = 0; i < s.values.length; i++) {
     const v = s.values[i];
-    if (!Number.isFinite(v)) continue;
+    // skipped steps (e.g. steps without any reward gradient) are neither judged nor part of any baseline
+    if (!Number.isFinite(v) || skip?.has(s.steps[i])) continue;
     if (hist.length >= minHistory) {
       const win = hist.slice(-w);
       const m = median(win);
+      // within the run's normal range there: a value no farther from the rolling median than twice the 10th / 90th
+      // percentile is (a window with two regimes, e.g. 1e-3 and 0.1, has its median in one and its p90 in the other)
+      const p10 = quantile(win, 0.1), p90 = quantile(win, 0.9);
+      if (Math.abs(v - m) <= 2 * Math.max(Math.abs(p90 - m), Math.abs(p10 - m))) { hist.push(v); continue; }
       let zz: number;
       if (positive) {
         // positive metrics (gradient norms) are log-normal-ish: judge the deviation of log(v) in robust σ of log values
@@ -181,7 +188,7 @@ export function spikes(s: Series, w: number, z: number, ratio: number, minHistor
         const lm = median(lw);
         const md = mad(lw);
         zz = Math.abs(Math.log(v) - lm) / Math.max(1.4826 * md, 0.01);
-        if (zz > logZ && v > ratio * m) out.push({ index: i, step: s.steps[i], value: v, baseline: m, z: zz, zMeaningful: 1.4826 * md >= 0.01, p10: quantile(win, 0.1), p90: quantile(win, 0.9) });
+        if (zz > logZ && v > ratio * m) out.push({ index: i, step: s.steps[i], value: v, baseline: m, z: zz, zMeaningful: 1.4826 * md >= 0.01, p10, p90 });
       } else {
         const md = 1.4826 * mad(win);
         const sig = Math.max(md, 0.01 * Math.abs(m), sigmaFloor);
@@ -190,7 +197,7 @@ export function spikes(s: Series, w: number, z: number, ratio: number, minHistor
         // demand instead that the value is `ratio`× beyond anything in the window (nothing to compare with: no spike)
         const maxAbs = md > 0 ? 0 : Math.max(...win.map(Math.abs));
         const degenerateOk = md > 0 || (maxAbs > 0 && Math.abs(v - m) > ratio * maxAbs);
-        if (zz > z && degenerateOk && Math.abs(v - m) > (ratio - 1) * Math.abs(m)) out.push({ index: i, step: s.steps[i], value: v, baseline: m, z: zz, zMeaningful: md > 0 && md >= 0.01 * Math.abs(m) && md >= sigmaFloor && m !== 0, p10: quantile(win, 0.1), p90: quantile(win, 0.9) });
+        if (zz > z && degenerateOk && Math.abs(v - m) > (ratio - 1) * Math.abs(m)) out.push({ index: i, step: s.steps[i], value: v, baseline: m, z: zz, zMeaningful: md > 0 && md >= 0.01 * Math.abs(m) && md >= sigmaFloor && m !== 0, p10, p90 });
       }
     }
     hist.push(v);

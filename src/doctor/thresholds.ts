@@ -42,6 +42,10 @@ export const DEFAULT_THRESHOLDS = {
     growthMin: 0.1,
     /** KL is "stuck at zero" when every recent |KL| is below this */
     zeroEps: 1e-6,
+    /** early warning: KL growing exponentially, doubling within this many steps (Theil–Sen slope of log KL over the recent window) ... */
+    doublingSteps: 25,
+    /** ... once it is at least this large (below it, KL is still in its initial rise from 0) */
+    rateMin: 0.03,
   },
   beta: {
     /** β is pinned when it sits at its bound (or at its extreme for adaptive controllers) for this fraction of the recent window */
@@ -70,6 +74,12 @@ export const DEFAULT_THRESHOLDS = {
     truncError: 0.3,
     /** warning when a length/overlong penalty part carries more than this share of the mean |reward| */
     overlongShare: 0.5,
+  },
+  reward: {
+    /** warning when the median reward of the run's second half is below its first half by this many standard errors ... */
+    declineZ: 3,
+    /** ... and by at least this fraction of the reward's scale (range of its rolling median, or its first-half level) */
+    declineFrac: 0.1,
   },
   hacking: {
     /** eval pass@1 (or eval score) must fall by at least this (absolute) from its peak ... */

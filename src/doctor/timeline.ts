@@ -95,6 +95,9 @@ export class DoctorTimeline {
     for (const s of checkpointSteps(steps, opts.maxCheckpoints ?? 32)) {
       if (!this.done.has(s)) this.done.set(s, diagnose(truncateInput(input, s), thresholds, { only: opts.only }));
     }
+    // the first data step too, so a finding raised on the very first points (a level check on a short history) is
+    // pinned to where it was first raised, not to the first grid checkpoint
+    if (steps.length > 1 && !this.done.has(steps[0])) this.done.set(steps[0], diagnose(truncateInput(input, steps[0]), thresholds, { only: opts.only }));
     if (opts.remember) this.done.set(last, final);
     // refine: between two evaluated steps whose findings differ, bisect over the data steps so "raised at" / "resolved
     // at" are the first data step where it changed, whatever the grid (a live run's grid is finer than the finished

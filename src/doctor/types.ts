@@ -171,7 +171,7 @@ export interface Finding {
 
 /** 'data' is not a check: it names the doctor's own "no data" notice (src/host/doctor/display.ts) */
 export type CheckName =
-  | 'data' | 'entropy' | 'zero-variance' | 'kl' | 'beta' | 'clip' | 'length' | 'reward-hacking' | 'mode-collapse' | 'critic' | 'numerical';
+  | 'data' | 'entropy' | 'zero-variance' | 'kl' | 'beta' | 'clip' | 'length' | 'reward' | 'reward-hacking' | 'mode-collapse' | 'critic' | 'numerical';
 
 export function emptyInput(): DoctorInput {
   return { metrics: {}, evalMetrics: {}, evals: [], rollouts: [], errors: [] };

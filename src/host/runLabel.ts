@@ -38,7 +38,7 @@ export interface RunLabelInput {
   /** manifest name (or the config's) */
   name?: string;
   id?: string;
-  /** ISO time or epoch ms; else the time in the folder name */
+  /** ISO time or epoch ms, for folders whose name holds no time stamp */
   startedAt?: string | number;
 }
 
@@ -47,7 +47,9 @@ export function runDisplayLabel(r: RunLabelInput, now = new Date()): string {
   const base = path.basename(r.dir);
   const name = r.name ?? r.id ?? base;
   if (!r.name && (!r.id || r.id === base) && folderStartTime(r.dir)) return base;
-  const t = r.startedAt !== undefined ? new Date(r.startedAt) : folderStartTime(r.dir);
+  // the folder's stamp first: it is fixed when the run is created, so the supervisor (before the trainer wrote its
+  // manifest) and the tree (manifest startedAt, a second later) print the same time
+  const t = folderStartTime(r.dir) ?? (r.startedAt !== undefined ? new Date(r.startedAt) : undefined);
   const parts = [name];
   if (t && !Number.isNaN(t.getTime())) parts.push(startStamp(t, now));
   const label = parts.join(' · ');

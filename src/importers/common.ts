@@ -369,6 +369,8 @@ export class TailWatch {
     const t = this.tails.get(file);
     if (!t || t.offset !== nextOffset || t.size !== size) this.tails.set(file, { offset: nextOffset, line: nextLine, size, since: Date.now() });
   }
+  /** stop watching a file's tail (e.g. a console log ending in a progress bar, which never gets a newline) */
+  forget(file: string): void { this.tails.delete(file); }
   problems(now = Date.now()): InputProblem[] {
     const out: InputProblem[] = [];
     for (const [file, t] of this.tails) {

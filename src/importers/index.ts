@@ -18,6 +18,7 @@ import { RllbSession } from './rllb';
 import type { Session } from './session';
 import { TrlSession, trlLayout } from './trl';
 import { VerlSession, isVerlDumpRecord, isVerlMetricsRecord, sniffJsonl } from './verl';
+import { CONSOLE_EXT, sniffVerlConsole } from './verlConsole';
 import { looksLikeTrainerState } from './trainerState';
 
 export { formatProblem, problemSummary } from './common';
@@ -61,9 +62,12 @@ export function detectFormat(p: string): Detection {
       if (recs.some(isRllbRecord)) return { format: 'rllb', reason: `${base}: ${rllbFields(recs)} (RLLoggingBoard JSONL)` };
       if (recs.some(isVerlDumpRecord)) return { format: 'verl', reason: `${base}: lines have input/output/score (verl _dump_generations)` };
       if (recs.some(isVerlMetricsRecord)) return { format: 'verl', reason: `${base}: lines are {"step", "data"} (verl file logger)` };
+      if (!recs.length) { const c = consoleReason(p); if (c) return { format: 'verl', reason: c }; }
       return { format: undefined, reason: `${base}: no line matches a known format (RLLoggingBoard: prompt/response/response_tokens; verl: input/output/score or {"step","data"})` };
     }
-    return { format: undefined, reason: `${base}: not a .jsonl, .parquet or TrainerState (.json with "log_history") file` };
+    const c = consoleReason(p, true);
+    if (c) return { format: 'verl', reason: c };
+    return { format: undefined, reason: `${base}: not a .jsonl, .parquet or TrainerState (.json with "log_history") file, and no verl console-logger line ("step:N - name:value - ...") in it` };
   }
   const trl = trlLayout(p);
   const completions = trl.parquetFiles.filter((f) => /completions_\d+\.parquet$/.test(f));
@@ -82,7 +86,24 @@ export function detectFormat(p: string): Detection {
   const names = (fs_: string[]): string => fs_.slice(0, 3).map((f) => path.relative(p, f)).join(', ') + (fs_.length > 3 ? ', ...' : '');
   if (rllb.length) return { format: 'rllb', reason: `${rllb.length} RLLoggingBoard JSONL file(s) (${names(rllb)}): ${rllbFields(rllbRecs)}` };
   if (verl.length) return { format: 'verl', reason: `${verl.length} verl file(s) (${names(verl)}): generation dumps (input/output/score) and/or file-logger metrics ({"step","data"})` };
-  return { format: undefined, reason: `no RL Lens manifest, TRL completions or TrainerState (trainer_state.json, or any .json with "log_history"), RLLoggingBoard or verl JSONL found under ${p}` };
+  // verl console logs (verl's default logger): text files with "step:N - name:value - ..." lines
+  let markerOnly: string | undefined;
+  for (const f of listFiles(p, (n) => CONSOLE_EXT.test(n), 3, 200)) {
+    const sn = sniffVerlConsole(f);
+    if (sn.metricLines) return { format: 'verl', reason: `${path.relative(p, f)}: verl console log (console-logger lines "step:N - name:value - ...", first at line ${sn.firstLine})` };
+    if (sn.verlMarker && !markerOnly) markerOnly = f;
+  }
+  if (markerOnly) return { format: 'verl', reason: `${path.relative(p, markerOnly)}: a verl console log with no metric line yet (verl start-up output such as "(TaskRunner pid=...)")` };
+  return { format: undefined, reason: `no RL Lens manifest, TRL completions or TrainerState (trainer_state.json, or any .json with "log_history"), RLLoggingBoard or verl JSONL, or verl console log (.log/.txt/.out/.err with "step:N - name:value - ..." lines) found under ${p}` };
+}
+
+/** Why a single text file is a verl console log (undefined when it is not). `markers`: accept verl start-up output before the first metric line. */
+function consoleReason(file: string, markers = false): string | undefined {
+  const sn = sniffVerlConsole(file);
+  const base = path.basename(file);
+  if (sn.metricLines) return `${base}: verl console log (console-logger lines "step:N - name:value - ...", first at line ${sn.firstLine})`;
+  if (markers && sn.verlMarker) return `${base}: a verl console log with no metric line yet (verl start-up output such as "(TaskRunner pid=...)")`;
+  return undefined;
 }
 
 export interface ImportOptions {

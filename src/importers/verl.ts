@@ -11,14 +11,18 @@
  * 2. The `file` logger (verl/utils/tracking.py `FileLogger`, trainer.logger=['file']): one line
  *    `{"step": N, "data": {metric: value}}` (newer verl adds `elapsed_seconds`) at $VERL_FILE_LOGGER_PATH or
  *    `$VERL_FILE_LOGGER_ROOT/<project>/<experiment>.jsonl`. Metric names are mapped (metricMap.ts), originals kept.
+ * 3. The `console` logger (verl's default): text logs (`.log` / `.txt` / `.out` / `.err`, or any single file given)
+ *    holding `step:N - name:value - ...` lines among everything else the run printed (verlConsole.ts). Metrics only:
+ *    a console log has no rollouts. When a file-logger JSONL is present too, it wins (same values, full precision).
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { passAtK } from '../shared/passAtK';
 import type { EvalRecord, InputProblem, MetricsRecord, RolloutSampleInput } from '../shared/runFormat';
-import { Problems, TailWatch, derivedStepMetrics, forEachLine, groupSamples, isObject, jsonSafe, keepExtra, listFiles, naturalCompare, parsePyJson, textOf } from './common';
+import { Problems, TailWatch, derivedStepMetrics, forEachLine, groupSamples, isObject, jsonSafe, keepExtra, listFiles, naturalCompare, parsePyJson, readRange, textOf } from './common';
 import { OPENRLHF_METRICS, VERL_METRICS, mapMetrics } from './metricMap';
 import { JsonlStepIndex, parseStep, type ConvertedSample, type PollResult, type Session, type StepOut } from './session';
+import { CONSOLE_EXT, parseConsoleLine, sniffVerlConsole } from './verlConsole';
 
 const DUMP_NAME = /^(\d+)\.jsonl$/;
 
@@ -26,6 +30,8 @@ export interface VerlLayout {
   rolloutFiles: string[];
   validationFiles: string[];
   metricFiles: string[];
+  /** console-logger text logs (`step:N - name:value - ...` lines) */
+  consoleFiles: string[];
   /** .jsonl files whose first 256 KB hold no recognisable line: every line of them is reported */
   unknownFiles: string[];
 }
@@ -52,15 +58,32 @@ export function sniffJsonl(file: string, maxLines = 1000): Record<string, unknow
 export function isVerlDumpRecord(r: Record<string, unknown>): boolean { return 'input' in r && 'output' in r && 'score' in r; }
 export function isVerlMetricsRecord(r: Record<string, unknown>): boolean { return 'step' in r && isObject(r.data); }
 
-type FileKind = 'rollout' | 'validation' | 'metrics' | 'unknown';
+type FileKind = 'rollout' | 'validation' | 'metrics' | 'console' | 'unknown' | 'text';
 
-/** Find dumps and metric logs under `src` (a folder, a dump file or a metrics file). `cache` keeps classifications between polls. */
-export function verlLayout(src: string, cache?: Map<string, FileKind>): VerlLayout {
-  const lay: VerlLayout = { rolloutFiles: [], validationFiles: [], metricFiles: [], unknownFiles: [] };
+/**
+ * Find dumps and metric logs under `src` (a folder, a dump file, a metrics file or a console log). `cache` keeps
+ * classifications between polls. Text files (.log/.txt/.out/.err) in a folder are console logs when they hold a verl
+ * console-logger line (or, before the first one, a verl marker such as `(TaskRunner pid=`); other text files are left
+ * alone ('text', looked at again when they grow). A single file that is not .jsonl is read as a console log.
+ */
+export function verlLayout(src: string, cache?: Map<string, FileKind>, textSizes?: Map<string, number>): VerlLayout {
+  const lay: VerlLayout = { rolloutFiles: [], validationFiles: [], metricFiles: [], consoleFiles: [], unknownFiles: [] };
   const st = fs.statSync(src);
-  const files = st.isFile() ? [src] : listFiles(src, (n) => n.endsWith('.jsonl'));
+  const files = st.isFile() ? [src] : listFiles(src, (n) => n.endsWith('.jsonl') || CONSOLE_EXT.test(n));
   for (const f of files) {
     let kind = cache?.get(f);
+    if (!f.endsWith('.jsonl')) {
+      if (kind !== 'console') {
+        const size = fileSize(f);
+        if (kind === 'text' && textSizes?.get(f) === size) continue;
+        const sn = st.isFile() ? undefined : sniffVerlConsole(f);
+        kind = !sn || sn.metricLines > 0 || sn.verlMarker ? 'console' : 'text';
+        textSizes?.set(f, size);
+        cache?.set(f, kind);
+      }
+      if (kind === 'console') lay.consoleFiles.push(f);
+      continue;
+    }
     if (!kind || kind === 'unknown') {
       const recs = sniffJsonl(f);
       const isDumpName = DUMP_NAME.test(path.basename(f));
@@ -68,24 +91,40 @@ export function verlLayout(src: string, cache?: Map<string, FileKind>): VerlLayo
       else if (recs.some(isVerlDumpRecord) || isDumpName) {
         const rel = path.relative(st.isFile() ? path.dirname(src) : src, f);
         kind = /(^|[\\/_-])val/i.test(path.dirname(rel)) || /val/i.test(path.basename(path.dirname(f))) ? 'validation' : 'rollout';
-      } else kind = 'unknown';
+      } else kind = !recs.length && sniffVerlConsole(f).metricLines > 0 ? 'console' : 'unknown'; // a console log saved as .jsonl
       cache?.set(f, kind);
     }
-    ({ rollout: lay.rolloutFiles, validation: lay.validationFiles, metrics: lay.metricFiles, unknown: lay.unknownFiles })[kind].push(f);
+    ({ rollout: lay.rolloutFiles, validation: lay.validationFiles, metrics: lay.metricFiles, console: lay.consoleFiles, unknown: lay.unknownFiles, text: [] as string[] })[kind].push(f);
   }
   const byNum = (a: string, b: string): number => naturalCompare(a, b);
-  lay.rolloutFiles.sort(byNum); lay.validationFiles.sort(byNum); lay.metricFiles.sort(byNum); lay.unknownFiles.sort(byNum);
+  lay.rolloutFiles.sort(byNum); lay.validationFiles.sort(byNum); lay.metricFiles.sort(byNum); lay.consoleFiles.sort(byNum); lay.unknownFiles.sort(byNum);
   return lay;
 }
 
+function fileSize(f: string): number { try { return fs.statSync(f).size; } catch { return -1; } }
+
 /**
- * A line of verl's console logger (`trainer.logger=['console']`, the default): `LocalLogger.log` prints
- * `concat_dict_to_str(data, step)` = `step:N - name:value - name:value ...`, often behind a Ray prefix
- * `(TaskRunner pid=...)`. Seen in real logs, e.g. volcengine/verl docs quickstart (`step:0 - timing/gen:21.470 - ...`).
- * RL Lens reads the file logger's JSON lines, not this text: such a line is named for what it is, not "not valid JSON".
+ * verl names → RL Lens names (VERL_METRICS), plus older verl's scaled learning rate: fsdp_workers.py
+ * `metrics['actor/lr(1e-4)'] = lr * 1e4` (volcengine/verl ≤ 0.2), so `lr` = value × 1e-4.
  */
-const VERL_CONSOLE_LINE = /(?:^|[\s)])step:\s*\d+\s+-\s+[^\s:]+:\s*-?[\d.]/;
-const VERL_CONSOLE_MESSAGE = "a verl console-logger line (step:N - name:value - ...), not the file logger's JSON that RL Lens reads; line skipped. Log with trainer.logger=['console','file'] (verl FileLogger: $VERL_FILE_LOGGER_PATH, or $VERL_FILE_LOGGER_ROOT/<project>/<experiment>.jsonl) and import that file";
+export function mapVerlMetrics(data: Record<string, unknown>): ReturnType<typeof mapMetrics> {
+  const m = mapMetrics(data, VERL_METRICS);
+  if (!('lr' in data) && !('actor/lr' in data)) {
+    for (const k of Object.keys(data)) {
+      const s = /^actor\/lr\(1e-(\d+)\)$/.exec(k);
+      const v = m.values[k];
+      if (s && typeof v === 'number') { m.values.lr = v * 10 ** -Number(s[1]); break; }
+    }
+  }
+  return m;
+}
+
+/**
+ * A verl console-logger line (verlConsole.ts) found inside a JSONL file that also holds JSON lines: named for what it
+ * is, not "not valid JSON". (A JSONL file holding only console lines is read as a console log.)
+ */
+const VERL_CONSOLE_LINE = /(?:^|[\s)\]])step:\s*\d+\s+-\s+[^\s:]+:\s*-?[\d.]/;
+const VERL_CONSOLE_MESSAGE = "a verl console-logger line (step:N - name:value - ...) inside a JSONL file; line skipped. RL Lens reads console logs as whole text files (.log / .txt / .out / .err, or any single file given): keep the console output in its own file and import that (or log with trainer.logger=['console','file'] and import the file logger's JSONL)";
 
 const CORE = new Set(['input', 'output', 'score', 'step', 'gts']);
 
@@ -150,7 +189,14 @@ export class VerlSession implements Session {
   readonly tails: TailWatch;
   private readonly rolloutIndex: JsonlStepIndex;
   private readonly valIndex: JsonlStepIndex;
-  private layout: VerlLayout = { rolloutFiles: [], validationFiles: [], metricFiles: [], unknownFiles: [] };
+  private layout: VerlLayout = { rolloutFiles: [], validationFiles: [], metricFiles: [], consoleFiles: [], unknownFiles: [] };
+  private readonly textSizes = new Map<string, number>();
+  private readonly consoleState = new Map<string, { offset: number; line: number; inValSummary: boolean; afterMetric: boolean }>();
+  private consoleLines = 0;
+  private consoleMetricLines = 0;
+  private consoleOtherLines = 0;
+  private consoleValSummaryLines = 0;
+  private consoleSkippedForFileLogger = 0;
   private readonly metricState = new Map<string, { offset: number; line: number }>();
   private readonly kinds = new Map<string, FileKind>();
   private readonly sampleCounts = new Map<number, number>();
@@ -175,9 +221,13 @@ export class VerlSession implements Session {
     let samples = 0;
     for (const n of this.sampleCounts.values()) samples += n;
     return {
-      files: this.layout.rolloutFiles.length + this.layout.validationFiles.length + this.layout.metricFiles.length + this.layout.unknownFiles.length,
-      lines: this.rolloutIndex.lines + this.valIndex.lines + this.metricLines,
+      files: this.layout.rolloutFiles.length + this.layout.validationFiles.length + this.layout.metricFiles.length + this.layout.consoleFiles.length + this.layout.unknownFiles.length,
+      lines: this.rolloutIndex.lines + this.valIndex.lines + this.metricLines + this.consoleLines,
       samples, steps: this.sampleCounts.size, metricsRecords: this.metricSteps.size, evalRecords: this.evalCount,
+      ...(this.layout.consoleFiles.length ? {
+        consoleFiles: this.layout.consoleFiles.length, consoleLines: this.consoleLines, consoleMetricLines: this.consoleMetricLines,
+        consoleOtherLines: this.consoleOtherLines, consoleValidationSummaryLines: this.consoleValSummaryLines,
+      } : {}),
     };
   }
 
@@ -191,7 +241,7 @@ export class VerlSession implements Session {
   }
 
   async poll(final: boolean): Promise<PollResult> {
-    this.layout = verlLayout(this.src, this.kinds);
+    this.layout = verlLayout(this.src, this.kinds, this.textSizes);
     const metrics: MetricsRecord[] = [];
     // 1. file-logger metrics
     for (const f of this.layout.metricFiles) {
@@ -201,7 +251,7 @@ export class VerlSession implements Session {
         this.metricLines++;
         const p = parsePyJson(l.text);
         if (!p.ok) {
-          this.problems.add(l.terminated ? { file: f, line: l.line, message: `not valid JSON (${p.error}); line skipped` } : { file: f, line: l.line, severity: 'warning', message: 'torn last line (the writer was interrupted or is still writing); skipped' });
+          this.problems.add(l.terminated ? { file: f, line: l.line, message: VERL_CONSOLE_LINE.test(l.text) ? VERL_CONSOLE_MESSAGE : `not valid JSON (${p.error}); line skipped` } : { file: f, line: l.line, severity: 'warning', message: 'torn last line (the writer was interrupted or is still writing); skipped' });
           return;
         }
         const rec = p.value;
@@ -210,7 +260,7 @@ export class VerlSession implements Session {
         if (typeof step === 'string') { this.problems.add({ file: f, line: l.line, field: 'step', message: `${step}; line skipped` }); return; }
         // OpenRLHF histories exported as {"step","data"} lines (keys `train/<name>`, see OPENRLHF_METRICS)
         const openrlhf = 'train/policy_loss' in rec.data || 'policy_loss' in rec.data;
-        const m = openrlhf ? mapMetrics(rec.data, OPENRLHF_METRICS, { stripPrefix: 'train/' }) : mapMetrics(rec.data, VERL_METRICS);
+        const m = openrlhf ? mapMetrics(rec.data, OPENRLHF_METRICS, { stripPrefix: 'train/' }) : mapVerlMetrics(rec.data);
         if (openrlhf) this.notes.add('lines with OpenRLHF metric names (policy_loss, ppo_kl, ...; train/ prefix of its wandb logs) mapped to RL Lens names (policy_loss → pg_loss, ppo_clip_ratio → clip_ratio/region_mean, ...)');
         for (const k of m.nonFinite) this.problems.add({ file: f, line: l.line, field: `data.${k}`, severity: 'warning', message: 'value is NaN/Infinity; stored as null (missing)' });
         for (const k of m.nonNumeric) this.problems.add({ file: f, line: l.line, field: `data.${k}`, severity: 'warning', message: `not a number (${JSON.stringify(rec.data[k])?.slice(0, 60)}); not a metric, skipped` });
@@ -242,6 +292,9 @@ export class VerlSession implements Session {
       if (!final) this.tails.note(f, r.nextOffset, r.nextLine);
     }
 
+    // 1c. console logs (verl's default logger): `step:N - name:value - ...` lines among everything else
+    for (const f of this.layout.consoleFiles) this.readConsole(f, final, metrics);
+
     // 2. rollout dumps
     const touched = new Set<number>();
     for (const f of this.layout.rolloutFiles) for (const s of this.rolloutIndex.scan(f, final, this.stepOfDump(f))) touched.add(s);
@@ -251,7 +304,7 @@ export class VerlSession implements Session {
       if (out) steps.push(out);
     }
     // derived metrics only when there is no metrics file at all
-    if (!this.layout.metricFiles.length) {
+    if (!this.layout.metricFiles.length && !this.layout.consoleFiles.length) {
       const all = [...this.derivedPending.keys()].sort((a, b) => a - b);
       const max = all.length ? all[all.length - 1] : -1;
       for (const s of all) {
@@ -284,6 +337,63 @@ export class VerlSession implements Session {
       this.notes.add('validation dumps converted to eval records: pass@k per prompt (correct = reward field "acc" if present, else score > 0)');
     }
     return { steps, metrics, evals };
+  }
+
+  /** Read new lines of a console log: metric lines become metrics records, every other line is counted and skipped. */
+  private readConsole(f: string, final: boolean, metrics: MetricsRecord[]): void {
+    const st = this.consoleState.get(f) ?? { offset: 0, line: 1, inValSummary: false, afterMetric: false };
+    if (fileSize(f) < st.offset) { st.offset = 0; st.line = 1; } // truncated / replaced: read again (forEachLine does the same)
+    // the file logger's JSONL holds the same values at full precision: when present it wins, console lines are counted only
+    const fileLogger = this.layout.metricFiles.length > 0;
+    const r = forEachLine(f, { offset: st.offset, line: st.line, final }, (l) => {
+      if (!l.text.trim()) return;
+      this.consoleLines++;
+      const c = parseConsoleLine(l.text, st.inValSummary);
+      st.inValSummary = c.kind === 'val-summary' && c.open;
+      if (c.kind !== 'metrics') {
+        if (c.kind === 'val-summary') this.consoleValSummaryLines++;
+        else this.consoleOtherLines++;
+        if (c.kind === 'continuation' && st.afterMetric) {
+          this.problems.add({ file: f, line: l.line, severity: 'warning', message: 'looks like the rest of the step line above, wrapped onto a new line (verl prints each step on one line); these values are not read: join the wrapped lines to import them' });
+        } else if (c.kind === 'other' && /^\s*(?:\([^)]*\)\s*)?Traceback \(most recent call last\)/.test(l.text)) {
+          this.notes.add(`the console log has a Python traceback (first at ${path.basename(f)}:${l.line}): the run may have crashed there`);
+        }
+        st.afterMetric = st.afterMetric && c.kind === 'continuation';
+        return;
+      }
+      st.afterMetric = true;
+      if (!l.terminated) { this.consoleMetricLines++; this.problems.add({ file: f, line: l.line, severity: 'warning', message: 'torn last line (a step line without its newline: the run was cut off while printing it, so its values may be cut short); skipped' }); return; }
+      this.consoleMetricLines++;
+      if (fileLogger) { this.consoleSkippedForFileLogger++; return; }
+      for (const b of c.bad) this.problems.add({ file: f, line: l.line, field: b.key, severity: 'warning', message: b.raw ? `not a number (${JSON.stringify(b.raw.slice(0, 60))}); not a metric, skipped` : 'not a name:value pair; skipped' });
+      for (const k of c.dup) this.problems.add({ file: f, line: l.line, field: k, severity: 'warning', message: 'name appears twice on the line; the last value is kept' });
+      const m = mapVerlMetrics(c.data);
+      for (const k of m.nonFinite) this.problems.add({ file: f, line: l.line, field: k, severity: 'warning', message: 'value is NaN/Infinity; stored as null (missing)' });
+      if (Object.keys(c.data).some((k) => k.startsWith('critic/vf_') || k.startsWith('critic/values'))) this.sawCritic = true;
+      const out: MetricsRecord = { step: c.step, values: m.values };
+      const keys = Object.keys(c.data);
+      if (keys.length && keys.every((k) => k.startsWith('val-') || k.startsWith('val/'))) out.split = 'eval';
+      metrics.push(out);
+      this.metricSteps.add(c.step);
+      if (c.rounded3) this.notes.add("console values have 3 decimals (older verl's concat_dict_to_str prints f\"{k}:{v:.3f}\"): small values such as lr or KL may read as 0.000; the file logger (trainer.logger=['console','file']) or newer verl (pprint.pformat) keeps full precision");
+      if (c.npScalars) this.notes.add('numpy scalar values (np.float64(...), as verl prints them with pprint.pformat under numpy ≥ 2) read as plain numbers');
+    });
+    st.offset = r.nextOffset; st.line = r.nextLine;
+    this.consoleState.set(f, st);
+    if (!final) {
+      // a tail without newline is normal in a console log (tqdm redraws its bar with '\r' and no '\n'): only a
+      // step line still being printed is worth waiting for (and reporting if it never ends)
+      const size = fileSize(f);
+      const tail = size > r.nextOffset ? readRange(f, r.nextOffset, Math.min(size - r.nextOffset, 1024 * 1024)) : '';
+      if (tail && parseConsoleLine(tail).kind === 'metrics') this.tails.note(f, r.nextOffset, r.nextLine);
+      else this.tails.forget(f);
+    }
+    if (this.consoleMetricLines && !fileLogger) {
+      this.notes.add("metrics read from verl console-logger lines (step:N - name:value - ..., LocalLogger / concat_dict_to_str); verl metric names mapped to RL Lens names (critic/score/mean → reward/mean, actor/entropy → entropy, ...), the original names kept too");
+      if (!this.layout.rolloutFiles.length) this.notes.add('console logs hold no rollouts (no prompts, completions, per-sample rewards or per-token data): only metrics were imported; for rollouts set trainer.rollout_data_dir and import its dumps');
+      this.notes.add('other console lines (Ray / vLLM / warnings, config dumps, progress bars, stack traces) are not metrics: skipped and counted (counts.consoleOtherLines; pprint-ed "Initial/Final validation metrics" summaries, which repeat a step line, in counts.consoleValidationSummaryLines)');
+    }
+    if (this.consoleSkippedForFileLogger) this.notes.add("a verl file-logger JSONL is present: its metrics were imported and the console log's step lines (the same values, printed) were not, to avoid importing each step twice");
   }
 
   private buildStep(step: number): StepOut | undefined {

@@ -32,7 +32,9 @@ export function fmtPct(x: number | null | undefined): string {
 }
 
 /** Left-aligned columns separated by two spaces (right-aligned for numeric columns). */
-export function table(header: string[], rows: string[][], rightAlign: boolean[] = []): string[] {
+export const table = (header: string[], rows: string[][], rightAlign: boolean[] = []): string[] => tableLines(header, rows, rightAlign);
+
+function tableLines(header: string[], rows: string[][], rightAlign: boolean[] = []): string[] {
   const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]) => r.map((c, i) => (rightAlign[i] ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  ').trimEnd();
   return [line(header), line(w.map((n) => '-'.repeat(n))), ...rows.map(line)];
@@ -56,21 +58,29 @@ export function quote(s: string): string {
 
 /** Tensors: checkpoint order when few; otherwise the `top` most changed (or largest) first and the rest summarized. */
 export function tensorSection(rows: TensorRow[], hasBase: boolean, maxRows = 48, top = 24): string[] {
-  const cells = (r: TensorRow) => [r.name, `[${r.shape.join(',')}]`, String(r.params), fmt(r.l2), fmt(r.mean), fmt(r.std), fmt(r.maxAbs), ...(hasBase ? [fmtPct(r.relChange)] : [])];
-  const header = ['tensor', 'shape', 'params', 'L2', 'mean', 'std', 'max|x|', ...(hasBase ? ['rel.change'] : [])];
-  const right = [false, false, true, true, true, true, true, true];
+  // two lines per tensor (name, shape, params, change; then its statistics, indented) so that a row fits one side of
+  // the diff editor (~55 columns at 1400 px) instead of wrapping in the middle of a number
+  const cells = (r: TensorRow) => [r.name, `[${r.shape.join(',')}]`, String(r.params), ...(hasBase ? [fmtPct(r.relChange)] : [])];
+  const header = ['tensor', 'shape', 'params', ...(hasBase ? ['rel.change'] : [])];
+  const right = [false, false, true, true];
+  const stats = (r: TensorRow) => `    L2 ${fmt(r.l2)}  mean ${fmt(r.mean)}  std ${fmt(r.std)}  max|x| ${fmt(r.maxAbs)}`;
+  const table = (rs: TensorRow[]): string[] => {
+    const t = tableLines(header, rs.map(cells), right);
+    return [t[0], '    L2  mean  std  max|x|', t[1], ...rs.flatMap((r, i) => [t[i + 2], stats(r)])];
+  };
   const out: string[] = [];
   if (hasBase) {
     const ranked = rows.filter((r) => r.relChange !== null && r.relChange !== undefined).sort((a, b) => (b.relChange! - a.relChange!) || a.name.localeCompare(b.name));
     const n = Math.min(ranked.length, rows.length > maxRows ? top : 5);
     if (n > 0) {
       out.push(`Most changed tensors (‖W - W_base‖ / ‖W_base‖):`);
-      ranked.slice(0, n).forEach((r, i) => out.push(`  ${String(i + 1).padStart(2)}. ${r.name.padEnd(28)} ${fmtPct(r.relChange).padStart(10)}  ${bar(maxOf(ranked) > 0 ? r.relChange! / maxOf(ranked) : 0, 20)}`));
+      const nameW = Math.min(28, Math.max(...ranked.slice(0, n).map((r) => r.name.length)));
+      ranked.slice(0, n).forEach((r, i) => out.push(`  ${String(i + 1).padStart(2)}. ${r.name.padEnd(nameW)} ${fmtPct(r.relChange).padStart(8)}  ${bar(maxOf(ranked) > 0 ? r.relChange! / maxOf(ranked) : 0, 10)}`));
       out.push('');
     }
   }
   if (rows.length <= maxRows) {
-    out.push(...table(header, rows.map(cells), right));
+    out.push(...table(rows));
     return out;
   }
   // large checkpoint: the top tensors (by change when there is a base, else by size) in full, the rest summarized
@@ -80,7 +90,7 @@ export function tensorSection(rows: TensorRow[], hasBase: boolean, maxRows = 48,
   const shown = order.slice(0, top);
   const rest = order.slice(top);
   out.push(`${rows.length} tensors; showing the ${top} ${hasBase ? 'most changed' : 'largest'}, the other ${rest.length} summarized below.`);
-  out.push(...table(header, shown.map(cells), right));
+  out.push(...table(shown));
   const restParams = rest.reduce((s, r) => s + r.params, 0);
   const rc = rest.map((r) => r.relChange).filter((x): x is number => typeof x === 'number').sort((a, b) => a - b);
   out.push(`… ${rest.length} more tensors, ${restParams} params` + (rc.length ? `; rel.change median ${fmtPct(rc[Math.floor((rc.length - 1) / 2)])}, max ${fmtPct(rc[rc.length - 1])}` : ''));

@@ -41,6 +41,23 @@ test('Compare Checkpoints from the palette opens the diff editor with both repor
   // the diff marks changed lines on both sides
   assert.ok(await diff.locator('.line-insert, .char-insert, .gutter-insert').count() > 0, 'inserted lines are marked');
   await screenshot('checkpoint-diff');
+  // layout at 1400×900 (issue 16): readable tab title, no base-vs-itself pane, no boxed U+2212, and no side of the
+  // report overflows its pane (tables wrap: nothing is cut off at the right edge)
+  assert.deepEqual(wb.page.viewportSize(), { width: 1400, height: 900 });
+  const overflow = async () => diff.evaluate((d) => [...d.querySelectorAll('.editor')].map((e) => {
+    const v = e.querySelector('.view-lines') as HTMLElement | null;
+    return v ? { scroll: v.scrollWidth, client: (e.querySelector('.monaco-scrollable-element') as HTMLElement | null)?.clientWidth ?? v.clientWidth } : null;
+  }).filter(Boolean) as { scroll: number; client: number }[]);
+  const checkFits = async (where: string) => {
+    const sides = await overflow();
+    assert.equal(sides.length, 2, 'two sides');
+    for (const s of sides) assert.ok(s.scroll <= s.client + 1, `${where}: the report overflows its pane (${s.scroll} px of text in ${s.client} px)`);
+  };
+  await checkFits('header');
+  assert.ok(!/\u2212/.test(text), 'ASCII "-" for minus: VS Code boxes U+2212 as ambiguous');
+  assert.equal(await diff.locator('.unicode-highlight, .ambiguous-character').count(), 0, 'no boxed characters');
+  const [left, right] = [/step_00000000_sft \(step 0\)/, /step_00000020_final \(step 20\)/];
+  assert.ok(left.test(text) && right.test(text), 'base and RL checkpoint side by side, not the base against itself');
   // scroll both sides to the generations and pass@k (find in the modified editor; the diff editor keeps sides in sync)
   await diff.locator('.editor.modified .view-lines').click();
   await wb.page.keyboard.press('Control+f');
@@ -48,6 +65,7 @@ test('Compare Checkpoints from the palette opens the diff editor with both repor
   await wb.page.keyboard.press('Enter');
   await wb.page.keyboard.press('Escape');
   await poll('generations on screen', async () => /greedy accuracy/.test(((await diff.textContent()) ?? '').replace(/\u00a0/g, ' ')) || undefined, 10_000);
+  await checkFits('weights table and generations');
   await screenshot('checkpoint-diff-generations');
   // the CodeLens above the pass@k section opens the base-vs-RL chart
   await wb.page.keyboard.press('Control+f');

@@ -102,3 +102,65 @@ test('Open Run… opens a run folder from elsewhere', async ({ wb, workspace, sc
   }, 30_000).catch(async (e) => { await screenshot('open-run-timeout'); throw e; });
   await screenshot('opened');
 });
+
+test('warm start: progress in the status bar and the Runs tree; Stop during it stops promptly with a checkpoint', async ({ wb, workspace, screenshot, log }) => {
+  await wb.closeQuickInput();
+  await palette(wb, 'RL Lens: Start Run…');
+  await wb.pickQuickItem(/GRPO · arithmetic \(~\d+ (s|min)\)/); // SFT warm start (400 steps) before RL step 1
+  const bar = await poll('the status bar to show the warm start', async () => (await wb.statusBarTexts()).find((t) => /RL Lens · warm start \d+\/\d+/.test(t)), 60_000);
+  log(`status bar: ${bar}`);
+  const row = wb.treeRows('Runs').filter({ hasText: /^grpo-arithmetic · / }).first();
+  const desc = await poll('the run row to show the warm start', async () => { const t = (await row.textContent()) ?? ''; return /warm start \d+\/\d+/.test(t) ? t : undefined; }, 15_000)
+    .catch(async (e) => { await screenshot('warm-start-tree-timeout'); throw e; });
+  log(`tree: ${desc}`);
+  await screenshot('warm-start');
+  const t0 = Date.now();
+  await palette(wb, 'RL Lens: Stop Run');
+  await poll('the run to show as stopped', async () => /stopped/.test((await row.textContent()) ?? ''), 30_000)
+    .catch(async (e) => { await screenshot('warm-start-stop-timeout'); throw e; });
+  const ms = Date.now() - t0;
+  log(`stopped ${ms} ms after Stop Run (during the warm start)`);
+  assert.ok(ms < 10_000, `Stop during the warm start took ${ms} ms (the kill timeout is 15 s)`);
+  const dirs = fs.readdirSync(path.join(workspace, 'runs')).filter((d) => d.startsWith('grpo-arithmetic-'));
+  assert.equal(dirs.length, 1);
+  const dir = path.join(workspace, 'runs', dirs[0]);
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+  assert.equal(manifest.status, 'stopped');
+  assert.ok(fs.readdirSync(path.join(dir, 'checkpoints')).some((c) => /_stop$/.test(c)), 'a checkpoint written at the stop');
+  const end = fs.readFileSync(path.join(dir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).find((e) => e.type === 'end');
+  assert.equal(end?.status, 'stopped', 'the trainer itself ended the run (not "exited without an end event")');
+  await screenshot('warm-start-stopped');
+});
+
+test('Open Run… on TRL logs: tokens labelled approximate in the heatmap, no spinner, no Stop', async ({ wb, repo, screenshot, log }) => {
+  await wb.closeQuickInput();
+  await palette(wb, 'RL Lens: Open Run…');
+  await wb.fillFileDialog(path.join(repo, 'test/fixtures/importers/trl/Qwen2-0.5B-GRPO') + '/');
+  const row = wb.treeItem('Runs', 'Qwen2-0.5B-GRPO');
+  await poll('the imported run in the tree', async () => {
+    if (await row.isVisible().catch(() => false)) return true;
+    const ok = wb.page.locator('.quick-input-widget .quick-input-action .monaco-button, .quick-input-widget a.monaco-button').filter({ hasText: /Open Run|OK/ });
+    if (await ok.first().isVisible().catch(() => false)) await ok.first().click().catch(() => {});
+    return undefined;
+  }, 60_000).catch(async (e) => { await screenshot('trl-open-timeout'); throw e; });
+  assert.match((await row.textContent()) ?? '', /from trl/);
+  assert.equal(await row.locator('.codicon-sync, .codicon-modifier-spin').count(), 0, 'no spinning "running" icon on an imported run');
+  await row.hover();
+  assert.equal(await row.locator('.actions .action-label[aria-label*="Stop"]').count(), 0, 'no Stop button on an imported run');
+  await row.click(); // selected: the status bar shows it, without a spinner
+  const item = wb.page.locator('.part.statusbar .statusbar-item').filter({ hasText: /RL Lens · .*imported/ }).first();
+  await item.waitFor({ timeout: 10_000 });
+  assert.equal(await item.locator('.codicon-modifier-spin').count(), 0, 'no spinner in the status bar for an imported run');
+  await palette(wb, 'RL Lens: Show Token Heatmap');
+  await wb.pickQuickItem(/Qwen2-0\.5B-GRPO/);
+  await wb.page.locator('.quick-input-widget .quick-input-title', { hasText: 'rollout step' }).waitFor({ timeout: 10_000 });
+  await wb.page.keyboard.press('Enter'); // the latest step
+  await wb.waitForTab('Token Heatmap: Qwen2-0.5B-GRPO');
+  const frame = wb.page.locator('iframe.webview.ready:visible').first().contentFrame().frameLocator('iframe#active-frame');
+  const status = await poll('the heatmap status', async () => { const t = (await frame.locator('#status').textContent().catch(() => '')) ?? ''; return /tokens/.test(t) ? t : undefined; }, 30_000);
+  log(`status: ${status}`);
+  assert.match(status, /APPROXIMATE tokens for \d+ sample/, 'no tokenizer.json: the segmentation says it is approximate');
+  const rows = await frame.locator('body').evaluate(() => (window as unknown as { __rlLens: { snapshot(): { rows: number[] } } }).__rlLens.snapshot().rows);
+  assert.ok(rows.length > 0, 'the heatmap lists the completions');
+  await screenshot('trl-heatmap-approximate');
+});

@@ -79,7 +79,7 @@ test('specific evidence: zero-variance split, ratio-outlier samples, phrase text
 test('thresholds change the verdict: raising kl.warn above the blow-up silences it', () => {
   const input = synthRun(1, 'kl-blowup', OPTS).input;
   assert.ok(diagnose(input).some((x) => x.id === 'kl/blowup'));
-  assert.ok(!diagnose(input, { kl: { warn: 100, error: 1000, growthFactor: 1e9 } }).some((x) => x.check === 'kl'));
+  assert.ok(!diagnose(input, { kl: { warn: 100, error: 1000, growthFactor: 1e9, doublingSteps: 1e-9 } }).some((x) => x.check === 'kl'));
 });
 
 test('imported run with verl metric names: entropy collapse, KL blow-up, critic, spikes are found', () => {

@@ -87,4 +87,9 @@ test('lead time: findings are raised before the reward / eval drop (table printe
     assert.ok(r.raised! > r.onset, `${r.pathology} seed ${r.seed}: raised at ${r.raised}, before the pathology began (${r.onset})`);
   }
   assert.ok(Number.isFinite(realDrop), 'the real run\'s hidden score drops');
+  // early warning (issue 17, E): the exponential-growth rule (kl/growth: log-KL doubling within kl.doublingSteps) warns
+  // well before the blow-up (measured 49 steps; was 1–4 with the 20× head→tail rule alone), and the train-reward-up /
+  // eval-not-up divergence (reward-hacking/divergence) is never later than the eval drop (measured 10, 0, 0; was −20, −10, 0)
+  for (const r of rows.filter((x) => x.pathology === 'kl-blowup')) assert.ok(r.lead! >= 30, `kl-blowup seed ${r.seed}: lead ${r.lead} < 30`);
+  for (const r of rows.filter((x) => x.pathology === 'eval-drop')) assert.ok(r.lead! >= 0, `eval-drop seed ${r.seed}: raised at ${r.raised}, after the eval drop at ${r.drop}`);
 });

@@ -279,6 +279,8 @@ test('run labels (issue 16 #9): name · start time, "#N" for the same name in th
   assert.equal(b, 'grpo-arithmetic · 14:03:05 #2');
   assert.equal(c, 'grpo-arithmetic · 15:00:01');
   assert.equal(new Set([a, b, c]).size, 3, 'three runs named grpo-arithmetic have three labels');
+  // the supervisor (its own clock) and the tree (manifest startedAt, written a second later) agree: the folder's stamp wins
+  assert.equal(runDisplayLabel({ dir: '/r/grpo-arithmetic-20261205-140305', name: 'grpo-arithmetic', startedAt: new Date(2026, 11, 5, 14, 3, 6).toISOString() }, now), a);
   assert.equal(runDisplayLabel({ dir: '/r/grpo-arithmetic-20261205-140305' }, now), 'grpo-arithmetic-20261205-140305');
   assert.equal(folderStartTime('/r/a-20261205-140305-3')?.getHours(), 14);
   assert.equal(folderStartTime('/r/plain'), undefined);
@@ -315,4 +317,7 @@ test('an imported run is never shown as a running trainer (no spinner, no Stop);
   const nv = model.view({ kind: 'run', runDir: native });
   assert.match(nv.description ?? '', /^warm start 120\/400 · /);
   assert.equal(statusText({ name: 'n', status: 'running', phase: 'warm start 120/400', step: 0, totalSteps: 80 }), '$(sync~spin) RL Lens · warm start 120/400');
+  // the status bar of a selected imported run: no spinner
+  assert.equal(statusText({ name: 'q', status: 'following', step: 2, totalSteps: 2, backend: 'imported' }), '$(eye) RL Lens · 2/2 · imported');
+  assert.equal(statusText({ name: 'q', status: 'imported', step: 2 }), '$(history) RL Lens · step 2');
 });

@@ -19,9 +19,11 @@ export function checkClip(input: DoctorInput, th: Thresholds): Finding[] {
     const m = metricOrRollouts(input, k.key, `clip_${k.kind}`, k.f);
     if (!m) continue;
     const n = m.series.values.length;
-    if (n < th.windowMin) continue;
-    const w = win(th, n);
-    const recent = median(m.series.values.slice(-w));
+    if (!n) continue;
+    // a short history (fewer than windowMin points): every point must be above the threshold (the lowest one is judged)
+    const short = n < th.windowMin;
+    const w = short ? n : win(th, n);
+    const recent = short ? Math.min(...m.series.values) : median(m.series.values.slice(-w));
     if (recent > th.clip.warn) {
       const severity = recent > th.clip.error ? 'error' : 'warning';
       const remedy = k.kind === 'high'
@@ -30,7 +32,7 @@ export function checkClip(input: DoctorInput, th: Thresholds): Finding[] {
           ? 'Updates push many tokens below 1−ε: lower the learning rate or the PPO epochs; use a dual clip (c = 3) for negative advantages; check that old log-probs come from the sampling policy (stale rollouts inflate ratios).'
           : 'Too many tokens are clipped, so the trust region is doing the work instead of the step size: lower the learning rate, fewer PPO epochs per batch, larger batches; consider decoupled clipping (clip-higher).';
       out.push(finding('clip', k.kind, severity, `Clip saturation: ${k.kind}`,
-        `${pct(recent)} of tokens were clipped ${k.label} (median of the last ${w} points of ${m.name}; warning above ${pct(th.clip.warn)}, error above ${pct(th.clip.error)}). `
+        `${pct(recent)} of tokens were clipped ${k.label} (${short ? `${n === 1 ? `the only logged point of ${m.name}` : `the lowest of all ${n} logged points of ${m.name}`}, too few for the usual median of ${th.windowMin}` : `median of the last ${w} points of ${m.name}`}; warning above ${pct(th.clip.warn)}, error above ${pct(th.clip.error)}). `
         + 'Clipped tokens get no gradient, so most of each update is discarded.',
         lastSteps(m.series, w), { metrics: [m.name], values: { recent } }, remedy));
     }

@@ -6,7 +6,7 @@
  */
 import type { DoctorInput, Finding, Series } from '../types';
 import type { Thresholds } from '../thresholds';
-import { align, finite, headTail, mean, median, std, rollingMedian } from '../stats';
+import { align, finite, headTail, mean, median, std, rollingMedian, noiseSigma, theilSen } from '../stats';
 import { pick, metricOrRollouts, win, finding, fmt, pct } from './common';
 
 const REMEDY = 'Treat the eval / held-out reward as the truth: stop at the best eval checkpoint, add a KL penalty or raise β, '
@@ -20,6 +20,34 @@ function evalSeries(input: DoctorInput): { name: string; series: Series; n?: num
   }
   const m = pick(input.evalMetrics, 'evalScore') ?? pick(input.evalMetrics, 'reward') ?? pick(input.metrics, 'evalScore');
   return m ? { name: m.name, series: m.series } : undefined;
+}
+
+/** The train-reward-up / eval-not-up divergence over the last minEvals + 2 evals (see checkRewardHacking (a')). */
+export function divergence(reward: Series, ev: { series: Series; n?: number }, th: Thresholds) {
+  const steps: number[] = [], vals: number[] = [];
+  ev.series.steps.forEach((st, i) => { if (Number.isFinite(ev.series.values[i])) { steps.push(st); vals.push(ev.series.values[i]); } });
+  const m = th.hacking.minEvals + 2;
+  if (vals.length < m) return undefined;
+  const es = steps.slice(-m), ev2 = vals.slice(-m);
+  const from = es[0], to = es[m - 1];
+  const sub: Series = { steps: [], values: [] };
+  reward.steps.forEach((st, i) => { if (st >= from && st <= to && Number.isFinite(reward.values[i])) { sub.steps.push(st); sub.values.push(reward.values[i]); } });
+  if (sub.values.length < th.minSteps) return undefined;
+  const rt = headTail(sub, Math.floor(sub.values.length / 2));
+  if (!(rt.diff > 0 && rt.z > th.trendZ)) return undefined;
+  // a rise that matters: at least hacking.partDrop of the reward's scale (its level, or the range of its rolling median)
+  const roll = rollingMedian(reward.values.filter(Number.isFinite), th.windowMin);
+  if (rt.diff < th.hacking.partDrop * Math.max(Math.abs(rt.head), Math.max(...roll) - Math.min(...roll), 1e-9)) return undefined;
+  const h = Math.floor(m / 2);
+  const evalHead = median(ev2.slice(0, h)), evalTail = median(ev2.slice(-h));
+  const p = Math.min(Math.max(evalHead, 0), 1);
+  // standard error of a median of h points (≈ 1.2533 σ/√h) for each half
+  const sigma = ev.n ? Math.sqrt(Math.max(p * (1 - p), 1e-4) / ev.n) : noiseSigma(vals);
+  const se = 1.2533 * sigma * Math.sqrt(2 / h);
+  const evalZ = se > 0 ? (evalTail - evalHead) / se : (evalTail < evalHead ? -Infinity : 0);
+  const evalSlope = theilSen(es, ev2);
+  if (!(evalZ <= -1 && evalSlope < 0)) return undefined;
+  return { from, to, evals: m, rewardHead: rt.head, rewardTail: rt.tail, rewardZ: rt.z, rewardPoints: sub.values.length, evalHead, evalTail, evalZ, evalSlope };
 }
 
 export function checkRewardHacking(input: DoctorInput, th: Thresholds): Finding[] {
@@ -56,6 +84,20 @@ export function checkRewardHacking(input: DoctorInput, th: Thresholds): Finding[
             [fromStep, toStep], { metrics: [rew.name, ev.name], steps: [fromStep, toStep], values: { evalPeak: sm[peak], evalNow: lastV, drop, rewardAtPeak: atPeak, rewardNow: atEnd } }, REMEDY));
         }
       }
+    }
+  }
+  // (a') early warning, before the eval has fallen by hacking.evalDrop: over the span of the last minEvals + 2 evals the
+  // training reward rose significantly (halves of the span, z > trendZ, by ≥ hacking.partDrop of its scale) while the eval did not rise at all: its later
+  // half is below its earlier half by at least one standard error (binomial when the eval size is known, else the
+  // eval's own noise from first differences) and its Theil–Sen slope is negative. Healthy runs move both together.
+  if (rew && ev && !out.some((f) => f.id === 'reward-hacking/eval')) {
+    const d = divergence(rew.series, ev, th);
+    if (d) {
+      out.push(finding('reward-hacking', 'divergence', 'warning', 'Train reward rising, eval not',
+        `Over steps ${d.from}–${d.to} (the last ${d.evals} evals) the training reward rose ${fmt(d.rewardHead)} → ${fmt(d.rewardTail)} (${fmt(d.rewardZ, 1)} standard errors, halves of ${d.rewardPoints} points) `
+        + `while ${ev.name} went ${fmt(d.evalHead)} → ${fmt(d.evalTail)} (${fmt(d.evalZ, 1)} standard errors; Theil–Sen slope ${fmt(d.evalSlope)} per step): `
+        + `the reward and the held-out metric have stopped moving together, the usual first sign of reward hacking (the eval has not yet fallen by ${fmt(th.hacking.evalDrop)}).`,
+        [d.from, d.to], { metrics: [rew.name, ev.name], steps: [d.from, d.to], values: { rewardHead: d.rewardHead, rewardTail: d.rewardTail, rewardZ: d.rewardZ, evalHead: d.evalHead, evalTail: d.evalTail, evalZ: d.evalZ, evalSlope: d.evalSlope, evals: d.evals } }, REMEDY));
     }
   }
   // (b) a reward part falls while the total rises

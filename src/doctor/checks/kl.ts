@@ -5,7 +5,7 @@
  */
 import type { DoctorInput, Finding } from '../types';
 import type { Thresholds } from '../thresholds';
-import { finite, finitePoints, headTail, median, episodesBeyond } from '../stats';
+import { finite, finitePoints, headTail, median, episodesBeyond, theilSen } from '../stats';
 import { pick, win, finding, fmt, lastSteps, configNumber, pct } from './common';
 
 const REMEDY_BLOWUP = 'Raise β (kl_coef) or use an adaptive β controller (survey: raise β to 0.05 when KL > 0.5, lower it to 0.01 below 0.1; '
@@ -19,7 +19,19 @@ export function checkKl(input: DoctorInput, th: Thresholds): Finding[] {
   const idx = m.series.values.map((v, i) => (Number.isFinite(v) ? i : -1)).filter((i) => i >= 0);
   const s = { steps: idx.map((i) => m.series.steps[i]), values: idx.map((i) => m.series.values[i]) };
   const n = s.values.length;
-  if (n < th.minSteps) return out;
+  if (!n) return out;
+  if (n < th.minSteps) {
+    // short history: too few points for trends or episodes, but a level above kl.warn at every logged point is strong
+    // evidence on its own (each TRL / verl point is already a mean over a batch)
+    const lo = Math.min(...s.values);
+    if (lo > th.kl.warn) {
+      out.push(finding('kl', 'blowup', lo > th.kl.error ? 'error' : 'warning', 'KL blow-up',
+        `KL to the reference is above ${fmt(th.kl.warn)} at ${n === 1 ? 'the only logged point' : `all ${n} logged points`} (lowest ${fmt(lo)}, latest ${fmt(s.values[n - 1])}; warning above ${fmt(th.kl.warn)}, error above ${fmt(th.kl.error)}); `
+        + `${n} point${n > 1 ? 's are' : ' is'} too few for trends (${th.minSteps} needed). The policy has moved far from the reference.`,
+        [s.steps[0], s.steps[n - 1]], { metrics: [m.name], values: { lowest: lo, recent: s.values[n - 1], points: n } }, REMEDY_BLOWUP));
+    }
+    return out;
+  }
   const w = win(th, n);
   const t = headTail(s, w);
   const tail = t.tail;
@@ -62,6 +74,16 @@ export function checkKl(input: DoctorInput, th: Thresholds): Finding[] {
     out.push(finding('kl', 'growth', 'warning', 'KL growing fast',
       `KL grew ${fmt(tail / Math.max(Math.abs(t.head), 1e-3), 1)}× (${fmt(t.head)} → ${fmt(tail)}); not yet above ${fmt(th.kl.warn)}, but heading there.`,
       [s.steps[0], s.steps[n - 1]], { metrics: [m.name], values: { recent: tail, initial: t.head } }, REMEDY_BLOWUP));
+  } else {
+    const r = klGrowthRate(s, th);
+    if (r) {
+      out.push(finding('kl', 'growth', 'warning', 'KL growing exponentially',
+        `KL doubles every ${fmt(r.doubling, 0)} steps (Theil–Sen slope of log KL over the last ${r.points} points, steps ${r.from}–${r.to}: ×${fmt(Math.exp(r.slope), 3)} per step; `
+        + `the rise of log KL between the halves of that window is ${fmt(r.z, 1)} standard errors) and is now ${fmt(r.current)} `
+        + `(warning when it doubles within ${fmt(th.kl.doublingSteps)} steps at a level of at least ${fmt(th.kl.rateMin)}). At this rate it passes ${fmt(th.kl.warn)} in about ${fmt(r.toWarn, 0)} steps: `
+        + 'healthy runs grow KL roughly linearly (slower and slower in log terms); exponential growth is how a blow-up starts.',
+        [r.from, r.to], { metrics: [m.name], values: { recent: r.current, slopeLogPerStep: r.slope, doublingSteps: r.doubling, stepsToWarn: r.toWarn, z: r.z, points: r.points } }, REMEDY_BLOWUP));
+    }
   }
   const recent = s.values.slice(-w);
   const coef = pick(input.metrics, 'klCoef');
@@ -75,6 +97,27 @@ export function checkKl(input: DoctorInput, th: Thresholds): Finding[] {
       + 'and that advantages are not all zero (see zero-variance groups).'));
   }
   return out;
+}
+
+/**
+ * Exponential KL growth (the early sign of a blow-up): over the recent window (win(n), at least 3·windowMin points) the
+ * Theil–Sen slope of log KL per step is at least ln 2 / kl.doublingSteps, the rise of log KL between the window's halves
+ * exceeds trendZ standard errors, and the current level (median of the last windowMin points) is at least kl.rateMin
+ * (below that, KL is still in its initial rise from 0, where any growth looks exponential).
+ */
+export function klGrowthRate(s: { steps: number[]; values: number[] }, th: Thresholds):
+  { slope: number; doubling: number; current: number; toWarn: number; z: number; points: number; from: number; to: number } | undefined {
+  const n = s.values.length;
+  const R = Math.min(n, Math.max(win(th, n), 3 * th.windowMin));
+  if (R < 3 * th.windowMin) return undefined;
+  const steps = s.steps.slice(-R), logs = s.values.slice(-R).map((v) => Math.log(Math.max(v, 1e-8)));
+  const current = median(s.values.slice(-th.windowMin));
+  if (!(current >= th.kl.rateMin)) return undefined;
+  const slope = theilSen(steps, logs);
+  if (!(slope >= Math.LN2 / th.kl.doublingSteps)) return undefined;
+  const h = headTail({ steps, values: logs }, Math.floor(R / 2));
+  if (!(h.z > th.trendZ)) return undefined;
+  return { slope, doubling: Math.LN2 / slope, current, toWarn: current < th.kl.warn ? Math.log(th.kl.warn / current) / slope : 0, z: h.z, points: R, from: steps[0], to: steps[R - 1] };
 }
 
 export function checkBeta(input: DoctorInput, th: Thresholds): Finding[] {

@@ -6,7 +6,7 @@
  */
 import type { DoctorInput, Finding } from '../types';
 import type { Thresholds } from '../thresholds';
-import { align, headTail, median, mean, pearson, spearman, finite, rollingMedian } from '../stats';
+import { align, headTail, median, mean, pearson, spearman, finite, rollingMedian, episodesBeyond } from '../stats';
 import { metricOrRollouts, win, finding, fmt, pct, lastSteps } from './common';
 
 const PENALTY = /overlong|length|len_?pen|too_?long|brevity/i;
@@ -61,20 +61,36 @@ export function checkLength(input: DoctorInput, th: Thresholds): Finding[] {
       }
     }
   }
-  // truncation
+  // truncation: the recent median of the truncated share; on a short history (fewer than windowMin points, e.g. a TRL
+  // run that logged once every `logging_steps`, each point already a mean over those steps) every point must be above the
+  // threshold, and severity follows the lowest of them. The whole history is scanned for episodes (rolling median of
+  // windowMin points above truncWarn), so the finding's steps start where the condition first held.
   const tr = metricOrRollouts(input, 'lengthClip', 'truncated', (r) => (r.samples.length && r.samples.some((x) => x.truncated !== undefined)
     ? r.samples.filter((x) => x.truncated).length / r.samples.length : undefined));
-  if (tr && tr.series.values.length >= th.windowMin) {
-    const w = win(th, tr.series.values.length);
-    const recent = median(tr.series.values.slice(-w));
+  if (tr && tr.series.values.length) {
+    const n = tr.series.values.length;
+    const short = n < th.windowMin;
+    const w = short ? n : win(th, n);
+    const recent = short ? Math.min(...tr.series.values) : median(tr.series.values.slice(-w));
     if (recent > th.length.truncWarn) {
       const last = input.rollouts[input.rollouts.length - 1];
-      out.push(finding('length', 'truncation', recent > th.length.truncError ? 'error' : 'warning', 'Responses truncated at max length',
-        `${pct(recent)} of responses hit the maximum length without EOS (median of the last ${w} points of ${tr.name}; warning above ${pct(th.length.truncWarn)}, error above ${pct(th.length.truncError)}). `
-        + 'Truncated answers are scored as if complete, which injects reward noise.',
-        lastSteps(tr.series, w),
-        { metrics: [tr.name], values: { truncatedShare: recent }, samples: last ? last.samples.filter((x) => x.truncated).slice(0, 8).map((x) => ({ step: last.step, sample: x.index })) : undefined },
-        'Raise max new tokens, or apply DAPO overlong filtering (mask truncated samples out of the loss) / soft overlong punishment (L_max, L_cache); add a length penalty if lengths are drifting up.'));
+      const k = Math.min(th.windowMin, n);
+      const eps = episodesBeyond(tr.series, th.length.truncWarn, k, 1, k);
+      const cur = eps.length && !eps[eps.length - 1].recovered ? eps[eps.length - 1] : undefined;
+      const from = cur ? cur.start : tr.series.steps[n - w];
+      const where = short
+        ? `${n === 1 ? `the only logged point of ${tr.name} (step ${tr.series.steps[0]})` : `the lowest of all ${n} logged points of ${tr.name}`}: too few points for the usual median of ${th.windowMin}`
+        : `median of the last ${w} points of ${tr.name}`;
+      const since = cur && !short ? ` Above ${pct(th.length.truncWarn)} since step ${cur.start} (rolling median of ${k} points; peak ${pct(cur.peak.value)} at step ${cur.peak.step}).` : '';
+      out.push({
+        ...finding('length', 'truncation', recent > th.length.truncError ? 'error' : 'warning', 'Responses truncated at max length',
+          `${pct(recent)} of responses hit the maximum length without EOS (${where}; warning above ${pct(th.length.truncWarn)}, error above ${pct(th.length.truncError)}).${since} `
+          + 'Truncated answers are scored as if complete, which injects reward noise.',
+          [from, tr.series.steps[n - 1]],
+          { metrics: [tr.name], steps: cur ? [cur.start, cur.peak.step] : undefined, values: { truncatedShare: recent, points: n, ...(cur ? { since: cur.start } : {}) }, samples: last ? last.samples.filter((x) => x.truncated).slice(0, 8).map((x) => ({ step: last.step, sample: x.index })) : undefined },
+          'Raise max new tokens, or apply DAPO overlong filtering (mask truncated samples out of the loss) / soft overlong punishment (L_max, L_cache); add a length penalty if lengths are drifting up.'),
+        ...(eps.length ? { episodes: eps.map((e) => ({ start: e.start, end: e.end, peak: e.peak, points: e.points, recovered: e.recovered })) } : {}),
+      });
     }
   }
   // overlong / length penalty dominating

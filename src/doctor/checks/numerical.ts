@@ -6,7 +6,38 @@
 import type { DoctorInput, Finding } from '../types';
 import type { Thresholds } from '../thresholds';
 import { spikes, type Spike } from '../stats';
-import { ALIASES, finding, fmt } from './common';
+import { ALIASES, finding, fmt, pick } from './common';
+
+/**
+ * Steps at which no group had any reward variance, so the policy gradient is zero (only a KL or entropy term moves the
+ * weights): TRL `frac_reward_zero_std` = 1 (trl/trainer/grpo_trainer.py: `self._metrics[mode]["frac_reward_zero_std"]
+ * .append(is_std_zero.float().mean().item())`), a logged reward std of 0 (`reward_std`, the mean of the per-group stds),
+ * or a rollout step whose groups all have equal rewards. Gradient norms and losses there sit orders of magnitude below the
+ * informative steps, so they must not form the baseline that the informative steps are judged against.
+ */
+export function noGradientSteps(input: DoctorInput, th: Thresholds): { steps: Set<number>; how: string } {
+  const steps = new Set<number>();
+  const how: string[] = [];
+  const zs = pick(input.metrics, 'zeroStd');
+  if (zs) {
+    let k = 0;
+    zs.series.values.forEach((v, i) => { if (v >= 1 - 1e-9) { steps.add(zs.series.steps[i]); k++; } });
+    if (k) how.push(`${zs.name} = 1`);
+  }
+  const sd = pick(input.metrics, 'rewardStd');
+  if (sd) {
+    let k = 0;
+    sd.series.values.forEach((v, i) => { if (Number.isFinite(v) && Math.abs(v) < th.zeroVariance.eps) { steps.add(sd.series.steps[i]); k++; } });
+    if (k) how.push(`${sd.name} = 0`);
+  }
+  let k = 0;
+  for (const r of input.rollouts) {
+    const gs = r.groups.filter((g) => g.rewards.length >= 2);
+    if (gs.length && gs.every((g) => Math.max(...g.rewards) - Math.min(...g.rewards) < th.zeroVariance.eps)) { steps.add(r.step); k++; }
+  }
+  if (k) how.push('rollout steps whose groups all have equal rewards');
+  return { steps, how: how.join(', ') };
+}
 
 const CORE = new Set<string>([...ALIASES.losses, ...ALIASES.gradNorm, ...ALIASES.reward, ...ALIASES.kl, ...ALIASES.entropy]);
 
@@ -31,12 +62,13 @@ export function checkNumerical(input: DoctorInput, th: Thresholds): Finding[] {
       'Lower the learning rate and add warmup (survey: warm up then cosine-decay), clip gradients (max norm 1.0), clamp log-ratios before exp (verl clamps KL and ratios), check the reward for NaN / huge values.'));
   }
   const t = th.numerical;
+  const noGrad = noGradientSteps(input, th);
   const seen = new Set<string>();
   for (const name of [...ALIASES.gradNorm, ...ALIASES.losses]) {
     const s = input.metrics[name];
     if (!s || seen.has(name)) continue;
     seen.add(name);
-    const sp = spikes(s, t.spikeWindow, t.spikeZ, t.spikeRatio, t.spikeHistory, t.spikeLogZ, t.spikeSigmaFloor);
+    const sp = spikes(s, t.spikeWindow, t.spikeZ, t.spikeRatio, t.spikeHistory, t.spikeLogZ, t.spikeSigmaFloor, noGrad.steps);
     if (!sp.length) continue;
     const isGrad = (ALIASES.gradNorm as readonly string[]).includes(name);
     // the worst spike by size against the run's typical range there (the 90th percentile of the previous points);
@@ -49,9 +81,10 @@ export function checkNumerical(input: DoctorInput, th: Thresholds): Finding[] {
       ? `while at least 90% of the previous ${t.spikeWindow} points were exactly 0 (90th percentile 0: no gradient at most steps)`
       : `${fmt(over(worst), 2)}× the top of ${typical}`;
     const zText = worst.zMeaningful ? `; ${fmt(worst.z, 1)} robust σ from the rolling median ${fmt(worst.baseline)}` : '';
+    const skipped = noGrad.steps.size ? ` The ${noGrad.steps.size} steps without any reward gradient (${noGrad.how}) are left out of the baselines.` : '';
     out.push(finding('numerical', `spike:${name}`, sp.length >= t.spikeErrorCount ? 'error' : 'warning', isGrad ? `Gradient-norm spikes (${name})` : `Loss spikes (${name})`,
       `${sp.length} spike${sp.length > 1 ? 's' : ''} in ${name}: the largest, at step ${worst.step}, is ${fmt(worst.value)}, ${size}${zText} `
-      + `(a spike: more than ${t.spikeZ} robust σ, or ${t.spikeLogZ} σ of log values for positive metrics, and ${t.spikeRatio}× the rolling median).`,
+      + `(a spike: more than ${t.spikeZ} robust σ, or ${t.spikeLogZ} σ of log values for positive metrics, ${t.spikeRatio}× the rolling median, and outside twice the typical range).${skipped}`,
       [sp[0].step, sp[sp.length - 1].step], { metrics: [name], steps: sp.map((x) => x.step).slice(0, 20), values: { worst: worst.value, baseline: worst.baseline, count: sp.length, p10: worst.p10, p90: worst.p90, ratioToTypical: over(worst), ...(worst.zMeaningful ? { robustZ: worst.z } : {}) } },
       isGrad ? 'Clip gradients (max norm 1.0), lower the learning rate or lengthen warmup; look at the rollouts of the spiking steps for extreme advantages or ratios.'
         : 'Lower the learning rate, clip gradients, check the spiking steps\' rollouts for outlier rewards or advantages (whiten advantages; cap rewards).'));

@@ -162,10 +162,13 @@ export function checkZeroVariance(input: DoctorInput, th: Thresholds): Finding[]
   if (m) {
     const pts = finitePoints(m.series);
     const v = pts.values;
-    if (v.length < t.minSteps) return [];
+    if (!v.length) return [];
+    // a short history (fewer than zeroVariance.minSteps points): every point must be above the threshold on its own
+    const short = v.length < t.minSteps;
+    if (short && !(Math.min(...v) > t.warnFraction)) return [];
     const w = Math.min(v.length, win(th, v.length));
     // mean of the per-step fractions = the share of groups over the window when every step has as many groups
-    const frac = mean(v.slice(-w));
+    const frac = short ? Math.min(...v) : mean(v.slice(-w));
     if (frac > t.warnFraction) {
       const from = pts.steps[v.length - w], to = pts.steps[v.length - 1];
       const values: Record<string, number> = { fraction: frac, windowSteps: w, stepsWithZeroVariance: v.slice(-w).filter((x) => x > 0).length };
@@ -190,7 +193,7 @@ export function checkZeroVariance(input: DoctorInput, th: Thresholds): Finding[]
         } else split = `No rollouts logged and the reward's range is unknown (mean ${rew.name} ${fmt(r)}), so all-correct and all-wrong cannot be told apart.`;
       }
       return [finding('zero-variance', 'groups', sev(frac), 'Zero-variance groups (no gradient)',
-        `${pct(frac)} of groups gave no gradient over the last ${w} logged steps (steps ${from}–${to}; mean of ${m.name}; threshold ${pct(t.warnFraction)}). ${split}`,
+        `${pct(frac)} of groups gave no gradient over the last ${w} logged steps (steps ${from}–${to}; ${short ? `the lowest value of ${m.name}: too few points for a mean over ${t.minSteps}` : `mean of ${m.name}`}; threshold ${pct(t.warnFraction)}). ${split}`,
         [from, to], { metrics, values }, adviceFor(verdict))];
     }
   }

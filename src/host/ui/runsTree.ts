@@ -30,6 +30,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunNode>, vscod
   private ticks = 0;
   private rescanTimer: NodeJS.Timeout | undefined;
   private readonly pending = new Set<string>();
+  private readonly phaseChanged = new Set<string>();
   private flushTimer: NodeJS.Timeout | undefined;
   view: vscode.TreeView<RunNode> | undefined;
 
@@ -38,6 +39,8 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunNode>, vscod
     this.disposables.push(this.emitter, this.runChanged);
     this.disposables.push(supervisor.onDidChange((c) => {
       if (!this.runDirs.includes(c.run.runDir)) { this.rescan(); return; }
+      // a warm-start phase lives only in the supervisor (no file changes): re-render the run's row for it
+      if (c.event?.type === 'log' && c.event.phase) this.phaseChanged.add(path.resolve(c.run.runDir));
       this.queueRefresh(c.run.runDir, c.exited ? 0 : 150);
     }));
     this.disposables.push(vscode.workspace.onDidChangeConfiguration((e) => { if (e.affectsConfiguration('rlLens.runsFolders')) { this.watchFolders(); this.rescan(); } }));
@@ -112,7 +115,10 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunNode>, vscod
       this.flushTimer = undefined;
       const dirs = [...this.pending];
       this.pending.clear();
-      for (const d of dirs) this.refreshRun(d);
+      for (const d of dirs) {
+        this.refreshRun(d);
+        if (this.phaseChanged.delete(path.resolve(d))) { const n = this.runNode(path.resolve(d)); if (n) this.emitter.fire(n); }
+      }
     }, ms);
   }
   /** Refresh one run: re-read what changed and fire only the nodes concerned. */

@@ -21,11 +21,14 @@ export class RunStatusBar implements vscode.Disposable {
   }
 
   /** The tree selection (used when no run is being supervised). */
-  select(e: RunEntry | undefined): void { this.selected = e; this.update(); }
+  select(e: RunEntry | undefined): void { this.selected = e; this.selectedAt = Date.now(); this.update(); }
+  private selectedAt = 0;
 
   info(): StatusInfo | undefined {
     const r = this.supervisor.current();
-    if (r) {
+    // a running trainer always; a finished one until the user selects another run in the tree after it started
+    const selectedLater = !!this.selected?.manifest && this.selectedAt > (r?.startedAt ?? 0) && path.resolve(this.selected.dir) !== path.resolve(r?.runDir ?? '');
+    if (r && (r.proc.running || !selectedLater)) {
       return {
         name: r.name, status: r.proc.running ? 'running' : r.status, step: r.step, totalSteps: r.totalSteps,
         headline: headline(r.metrics), tokensPerS: tokensPerSecond(r.metrics), backend: r.backend?.name,
@@ -36,7 +39,8 @@ export class RunStatusBar implements vscode.Disposable {
     if (!e?.manifest) return undefined;
     const m = e.latestMetrics;
     return {
-      name: e.manifest.name ?? e.manifest.id ?? path.basename(e.dir), status: e.status, step: e.lastStep ?? e.manifest.step, totalSteps: e.manifest.totalSteps,
+      // an imported run's manifest says "running" while its source is followed: it has no trainer to show as running
+      name: e.manifest.name ?? e.manifest.id ?? path.basename(e.dir), status: e.manifest.source ? (e.status === 'running' ? 'following' : 'imported') : e.status, step: e.lastStep ?? e.manifest.step, totalSteps: e.manifest.totalSteps,
       headline: headline(m), tokensPerS: tokensPerSecond(m), backend: e.manifest.backend?.name,
     };
   }
@@ -46,7 +50,8 @@ export class RunStatusBar implements vscode.Disposable {
     if (!s) { this.item.hide(); return; }
     this.item.text = statusText(s);
     this.item.tooltip = `RL Lens: ${s.name} (${s.status}): click to open the dashboard`;
-    const runDir = this.supervisor.current()?.runDir ?? this.selected?.dir;
+    const cur = this.supervisor.current();
+    const runDir = s.name === cur?.name ? cur.runDir : this.selected?.dir ?? cur?.runDir;
     this.item.command = { command: 'rlLens.showDashboard', title: 'Show Dashboard', arguments: [{ runDir }] };
     this.item.show();
   }

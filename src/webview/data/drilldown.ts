@@ -232,6 +232,13 @@ function ppoDrill(step: StepData, i: number, t: number, gamma: number, lambda: n
   };
 }
 
+/** The group as a user knows it: its prompt on one line (shortened), not the internal id ("prompt 8+6=") */
+function groupName(prompt: string | undefined, id: string): string {
+  const p = (prompt ?? '').replace(/\s+/g, ' ').trim();
+  if (!p) return `group ${id}`;
+  return `prompt ${p.length > 40 ? `${p.slice(0, 39)}…` : p}`;
+}
+
 function groupDrill(step: StepData, i: number, t: number, est: OutcomeEstimator, eps: number, tol: number): DrillDown {
   const s = step.samples[i];
   const g = step.header.groups.find((x) => x.id === s.group);
@@ -249,7 +256,7 @@ function groupDrill(step: StepData, i: number, t: number, est: OutcomeEstimator,
   if (tokAdv) checks.push({ label: `token ${t} advantage = sequence advantage (broadcast)`, computed: ga.advantage, stored: tokAdv[t], ok: close(ga.advantage, tokAdv[t], tol) });
   if (g && Number.isFinite(g.mean) && !scores) checks.push({ label: 'group mean (stored)', computed: ga.mean, stored: g.mean, ok: close(ga.mean, g.mean, tol) });
   return {
-    kind: 'group', title: `${est.toUpperCase()} credit for sample ${i} (group ${s.group})`,
+    kind: 'group', title: `${est.toUpperCase()} credit for sample ${i} (${groupName(g?.prompt, s.group)})`,
     lines: [
       { label: 'reward r_i', value: s.reward },
       ...(scores ? [{ label: 'score s_i = r_i − β·Σ_t KL_t (the estimator\'s input)', value: rewards[me] } as DrillLine] : []),

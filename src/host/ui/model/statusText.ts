@@ -16,7 +16,9 @@ export interface StatusInfo {
 
 /** Pure text of the status bar item (unit-testable). */
 export function statusText(s: StatusInfo): string {
-  const icon = s.status === 'running' ? '$(sync~spin)' : s.status === 'failed' ? '$(error)' : s.status === 'stopped' ? '$(debug-stop)' : '$(pass)';
+  // an imported run is never shown as a running trainer: 'following' (this window follows its source) / 'imported'
+  const icon = s.status === 'running' ? '$(sync~spin)' : s.status === 'following' ? '$(eye)' : s.status === 'imported' ? '$(history)'
+    : s.status === 'failed' ? '$(error)' : s.status === 'stopped' ? '$(debug-stop)' : '$(pass)';
   const parts = [`${icon} RL Lens`];
   if (s.phase) parts.push(s.phase);
   else if (s.step !== undefined) parts.push(s.totalSteps ? `${s.step}/${s.totalSteps}` : `step ${s.step}`);

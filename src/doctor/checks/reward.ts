@@ -1,0 +1,62 @@
+/**
+ * Reward decline: the training reward's second half sits significantly below its first half (a run that got worse, e.g.
+ * collapsing after an early rise, or degrading while responses hit the length limit). Robust and stated: medians of
+ * the two halves of the logged points, noise σ from first differences (insensitive to the trend itself), the Theil–Sen
+ * slope over the whole run as a second opinion, and the reward parts that fell most (TRL `rewards/<f>/mean`).
+ * Survey: a falling reward with rising truncation / KL / falling entropy is the usual "崩盘" (collapse) pattern; stop at
+ * the best checkpoint and look at what changed.
+ */
+import type { DoctorInput, Finding } from '../types';
+import type { Thresholds } from '../thresholds';
+import { headTail, mean, median, rollingMedian, theilSen, align } from '../stats';
+import { metricOrRollouts, pick, win, finding, fmt, pct } from './common';
+
+export function checkReward(input: DoctorInput, th: Thresholds): Finding[] {
+  const rew = metricOrRollouts(input, 'reward', 'reward', (r) => (r.samples.length ? mean(r.samples.map((x) => x.reward)) : undefined));
+  if (!rew) return [];
+  const s = rew.series;
+  const n = s.values.length;
+  if (n < th.minSteps) return [];
+  const h = Math.floor(n / 2);
+  const t = headTail(s, h);
+  if (!(t.diff < 0 && t.z < -th.reward.declineZ)) return [];
+  const roll = rollingMedian(s.values, win(th, n));
+  const range = Math.max(...roll) - Math.min(...roll);
+  const scale = Math.max(range, Math.abs(t.head), 1e-9);
+  if (-t.diff < th.reward.declineFrac * scale) return [];
+  const slope = theilSen(s.steps, s.values);
+  if (!(slope < 0)) return [];
+  const headTo = s.steps[h - 1], tailFrom = s.steps[n - h];
+  // what moved with it: reward parts (halves on the same steps) and the truncated share
+  const notes: string[] = [];
+  const parts: { part: string; head: number; tail: number }[] = [];
+  for (const [name, ps] of Object.entries(input.metrics)) {
+    const mm = /^reward\/(.+)\/mean$/.exec(name);
+    if (!mm) continue;
+    const a = align(s, ps);
+    if (a.steps.length < th.minSteps) continue;
+    const hh = Math.floor(a.steps.length / 2);
+    parts.push({ part: mm[1], head: median(a.b.slice(0, hh)), tail: median(a.b.slice(-hh)) });
+  }
+  const fell = parts.filter((p) => p.tail < p.head).sort((a, b) => (a.tail - a.head) - (b.tail - b.head)).slice(0, 3);
+  if (fell.length) notes.push(`reward parts that fell most: ${fell.map((p) => `${p.part} ${fmt(p.head)} → ${fmt(p.tail)}`).join(', ')}`);
+  const tr = pick(input.metrics, 'lengthClip');
+  if (tr) {
+    const a = align(s, tr.series);
+    if (a.steps.length >= th.minSteps) {
+      const hh = Math.floor(a.steps.length / 2);
+      const th0 = median(a.b.slice(0, hh)), th1 = median(a.b.slice(-hh));
+      if (th1 > th0 && th1 > th.length.truncWarn) notes.push(`meanwhile the truncated share (${tr.name}) went ${pct(th0)} → ${pct(th1)}`);
+    }
+  }
+  return [finding('reward', 'decline', 'warning', 'Reward falling',
+    `${rew.name} fell from a median of ${fmt(t.head)} over the first half of the run (steps ${s.steps[0]}–${headTo}, ${h} points) to ${fmt(t.tail)} over the second half `
+    + `(steps ${tailFrom}–${s.steps[n - 1]}): ${fmt(t.diff)}, ${fmt(-t.z, 1)} standard errors (noise σ ${fmt(t.sigma)} per point from first differences; warning beyond ${fmt(th.reward.declineZ)} `
+    + `and a fall of at least ${pct(th.reward.declineFrac)} of the reward's scale); Theil–Sen slope ${fmt(slope)} per step over the whole run.`
+    + (notes.length ? ` ${notes.join('; ')}.` : ''),
+    [s.steps[0], s.steps[n - 1]],
+    { metrics: [rew.name, ...fell.map((p) => `reward/${p.part}/mean`), ...(tr && notes.some((x) => x.includes('truncated')) ? [tr.name] : [])], steps: [s.steps[0], headTo, tailFrom, s.steps[n - 1]],
+      values: { firstHalf: t.head, secondHalf: t.tail, diff: t.diff, z: t.z, sigma: t.sigma, slopePerStep: slope, halfPoints: h } },
+    'Find what changed when the reward started to fall: responses hitting the length limit (raise max new tokens or use overlong filtering), '
+    + 'entropy or KL running away (see those findings), a learning rate too high late in training (decay it); keep the best checkpoint rather than the last.')];
+}
