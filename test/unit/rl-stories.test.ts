@@ -76,3 +76,11 @@ test('PPO on stories260K: a value head on the Llama trunk, value and return trac
   assert.ok(steps[0].header.arrays.includes('value') && steps[0].header.arrays.includes('return'));
   policy.dispose(); ref.dispose();
 });
+
+test('sampling never emits PAD or BOS, except a BOS that is the stop token (llama2.c stories)', async () => {
+  const { specialIds } = await import('../../src/trainer/rl/rollout');
+  const { CharTokenizer, DEFAULT_CHARS, PAD, BOS, EOS } = await import('../../src/trainer/tokenizer');
+  assert.deepEqual(specialIds(new CharTokenizer(DEFAULT_CHARS)), { eos: EOS, pad: PAD, banned: [PAD, BOS] });
+  assert.deepEqual(specialIds({ encode: () => [], decode: () => '', display: () => [], bos: 1, eos: 1, pad: 0 }), { eos: 1, pad: 0, banned: [0] });
+  assert.deepEqual(specialIds({ encode: () => [], decode: () => '', display: () => [] }), {}, 'no ids named: sampling.ts defaults');
+});

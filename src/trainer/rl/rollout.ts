@@ -55,10 +55,14 @@ function allEqual(x: number[]): boolean { return x.every((v) => v === x[0]); }
 
 let groupCounter = 0;
 
-/** EOS / PAD / never-sampled ids of a pretrained tokenizer (the char tokenizer's defaults otherwise). */
+/**
+ * EOS / PAD / never-sampled ids of the tokenizer (sampling.ts defaults when it names none). PAD and BOS are never
+ * sampled, except a BOS that is also the stop token (llama2.c story models end a story with BOS).
+ */
 export function specialIds(tok: RlTokenizer): { eos?: number; pad?: number; banned?: number[] } {
   if (tok.eos === undefined && tok.pad === undefined) return {};
-  return { eos: tok.eos ?? -1, pad: tok.pad ?? 0, banned: [] };
+  const pad = tok.pad ?? 0;
+  return { eos: tok.eos ?? -1, pad, banned: [pad, ...(tok.bos !== undefined && tok.bos !== tok.eos ? [tok.bos] : [])] };
 }
 
 /** Generate one batch of `prompts × G` completions and score them. */

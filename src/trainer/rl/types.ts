@@ -32,9 +32,10 @@ export interface RlTokenizer {
   encode(text: string, opts?: { bos?: boolean; eos?: boolean }): number[];
   decode(ids: ArrayLike<number>): string;
   display(ids: ArrayLike<number>): string[];
-  /** end-of-sequence and padding ids of a pretrained tokenizer (absent: the char tokenizer's EOS and PAD) */
+  /** special ids (absent: the char tokenizer's): EOS ends a completion, PAD pads batches, BOS starts a prompt */
   readonly eos?: number;
   readonly pad?: number;
+  readonly bos?: number;
 }
 
 export interface RlContext {
