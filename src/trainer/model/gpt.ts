@@ -17,7 +17,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng, hashString } from '../rng';
 import { embed, gelu, layerNorm, linear, mm, oneHotF32 } from './ops';
 import { responseLogprobs, tokenLogprobs } from './logprobs';
-import type { CausalLM, ForwardOptions, ForwardResult, KVCache, TokenLogprobOptions, TokenLogprobResult } from './types';
+import { ModelWeights, type WeightInit } from './weights';
+import type { ForwardOptions, ForwardResult, KVCache, TokenLogprobOptions, TokenLogprobResult } from './types';
 
 export interface GPTConfig {
   vocabSize: number;
@@ -35,28 +36,14 @@ export interface GPTConfig {
 
 export type { ForwardOptions, ForwardResult, KVCache, TokenLogprobOptions, TokenLogprobResult } from './types';
 
-let modelCounter = 0;
-
-export class GPT {
+export class GPT extends ModelWeights {
   readonly config: Required<GPTConfig>;
-  /** GPT-2 name → variable */
-  readonly weights = new Map<string, tf.Variable>();
-  /** unique prefix of the tfjs variable names of this instance (tfjs needs globally unique variable names) */
-  readonly uid: string;
-  private causalBias = new Map<number, tf.Tensor2D>();
-  private disposed = false;
 
-  private constructor(config: GPTConfig, trainable: boolean, init: ((name: string, shape: number[]) => Float32Array) | undefined) {
-    this.config = { mlpRatio: 4, valueHead: false, layerNormEps: 1e-5, ...config };
-    const c = this.config;
+  private constructor(config: GPTConfig, trainable: boolean, init: WeightInit) {
+    const c: Required<GPTConfig> = { mlpRatio: 4, valueHead: false, layerNormEps: 1e-5, ...config };
     if (c.dModel % c.nHeads !== 0) throw new Error(`model: dModel (${c.dModel}) must be divisible by nHeads (${c.nHeads})`);
-    this.uid = `gpt${++modelCounter}`;
-    for (const [name, shape] of GPT.shapes(c)) {
-      const data = init ? init(name, shape) : new Float32Array(shape.reduce((a, b) => a * b, 1));
-      const t0 = tf.tensor(data, shape, 'float32');
-      this.weights.set(name, tf.variable(t0, trainable, `${this.uid}/${name}`));
-      t0.dispose();
-    }
+    super('model', GPT.shapes(c), trainable, init);
+    this.config = c;
   }
 
   /** Names and shapes of all weights, in a fixed order. */
@@ -103,69 +90,18 @@ export class GPT {
     return new GPT(config, trainable, (name) => weights[name].data);
   }
 
-  /** Trainable variables (all weights unless the model was created frozen). */
-  trainableVariables(): tf.Variable[] { return [...this.weights.values()].filter((v) => v.trainable); }
-
-  /** Weight by GPT-2 name. */
-  w(name: string): tf.Variable {
-    const v = this.weights.get(name);
-    if (!v) throw new Error(`model: no weight ${name}`);
-    return v;
-  }
-
   /** Copy of this model (new variables). `trainable: false` for a frozen reference model. */
   clone(trainable = false): GPT {
     return new GPT(this.config, trainable, (name) => this.w(name).dataSync() as Float32Array);
   }
 
-  /** Overwrite this model's weights with another model's (same architecture). */
-  copyWeightsFrom(other: CausalLM): void {
-    const w = other.getWeights();
-    for (const [name, v] of this.weights) {
-      if (!w[name]) throw new Error(`model: copyWeightsFrom: the other model has no ${name}`);
-      tf.tidy(() => v.assign(tf.tensor(w[name].data, w[name].shape, 'float32')));
-    }
-  }
-
   /** This model plus a zero-initialised value head (PPO's shared critic): a new model, this one is unchanged. */
   withValueHead(trainable = true): GPT {
-    if (this.config.valueHead) return this;
-    const w = this.getWeights(), D = this.config.dModel;
-    w['value_head.weight'] = { shape: [D, 1], data: new Float32Array(D) };
-    w['value_head.bias'] = { shape: [1], data: new Float32Array(1) };
-    return GPT.fromWeights({ ...this.config, valueHead: true }, w, trainable);
-  }
-
-  /** Weights as plain arrays (for checkpoints). */
-  getWeights(): Record<string, { shape: number[]; data: Float32Array }> {
-    const out: Record<string, { shape: number[]; data: Float32Array }> = {};
-    for (const [name, v] of this.weights) out[name] = { shape: v.shape.slice(), data: v.dataSync() as Float32Array };
-    return out;
-  }
-
-  setWeights(weights: Record<string, { shape: number[]; data: Float32Array }>): void {
-    for (const [name, v] of this.weights) {
-      const w = weights[name];
-      if (!w) throw new Error(`model: weight ${name} missing`);
-      if (w.shape.join(',') !== v.shape.join(',')) throw new Error(`model: weight ${name} has shape [${w.shape}], expected [${v.shape}]`);
-      tf.tidy(() => v.assign(tf.tensor(w.data, w.shape, 'float32')));
-    }
-  }
-
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    for (const v of this.weights.values()) v.dispose();
-    for (const t of this.causalBias.values()) t.dispose();
-    this.causalBias.clear();
+    return this.config.valueHead ? this : GPT.fromWeights({ ...this.config, valueHead: true }, this.weightsWithValueHead(this.config.dModel), trainable);
   }
 
   /** Number of parameters. */
-  parameterCount(): number {
-    let n = 0;
-    for (const [, shape] of GPT.shapes(this.config)) n += shape.reduce((a, b) => a * b, 1);
-    return n;
-  }
+  parameterCount(): number { return ModelWeights.countParameters(GPT.shapes(this.config)); }
 
   /**
    * Estimated forward FLOPs per token at sequence length T (default: contextLength), Kaplan et al. 2020 convention:
@@ -185,15 +121,9 @@ export class GPT {
     return { parameters: this.parameterCount(), flopsPerToken: this.flopsPerToken(), ...this.config };
   }
 
+  /** Causal mask [T, T], one kept per length (the built-in tasks use a handful of lengths). */
   private causal(T: number): tf.Tensor2D {
-    let b = this.causalBias.get(T);
-    if (!b) {
-      const d = new Float32Array(T * T);
-      for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) d[i * T + j] = -1e9;
-      b = tf.keep(tf.tensor2d(d, [T, T]));
-      this.causalBias.set(T, b);
-    }
-    return b;
+    return this.constant(`causal${T}`, () => ModelWeights.causalMask(T));
   }
 
   /** Token + position embeddings. ids [B,T] int32, positions [B,T] int32 or undefined (= 0..T−1). Returns x [B·T, D]. */
@@ -210,10 +140,6 @@ export class GPT {
     return tf.add(tok, pos) as tf.Tensor2D;
   }
 
-  /** positions = cumsum(mask) − 1, clamped at 0 (left padding). mask [B,T] → int32 [B,T] */
-  static positionsFromMask(mask: tf.Tensor2D): tf.Tensor2D {
-    return tf.tidy(() => tf.cast(tf.maximum(tf.sub(tf.cumsum(tf.cast(mask, 'float32'), 1), 1), 0), 'int32') as tf.Tensor2D);
-  }
 
   /**
    * Multi-head attention core. q [B·H, Tq, hd], kT [B·H, hd, Tk], v [B·H, Tk, hd], bias broadcastable to [B, H, Tq, Tk].
@@ -271,11 +197,6 @@ export class GPT {
     return { logits, values };
   }
 
-  /** Key-padding bias [B,1,1,T] from a mask [B,T] (0 for real keys, −1e9 for padding). */
-  private static keyBias(mask: tf.Tensor2D): tf.Tensor4D {
-    const [B, T] = mask.shape;
-    return tf.reshape(tf.mul(tf.sub(1, tf.cast(mask, 'float32')), -1e9), [B, 1, 1, T]) as tf.Tensor4D;
-  }
 
   /**
    * Full forward pass. ids: int32 [B,T] (T ≤ contextLength). Differentiable; call inside tf.tidy / variableGrads.
@@ -283,10 +204,10 @@ export class GPT {
    */
   forward(ids: tf.Tensor2D, opts: ForwardOptions = {}): ForwardResult {
     const [B, T] = ids.shape;
-    const positions = opts.attentionMask ? GPT.positionsFromMask(opts.attentionMask) : undefined;
+    const positions = opts.attentionMask ? ModelWeights.positionsFromMask(opts.attentionMask) : undefined;
     let x = this.embedTokens(ids, positions);
     let bias: tf.Tensor = this.causal(T);
-    if (opts.attentionMask) bias = tf.add(bias, GPT.keyBias(opts.attentionMask));
+    if (opts.attentionMask) bias = tf.add(bias, ModelWeights.keyBias(opts.attentionMask));
     for (let l = 0; l < this.config.nLayers; l++) x = this.block(l, x, B, T, bias).x;
     const { logits, values } = this.heads(x, Boolean(opts.values));
     return {
@@ -319,9 +240,9 @@ export class GPT {
     const r = tf.tidy(() => {
       const idsT = tf.tensor2d(ids, [B, T], 'int32');
       const maskT = tf.tensor2d(m, [B, T], 'float32');
-      const positions = GPT.positionsFromMask(maskT);
+      const positions = ModelWeights.positionsFromMask(maskT);
       let x = this.embedTokens(idsT, positions);
-      const bias = tf.add(this.causal(T), GPT.keyBias(maskT));
+      const bias = tf.add(this.causal(T), ModelWeights.keyBias(maskT));
       const layers: { k: tf.Tensor3D; v: tf.Tensor3D }[] = [];
       for (let l = 0; l < this.config.nLayers; l++) {
         const o = this.block(l, x, B, T, bias, undefined, true);
@@ -351,7 +272,7 @@ export class GPT {
       const posT = tf.tensor2d(cache.nextPos, [B, 1], 'int32');
       let x = this.embedTokens(idsT, posT);
       const hasPad = cache.keyMask.some((row) => row.includes(0));
-      const bias = hasPad ? GPT.keyBias(tf.tensor2d(cache.keyMask, [B, Tk], 'float32')) : undefined;
+      const bias = hasPad ? ModelWeights.keyBias(tf.tensor2d(cache.keyMask, [B, Tk], 'float32')) : undefined;
       const layers: { k: tf.Tensor3D; v: tf.Tensor3D }[] = [];
       for (let l = 0; l < this.config.nLayers; l++) {
         const o = this.block(l, x, B, 1, bias, old[l]);
@@ -367,8 +288,4 @@ export class GPT {
     return { logits: r.logits, values: r.values };
   }
 
-  static disposeCache(cache: KVCache): void {
-    for (const l of cache.layers) { l.k.dispose(); l.v.dispose(); }
-    cache.layers = [];
-  }
 }

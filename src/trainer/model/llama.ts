@@ -25,7 +25,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng, hashString } from '../rng';
 import { embed, linear, mm, oneHotF32, swapLast } from './ops';
 import { responseLogprobs, tokenLogprobs } from './logprobs';
-import type { CausalLM, ForwardOptions, ForwardResult, KVCache, TokenLogprobOptions, TokenLogprobResult } from './types';
+import { ModelWeights, type WeightInit } from './weights';
+import type { ForwardOptions, ForwardResult, KVCache, TokenLogprobOptions, TokenLogprobResult } from './types';
 
 export interface LlamaConfig {
   vocabSize: number;
@@ -55,8 +56,6 @@ export interface LlamaConfig {
 }
 
 export type LlamaWeights = Record<string, { shape: number[]; data: Float32Array }>;
-
-let llamaCounter = 0;
 
 /** RMSNorm (Zhang & Sennrich 2019, eq. 4): x / √(mean(x²) + ε) · g, over the last axis. x [..., D], g [D]. */
 export function rmsNorm(x: tf.Tensor, g: tf.Tensor1D, eps: number): tf.Tensor {
@@ -96,33 +95,27 @@ export function repeatKv(x: tf.Tensor4D, rep: number): tf.Tensor4D {
   return tf.reshape(tf.concat(Array.from({ length: rep }, () => e), 3), [B, T, K * rep, hd]) as tf.Tensor4D;
 }
 
-export class Llama {
-  readonly family = 'llama' as const;
+export class Llama extends ModelWeights {
+  get family(): 'llama' { return 'llama'; }
   readonly config: Required<LlamaConfig>;
-  readonly weights = new Map<string, tf.Variable>();
-  readonly uid: string;
-  private causalBias = new Map<number, tf.Tensor2D>();
-  /** rotary tables [contextLength, hd/2] (constants, not trained) */
-  private readonly cosTable: tf.Tensor2D;
-  private readonly sinTable: tf.Tensor2D;
-  private disposed = false;
 
-  private constructor(config: LlamaConfig, trainable: boolean, init: ((name: string, shape: number[]) => Float32Array) | undefined) {
-    this.config = Llama.fullConfig(config);
-    const c = this.config;
+  private constructor(config: LlamaConfig, trainable: boolean, init: WeightInit) {
+    const c = Llama.fullConfig(config);
     if (c.dModel % c.nHeads !== 0) throw new Error(`llama: dModel (${c.dModel}) must be divisible by nHeads (${c.nHeads})`);
     if (c.nHeads % c.nKvHeads !== 0) throw new Error(`llama: nHeads (${c.nHeads}) must be a multiple of nKvHeads (${c.nKvHeads})`);
     if ((c.dModel / c.nHeads) % 2 !== 0) throw new Error(`llama: head size ${c.dModel / c.nHeads} must be even (rotary pairs)`);
-    this.uid = `llama${++llamaCounter}`;
-    for (const [name, shape] of Llama.shapes(c)) {
-      const data = init ? init(name, shape) : new Float32Array(shape.reduce((a, b) => a * b, 1));
-      const t0 = tf.tensor(data, shape, 'float32');
-      this.weights.set(name, tf.variable(t0, trainable, `${this.uid}/${name}`));
-      t0.dispose();
-    }
-    const tables = Llama.ropeTables(c);
-    this.cosTable = tf.keep(tf.tensor2d(tables.cos, [c.contextLength, tables.half]));
-    this.sinTable = tf.keep(tf.tensor2d(tables.sin, [c.contextLength, tables.half]));
+    super('llama', Llama.shapes(c), trainable, init);
+    this.config = c;
+  }
+
+  /** Rotary tables cos, sin [contextLength, hd/2] (constants, not trained; made on first use). */
+  private get ropeTable(): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
+    const c = this.config;
+    const t = () => Llama.ropeTables(c);
+    return {
+      cos: this.constant('ropeCos', () => { const x = t(); return tf.tensor2d(x.cos, [c.contextLength, x.half]); }),
+      sin: this.constant('ropeSin', () => { const x = t(); return tf.tensor2d(x.sin, [c.contextLength, x.half]); }),
+    };
   }
 
   static fullConfig(config: LlamaConfig): Required<LlamaConfig> {
@@ -188,65 +181,16 @@ export class Llama {
     return new Llama(config, trainable, (name) => weights[name].data);
   }
 
-  trainableVariables(): tf.Variable[] { return [...this.weights.values()].filter((v) => v.trainable); }
-
-  w(name: string): tf.Variable {
-    const v = this.weights.get(name);
-    if (!v) throw new Error(`llama: no weight ${name}`);
-    return v;
-  }
-
   clone(trainable = false): Llama {
     return new Llama(this.config, trainable, (name) => this.w(name).dataSync() as Float32Array);
   }
 
-  copyWeightsFrom(other: CausalLM): void {
-    const w = other.getWeights();
-    for (const [name, v] of this.weights) {
-      if (!w[name]) throw new Error(`llama: copyWeightsFrom: the other model has no ${name}`);
-      tf.tidy(() => v.assign(tf.tensor(w[name].data, w[name].shape, 'float32')));
-    }
-  }
-
   /** This model plus a zero-initialised value head (PPO's shared critic): a new model, this one is unchanged. */
   withValueHead(trainable = true): Llama {
-    if (this.config.valueHead) return this;
-    const w = this.getWeights(), D = this.config.dModel;
-    w['value_head.weight'] = { shape: [D, 1], data: new Float32Array(D) };
-    w['value_head.bias'] = { shape: [1], data: new Float32Array(1) };
-    return Llama.fromWeights({ ...this.config, valueHead: true }, w, trainable);
+    return this.config.valueHead ? this : Llama.fromWeights({ ...this.config, valueHead: true }, this.weightsWithValueHead(this.config.dModel), trainable);
   }
 
-  getWeights(): LlamaWeights {
-    const out: LlamaWeights = {};
-    for (const [name, v] of this.weights) out[name] = { shape: v.shape.slice(), data: v.dataSync() as Float32Array };
-    return out;
-  }
-
-  setWeights(weights: LlamaWeights): void {
-    for (const [name, v] of this.weights) {
-      const w = weights[name];
-      if (!w) throw new Error(`llama: weight ${name} missing`);
-      if (w.shape.join(',') !== v.shape.join(',')) throw new Error(`llama: weight ${name} has shape [${w.shape}], expected [${v.shape}]`);
-      tf.tidy(() => v.assign(tf.tensor(w.data, w.shape, 'float32')));
-    }
-  }
-
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    for (const v of this.weights.values()) v.dispose();
-    for (const t of this.causalBias.values()) t.dispose();
-    this.causalBias.clear();
-    this.cosTable.dispose();
-    this.sinTable.dispose();
-  }
-
-  parameterCount(): number {
-    let n = 0;
-    for (const [, shape] of Llama.shapes(this.config)) n += shape.reduce((a, b) => a * b, 1);
-    return n;
-  }
+  parameterCount(): number { return ModelWeights.countParameters(Llama.shapes(this.config)); }
 
   /** Forward FLOPs per token at length T (Kaplan et al. 2020 convention, as GPT.flopsPerToken). */
   flopsPerToken(T = this.config.contextLength): number {
@@ -264,38 +208,24 @@ export class Llama {
    * model's life (sequence lengths vary with every batch of real text: one cached mask per length would grow).
    */
   private causal(T: number): tf.Tensor2D {
-    let full = this.causalBias.get(-1);
-    if (!full) {
-      const C = this.config.contextLength;
-      const d = new Float32Array(C * C);
-      for (let i = 0; i < C; i++) for (let j = i + 1; j < C; j++) d[i * C + j] = -1e9;
-      full = tf.keep(tf.tensor2d(d, [C, C]));
-      this.causalBias.set(-1, full);
-    }
+    const full = this.constant('causal', () => ModelWeights.causalMask(this.config.contextLength));
     return T === this.config.contextLength ? full : tf.slice(full, [0, 0], [T, T]);
   }
 
   /** cos, sin [B, T, 1, hd/2] for int32 positions [B, T] (one-hot rows of the constant tables: no gather). */
   private rope(positions: tf.Tensor2D): { cos: tf.Tensor; sin: tf.Tensor } {
     const [B, T] = positions.shape;
-    const half = this.cosTable.shape[1];
+    const { cos, sin } = this.ropeTable;
+    const half = cos.shape[1];
     const oh = oneHotF32(tf.reshape(positions, [B * T]) as tf.Tensor1D, this.config.contextLength);
-    return { cos: tf.reshape(mm(oh, this.cosTable), [B, T, 1, half]), sin: tf.reshape(mm(oh, this.sinTable), [B, T, 1, half]) };
+    return { cos: tf.reshape(mm(oh, cos), [B, T, 1, half]), sin: tf.reshape(mm(oh, sin), [B, T, 1, half]) };
   }
 
   private static defaultPositions(B: number, T: number, offset = 0): tf.Tensor2D {
     return tf.tensor2d(Array.from({ length: B }, () => Array.from({ length: T }, (_, t) => t + offset)), [B, T], 'int32');
   }
 
-  /** positions = cumsum(mask) − 1, clamped at 0 (left padding). mask [B,T] → int32 [B,T] */
-  static positionsFromMask(mask: tf.Tensor2D): tf.Tensor2D {
-    return tf.tidy(() => tf.cast(tf.maximum(tf.sub(tf.cumsum(tf.cast(mask, 'float32'), 1), 1), 0), 'int32') as tf.Tensor2D);
-  }
 
-  private static keyBias(mask: tf.Tensor2D): tf.Tensor4D {
-    const [B, T] = mask.shape;
-    return tf.reshape(tf.mul(tf.sub(1, tf.cast(mask, 'float32')), -1e9), [B, 1, 1, T]) as tf.Tensor4D;
-  }
 
   /**
    * One block on x [B·T, D] at rotary tables cos/sin [B,T,1,hd/2]; with `past` (KV cache, keys after RoPE, already
@@ -354,9 +284,9 @@ export class Llama {
   forward(ids: tf.Tensor2D, opts: ForwardOptions = {}): ForwardResult {
     const [B, T] = ids.shape;
     if (T > this.config.contextLength) throw new Error(`llama: sequence length ${T} exceeds contextLength ${this.config.contextLength}`);
-    const positions = opts.attentionMask ? Llama.positionsFromMask(opts.attentionMask) : Llama.defaultPositions(B, T);
+    const positions = opts.attentionMask ? ModelWeights.positionsFromMask(opts.attentionMask) : Llama.defaultPositions(B, T);
     let bias: tf.Tensor = this.causal(T);
-    if (opts.attentionMask) bias = tf.add(bias, Llama.keyBias(opts.attentionMask));
+    if (opts.attentionMask) bias = tf.add(bias, ModelWeights.keyBias(opts.attentionMask));
     const r = this.run(ids, positions, bias, Boolean(opts.values));
     return {
       logits: tf.reshape(r.logits, [B, T, this.config.vocabSize]) as tf.Tensor3D,
@@ -386,7 +316,7 @@ export class Llama {
       const idsT = tf.tensor2d(ids, [B, T], 'int32');
       const maskT = tf.tensor2d(m, [B, T], 'float32');
       const layers: { k: tf.Tensor3D; v: tf.Tensor3D }[] = [];
-      const o = this.run(idsT, Llama.positionsFromMask(maskT), tf.add(this.causal(T), Llama.keyBias(maskT)), this.config.valueHead, layers);
+      const o = this.run(idsT, ModelWeights.positionsFromMask(maskT), tf.add(this.causal(T), ModelWeights.keyBias(maskT)), this.config.valueHead, layers);
       const lastRows = tf.reshape(tf.slice(tf.reshape(o.logits, [B, T, -1]), [0, T - 1, 0], [B, 1, this.config.vocabSize]), [B, this.config.vocabSize]) as tf.Tensor2D;
       const values = o.values ? (tf.reshape(tf.slice(tf.reshape(o.values, [B, T]), [0, T - 1], [B, 1]), [B]) as tf.Tensor1D) : undefined;
       return { layers, logits: lastRows, values };
@@ -406,7 +336,7 @@ export class Llama {
       const idsT = tf.tensor2d(tokens, [B, 1], 'int32');
       const posT = tf.tensor2d(cache.nextPos.map((p) => [p]), [B, 1], 'int32');
       const hasPad = cache.keyMask.some((row) => row.includes(0));
-      const bias = hasPad ? Llama.keyBias(tf.tensor2d(cache.keyMask, [B, Tk], 'float32')) : undefined;
+      const bias = hasPad ? ModelWeights.keyBias(tf.tensor2d(cache.keyMask, [B, Tk], 'float32')) : undefined;
       const layers: { k: tf.Tensor3D; v: tf.Tensor3D }[] = [];
       const o = this.run(idsT, posT, bias, this.config.valueHead, layers, old);
       return { layers, logits: o.logits, values: o.values };
@@ -417,8 +347,4 @@ export class Llama {
     return { logits: r.logits, values: r.values };
   }
 
-  static disposeCache(cache: KVCache): void {
-    for (const l of cache.layers) { l.k.dispose(); l.v.dispose(); }
-    cache.layers = [];
-  }
 }
