@@ -53,8 +53,9 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`rl-lens doctor: ${(e as Error).message}\n`);
     return 2;
   }
-  const th = resolveThresholds(unflattenThresholds(over));
-  const t = diagnoseTimeline(loaded.input, unflattenThresholds(over), { only });
+  const user = unflattenThresholds(over);
+  const th = resolveThresholds(user);
+  const t = diagnoseTimeline(loaded.input, user, { only });
   const report = doctorReport(dir, loaded.input, t, loaded.problems, th);
   if (json) {
     process.stdout.write(JSON.stringify(report, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');

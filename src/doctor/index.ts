@@ -4,7 +4,7 @@
  * returns findings, most severe first. Each check lives in checks/<name>.ts with its survey citations; thresholds and
  * their defaults are in thresholds.ts and docs/doctor.md.
  */
-import type { DoctorInput, Finding, CheckName, FindingSource } from './types';
+import { findingKind, type DoctorInput, type Finding, type CheckName, type FindingSource } from './types';
 import { resolveThresholds, type Thresholds, type DeepPartial } from './thresholds';
 import { checkEntropy } from './checks/entropy';
 import { checkZeroVariance } from './checks/zeroVariance';
@@ -63,7 +63,7 @@ export function diagnose(input: DoctorInput, thresholds?: DeepPartial<Thresholds
       });
     }
   }
-  for (const f of out) { f.kind ??= f.id.slice(f.id.indexOf('/') + 1); f.source ??= sourceOf(f, input); }
+  for (const f of out) { f.kind = findingKind(f); f.source ??= sourceOf(f, input); }
   return out.sort((a, b) => RANK[a.severity] - RANK[b.severity] || a.stepRange[0] - b.stepRange[0] || a.id.localeCompare(b.id));
 }
 

@@ -2,7 +2,7 @@
  * The doctor's report (pure): what `rl-lens doctor --json` prints, documented by schemas/doctor-report.schema.json
  * (version 1; fields are only ever added). Also the data summary that keeps the doctor from calling an empty run healthy.
  */
-import type { DoctorInput, Episode, Finding, FindingSource, Severity } from './types';
+import { findingKind, type DoctorInput, type Episode, type Finding, type FindingSource, type Severity } from './types';
 import type { InputProblem } from '../shared/runFormat';
 import { historyLine, type TimelineResult } from './timeline';
 import { DEFAULT_THRESHOLDS, type Thresholds } from './thresholds';
@@ -129,7 +129,7 @@ export function reportFinding(f: Finding): ReportFinding {
   const figures: Record<string, number | null> = {};
   for (const [k, v] of Object.entries(f.evidence?.values ?? {})) figures[k] = num(v);
   return {
-    id: f.id, check: f.check, kind: f.kind ?? f.id.slice(f.id.indexOf('/') + 1), severity: f.severity, status: h?.status ?? 'active',
+    id: f.id, check: f.check, kind: findingKind(f), severity: f.severity, status: h?.status ?? 'active',
     title: f.title, message: f.message, steps: { from: f.stepRange[0], to: f.stepRange[1] },
     raisedAt: h?.raisedAt ?? null, lastSeenAt: h?.lastSeenAt ?? null, resolvedAt: h?.resolvedAt ?? null, history: historyLine(f),
     spans: (h?.spans ?? []).map((s) => ({ raisedAt: s.raisedAt, lastSeenAt: s.lastSeenAt, resolvedAt: s.resolvedAt ?? null })),

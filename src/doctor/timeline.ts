@@ -89,15 +89,17 @@ export class DoctorTimeline {
     if (key !== this.key) { this.done.clear(); this.key = key; }
     const steps = dataSteps(input);
     const final = diagnose(input, thresholds, { only: opts.only });
+    // the data as it stood at `step`, diagnosed (every replay: checkpoints, the first step, refinements)
+    const replay = (step: number): Finding[] => diagnose(truncateInput(input, step), thresholds, { only: opts.only });
     if (!steps.length) return { findings: final, checkpoints: [] };
     const last = steps[steps.length - 1];
     for (const s of [...this.done.keys()]) if (s > last) this.done.delete(s); // the run was rewritten: forget later points
     for (const s of checkpointSteps(steps, opts.maxCheckpoints ?? 32)) {
-      if (!this.done.has(s)) this.done.set(s, diagnose(truncateInput(input, s), thresholds, { only: opts.only }));
+      if (!this.done.has(s)) this.done.set(s, replay(s));
     }
     // the first data step too, so a finding raised on the very first points (a level check on a short history) is
     // pinned to where it was first raised, not to the first grid checkpoint
-    if (steps.length > 1 && !this.done.has(steps[0])) this.done.set(steps[0], diagnose(truncateInput(input, steps[0]), thresholds, { only: opts.only }));
+    if (steps.length > 1 && !this.done.has(steps[0])) this.done.set(steps[0], replay(steps[0]));
     if (opts.remember) this.done.set(last, final);
     // refine: between two evaluated steps whose findings differ, bisect over the data steps so "raised at" / "resolved
     // at" are the first data step where it changed, whatever the grid (a live run's grid is finer than the finished
@@ -109,7 +111,7 @@ export class DoctorTimeline {
     const refine = (a: number, b: number): void => {
       if (b - a <= 1 || budget <= 0 || ids(at(a)!) === ids(at(b)!)) return;
       const mid = (a + b) >> 1;
-      if (!this.done.has(steps[mid])) { this.done.set(steps[mid], diagnose(truncateInput(input, steps[mid]), thresholds, { only: opts.only })); budget--; }
+      if (!this.done.has(steps[mid])) { this.done.set(steps[mid], replay(steps[mid])); budget--; }
       refine(a, mid); refine(mid, b);
     };
     const evaluated = [...this.done.keys(), last].filter((s) => s <= last && index.has(s)).map((s) => index.get(s)!).sort((a, b) => a - b);

@@ -169,6 +169,11 @@ export interface Finding {
   history?: FindingHistory;
 }
 
+/** A finding's kind: its `kind`, else the part of its id after the check ("blowup" in kl/blowup). */
+export function findingKind(f: Pick<Finding, 'id' | 'kind'>): string {
+  return f.kind ?? f.id.slice(f.id.indexOf('/') + 1);
+}
+
 /** 'data' is not a check: it names the doctor's own "no data" notice (src/host/doctor/display.ts) */
 export type CheckName =
   | 'data' | 'entropy' | 'zero-variance' | 'kl' | 'beta' | 'clip' | 'length' | 'reward' | 'reward-hacking' | 'mode-collapse' | 'critic' | 'numerical';

@@ -9,7 +9,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { FILES, type InputProblem, type MetricsRecord, type RolloutStepHeader, type RolloutSample, type RunManifest, type EvalRecord } from '../shared/runFormat';
+import { FILES, stepFileBase, type InputProblem, type MetricsRecord, type RolloutStepHeader, type RunManifest, type EvalRecord } from '../shared/runFormat';
+import type { StepInfo } from '../shared/protocol';
 import { readJsonlFrom } from '../runio/jsonl';
 import { listCheckpoints, listRolloutSteps, readRolloutStepHeader, readRolloutStepIndex, type CheckpointEntry, type RolloutStepRead } from '../runio/reader';
 
@@ -119,24 +120,38 @@ export class RunEntry {
 /** A step as the tree needs it: the stored shape without its per-token block (the tree never reads the block). */
 export type CachedStep = Omit<RolloutStepRead, 'data'>;
 
-/** What a step's header line says, without its groups and samples (the tree's step rows). */
-export interface StepHeaderSummary {
-  /** groups and samples stored */
-  groups: number;
-  samples: number;
-  /** per-token arrays stored */
-  traced: boolean;
-  subsampled: boolean;
-  /** what the step had before trace retention cut it (header.totalGroups / totalSamples; older runs lack them) */
-  totalGroups?: number;
-  totalSamples?: number;
+/** What a step's header says (per-token traces or text only, the counts): the tree's step rows, the webview's step picker. */
+export function stepInfoOf(h: Pick<RolloutStepHeader, 'step' | 'arrays' | 'numSamples' | 'groups' | 'subsampled' | 'totalGroups' | 'totalSamples'>): StepInfo {
+  const info: StepInfo = { step: h.step, traced: Array.isArray(h.arrays) && h.arrays.length > 0, samples: h.numSamples ?? 0, groups: h.groups?.length ?? 0 };
+  if (h.subsampled) info.subsampled = true;
+  if (typeof h.totalGroups === 'number') info.totalGroups = h.totalGroups;
+  if (typeof h.totalSamples === 'number') info.totalSamples = h.totalSamples;
+  return info;
+}
+
+const stepInfoCache = new Map<string, { stamp: string; info: StepInfo }>();
+
+/**
+ * A step's StepInfo from its header line (only the first line is read), cached per step file by size and mtime: step
+ * files are immutable once visible, and the stamp catches a run folder deleted and written again. Throws when the
+ * header cannot be read.
+ */
+export function readStepInfo(dir: string, step: number): StepInfo {
+  const file = path.join(path.resolve(dir), FILES.rolloutsDir, `${stepFileBase(step)}.jsonl`);
+  const st = fs.statSync(file);
+  const stamp = `${st.size}:${st.mtimeMs}`;
+  const hit = stepInfoCache.get(file);
+  if (hit?.stamp === stamp) return hit.info;
+  const info = stepInfoOf(readRolloutStepHeader(dir, step));
+  if (stepInfoCache.size >= 50_000) stepInfoCache.clear();
+  stepInfoCache.set(file, { stamp, info });
+  return info;
 }
 
 /** All runs the extension knows, keyed by absolute folder, with an LRU cache of parsed rollout steps. */
 export class RunStore {
   private readonly runs = new Map<string, RunEntry>();
   private readonly stepCache = new Map<string, CachedStep>();
-  private readonly headerCache = new Map<string, StepHeaderSummary>();
   constructor(private readonly maxCachedSteps = 16) {}
 
   get(dir: string): RunEntry {
@@ -150,22 +165,12 @@ export class RunStore {
     const key = path.resolve(dir);
     this.runs.delete(key);
     for (const k of [...this.stepCache.keys()]) if (k.startsWith(key + '\0')) this.stepCache.delete(k);
-    for (const k of [...this.headerCache.keys()]) if (k.startsWith(key + '\0')) this.headerCache.delete(k);
   }
   all(): RunEntry[] { return [...this.runs.values()]; }
 
-  /** A step's header line, summarised (cached: step files are immutable once visible; only the first line is read). */
-  stepHeader(dir: string, step: number): StepHeaderSummary {
-    const key = `${path.resolve(dir)}\0${step}`;
-    let h = this.headerCache.get(key);
-    if (!h) {
-      const x = readRolloutStepHeader(dir, step);
-      h = { groups: x.groups?.length ?? 0, samples: x.numSamples ?? 0, traced: (x.arrays?.length ?? 0) > 0, subsampled: !!x.subsampled };
-      if (typeof x.totalGroups === 'number') h.totalGroups = x.totalGroups;
-      if (typeof x.totalSamples === 'number') h.totalSamples = x.totalSamples;
-      this.headerCache.set(key, h);
-    }
-    return h;
+  /** A step's header line, summarised (readStepInfo: cached, only the first line is read). */
+  stepHeader(dir: string, step: number): StepInfo {
+    return readStepInfo(dir, step);
   }
 
   step(dir: string, step: number): CachedStep {

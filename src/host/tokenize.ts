@@ -89,6 +89,8 @@ export function findTokenizerFile(runDir: string, manifest: Pick<RunManifest, 's
 }
 
 const cache = new Map<string, { stamp: string; tok: TextTokenizer }>();
+/** text remembered per loaded tokenizer (characters), see loadTokenizer */
+const MEMO_CHARS = 4_000_000;
 
 /** Load a tokenizer.json (and tokenizer_config.json beside it) offline; cached by path, size and mtime. Throws on a bad file. */
 export function loadTokenizer(file: string): TextTokenizer {
@@ -103,11 +105,22 @@ export function loadTokenizer(file: string): TextTokenizer {
   try { if (isFile(cfgFile)) config = JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as Record<string, unknown>; } catch { config = {}; }
   const hf = new Tokenizer(json, config);
   const decode = (ids: number[]) => hf.decode(ids, { skip_special_tokens: false, clean_up_tokenization_spaces: false });
+  // getStep tokenizes a step's texts on every request (a webview going back to a step asks again): remember the
+  // results of this tokenizer, up to MEMO_CHARS characters of text (oldest dropped first)
+  const memo = new Map<string, { tokens: string[]; ids: number[] }>();
+  let memoChars = 0;
   const tok: TextTokenizer = {
     file,
     tokenize(text) {
-      const ids = hf.encode(text, { add_special_tokens: false }).ids;
-      return { ids, tokens: displayTokens(ids, decode) };
+      let r = memo.get(text);
+      if (!r) {
+        const ids = hf.encode(text, { add_special_tokens: false }).ids;
+        r = { ids, tokens: displayTokens(ids, decode) };
+        memo.set(text, r);
+        memoChars += text.length;
+        for (const k of memo.keys()) { if (memoChars <= MEMO_CHARS) break; memo.delete(k); memoChars -= k.length; }
+      }
+      return { ids: r.ids.slice(), tokens: r.tokens.slice() };
     },
   };
   cache.set(file, { stamp, tok });

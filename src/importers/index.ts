@@ -11,9 +11,8 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { FILES, RUN_FORMAT, type InputProblem, type RunManifest } from '../shared/runFormat';
-import { formatProblem } from './common';
 import { RunWriter } from '../runio/writer';
-import { listFiles, problemSummary } from './common';
+import { formatProblem, listFiles, problemSummary } from './common';
 import { RllbSession } from './rllb';
 import type { Session } from './session';
 import { TrlSession, trlLayout } from './trl';
@@ -89,20 +88,24 @@ export function detectFormat(p: string): Detection {
   // verl console logs (verl's default logger): text files with "step:N - name:value - ..." lines
   let markerOnly: string | undefined;
   for (const f of listFiles(p, (n) => CONSOLE_EXT.test(n), 3, 200)) {
-    const sn = sniffVerlConsole(f);
-    if (sn.metricLines) return { format: 'verl', reason: `${path.relative(p, f)}: verl console log (console-logger lines "step:N - name:value - ...", first at line ${sn.firstLine})` };
-    if (sn.verlMarker && !markerOnly) markerOnly = f;
+    const sn = sniffVerlConsole(f), rel = path.relative(p, f);
+    const metricReason = consoleReasonOf(sn, rel);
+    if (metricReason) return { format: 'verl', reason: metricReason };
+    markerOnly ??= consoleReasonOf(sn, rel, true);
   }
-  if (markerOnly) return { format: 'verl', reason: `${path.relative(p, markerOnly)}: a verl console log with no metric line yet (verl start-up output such as "(TaskRunner pid=...)")` };
+  if (markerOnly) return { format: 'verl', reason: markerOnly };
   return { format: undefined, reason: `no RL Lens manifest, TRL completions or TrainerState (trainer_state.json, or any .json with "log_history"), RLLoggingBoard or verl JSONL, or verl console log (.log/.txt/.out/.err with "step:N - name:value - ..." lines) found under ${p}` };
 }
 
 /** Why a single text file is a verl console log (undefined when it is not). `markers`: accept verl start-up output before the first metric line. */
 function consoleReason(file: string, markers = false): string | undefined {
-  const sn = sniffVerlConsole(file);
-  const base = path.basename(file);
-  if (sn.metricLines) return `${base}: verl console log (console-logger lines "step:N - name:value - ...", first at line ${sn.firstLine})`;
-  if (markers && sn.verlMarker) return `${base}: a verl console log with no metric line yet (verl start-up output such as "(TaskRunner pid=...)")`;
+  return consoleReasonOf(sniffVerlConsole(file), path.basename(file), markers);
+}
+
+/** The detection reason for a sniffed console log named `name` (undefined when it is not one). */
+function consoleReasonOf(sn: ReturnType<typeof sniffVerlConsole>, name: string, markers = false): string | undefined {
+  if (sn.metricLines) return `${name}: verl console log (console-logger lines "step:N - name:value - ...", first at line ${sn.firstLine})`;
+  if (markers && sn.verlMarker) return `${name}: a verl console log with no metric line yet (verl start-up output such as "(TaskRunner pid=...)")`;
   return undefined;
 }
 

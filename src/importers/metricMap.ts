@@ -122,6 +122,9 @@ export const TRL_METRICS: Record<string, string | string[]> = {
   learning_rate: 'lr',
 };
 
+/** DPO-family `rewards/<x>` names (TRL DPOTrainer, RL Lens's preference runs): statistics, not reward functions. */
+export const DPO_REWARD_STATS = /^(chosen|rejected|accuracies|margins)$/;
+
 /**
  * Per-reward-function names: `rewards/<f>/mean|std` (GRPO ≥ 0.17) and `rewards/<f>` (GRPO 0.14-0.16) →
  * `reward/<f>/mean|std` (RL Lens's reward parts). DPO-family `rewards/chosen|rejected|accuracies|margins` (TRL
@@ -129,7 +132,7 @@ export const TRL_METRICS: Record<string, string | string[]> = {
  */
 export const TRL_METRIC_PATTERNS: [RegExp, (m: RegExpExecArray) => string | undefined][] = [
   [/^rewards\/(.+)\/(mean|std)$/, (m) => `reward/${m[1]}/${m[2]}`],
-  [/^rewards\/([^/]+)$/, (m) => (/^(chosen|rejected|accuracies|margins)$/.test(m[1]) ? undefined : `reward/${m[1]}/mean`)],
+  [/^rewards\/([^/]+)$/, (m) => (DPO_REWARD_STATS.test(m[1]) ? undefined : `reward/${m[1]}/mean`)],
 ];
 
 /**

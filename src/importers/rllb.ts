@@ -13,7 +13,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import type { RolloutSampleInput } from '../shared/runFormat';
+import type { InputProblem, RolloutSampleInput } from '../shared/runFormat';
 import { Problems, TailWatch, asNumberArray, countNonFinite, derivedStepMetrics, groupSamples, jsonSafe, keepExtra, listFiles, naturalCompare } from './common';
 import { orderArrays } from '../shared/rolloutStep';
 import { JsonlStepIndex, parseStep, type ConvertedSample, type PollResult, type Session, type StepOut } from './session';
@@ -220,7 +220,7 @@ export class RllbSession implements Session {
   }
 
   /** One warning for every line without response_tokens: the count, the first line (file order, then line). */
-  private noTokensProblem(): import('../shared/runFormat').InputProblem | undefined {
+  private noTokensProblem(): InputProblem | undefined {
     const rank = new Map(this.files.map((f, i) => [f, i]));
     let n = 0;
     let first: { file: string; line: number } | undefined;

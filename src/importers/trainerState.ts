@@ -122,21 +122,22 @@ export function recoverTruncatedState(text: string): RecoveredState | undefined 
   if (text[i] !== '{') return undefined;
   i++;
   let where: RecoveredState['where'] = 'before-log_history';
-  const cut = (at: number, entries: number): RecoveredState => ({ state, entries, cutAt: at, cutLine: lineAt(at), where, keys });
+  // entries: the whole log_history entries so far (default: those of a log_history read whole, else none)
+  const cut = (at: number, entries = Array.isArray(state.log_history) ? state.log_history.length : 0): RecoveredState => ({ state, entries, cutAt: at, cutLine: lineAt(at), where, keys });
   for (;;) {
     i = skipWs(text, i);
-    if (i >= text.length) return cut(i, Array.isArray(state.log_history) ? state.log_history.length : 0);
+    if (i >= text.length) return cut(i);
     if (text[i] === '}') return undefined; // the object is whole: not a cut file (the caller's parse error is elsewhere)
     if (text[i] === ',') { i++; continue; }
     if (text[i] !== '"') return undefined;
     const kEnd = scanValue(text, i);
-    if (kEnd < 0) return cut(i, Array.isArray(state.log_history) ? state.log_history.length : 0);
+    if (kEnd < 0) return cut(i);
     const key = JSON.parse(text.slice(i, kEnd)) as string;
     i = skipWs(text, kEnd);
-    if (i >= text.length) return cut(i, Array.isArray(state.log_history) ? state.log_history.length : 0);
+    if (i >= text.length) return cut(i);
     if (text[i] !== ':') return undefined;
     i = skipWs(text, i + 1);
-    if (i >= text.length) return cut(i, Array.isArray(state.log_history) ? state.log_history.length : 0);
+    if (i >= text.length) return cut(i);
     const vEnd = scanValue(text, i);
     if (vEnd >= 0) {
       const p = parsePyJson(text.slice(i, vEnd));
@@ -148,7 +149,7 @@ export function recoverTruncatedState(text: string): RecoveredState | undefined 
       continue;
     }
     // the value runs past the end of the text
-    if (key !== 'log_history' || text[i] !== '[') return cut(i, Array.isArray(state.log_history) ? state.log_history.length : 0);
+    if (key !== 'log_history' || text[i] !== '[') return cut(i);
     where = 'in-log_history';
     const entries: unknown[] = [];
     state.log_history = entries;

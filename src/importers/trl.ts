@@ -21,7 +21,7 @@ import { Worker } from 'worker_threads';
 import { createRequire } from 'module';
 import type { EvalRecord, InputProblem, MetricsRecord, RolloutSampleInput } from '../shared/runFormat';
 import { Problems, derivedStepMetrics, fileStamp, groupSamples, isObject, jsonSafe, listFiles, naturalCompare, parsePyJson, textOf } from './common';
-import { TRL_METRICS, TRL_METRIC_PATTERNS, mapMetrics } from './metricMap';
+import { DPO_REWARD_STATS, TRL_METRICS, TRL_METRIC_PATTERNS, mapMetrics } from './metricMap';
 import { parseStep, type PollResult, type Session, type StepOut } from './session';
 import { findTrainerStates, recoverTruncatedState, stepOfEntry } from './trainerState';
 import { evalFromSamples } from './verl';
@@ -304,7 +304,7 @@ export function rewardFuncsOf(keys: Iterable<string>): Set<string> {
   for (const k0 of keys) {
     const k = k0.startsWith('eval_') ? k0.slice(5) : k0;
     const m = /^rewards\/(.+?)(?:\/(mean|std))?$/.exec(k);
-    if (!m || (!m[2] && /^(chosen|rejected|accuracies|margins)$/.test(m[1]))) continue;
+    if (!m || (!m[2] && DPO_REWARD_STATS.test(m[1]))) continue;
     out.add(m[1]);
   }
   return out;

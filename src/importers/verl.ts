@@ -101,6 +101,11 @@ export function verlLayout(src: string, cache?: Map<string, FileKind>, textSizes
   return lay;
 }
 
+/** A metrics dict from a run with a value model (PPO / GAE): critic/vf_* or critic/values* names. */
+function hasCriticMetrics(data: Record<string, unknown>): boolean {
+  return Object.keys(data).some((k) => k.startsWith('critic/vf_') || k.startsWith('critic/values'));
+}
+
 function fileSize(f: string): number { try { return fs.statSync(f).size; } catch { return -1; } }
 
 /**
@@ -264,7 +269,7 @@ export class VerlSession implements Session {
         if (openrlhf) this.notes.add('lines with OpenRLHF metric names (policy_loss, ppo_kl, ...; train/ prefix of its wandb logs) mapped to RL Lens names (policy_loss → pg_loss, ppo_clip_ratio → clip_ratio/region_mean, ...)');
         for (const k of m.nonFinite) this.problems.add({ file: f, line: l.line, field: `data.${k}`, severity: 'warning', message: 'value is NaN/Infinity; stored as null (missing)' });
         for (const k of m.nonNumeric) this.problems.add({ file: f, line: l.line, field: `data.${k}`, severity: 'warning', message: `not a number (${JSON.stringify(rec.data[k])?.slice(0, 60)}); not a metric, skipped` });
-        if (Object.keys(rec.data).some((k) => k.startsWith('critic/vf_') || k.startsWith('critic/values'))) this.sawCritic = true;
+        if (hasCriticMetrics(rec.data)) this.sawCritic = true;
         const out: MetricsRecord = { step, values: m.values };
         if (typeof rec.elapsed_seconds === 'number' && Number.isFinite(rec.elapsed_seconds)) out.time = rec.elapsed_seconds;
         const keys = Object.keys(rec.data);
@@ -369,7 +374,7 @@ export class VerlSession implements Session {
       for (const k of c.dup) this.problems.add({ file: f, line: l.line, field: k, severity: 'warning', message: 'name appears twice on the line; the last value is kept' });
       const m = mapVerlMetrics(c.data);
       for (const k of m.nonFinite) this.problems.add({ file: f, line: l.line, field: k, severity: 'warning', message: 'value is NaN/Infinity; stored as null (missing)' });
-      if (Object.keys(c.data).some((k) => k.startsWith('critic/vf_') || k.startsWith('critic/values'))) this.sawCritic = true;
+      if (hasCriticMetrics(c.data)) this.sawCritic = true;
       const out: MetricsRecord = { step: c.step, values: m.values };
       const keys = Object.keys(c.data);
       if (keys.length && keys.every((k) => k.startsWith('val-') || k.startsWith('val/'))) out.split = 'eval';

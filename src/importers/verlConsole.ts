@@ -98,8 +98,9 @@ export function parseConsoleLine(rawText: string, inValSummary = false): Console
       if (v === undefined) { bad.push({ key, raw }); continue; }
       if (key in data) dup.push(key);
       data[key] = v;
-      if (NUMPY.test(raw)) npScalars = true;
-      const inner = (NUMPY.exec(raw)?.[1] ?? raw).trim();
+      const np = NUMPY.exec(raw);
+      if (np) npScalars = true;
+      const inner = (np?.[1] ?? raw).trim();
       if (!NONFINITE.test(inner) && inner !== 'True' && inner !== 'False') { anyFloat = true; if (!ROUNDED3.test(inner)) rounded3 = false; }
     }
     // a bare "step:N" with nothing after is only a metric line when nothing but a Ray prefix / whitespace precedes it

@@ -1,8 +1,8 @@
 /**
- * Pure rendering: CheckpointReport → readable text document (ASCII "-" for minus: VS Code boxes U+2212 as an ambiguous
- * character) (language id `rl-lens-report`, coloured by
+ * Pure rendering: CheckpointReport → readable text document (language id `rl-lens-report`, coloured by
  * media/syntaxes/rl-lens-report.tmLanguage.json). Deterministic and line-stable so two reports line up in VS Code's
  * diff editor: same sections, same order (tensors in checkpoint order, generations in eval-set order), no timings.
+ * ASCII "-" for minus: VS Code boxes U+2212 as an ambiguous character.
  */
 import type { CheckpointReport, PassAtKResult, TensorRow } from './types';
 
@@ -32,9 +32,7 @@ export function fmtPct(x: number | null | undefined): string {
 }
 
 /** Left-aligned columns separated by two spaces (right-aligned for numeric columns). */
-export const table = (header: string[], rows: string[][], rightAlign: boolean[] = []): string[] => tableLines(header, rows, rightAlign);
-
-function tableLines(header: string[], rows: string[][], rightAlign: boolean[] = []): string[] {
+export function table(header: string[], rows: string[][], rightAlign: boolean[] = []): string[] {
   const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]) => r.map((c, i) => (rightAlign[i] ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  ').trimEnd();
   return [line(header), line(w.map((n) => '-'.repeat(n))), ...rows.map(line)];
@@ -64,8 +62,8 @@ export function tensorSection(rows: TensorRow[], hasBase: boolean, maxRows = 48,
   const header = ['tensor', 'shape', 'params', ...(hasBase ? ['rel.change'] : [])];
   const right = [false, false, true, true];
   const stats = (r: TensorRow) => `    L2 ${fmt(r.l2)}  mean ${fmt(r.mean)}  std ${fmt(r.std)}  max|x| ${fmt(r.maxAbs)}`;
-  const table = (rs: TensorRow[]): string[] => {
-    const t = tableLines(header, rs.map(cells), right);
+  const tensorTable = (rs: TensorRow[]): string[] => {
+    const t = table(header, rs.map(cells), right);
     return [t[0], '    L2  mean  std  max|x|', t[1], ...rs.flatMap((r, i) => [t[i + 2], stats(r)])];
   };
   const out: string[] = [];
@@ -80,7 +78,7 @@ export function tensorSection(rows: TensorRow[], hasBase: boolean, maxRows = 48,
     }
   }
   if (rows.length <= maxRows) {
-    out.push(...table(rows));
+    out.push(...tensorTable(rows));
     return out;
   }
   // large checkpoint: the top tensors (by change when there is a base, else by size) in full, the rest summarized
@@ -90,7 +88,7 @@ export function tensorSection(rows: TensorRow[], hasBase: boolean, maxRows = 48,
   const shown = order.slice(0, top);
   const rest = order.slice(top);
   out.push(`${rows.length} tensors; showing the ${top} ${hasBase ? 'most changed' : 'largest'}, the other ${rest.length} summarized below.`);
-  out.push(...table(shown));
+  out.push(...tensorTable(shown));
   const restParams = rest.reduce((s, r) => s + r.params, 0);
   const rc = rest.map((r) => r.relChange).filter((x): x is number => typeof x === 'number').sort((a, b) => a - b);
   out.push(`… ${rest.length} more tensors, ${restParams} params` + (rc.length ? `; rel.change median ${fmtPct(rc[Math.floor((rc.length - 1) / 2)])}, max ${fmtPct(rc[rc.length - 1])}` : ''));

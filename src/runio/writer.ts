@@ -36,7 +36,6 @@ export function jsonReplacer(_k: string, v: unknown): unknown {
   return v;
 }
 
-
 export class RunWriter {
   readonly dir: string;
   private manifest: RunManifest;

@@ -101,18 +101,11 @@ export function sftTinyPreset(): Record<string, unknown> {
   };
 }
 
+/** The default preset at difficulty 2 and 400 steps (evals, checkpoints and traces spread over them). */
 export function sftArithmeticPreset(): Record<string, unknown> {
-  return {
-    name: 'sft-arithmetic', algorithm: 'sft', seed: 1,
-    task: { name: 'arithmetic', difficulty: 2 },
-    model: { dModel: 64, nHeads: 4, nLayers: 2, contextLength: 16 },
-    train: { steps: 400, batchSize: 64, lr: 0.003, lrSchedule: 'cosine', warmupSteps: 20 },
-    sampling: { temperature: 1, maxNewTokens: 5 },
-    eval: { every: 100, numPrompts: 64, samplesPerPrompt: 8, k: [1, 2, 4, 8] },
-    checkpoint: { every: 200 },
-    rollouts: { every: 50, maxSamples: 32 },
-    sft: { demoNoise: 0.1, demoCoverage: 1 },
-  };
+  return deepMerge(defaultPreset(), {
+    name: 'sft-arithmetic', task: { difficulty: 2 }, train: { steps: 400 }, eval: { every: 100 }, checkpoint: { every: 200 }, rollouts: { every: 50 },
+  });
 }
 
 /** SFT → reward model → PPO on the learned reward (docs/preference.md, "Pipeline"). */

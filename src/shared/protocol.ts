@@ -15,7 +15,7 @@
  * Streaming: the host never re-sends whole arrays for live runs. `metrics/append` carries only metric records
  * (and eval records) that appeared since the last one it sent for that run; `rollout/stepAdded` names a new step.
  */
-import type { EvalRecord, MetricsRecord, RolloutSample, RolloutStepHeader, RunStatus } from './runFormat';
+import type { EvalRecord, MetricsRecord, RunStatus } from './runFormat';
 import type { RolloutStep } from './rolloutStep';
 
 export const PROTOCOL_VERSION = 1;

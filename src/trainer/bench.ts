@@ -168,7 +168,7 @@ export function storageBench(mb: number, dir: string): Record<string, number> {
   for (const f of fs.readdirSync(rdir)) total += fs.statSync(path.join(rdir, f)).size;
   // 1. open a step: header + sample lines (what the heatmap needs first)
   t = performance.now();
-  const st = readRolloutStepIndex(dir, Math.ceil(steps / 2));
+  readRolloutStepIndex(dir, Math.ceil(steps / 2));
   const openStepMs = performance.now() - t;
   // 2. one sample's arrays with one positioned read (hover / drill-down), 200 random samples over all steps
   t = performance.now();

@@ -14,7 +14,7 @@ import * as path from 'path';
 import { RunWriter, jsonReplacer } from '../runio/writer';
 import { passAtK } from '../shared/passAtK';
 import { isFullTraceStep, retainWholeGroups } from '../shared/rolloutStep';
-import { checkpointDirName, type BackendInfo, type EvalRecord, type RolloutGroup, type RolloutSampleInput, type RolloutStepHeaderInput, type TrainerEvent } from '../shared/runFormat';
+import { checkpointDirName, type BackendInfo, type EvalRecord, type RolloutGroup, type TrainerEvent } from '../shared/runFormat';
 import { describeBackend, initBackend } from './backend';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint';
 import type { TrainConfig, TrainContext } from './context';
@@ -23,7 +23,7 @@ import { AdamW } from './optim';
 import { getAlgorithm, listConfigSections, sectionOf } from './registry';
 import { Rng } from './rng';
 import { sampleGroups } from './sampling';
-import { createTask, loadUserReward, withUserReward, type Task, type TaskExample } from './tasks';
+import { createTask, loadUserReward, withUserReward, type Task } from './tasks';
 import { CharTokenizer, DEFAULT_CHARS } from './tokenizer';
 
 export { registerAlgorithm, getAlgorithm, listAlgorithms, type AlgorithmModule } from './registry';

@@ -27,6 +27,11 @@ export interface FieldDecl {
 
 export type Fields = Record<string, FieldDecl>;
 
+/** A field's default for `algorithm`: its per-algorithm override when it has one, else `default`. */
+export function fieldDefault(f: FieldDecl, algorithm?: string): unknown {
+  return algorithm !== undefined && f.byAlgorithm && algorithm in f.byAlgorithm ? f.byAlgorithm[algorithm] : f.default;
+}
+
 function describe(f: FieldDecl): string {
   return f.ref ? `${f.doc} [${f.ref}]` : f.doc;
 }
@@ -42,7 +47,7 @@ export function sectionSchema(fields: Fields, opts: { description?: string; with
     const s: Record<string, unknown> = f.fields
       ? sectionSchema(f.fields, { withDefaults: opts.withDefaults, description: describe(f), algorithm: opts.algorithm })
       : { ...(f.schema ?? {}), description: describe(f) };
-    const d = opts.algorithm !== undefined && f.byAlgorithm && opts.algorithm in f.byAlgorithm ? f.byAlgorithm[opts.algorithm] : f.default;
+    const d = fieldDefault(f, opts.algorithm);
     if (opts.withDefaults && d !== undefined) s.default = structuredClone(d);
     properties[k] = s;
   }
@@ -59,7 +64,7 @@ export function sectionDefaults(fields: Fields, algorithm?: string): Record<stri
       if (Object.keys(sub).length) out[k] = sub;
       continue;
     }
-    const v = algorithm !== undefined && f.byAlgorithm && algorithm in f.byAlgorithm ? f.byAlgorithm[algorithm] : f.default;
+    const v = fieldDefault(f, algorithm);
     if (v !== undefined) out[k] = structuredClone(v);
   }
   return out;

@@ -14,6 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { KVCache } from './model/types';
+import { ModelWeights } from './model/weights';
 import { Rng } from './rng';
 import { EOS, PAD } from './tokenizer';
 
@@ -45,11 +46,6 @@ export interface Decoder {
   readonly config: { vocabSize: number; contextLength: number; valueHead?: boolean };
   prefill(ids: number[][], mask?: number[][]): { cache: KVCache; logits: tf.Tensor2D; values?: tf.Tensor1D };
   decodeStep(cache: KVCache, tokens: number[]): { logits: tf.Tensor2D; values?: tf.Tensor1D };
-}
-
-function disposeCache(cache: KVCache): void {
-  for (const l of cache.layers) { l.k.dispose(); l.v.dispose(); }
-  cache.layers = [];
 }
 
 export interface GenerationResult {
@@ -176,7 +172,7 @@ export function generate(model: Decoder, prompts: number[][], opts: SampleOption
   } finally {
     logitsT.dispose();
     valuesT?.dispose();
-    disposeCache(cache);
+    ModelWeights.disposeCache(cache);
   }
   const ids: number[][] = [];
   const attentionMask: number[][] = [];

@@ -21,6 +21,7 @@ import { diagnoseTimeline, checkpointSteps, truncateInput } from '../../src/doct
 import { quantile, episodesBeyond } from '../../src/doctor/stats';
 import { displayFindings, notifiable, notificationText, NO_DATA_ID } from '../../src/host/doctor/display';
 import { run as doctorCli } from '../../src/cli/doctor';
+import { captureOutput } from './capture-output';
 import { RunWriter } from '../../src/runio/writer';
 import { TRL_METRICS, mapMetrics } from '../../src/importers/metricMap';
 import type { RolloutSample, RolloutStepHeader } from '../../src/shared/runFormat';
@@ -30,13 +31,8 @@ import { loadDoctorInput } from '../../src/doctor/load';
 function tmp(): string { return fs.mkdtempSync(path.join(os.tmpdir(), 'rllens-doctor-hist-')); }
 
 async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [], err: string[] = [];
-  const ow = process.stdout.write.bind(process.stdout), ew = process.stderr.write.bind(process.stderr);
-  (process.stdout as unknown as { write: unknown }).write = (s: string) => { out.push(String(s)); return true; };
-  (process.stderr as unknown as { write: unknown }).write = (s: string) => { err.push(String(s)); return true; };
-  try { return { code: await doctorCli(argv), out: out.join(''), err: err.join('') }; } finally {
-    (process.stdout as unknown as { write: unknown }).write = ow; (process.stderr as unknown as { write: unknown }).write = ew;
-  }
+  const r = await captureOutput(() => doctorCli(argv));
+  return { code: r.code, out: r.out, err: r.err };
 }
 
 /** TRL-style log_history entries → a run directory (metrics.jsonl with TRL names + the importer's mapped names). */

@@ -10,18 +10,14 @@ import * as path from 'node:path';
 import { diagnose } from '../../src/doctor';
 import { DoctorLoader, loadDoctorInput } from '../../src/doctor/load';
 import { run as doctorCli } from '../../src/cli/doctor';
+import { captureOutput } from './capture-output';
 import { synthRun, writeSynthRun, appendSynth } from './doctor-synth';
 
 function tmp(): string { return fs.mkdtempSync(path.join(os.tmpdir(), 'rllens-doctor-')); }
 
 async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [], err: string[] = [];
-  const ow = process.stdout.write.bind(process.stdout), ew = process.stderr.write.bind(process.stderr);
-  (process.stdout as unknown as { write: unknown }).write = (s: string) => { out.push(String(s)); return true; };
-  (process.stderr as unknown as { write: unknown }).write = (s: string) => { err.push(String(s)); return true; };
-  try { return { code: await doctorCli(argv), out: out.join(''), err: err.join('') }; } finally {
-    (process.stdout as unknown as { write: unknown }).write = ow; (process.stderr as unknown as { write: unknown }).write = ew;
-  }
+  const r = await captureOutput(() => doctorCli(argv));
+  return { code: r.code, out: r.out, err: r.err };
 }
 
 const OPTS = { groups: 6, rolloutEvery: 5, steps: 120 };

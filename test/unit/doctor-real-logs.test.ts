@@ -29,17 +29,13 @@ import { spikes } from '../../src/doctor/stats';
 import { emptyInput } from '../../src/doctor/types';
 import { displayFindings, notifiable, SHORT_HISTORY_ID } from '../../src/host/doctor/display';
 import { run as doctorCli } from '../../src/cli/doctor';
+import { captureOutput } from './capture-output';
 
 const FIX = path.join(__dirname, '../fixtures/doctor/trl-real-shapes');
 
 async function cli(argv: string[]): Promise<{ code: number; out: string }> {
-  const out: string[] = [];
-  const ow = process.stdout.write.bind(process.stdout), ew = process.stderr.write.bind(process.stderr);
-  (process.stdout as unknown as { write: unknown }).write = (s: string) => { out.push(String(s)); return true; };
-  (process.stderr as unknown as { write: unknown }).write = () => true;
-  try { return { code: await doctorCli(argv), out: out.join('') }; } finally {
-    (process.stdout as unknown as { write: unknown }).write = ow; (process.stderr as unknown as { write: unknown }).write = ew;
-  }
+  const r = await captureOutput(() => doctorCli(argv));
+  return { code: r.code, out: r.out };
 }
 
 /** Import a trainer_state.json (optionally edited) with the real TRL importer; returns the run folder. */

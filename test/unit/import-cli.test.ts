@@ -6,17 +6,11 @@ import * as path from 'node:path';
 import { run } from '../../src/cli/import';
 import { importRun, importTargetDir } from '../../src/importers/index';
 import { FIX, openRun, tmpDir } from './import-helpers';
+import { captureOutput } from './capture-output';
 
 async function capture(argv: string[]): Promise<{ code: number; out: string }> {
-  let out = '';
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  (process.stdout as unknown as { write: unknown }).write = (c: string | Uint8Array) => { out += String(c); return true; };
-  (process.stderr as unknown as { write: unknown }).write = (c: string | Uint8Array) => { out += String(c); return true; };
-  try { return { code: await run(argv), out }; } finally {
-    (process.stdout as unknown as { write: unknown }).write = ow;
-    (process.stderr as unknown as { write: unknown }).write = ew;
-  }
+  const r = await captureOutput(() => run(argv));
+  return { code: r.code, out: r.all };
 }
 
 test('cli import: autodetects, prints format, counts and file:line problems', async () => {

@@ -5,19 +5,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { followForeignRun, importRun, type ImportResult } from '../../src/importers/index';
-import { FIX, openRun, tmpDir } from './import-helpers';
-
-function waitFor(pred: () => boolean, ms = 10_000): Promise<void> {
-  const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = (): void => {
-      if (pred()) resolve();
-      else if (Date.now() - t0 > ms) reject(new Error('timed out waiting'));
-      else setTimeout(tick, 20);
-    };
-    tick();
-  });
-}
+import { FIX, openRun, tmpDir, waitFor } from './import-helpers';
 
 test('follow rllb: appended lines, a second rank file and a torn tail are picked up incrementally', async () => {
   const dir = tmpDir('follow-rllb');

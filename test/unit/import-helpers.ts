@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { listRolloutSteps, readEvals, readEvents, readManifest, readMetrics, readRolloutStep, readSampleArrays } from '../../src/runio/reader';
 import { sampleArrays } from '../../src/shared/rolloutStep';
 import type { RolloutSample, RolloutStepHeader } from '../../src/shared/runFormat';
+import { captureOutput } from './capture-output';
 
 export const FIX = path.resolve(__dirname, '../fixtures/importers');
 
@@ -74,18 +75,17 @@ export async function validateIfAvailable(dir: string): Promise<{ code: number; 
   const src = fs.readFileSync(path.resolve(__dirname, '../../src/cli/validate.ts'), 'utf8');
   if (/placeholder until the owning issue lands/.test(src)) return undefined;
   const mod = await import('../../src/cli/validate');
-  let out = '';
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  (process.stdout as unknown as { write: unknown }).write = (c: string | Uint8Array) => { out += String(c); return true; };
-  (process.stderr as unknown as { write: unknown }).write = (c: string | Uint8Array) => { out += String(c); return true; };
-  try {
-    const code = await mod.run([dir]);
-    return { code, out };
-  } finally {
-    (process.stdout as unknown as { write: unknown }).write = ow;
-    (process.stderr as unknown as { write: unknown }).write = ew;
-  }
+  const r = await captureOutput(() => mod.run([dir]));
+  return { code: r.code, out: r.all };
+}
+
+/** Poll `pred` every 20 ms until it holds; rejects after `ms`. */
+export function waitFor(pred: () => boolean, ms = 10_000): Promise<void> {
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    const tick = (): void => { if (pred()) resolve(); else if (Date.now() - t0 > ms) reject(new Error('timed out waiting')); else setTimeout(tick, 20); };
+    tick();
+  });
 }
 
 export function close(a: number, b: number, tol = 1e-6): boolean {

@@ -16,21 +16,15 @@ import { detectFormat, importRun, problemSummary } from '../../src/importers/ind
 import { run as cliImport } from '../../src/cli/import';
 import { readEvents } from '../../src/runio/reader';
 import { FIX, openRun, tmpDir } from './import-helpers';
+import { captureOutput } from './capture-output';
 
 const TRL_SRC = path.join(FIX, 'trl/Qwen2-0.5B-GRPO');
 const STATE_TEXT = fs.readFileSync(path.join(TRL_SRC, 'trainer_state.json'), 'utf8');
 const STATE = JSON.parse(STATE_TEXT) as { log_history: Record<string, number>[]; global_step: number };
 
 async function capture(argv: string[]): Promise<{ code: number; out: string }> {
-  let out = '';
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  (process.stdout as unknown as { write: unknown }).write = (c: string | Uint8Array) => { out += String(c); return true; };
-  (process.stderr as unknown as { write: unknown }).write = (c: string | Uint8Array) => { out += String(c); return true; };
-  try { return { code: await cliImport(argv), out }; } finally {
-    (process.stdout as unknown as { write: unknown }).write = ow;
-    (process.stderr as unknown as { write: unknown }).write = ew;
-  }
+  const r = await captureOutput(() => cliImport(argv));
+  return { code: r.code, out: r.all };
 }
 
 function writeState(dir: string, name: string, state: unknown): string {

@@ -18,32 +18,16 @@ import * as path from 'node:path';
 import { run as doctorCli } from '../../src/cli/doctor';
 import { detectFormat, followForeignRun, importRun, type ImportResult } from '../../src/importers/index';
 import { parseConsoleLine, parseConsoleValue } from '../../src/importers/verlConsole';
-import { FIX, close, openRun, tmpDir } from './import-helpers';
+import { captureOutput } from './capture-output';
+import { FIX, close, openRun, tmpDir, waitFor } from './import-helpers';
 
 const DIR = path.join(FIX, 'verl/console');
 type Logged = { step: number; data: Record<string, number | null>; printed: Record<string, string> };
 const EXPECTED = JSON.parse(fs.readFileSync(path.join(DIR, 'expected.json'), 'utf8')) as Record<string, Logged[]>;
 const ROOT = path.resolve(__dirname, '../..');
 
-function waitFor(pred: () => boolean, ms = 10_000): Promise<void> {
-  const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = (): void => { if (pred()) resolve(); else if (Date.now() - t0 > ms) reject(new Error('timed out waiting')); else setTimeout(tick, 20); };
-    tick();
-  });
-}
-
 async function doctorDoesNotCrash(runDir: string): Promise<void> {
-  let out = '';
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  (process.stdout as unknown as { write: unknown }).write = (c: string | Uint8Array) => { out += String(c); return true; };
-  (process.stderr as unknown as { write: unknown }).write = (c: string | Uint8Array) => { out += String(c); return true; };
-  let code: number;
-  try { code = await doctorCli([runDir]); } finally {
-    (process.stdout as unknown as { write: unknown }).write = ow;
-    (process.stderr as unknown as { write: unknown }).write = ew;
-  }
+  const { code, all: out } = await captureOutput(() => doctorCli([runDir]));
   assert.ok(code === 0 || code === 1, `doctor exit ${code}: ${out}`);
   assert.match(out, /rl-lens doctor: .*metrics/);
   // and the shipped command line, when built (`node scripts/build.mjs`)

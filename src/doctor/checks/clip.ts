@@ -6,7 +6,7 @@
 import type { DoctorInput, Finding } from '../types';
 import type { Thresholds } from '../thresholds';
 import { median } from '../stats';
-import { metricOrRollouts, win, finding, fmt, pct, lastSteps } from './common';
+import { metricOrRollouts, finding, fmt, pct, lastSteps, recentLevel } from './common';
 
 export function checkClip(input: DoctorInput, th: Thresholds): Finding[] {
   const out: Finding[] = [];
@@ -21,9 +21,7 @@ export function checkClip(input: DoctorInput, th: Thresholds): Finding[] {
     const n = m.series.values.length;
     if (!n) continue;
     // a short history (fewer than windowMin points): every point must be above the threshold (the lowest one is judged)
-    const short = n < th.windowMin;
-    const w = short ? n : win(th, n);
-    const recent = short ? Math.min(...m.series.values) : median(m.series.values.slice(-w));
+    const { short, w, recent } = recentLevel(m.series.values, th);
     if (recent > th.clip.warn) {
       const severity = recent > th.clip.error ? 'error' : 'warning';
       const remedy = k.kind === 'high'

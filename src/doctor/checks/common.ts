@@ -1,7 +1,7 @@
 /** Helpers shared by the checks: metric aliases (our names first, then verl / TRL / OpenRLHF), windows, finding builder. */
-import type { DoctorInput, Finding, Series, CheckName, Severity, Evidence } from '../types';
+import type { DoctorInput, Episode, Finding, Series, CheckName, Severity, Evidence } from '../types';
 import type { Thresholds } from '../thresholds';
-import { finitePoints, windowSize } from '../stats';
+import { finitePoints, median, windowSize, type SeriesEpisode } from '../stats';
 
 /** Metric names each check accepts, in order of preference. Importers map most names to ours; the rest are here. */
 export const ALIASES = {
@@ -57,6 +57,23 @@ export function metricOrRollouts(input: DoctorInput, key: AliasKey, what: string
 
 export function win(th: Thresholds, n: number): number {
   return windowSize(n, th.windowFraction, th.windowMin, th.windowMax);
+}
+
+/**
+ * The recent level of a share (clipped tokens, truncated responses): the median of the last win(n) points; on a short
+ * history (fewer than windowMin points, e.g. a TRL run logging once every `logging_steps`) the lowest of all points, so
+ * that every point must be above a threshold. `w` is the number of points judged.
+ */
+export function recentLevel(values: number[], th: Thresholds): { short: boolean; w: number; recent: number } {
+  const n = values.length;
+  const short = n < th.windowMin;
+  const w = short ? n : win(th, n);
+  return { short, w, recent: short ? Math.min(...values) : median(values.slice(-w)) };
+}
+
+/** Episodes found by stats.episodesBeyond as a finding carries them. */
+export function toEpisodes(eps: SeriesEpisode[]): Episode[] {
+  return eps.map((e) => ({ start: e.start, end: e.end, peak: e.peak, points: e.points, recovered: e.recovered }));
 }
 
 export function lastSteps(s: Series, w: number): [number, number] {

@@ -6,7 +6,7 @@
  */
 import type { DoctorInput, Finding, Series } from '../types';
 import type { Thresholds } from '../thresholds';
-import { align, finite, headTail, mean, median, std, rollingMedian, noiseSigma, theilSen } from '../stats';
+import { align, finite, finitePoints, headTail, mean, median, std, rollingMedian, noiseSigma, theilSen } from '../stats';
 import { pick, metricOrRollouts, win, finding, fmt, pct } from './common';
 
 const REMEDY = 'Treat the eval / held-out reward as the truth: stop at the best eval checkpoint, add a KL penalty or raise β, '
@@ -24,8 +24,7 @@ function evalSeries(input: DoctorInput): { name: string; series: Series; n?: num
 
 /** The train-reward-up / eval-not-up divergence over the last minEvals + 2 evals (see checkRewardHacking (a')). */
 export function divergence(reward: Series, ev: { series: Series; n?: number }, th: Thresholds) {
-  const steps: number[] = [], vals: number[] = [];
-  ev.series.steps.forEach((st, i) => { if (Number.isFinite(ev.series.values[i])) { steps.push(st); vals.push(ev.series.values[i]); } });
+  const { steps, values: vals } = finitePoints(ev.series);
   const m = th.hacking.minEvals + 2;
   if (vals.length < m) return undefined;
   const es = steps.slice(-m), ev2 = vals.slice(-m);

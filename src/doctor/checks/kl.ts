@@ -6,7 +6,7 @@
 import type { DoctorInput, Finding } from '../types';
 import type { Thresholds } from '../thresholds';
 import { finite, finitePoints, headTail, median, episodesBeyond, theilSen } from '../stats';
-import { pick, win, finding, fmt, lastSteps, configNumber, pct } from './common';
+import { pick, win, finding, fmt, lastSteps, configNumber, pct, toEpisodes } from './common';
 
 const REMEDY_BLOWUP = 'Raise β (kl_coef) or use an adaptive β controller (survey: raise β to 0.05 when KL > 0.5, lower it to 0.01 below 0.1; '
   + 'InstructGPT / verl adaptive KL controller with a target KL); lower the learning rate; fewer PPO epochs per batch; '
@@ -16,8 +16,7 @@ export function checkKl(input: DoctorInput, th: Thresholds): Finding[] {
   const out: Finding[] = [];
   const m = pick(input.metrics, 'kl');
   if (!m) return out;
-  const idx = m.series.values.map((v, i) => (Number.isFinite(v) ? i : -1)).filter((i) => i >= 0);
-  const s = { steps: idx.map((i) => m.series.steps[i]), values: idx.map((i) => m.series.values[i]) };
+  const s = finitePoints(m.series);
   const n = s.values.length;
   if (!n) return out;
   if (n < th.minSteps) {
@@ -68,7 +67,7 @@ export function checkKl(input: DoctorInput, th: Thresholds): Finding[] {
       ...finding('kl', 'blowup', severity, active ? 'KL blow-up' : 'KL blow-up (recovered)', message,
         [eps.length ? eps[0].start : s.steps[Math.max(0, n - w)], active ? s.steps[n - 1] : last.end],
         { metrics: [m.name, ...(rew ? [rew.name] : [])], steps: eps.length ? [eps[0].start, peak.step] : undefined, values }, REMEDY_BLOWUP),
-      episodes: eps.map((e) => ({ start: e.start, end: e.end, peak: e.peak, points: e.points, recovered: e.recovered })),
+      episodes: toEpisodes(eps),
     });
   } else if (tail >= th.kl.growthMin && tail / Math.max(Math.abs(t.head), 1e-3) >= th.kl.growthFactor && t.z > th.trendZ) {
     out.push(finding('kl', 'growth', 'warning', 'KL growing fast',

@@ -7,7 +7,7 @@
 import type { DoctorInput, Finding } from '../types';
 import type { Thresholds } from '../thresholds';
 import { align, headTail, median, mean, pearson, spearman, finite, rollingMedian, episodesBeyond } from '../stats';
-import { metricOrRollouts, win, finding, fmt, pct, lastSteps } from './common';
+import { metricOrRollouts, win, finding, fmt, pct, lastSteps, recentLevel, toEpisodes } from './common';
 
 const PENALTY = /overlong|length|len_?pen|too_?long|brevity/i;
 
@@ -69,9 +69,7 @@ export function checkLength(input: DoctorInput, th: Thresholds): Finding[] {
     ? r.samples.filter((x) => x.truncated).length / r.samples.length : undefined));
   if (tr && tr.series.values.length) {
     const n = tr.series.values.length;
-    const short = n < th.windowMin;
-    const w = short ? n : win(th, n);
-    const recent = short ? Math.min(...tr.series.values) : median(tr.series.values.slice(-w));
+    const { short, w, recent } = recentLevel(tr.series.values, th);
     if (recent > th.length.truncWarn) {
       const last = input.rollouts[input.rollouts.length - 1];
       const k = Math.min(th.windowMin, n);
@@ -89,7 +87,7 @@ export function checkLength(input: DoctorInput, th: Thresholds): Finding[] {
           [from, tr.series.steps[n - 1]],
           { metrics: [tr.name], steps: cur ? [cur.start, cur.peak.step] : undefined, values: { truncatedShare: recent, points: n, ...(cur ? { since: cur.start } : {}) }, samples: last ? last.samples.filter((x) => x.truncated).slice(0, 8).map((x) => ({ step: last.step, sample: x.index })) : undefined },
           'Raise max new tokens, or apply DAPO overlong filtering (mask truncated samples out of the loss) / soft overlong punishment (L_max, L_cache); add a length penalty if lengths are drifting up.'),
-        ...(eps.length ? { episodes: eps.map((e) => ({ start: e.start, end: e.end, peak: e.peak, points: e.points, recovered: e.recovered })) } : {}),
+        ...(eps.length ? { episodes: toEpisodes(eps) } : {}),
       });
     }
   }

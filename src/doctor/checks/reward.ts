@@ -35,8 +35,8 @@ export function checkReward(input: DoctorInput, th: Thresholds): Finding[] {
     if (!mm) continue;
     const a = align(s, ps);
     if (a.steps.length < th.minSteps) continue;
-    const hh = Math.floor(a.steps.length / 2);
-    parts.push({ part: mm[1], head: median(a.b.slice(0, hh)), tail: median(a.b.slice(-hh)) });
+    const [head, tail] = halfMedians(a.b);
+    parts.push({ part: mm[1], head, tail });
   }
   const fell = parts.filter((p) => p.tail < p.head).sort((a, b) => (a.tail - a.head) - (b.tail - b.head)).slice(0, 3);
   if (fell.length) notes.push(`reward parts that fell most: ${fell.map((p) => `${p.part} ${fmt(p.head)} → ${fmt(p.tail)}`).join(', ')}`);
@@ -44,8 +44,7 @@ export function checkReward(input: DoctorInput, th: Thresholds): Finding[] {
   if (tr) {
     const a = align(s, tr.series);
     if (a.steps.length >= th.minSteps) {
-      const hh = Math.floor(a.steps.length / 2);
-      const th0 = median(a.b.slice(0, hh)), th1 = median(a.b.slice(-hh));
+      const [th0, th1] = halfMedians(a.b);
       if (th1 > th0 && th1 > th.length.truncWarn) notes.push(`meanwhile the truncated share (${tr.name}) went ${pct(th0)} → ${pct(th1)}`);
     }
   }
@@ -59,4 +58,10 @@ export function checkReward(input: DoctorInput, th: Thresholds): Finding[] {
       values: { firstHalf: t.head, secondHalf: t.tail, diff: t.diff, z: t.z, sigma: t.sigma, slopePerStep: slope, halfPoints: h } },
     'Find what changed when the reward started to fall: responses hitting the length limit (raise max new tokens or use overlong filtering), '
     + 'entropy or KL running away (see those findings), a learning rate too high late in training (decay it); keep the best checkpoint rather than the last.')];
+}
+
+/** Medians of the first and the second half of `xs` (the middle point of an odd count left out). */
+function halfMedians(xs: number[]): [number, number] {
+  const h = Math.floor(xs.length / 2);
+  return [median(xs.slice(0, h)), median(xs.slice(-h))];
 }

@@ -8,6 +8,9 @@ import type { Thresholds } from '../thresholds';
 import { finitePoints, mean } from '../stats';
 import { pick, win, finding, fmt, pct } from './common';
 
+/** Which kind of zero-variance group dominates: all-correct (prompts too easy), all-wrong (too hard), or cannot tell. */
+export type ZeroVarianceVerdict = 'all-correct' | 'all-wrong' | 'undecided';
+
 export interface ZeroVarStep {
   step: number;
   groups: number;
@@ -69,7 +72,7 @@ export function zeroVarianceOf(r: RolloutSummary, eps: number, lo: number, hi: n
  * Decided when the whole interval of a/z lies above or below one half; otherwise "cannot be decided".
  */
 export function zeroVarianceSplitFromLevel(meanReward: number, zeroShare: number, lo: number, hi: number):
-  { allCorrectMin: number; allCorrectMax: number; verdict: 'all-correct' | 'all-wrong' | 'undecided' } {
+  { allCorrectMin: number; allCorrectMax: number; verdict: ZeroVarianceVerdict } {
   if (!(hi > lo) || !(zeroShare > 0) || !Number.isFinite(meanReward)) return { allCorrectMin: 0, allCorrectMax: 1, verdict: 'undecided' };
   const z = Math.min(1, zeroShare);
   const u = Math.min(1, Math.max(0, (meanReward - lo) / (hi - lo)));
@@ -109,7 +112,7 @@ export function checkZeroVariance(input: DoctorInput, th: Thresholds): Finding[]
   const t = th.zeroVariance;
   const rs = input.rollouts.filter((r) => r.groups.some((g) => g.rewards.length >= 2));
   const dynamic = /dapo|reinforce_rej|raft/i.test(input.algorithm ?? '') || rs.some((r) => r.groups.some((g) => g.filtered));
-  const adviceFor = (verdict: 'all-correct' | 'all-wrong' | 'undecided') => {
+  const adviceFor = (verdict: ZeroVarianceVerdict) => {
     const parts: string[] = [];
     if (verdict === 'all-wrong') parts.push('Most are all-wrong: the prompts are too hard for the policy (SFT first, an easier curriculum or difficulty level, partial-credit rewards, a larger group size G, temperature 0.8–1.0).');
     else if (verdict === 'all-correct') parts.push('Most are all-correct: the prompts are too easy (raise the difficulty; Reinforce-Rej drops all-correct groups too, since they only make the model over-confident).');
@@ -175,7 +178,7 @@ export function checkZeroVariance(input: DoctorInput, th: Thresholds): Finding[]
       const range = rewardRange(input);
       const rew = pick(input.metrics, 'reward');
       let split = '(No rollouts and no reward level logged, so all-correct and all-wrong cannot be told apart.)';
-      let verdict: 'all-correct' | 'all-wrong' | 'undecided' = 'undecided';
+      let verdict: ZeroVarianceVerdict = 'undecided';
       const metrics = [m.name];
       if (rew) {
         const rp = finitePoints(rew.series);

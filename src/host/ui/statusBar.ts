@@ -13,6 +13,7 @@ export class RunStatusBar implements vscode.Disposable {
   readonly item: vscode.StatusBarItem;
   private readonly subs: vscode.Disposable[] = [];
   private selected: RunEntry | undefined;
+  private selectedAt = 0;
 
   constructor(private readonly supervisor: Supervisor) {
     this.item = vscode.window.createStatusBarItem('rlLens.activeRun', vscode.StatusBarAlignment.Left, 50);
@@ -22,36 +23,37 @@ export class RunStatusBar implements vscode.Disposable {
 
   /** The tree selection (used when no run is being supervised). */
   select(e: RunEntry | undefined): void { this.selected = e; this.selectedAt = Date.now(); this.update(); }
-  private selectedAt = 0;
 
-  info(): StatusInfo | undefined {
+  info(): StatusInfo | undefined { return this.shown()?.info; }
+
+  /** What the item shows and the run folder it stands for (the click opens that run's dashboard). */
+  private shown(): { info: StatusInfo; runDir: string } | undefined {
     const r = this.supervisor.current();
     // a running trainer always; a finished one until the user selects another run in the tree after it started
     const selectedLater = !!this.selected?.manifest && this.selectedAt > (r?.startedAt ?? 0) && path.resolve(this.selected.dir) !== path.resolve(r?.runDir ?? '');
     if (r && (r.proc.running || !selectedLater)) {
-      return {
+      return { runDir: r.runDir, info: {
         name: r.name, status: r.proc.running ? 'running' : r.status, step: r.step, totalSteps: r.totalSteps,
         headline: headline(r.metrics), tokensPerS: tokensPerSecond(r.metrics), backend: r.backend?.name,
         phase: r.proc.running ? formatPhase(r.phase) : undefined,
-      };
+      } };
     }
     const e = this.selected;
     if (!e?.manifest) return undefined;
     const m = e.latestMetrics;
-    return {
+    return { runDir: e.dir, info: {
       // an imported run's manifest says "running" while its source is followed: it has no trainer to show as running
       name: e.manifest.name ?? e.manifest.id ?? path.basename(e.dir), status: e.manifest.source ? (e.status === 'running' ? 'following' : 'imported') : e.status, step: e.lastStep ?? e.manifest.step, totalSteps: e.manifest.totalSteps,
       headline: headline(m), tokensPerS: tokensPerSecond(m), backend: e.manifest.backend?.name,
-    };
+    } };
   }
 
   update(): void {
-    const s = this.info();
-    if (!s) { this.item.hide(); return; }
+    const shown = this.shown();
+    if (!shown) { this.item.hide(); return; }
+    const { info: s, runDir } = shown;
     this.item.text = statusText(s);
     this.item.tooltip = `RL Lens: ${s.name} (${s.status}): click to open the dashboard`;
-    const cur = this.supervisor.current();
-    const runDir = s.name === cur?.name ? cur.runDir : this.selected?.dir ?? cur?.runDir;
     this.item.command = { command: 'rlLens.showDashboard', title: 'Show Dashboard', arguments: [{ runDir }] };
     this.item.show();
   }

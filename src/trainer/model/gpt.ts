@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng, hashString } from '../rng';
 import { embed, gelu, layerNorm, linear, mm, oneHotF32 } from './ops';
 import { responseLogprobs, tokenLogprobs } from './logprobs';
-import { ModelWeights, type WeightInit } from './weights';
+import { ModelWeights, type WeightInit, type Weights } from './weights';
 import type { ForwardOptions, ForwardResult, KVCache, TokenLogprobOptions, TokenLogprobResult } from './types';
 
 export interface GPTConfig {
@@ -40,10 +40,15 @@ export class GPT extends ModelWeights {
   readonly config: Required<GPTConfig>;
 
   private constructor(config: GPTConfig, trainable: boolean, init: WeightInit) {
-    const c: Required<GPTConfig> = { mlpRatio: 4, valueHead: false, layerNormEps: 1e-5, ...config };
+    const c = GPT.fullConfig(config);
     if (c.dModel % c.nHeads !== 0) throw new Error(`model: dModel (${c.dModel}) must be divisible by nHeads (${c.nHeads})`);
     super('model', GPT.shapes(c), trainable, init);
     this.config = c;
+  }
+
+  /** The config with its defaults filled in. */
+  static fullConfig(config: GPTConfig): Required<GPTConfig> {
+    return { mlpRatio: 4, valueHead: false, layerNormEps: 1e-5, ...config };
   }
 
   /** Names and shapes of all weights, in a fixed order. */
@@ -80,9 +85,8 @@ export class GPT extends ModelWeights {
   }
 
   /** A model with the given weights (e.g. from a checkpoint). Every weight of the architecture must be present with its shape. */
-  static fromWeights(config: GPTConfig, weights: Record<string, { shape: number[]; data: Float32Array }>, trainable = true): GPT {
-    const full = { mlpRatio: 4, valueHead: false, layerNormEps: 1e-5, ...config };
-    for (const [name, shape] of GPT.shapes(full)) {
+  static fromWeights(config: GPTConfig, weights: Weights, trainable = true): GPT {
+    for (const [name, shape] of GPT.shapes(GPT.fullConfig(config))) {
       const w = weights[name];
       if (!w) throw new Error(`model: weight ${name} missing from the checkpoint`);
       if (w.shape.join(',') !== shape.join(',')) throw new Error(`model: weight ${name} has shape [${w.shape}] but the config needs [${shape}]`);

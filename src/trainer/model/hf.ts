@@ -12,8 +12,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { GPT, type GPTConfig } from './gpt';
 import { Llama, type LlamaConfig, type LlamaWeights } from './llama';
+import { transpose2d, type Weights } from './weights';
 
-export type HfWeights = Record<string, { shape: number[]; data: Float32Array }>;
 
 /** IEEE half → float. */
 function f16(h: number): number {
@@ -26,7 +26,7 @@ function f16(h: number): number {
 const DTYPE_BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
 
 /** Read a safetensors file, every tensor widened to float32 (F32, F16, BF16, F64). `only`: names to keep. */
-export function readSafetensors(file: string, only?: Set<string>): HfWeights {
+export function readSafetensors(file: string, only?: Set<string>): Weights {
   let buf: Buffer;
   try { buf = fs.readFileSync(file); } catch (e) { throw new Error(`${file}: cannot read (${(e as Error).message})`); }
   if (buf.length < 8) throw new Error(`${file}: ${buf.length} bytes, too short for a safetensors file`);
@@ -35,7 +35,7 @@ export function readSafetensors(file: string, only?: Set<string>): HfWeights {
   let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
   try { header = JSON.parse(buf.toString('utf8', 8, 8 + n)); } catch (e) { throw new Error(`${file}: header is not valid JSON (${(e as Error).message})`); }
   const base = 8 + n;
-  const out: HfWeights = {};
+  const out: Weights = {};
   for (const [name, info] of Object.entries(header)) {
     if (name === '__metadata__' || (only && !only.has(name))) continue;
     const size = DTYPE_BYTES[info.dtype];
@@ -55,7 +55,7 @@ export function readSafetensors(file: string, only?: Set<string>): HfWeights {
 }
 
 /** All tensors of a model folder: `model.safetensors`, or the shards named by `model.safetensors.index.json`. */
-export function readHfWeights(dir: string): HfWeights {
+export function readHfWeights(dir: string): Weights {
   const single = path.join(dir, 'model.safetensors'), index = path.join(dir, 'model.safetensors.index.json');
   if (fs.existsSync(index)) {
     let map: Record<string, string>;
@@ -63,7 +63,7 @@ export function readHfWeights(dir: string): HfWeights {
     if (!map || typeof map !== 'object') throw new Error(`${index}: no "weight_map" object`);
     const byShard = new Map<string, Set<string>>();
     for (const [t, shard] of Object.entries(map)) { if (!byShard.has(shard)) byShard.set(shard, new Set()); byShard.get(shard)!.add(t); }
-    const out: HfWeights = {};
+    const out: Weights = {};
     for (const [shard, names] of byShard) {
       const f = path.join(dir, shard);
       if (!fs.existsSync(f)) throw new Error(`${index}: weight_map names shard ${shard}, which is not in ${dir} (download every shard)`);
@@ -134,13 +134,11 @@ export function readHfConfig(dir: string, opts: { maxContext?: number } = {}): H
 
 function transpose2(w: { shape: number[]; data: Float32Array }): { shape: number[]; data: Float32Array } {
   const [r, c] = w.shape;
-  const out = new Float32Array(r * c);
-  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = w.data[i * c + j];
-  return { shape: [c, r], data: out };
+  return { shape: [c, r], data: transpose2d(w.data, r, c) };
 }
 
 /** HF llama-layout tensors → Llama weights (linear [out, in] → [in, out]; lm_head dropped when tied). */
-export function llamaWeightsFromHf(cfg: Required<LlamaConfig>, hf: HfWeights, dir: string): LlamaWeights {
+export function llamaWeightsFromHf(cfg: Required<LlamaConfig>, hf: Weights, dir: string): LlamaWeights {
   const w: LlamaWeights = {};
   const get = (name: string) => {
     const t = hf[name];
@@ -156,10 +154,9 @@ export function llamaWeightsFromHf(cfg: Required<LlamaConfig>, hf: HfWeights, di
 }
 
 /** HF GPT-2 tensors (optionally prefixed `transformer.`) → GPT weights; `lm_head.weight` = wteᵀ (GPT-2 ties them). */
-export function gpt2WeightsFromHf(cfg: GPTConfig, hf: HfWeights, dir: string): HfWeights {
-  const w: HfWeights = {};
-  const full = { mlpRatio: 4, valueHead: false, layerNormEps: 1e-5, ...cfg } as Required<GPTConfig>;
-  for (const [name] of GPT.shapes(full)) {
+export function gpt2WeightsFromHf(cfg: GPTConfig, hf: Weights, dir: string): Weights {
+  const w: Weights = {};
+  for (const [name] of GPT.shapes(GPT.fullConfig(cfg))) {
     if (name === 'lm_head.weight' || name.startsWith('value_head.')) continue;
     const t = hf[name] ?? hf[`transformer.${name}`];
     if (!t) throw new Error(`${dir}: tensor ${name} (or transformer.${name}) missing from the safetensors`);

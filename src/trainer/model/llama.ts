@@ -25,7 +25,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng, hashString } from '../rng';
 import { embed, linear, mm, oneHotF32, swapLast } from './ops';
 import { responseLogprobs, tokenLogprobs } from './logprobs';
-import { ModelWeights, type WeightInit } from './weights';
+import { ModelWeights, type WeightInit, type Weights } from './weights';
 import type { ForwardOptions, ForwardResult, KVCache, TokenLogprobOptions, TokenLogprobResult } from './types';
 
 export interface LlamaConfig {
@@ -55,7 +55,7 @@ export interface LlamaConfig {
   valueHead?: boolean;
 }
 
-export type LlamaWeights = Record<string, { shape: number[]; data: Float32Array }>;
+export type LlamaWeights = Weights;
 
 /** RMSNorm (Zhang & Sennrich 2019, eq. 4): x / √(mean(x²) + ε) · g, over the last axis. x [..., D], g [D]. */
 export function rmsNorm(x: tf.Tensor, g: tf.Tensor1D, eps: number): tf.Tensor {
@@ -225,8 +225,6 @@ export class Llama extends ModelWeights {
     return tf.tensor2d(Array.from({ length: B }, () => Array.from({ length: T }, (_, t) => t + offset)), [B, T], 'int32');
   }
 
-
-
   /**
    * One block on x [B·T, D] at rotary tables cos/sin [B,T,1,hd/2]; with `past` (KV cache, keys after RoPE, already
    * repeated to H heads: [B·H, Tc, hd]) attends over past + new keys. Returns new x and this step's k, v [B·H, T(+Tc), hd].
@@ -267,8 +265,8 @@ export class Llama extends ModelWeights {
     return { logits, values };
   }
 
-  /** Embedding → blocks → heads on ids [B,T] at int32 positions [B,T]; `keep` collects each layer's k / v, `past` is the cache. */
-  private run(ids: tf.Tensor2D, positions: tf.Tensor2D, bias: tf.Tensor | undefined, withValues: boolean, keep?: { k: tf.Tensor3D; v: tf.Tensor3D }[], past?: { k: tf.Tensor3D; v: tf.Tensor3D }[]): { logits: tf.Tensor2D; values?: tf.Tensor1D } {
+  /** Embedding → blocks on ids [B,T] at int32 positions [B,T] → hidden x [B·T, D]; `keep` collects each layer's k / v, `past` is the cache. */
+  private run(ids: tf.Tensor2D, positions: tf.Tensor2D, bias: tf.Tensor | undefined, keep?: { k: tf.Tensor3D; v: tf.Tensor3D }[], past?: { k: tf.Tensor3D; v: tf.Tensor3D }[]): tf.Tensor2D {
     const [B, T] = ids.shape;
     let x = embed(tf.reshape(ids, [B * T]) as tf.Tensor1D, this.w('model.embed_tokens.weight') as tf.Tensor2D);
     const rope = this.rope(positions);
@@ -277,7 +275,7 @@ export class Llama extends ModelWeights {
       x = o.x;
       keep?.push({ k: o.k, v: o.v });
     }
-    return this.heads(x, withValues);
+    return x;
   }
 
   /** Full forward pass. ids int32 [B,T] (T ≤ contextLength). Differentiable. → logits [B,T,V] (values [B,T] with opts.values). */
@@ -287,7 +285,7 @@ export class Llama extends ModelWeights {
     const positions = opts.attentionMask ? ModelWeights.positionsFromMask(opts.attentionMask) : Llama.defaultPositions(B, T);
     let bias: tf.Tensor = this.causal(T);
     if (opts.attentionMask) bias = tf.add(bias, ModelWeights.keyBias(opts.attentionMask));
-    const r = this.run(ids, positions, bias, Boolean(opts.values));
+    const r = this.heads(this.run(ids, positions, bias), Boolean(opts.values));
     return {
       logits: tf.reshape(r.logits, [B, T, this.config.vocabSize]) as tf.Tensor3D,
       values: r.values ? (tf.reshape(r.values, [B, T]) as tf.Tensor2D) : undefined,
@@ -316,10 +314,12 @@ export class Llama extends ModelWeights {
       const idsT = tf.tensor2d(ids, [B, T], 'int32');
       const maskT = tf.tensor2d(m, [B, T], 'float32');
       const layers: { k: tf.Tensor3D; v: tf.Tensor3D }[] = [];
-      const o = this.run(idsT, ModelWeights.positionsFromMask(maskT), tf.add(this.causal(T), ModelWeights.keyBias(maskT)), this.config.valueHead, layers);
-      const lastRows = tf.reshape(tf.slice(tf.reshape(o.logits, [B, T, -1]), [0, T - 1, 0], [B, 1, this.config.vocabSize]), [B, this.config.vocabSize]) as tf.Tensor2D;
-      const values = o.values ? (tf.reshape(tf.slice(tf.reshape(o.values, [B, T]), [0, T - 1], [B, 1]), [B]) as tf.Tensor1D) : undefined;
-      return { layers, logits: lastRows, values };
+      const x = this.run(idsT, ModelWeights.positionsFromMask(maskT), tf.add(this.causal(T), ModelWeights.keyBias(maskT)), layers);
+      // heads on the last position only (the next-token logits): not B·T rows of V logits
+      const D = this.config.dModel;
+      const last = tf.reshape(tf.slice(tf.reshape(x, [B, T, D]), [0, T - 1, 0], [B, 1, D]), [B, D]) as tf.Tensor2D;
+      const h = this.heads(last, this.config.valueHead);
+      return { layers, logits: h.logits, values: h.values };
     });
     const nextPos = m.map((row) => row.reduce((a, b) => a + b, 0));
     return { cache: { layers: r.layers, keyMask: m.map((row) => row.slice()), nextPos, batch: B }, logits: r.logits, values: r.values };
@@ -338,8 +338,8 @@ export class Llama extends ModelWeights {
       const hasPad = cache.keyMask.some((row) => row.includes(0));
       const bias = hasPad ? ModelWeights.keyBias(tf.tensor2d(cache.keyMask, [B, Tk], 'float32')) : undefined;
       const layers: { k: tf.Tensor3D; v: tf.Tensor3D }[] = [];
-      const o = this.run(idsT, posT, bias, this.config.valueHead, layers, old);
-      return { layers, logits: o.logits, values: o.values };
+      const h = this.heads(this.run(idsT, posT, bias, layers, old), this.config.valueHead);
+      return { layers, logits: h.logits, values: h.values };
     });
     for (const l of old) { l.k.dispose(); l.v.dispose(); }
     cache.layers = r.layers;

@@ -10,18 +10,12 @@
  */
 import * as fs from 'fs';
 import type { LlamaConfig, LlamaWeights } from './llama';
+import { transpose2d as transpose } from './weights';
 
 export interface Llama2cCheckpoint {
   config: Required<Pick<LlamaConfig, 'vocabSize' | 'contextLength' | 'dModel' | 'hiddenDim' | 'nLayers' | 'nHeads' | 'nKvHeads' | 'ropeTheta' | 'ropeLayout' | 'rmsNormEps' | 'tieEmbeddings'>>;
   /** HF names, linear weights [in, out] (llama.ts) */
   weights: LlamaWeights;
-}
-
-/** Transpose a row-major [rows, cols] matrix → [cols, rows]. */
-function transpose(src: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = src[r * cols + c];
-  return out;
 }
 
 /** Read a llama2.c `.bin` checkpoint. Errors name the file and say what was expected and found. */

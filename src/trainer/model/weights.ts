@@ -8,6 +8,13 @@ import * as tf from '@tensorflow/tfjs-core';
 export type Weights = Record<string, { shape: number[]; data: Float32Array }>;
 export type WeightInit = ((name: string, shape: number[]) => Float32Array) | undefined;
 
+/** A row-major [rows, cols] matrix transposed → [cols, rows] (the loaders: nn.Linear's [out, in] ↔ our [in, out]). */
+export function transpose2d(src: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = src[r * cols + c];
+  return out;
+}
+
 let counter = 0;
 
 export abstract class ModelWeights {

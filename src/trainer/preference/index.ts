@@ -46,8 +46,6 @@ export const PREFERENCE_DATA_SCHEMA = {
   },
 } as const;
 
-const num = (x: Record<string, unknown>) => ({ type: 'number', ...x });
-
 /** JSON Schema of a method's section: derived from PREFERENCE_FIELDS (train.ts), + the shared `data` part. */
 function methodSchema(method: PreferenceMethod): Record<string, unknown> {
   const s = sectionSchema(PREFERENCE_FIELDS, { withDefaults: true, algorithm: method }) as { properties: Record<string, unknown> };

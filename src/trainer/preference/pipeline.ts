@@ -22,9 +22,9 @@ import * as path from 'path';
 import { writeFileAtomic, jsonReplacer } from '../../runio/writer';
 import { readEvals, readManifest, readMetrics } from '../../runio/reader';
 import { checkpointDirName, FILES, type PipelineSummary, type RunStatus } from '../../shared/runFormat';
-import type { AlgorithmModule } from '../registry';
+import { getAlgorithm, type AlgorithmModule } from '../registry';
 import { runTraining, type TrainContext, type StopSignal } from '../engine';
-import { getAlgorithm } from '../registry';
+import { deepMerge as merge } from '../../shared/deepMerge';
 import { resolveConfig } from '../config';
 import { loadCheckpoint } from '../checkpoint';
 import { sampleGroups } from '../sampling';
@@ -56,14 +56,6 @@ export const PIPELINE_SCHEMA = {
     },
   },
 } as const;
-
-function isObj(x: unknown): x is Record<string, unknown> { return typeof x === 'object' && x !== null && !Array.isArray(x); }
-function merge(a: unknown, b: unknown): unknown {
-  if (!isObj(a) || !isObj(b)) return b === undefined ? a : b;
-  const out: Record<string, unknown> = { ...a };
-  for (const [k, v] of Object.entries(b)) out[k] = merge(a[k], v);
-  return out;
-}
 
 /** Mark a finished stage run as a child of the pipeline run (manifest `parent`, relative path). */
 function linkParent(stageDir: string, parentDir: string): void {

@@ -18,7 +18,7 @@ import type { RolloutSampleInput, RolloutGroup, RolloutStepHeaderInput } from '.
 import type { PairRecord, UnpairedRecord } from './data';
 import { completionLogps, disposeBatch, encodeSeq, makeBatch, type EncodedSeq, type SeqBatch } from './batch';
 import { drainSteps, drainStepsAsync, type TrainResult } from './stepper';
-import type { Fields } from '../fields';
+import { fieldDefault, type Fields } from '../fields';
 
 export type PreferenceMethod = 'dpo' | 'ipo' | 'kto' | 'orpo' | 'simpo' | 'odpo';
 export const PREFERENCE_METHODS: PreferenceMethod[] = ['dpo', 'ipo', 'kto', 'orpo', 'simpo', 'odpo'];
@@ -74,7 +74,7 @@ export const PREFERENCE_FIELDS: Fields = {
 
 /** Defaults per method, from PREFERENCE_FIELDS (+ the standalone defaults of what a run takes from `train`). */
 export function preferenceDefaults(method: PreferenceMethod): PreferenceHyper {
-  const d = (k: string) => { const f = PREFERENCE_FIELDS[k]; return f.byAlgorithm && method in f.byAlgorithm ? f.byAlgorithm[method] : f.default; };
+  const d = (k: string) => fieldDefault(PREFERENCE_FIELDS[k], method);
   return {
     beta: d('beta') as number, labelSmoothing: d('labelSmoothing') as number, ipoNormalize: d('normalize') as L.IpoNormalization, gamma: d('gamma') as number,
     alpha: d('alpha') as number, ratio: d('ratio') as boolean, desirableWeight: d('desirableWeight') as number, undesirableWeight: d('undesirableWeight') as number,

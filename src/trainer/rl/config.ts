@@ -10,6 +10,7 @@ import type { KlName } from '../algorithms/kl';
 import type { LossAggMode } from '../algorithms/losses';
 import { LOSS_AGG_MODES } from '../algorithms/losses';
 import { sectionDefaults, sectionSchema, type Fields } from '../fields';
+import { deepMerge } from '../../shared/deepMerge';
 
 export const RL_ALGORITHMS = ['ppo', 'grpo', 'dr_grpo', 'dapo', 'gspo', 'gmpo', 'rloo', 'reinforce_pp', 'raft', 'raft_pp', 'reinforce_rej'] as const;
 export type RlAlgorithm = typeof RL_ALGORITHMS[number];
@@ -202,13 +203,6 @@ export const ALGORITHM_DEFAULTS: Record<RlAlgorithm, Partial<RlConfig>> = Object
 
 function isObj(x: unknown): x is Record<string, unknown> { return typeof x === 'object' && x !== null && !Array.isArray(x); }
 
-function merge<T>(a: T, b: unknown): T {
-  if (!isObj(b)) return a;
-  const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };
-  for (const [k, v] of Object.entries(b)) out[k] = isObj(v) && isObj(out[k]) ? merge(out[k], v) : v;
-  return out as T;
-}
-
 export class RlConfigError extends Error {}
 
 /**
@@ -221,7 +215,7 @@ export function resolveRlConfig(algorithm: RlAlgorithm, user: unknown, where = '
   const known = new Set([...Object.keys(defaults), 'lossScaleFactor']);
   for (const k of Object.keys(user ?? {})) if (!known.has(k)) throw new RlConfigError(`${where}.${k}: unknown field; allowed: ${[...known].join(', ')}`);
   // deep copies: the resolved config is adjusted below and must never alias the defaults
-  const c = merge(defaults, user === undefined ? undefined : JSON.parse(JSON.stringify(user)));
+  const c = deepMerge(defaults, user === undefined ? undefined : JSON.parse(JSON.stringify(user))) as RlConfig;
   const num = (path: string, v: unknown, min: number, int = false, max = Infinity) => {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (int && !Number.isInteger(v))) {
       throw new RlConfigError(`${where}.${path}: must be ${int ? 'an integer' : 'a number'} ≥ ${min}${max < Infinity ? ` and ≤ ${max}` : ''}, got ${JSON.stringify(v)}`);

@@ -32,8 +32,8 @@ export interface RlRunResult {
 /** Policy with a value head on the same trunk (shared critic): the model itself when it has one, else a copy with a
  *  zero-initialised value head (GPT.withValueHead, Llama.withValueHead). */
 export function withValueHead<M extends CausalLM>(model: M, trainable = true): M {
-  // each family's withValueHead returns its own class (GPT → GPT, Llama → Llama)
-  return model.config.valueHead ? model : (model.withValueHead(trainable) as M);
+  // each family's withValueHead returns its own class (GPT → GPT, Llama → Llama), the model itself when it has one
+  return model.withValueHead(trainable) as M;
 }
 
 /**

@@ -11,7 +11,7 @@
  *
  * Prompts come from a fixed template grid; a hash of the prompt puts ~10 % in the eval split, the same in every run.
  */
-import type { Rng } from '../rng';
+import { hashString, type Rng } from '../rng';
 import type { RlReward, RlTask, RlTaskItem } from '../rl/types';
 
 const NAMES = ['Lily', 'Tom', 'Sue', 'Ben', 'Anna', 'Max', 'Mia', 'Sam', 'Lucy', 'Tim'];
@@ -29,11 +29,8 @@ export interface StoriesOptions {
   evalFraction?: number;
 }
 
-function hash(s: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 16777619); }
-  return (h >>> 0) / 4294967296;
-}
+/** FNV-1a of the prompt (rng.ts hashString) → [0, 1): decides the split. */
+const hash = (s: string): number => hashString(s) / 4294967296;
 
 /** Every prompt of the grid, in a fixed order. */
 export function storyPrompts(): StoriesItem[] {
@@ -65,8 +62,8 @@ export function storiesReward(item: StoriesItem, completion: string, finished: b
 export function createStoriesTask(name: 'stories-word' | 'stories-hackable', o: StoriesOptions = {}): RlTask {
   const all = storyPrompts();
   const evalFraction = o.evalFraction ?? 0.1;
-  const evalSet = all.filter((it) => hash(it.prompt) < evalFraction);
-  const train = all.filter((it) => hash(it.prompt) >= evalFraction);
+  const evalSet: StoriesItem[] = [], train: StoriesItem[] = [];
+  for (const it of all) (hash(it.prompt) < evalFraction ? evalSet : train).push(it);
   return {
     name,
     sampleTrain: (rng: Rng) => train[rng.int(train.length)],

@@ -13,6 +13,7 @@
  * DPO (§6, TRL dpo_trainer L1397–1435): implicit reward β·Σ_t(log π − log π_ref); δ = r_c − r_r (in β units); loss −log σ(δ).
  */
 import { meanStd, sampleArray, sampleMask, type StepData } from './step';
+import { shortText } from './sampleFilter';
 
 // ---------------------------------------------------------------- PPO
 
@@ -234,9 +235,8 @@ function ppoDrill(step: StepData, i: number, t: number, gamma: number, lambda: n
 
 /** The group as a user knows it: its prompt on one line (shortened), not the internal id ("prompt 8+6=") */
 function groupName(prompt: string | undefined, id: string): string {
-  const p = (prompt ?? '').replace(/\s+/g, ' ').trim();
-  if (!p) return `group ${id}`;
-  return `prompt ${p.length > 40 ? `${p.slice(0, 39)}…` : p}`;
+  const p = shortText(prompt ?? '', 40);
+  return p ? `prompt ${p}` : `group ${id}`;
 }
 
 function groupDrill(step: StepData, i: number, t: number, est: OutcomeEstimator, eps: number, tol: number): DrillDown {

@@ -14,13 +14,14 @@ import { onThemeChange, readTheme, el, type Theme } from '../theme';
 import { button, checkbox, select, setOptions, textfield, type SelectEl } from '../controls';
 import { TokenGrid, type Cell } from './grid';
 import { drawLegend } from './legend';
+import { nearestIndex } from '../data/series';
 
 const CLIP_NAMES = ['none', 'low', 'high', 'dual'];
 const PERCENTILES: Record<string, [number, number]> = { '1-99': [1, 99], '5-95': [5, 95], '0.1-99.9': [0.1, 99.9], '0-100': [0, 100] };
 
 const SORT_KEYS: [SortKey, string][] = [['index', 'index'], ['reward', 'reward'], ['advantage', 'advantage'], ['kl', 'KL'], ['length', 'length'], ['clips', 'clips'], ['truncated', 'truncated'], ['prompt', 'prompt']];
-/** the nearest of `steps` to `step` (the earlier one on a tie) */
-const nearest = (steps: number[], step: number) => steps.reduce((a, b) => (Math.abs(b - step) < Math.abs(a - step) ? b : a));
+/** the nearest of `steps` (ascending, not empty) to `step` (the earlier one on a tie) */
+const nearest = (steps: number[], step: number) => steps[nearestIndex(steps, step)];
 type Field = HTMLElement & { value: string };
 
 const optionsOf = (s: SelectEl) => [...s.querySelectorAll('vscode-option')].map((o) => ({ value: o.getAttribute('value')!, label: o.textContent!, title: o.getAttribute('description') ?? undefined }));

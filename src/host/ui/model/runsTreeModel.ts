@@ -9,7 +9,8 @@
  */
 import * as path from 'path';
 import type { PipelineSummary, RolloutGroup, RolloutSample, RunManifest } from '../../../shared/runFormat';
-import { stageDirs, type RunEntry, type RunStore, type StepHeaderSummary } from '../../runStore';
+import type { StepInfo } from '../../../shared/protocol';
+import { stageDirs, type RunEntry, type RunStore } from '../../runStore';
 import { evidenceCommand } from '../../doctor/evidence';
 import { headline } from '../../headline';
 import { runDisplayLabel } from '../../runLabel';
@@ -321,7 +322,7 @@ export class RunsTreeModel {
         if (h) parts.push(`${h.short} ${fmtNum(h.value)}`);
         if (typeof m?.kl === 'number') parts.push(`kl ${fmtNum(m.kl)}`);
         // what the step's file holds vs what its metrics cover: trace retention may store fewer groups than were generated
-        let sh: StepHeaderSummary | undefined;
+        let sh: StepInfo | undefined;
         try { sh = this.store.stepHeader(n.runDir, n.step); } catch { sh = undefined; }
         const cut = sh?.subsampled ? (sh.totalGroups !== undefined ? `${sh.groups} of ${sh.totalGroups} groups stored` : `${sh.groups} groups stored (subsampled)`) : undefined;
         if (cut) parts.push(cut);

@@ -2,12 +2,11 @@
  * Host-side data for the webviews, read from run directories with src/runio/reader.ts. No `vscode` import
  * (unit-testable). Live follow keeps byte offsets per run so only new metric / eval lines are read and sent.
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import { FILES, type EvalRecord, type MetricsRecord, type RunStatus } from '../../../shared/runFormat';
 import type { HostNotificationMap, MetricsPayload, RunRef, StepInfo, StepPayload } from '../../../shared/protocol';
-import type { RolloutStepHeader } from '../../../shared/runFormat';
-import { isRunDir, listRolloutSteps, readManifest, readRolloutStep, readRolloutStepHeader } from '../../../runio/reader';
+import { isRunDir, listRolloutSteps, readManifest, readRolloutStep } from '../../../runio/reader';
+import { readStepInfo } from '../../runStore';
 import { readJsonlFrom } from '../../../runio/jsonl';
 import { tokenViewOf } from '../../tokenize';
 import { runDisplayLabel } from '../../runLabel';
@@ -46,20 +45,11 @@ export function getStep(runDir: string, step: number): StepPayload {
   return { runDir: dir, header, samples: r.samples, data, problems, ...(tv.info ? { tokenization: tv.info } : {}) };
 }
 
-/** What a step's header says, for the step picker: per-token traces or text only, and the counts. */
-export function stepInfoOf(h: Pick<RolloutStepHeader, 'step' | 'arrays' | 'numSamples' | 'groups' | 'subsampled' | 'totalGroups' | 'totalSamples'>): StepInfo {
-  const info: StepInfo = { step: h.step, traced: Array.isArray(h.arrays) && h.arrays.length > 0, samples: h.numSamples ?? 0, groups: h.groups?.length ?? 0 };
-  if (h.subsampled) info.subsampled = true;
-  if (typeof h.totalGroups === 'number') info.totalGroups = h.totalGroups;
-  if (typeof h.totalSamples === 'number') info.totalSamples = h.totalSamples;
-  return info;
-}
-
-/** Every rollout step of a run with what its header line says (one short read per step, no samples, no block). */
+/** Every rollout step of a run with what its header line says (runStore.ts readStepInfo: one short read per step, cached). */
 export function stepInfos(runDir: string): StepInfo[] {
   const dir = checkRunDir(runDir);
   return listRolloutSteps(dir).map((step) => {
-    try { return { ...stepInfoOf(readRolloutStepHeader(dir, step)), step }; } catch { return { step, traced: false, samples: 0, groups: 0 }; }
+    try { return { ...readStepInfo(dir, step), step }; } catch { return { step, traced: false, samples: 0, groups: 0 }; }
   });
 }
 

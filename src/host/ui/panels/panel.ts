@@ -170,26 +170,8 @@ export class LensPanel implements vscode.Disposable {
       this.updateTimer();
       return initial;
     },
-    saveFile: async (defaultName, content) => {
-      const base = vscode.workspace.workspaceFolders?.[0]?.uri;
-      const uri = await vscode.window.showSaveDialog({
-        title: 'RL Lens: export samples (JSONL)', saveLabel: 'Export', filters: { 'JSON Lines': ['jsonl'] },
-        ...(base ? { defaultUri: vscode.Uri.joinPath(base, defaultName) } : {}),
-      });
-      if (!uri) return undefined;
-      await vscode.workspace.fs.writeFile(uri, Buffer.from(content, 'utf8'));
-      return uri.fsPath;
-    },
-    saveExport: async (file) => {
-      const base = vscode.workspace.workspaceFolders?.[0]?.uri;
-      const uri = await vscode.window.showSaveDialog({
-        title: `RL Lens: export panel (${file.format.toUpperCase()})`, saveLabel: 'Export', filters: { [file.filterName]: [file.format] },
-        ...(base ? { defaultUri: vscode.Uri.joinPath(base, file.fileName) } : {}),
-      });
-      if (!uri) return undefined;
-      await vscode.workspace.fs.writeFile(uri, file.bytes);
-      return uri.fsPath;
-    },
+    saveFile: (defaultName, content) => saveWithDialog('RL Lens: export samples (JSONL)', { 'JSON Lines': ['jsonl'] }, defaultName, Buffer.from(content, 'utf8')),
+    saveExport: (file) => saveWithDialog(`RL Lens: export panel (${file.format.toUpperCase()})`, { [file.filterName]: [file.format] }, file.fileName, file.bytes),
   });
 
   private async answer(msg: RequestMessage): Promise<void> {
@@ -233,4 +215,13 @@ export class LensPanel implements vscode.Disposable {
     this.onDisposeEmitter.dispose();
     this.panel.dispose();
   }
+}
+
+/** Ask where to save (a save dialog offering `defaultName` in the first workspace folder) and write `bytes`; the path, or undefined when cancelled. */
+async function saveWithDialog(title: string, filters: Record<string, string[]>, defaultName: string, bytes: Uint8Array): Promise<string | undefined> {
+  const base = vscode.workspace.workspaceFolders?.[0]?.uri;
+  const uri = await vscode.window.showSaveDialog({ title, saveLabel: 'Export', filters, ...(base ? { defaultUri: vscode.Uri.joinPath(base, defaultName) } : {}) });
+  if (!uri) return undefined;
+  await vscode.workspace.fs.writeFile(uri, bytes);
+  return uri.fsPath;
 }
