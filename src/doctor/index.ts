@@ -22,15 +22,28 @@ export { DEFAULT_THRESHOLDS, resolveThresholds, flattenThresholds, unflattenThre
 
 export type Check = (input: DoctorInput, th: Thresholds) => Finding[];
 
-/** Every check, in display order. */
-export const CHECKS: { name: CheckName; title: string; run: Check }[] = [
+/** Algorithms that learn from demonstrations or fixed preference pairs, not from the rewards of their own samples. */
+const OFFLINE_ALGORITHMS = new Set(['sft', 'reward_model', 'dpo', 'ipo', 'kto', 'orpo', 'simpo', 'odpo']);
+
+/**
+ * Does the run learn from its own sampled completions' rewards (online RL)? The checks whose premise is that gradient
+ * (zero-variance groups give none, truncated samples inject reward noise, the ratio is clipped) judge only such runs:
+ * an SFT or DPO run's traced samples are a view of the policy, not what it trains on. Unknown algorithms (imports) count
+ * as online.
+ */
+export function learnsFromOwnSamples(input: Pick<DoctorInput, 'algorithm'>): boolean {
+  return !OFFLINE_ALGORITHMS.has(String(input.algorithm ?? '').toLowerCase());
+}
+
+/** Every check, in display order; `appliesTo` limits a check to the runs its premise holds for. */
+export const CHECKS: { name: CheckName; title: string; run: Check; appliesTo?: (input: DoctorInput) => boolean }[] = [
   { name: 'numerical', title: 'NaN / inf, gradient-norm and loss spikes', run: checkNumerical },
   { name: 'entropy', title: 'Entropy collapse', run: checkEntropy },
-  { name: 'zero-variance', title: 'Zero-variance groups', run: checkZeroVariance },
+  { name: 'zero-variance', title: 'Zero-variance groups', run: checkZeroVariance, appliesTo: learnsFromOwnSamples },
   { name: 'kl', title: 'KL blow-up / KL stuck at zero', run: checkKl },
   { name: 'beta', title: 'β controller at its bounds', run: checkBeta },
-  { name: 'clip', title: 'Clip saturation and ratio outliers', run: checkClip },
-  { name: 'length', title: 'Length drift, truncation, overlong penalty', run: checkLength },
+  { name: 'clip', title: 'Clip saturation and ratio outliers', run: checkClip, appliesTo: learnsFromOwnSamples },
+  { name: 'length', title: 'Length drift, truncation, overlong penalty', run: checkLength, appliesTo: learnsFromOwnSamples },
   { name: 'reward', title: 'Reward falling', run: checkReward },
   { name: 'reward-hacking', title: 'Reward hacking signals', run: checkRewardHacking },
   { name: 'mode-collapse', title: 'Mode collapse', run: checkModeCollapse },
@@ -53,6 +66,7 @@ export function diagnose(input: DoctorInput, thresholds?: DeepPartial<Thresholds
   const out: Finding[] = [];
   for (const c of CHECKS) {
     if (opts.only && !opts.only.includes(c.name)) continue;
+    if (c.appliesTo && !c.appliesTo(input)) continue;
     try {
       out.push(...c.run(input, th));
     } catch (e) {
