@@ -12,6 +12,7 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<{ r
   compare: { summary: 'compare --preset NAME --algorithms a,b [--out DIR]    same task/seed under several RL algorithms → comparison.html', load: () => import('./compare') },
   report: { summary: 'report CHECKPOINT_DIR [--base DIR|previous|first] [--samples N] [--json]   checkpoint report (weights, generations, pass@k)', load: () => import('./report') },
   doctor: { summary: 'doctor RUN_DIR [--json]                             diagnose RL pathologies', load: () => import('./doctor') },
+  export: { summary: 'export --model BASE --adapter ADAPTER_DIR --out DIR      merge a PEFT LoRA adapter into its base → Hugging Face folder', load: () => import('./export') },
   generate: { summary: 'generate --model PATH_OR_ID [--prompt TEXT] [--temperature T] [--max-new-tokens N]   print a pretrained model\'s completion', load: () => import('./generate') },
 };
 

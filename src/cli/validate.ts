@@ -121,7 +121,9 @@ function checkCheckpoint(cdir: string, out: InputProblem[]): void {
   let meta: unknown;
   try { meta = JSON.parse(fs.readFileSync(metaFile, 'utf8')); } catch (e) { out.push({ file: metaFile, line: 1, message: `not valid JSON: ${(e as Error).message}`, severity: 'error' }); return; }
   check('checkpointMeta', meta, metaFile, undefined, out);
-  const wf = path.join(cdir, FILES.checkpointWeights);
+  // the full weights, or a LoRA checkpoint's PEFT adapter (its base lives elsewhere: checkpoint.json model.base)
+  const adapter = path.join(cdir, FILES.checkpointAdapterWeights);
+  const wf = !fs.existsSync(path.join(cdir, FILES.checkpointWeights)) && fs.existsSync(adapter) ? adapter : path.join(cdir, FILES.checkpointWeights);
   if (!fs.existsSync(wf)) { out.push({ file: wf, message: 'missing', severity: 'error' }); return; }
   const fd = fs.openSync(wf, 'r');
   try {

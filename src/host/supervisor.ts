@@ -10,7 +10,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { BackendInfo, RunStatus, TrainerEvent, TrainerPhase } from '../shared/runFormat';
 import { TrainerProcess, type TrainerExit } from './trainerProcess';
-import { readSettings } from './settings';
+import { modelFolderPaths, readSettings } from './settings';
 import { headline } from './headline';
 import { runDisplayLabel } from './runLabel';
 
@@ -128,6 +128,7 @@ export class Supervisor implements vscode.Disposable {
     const proc = new TrainerProcess({
       nodePath, electronAsNode, cliPath, configPath: o.configPath, runDir, backend: o.backend ?? settings.backend,
       trusted: o.trusted, killAfterMs: settings.stopTimeoutSeconds * 1000,
+      env: (() => { const m = modelFolderPaths(); return m ? { RL_LENS_MODELS: `${m}${path.delimiter}${path.resolve(path.dirname(cliPath), '..', '..', 'shared', 'models')}` } : undefined; })(),
     }, {
       onEvent: (e) => this.onEvent(run, e),
       onGarbage: (g) => log!.warn(`stdout line ${g.line} is not an event (${g.reason}): ${g.text.slice(0, 300)}`),

@@ -39,10 +39,45 @@ export interface PresetEntry {
 
 // ---- the configs ---------------------------------------------------------------------------------------------
 
-/** The built-in default: a real SFT run on arithmetic that finishes in a few minutes on 2 cores (wasm) and visibly learns. */
+/**
+ * The built-in default (`npm run train`, `rl-lens train` without arguments, the first Start Run preset): GRPO with
+ * clip-higher (ε_low 0.2, ε_high 0.28, DAPO) on a real pretrained LM, Karpathy's stories260K (Llama-2 architecture,
+ * TinyStories), on the stories-word task: the story must use the word the prompt names, end happily and keep a length
+ * window. The hub id resolves to the Hugging Face cache, a local copy (RL_LENS_MODELS, ../shared/models here) or a
+ * download, its files checked against the sha256 the hub publishes (src/trainer/model/hub.ts STORIES260K).
+ * 8 prompts × 8 completions of up to 96 tokens per step, lr 1e-3 (2e-3 drove the KL to 1.7 in 8 steps, 5e-4 learned
+ * little; .scratch tuning, docs/models.md); held-out reward and pass@k every 4 steps, a checkpoint every 4.
+ */
+export function grpoStoriesPreset(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return deepMerge({
+    name: 'grpo-stories',
+    algorithm: 'grpo',
+    seed: 1,
+    task: { name: 'stories-word' },
+    model: { pretrained: 'hf:karpathy/tinyllamas/stories260K', contextLength: 160 },
+    train: { steps: 12, lr: 0.001, lrSchedule: 'constant', warmupSteps: 0, gradClip: 1 },
+    sampling: { temperature: 1, maxNewTokens: 96 },
+    eval: { every: 4, numPrompts: 16, samplesPerPrompt: 4, k: [1, 2, 4], temperature: 1 },
+    checkpoint: { every: 4 },
+    rollouts: { every: 2, maxSamples: 32 },
+    rl: { promptsPerStep: 8, groupSize: 8, clipHigh: 0.28 },
+  }, extra) as Record<string, unknown>;
+}
+
+/** The reward-hacking example on the real model: stories-hackable pays per repetition of the word; `reward/honest/mean` shows the rest. */
+export function grpoStoriesHackablePreset(): Record<string, unknown> {
+  return grpoStoriesPreset({ name: 'grpo-stories-hackable', task: { name: 'stories-hackable' }, train: { steps: 24 }, eval: { every: 6 }, checkpoint: { every: 12 } });
+}
+
+/** The default run: GRPO on stories260K (above). */
 export function defaultPreset(): Record<string, unknown> {
+  return grpoStoriesPreset();
+}
+
+/** A quick SFT run on arithmetic from scratch (the default before pretrained models): 300 steps, about a minute on 2 cores. */
+export function sftQuickPreset(): Record<string, unknown> {
   return {
-    name: 'default-sft-arithmetic',
+    name: 'sft-arithmetic-quick',
     algorithm: 'sft',
     seed: 1,
     task: { name: 'arithmetic', difficulty: 1 },
@@ -101,9 +136,9 @@ export function sftTinyPreset(): Record<string, unknown> {
   };
 }
 
-/** The default preset at difficulty 2 and 400 steps (evals, checkpoints and traces spread over them). */
+/** The quick SFT preset at difficulty 2 and 400 steps (evals, checkpoints and traces spread over them). */
 export function sftArithmeticPreset(): Record<string, unknown> {
-  return deepMerge(defaultPreset(), {
+  return deepMerge(sftQuickPreset(), {
     name: 'sft-arithmetic', task: { difficulty: 2 }, train: { steps: 400 }, eval: { every: 100 }, checkpoint: { every: 200 }, rollouts: { every: 50 },
   });
 }
@@ -177,7 +212,13 @@ export function preferenceArithmeticPreset(method: string): Record<string, unkno
 // ---- the table -------------------------------------------------------------------------------------------------
 
 export const PRESET_TABLE: PresetEntry[] = [
-  { id: 'grpo-arithmetic-tiny', seconds: 6.4, family: 'grpo', recommended: true, startRun: true, label: 'GRPO · arithmetic · tiny',
+  { id: 'grpo-stories', seconds: 155, family: 'grpo', recommended: true, startRun: true, label: 'GRPO · stories260K (pretrained Llama) · TinyStories',
+    detail: 'The default run (npm run train): GRPO with clip-higher on Karpathy\'s pretrained stories260K; stories must use the word the prompt names and end happily. Real subword tokens in the heatmap. Start here.',
+    make: () => grpoStoriesPreset() },
+  { id: 'grpo-stories-hackable', seconds: 121, family: 'grpo', startRun: true, label: 'GRPO · stories260K · hackable reward',
+    detail: 'Reward hacking on a real LM: the reward pays per repetition of the word; watch reward rise while reward/honest falls, and the run doctor.',
+    make: grpoStoriesHackablePreset },
+  { id: 'grpo-arithmetic-tiny', seconds: 6.4, family: 'grpo', startRun: true, label: 'GRPO · arithmetic · tiny',
     detail: 'Group-relative policy optimization from a quick supervised warm start: 8 prompts × 8 completions per step, per-token traces every 5 steps. Start here.',
     make: () => rlTinyPreset('grpo') },
   { id: 'grpo-arithmetic', seconds: 88, family: 'grpo', startRun: true, label: 'GRPO · arithmetic',
@@ -211,9 +252,10 @@ export const PRESET_TABLE: PresetEntry[] = [
     detail: 'Supervised warm start on "2 + 3 = ?" problems, 20 steps, 1-layer model: a smoke test.', make: sftTinyPreset },
   { id: 'sft-arithmetic', seconds: 49, family: 'sft', startRun: true, label: 'SFT · arithmetic',
     detail: 'Stage 1 of the RLHF pipeline: supervised warm start with 10% noisy demonstrations, so RL has room to improve.', make: sftArithmeticPreset },
-  { id: 'default', family: 'sft', label: 'SFT · arithmetic (the CLI default)', detail: 'rl-lens train without --preset.', make: defaultPreset },
+  { id: 'default', family: 'grpo', label: 'GRPO · stories260K (the CLI default)', detail: 'rl-lens train without --preset: grpo-stories.', make: defaultPreset },
+  { id: 'sft-arithmetic-quick', seconds: 15, family: 'sft', label: 'SFT · arithmetic · quick', detail: 'SFT from scratch on arithmetic, 300 steps (the default before pretrained models).', make: sftQuickPreset },
   { id: 'tiny', family: 'sft', label: 'SFT · tiny (tests)', detail: 'a few seconds: for tests and smoke checks',
-    make: () => deepMerge(defaultPreset(), { name: 'tiny-sft', task: { difficulty: 1 }, model: { dModel: 32, nLayers: 1 }, train: { steps: 20, batchSize: 16 }, eval: { every: 10, numPrompts: 8, samplesPerPrompt: 4, k: [1, 4] }, checkpoint: { every: 10 }, rollouts: { every: 5, maxSamples: 8 } }) as Record<string, unknown> },
+    make: () => deepMerge(sftQuickPreset(), { name: 'tiny-sft', task: { difficulty: 1 }, model: { dModel: 32, nLayers: 1 }, train: { steps: 20, batchSize: 16 }, eval: { every: 10, numPrompts: 8, samplesPerPrompt: 4, k: [1, 4] }, checkpoint: { every: 10 }, rollouts: { every: 5, maxSamples: 8 } }) as Record<string, unknown> },
 ];
 
 export function presetEntry(id: string): PresetEntry | undefined {

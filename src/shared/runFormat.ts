@@ -38,6 +38,8 @@ export const FILES = {
   checkpointsDir: 'checkpoints',
   checkpointMeta: 'checkpoint.json',
   checkpointWeights: 'model.safetensors',
+  /** a LoRA checkpoint holds PEFT's adapter files instead of model.safetensors (docs/run-format.md) */
+  checkpointAdapterWeights: 'adapter_model.safetensors',
 } as const;
 
 export type RunStatus = 'running' | 'completed' | 'failed' | 'stopped';

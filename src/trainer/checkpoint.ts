@@ -14,38 +14,19 @@ import * as path from 'path';
 import { FILES, type CheckpointMeta } from '../shared/runFormat';
 import { isLittleEndian, swap32, writeFileAtomic } from '../runio/writer';
 import { GPT, type GPTConfig } from './model/gpt';
+import { Llama, type LlamaConfig } from './model/llama';
 import { CharTokenizer } from './tokenizer';
+import { Llama2cTokenizer } from './tokenizers/llama2c';
+import { hfTokenizer, llama2cTextTokenizer, type TextTokenizer } from './tokenizers';
+import type { RunModel, RunTokenizer } from './context';
+import { LoraLlama, encodeLoraAdapter, loadLoraAdapter, peftBaseModelName } from './model/lora';
+import { loadPretrainedLocal } from './model/pretrained';
+import { encodeSafetensors } from './model/hf';
 
 export type NamedWeights = Record<string, { shape: number[]; data: Float32Array }>;
 
-export function encodeSafetensors(weights: NamedWeights, metadata: Record<string, string> = {}): Uint8Array {
-  const names = Object.keys(weights);
-  const header: Record<string, unknown> = { __metadata__: metadata };
-  let off = 0;
-  for (const name of names) {
-    const w = weights[name];
-    const n = w.shape.reduce((a, b) => a * b, 1);
-    if (n !== w.data.length) throw new Error(`safetensors: ${name} has ${w.data.length} values but shape [${w.shape}]`);
-    header[name] = { dtype: 'F32', shape: w.shape, data_offsets: [off, off + 4 * n] };
-    off += 4 * n;
-  }
-  let json = JSON.stringify(header);
-  while ((8 + Buffer.byteLength(json)) % 8 !== 0) json += ' ';
-  const hbytes = Buffer.from(json, 'utf8');
-  const out = new Uint8Array(8 + hbytes.length + off);
-  const dv = new DataView(out.buffer);
-  dv.setBigUint64(0, BigInt(hbytes.length), true);
-  out.set(hbytes, 8);
-  let at = 8 + hbytes.length;
-  for (const name of names) {
-    const d = weights[name].data;
-    const bytes = new Uint8Array(d.buffer, d.byteOffset, d.byteLength).slice();
-    if (!isLittleEndian()) swap32(bytes);
-    out.set(bytes, at);
-    at += bytes.length;
-  }
-  return out;
-}
+/** safetensors writer: one implementation, in model/hf.ts (export and the LoRA adapter files use it too) */
+export { encodeSafetensors };
 
 export function decodeSafetensors(buf: Uint8Array, file = 'model.safetensors'): { weights: NamedWeights; metadata: Record<string, string> } {
   if (buf.length < 8) throw new Error(`${file}: too short for a safetensors file (${buf.length} bytes)`);
@@ -69,14 +50,32 @@ export function decodeSafetensors(buf: Uint8Array, file = 'model.safetensors'): 
   return { weights, metadata: header.__metadata__ ?? {} };
 }
 
-/** Write a checkpoint folder atomically. Returns its path. */
-export function saveCheckpoint(dir: string, model: GPT, meta: Omit<CheckpointMeta, 'format' | 'formatVersion' | 'model'> & { model?: Record<string, unknown> }): string {
+/**
+ * The tokenizer description of a checkpoint. The character tokenizer is described in full (its vocabulary); a pretrained
+ * model's tokenizer by its kind, special ids and files, which saveCheckpoint copies into the checkpoint folder
+ * (`tokenizerFiles`: tok512.bin, or tokenizer.json + tokenizer_config.json), so the checkpoint loads on its own.
+ */
+export function tokenizerMeta(tok: RunTokenizer, files: string[] = [], source?: string): CheckpointMeta['tokenizer'] {
+  if (tok instanceof CharTokenizer) return tok.spec();
+  return { type: tok.kind, vocab: [], vocabSize: tok.vocabSize, bos: tok.bos ?? -1, eos: tok.eos ?? -1, pad: tok.pad, files: files.map((f) => path.basename(f)), ...(source ? { source } : {}) };
+}
+
+/** Write a checkpoint folder atomically. Returns its path. `tokenizerFiles` are copied into it (a pretrained model's tokenizer). */
+export function saveCheckpoint(dir: string, model: RunModel, meta: Omit<CheckpointMeta, 'format' | 'formatVersion' | 'model'> & { model?: Record<string, unknown> }, tokenizerFiles: string[] = []): string {
   const parent = path.dirname(dir);
   fs.mkdirSync(parent, { recursive: true });
   const tmp = path.join(parent, `.${path.basename(dir)}.${process.pid}.${Date.now()}.tmp`);
   fs.mkdirSync(tmp, { recursive: true });
-  const full: CheckpointMeta = { format: 'rl-lens-checkpoint', formatVersion: 1, ...meta, model: { ...model.config, parameters: model.parameterCount(), ...(meta.model ?? {}) } };
-  writeFileAtomic(path.join(tmp, FILES.checkpointWeights), encodeSafetensors(model.getWeights(), { format: 'pt', producer: 'rl-lens', step: String(meta.step) }));
+  const lora = model instanceof LoraLlama ? loraCheckpointModel(model, meta.config) : undefined;
+  const full: CheckpointMeta = { format: 'rl-lens-checkpoint', formatVersion: 1, ...meta, model: { family: model instanceof GPT ? 'gpt' : 'llama', ...model.config, parameters: model.parameterCount(), ...(lora ?? {}), ...(meta.model ?? {}) } };
+  for (const f of tokenizerFiles) fs.copyFileSync(f, path.join(tmp, path.basename(f)));
+  if (model instanceof LoraLlama) {
+    // LoRA: the adapters as PEFT writes them (adapter_config.json + adapter_model.safetensors, + value_head.safetensors), not the frozen base
+    const spec = (meta.config.model as { pretrained?: string } | undefined)?.pretrained ?? '';
+    for (const [name, data] of Object.entries(encodeLoraAdapter(model, peftBaseModelName(spec)))) writeFileAtomic(path.join(tmp, name), data);
+  } else {
+    writeFileAtomic(path.join(tmp, FILES.checkpointWeights), encodeSafetensors(model.getWeights(), { format: 'pt', producer: 'rl-lens', step: String(meta.step) }));
+  }
   writeFileAtomic(path.join(tmp, FILES.checkpointMeta), JSON.stringify(full, null, 2) + '\n');
   if (fs.existsSync(dir)) {
     const old = path.join(parent, `.${path.basename(dir)}.${process.pid}.${Date.now()}.old`);
@@ -96,9 +95,66 @@ export function readCheckpointMeta(dir: string): CheckpointMeta {
   try { return JSON.parse(text) as CheckpointMeta; } catch (e) { throw new Error(`${f}: not valid JSON: ${(e as Error).message}`); }
 }
 
-/** Load a checkpoint folder: model (trainable unless told otherwise), tokenizer and meta. */
-export function loadCheckpoint(dir: string, opts: { trainable?: boolean; valueHead?: boolean } = {}): { model: GPT; tokenizer: CharTokenizer; meta: CheckpointMeta } {
+/** The tokenizer a checkpoint describes (tokenizerMeta): the character tokenizer, or the files copied beside the weights. */
+export function checkpointTokenizer(dir: string, meta: CheckpointMeta): RunTokenizer {
+  const t = meta.tokenizer;
+  if (t.type === 'char') return CharTokenizer.fromSpec(t);
+  const files = (t.files as string[] | undefined) ?? [];
+  if (t.type === 'llama2c') {
+    const f = path.join(dir, files[0] ?? 'tokenizer.bin');
+    if (!fs.existsSync(f)) throw new Error(`${path.join(dir, FILES.checkpointMeta)}: tokenizer.files names ${files[0]}, but ${f} is missing`);
+    return llama2cTextTokenizer(Llama2cTokenizer.fromFile(f, Number(meta.model.vocabSize)));
+  }
+  if (t.type === 'huggingface') {
+    if (!fs.existsSync(path.join(dir, 'tokenizer.json'))) throw new Error(`${dir}: tokenizer.json is missing (the checkpoint's tokenizer is a Hugging Face one)`);
+    return hfTokenizer(dir);
+  }
+  throw new Error(`${path.join(dir, FILES.checkpointMeta)}: tokenizer.type ${JSON.stringify(t.type)} is not one of char, llama2c, huggingface`);
+}
+
+/** What checkpoint.json's `model` says of a LoRA policy: the adapter config and the base it adapts (resolved local files). */
+function loadLoraCheckpointModel(dir: string, meta: CheckpointMeta, opts: { trainable?: boolean; valueHead?: boolean }): LoraLlama {
+  const base = meta.model.base as { spec?: string; local?: string } | undefined;
+  const local = base?.local;
+  if (!local || !fs.existsSync(local)) throw new Error(`${path.join(dir, FILES.checkpointMeta)}: model.base.local ${JSON.stringify(local)} (the base model these LoRA adapters belong to, ${base?.spec ?? '?'}) is not there; put the base back, or merge the adapters into a full model with rl-lens export --model BASE --adapter ${dir}`);
+  const tokFile = ((meta.tokenizer.files as string[] | undefined) ?? []).map((f) => path.join(dir, f)).find((f) => f.endsWith('.bin'));
+  const p = loadPretrainedLocal(local, { tokenizer: tokFile, trainable: false, maxContext: Number(meta.model.contextLength) });
+  if (!(p.model instanceof Llama)) { p.model.dispose(); throw new Error(`${dir}: LoRA adapters need a llama base; ${local} is ${p.source.family}`); }
+  let m = loadLoraAdapter(dir, p.model, { trainable: opts.trainable ?? true });
+  if (opts.valueHead && !m.config.valueHead) { const v = m.withValueHead(opts.trainable ?? true); m.dispose(); m = v; }
+  return m;
+}
+
+function loraCheckpointModel(model: LoraLlama, config: Record<string, unknown>): Record<string, unknown> {
+  const derived = (config.derived ?? {}) as { pretrained?: { spec: string; format: string; files: string[] } };
+  const pre = derived.pretrained;
+  const local = pre?.files[0]; // the llama2.c .bin or the Hugging Face folder
+  return { lora: model.lora, trainableParameters: model.trainableVariables().reduce((a, v) => a + v.size, 0), base: { spec: pre?.spec, local } };
+}
+
+/** Load a checkpoint folder of any family (the built-in GPT, GPT-2 or Llama weights, LoRA adapters on a Llama): model, tokenizer and meta. */
+export function loadCheckpoint(dir: string, opts: { trainable?: boolean; valueHead?: boolean } = {}): { model: RunModel; tokenizer: RunTokenizer; meta: CheckpointMeta } {
   const meta = readCheckpointMeta(dir);
+  if (meta.model.family !== 'llama') return loadGptCheckpoint(dir, opts, meta);
+  if (meta.model.lora) return { model: loadLoraCheckpointModel(dir, meta, opts), tokenizer: checkpointTokenizer(dir, meta), meta };
+  const f = path.join(dir, FILES.checkpointWeights);
+  const { weights } = decodeSafetensors(fs.readFileSync(f), f);
+  const cfg = { ...(meta.model as unknown as LlamaConfig) };
+  const tokenizer = checkpointTokenizer(dir, meta);
+  let model = Llama.fromWeights({ ...cfg, valueHead: Boolean(cfg.valueHead) }, weights, opts.trainable ?? true, f);
+  if (opts.valueHead && !cfg.valueHead) { const m = model.withValueHead(opts.trainable ?? true); model.dispose(); model = m; }
+  return { model, tokenizer, meta };
+}
+
+/** A checkpoint of the built-in character model (reward models, the preference methods, SFT): an error for another family. */
+export function loadCharCheckpoint(dir: string, opts: { trainable?: boolean; valueHead?: boolean } = {}): { model: GPT; tokenizer: CharTokenizer; meta: CheckpointMeta } {
+  const r = loadCheckpoint(dir, opts);
+  if (r.model instanceof GPT && r.tokenizer instanceof CharTokenizer) return { model: r.model, tokenizer: r.tokenizer, meta: r.meta };
+  r.model.dispose();
+  throw new Error(`${dir}: a checkpoint of a pretrained ${String(r.meta.model.family ?? 'gpt2')} model; this needs one of the built-in character-level model`);
+}
+
+function loadGptCheckpoint(dir: string, opts: { trainable?: boolean; valueHead?: boolean }, meta: CheckpointMeta): { model: GPT; tokenizer: RunTokenizer; meta: CheckpointMeta } {
   const f = path.join(dir, FILES.checkpointWeights);
   const { weights } = decodeSafetensors(fs.readFileSync(f), f);
   const m = meta.model as unknown as GPTConfig;
@@ -113,5 +169,5 @@ export function loadCheckpoint(dir: string, opts: { trainable?: boolean; valueHe
     cfg.valueHead = true;
   }
   const model = GPT.fromWeights(cfg, weights, opts.trainable ?? true);
-  return { model, tokenizer: CharTokenizer.fromSpec(meta.tokenizer), meta };
+  return { model, tokenizer: checkpointTokenizer(dir, meta), meta };
 }

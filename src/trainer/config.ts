@@ -9,7 +9,7 @@ import Ajv, { type ErrorObject } from 'ajv';
 import * as fs from 'fs';
 import * as path from 'path';
 import { listAlgorithms, listConfigSections, sectionOf, type AlgorithmModule } from './registry';
-import { TASK_NAMES, createTask } from './tasks';
+import { TASK_NAMES, createTask, needsPretrained } from './tasks';
 import { CharTokenizer, DEFAULT_CHARS } from './tokenizer';
 import { BACKEND_CHOICES } from './backend';
 import { deepMerge } from '../shared/deepMerge';
@@ -65,6 +65,20 @@ export function baseSchema(): Record<string, any> {
           contextLength: int({ minimum: 8, maximum: 2048, default: 32 }),
           mlpRatio: int({ minimum: 1, maximum: 8, default: 4 }),
           valueHead: { type: 'boolean', default: false },
+          pretrained: { type: 'string', minLength: 1, description: 'start from a pretrained causal LM instead of a fresh character-level GPT: a llama2.c .bin (or a folder with one and its tokenizer), a Hugging Face folder (config.json + safetensors + tokenizer.json), or a hub id hf:owner/repo[/subfolder][@revision] (docs/models.md). dModel / nHeads / nLayers / mlpRatio are then the checkpoint\'s own; contextLength caps prompt + completion' },
+          tokenizer: { type: 'string', minLength: 1, description: 'the tokenizer of model.pretrained when it is not beside the weights (a llama2.c tok*.bin, or a folder / tokenizer.json)' },
+          lora: {
+            type: 'object', additionalProperties: false,
+            description: 'LoRA adapters on the frozen pretrained model (llama family), as PEFT: the reference policy is the base with the adapters off (no second copy); checkpoints hold the adapters in PEFT files. src/trainer/model/lora.ts LoraConfig, docs/models.md#lora-peft',
+            properties: {
+              // no schema defaults here: model.lora must stay absent unless given (fullLoraConfig fills r 8, alpha 8, dropout 0)
+              r: int({ minimum: 1, maximum: 4096, description: 'rank r of ΔW = B·A (PEFT r); default 8' }),
+              alpha: n({ exclusiveMinimum: 0, description: 'the update is scaled by alpha / r (PEFT lora_alpha); default 8' }),
+              dropout: n({ minimum: 0, exclusiveMaximum: 1, description: 'dropout on the adapter input in training passes (PEFT lora_dropout); default 0' }),
+              targetModules: { oneOf: [{ type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 }, { type: 'string', minLength: 1 }], description: 'modules that get adapters: names (q_proj … down_proj), a regex, or "all-linear"; default all seven linear layers of a block (PEFT target_modules)' },
+              useRslora: { type: 'boolean', description: 'scale by alpha / √r (PEFT use_rslora); default false' },
+            },
+          },
         },
       },
       init: { type: 'object', additionalProperties: false, properties: { checkpoint: { type: 'string', minLength: 1 } } },
@@ -244,11 +258,20 @@ export function resolveConfig(raw: unknown, opts: { file?: string; text?: string
   const task = createTask(c.task.name, c.task);
   if (c.task.difficulty > task.maxDifficulty) problems.push({ file, line: loc('/task/difficulty'), field: 'config.task.difficulty', message: `task ${c.task.name} has difficulties 1..${task.maxDifficulty} (got ${c.task.difficulty})` });
   const tok = new CharTokenizer(DEFAULT_CHARS);
-  for (const ch of task.chars) if (!tok.has(ch)) problems.push({ file, field: 'config.task.name', message: `the tokenizer lacks character ${JSON.stringify(ch)} used by task ${c.task.name}` });
-  const maxPromptTokens = 1 + task.maxPromptLength();
-  const maxAnswerTokens = task.maxAnswerLength() + 1;
-  const sequenceLength = maxPromptTokens + maxAnswerTokens;
-  if (sequenceLength > c.model.contextLength) problems.push({ file, line: loc('/model/contextLength'), field: 'config.model.contextLength', message: `must be ≥ ${sequenceLength} for task ${c.task.name} at difficulty ${c.task.difficulty} (BOS + prompt ${task.maxPromptLength()} + answer ${task.maxAnswerLength()} + EOS); got ${c.model.contextLength}` });
+  const pretrained = c.model.pretrained;
+  if (pretrained && file && !/^hf:/.test(pretrained) && !path.isAbsolute(pretrained)) c.model.pretrained = path.resolve(path.dirname(file), pretrained);
+  if (c.model.tokenizer && file && !path.isAbsolute(c.model.tokenizer)) c.model.tokenizer = path.resolve(path.dirname(file), c.model.tokenizer);
+  if (needsPretrained(task) && !pretrained && !c.init?.checkpoint) problems.push({ file, line: loc('/task/name'), field: 'config.task.name', message: `task ${c.task.name} is written for a pretrained story model: set model.pretrained (or init.checkpoint to a checkpoint of such a run), e.g. "hf:karpathy/tinyllamas/stories260K" (the stories-grpo preset does)` });
+  if (pretrained && mod?.kind !== 'rl') problems.push({ file, line: loc('/model/pretrained'), field: 'config.model.pretrained', message: `algorithm ${c.algorithm}: pretrained models train with the online RL algorithms here (grpo, dapo, ppo, …); SFT, preference and pipeline runs use the built-in character model (docs/models.md)` });
+  if (c.model.lora && !pretrained) problems.push({ file, line: loc('/model/lora'), field: 'config.model.lora', message: 'LoRA adapts a pretrained model: set model.pretrained too' });
+  if (pretrained && c.init?.checkpoint) problems.push({ file, line: loc('/init/checkpoint'), field: 'config.init.checkpoint', message: 'give model.pretrained or init.checkpoint, not both (a checkpoint of a pretrained run already holds the model and its tokenizer)' });
+  if (!pretrained) for (const ch of task.chars) if (!tok.has(ch)) problems.push({ file, field: 'config.task.name', message: `the tokenizer lacks character ${JSON.stringify(ch)} used by task ${c.task.name}` });
+  // a pretrained model's prompt lengths are known once its tokenizer is loaded (engine.ts checks them there)
+  const subword = Boolean(pretrained) || needsPretrained(task);
+  const maxPromptTokens = subword ? 0 : 1 + task.maxPromptLength();
+  const maxAnswerTokens = subword ? c.sampling.maxNewTokens : task.maxAnswerLength() + 1;
+  const sequenceLength = subword ? c.model.contextLength : maxPromptTokens + maxAnswerTokens;
+  if (!subword && sequenceLength > c.model.contextLength) problems.push({ file, line: loc('/model/contextLength'), field: 'config.model.contextLength', message: `must be ≥ ${sequenceLength} for task ${c.task.name} at difficulty ${c.task.difficulty} (BOS + prompt ${task.maxPromptLength()} + answer ${task.maxAnswerLength()} + EOS); got ${c.model.contextLength}` });
   for (const k of c.eval.k) if (k > c.eval.samplesPerPrompt) problems.push({ file, line: loc('/eval/k'), field: 'config.eval.k', message: `pass@${k} needs eval.samplesPerPrompt ≥ ${k} (got ${c.eval.samplesPerPrompt})` });
   if (c.task.rewardModule && file) c.task.rewardModule = path.resolve(path.dirname(file), c.task.rewardModule);
   if (c.init?.checkpoint && file) c.init.checkpoint = path.resolve(path.dirname(file), c.init.checkpoint);
@@ -265,7 +288,7 @@ export function resolveConfig(raw: unknown, opts: { file?: string; text?: string
     maxPromptTokens,
     maxAnswerTokens,
     sequenceLength,
-    maxNewTokens: Math.min(c.sampling.maxNewTokens, c.model.contextLength - maxPromptTokens),
+    maxNewTokens: Math.min(c.sampling.maxNewTokens, c.model.contextLength - Math.max(1, maxPromptTokens)),
   };
   return c;
 }

@@ -7,6 +7,10 @@
 import type { BackendInfo, EvalRecord, RolloutSampleInput, RolloutStepHeaderInput, TrainerEvent } from '../shared/runFormat';
 import type { RunWriter } from '../runio/writer';
 import type { GPT } from './model/gpt';
+import type { Llama } from './model/llama';
+import type { LoraConfig, LoraLlama } from './model/lora';
+import type { CausalLM } from './model/types';
+import type { TextTokenizer } from './tokenizers';
 import type { AdamW } from './optim';
 import type { Rng } from './rng';
 import type { Task } from './tasks';
@@ -21,7 +25,15 @@ export interface TrainConfig {
   /** wasm threads requested (Node runs the single-threaded wasm binary: see docs/backends.md) */
   threads?: number;
   task: { name: string; difficulty: number; formatWeight: number; partialCredit: boolean; partialWeight: number; evalFraction: number; rewardModule?: string };
-  model: { dModel: number; nHeads: number; nLayers: number; contextLength: number; mlpRatio: number; valueHead: boolean };
+  model: {
+    dModel: number; nHeads: number; nLayers: number; contextLength: number; mlpRatio: number; valueHead: boolean;
+    /** a pretrained causal LM (path or hf: id, model/pretrained.ts); absent = a fresh character-level GPT */
+    pretrained?: string;
+    /** its tokenizer when not beside the weights */
+    tokenizer?: string;
+    /** LoRA adapters on the frozen pretrained model (model/lora.ts LoraConfig) */
+    lora?: LoraConfig;
+  };
   /** start from a checkpoint folder (…/checkpoints/step_X) instead of a fresh model */
   init?: { checkpoint?: string };
   train: {
@@ -49,7 +61,15 @@ export interface Derived {
   maxNewTokens: number;
   parameters?: number;
   flopsPerToken?: number;
+  /** false when the task scores completions on their text whether or not they ended with EOS (tasks/types.ts Task.solved) */
+  eosRequired?: boolean;
+  /** what model.pretrained loaded (model/pretrained.ts Pretrained.source) */
+  pretrained?: { spec: string; format: string; family: string; files: string[]; notes: string[] };
 }
+
+/** The policies a run trains: the built-in GPT (also GPT-2 weights), a Llama-family model, or LoRA adapters on one. */
+export type RunModel = GPT | Llama | LoraLlama;
+export type RunTokenizer = CharTokenizer | TextTokenizer;
 
 export interface TrainContext {
   config: TrainConfig;
@@ -57,11 +77,13 @@ export interface TrainContext {
   section: Record<string, unknown>;
   algorithm: AlgorithmModule;
   backend: BackendInfo;
-  tokenizer: CharTokenizer;
+  /** the character tokenizer of the built-in GPT, or the pretrained model's own (model.pretrained) */
+  tokenizer: RunTokenizer;
   task: Task;
-  policy: GPT;
-  /** frozen copy of the initial policy (when the module needs a reference) */
-  reference?: GPT;
+  /** the built-in character-level GPT, or a pretrained model (model.pretrained: Llama family or GPT-2) */
+  policy: RunModel;
+  /** frozen copy of the initial policy (when the module needs a reference); with LoRA, the base with the adapters off (no copy) */
+  reference?: RunModel | CausalLM;
   optimizer: AdamW;
   rng: Rng;
   totalSteps: number;
@@ -76,7 +98,7 @@ export interface TrainContext {
   /** should this step be traced? (config.rollouts.every) */
   traceStep(step: number): boolean;
   /** pass@k on the task's held-out prompts; writes eval.jsonl, an eval event and eval/* metrics */
-  evaluate(step: number, model?: GPT): EvalRecord;
+  evaluate(step: number, model?: RunModel): EvalRecord;
   /** should this step be evaluated? (config.eval.every) */
   evalStep(step: number): boolean;
   checkpoint(step: number, tag?: string, extra?: { metrics?: Record<string, number | null>; eval?: EvalRecord }): string;

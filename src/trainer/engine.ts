@@ -16,14 +16,18 @@ import { passAtK } from '../shared/passAtK';
 import { isFullTraceStep, retainWholeGroups } from '../shared/rolloutStep';
 import { checkpointDirName, type BackendInfo, type EvalRecord, type RolloutGroup, type TrainerEvent } from '../shared/runFormat';
 import { describeBackend, initBackend } from './backend';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint';
-import type { TrainConfig, TrainContext } from './context';
+import { loadCharCheckpoint, loadCheckpoint, saveCheckpoint, tokenizerMeta } from './checkpoint';
+import type { RunModel, RunTokenizer, TrainConfig, TrainContext } from './context';
+import { loadPretrained } from './model/pretrained';
+import { Llama } from './model/llama';
+import { LoraLlama, applyLora } from './model/lora';
+import { specialIds } from './rl/rollout';
 import { GPT } from './model/gpt';
 import { AdamW } from './optim';
 import { getAlgorithm, listConfigSections, sectionOf } from './registry';
 import { Rng } from './rng';
 import { sampleGroups } from './sampling';
-import { createTask, loadUserReward, withUserReward, type Task } from './tasks';
+import { createTask, isSolved, loadUserReward, needsPretrained, withUserReward, type Task } from './tasks';
 import { CharTokenizer, DEFAULT_CHARS } from './tokenizer';
 
 export { registerAlgorithm, getAlgorithm, listAlgorithms, type AlgorithmModule } from './registry';
@@ -120,34 +124,61 @@ export async function runTraining(config: TrainConfig, opts: RunOptions = {}): P
     const fn = loadUserReward(config.task.rewardModule, { trusted: opts.trusted ?? true });
     task = withUserReward(task, fn, `task.rewardModule ${config.task.rewardModule}`);
   }
+  // completions judged on their text alone (task.solved without EOS, e.g. the stories tasks): the doctor reads this
+  config.derived.eosRequired = !task.solved;
   // plug-in sections that wrap the task, e.g. the learned reward `reward: { type: "model" | "combined", ... }`
   // (registered by preference/index.ts: rewardModel.ts withLearnedReward; parts rm, rule, hidden_score)
   const wrappers: { dispose: () => void }[] = [];
   for (const sec of listConfigSections()) {
     if (config[sec.name] === undefined || !sec.wrapTask) continue;
-    const w = sec.wrapTask(task, config[sec.name], { loadCheckpoint: (d) => loadCheckpoint(d, { trainable: false }) });
+    const w = sec.wrapTask(task, config[sec.name], { loadCheckpoint: (d) => loadCharCheckpoint(d, { trainable: false }) });
     task = w.task;
     wrappers.push(w);
   }
 
-  // model
+  // model: a pretrained LM (model.pretrained), a checkpoint (init.checkpoint), or a fresh character-level GPT
   const wantValue = Boolean(config.model.valueHead || mod.needsValueHead?.(config));
-  let policy: GPT;
-  let tokenizer: CharTokenizer;
-  if (config.init?.checkpoint) {
+  let policy: RunModel;
+  let tokenizer: RunTokenizer;
+  let tokenizerFiles: string[] = [];
+  if (config.model.pretrained) {
+    progress(`[rl-lens] loading ${config.model.pretrained}`);
+    const p = await loadPretrained(config.model.pretrained, { tokenizer: config.model.tokenizer, trainable: true, maxContext: config.model.contextLength });
+    policy = p.model;
+    if (wantValue && !policy.config.valueHead) { const v = policy.withValueHead(true); policy.dispose(); policy = v; }
+    if (config.model.lora) {
+      if (!(policy instanceof Llama)) throw new Error(`model.lora: LoRA is implemented for the llama family; ${config.model.pretrained} is a ${p.source.family} model (train it fully: remove model.lora)`);
+      policy = applyLora(policy, config.model.lora, { seed: config.seed });
+      const trainable = policy.trainableVariables().reduce((a, v) => a + v.size, 0);
+      progress(`[rl-lens] LoRA r ${policy.lora.r}, alpha ${policy.lora.alpha} on ${policy.targetKeys.length} layers: ${trainable.toLocaleString('en-US')} trainable beside ${policy.base.parameterCount().toLocaleString('en-US')} frozen parameters; the reference is the base with the adapters off`);
+    }
+    tokenizer = p.tokenizer;
+    tokenizerFiles = p.tokenizerFiles;
+    config.derived.pretrained = { spec: p.source.spec, format: p.source.format, family: p.source.family, files: p.source.files, notes: p.source.notes };
+    for (const n of p.source.notes) progress(`[rl-lens] note: ${n}`);
+    fitPretrainedLengths(config, task, tokenizer, policy.config.contextLength);
+  } else if (config.init?.checkpoint) {
     const ck = loadCheckpoint(config.init.checkpoint, { trainable: true, valueHead: wantValue });
     policy = ck.model;
     tokenizer = ck.tokenizer;
-    for (const ch of task.chars) if (!tokenizer.has(ch)) throw new Error(`init.checkpoint: the checkpoint's tokenizer lacks ${JSON.stringify(ch)} needed by task ${task.name}`);
+    if (tokenizer instanceof CharTokenizer) {
+      if (needsPretrained(task)) throw new Error(`init.checkpoint: ${config.init.checkpoint} holds the built-in character model; task ${task.name} needs a pretrained model (model.pretrained, or a checkpoint of such a run)`);
+      for (const ch of task.chars) if (!tokenizer.has(ch)) throw new Error(`init.checkpoint: the checkpoint's tokenizer lacks ${JSON.stringify(ch)} needed by task ${task.name}`);
+    } else {
+      tokenizerFiles = ((ck.meta.tokenizer.files as string[] | undefined) ?? []).map((f) => path.join(config.init!.checkpoint!, f));
+      fitPretrainedLengths(config, task, tokenizer, policy.config.contextLength);
+    }
     if (policy.config.contextLength < config.derived.sequenceLength) throw new Error(`init.checkpoint: its contextLength ${policy.config.contextLength} is shorter than the task needs (${config.derived.sequenceLength})`);
   } else {
-    tokenizer = new CharTokenizer(DEFAULT_CHARS);
-    policy = GPT.create({ vocabSize: tokenizer.size, contextLength: config.model.contextLength, dModel: config.model.dModel, nHeads: config.model.nHeads, nLayers: config.model.nLayers, mlpRatio: config.model.mlpRatio, valueHead: wantValue }, config.seed);
+    const chars = new CharTokenizer(DEFAULT_CHARS);
+    tokenizer = chars;
+    policy = GPT.create({ vocabSize: chars.size, contextLength: config.model.contextLength, dModel: config.model.dModel, nHeads: config.model.nHeads, nLayers: config.model.nLayers, mlpRatio: config.model.mlpRatio, valueHead: wantValue }, config.seed);
   }
   config.derived.parameters = policy.parameterCount();
   config.derived.flopsPerToken = policy.flopsPerToken(config.derived.sequenceLength);
   const needRef = typeof mod.needsReference === 'function' ? mod.needsReference(config) : Boolean(mod.needsReference);
-  const reference = needRef ? policy.clone(false) : undefined;
+  // the reference: a frozen copy of the starting policy; with LoRA the base with the adapters off, sharing its weights (TRL with PEFT)
+  const reference = needRef ? (policy instanceof LoraLlama ? policy.referenceView() : policy.clone(false)) : undefined;
 
   const totalSteps = mod.totalSteps?.(config) ?? config.train.steps;
   const runDir = opts.outDir ? path.resolve(opts.outDir) : defaultRunDir(config, path.resolve(opts.runsRoot ?? 'runs'));
@@ -166,7 +197,8 @@ export async function runTraining(config: TrainConfig, opts: RunOptions = {}): P
   };
   emit({ type: 'start', time: now(), runDir, runId, algorithm: config.algorithm, task: config.task.name, backend, totalSteps, config: writer.current.config, model: modelSummary });
   progress(`[rl-lens] run ${runDir}`);
-  progress(`[rl-lens] ${config.algorithm} on ${task.name} (difficulty ${config.task.difficulty}), model ${policy.parameterCount().toLocaleString('en-US')} parameters (d_model ${policy.config.dModel}, ${policy.config.nLayers} layers, ${policy.config.nHeads} heads, context ${policy.config.contextLength}), ${totalSteps} steps`);
+  const pc = policy.config as { dModel: number; nLayers: number; nHeads: number; contextLength: number };
+  progress(`[rl-lens] ${config.algorithm} on ${task.name} (difficulty ${config.task.difficulty}), ${config.derived.pretrained ? `${config.derived.pretrained.family} model ${config.derived.pretrained.spec}` : 'model'} ${policy.parameterCount().toLocaleString('en-US')} parameters (d_model ${pc.dModel}, ${pc.nLayers} layers, ${pc.nHeads} heads, context ${pc.contextLength}), ${totalSteps} steps`);
 
   const optimizer = new AdamW(policy.trainableVariables(), { beta1: config.train.beta1, beta2: config.train.beta2, eps: config.train.eps, weightDecay: config.train.weightDecay });
   const t0 = Date.now();
@@ -242,9 +274,9 @@ export async function runTraining(config: TrainConfig, opts: RunOptions = {}): P
     checkpoint(step, tag, extra) {
       const dir = path.join(runDir, 'checkpoints', checkpointDirName(step, tag));
       saveCheckpoint(dir, policy, {
-        step, algorithm: config.algorithm, time: now(), config: writer.current.config, tokenizer: tokenizer.spec(),
+        step, algorithm: config.algorithm, time: now(), config: writer.current.config, tokenizer: tokenizerMeta(tokenizer, tokenizerFiles, config.model.pretrained),
         metrics: extra?.metrics ?? lastMetrics, eval: (extra?.eval ?? lastEval) && { passAtK: (extra?.eval ?? lastEval)!.passAtK, samplesPerPrompt: (extra?.eval ?? lastEval)!.samplesPerPrompt, numPrompts: (extra?.eval ?? lastEval)!.numPrompts }, tag: tag ?? 'periodic',
-      });
+      }, tokenizerFiles);
       lastCheckpointStep = step;
       emit({ type: 'checkpoint', time: now(), step, path: path.relative(runDir, dir), tag: tag ?? 'periodic' });
       writer.updateManifest({ step });
@@ -288,20 +320,39 @@ export async function runTraining(config: TrainConfig, opts: RunOptions = {}): P
   return { status, runDir, step: lastStep, lastMetrics, lastEval, error, backend };
 }
 
+/**
+ * A pretrained model's prompt lengths, known once its tokenizer is loaded: the longest prompt (BOS included) of the
+ * task's eval set and of 256 training draws sets derived.maxPromptTokens, and the completions get what is left of the
+ * context (at most sampling.maxNewTokens). Too long a prompt is an error that says which limit to raise.
+ */
+function fitPretrainedLengths(config: TrainConfig, task: Task, tok: RunTokenizer, contextLength: number): void {
+  const rng = new Rng(config.seed ^ 0x9e37);
+  const prompts = [...task.evalSet(config.eval.numPrompts), ...Array.from({ length: 256 }, () => task.sample(rng, 'train'))].map((ex) => ex.prompt);
+  const maxPrompt = Math.max(1, ...prompts.map((p) => tok.encode(p, { bos: true }).length));
+  const left = contextLength - maxPrompt;
+  if (left < 1) throw new Error(`model.contextLength: ${contextLength} leaves no room after the task's prompts (up to ${maxPrompt} tokens with BOS); raise it (the model allows its own max_position_embeddings)`);
+  config.derived.maxPromptTokens = maxPrompt;
+  config.derived.maxNewTokens = Math.min(config.sampling.maxNewTokens, left);
+  config.derived.maxAnswerTokens = config.derived.maxNewTokens;
+  config.derived.sequenceLength = maxPrompt + config.derived.maxNewTokens;
+  config.derived.vocabSize = tok instanceof CharTokenizer ? tok.size : tok.vocabSize;
+  config.derived.vocab = [];
+}
+
 /** pass@k on the task's fixed eval prompts (same prompts for every run of the task/difficulty). */
-export function evaluatePassAtK(model: GPT, tokenizer: CharTokenizer, task: Task, config: TrainConfig, rng: Rng, step: number): EvalRecord {
+export function evaluatePassAtK(model: RunModel, tokenizer: RunTokenizer, task: Task, config: TrainConfig, rng: Rng, step: number): EvalRecord {
   const ev = config.eval;
   const examples = task.evalSet(ev.numPrompts);
   const n = ev.samplesPerPrompt;
   const correct = new Array(examples.length).fill(0);
   const rewards: number[][] = examples.map(() => []);
   let rewardSum = 0;
-  const g = sampleGroups(model, tokenizer, examples.map((ex) => ex.prompt), n, { maxNewTokens: config.derived.maxNewTokens, temperature: ev.temperature, topP: config.sampling.topP, rng });
+  const g = sampleGroups(model, tokenizer, examples.map((ex) => ex.prompt), n, { maxNewTokens: config.derived.maxNewTokens, temperature: ev.temperature, topP: config.sampling.topP, rng, ...specialIds(tokenizer) }, config.model.pretrained ? 64 : 256);
   const completions = g.texts;
   examples.forEach((ex, idx) => completions[idx].forEach((text, j) => {
     const rew = task.reward(ex, text, g.finished[idx][j]);
     rewardSum += rew.score;
-    if (g.finished[idx][j] && task.isCorrect(ex, text)) correct[idx]++;
+    if (isSolved(task, ex, text, g.finished[idx][j])) correct[idx]++;
     rewards[idx].push(rew.score);
   }));
   const passAt: Record<string, number> = {};

@@ -121,7 +121,18 @@ export const RUN_FORMAT_SCHEMA = {
       properties: {
         format: { const: 'rl-lens-checkpoint' }, formatVersion: { type: 'integer', const: 1 },
         step: int0, algorithm: str, time: iso, config: { type: 'object' },
-        tokenizer: { type: 'object', required: ['type', 'vocab', 'bos', 'eos', 'pad'], properties: { type: str, vocab: { type: 'array', items: str, minItems: 1 }, bos: int0, eos: int0, pad: int0 } },
+        tokenizer: {
+          type: 'object', required: ['type', 'vocab', 'bos', 'eos', 'pad'],
+          description: 'char: the built-in character tokenizer, described in full by vocab; llama2c / huggingface: a pretrained model\'s tokenizer, whose files (tok*.bin, or tokenizer.json + tokenizer_config.json) lie beside the weights; -1 = no such special token',
+          properties: {
+            type: { type: 'string', enum: ['char', 'llama2c', 'huggingface'] }, vocab: { type: 'array', items: str },
+            bos: { type: 'integer', minimum: -1 }, eos: { type: 'integer', minimum: -1 }, pad: int0,
+            vocabSize: int0, files: { type: 'array', items: str }, source: str,
+          },
+          if: { properties: { type: { const: 'char' } } },
+          then: { properties: { vocab: { minItems: 1 } } },
+          else: { required: ['files'], properties: { files: { minItems: 1 } } },
+        },
         model: { type: 'object' },
         metrics: { type: 'object', additionalProperties: numOrNull },
         eval: { type: 'object', required: ['passAtK', 'samplesPerPrompt', 'numPrompts'], properties: { passAtK, samplesPerPrompt: { type: 'integer', minimum: 1 }, numPrompts: int0 } },

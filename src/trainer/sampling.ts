@@ -71,22 +71,43 @@ export interface GenerationResult {
   temperature: number;
 }
 
+/** Reused float64 buffers of pickToken (one per slot; the sampler is synchronous): `n` numbers, contents undefined. */
+const buffers: Float64Array[] = [];
+/** pickToken's banned-id mask, all zero between calls */
+let bannedMask = new Uint8Array(0);
+function scratch(n: number, slot: number): Float64Array {
+  let b = buffers[slot];
+  if (!b || b.length < n) { b = new Float64Array(n); buffers[slot] = b; }
+  return b.length === n ? b : b.subarray(0, n);
+}
+
 /** log-softmax, entropy and the chosen token for one row of logits (float64 math). */
 export function pickToken(logits: ArrayLike<number>, opts: { temperature: number; topP: number; topK: number; banned: number[] }, rng: Rng | undefined): { token: number; logprob: number; entropy: number } {
   const V = logits.length;
   const tau = opts.temperature > 0 ? opts.temperature : 1;
-  const z = new Float64Array(V);
+  const z = scratch(V, 0);
   let max = -Infinity;
   for (let i = 0; i < V; i++) { z[i] = logits[i] / tau; if (z[i] > max) max = z[i]; }
   let sum = 0;
   for (let i = 0; i < V; i++) sum += Math.exp(z[i] - max);
   const lse = max + Math.log(sum);
-  const logp = new Float64Array(V);
+  const logp = scratch(V, 3);
+  // p[i] = exp(logp[i]), computed once (the sums and the sampling walk below use these same values)
+  const p = scratch(V, 1);
   let entropy = 0;
-  for (let i = 0; i < V; i++) { logp[i] = z[i] - lse; const p = Math.exp(logp[i]); if (p > 0) entropy -= p * logp[i]; }
-  const allowed: number[] = [];
-  for (let i = 0; i < V; i++) if (!opts.banned.includes(i)) allowed.push(i);
+  for (let i = 0; i < V; i++) { logp[i] = z[i] - lse; p[i] = Math.exp(logp[i]); if (p[i] > 0) entropy -= p[i] * logp[i]; }
+  let banned = bannedMask;
+  if (banned.length !== V) banned = bannedMask = new Uint8Array(V);
+  for (const b of opts.banned) if (b >= 0 && b < V) banned[b] = 1;
   let token: number;
+  if (rng && opts.temperature > 0 && opts.topK <= 0 && opts.topP >= 1) {
+    token = sampleSorted(logp, p, banned, rng);
+    for (const b of opts.banned) if (b >= 0 && b < V) banned[b] = 0;
+    return { token, logprob: logp[token], entropy };
+  }
+  const allowed: number[] = [];
+  for (let i = 0; i < V; i++) if (!banned[i]) allowed.push(i);
+  for (const b of opts.banned) if (b >= 0 && b < V) banned[b] = 0;
   if (opts.temperature <= 0 || !rng) {
     token = allowed[0];
     for (const i of allowed) if (logp[i] > logp[token]) token = i;
@@ -94,20 +115,53 @@ export function pickToken(logits: ArrayLike<number>, opts: { temperature: number
     let cand = allowed.slice().sort((a, b) => logp[b] - logp[a] || a - b);
     if (opts.topK > 0) cand = cand.slice(0, opts.topK);
     let mass = 0;
-    for (const i of cand) mass += Math.exp(logp[i]);
+    for (const i of cand) mass += p[i];
     if (opts.topP < 1) {
       const keep: number[] = [];
       let cum = 0;
-      for (const i of cand) { keep.push(i); cum += Math.exp(logp[i]) / mass; if (cum >= opts.topP) break; }
+      for (const i of cand) { keep.push(i); cum += p[i] / mass; if (cum >= opts.topP) break; }
       cand = keep;
       mass = 0;
-      for (const i of cand) mass += Math.exp(logp[i]);
+      for (const i of cand) mass += p[i];
     }
     let u = rng.next() * mass;
     token = cand[cand.length - 1];
-    for (const i of cand) { u -= Math.exp(logp[i]); if (u <= 0) { token = i; break; } }
+    for (const i of cand) { u -= p[i]; if (u <= 0) { token = i; break; } }
   }
   return { token, logprob: logp[token], entropy };
+}
+
+/**
+ * Sampling without top-k / top-p, exactly as the general path does it (candidates in order of logp descending, ties
+ * by index; mass = Σ p in that order; u = r·mass; walk down the candidates subtracting p until u ≤ 0) but without
+ * sorting the candidates: the sum and the walk only need the p values in descending order, which a native sort of a
+ * Float64Array gives (tokens with equal p add the same number whatever their order); the token at the rank where the
+ * walk stops is then found among the candidates with that p (ordered by logp, then index). Same token, bit for bit.
+ */
+function sampleSorted(logp: Float64Array, p: Float64Array, banned: Uint8Array, rng: Rng): number {
+  const V = p.length;
+  let n = 0;
+  const ps = scratch(V, 2);
+  for (let i = 0; i < V; i++) if (!banned[i]) ps[n++] = p[i];
+  const sorted = ps.subarray(0, n).sort(); // ascending: the candidates' order is sorted[n − 1], sorted[n − 2], ...
+  let mass = 0;
+  for (let r = n - 1; r >= 0; r--) mass += sorted[r];
+  let u = rng.next() * mass;
+  let stop = 0; // rank in descending order
+  for (; stop < n; stop++) { u -= sorted[n - 1 - stop]; if (u <= 0) break; }
+  const order = (a: number, b: number) => logp[b] - logp[a] || a - b;
+  if (stop >= n) {
+    // the walk ran out (rounding): the last candidate
+    let last = -1;
+    for (let i = 0; i < V; i++) if (!banned[i] && (last < 0 || order(last, i) < 0)) last = i;
+    return last;
+  }
+  const pv = sorted[n - 1 - stop];
+  let first = stop; // first descending rank holding the value pv
+  while (first > 0 && sorted[n - first] === pv) first--;
+  const tied: number[] = [];
+  for (let i = 0; i < V; i++) if (!banned[i] && p[i] === pv) tied.push(i);
+  return tied.sort(order)[stop - first];
 }
 
 /**

@@ -19,6 +19,7 @@ import type { RolloutSampleInput } from '../shared/runFormat';
 import type { Task, TaskExample } from './tasks';
 import type { CharTokenizer } from './tokenizer';
 import { PAD } from './tokenizer';
+import { charModel } from './charModel';
 
 /** Hash → [0,1) with a salt different from the train/eval split. */
 function coverageValue(prompt: string): number {
@@ -110,9 +111,10 @@ registerAlgorithm({
   async run(ctx) {
     const c = ctx.config;
     const T = c.derived.sequenceLength;
+    const { tokenizer } = charModel(ctx, 'sft');
     if (c.eval.atStart) ctx.evaluate(0);
     for (let step = 1; step <= ctx.totalSteps; step++) {
-      const batch = sftBatch(ctx.task, ctx.tokenizer, ctx.rng, c.train.batchSize, T, c.sft.demoNoise, c.sft.demoCoverage);
+      const batch = sftBatch(ctx.task, tokenizer, ctx.rng, c.train.batchSize, T, c.sft.demoNoise, c.sft.demoCoverage);
       const lr = ctx.lr(step);
       const { loss, gradNorm } = sftStep(ctx, batch, lr);
       if (ctx.evalStep(step) && step !== ctx.totalSteps) ctx.evaluate(step);

@@ -47,9 +47,13 @@ test('generate: stories260K at temperature 0 prints exactly the documented story
   const srv = await hubServer();
   closers.push(srv.close);
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'rllens-gen-hf-'));
-  const c = await cli(['--model', 'hf:karpathy/tinyllamas/stories260K', '--temperature', '0'], { HF_HOME: home, HF_ENDPOINT: srv.url });
+  const c = await cli(['--model', 'hf:karpathy/tinyllamas/stories260K', '--temperature', '0'], { RL_LENS_MODELS: '', HF_HOME: home, HF_ENDPOINT: srv.url });
   assert.equal(c.code, 0, c.err);
   assert.equal(c.out, a.out, 'the hub id gives the same model (sha256-pinned files)');
+  // a local copy of the repo (RL_LENS_MODELS), no cache, offline: found there, pins checked
+  const c2 = await cli(['--model', 'hf:karpathy/tinyllamas/stories260K', '--temperature', '0'], { RL_LENS_MODELS: path.dirname(S260), HF_HOME: fs.mkdtempSync(path.join(os.tmpdir(), 'rllens-gen-empty-')), HF_HUB_OFFLINE: '1' });
+  assert.equal(c2.code, 0, c2.err);
+  assert.equal(c2.out, a.out);
   // a prompt: only the completion is printed, and it continues the prompt
   const d = await cli(['--model', S260, '--temperature', '0', '--prompt', 'Tom had a red', '--max-new-tokens', '12']);
   assert.equal(d.code, 0, d.err);

@@ -158,3 +158,14 @@ test('reward-hacking/ref-gap (info): policy − reference reward gap grows while
   const f = diagnose(input).find((x) => x.id === 'reward-hacking/ref-gap');
   assert.ok(f && f.severity === 'info', diagnose(input).map((x) => x.id).join());
 });
+
+test('truncation by the task\'s design (config.derived.eosRequired false, the stories tasks) is info, not an error, and says why', () => {
+  const run = synthRun(1, 'truncation', { ...OPTS, algorithm: 'grpo' });
+  const err = diagnose(run.input).find((x) => x.id === 'length/truncation')!;
+  assert.equal(err.severity, 'error');
+  const byDesign = diagnose({ ...run.input, config: { ...(run.input.config ?? {}), derived: { eosRequired: false } } }).find((x) => x.id === 'length/truncation')!;
+  assert.equal(byDesign.severity, 'info');
+  assert.match(byDesign.message, /scores completions on their text.*eosRequired is false/);
+  // eosRequired true (or absent) keeps the error
+  assert.equal(diagnose({ ...run.input, config: { derived: { eosRequired: true } } }).find((x) => x.id === 'length/truncation')!.severity, 'error');
+});

@@ -14,7 +14,7 @@ import { run as doctorCli } from '../../src/cli/doctor';
 
 test('doctor on the README\'s default SFT run: no problems, exit 0 (RL-gradient checks do not judge SFT)', async () => {
   const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rllens-doc-sft-')), 'run');
-  const r = await runTraining(resolveConfig(deepMerge(PRESETS.default(), { backend: 'wasm' })), { outDir: dir, progress: () => undefined });
+  const r = await runTraining(resolveConfig(deepMerge(PRESETS["sft-arithmetic-quick"](), { backend: 'wasm' })), { outDir: dir, progress: () => undefined });
   assert.equal(r.status, 'completed', r.error);
   const out: string[] = [];
   const write = process.stdout.write;

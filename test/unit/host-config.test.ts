@@ -113,7 +113,7 @@ test('presets: one source: every template named like a preset is that preset (sa
 
 test('presets: Start Run lists the recommended preset first, then by family (not alphabetically); labels carry measured durations', () => {
   const list = startRunPresets();
-  assert.equal(list[0].id, 'grpo-arithmetic-tiny');
+  assert.equal(list[0].id, 'grpo-stories', 'the default run (GRPO on the pretrained stories260K) comes first');
   assert.equal(list[0].recommended, true);
   const fams = list.slice(1).map((p) => FAMILY_ORDER.indexOf(p.family));
   assert.deepEqual(fams, [...fams].sort((a, b) => a - b), 'grouped by family in FAMILY_ORDER');

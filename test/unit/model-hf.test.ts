@@ -7,7 +7,6 @@ import { test, before } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/trainer/backend';
@@ -15,75 +14,12 @@ import { Rng } from '../../src/trainer/rng';
 import { Llama } from '../../src/trainer/model/llama';
 import { loadHfModel, readHfConfig } from '../../src/trainer/model/hf';
 import { readLlama2c, toHalfRopeLayout } from '../../src/trainer/model/llama2c';
+import { folder, llamaHf, maxDiff, rand, writeSafetensors, type Dtype, type T } from '../fixtures/hfFolder';
 
 const python = spawnSync('python3', ['--version']).status === 0;
 const BIN = path.resolve(__dirname, '../../../shared/models/stories260K/stories260K.bin');
 
 before(async () => { await initBackend('wasm'); });
-
-type Dtype = 'F32' | 'F16' | 'BF16';
-type T = { shape: number[]; data: Float32Array };
-
-/** float → IEEE half bits (round to nearest even; values here are small normals). */
-function toHalf(v: number): number {
-  const f = new Float32Array([v]), u = new Uint32Array(f.buffer)[0];
-  const sign = (u >>> 16) & 0x8000, exp = ((u >>> 23) & 0xff) - 127 + 15, mant = u & 0x7fffff;
-  if (exp <= 0) return sign; // flush tiny values to zero
-  if (exp >= 31) return sign | 0x7c00;
-  let h = sign | (exp << 10) | (mant >>> 13);
-  const rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && (h & 1))) h++;
-  return h;
-}
-
-/** safetensors as the format specifies it: u64 header length, JSON header, little-endian data. */
-function writeSafetensors(file: string, tensors: Record<string, T>, dtype: Dtype): void {
-  const size = dtype === 'F32' ? 4 : 2;
-  const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
-  let off = 0;
-  for (const [name, t] of Object.entries(tensors)) { header[name] = { dtype, shape: t.shape, data_offsets: [off, off + size * t.data.length] }; off += size * t.data.length; }
-  let json = JSON.stringify(header);
-  while (json.length % 8) json += ' ';
-  const buf = Buffer.alloc(8 + json.length + off);
-  buf.writeBigUInt64LE(BigInt(json.length), 0);
-  buf.write(json, 8, 'utf8');
-  let at = 8 + json.length;
-  for (const t of Object.values(tensors)) {
-    for (const v of t.data) {
-      if (dtype === 'F32') { buf.writeFloatLE(v, at); at += 4; }
-      else if (dtype === 'F16') { buf.writeUInt16LE(toHalf(v), at); at += 2; }
-      else { buf.writeUInt16LE(new Uint32Array(new Float32Array([v]).buffer)[0] >>> 16, at); at += 2; }
-    }
-  }
-  fs.writeFileSync(file, buf);
-}
-
-function rand(rng: Rng, shape: number[], scale = 0.2, offset = 0): T {
-  const n = shape.reduce((a, b) => a * b, 1);
-  return { shape, data: Float32Array.from({ length: n }, () => offset + scale * rng.normal()) };
-}
-
-/** A Hugging Face llama-layout checkpoint ([out, in] nn.Linear weights). */
-function llamaHf(c: { V: number; D: number; F: number; L: number; H: number; K: number; bias: boolean; tied: boolean }, seed: number): Record<string, T> {
-  const rng = new Rng(seed), hd = c.D / c.H;
-  const w: Record<string, T> = { 'model.embed_tokens.weight': rand(rng, [c.V, c.D], 0.5) };
-  for (let l = 0; l < c.L; l++) {
-    const p = `model.layers.${l}.`;
-    w[p + 'input_layernorm.weight'] = rand(rng, [c.D], 0.1, 1);
-    w[p + 'self_attn.q_proj.weight'] = rand(rng, [c.H * hd, c.D]);
-    w[p + 'self_attn.k_proj.weight'] = rand(rng, [c.K * hd, c.D]);
-    w[p + 'self_attn.v_proj.weight'] = rand(rng, [c.K * hd, c.D]);
-    if (c.bias) { w[p + 'self_attn.q_proj.bias'] = rand(rng, [c.H * hd]); w[p + 'self_attn.k_proj.bias'] = rand(rng, [c.K * hd]); w[p + 'self_attn.v_proj.bias'] = rand(rng, [c.K * hd]); }
-    w[p + 'self_attn.o_proj.weight'] = rand(rng, [c.D, c.H * hd]);
-    w[p + 'post_attention_layernorm.weight'] = rand(rng, [c.D], 0.1, 1);
-    w[p + 'mlp.gate_proj.weight'] = rand(rng, [c.F, c.D]);
-    w[p + 'mlp.up_proj.weight'] = rand(rng, [c.F, c.D]);
-    w[p + 'mlp.down_proj.weight'] = rand(rng, [c.D, c.F]);
-  }
-  w['model.norm.weight'] = rand(rng, [c.D], 0.1, 1);
-  if (!c.tied) w['lm_head.weight'] = rand(rng, [c.V, c.D]);
-  return w;
-}
 
 function gpt2Hf(c: { V: number; D: number; L: number; H: number; ctx: number }, seed: number): Record<string, T> {
   const rng = new Rng(seed), D = c.D;
@@ -103,27 +39,6 @@ function gpt2Hf(c: { V: number; D: number; L: number; H: number; ctx: number }, 
   }
   w['transformer.ln_f.weight'] = rand(rng, [D], 0.1, 1);
   w['transformer.ln_f.bias'] = rand(rng, [D], 0.05);
-  return w;
-}
-
-function folder(config: Record<string, unknown>, tensors: Record<string, T>, dtype: Dtype, shards = 1): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rllens-hf-'));
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
-  if (shards === 1) { writeSafetensors(path.join(dir, 'model.safetensors'), tensors, dtype); return dir; }
-  const names = Object.keys(tensors), per = Math.ceil(names.length / shards), weightMap: Record<string, string> = {};
-  for (let s = 0; s < shards; s++) {
-    const file = `model-${String(s + 1).padStart(5, '0')}-of-${String(shards).padStart(5, '0')}.safetensors`;
-    const part = Object.fromEntries(names.slice(s * per, (s + 1) * per).map((n) => [n, tensors[n]]));
-    for (const n of Object.keys(part)) weightMap[n] = file;
-    writeSafetensors(path.join(dir, file), part, dtype);
-  }
-  fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
-  return dir;
-}
-
-function maxDiff(a: number[][], b: number[][]): number {
-  let w = 0;
-  a.forEach((row, i) => row.forEach((v, j) => { w = Math.max(w, Math.abs(v - b[i][j])); }));
   return w;
 }
 

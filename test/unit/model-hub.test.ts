@@ -20,8 +20,8 @@ test('hub ids parse as huggingface_hub names them', () => {
   assert.deepEqual(parseHubId('hf:karpathy/tinyllamas/stories260K'), { repo: 'karpathy/tinyllamas', subfolder: 'stories260K', revision: 'main' });
   assert.deepEqual(parseHubId('hf:Qwen/Qwen2.5-0.5B@v1.0'), { repo: 'Qwen/Qwen2.5-0.5B', subfolder: '', revision: 'v1.0' });
   assert.equal(parseHubId('./models/stories260K'), undefined);
-  const e = hubEnv({ HF_HOME: '/h', HF_ENDPOINT: 'http://127.0.0.1:9/', HF_HUB_OFFLINE: '1' });
-  assert.deepEqual(e, { endpoint: 'http://127.0.0.1:9', cacheDir: '/h/hub', offline: true });
+  const e = hubEnv({ RL_LENS_MODELS: '', HF_HOME: '/h', HF_ENDPOINT: 'http://127.0.0.1:9/', HF_HUB_OFFLINE: '1' });
+  assert.deepEqual(e, { endpoint: 'http://127.0.0.1:9', cacheDir: '/h/hub', offline: true, mirrors: [] });
   assert.equal(hubEnv({ HF_HUB_CACHE: '/c', HF_HOME: '/h' }).cacheDir, '/c');
 });
 
@@ -29,7 +29,7 @@ test('download from a loopback HF_ENDPOINT into HF_HOME/hub, sha256 pins checked
   const srv = await hubServer();
   closers.push(srv.close);
   const home = tmpHome();
-  const env = hubEnv({ HF_HOME: home, HF_ENDPOINT: srv.url });
+  const env = hubEnv({ RL_LENS_MODELS: '', HF_HOME: home, HF_ENDPOINT: srv.url });
   const files = await hubFiles(STORIES260K.id, Object.keys(STORIES260K.files), { env, sha256: { ...STORIES260K.files } });
   const snap = path.join(repoCacheFolder(path.join(home, 'hub'), 'karpathy/tinyllamas'), 'snapshots', COMMIT, 'stories260K');
   assert.equal(files['stories260K.bin'], path.join(snap, 'stories260K.bin'));
@@ -52,11 +52,29 @@ test('clear messages: offline with an empty cache, unreachable hub, a hash that 
   const srv = await hubServer();
   closers.push(srv.close);
   const home = tmpHome();
-  await assert.rejects(hubFiles(STORIES260K.id, ['tok512.bin'], { env: hubEnv({ HF_HOME: home, HF_HUB_OFFLINE: '1' }) }),
+  await assert.rejects(hubFiles(STORIES260K.id, ['tok512.bin'], { env: hubEnv({ RL_LENS_MODELS: '', HF_HOME: home, HF_HUB_OFFLINE: '1' }) }),
     /HF_HUB_OFFLINE is set and tok512\.bin is not in the cache .*huggingface-cli download karpathy\/tinyllamas stories260K\/tok512\.bin/);
-  await assert.rejects(hubFiles(STORIES260K.id, ['tok512.bin'], { env: hubEnv({ HF_HOME: home, HF_ENDPOINT: 'http://127.0.0.1:9' }) }),
+  await assert.rejects(hubFiles(STORIES260K.id, ['tok512.bin'], { env: hubEnv({ RL_LENS_MODELS: '', HF_HOME: home, HF_ENDPOINT: 'http://127.0.0.1:9' }) }),
     /could not download tok512\.bin from http:\/\/127\.0\.0\.1:9 .* not cached/);
-  await assert.rejects(hubFiles(STORIES260K.id, ['tok512.bin'], { env: hubEnv({ HF_HOME: home, HF_ENDPOINT: srv.url }), sha256: { 'tok512.bin': '0'.repeat(64) } }),
+  await assert.rejects(hubFiles(STORIES260K.id, ['tok512.bin'], { env: hubEnv({ RL_LENS_MODELS: '', HF_HOME: home, HF_ENDPOINT: srv.url }), sha256: { 'tok512.bin': '0'.repeat(64) } }),
     new RegExp(`tok512\\.bin has sha256 ${STORIES260K.files['tok512.bin']}, but 0{64} is pinned`));
-  await assert.rejects(hubFiles(STORIES260K.id, ['nope.bin'], { env: hubEnv({ HF_HOME: home, HF_ENDPOINT: srv.url }) }), /could not download nope\.bin/);
+  await assert.rejects(hubFiles(STORIES260K.id, ['nope.bin'], { env: hubEnv({ RL_LENS_MODELS: '', HF_HOME: home, HF_ENDPOINT: srv.url }) }), /could not download nope\.bin/);
+});
+
+test('local copies of hub repos (RL_LENS_MODELS): found as <dir>/<subfolder> or <dir>/<owner>/<repo>/<subfolder>, after the cache, pins still checked', { skip }, async () => {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'rllens-mirror-'));
+  const models = MODELS;
+  const S260 = path.join(MODELS, 'stories260K');
+  const env = hubEnv({ RL_LENS_MODELS: models, HF_HOME: home, HF_ENDPOINT: 'http://127.0.0.1:9' });
+  assert.deepEqual(env.mirrors, [models]);
+  const got = await hubFiles(STORIES260K.id, ['tok512.bin'], { env, sha256: { 'tok512.bin': STORIES260K.files['tok512.bin'] } });
+  assert.equal(got['tok512.bin'], path.join(S260, 'tok512.bin'), 'no download: the local copy itself');
+  // the owner/repo/subfolder layout
+  const nested = fs.mkdtempSync(path.join(os.tmpdir(), 'rllens-mirror2-'));
+  fs.mkdirSync(path.join(nested, 'karpathy', 'tinyllamas', 'stories260K'), { recursive: true });
+  fs.symlinkSync(path.join(S260, 'tok512.bin'), path.join(nested, 'karpathy', 'tinyllamas', 'stories260K', 'tok512.bin'));
+  const got2 = await hubFiles(STORIES260K.id, ['tok512.bin'], { env: hubEnv({ RL_LENS_MODELS: nested, HF_HOME: home, HF_HUB_OFFLINE: '1' }) });
+  assert.equal(got2['tok512.bin'], path.join(nested, 'karpathy', 'tinyllamas', 'stories260K', 'tok512.bin'));
+  // a local copy that is another version fails its pin, naming both hashes
+  await assert.rejects(hubFiles(STORIES260K.id, ['tok512.bin'], { env, sha256: { 'tok512.bin': 'f'.repeat(64) } }), /tok512\.bin has sha256 037cb335.*but f{64} is pinned/);
 });

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { resolveConfig } from '../../src/trainer/config';
 import '../../src/trainer/plugins'; // the entry point registers the algorithms (config.ts imports none)
 import { runTraining } from '../../src/trainer/engine';
-import { loadCheckpoint } from '../../src/trainer/checkpoint';
+import { loadCharCheckpoint } from '../../src/trainer/checkpoint';
 import { createTask } from '../../src/trainer/tasks';
 import { withLearnedReward } from '../../src/trainer/preference/rewardModel';
 import { hiddenScore } from '../../src/trainer/preference/data';
@@ -69,8 +69,8 @@ test('reward_model run → checkpoint with a scalar head → learned reward on t
   assert.equal(r.status, 'completed', r.error);
   const ckDir = listCheckpoints(out).map((c) => c.dir).find((p) => /final/.test(p))!;
   const task = createTask('arithmetic', { difficulty: 1 });
-  const load = (d: string) => { const c = loadCheckpoint(d, { trainable: false }); return { model: c.model, tokenizer: c.tokenizer }; };
-  assert.equal(loadCheckpoint(ckDir).model.config.valueHead, true);
+  const load = (d: string) => { const c = loadCharCheckpoint(d, { trainable: false }); return { model: c.model, tokenizer: c.tokenizer }; };
+  assert.equal(loadCharCheckpoint(ckDir).model.config.valueHead, true);
   const w = withLearnedReward(task, { type: 'model', checkpoint: ckDir, weight: 2 }, { loadCheckpoint: load, hiddenScore });
   const ex = { id: '2+3=', prompt: '2+3=', answer: '5', difficulty: 1 };
   const a = w.task.reward(ex, '5', true), b = w.task.reward(ex, '5555', true);

@@ -14,7 +14,7 @@ import { readEvals, readMetrics } from '../../src/runio/reader';
 
 test('SFT on arithmetic lowers the loss and raises pass@1 on held-out prompts', async () => {
   const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rllens-sft-')), 'run');
-  const cfg = resolveConfig(deepMerge(PRESETS.default(), {
+  const cfg = resolveConfig(deepMerge(PRESETS["sft-arithmetic-quick"](), {
     backend: 'wasm', train: { steps: 120 }, eval: { every: 120, numPrompts: 32, samplesPerPrompt: 4, k: [1, 4] },
     rollouts: { every: 0 }, checkpoint: { every: 0 },
   }));

@@ -80,10 +80,13 @@ export function checkLength(input: DoctorInput, th: Thresholds): Finding[] {
         ? `${n === 1 ? `the only logged point of ${tr.name} (step ${tr.series.steps[0]})` : `the lowest of all ${n} logged points of ${tr.name}`}: too few points for the usual median of ${th.windowMin}`
         : `median of the last ${w} points of ${tr.name}`;
       const since = cur && !short ? ` Above ${pct(th.length.truncWarn)} since step ${cur.start} (rolling median of ${k} points; peak ${pct(cur.peak.value)} at step ${cur.peak.step}).` : '';
+      // a task that judges completions on their text and cuts them at the length limit by design (RL Lens's stories
+      // tasks: config.derived.eosRequired false) makes truncation a fact of the setup, not a fault: say so, as info
+      const byDesign = (input.config?.derived as { eosRequired?: boolean } | undefined)?.eosRequired === false;
       out.push({
-        ...finding('length', 'truncation', recent > th.length.truncError ? 'error' : 'warning', 'Responses truncated at max length',
+        ...finding('length', 'truncation', byDesign ? 'info' : recent > th.length.truncError ? 'error' : 'warning', byDesign ? 'Responses cut at max length (by the task\'s design)' : 'Responses truncated at max length',
           `${pct(recent)} of responses hit the maximum length without EOS (${where}; warning above ${pct(th.length.truncWarn)}, error above ${pct(th.length.truncError)}).${since} `
-          + 'Truncated answers are scored as if complete, which injects reward noise.',
+          + (byDesign ? 'This run\'s task scores completions on their text whether or not they end (config.derived.eosRequired is false), so the cut is expected; it still bounds what the reward can see.' : 'Truncated answers are scored as if complete, which injects reward noise.'),
           [from, tr.series.steps[n - 1]],
           { metrics: [tr.name], steps: cur ? [cur.start, cur.peak.step] : undefined, values: { truncatedShare: recent, points: n, ...(cur ? { since: cur.start } : {}) }, samples: last ? last.samples.filter((x) => x.truncated).slice(0, 8).map((x) => ({ step: last.step, sample: x.index })) : undefined },
           'Raise max new tokens, or apply DAPO overlong filtering (mask truncated samples out of the loss) / soft overlong punishment (L_max, L_cache); add a length penalty if lengths are drifting up.'),

@@ -15,8 +15,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, hashString } from '../rng';
-import { embed, gelu, layerNorm, linear, mm, oneHotF32 } from './ops';
+import { embed, gelu, layerNorm, linear, mm } from './ops';
 import { responseLogprobs, tokenLogprobs } from './logprobs';
+import { attention } from './attention';
 import { ModelWeights, type WeightInit, type Weights } from './weights';
 import type { ForwardOptions, ForwardResult, KVCache, TokenLogprobOptions, TokenLogprobResult } from './types';
 
@@ -140,22 +141,10 @@ export class GPT extends ModelWeights {
       const pos = tf.slice(this.w('wpe.weight'), [0, 0], [T, D]);
       return tf.reshape(tf.add(tf.reshape(tok, [B, T, D]), pos), [B * T, D]);
     }
-    const pos = mm(oneHotF32(tf.reshape(positions, [B * T]) as tf.Tensor1D, this.config.contextLength), this.w('wpe.weight'));
+    const pos = embed(tf.reshape(positions, [B * T]) as tf.Tensor1D, this.w('wpe.weight') as tf.Tensor2D);
     return tf.add(tok, pos) as tf.Tensor2D;
   }
 
-
-  /**
-   * Multi-head attention core. q [B·H, Tq, hd], kT [B·H, hd, Tk], v [B·H, Tk, hd], bias broadcastable to [B, H, Tq, Tk].
-   * softmax(q·kᵀ/√hd + bias)·v → [B·H, Tq, hd]
-   */
-  private attend(q: tf.Tensor, kT: tf.Tensor, v: tf.Tensor, bias: tf.Tensor | undefined, B: number): tf.Tensor {
-    const H = this.config.nHeads, hd = this.config.dModel / H;
-    const Tq = q.shape[1]!, Tk = kT.shape[2]!;
-    let s = tf.mul(mm(q, kT), 1 / Math.sqrt(hd));
-    if (bias) s = tf.reshape(tf.add(tf.reshape(s, [B, H, Tq, Tk]), bias), [B * H, Tq, Tk]);
-    return mm(tf.softmax(s), v);
-  }
 
   /** One pre-LN block on x [B·T, D]; returns the new x and this layer's keys/values (for the cache). */
   private block(l: number, x: tf.Tensor2D, B: number, T: number, bias: tf.Tensor | undefined, past?: { k: tf.Tensor3D; v: tf.Tensor3D }, keepKV = false): { x: tf.Tensor2D; k?: tf.Tensor3D; v: tf.Tensor3D } {
@@ -166,28 +155,17 @@ export class GPT extends ModelWeights {
     const W = this.w(p + 'attn.c_attn.weight'), Wb = this.w(p + 'attn.c_attn.bias');
     const part = (i: number) => linear(h1, tf.slice(W, [0, i * D], [D, D]) as tf.Tensor2D, tf.slice(Wb, [i * D], [D]) as tf.Tensor1D);
     const q2 = part(0), k2 = part(1), v2 = part(2);
-    const q = tf.reshape(tf.transpose(tf.reshape(q2, [B, T, H, hd]), [0, 2, 1, 3]), [B * H, T, hd]);
-    let v = tf.reshape(tf.transpose(tf.reshape(v2, [B, T, H, hd]), [0, 2, 1, 3]), [B * H, T, hd]) as tf.Tensor3D;
-    let k: tf.Tensor3D | undefined;
-    let kT: tf.Tensor;
-    if (past || keepKV) {
-      k = tf.reshape(tf.transpose(tf.reshape(k2, [B, T, H, hd]), [0, 2, 1, 3]), [B * H, T, hd]) as tf.Tensor3D;
-      if (past) {
-        k = tf.concat([past.k, k], 1);
-        v = tf.concat([past.v, v], 1);
-      }
-      kT = tf.transpose(k, [0, 2, 1]);
-    } else {
-      // training / full forward: straight to [B·H, hd, T]
-      kT = tf.reshape(tf.transpose(tf.reshape(k2, [B, T, H, hd]), [0, 2, 3, 1]), [B * H, hd, T]);
-    }
-    const a = this.attend(q, kT, v, bias, B);
-    const a2 = tf.reshape(tf.transpose(tf.reshape(a, [B, H, T, hd]), [0, 2, 1, 3]), [B * T, D]) as tf.Tensor2D;
+    // attention.ts: heads read in place ([B, T, H, hd] queries, [B, T, D] keys / values: no head transposes); fused
+    // on wasm / cpu. The KV cache holds k, v as [B, Tc, D].
+    const q = tf.reshape(q2, [B, T, H, hd]) as tf.Tensor4D;
+    let k = tf.reshape(k2, [B, T, D]) as tf.Tensor3D, v = tf.reshape(v2, [B, T, D]) as tf.Tensor3D;
+    if (past) { k = tf.concat([past.k, k], 1); v = tf.concat([past.v, v], 1); }
+    const a2 = attention(q, k, v, bias, H, 1 / Math.sqrt(hd), past);
     const x1 = tf.add(x, linear(a2, this.w(p + 'attn.c_proj.weight') as tf.Tensor2D, this.w(p + 'attn.c_proj.bias') as tf.Tensor1D)) as tf.Tensor2D;
     const h2 = layerNorm(x1, this.w(p + 'ln_2.weight') as tf.Tensor1D, this.w(p + 'ln_2.bias') as tf.Tensor1D, c.layerNormEps) as tf.Tensor2D;
     const f = gelu(linear(h2, this.w(p + 'mlp.c_fc.weight') as tf.Tensor2D, this.w(p + 'mlp.c_fc.bias') as tf.Tensor1D)) as tf.Tensor2D;
     const x2 = tf.add(x1, linear(f, this.w(p + 'mlp.c_proj.weight') as tf.Tensor2D, this.w(p + 'mlp.c_proj.bias') as tf.Tensor1D)) as tf.Tensor2D;
-    return { x: x2, k, v };
+    return { x: x2, k: past || keepKV ? k : undefined, v };
   }
 
   /** Final LayerNorm + heads on h [N, D]. */

@@ -10,8 +10,10 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { isLittleEndian, swap32 } from '../../runio/writer';
 import { GPT, type GPTConfig } from './gpt';
 import { Llama, type LlamaConfig, type LlamaWeights } from './llama';
+import { permuteForHalfRope } from './llama2c';
 import { transpose2d, type Weights } from './weights';
 
 
@@ -50,6 +52,40 @@ export function readSafetensors(file: string, only?: Set<string>): Weights {
     else if (info.dtype === 'F16') for (let i = 0; i < count; i++) data[i] = f16(buf.readUInt16LE(at + 2 * i));
     else { const tmp = new DataView(new ArrayBuffer(4)); for (let i = 0; i < count; i++) { tmp.setUint32(0, buf.readUInt16LE(at + 2 * i) << 16, true); data[i] = tmp.getFloat32(0, true); } }
     out[name] = { shape: info.shape.slice(), data };
+  }
+  return out;
+}
+
+/**
+ * Tensors → safetensors bytes, every tensor F32 (the format: u64 little-endian header length, JSON header padded with
+ * spaces to a multiple of 8, then the little-endian data back to back in header order). What `export` and the LoRA
+ * adapter files (lora.ts) are written with; readSafetensors reads it back.
+ */
+export function encodeSafetensors(weights: Weights, metadata: Record<string, string> = {}): Uint8Array {
+  const names = Object.keys(weights);
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  let off = 0;
+  for (const name of names) {
+    const w = weights[name];
+    const n = w.shape.reduce((a, b) => a * b, 1);
+    if (n !== w.data.length) throw new Error(`safetensors: ${name} has ${w.data.length} values but shape [${w.shape}]`);
+    header[name] = { dtype: 'F32', shape: w.shape, data_offsets: [off, off + 4 * n] };
+    off += 4 * n;
+  }
+  let json = JSON.stringify(header);
+  while ((8 + Buffer.byteLength(json)) % 8 !== 0) json += ' ';
+  const hbytes = Buffer.from(json, 'utf8');
+  const out = new Uint8Array(8 + hbytes.length + off);
+  const dv = new DataView(out.buffer);
+  dv.setBigUint64(0, BigInt(hbytes.length), true);
+  out.set(hbytes, 8);
+  let at = 8 + hbytes.length;
+  for (const name of names) {
+    const d = weights[name].data;
+    const bytes = new Uint8Array(d.buffer, d.byteOffset, d.byteLength).slice();
+    if (!isLittleEndian()) swap32(bytes);
+    out.set(bytes, at);
+    at += bytes.length;
   }
   return out;
 }
@@ -151,6 +187,36 @@ export function llamaWeightsFromHf(cfg: Required<LlamaConfig>, hf: Weights, dir:
     w[name] = /_proj\.weight$|^lm_head\.weight$/.test(name) ? transpose2(t) : t;
   }
   return w;
+}
+
+/**
+ * Llama weights → Hugging Face llama-layout tensors (the inverse of llamaWeightsFromHf): linear weights [in, out] →
+ * nn.Linear's [out, in]; an interleaved-RoPE model (llama2.c) has its q / k projections permuted to rotate-half
+ * (permuteForHalfRope, as HF's conversion script); lm_head only when untied; the value head is not part of the model.
+ */
+export function llamaWeightsToHf(cfg: Required<LlamaConfig>, w: LlamaWeights): Weights {
+  const out: Weights = {};
+  for (const [name] of Llama.shapes(cfg)) {
+    if (name.startsWith('value_head.')) continue;
+    let t = w[name];
+    if (!t) throw new Error(`llama: tensor ${name} missing`);
+    if (cfg.ropeLayout === 'interleaved' && /self_attn\.[qk]_proj\.(weight|bias)$/.test(name)) {
+      const heads = name.includes('q_proj') ? cfg.nHeads : cfg.nKvHeads;
+      t = t.shape.length === 2 ? permuteForHalfRope(t, heads) : { shape: t.shape, data: permuteForHalfRope({ shape: [1, t.shape[0]], data: t.data }, heads).data };
+    }
+    out[name] = /_proj\.weight$|^lm_head\.weight$/.test(name) ? transpose2(t) : t;
+  }
+  return out;
+}
+
+/** The `config.json` of a Llama in Hugging Face's layout: the fields readHfConfig reads (model_type llama, rotate-half). */
+export function llamaHfConfig(cfg: Required<LlamaConfig>): Record<string, unknown> {
+  return {
+    architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: cfg.vocabSize, hidden_size: cfg.dModel, intermediate_size: cfg.hiddenDim,
+    num_hidden_layers: cfg.nLayers, num_attention_heads: cfg.nHeads, num_key_value_heads: cfg.nKvHeads, max_position_embeddings: cfg.contextLength,
+    rms_norm_eps: cfg.rmsNormEps, rope_theta: cfg.ropeTheta, rope_scaling: null, hidden_act: 'silu', attention_bias: cfg.qkvBias, mlp_bias: false,
+    tie_word_embeddings: cfg.tieEmbeddings, torch_dtype: 'float32',
+  };
 }
 
 /** HF GPT-2 tensors (optionally prefixed `transformer.`) → GPT weights; `lm_head.weight` = wteᵀ (GPT-2 ties them). */

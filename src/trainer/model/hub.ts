@@ -22,7 +22,13 @@ export function parseHubId(spec: string): HubId | undefined {
   return { repo: m[1], subfolder: m[2].replace(/^\//, ''), revision: m[3] ?? 'main' };
 }
 
-export interface HubEnv { endpoint: string; cacheDir: string; offline: boolean }
+export interface HubEnv {
+  endpoint: string;
+  cacheDir: string;
+  offline: boolean;
+  /** folders with local copies of hub repos (modelMirrors), searched after the cache, before downloading */
+  mirrors?: string[];
+}
 
 export function hubEnv(env: NodeJS.ProcessEnv = process.env): HubEnv {
   const home = env.HF_HOME ?? path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'huggingface');
@@ -30,6 +36,7 @@ export function hubEnv(env: NodeJS.ProcessEnv = process.env): HubEnv {
     endpoint: (env.HF_ENDPOINT ?? 'https://huggingface.co').replace(/\/+$/, ''),
     cacheDir: env.HF_HUB_CACHE ?? path.join(home, 'hub'),
     offline: /^(1|true|yes|on)$/i.test(env.HF_HUB_OFFLINE ?? ''),
+    mirrors: modelMirrors(env),
   };
 }
 
@@ -71,11 +78,14 @@ export async function hubFiles(spec: string, files: string[], opts: { sha256?: R
   const howTo = (file: string) => `download ${id.repo} ${[id.subfolder, file].filter(Boolean).join('/')} (e.g. \`huggingface-cli download ${id.repo} ${[id.subfolder, file].filter(Boolean).join('/')}${id.revision !== 'main' ? ` --revision ${id.revision}` : ''}\`) into the Hugging Face cache ${env.cacheDir}, or put the files in a folder and give its path instead of ${spec}`;
   for (const file of files) {
     const cached = cachedFile(env, id, file);
+    const local = cached ?? mirrorFile(id, file, env.mirrors ?? []);
     if (env.offline) {
-      if (!cached) throw new Error(`${spec}: HF_HUB_OFFLINE is set and ${file} is not in the cache (${repoCacheFolder(env.cacheDir, id.repo)}): ${howTo(file)}`);
-      out[file] = cached;
+      if (!local) throw new Error(`${spec}: HF_HUB_OFFLINE is set and ${file} is not in the cache (${repoCacheFolder(env.cacheDir, id.repo)}): ${howTo(file)}`);
+      out[file] = local;
       continue;
     }
+    if (!cached && local) { out[file] = local; continue; } // a local copy (modelMirrors): no download
+
     // the client logs "Downloading …" with console.debug, i.e. on stdout, where `--events stdout` allows only JSON events
     const debug = console.debug;
     console.debug = () => undefined;
@@ -97,6 +107,33 @@ export async function hubFiles(spec: string, files: string[], opts: { sha256?: R
   }
   if (opts.sha256) checkPins(out, opts.sha256, spec);
   return out;
+}
+
+/**
+ * Folders holding local copies of hub repos, searched after the Hugging Face cache and before any download:
+ * RL_LENS_MODELS (a path list), else `../shared/models` beside the extension's (or checkout's) folder, where this
+ * project's machines keep the models they may not download. A copy is found as `<folder>/<owner>/<repo>/<subfolder>`
+ * or `<folder>/<subfolder or repo>`; pinned files are still checked against their sha256.
+ */
+export function modelMirrors(env: NodeJS.ProcessEnv = process.env): string[] {
+  if (env.RL_LENS_MODELS !== undefined) return env.RL_LENS_MODELS.split(path.delimiter).filter(Boolean);
+  let dir = __dirname;
+  for (let i = 0; i < 6; i++) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return [path.resolve(dir, '..', 'shared', 'models')];
+    dir = path.dirname(dir);
+  }
+  return [];
+}
+
+function mirrorFile(id: HubId, file: string, mirrors: string[]): string | undefined {
+  const [owner, name] = id.repo.split('/');
+  for (const m of mirrors) {
+    for (const base of [path.join(m, owner, name, id.subfolder), path.join(m, id.subfolder || name)]) {
+      const f = path.join(base, file);
+      if (fs.existsSync(f)) return f;
+    }
+  }
+  return undefined;
 }
 
 /** stories260K as the default run pins it (karpathy/tinyllamas; the hashes published there). */

@@ -20,11 +20,15 @@
  * K = nKvHeads, hd = D/H, F = hiddenDim, V = vocabSize.
  *
  * Padding: as GPT (gpt.ts): LEFT-padded batches pass `attentionMask` [B,T]; positions are cumsum(mask) − 1.
+ *
+ * Adapters: `forwardWith` / `prefillWith` / `decodeStepWith` add a `LinearAdapter`'s term to the block's linear layers
+ * (LoRA: lora.ts, which keeps this model frozen and runs it with and without its adapters).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, hashString } from '../rng';
-import { embed, linear, mm, oneHotF32, swapLast } from './ops';
+import { embed, linear, mm, swapLast } from './ops';
 import { responseLogprobs, tokenLogprobs } from './logprobs';
+import { attention } from './attention';
 import { ModelWeights, type WeightInit, type Weights } from './weights';
 import type { ForwardOptions, ForwardResult, KVCache, TokenLogprobOptions, TokenLogprobResult } from './types';
 
@@ -57,6 +61,24 @@ export interface LlamaConfig {
 
 export type LlamaWeights = Weights;
 
+/** The linear layers of a Llama block, by Hugging Face module name (what PEFT's `target_modules` name). */
+export const LLAMA_LINEAR_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
+export type LlamaLinearModule = (typeof LLAMA_LINEAR_MODULES)[number];
+
+/** Where a block's linear layer sits: `self_attn.q_proj`, ..., `mlp.down_proj` (weight `model.layers.<l>.<path>.weight`). */
+export function llamaModulePath(m: LlamaLinearModule): string {
+  return (m === 'gate_proj' || m === 'up_proj' || m === 'down_proj' ? 'mlp.' : 'self_attn.') + m;
+}
+
+/**
+ * Something added to the output of a block's linear layers: y = x·W (+ b) + delta(layer, module, x). LoRA (lora.ts)
+ * is one; `undefined` from `delta` (or no adapter at all) leaves the layer as it is. Called inside the forward pass,
+ * so whatever it computes is part of the gradient and of the caller's tf.tidy.
+ */
+export interface LinearAdapter {
+  delta(layer: number, module: LlamaLinearModule, x: tf.Tensor2D): tf.Tensor2D | undefined;
+}
+
 /** RMSNorm (Zhang & Sennrich 2019, eq. 4): x / √(mean(x²) + ε) · g, over the last axis. x [..., D], g [D]. */
 export function rmsNorm(x: tf.Tensor, g: tf.Tensor1D, eps: number): tf.Tensor {
   const ms = tf.mean(tf.square(x), -1, true);
@@ -69,22 +91,38 @@ export function silu(x: tf.Tensor): tf.Tensor {
 }
 
 /**
- * Rotary position embedding (Su et al. 2021, eq. 34) on x [B, T, heads, hd] with cos, sin [B, T, 1, hd/2]:
- * each rotated pair (a, b) becomes (a·cos − b·sin, a·sin + b·cos).
+ * The rotation partner of every coordinate as a signed permutation R [hd, hd]: (x·R) puts −b where a pair (a, b) has a
+ * and a where it has b. Pairs are (2i, 2i+1) for 'interleaved', (i, i + hd/2) for 'half'.
+ */
+const ropeRotations = new Map<string, Float32Array>();
+function ropeRotation(hd: number, layout: 'interleaved' | 'half'): Float32Array {
+  const key = `${hd}/${layout}`;
+  let r = ropeRotations.get(key);
+  if (!r) {
+    r = new Float32Array(hd * hd);
+    const half = hd / 2;
+    for (let i = 0; i < half; i++) {
+      const a = layout === 'half' ? i : 2 * i, b = layout === 'half' ? i + half : 2 * i + 1;
+      r[b * hd + a] = -1; // out[a] = −x[b]
+      r[a * hd + b] = 1; //  out[b] = x[a]
+    }
+    ropeRotations.set(key, r);
+  }
+  return r;
+}
+
+/**
+ * Rotary position embedding (Su et al. 2021, eq. 34) on x [B, T, heads, hd] with cos, sin [B or 1, T, 1, hd] (each
+ * pair's cos / sin at both of its coordinates): each rotated pair (a, b) becomes (a·cos − b·sin, a·sin + b·cos),
+ * computed as x·cos + (x·R)·sin with R the signed permutation above (one small matMul; exact: R has one ±1 per column).
+ * No strided slices: tfjs-backend-wasm copies strided Slice / Pack element by element in JS, which made RoPE the
+ * largest cost of a stories260K step.
  */
 export function applyRope(x: tf.Tensor4D, cos: tf.Tensor, sin: tf.Tensor, layout: 'interleaved' | 'half'): tf.Tensor4D {
   const [B, T, Hh, hd] = x.shape;
-  const half = hd / 2;
-  if (layout === 'half') {
-    const a = tf.slice(x, [0, 0, 0, 0], [B, T, Hh, half]);
-    const b = tf.slice(x, [0, 0, 0, half], [B, T, Hh, half]);
-    return tf.concat([tf.sub(tf.mul(a, cos), tf.mul(b, sin)), tf.add(tf.mul(a, sin), tf.mul(b, cos))], 3) as tf.Tensor4D;
-  }
-  const r = tf.reshape(x, [B, T, Hh, half, 2]);
-  const a = tf.reshape(tf.slice(r, [0, 0, 0, 0, 0], [B, T, Hh, half, 1]), [B, T, Hh, half]);
-  const b = tf.reshape(tf.slice(r, [0, 0, 0, 0, 1], [B, T, Hh, half, 1]), [B, T, Hh, half]);
-  const ra = tf.sub(tf.mul(a, cos), tf.mul(b, sin)), rb = tf.add(tf.mul(a, sin), tf.mul(b, cos));
-  return tf.reshape(tf.stack([ra, rb], 4), [B, T, Hh, hd]) as tf.Tensor4D;
+  const rot = tf.tensor2d(ropeRotation(hd, layout), [hd, hd]);
+  const xr = tf.reshape(mm(tf.reshape(x, [B * T * Hh, hd]), rot), [B, T, Hh, hd]);
+  return tf.add(tf.mul(x, cos), tf.mul(xr, sin)) as tf.Tensor4D;
 }
 
 /** Grouped-query attention: each of the K key/value heads serves H/K consecutive query heads (HF repeat_kv). [B,T,K,hd] → [B,T,H,hd]. */
@@ -108,14 +146,23 @@ export class Llama extends ModelWeights {
     this.config = c;
   }
 
-  /** Rotary tables cos, sin [contextLength, hd/2] (constants, not trained; made on first use). */
-  private get ropeTable(): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
-    const c = this.config;
-    const t = () => Llama.ropeTables(c);
-    return {
-      cos: this.constant('ropeCos', () => { const x = t(); return tf.tensor2d(x.cos, [c.contextLength, x.half]); }),
-      sin: this.constant('ropeSin', () => { const x = t(); return tf.tensor2d(x.sin, [c.contextLength, x.half]); }),
-    };
+  /** Rotary tables cos, sin [contextLength, hd], each pair's value at both its coordinates (host arrays, made on first use). */
+  private ropeHost?: { cos: Float32Array; sin: Float32Array };
+  private get ropeTable(): { cos: Float32Array; sin: Float32Array } {
+    if (!this.ropeHost) {
+      const c = this.config, hd = c.dModel / c.nHeads;
+      const t = Llama.ropeTables(c);
+      const cos = new Float32Array(c.contextLength * hd), sin = new Float32Array(c.contextLength * hd);
+      for (let p = 0; p < c.contextLength; p++) {
+        for (let i = 0; i < t.half; i++) {
+          const a = c.ropeLayout === 'half' ? i : 2 * i, b = c.ropeLayout === 'half' ? i + t.half : 2 * i + 1;
+          cos[p * hd + a] = cos[p * hd + b] = t.cos[p * t.half + i];
+          sin[p * hd + a] = sin[p * hd + b] = t.sin[p * t.half + i];
+        }
+      }
+      this.ropeHost = { cos, sin };
+    }
+    return this.ropeHost;
   }
 
   static fullConfig(config: LlamaConfig): Required<LlamaConfig> {
@@ -212,13 +259,27 @@ export class Llama extends ModelWeights {
     return T === this.config.contextLength ? full : tf.slice(full, [0, 0], [T, T]);
   }
 
-  /** cos, sin [B, T, 1, hd/2] for int32 positions [B, T] (one-hot rows of the constant tables: no gather). */
+  /**
+   * cos, sin [B, T, 1, hd] for int32 positions [B, T], copied from the host tables (positions are small host data; no
+   * gather, no one-hot product). When every row has the same positions (no left padding): [1, T, 1, hd], broadcast.
+   */
   private rope(positions: tf.Tensor2D): { cos: tf.Tensor; sin: tf.Tensor } {
     const [B, T] = positions.shape;
-    const { cos, sin } = this.ropeTable;
-    const half = cos.shape[1];
-    const oh = oneHotF32(tf.reshape(positions, [B * T]) as tf.Tensor1D, this.config.contextLength);
-    return { cos: tf.reshape(mm(oh, cos), [B, T, 1, half]), sin: tf.reshape(mm(oh, sin), [B, T, 1, half]) };
+    const hd = this.config.dModel / this.config.nHeads;
+    const pos = positions.dataSync();
+    let same = true;
+    for (let i = T; i < B * T && same; i++) same = pos[i] === pos[i % T];
+    const rows = same ? 1 : B;
+    const tab = this.ropeTable;
+    const cos = new Float32Array(rows * T * hd), sin = new Float32Array(rows * T * hd);
+    for (let r = 0; r < rows * T; r++) {
+      const p = pos[r];
+      if (p < 0) continue; // left padding (position −1): zeros, as a one-hot row of −1 gave
+      if (p >= this.config.contextLength) throw new Error(`llama: position ${p} exceeds contextLength ${this.config.contextLength}`);
+      cos.set(tab.cos.subarray(p * hd, (p + 1) * hd), r * hd);
+      sin.set(tab.sin.subarray(p * hd, (p + 1) * hd), r * hd);
+    }
+    return { cos: tf.tensor4d(cos, [rows, T, 1, hd]), sin: tf.tensor4d(sin, [rows, T, 1, hd]) };
   }
 
   private static defaultPositions(B: number, T: number, offset = 0): tf.Tensor2D {
@@ -226,31 +287,32 @@ export class Llama extends ModelWeights {
   }
 
   /**
-   * One block on x [B·T, D] at rotary tables cos/sin [B,T,1,hd/2]; with `past` (KV cache, keys after RoPE, already
-   * repeated to H heads: [B·H, Tc, hd]) attends over past + new keys. Returns new x and this step's k, v [B·H, T(+Tc), hd].
+   * One block on x [B·T, D] at rotary tables cos/sin [B or 1,T,1,hd]; with `past` (KV cache, keys after RoPE, one per
+   * key/value head: [B, Tc, K·hd]) attends over past + new keys. Returns new x and this step's k, v [B, T(+Tc), K·hd].
    */
-  private block(l: number, x: tf.Tensor2D, B: number, T: number, rope: { cos: tf.Tensor; sin: tf.Tensor }, bias: tf.Tensor | undefined, past?: { k: tf.Tensor3D; v: tf.Tensor3D }): { x: tf.Tensor2D; k: tf.Tensor3D; v: tf.Tensor3D } {
+  private block(l: number, x: tf.Tensor2D, B: number, T: number, rope: { cos: tf.Tensor; sin: tf.Tensor }, bias: tf.Tensor | undefined, adapter: LinearAdapter | undefined, past?: { k: tf.Tensor3D; v: tf.Tensor3D }): { x: tf.Tensor2D; k: tf.Tensor3D; v: tf.Tensor3D } {
     const c = this.config, D = c.dModel, H = c.nHeads, K = c.nKvHeads, hd = D / H, p = `model.layers.${l}.`;
-    const b = (n: string) => (c.qkvBias ? (this.w(p + n) as tf.Tensor1D) : undefined);
+    // a linear layer x·W (+ b), plus the adapter's term when there is one
+    const proj = (m: LlamaLinearModule, input: tf.Tensor2D): tf.Tensor2D => {
+      const path = p + llamaModulePath(m);
+      const y = linear(input, this.w(path + '.weight') as tf.Tensor2D, c.qkvBias && (m === 'q_proj' || m === 'k_proj' || m === 'v_proj') ? (this.w(path + '.bias') as tf.Tensor1D) : undefined);
+      const d = adapter?.delta(l, m, input);
+      return d ? (tf.add(y, d) as tf.Tensor2D) : y;
+    };
     // attention: n1 = RMSNorm(x); q, k, v projections; RoPE on q and k; GQA
     const n1 = rmsNorm(x, this.w(p + 'input_layernorm.weight') as tf.Tensor1D, c.rmsNormEps) as tf.Tensor2D;
-    const q = applyRope(tf.reshape(linear(n1, this.w(p + 'self_attn.q_proj.weight') as tf.Tensor2D, b('self_attn.q_proj.bias')), [B, T, H, hd]), rope.cos, rope.sin, c.ropeLayout);
-    const k = applyRope(tf.reshape(linear(n1, this.w(p + 'self_attn.k_proj.weight') as tf.Tensor2D, b('self_attn.k_proj.bias')), [B, T, K, hd]), rope.cos, rope.sin, c.ropeLayout);
-    const v = tf.reshape(linear(n1, this.w(p + 'self_attn.v_proj.weight') as tf.Tensor2D, b('self_attn.v_proj.bias')), [B, T, K, hd]) as tf.Tensor4D;
-    const heads = (t: tf.Tensor4D) => tf.reshape(tf.transpose(repeatKv(t, H / K), [0, 2, 1, 3]), [B * H, T, hd]) as tf.Tensor3D;
-    const qh = tf.reshape(tf.transpose(q, [0, 2, 1, 3]), [B * H, T, hd]);
-    let kh = heads(k), vh = heads(v);
+    const q = applyRope(tf.reshape(proj('q_proj', n1), [B, T, H, hd]), rope.cos, rope.sin, c.ropeLayout);
+    const k = applyRope(tf.reshape(proj('k_proj', n1), [B, T, K, hd]), rope.cos, rope.sin, c.ropeLayout);
+    const v = tf.reshape(proj('v_proj', n1), [B, T, K, hd]) as tf.Tensor4D;
+    // attention.ts: GQA without repeating k / v, no head transposes; fused on wasm / cpu
+    let kh = tf.reshape(k, [B, T, K * hd]) as tf.Tensor3D, vh = tf.reshape(v, [B, T, K * hd]) as tf.Tensor3D;
     if (past) { kh = tf.concat([past.k, kh], 1); vh = tf.concat([past.v, vh], 1); }
-    const Tk = kh.shape[1];
-    let s = tf.mul(mm(qh, swapLast(kh)), 1 / Math.sqrt(hd)); // [B·H, T, Tk]
-    if (bias) s = tf.reshape(tf.add(tf.reshape(s, [B, H, T, Tk]), bias), [B * H, T, Tk]);
-    const a = mm(tf.softmax(s), vh);
-    const a2 = tf.reshape(tf.transpose(tf.reshape(a, [B, H, T, hd]), [0, 2, 1, 3]), [B * T, H * hd]) as tf.Tensor2D;
-    const x1 = tf.add(x, linear(a2, this.w(p + 'self_attn.o_proj.weight') as tf.Tensor2D)) as tf.Tensor2D;
+    const a2 = attention(q, kh, vh, bias, K, 1 / Math.sqrt(hd), past);
+    const x1 = tf.add(x, proj('o_proj', a2)) as tf.Tensor2D;
     // MLP (SwiGLU): down(silu(gate(n2)) · up(n2))
     const n2 = rmsNorm(x1, this.w(p + 'post_attention_layernorm.weight') as tf.Tensor1D, c.rmsNormEps) as tf.Tensor2D;
-    const f = tf.mul(silu(linear(n2, this.w(p + 'mlp.gate_proj.weight') as tf.Tensor2D)), linear(n2, this.w(p + 'mlp.up_proj.weight') as tf.Tensor2D)) as tf.Tensor2D;
-    const x2 = tf.add(x1, linear(f, this.w(p + 'mlp.down_proj.weight') as tf.Tensor2D)) as tf.Tensor2D;
+    const f = tf.mul(silu(proj('gate_proj', n2)), proj('up_proj', n2)) as tf.Tensor2D;
+    const x2 = tf.add(x1, proj('down_proj', f)) as tf.Tensor2D;
     return { x: x2, k: kh, v: vh };
   }
 
@@ -266,12 +328,12 @@ export class Llama extends ModelWeights {
   }
 
   /** Embedding → blocks on ids [B,T] at int32 positions [B,T] → hidden x [B·T, D]; `keep` collects each layer's k / v, `past` is the cache. */
-  private run(ids: tf.Tensor2D, positions: tf.Tensor2D, bias: tf.Tensor | undefined, keep?: { k: tf.Tensor3D; v: tf.Tensor3D }[], past?: { k: tf.Tensor3D; v: tf.Tensor3D }[]): tf.Tensor2D {
+  private run(ids: tf.Tensor2D, positions: tf.Tensor2D, bias: tf.Tensor | undefined, adapter: LinearAdapter | undefined, keep?: { k: tf.Tensor3D; v: tf.Tensor3D }[], past?: { k: tf.Tensor3D; v: tf.Tensor3D }[]): tf.Tensor2D {
     const [B, T] = ids.shape;
     let x = embed(tf.reshape(ids, [B * T]) as tf.Tensor1D, this.w('model.embed_tokens.weight') as tf.Tensor2D);
     const rope = this.rope(positions);
     for (let l = 0; l < this.config.nLayers; l++) {
-      const o = this.block(l, x, B, T, rope, bias, past?.[l]);
+      const o = this.block(l, x, B, T, rope, bias, adapter, past?.[l]);
       x = o.x;
       keep?.push({ k: o.k, v: o.v });
     }
@@ -280,12 +342,17 @@ export class Llama extends ModelWeights {
 
   /** Full forward pass. ids int32 [B,T] (T ≤ contextLength). Differentiable. → logits [B,T,V] (values [B,T] with opts.values). */
   forward(ids: tf.Tensor2D, opts: ForwardOptions = {}): ForwardResult {
+    return this.forwardWith(undefined, ids, opts);
+  }
+
+  /** `forward` with an adapter on the block's linear layers (LoRA: lora.ts); `undefined` = this model as it is. */
+  forwardWith(adapter: LinearAdapter | undefined, ids: tf.Tensor2D, opts: ForwardOptions = {}): ForwardResult {
     const [B, T] = ids.shape;
     if (T > this.config.contextLength) throw new Error(`llama: sequence length ${T} exceeds contextLength ${this.config.contextLength}`);
     const positions = opts.attentionMask ? ModelWeights.positionsFromMask(opts.attentionMask) : Llama.defaultPositions(B, T);
     let bias: tf.Tensor = this.causal(T);
     if (opts.attentionMask) bias = tf.add(bias, ModelWeights.keyBias(opts.attentionMask));
-    const r = this.heads(this.run(ids, positions, bias), Boolean(opts.values));
+    const r = this.heads(this.run(ids, positions, bias, adapter), Boolean(opts.values));
     return {
       logits: tf.reshape(r.logits, [B, T, this.config.vocabSize]) as tf.Tensor3D,
       values: r.values ? (tf.reshape(r.values, [B, T]) as tf.Tensor2D) : undefined,
@@ -307,6 +374,11 @@ export class Llama extends ModelWeights {
 
   /** KV cache: run (left-padded) prompts and keep keys (after RoPE) / values; → cache and next-token logits [B,V]. */
   prefill(ids: number[][], mask?: number[][]): { cache: KVCache; logits: tf.Tensor2D; values?: tf.Tensor1D } {
+    return this.prefillWith(undefined, ids, mask);
+  }
+
+  /** `prefill` with an adapter (the cache then holds the adapted keys / values: decode with the same adapter). */
+  prefillWith(adapter: LinearAdapter | undefined, ids: number[][], mask?: number[][]): { cache: KVCache; logits: tf.Tensor2D; values?: tf.Tensor1D } {
     const B = ids.length, T = ids[0].length;
     if (T > this.config.contextLength) throw new Error(`llama: prompt length ${T} exceeds contextLength ${this.config.contextLength}`);
     const m = mask ?? ids.map((r) => r.map(() => 1));
@@ -314,7 +386,7 @@ export class Llama extends ModelWeights {
       const idsT = tf.tensor2d(ids, [B, T], 'int32');
       const maskT = tf.tensor2d(m, [B, T], 'float32');
       const layers: { k: tf.Tensor3D; v: tf.Tensor3D }[] = [];
-      const x = this.run(idsT, ModelWeights.positionsFromMask(maskT), tf.add(this.causal(T), ModelWeights.keyBias(maskT)), layers);
+      const x = this.run(idsT, ModelWeights.positionsFromMask(maskT), tf.add(this.causal(T), ModelWeights.keyBias(maskT)), adapter, layers);
       // heads on the last position only (the next-token logits): not B·T rows of V logits
       const D = this.config.dModel;
       const last = tf.reshape(tf.slice(tf.reshape(x, [B, T, D]), [0, T - 1, 0], [B, 1, D]), [B, D]) as tf.Tensor2D;
@@ -327,6 +399,11 @@ export class Llama extends ModelWeights {
 
   /** KV cache: one token per row at each row's next position; updates the cache in place; → next-token logits [B,V]. */
   decodeStep(cache: KVCache, tokens: number[]): { logits: tf.Tensor2D; values?: tf.Tensor1D } {
+    return this.decodeStepWith(undefined, cache, tokens);
+  }
+
+  /** `decodeStep` with an adapter (the one the cache was prefilled with). */
+  decodeStepWith(adapter: LinearAdapter | undefined, cache: KVCache, tokens: number[]): { logits: tf.Tensor2D; values?: tf.Tensor1D } {
     const B = cache.batch;
     for (let b = 0; b < B; b++) if (cache.nextPos[b] >= this.config.contextLength) throw new Error(`llama: position ${cache.nextPos[b]} exceeds contextLength ${this.config.contextLength}`);
     for (const row of cache.keyMask) row.push(1);
@@ -338,7 +415,7 @@ export class Llama extends ModelWeights {
       const hasPad = cache.keyMask.some((row) => row.includes(0));
       const bias = hasPad ? ModelWeights.keyBias(tf.tensor2d(cache.keyMask, [B, Tk], 'float32')) : undefined;
       const layers: { k: tf.Tensor3D; v: tf.Tensor3D }[] = [];
-      const h = this.heads(this.run(idsT, posT, bias, layers, old), this.config.valueHead);
+      const h = this.heads(this.run(idsT, posT, bias, adapter, layers, old), this.config.valueHead);
       return { layers, logits: h.logits, values: h.values };
     });
     for (const l of old) { l.k.dispose(); l.v.dispose(); }

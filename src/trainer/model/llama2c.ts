@@ -89,6 +89,19 @@ export function permuteForHalfRope(w: { shape: number[]; data: Float32Array }, n
   return { shape: [din, dout], data: out };
 }
 
+/** The inverse of `permuteForHalfRope`: columns of a rotate-half ([in, out]) matrix back to the interleaved layout. */
+export function permuteFromHalfRope(w: { shape: number[]; data: Float32Array }, nHeads: number): { shape: number[]; data: Float32Array } {
+  const [din, dout] = w.shape;
+  const hd = dout / nHeads, half = hd / 2;
+  const out = new Float32Array(w.data.length);
+  for (let r = 0; r < din; r++) {
+    for (let h = 0; h < nHeads; h++) for (let i = 0; i < half; i++) for (let j = 0; j < 2; j++) {
+      out[r * dout + h * hd + 2 * i + j] = w.data[r * dout + h * hd + j * half + i];
+    }
+  }
+  return { shape: [din, dout], data: out };
+}
+
 /** A llama2.c checkpoint re-laid for rotate-half RoPE (what HF's conversion produces): q_proj / k_proj permuted. */
 export function toHalfRopeLayout(ck: Llama2cCheckpoint): Llama2cCheckpoint {
   const w: LlamaWeights = { ...ck.weights };

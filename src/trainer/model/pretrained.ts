@@ -2,7 +2,8 @@
  * Pretrained models by path or hub id, with their tokenizer:
  *   - a llama2.c checkpoint: `model.bin` (its tokenizer: --tokenizer, else `tokenizer.bin` / `tok*.bin` beside it);
  *   - a folder holding one llama2.c `.bin` and its tokenizer (e.g. ../shared/models/stories260K);
- *   - a Hugging Face folder: `config.json` + safetensors + `tokenizer.json` (hf.ts, tokenizers/index.ts);
+ *   - a Hugging Face folder: `config.json` + safetensors + `tokenizer.json` (hf.ts, tokenizers/index.ts), or a
+ *     llama2.c `tokenizer.bin` / `tok*.bin` in place of tokenizer.json (`rl-lens export` of a llama2.c base);
  *   - a hub id `hf:owner/repo[/subfolder][@revision]` (hub.ts): the Hugging Face layout when the repo has a
  *     config.json there, else the llama2.c files the caller names (the stories260K preset pins them).
  */
@@ -22,6 +23,13 @@ export interface Pretrained {
   /** what was loaded, from where */
   source: { spec: string; format: 'llama2c' | 'huggingface'; files: string[]; family: 'llama' | 'gpt2'; notes: string[] };
   description?: HfModelDescription;
+  /** the tokenizer's own files (a checkpoint of a run copies them, so it loads without the original folder) */
+  tokenizerFiles: string[];
+}
+
+/** The files a Hugging Face tokenizer is read from (tokenizers/index.ts hfTokenizer): tokenizer.json and its configs. */
+export function hfTokenizerFiles(dir: string): string[] {
+  return ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'].map((f) => path.join(dir, f)).filter((f) => fs.existsSync(f));
 }
 
 /** llama2.c `.bin` files of a folder, and its llama2.c tokenizer files. */
@@ -32,25 +40,30 @@ function llama2cFilesIn(dir: string): { bins: string[]; toks: string[] } {
   return { bins, toks };
 }
 
-function fromLlama2c(spec: string, bin: string, tokFile: string | undefined, opts: { trainable?: boolean }): Pretrained {
+function fromLlama2c(spec: string, bin: string, tokFile: string | undefined, opts: { trainable?: boolean; maxContext?: number }): Pretrained {
   const ck = readLlama2c(bin);
   if (!tokFile) throw new Error(`${bin}: no llama2.c tokenizer beside it (tokenizer.bin or tok*.bin): pass --tokenizer PATH`);
   const tok = Llama2cTokenizer.fromFile(tokFile, ck.config.vocabSize);
   return {
-    model: Llama.fromWeights(ck.config, ck.weights, opts.trainable ?? true, bin),
+    // maxContext caps seq_len (the rotary tables are [context, hd/2]; no weight depends on it)
+    model: Llama.fromWeights(opts.maxContext ? { ...ck.config, contextLength: Math.min(ck.config.contextLength, opts.maxContext) } : ck.config, ck.weights, opts.trainable ?? true, bin),
     tokenizer: llama2cTextTokenizer(tok),
     source: { spec, format: 'llama2c', files: [bin, tokFile], family: 'llama', notes: [] },
+    tokenizerFiles: [tokFile],
   };
 }
 
-function fromHfFolder(spec: string, dir: string, tokenizer: string | undefined, opts: { trainable?: boolean; maxContext?: number }): Pretrained {
+function fromHfFolder(spec: string, dir: string, tokenizerOpt: string | undefined, opts: { trainable?: boolean; maxContext?: number }): Pretrained {
+  // no tokenizer.json but a llama2.c tokenizer (tokenizer.bin / tok*.bin): what `rl-lens export` writes for a llama2.c base
+  const tokenizer = tokenizerOpt ?? (fs.existsSync(path.join(dir, 'tokenizer.json')) ? undefined : llama2cFilesIn(dir).toks[0]);
   const { description, model } = loadHfModel(dir, opts);
   const tok = tokenizer && /\.bin$/.test(tokenizer) ? llama2cTextTokenizer(Llama2cTokenizer.fromFile(tokenizer)) : hfTokenizer(tokenizer ? (fs.statSync(tokenizer).isDirectory() ? tokenizer : path.dirname(tokenizer)) : dir);
   if (tok.vocabSize > model.config.vocabSize) {
     model.dispose();
     throw new Error(`${dir}: the tokenizer has ${tok.vocabSize} tokens but the model's vocab_size is ${model.config.vocabSize}: they do not belong together`);
   }
-  return { model, tokenizer: tok, description, source: { spec, format: 'huggingface', files: [dir], family: description.family, notes: description.notes } };
+  const tokenizerFiles = tokenizer && /\.bin$/.test(tokenizer) ? [tokenizer] : hfTokenizerFiles(tokenizer ? (fs.statSync(tokenizer).isDirectory() ? tokenizer : path.dirname(tokenizer)) : dir);
+  return { model, tokenizer: tok, description, tokenizerFiles, source: { spec, format: 'huggingface', files: [dir], family: description.family, notes: description.notes } };
 }
 
 /** Load a pretrained model and its tokenizer from a path or a hub id. Errors say what was expected and found. */
@@ -77,6 +90,11 @@ export async function loadPretrained(spec: string, opts: { tokenizer?: string; t
     }
     return fromHfFolder(spec, dir, opts.tokenizer, opts);
   }
+  return loadPretrainedLocal(spec, opts);
+}
+
+/** loadPretrained for a local path (a llama2.c .bin or folder, a Hugging Face folder): synchronous, no hub. */
+export function loadPretrainedLocal(spec: string, opts: { tokenizer?: string; trainable?: boolean; maxContext?: number } = {}): Pretrained {
   let st: fs.Stats;
   try { st = fs.statSync(spec); } catch { throw new Error(`${spec}: no such file or folder (give a llama2.c .bin, a folder with config.json or with a .bin and its tokenizer, or hf:owner/repo[/subfolder])`); }
   if (st.isFile()) {

@@ -32,9 +32,9 @@ export interface TokenLogprobResult {
 }
 
 /**
- * Per-layer KV cache for incremental decoding. k, v: [B·H, Tc, hd]. Keys are stored untransposed because appending
- * along the middle axis is a cheap concat on wasm (its Concat copies row by row in JS: appending a column to
- * transposed keys [B·H, hd, Tc] cost 8192 copies per layer and step); they are transposed once per step for q·kᵀ.
+ * Per-layer KV cache for incremental decoding. k, v: [B, Tc, K·hd] (K key/value heads; K = H for GPT), as the
+ * attention op (attention.ts) reads them: no head transposes, and appending a step is a concat along the middle axis
+ * (B row copies on wasm). On wasm / cpu the attention kernels also mirror the cache in their own memory between steps.
  */
 export interface KVCache {
   layers: { k: tf.Tensor3D; v: tf.Tensor3D }[];

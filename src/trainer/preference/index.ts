@@ -20,6 +20,7 @@ import { PREFERENCE_FIELDS, PREFERENCE_METHODS, PreferenceTrainer, needsReferenc
 import { sectionSchema, type Fields } from '../fields';
 import { REWARD_CONFIG_SCHEMA, RewardModelTrainer, resolveRewardPaths, rewardModelDefaults, scoreWithRewardModel, withLearnedReward, zeroScalarHead, type ModelRewardSpec } from './rewardModel';
 import { pipelineModule } from './pipeline';
+import { charModel } from '../charModel';
 
 /** JSON Schema of the `data` part shared by every preference section. */
 export const PREFERENCE_DATA_SCHEMA = {
@@ -220,10 +221,11 @@ function preferenceModule(method: PreferenceMethod): AlgorithmModule {
         evalEvery: (sec.evalEvery as number) ?? 20, traceEvery: 0, tracePairs: (sec.tracePairs as number) ?? 8,
       };
       ctx.log(`${method}: β ${hp.beta}${method === 'simpo' ? `, γ ${hp.gamma}` : ''}${method === 'odpo' ? `, α ${hp.alpha}${hp.ratio ? ' (ratio)' : ''}` : ''}${hp.rpoAlpha ? `, NLL-on-chosen ${hp.rpoAlpha}` : ''}; ${needsReference(method) ? 'frozen reference = the starting policy' : 'reference-free'}`);
+      const cm = charModel(ctx, method);
       const trainer = new PreferenceTrainer({
-        method, hp, policy: ctx.policy, tokenizer: ctx.tokenizer, seed: ctx.config.seed,
+        method, hp, policy: cm.policy, tokenizer: cm.tokenizer, seed: ctx.config.seed,
         train: data.train as PairRecord[] | UnpairedRecord[], eval: data.eval as PairRecord[] | UnpairedRecord[],
-        optimizer: ctx.optimizer, lrAt: (s) => ctx.lr(s), reference: ctx.reference,
+        optimizer: ctx.optimizer, lrAt: (s) => ctx.lr(s), reference: cm.reference,
         traceStep: (s) => ctx.traceStep(s),
         writeTrace: (s, h, samples, arrays) => ctx.rollout(s, h, samples, arrays),
         onStep: (s, m, tokens) => {
@@ -276,9 +278,10 @@ export const rewardModelModule: AlgorithmModule = {
       margin: (sec.margin as 'none' | 'data') ?? 'data', centerRewardsCoefficient: (sec.centerRewardsCoefficient as number) ?? 0, evalEvery: (sec.evalEvery as number) ?? 20 };
     ctx.log(`reward_model: ${kind === 'ranking' ? 'K-wise ranking loss (InstructGPT, all pairs of a ranking in one batch)' : 'Bradley–Terry pairwise loss'}${hp.centerRewardsCoefficient ? `, reward centering ${hp.centerRewardsCoefficient}` : ''}; trunk ${ctx.config.init?.checkpoint ? `from ${ctx.config.init.checkpoint}` : 'freshly initialised'}`);
     // the engine gave the policy a fresh random value head (or the init checkpoint's): start the RM from a zero head
-    zeroScalarHead(ctx.policy);
+    const cm = charModel(ctx, 'reward_model');
+    zeroScalarHead(cm.policy);
     const trainer = new RewardModelTrainer({
-      hp, model: ctx.policy, tokenizer: ctx.tokenizer, train: train as PairRecord[] | RankingRecord[], trainKind: kind as 'pairwise' | 'ranking',
+      hp, model: cm.policy, tokenizer: cm.tokenizer, train: train as PairRecord[] | RankingRecord[], trainKind: kind as 'pairwise' | 'ranking',
       eval: data.eval as PairRecord[] | RankingRecord[], seed: ctx.config.seed, optimizer: ctx.optimizer, lrAt: (s) => ctx.lr(s),
       onStep: (s, m) => ctx.step(s, { ...m, loss: m['rm/loss'] }),
       onEval: (s, m) => {
@@ -296,7 +299,7 @@ export const rewardModelModule: AlgorithmModule = {
     })();
     const corrAcc = () => {
       if (!corr.length) return undefined;
-      const r = scoreWithRewardModel(ctx.policy, ctx.tokenizer, corr.flatMap((p) => [{ prompt: p.prompt, completion: p.chosen }, { prompt: p.prompt, completion: p.rejected }]));
+      const r = scoreWithRewardModel(cm.policy, cm.tokenizer, corr.flatMap((p) => [{ prompt: p.prompt, completion: p.chosen }, { prompt: p.prompt, completion: p.rejected }]));
       let ok = 0;
       for (let i = 0; i < corr.length; i++) if (r[2 * i] > r[2 * i + 1]) ok++;
       return ok / corr.length;

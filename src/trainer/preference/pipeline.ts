@@ -26,7 +26,8 @@ import { getAlgorithm, type AlgorithmModule } from '../registry';
 import { runTraining, type TrainContext, type StopSignal } from '../engine';
 import { deepMerge as merge } from '../../shared/deepMerge';
 import { resolveConfig } from '../config';
-import { loadCheckpoint } from '../checkpoint';
+import { loadCharCheckpoint } from '../checkpoint';
+import { charModel } from '../charModel';
 import { sampleGroups } from '../sampling';
 import { scoreWithRewardModel } from './rewardModel';
 import { Rng } from '../rng';
@@ -143,7 +144,7 @@ export const pipelineModule: AlgorithmModule = {
         const rm = readManifest(dir).rewardModel as { before?: Record<string, number>; after?: Record<string, number> } | undefined;
         m['rm/eval_accuracy'] = rm?.after?.['eval/rm/accuracy'] ?? null;
         m['rm/eval_margin'] = rm?.after?.['eval/rm/margin'] ?? null;
-        const chk = await checkRewardModelOnPolicy(ctx, sftCkpt, ck, sec.rmCheck ?? {}, loadCheckpoint);
+        const chk = await checkRewardModelOnPolicy(ctx, sftCkpt, ck, sec.rmCheck ?? {}, loadCharCheckpoint);
         if (chk) {
           if (sec.normalizeReward !== false) rmNorm = { mean: chk.mean, std: chk.std > 1e-6 ? chk.std : 1 };
           m['rm/policy_pair_accuracy'] = chk.pairAccuracy ?? null;
@@ -174,9 +175,9 @@ export const pipelineModule: AlgorithmModule = {
     // the parent's policy becomes the pipeline's result (the engine then evaluates and checkpoints it)
     const resultCkpt = finalCkpt ?? sftCkpt;
     if (resultCkpt) {
-      const { model } = loadCheckpoint(resultCkpt, { trainable: false });
+      const { model } = loadCharCheckpoint(resultCkpt, { trainable: false });
       try {
-        for (const [name, v] of ctx.policy.weights) {
+        for (const [name, v] of charModel(ctx, 'pipeline').policy.weights) {
           const src = model.weights.get(name);
           if (src && src.shape.join(',') === v.shape.join(',')) v.assign(src);
         }
@@ -191,7 +192,7 @@ export const pipelineModule: AlgorithmModule = {
  * hidden rule. Returns undefined when there is no SFT checkpoint to sample from.
  */
 async function checkRewardModelOnPolicy(ctx: TrainContext, sftCkpt: string | undefined, rmCkpt: string, opts: { prompts?: number; samples?: number },
-  load: typeof import('../checkpoint').loadCheckpoint): Promise<OnPolicyCheck | undefined> {
+  load: typeof loadCharCheckpoint): Promise<OnPolicyCheck | undefined> {
   if (!sftCkpt) return undefined;
   const nP = opts.prompts ?? 64, n = opts.samples ?? 8;
   const rng = new Rng((ctx.config.seed ^ 0x5eed) >>> 0);

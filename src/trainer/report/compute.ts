@@ -20,9 +20,10 @@ import { loadCheckpoint, readCheckpointMeta } from '../checkpoint';
 import { generate } from '../sampling';
 import { passAtK } from '../../shared/passAtK';
 import { Rng } from '../rng';
-import { createTask, type Task } from '../tasks';
-import type { GPT } from '../model/gpt';
-import type { CharTokenizer } from '../tokenizer';
+import { createTask, isSolved, type Task } from '../tasks';
+import type { CausalLM } from '../model/types';
+import { specialIds } from '../rl/rollout';
+import type { RlTokenizer } from '../rl/types';
 
 export interface ReportOptions {
   base?: string;
@@ -62,18 +63,18 @@ function maxNewTokens(meta: CheckpointMeta): number {
 }
 
 /** Greedy generations + pass@k of one checkpoint (see the file header). */
-export function evaluateCheckpoint(model: GPT, tokenizer: CharTokenizer, task: Task, newTokens: number, s: ReportSettings): CheckpointEval {
+export function evaluateCheckpoint(model: CausalLM, tokenizer: RlTokenizer, task: Task, newTokens: number, s: ReportSettings): CheckpointEval {
   // the fixed eval set; small tasks repeat prompts to fill n: keep each prompt once (pass@k per distinct prompt)
   const seen = new Set<string>();
   const examples = task.evalSet(s.numPrompts).filter((ex) => (seen.has(ex.prompt) ? false : (seen.add(ex.prompt), true)));
   const prompts = examples.map((ex) => tokenizer.encode(ex.prompt, { bos: true }));
   const items: GenerationRow[] = [];
   if (s.generations && examples.length) {
-    const g = generate(model, prompts, { maxNewTokens: newTokens, temperature: 0, seed: s.seed });
+    const g = generate(model, prompts, { maxNewTokens: newTokens, temperature: 0, seed: s.seed, ...specialIds(tokenizer) });
     examples.forEach((ex, i) => {
       const completion = tokenizer.decode(g.tokens[i]);
       const r = task.reward(ex, completion, g.finished[i]);
-      items.push({ index: i, prompt: ex.prompt, answer: ex.answer, completion, finished: g.finished[i], reward: r.score, parts: r.parts, correct: g.finished[i] && task.isCorrect(ex, completion) });
+      items.push({ index: i, prompt: ex.prompt, answer: ex.answer, completion, finished: g.finished[i], reward: r.score, parts: r.parts, correct: isSolved(task, ex, completion, g.finished[i]) });
     });
   }
   const ks = s.generations ? kValues(s.samples) : [];
@@ -85,8 +86,8 @@ export function evaluateCheckpoint(model: GPT, tokenizer: CharTokenizer, task: T
     const chunk = 512;
     for (let a = 0; a < rows.length; a += chunk) {
       const part = rows.slice(a, a + chunk);
-      const g = generate(model, part.map((i) => prompts[i]), { maxNewTokens: newTokens, temperature: s.temperature, rng });
-      part.forEach((i, j) => { if (g.finished[j] && task.isCorrect(examples[i], tokenizer.decode(g.tokens[j]))) correct[i]++; });
+      const g = generate(model, part.map((i) => prompts[i]), { maxNewTokens: newTokens, temperature: s.temperature, rng, ...specialIds(tokenizer) });
+      part.forEach((i, j) => { if (isSolved(task, examples[i], tokenizer.decode(g.tokens[j]), g.finished[j])) correct[i]++; });
     }
   }
   const values = ks.map((k) => correct.reduce((acc, c) => acc + passAtK(s.samples, c, k), 0) / Math.max(1, examples.length));
@@ -146,8 +147,10 @@ export function computeReport(dir: string, o: ReportOptions): CheckpointReport {
 
   let t0 = Date.now();
   o.progress?.(`reading weights of ${path.basename(dir)}${baseDir ? ` and ${path.basename(baseDir)}` : ''}`);
-  const views = readSafetensorsViews(path.join(dir, FILES.checkpointWeights));
-  const baseViews = baseDir ? (baseDir === dir ? views : readSafetensorsViews(path.join(baseDir, FILES.checkpointWeights))) : undefined;
+  // a LoRA checkpoint has its adapters (adapter_model.safetensors) instead of the full weights: the table is theirs
+  const weightsOf = (d: string) => { const a = path.join(d, FILES.checkpointAdapterWeights); return !fs.existsSync(path.join(d, FILES.checkpointWeights)) && fs.existsSync(a) ? a : path.join(d, FILES.checkpointWeights); };
+  const views = readSafetensorsViews(weightsOf(dir));
+  const baseViews = baseDir ? (baseDir === dir ? views : readSafetensorsViews(weightsOf(baseDir))) : undefined;
   timings.readMs = Date.now() - t0;
   t0 = Date.now();
   const rows = tensorTable(views, baseViews);

@@ -13,6 +13,7 @@ import type { TrainContext } from '../engine';
 import type { TrainConfig } from '../config';
 import { AdamW } from '../optim';
 import { sftBatch, sftStep } from '../sft';
+import { charModel } from '../charModel';
 import { ALGORITHM_DEFAULTS, RL_ALGORITHMS, RL_SECTION_ONLY, RL_SECTION_SCHEMA, WARM_START_DEFAULT, isRlAlgorithm, resolveRlConfig, rlSectionDefaults, type RlAlgorithm, type RlConfig } from './config';
 import { runRlResolved, withValueHead } from './loop';
 import { rlTaskFrom } from './types';
@@ -36,8 +37,10 @@ async function runAlgorithm(ctx: TrainContext): Promise<void> {
   const sec = ctx.section as { warmStart?: typeof WARM_START_DEFAULT; summariesEveryStep?: boolean };
   const ref = ctx.reference;
   if (!ref) throw new Error(`${alg}: the engine gave no reference model`);
-  // warm start (SFT) when no checkpoint was given; the reference is then the warm-started policy
-  if (!ctx.config.init?.checkpoint) {
+  // warm start (SFT) when no checkpoint and no pretrained model was given; the reference is then the warm-started policy
+  if (ctx.config.model.pretrained) {
+    ctx.log(`${alg}: from the pretrained ${ctx.config.derived.pretrained?.family ?? ''} model ${ctx.config.model.pretrained} (no warm start); the reference is that model, frozen`);
+  } else if (!ctx.config.init?.checkpoint) {
     const ws = { ...WARM_START_DEFAULT, ...(sec.warmStart ?? {}) };
     if (ws.steps > 0) {
       ctx.log(`${alg}: no init.checkpoint: supervised warm start first (${ws.steps} steps, demoNoise ${ws.demoNoise}); set init.checkpoint to start from an SFT checkpoint`);
@@ -45,7 +48,7 @@ async function runAlgorithm(ctx: TrainContext): Promise<void> {
       const rng = ctx.rng.fork(11);
       let loss = NaN;
       for (let s = 0; s < ws.steps; s++) {
-        const b = sftBatch(ctx.task, ctx.tokenizer, rng, ws.batchSize, ctx.config.derived.sequenceLength, ws.demoNoise, 1);
+        const b = sftBatch(ctx.task, charModel(ctx, `${alg} warm start`).tokenizer, rng, ws.batchSize, ctx.config.derived.sequenceLength, ws.demoNoise, 1);
         const lr = ws.lr * Math.min(1, (s + 1) / Math.max(1, Math.min(20, ws.steps / 10)));
         loss = sftStep({ policy: ctx.policy, optimizer: opt, config: ctx.config }, b, lr).loss;
         if (!Number.isFinite(loss)) throw new Error(`${alg}: warm start diverged (loss ${loss}); lower rl.warmStart.lr`);

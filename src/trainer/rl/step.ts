@@ -99,14 +99,18 @@ export function rlStep(
   const criticModel = needValues ? (sharedCritic ? policy : critic) : undefined;
   if (needValues && !criticModel?.config.valueHead) throw new Error('ppo: the critic has no value head');
 
+  const tPrep = Date.now();
   const prep = prepare(cfg, st, ro, policy, ref, criticModel, sharedCritic, tok.pad);
+  metrics['timing/prepare_s'] = (Date.now() - tPrep) / 1000;
   metrics['kl'] = prep.klMean;
   metrics['kl/k1'] = prep.k1Mean;
   metrics['entropy'] = prep.entropyMean;
   const stats = groupStats(cfg, ro, prep);
   metrics['groups/filtered'] = [...stats.values()].filter((g) => g.filtered).length;
   Object.assign(metrics, advantageMetrics(prep));
+  const tUpd = Date.now();
   const upd = update(algorithm, cfg, st, prep, policy, criticModel, sharedCritic, rng);
+  metrics['timing/update_s'] = (Date.now() - tUpd) / 1000;
   Object.assign(metrics, upd.metrics);
   metrics['lr'] = st.lr;
   metrics['kl_coef'] = st.klCoef;

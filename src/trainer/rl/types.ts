@@ -5,7 +5,7 @@
 import type { CausalLM } from '../model/types';
 import type { Rng } from '../rng';
 import type { RunWriter } from '../../runio/writer';
-import type { Task, TaskExample } from '../tasks/types';
+import { isSolved, type Task, type TaskExample } from '../tasks/types';
 
 export interface RlTaskItem { prompt: string; answer?: string }
 
@@ -57,7 +57,7 @@ export interface RlContext {
   onEval?: (step: number, passAtK: Record<string, number>, meanReward: number) => void;
 }
 
-/** The trainer's built-in / user task (tasks/types.ts) as an RlTask: correctness for pass@k = task.isCorrect and EOS. */
+/** The trainer's built-in / user task (tasks/types.ts) as an RlTask: correctness for pass@k = isSolved (task.isCorrect and EOS, unless the task says otherwise). */
 export function rlTaskFrom(task: Task): RlTask {
   return {
     name: task.name,
@@ -65,7 +65,7 @@ export function rlTaskFrom(task: Task): RlTask {
     evalItems: (n) => task.evalSet(n),
     reward: (item, completion, finished) => {
       const r = task.reward(item as unknown as TaskExample, completion, finished);
-      return { score: r.score, parts: r.parts, correct: finished && task.isCorrect(item as unknown as TaskExample, completion) };
+      return { score: r.score, parts: r.parts, correct: isSolved(task, item as unknown as TaskExample, completion, finished) };
     },
   };
 }

@@ -2,6 +2,7 @@
 import * as path from 'path';
 import { ArithmeticTask } from './arithmetic';
 import { CountLetterTask, ReverseTask, SortDigitsTask } from './strings';
+import { StoriesTask } from './stories';
 import type { RewardResult, Task, TaskExample, TaskOptions } from './types';
 
 export * from './types';
@@ -13,7 +14,13 @@ export const TASKS: Record<string, (opts: Partial<TaskOptions>) => Task> = {
   reverse: (o) => new ReverseTask(o),
   sort: (o) => new SortDigitsTask(o),
   count: (o) => new CountLetterTask(o),
+  // TinyStories tasks for pretrained story models (model.pretrained, e.g. stories260K): tasks/stories.ts
+  'stories-word': (o) => new StoriesTask('stories-word', o),
+  'stories-hackable': (o) => new StoriesTask('stories-hackable', o),
 };
+
+/** Does the task need a pretrained model with a subword tokenizer (model.pretrained)? */
+export function needsPretrained(task: Task): boolean { return (task as { needsPretrained?: boolean }).needsPretrained === true; }
 export const TASK_NAMES = Object.keys(TASKS);
 
 export function createTask(name: string, opts: Partial<TaskOptions> = {}): Task {

@@ -56,6 +56,13 @@ export interface Task {
   reward(ex: TaskExample, completion: string, finished?: boolean): RewardResult;
   /** exact correctness, for pass@k */
   isCorrect(ex: TaskExample, completion: string): boolean;
+  /** solved, for pass@k; default (isSolved): ended with EOS and isCorrect. Tasks whose answers are judged by their text alone (stories) override it. */
+  solved?(ex: TaskExample, completion: string, finished: boolean): boolean;
+}
+
+/** Does a completion count as solved for pass@k? task.solved, else ended with EOS and task.isCorrect. */
+export function isSolved(task: Task, ex: TaskExample, completion: string, finished: boolean): boolean {
+  return task.solved ? task.solved(ex, completion, finished) : finished && task.isCorrect(ex, completion);
 }
 
 export const DEFAULT_TASK_OPTIONS: TaskOptions = { difficulty: 1, formatWeight: 0.1, partialCredit: false, partialWeight: 0.5, evalFraction: 0.1 };
