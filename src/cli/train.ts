@@ -32,7 +32,7 @@ export function trainUsage(): string {
   return `usage: rl-lens train [--config FILE | --preset NAME] [--out DIR] [--runs-root DIR]
                     [--backend ${BACKEND_CHOICES.join('|')}] [--events stdout] [--steps N] [--seed N] [--untrusted]
   Without --config, runs the built-in default preset (grpo-stories: GRPO with clip-higher on the pretrained
-  stories260K, about 3 minutes on 2 cores).
+  stories260K, about a minute on 2 cores).
   Presets: ${Object.keys(PRESETS).join(', ')}
 `;
 }

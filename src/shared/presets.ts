@@ -45,7 +45,7 @@ export interface PresetEntry {
  * TinyStories), on the stories-word task: the story must use the word the prompt names, end happily and keep a length
  * window. The hub id resolves to the Hugging Face cache, a local copy (RL_LENS_MODELS, ../shared/models here) or a
  * download, its files checked against the sha256 the hub publishes (src/trainer/model/hub.ts STORIES260K).
- * 8 prompts × 8 completions of up to 96 tokens per step, lr 1e-3 (2e-3 drove the KL to 1.7 in 8 steps, 5e-4 learned
+ * 8 prompts × 8 completions of up to 96 tokens per step in 2 minibatches, lr 1e-3 (2e-3 drove the KL to 1.7 in 8 steps, 5e-4 learned
  * little; .scratch tuning, docs/models.md); held-out reward and pass@k every 4 steps, a checkpoint every 4.
  */
 export function grpoStoriesPreset(extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -60,7 +60,8 @@ export function grpoStoriesPreset(extra: Record<string, unknown> = {}): Record<s
     eval: { every: 4, numPrompts: 16, samplesPerPrompt: 4, k: [1, 2, 4], temperature: 1 },
     checkpoint: { every: 4 },
     rollouts: { every: 2, maxSamples: 32 },
-    rl: { promptsPerStep: 8, groupSize: 8, clipHigh: 0.28 },
+    // 2 minibatches: the second update sees ratios ≠ 1, so the clip bounds (and clip-higher) act; with one they never do
+    rl: { promptsPerStep: 8, groupSize: 8, miniBatches: 2, clipHigh: 0.28 },
   }, extra) as Record<string, unknown>;
 }
 
@@ -212,10 +213,10 @@ export function preferenceArithmeticPreset(method: string): Record<string, unkno
 // ---- the table -------------------------------------------------------------------------------------------------
 
 export const PRESET_TABLE: PresetEntry[] = [
-  { id: 'grpo-stories', seconds: 155, family: 'grpo', recommended: true, startRun: true, label: 'GRPO · stories260K (pretrained Llama) · TinyStories',
+  { id: 'grpo-stories', seconds: 47, family: 'grpo', recommended: true, startRun: true, label: 'GRPO · stories260K (pretrained Llama) · TinyStories',
     detail: 'The default run (npm run train): GRPO with clip-higher on Karpathy\'s pretrained stories260K; stories must use the word the prompt names and end happily. Real subword tokens in the heatmap. Start here.',
     make: () => grpoStoriesPreset() },
-  { id: 'grpo-stories-hackable', seconds: 121, family: 'grpo', startRun: true, label: 'GRPO · stories260K · hackable reward',
+  { id: 'grpo-stories-hackable', seconds: 95, family: 'grpo', startRun: true, label: 'GRPO · stories260K · hackable reward',
     detail: 'Reward hacking on a real LM: the reward pays per repetition of the word; watch reward rise while reward/honest falls, and the run doctor.',
     make: grpoStoriesHackablePreset },
   { id: 'grpo-arithmetic-tiny', seconds: 6.4, family: 'grpo', startRun: true, label: 'GRPO · arithmetic · tiny',

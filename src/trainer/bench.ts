@@ -14,6 +14,7 @@
  * Extensible: other modules add rows with `registerBenchCase({ name, run })` (import them below, one line each).
  * Usage: node dist/bench.js [--backends wasm,cpu] [--iters N] [--out DIR] [--cases a,b] [--stories DIR] [--no-torch]
  *        [--torch-threads 1,N]   (default: 1 and the number of cores)
+ *        node dist/bench.js --profile-stories [--stories DIR]   per-kernel profile of the stories260K GRPO step's phases
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as fs from 'fs';
@@ -28,7 +29,7 @@ import { writeRolloutStepFiles } from '../runio/writer';
 import { readRolloutStep, readRolloutStepIndex, readSampleArrays } from '../runio/reader';
 import { TOKEN_ARRAYS } from '../shared/rolloutStep';
 import { rlBenchCases } from './rl/bench';
-import { gpt2Case, storiesCases, storiesDir } from './benchModels';
+import { gpt2Case, profileStoriesStep, storiesCases, storiesDir } from './benchModels';
 import { blasName, findTorchPython, runTorch, type TorchResult } from './torchRef';
 import type { BenchCase } from './benchCase';
 
@@ -140,13 +141,14 @@ export function markdownTable(rows: BenchRow[], m: Record<string, unknown>, extr
   if (extra.torch) out += `PyTorch: ${extra.torch.available ? `${extra.torch.torch} (${extra.torch.python}, BLAS: ${extra.torch.blas}), float32 CPU, bench/torch_ref.py on the same shapes, run right after each tfjs row` : `could not compare (${extra.torch.reason})`}\n`;
   if (extra.previous) out += `Previous: ${extra.previous.file} (${extra.previous.date.slice(0, 10)})\n`;
   out += '\nRatios are ours ÷ PyTorch (below 1: we are faster), by wall time and by process CPU time (CPU time is the fairer one when other work shares the cores; at 1 thread both should agree on an idle machine).\n';
-  out += '\n| backend | case | wall ms (median) | CPU ms (median) | tokens/s (wall) | GFLOP/s (wall) | PyTorch 1 thread wall / CPU ms | ours ÷ PyTorch 1 thread (wall / CPU) | PyTorch ' + nAll + ' threads wall / CPU ms | ours ÷ PyTorch ' + nAll + ' threads (wall / CPU) | previous ms | load (1 min) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n';
+  const many = nAll > 1;
+  out += '\n| backend | case | wall ms (median) | CPU ms (median) | tokens/s (wall) | GFLOP/s (wall) | PyTorch 1 thread wall / CPU ms | ours ÷ PyTorch 1 thread (wall / CPU) |' + (many ? ` PyTorch ${nAll} threads wall / CPU ms | ours ÷ PyTorch ${nAll} threads (wall / CPU) |` : '') + ' previous ms | load (1 min) |\n|---|---|---:|---:|---:|---:|---:|---:|' + (many ? '---:|---:|' : '') + '---:|---:|\n';
   out += rows.map((r) => {
     const t1 = r.torch?.find((t) => t.threads === 1), tn = r.torch?.find((t) => t.threads === nAll && nAll > 1);
     const cell = (t?: TorchColumns) => (t?.ms !== undefined
-      ? [`${f1(t.ms)} / ${f1(t.cpuMs)}`, `${t.ratio!.toFixed(2)}× / ${r.cpuMs && t.cpuMs ? (r.cpuMs / t.cpuMs).toFixed(2) : '?'}×`]
+      ? [`${f1(t.ms)} / ${f1(t.cpuMs)}`, t.ratio !== undefined ? `${t.ratio.toFixed(2)}× / ${r.cpuMs && t.cpuMs ? (r.cpuMs / t.cpuMs).toFixed(2) : '?'}×` : 'ours failed']
       : [t?.reason ? 'could not compare' : '–', '']);
-    return `| ${r.backendInfo} | ${r.case} | ${f1(r.ms)} | ${f1(r.cpuMs)} | ${Number.isFinite(r.tokensPerSec) ? Math.round(r.tokensPerSec) : ''} | ${Number.isFinite(r.gflops) ? r.gflops.toFixed(2) : ''} | ${cell(t1).join(' | ')} | ${cell(tn).join(' | ')} | ${f1(r.previousMs)} | ${r.load1 ?? ''} |`;
+    return `| ${r.backendInfo} | ${r.case} | ${Number.isFinite(r.ms) ? f1(r.ms) : 'failed'} | ${f1(r.cpuMs)} | ${Number.isFinite(r.tokensPerSec) ? Math.round(r.tokensPerSec) : ''} | ${Number.isFinite(r.gflops) ? r.gflops.toFixed(2) : ''} | ${cell(t1).join(' | ')} |${many ? ` ${cell(tn).join(' | ')} |` : ''} ${f1(r.previousMs)} | ${r.load1 ?? ''} |`;
   }).join('\n') + '\n';
   const notes: string[] = [];
   for (const r of rows) {
@@ -207,7 +209,7 @@ export async function runBench(argv: string[]): Promise<{ rows: BenchRow[]; file
       const p = prev?.rows.find((x) => x.backend === b && x.case === c.name);
       if (p) row.previousMs = p.ms;
       // PyTorch on the same shapes, right after (once per case: the same numbers for every backend's row)
-      if (c.torch && Number.isFinite(r.ms)) {
+      if (c.torch && !/^skipped/.test(r.note ?? '')) {
         let t = torchCache.get(c.name);
         if (!t) {
           const req = py.python ? await c.torch() : undefined;
@@ -222,10 +224,10 @@ export async function runBench(argv: string[]): Promise<{ rows: BenchRow[]; file
           });
           torchCache.set(c.name, t);
         }
-        row.torch = t.map((x) => (x.ms !== undefined ? { ...x, ratio: r.ms / x.ms } : x));
+        row.torch = t.map((x) => (x.ms !== undefined && Number.isFinite(r.ms) ? { ...x, ratio: r.ms / x.ms } : x));
       }
       rows.push(row);
-      const tt = (row.torch ?? []).map((x) => (x.ms !== undefined ? `PyTorch ${x.threads}t ${x.ms.toFixed(1)} ms, CPU ${x.cpuMs?.toFixed(1)} ms (ours ${x.ratio!.toFixed(2)}× wall, ${r.cpuMs && x.cpuMs ? (r.cpuMs / x.cpuMs).toFixed(2) : '?'}× CPU)` : `PyTorch ${x.threads}t: could not compare (${x.reason})`)).join(', ');
+      const tt = (row.torch ?? []).map((x) => (x.ms !== undefined ? `PyTorch ${x.threads}t ${x.ms.toFixed(1)} ms, CPU ${x.cpuMs?.toFixed(1)} ms${x.ratio !== undefined ? ` (ours ${x.ratio.toFixed(2)}× wall, ${r.cpuMs && x.cpuMs ? (r.cpuMs / x.cpuMs).toFixed(2) : '?'}× CPU)` : ''}` : `PyTorch ${x.threads}t: could not compare (${x.reason})`)).join(', ');
       process.stderr.write(`[bench] ${b} ${c.name}: ${r.ms.toFixed(1)} ms (CPU ${r.cpuMs?.toFixed(1)} ms), ${Math.round(row.tokensPerSec)} tokens/s, ${row.gflops.toFixed(2)} GFLOP/s, load ${load1}${tt ? `; ${tt}` : ''}\n`);
     }
   }
@@ -281,7 +283,13 @@ export function storageBench(mb: number, dir: string): Record<string, number> {
   return { steps, totalMB: total / 2 ** 20, writeS, writeMBps: total / 2 ** 20 / writeS, openStepMs, randomSampleMs, scanS, scanMBps: (n * 4) / 2 ** 20 / scanS };
 }
 
-if (require.main === module && process.argv.includes('--storage')) {
+if (require.main === module && process.argv.includes('--profile-stories')) {
+  // per-kernel profile of the stories260K GRPO step on wasm (benchModels.ts profileStoriesStep)
+  const i = process.argv.indexOf('--stories');
+  initBackend(process.argv.includes('--backends') ? process.argv[process.argv.indexOf('--backends') + 1] : 'wasm')
+    .then(() => profileStoriesStep(storiesDir(i >= 0 ? process.argv[i + 1] : undefined)))
+    .then((md) => { process.stdout.write(`Machine: ${JSON.stringify(machine())}\n\n${md}`); }, (e) => { process.stderr.write(`bench: ${(e as Error).stack}\n`); process.exitCode = 1; });
+} else if (require.main === module && process.argv.includes('--storage')) {
   const i = process.argv.indexOf('--storage');
   const mb = Number(process.argv[i + 1] ?? 1024);
   const r = storageBench(mb, path.join(os.tmpdir(), `rl-lens-storage-${process.pid}`));

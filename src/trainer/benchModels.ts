@@ -200,8 +200,23 @@ export function gpt2Case(): BenchCase {
         rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
         tf.dispose([value, ...Object.values(grads)]);
       };
-      // the first run under tf.profile: the engine's peak of live tensor bytes
-      const peakBytes = (await tf.profile(() => { step(); })).peakBytes;
+      // a first run (the warm-up; a failure here is caught: under tf.profile a kernel's error surfaces as an unhandled
+      // rejection), then one under tf.profile for the engine's peak of live tensor bytes
+      let peakBytes: number;
+      try {
+        step();
+        peakBytes = (await tf.profile(() => { step(); })).peakBytes;
+      } catch (e) {
+        // tfjs-backend-wasm's heap is 32-bit (4 GiB at most, and XNNPACK's packed weight copies live there too):
+        // report the failure and the memory at that point instead of ending the benchmark
+        const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.length;
+        const live = tf.memory().numBytes;
+        return {
+          ms: NaN, tokens: B * T, flops: 3 * m.flopsPerToken(T) * B * T,
+          memory: { parameters: m.parameterCount(), weightsMiB: mib(bytes0), liveTensorsAtFailureMiB: mib(live), ...(heap ? { wasmHeapAtFailureMiB: mib(heap) } : {}), rssPeakMiB: mib(process.resourceUsage().maxRSS * 1024) } as Record<string, number>,
+          note: `failed: ${(e as Error).message.split('\n')[0]} (${tf.getBackend()}; live tensors ${mib(live)} MiB${heap ? `, wasm heap ${mib(heap)} MiB of at most 4096` : ''} when it failed)`,
+        };
+      }
       const times: number[] = [], cpu: number[] = [];
       for (let i = 0; i < iters; i++) {
         const c = process.cpuUsage(), t = performance.now();
@@ -222,4 +237,53 @@ export function gpt2Case(): BenchCase {
     },
     torch: () => ({ case: 'gpt2_fwd_bwd', config: GPT.fullConfig(GPT2_124M), B, T }),
   };
+}
+
+/**
+ * Per-kernel profile of the stories260K GRPO step's phases (tf.profile: kernel names, calls, summed kernel time) on the
+ * current backend: sampling, the no-grad forward of old / ref log-probs (one of the two), the update's forward +
+ * backward, clip + AdamW. Custom ops (mm, attention, embed, log-probs) appear under their forward name ('forward' /
+ * 'unnamed scope' with the inner kernels also listed); their backward passes run JS / WebAssembly outside kernels and
+ * count only in the phase's wall time. tf.profile adds per-kernel bookkeeping: small kernels look slower than they are.
+ * → markdown.
+ */
+export async function profileStoriesStep(dir: string, top = 12): Promise<string> {
+  const { AdamW: Adam, clipByGlobalNorm } = await import('./optim');
+  const s = await storiesSetup(dir);
+  const rows = s.promptIds.flatMap((p) => Array.from({ length: STORIES.group }, () => p));
+  const rng = new Rng(1);
+  const sample = () => generate(s.policy, rows, { maxNewTokens: STORIES.newTokens, temperature: 1, rng, eos: -1, pad: 0, banned: [0, 1] });
+  const g = sample(); // warm-up (and the ids the other phases use)
+  const P = STORIES.promptTokens;
+  const ids = tf.tensor2d(g.ids, undefined, 'int32'), am = tf.tensor2d(g.attentionMask);
+  const opt = new Adam(s.policy.trainableVariables());
+  let grads: Record<string, tf.Tensor> = {};
+  const phases: [string, () => void][] = [
+    ['sampling (64 × 128 tokens, KV cache)', () => { sample(); }],
+    ['old log-probs + entropy (one no-grad forward; ref is another)', () => { tf.tidy(() => { s.policy.responseLogprobs(ids, P, { attentionMask: am, entropy: true }).logprobs.dataSync(); }); }],
+    ['update: forward + backward', () => { const r = tf.variableGrads(() => tf.neg(tf.mean(s.policy.responseLogprobs(ids, P, { attentionMask: am }).logprobs)) as tf.Scalar, s.policy.trainableVariables()); r.value.dataSync(); r.value.dispose(); grads = r.grads; }],
+    ['clip-by-global-norm + AdamW', () => { const c = clipByGlobalNorm(grads, 1); opt.apply(c.grads, 1e-4); tf.dispose([...Object.values(grads), ...Object.values(c.grads)]); }],
+  ];
+  let md = '| phase | wall ms (profiled) | kernel ms | kernel calls | top kernels: name [input shapes] ms (calls) |\n|---|---:|---:|---:|---|\n';
+  for (const [name, f] of phases) {
+    const t = performance.now();
+    const p = await tf.profile(f);
+    const wall = performance.now() - t;
+    const by = new Map<string, { ms: number; n: number }>();
+    let total = 0;
+    for (const k of p.kernels) {
+      const ms = await (k.kernelTimeMs as unknown as Promise<number> | number);
+      const key = `${k.name} ${JSON.stringify(k.inputShapes).replace(/"/g, '')}`;
+      const e = by.get(key) ?? { ms: 0, n: 0 };
+      e.ms += ms; e.n++;
+      by.set(key, e);
+      if (!/^(unnamed scope|forward)$/.test(k.name)) total += ms;
+    }
+    const list = [...by].sort((a, b) => b[1].ms - a[1].ms).slice(0, top).map(([k, v]) => `${k} ${v.ms.toFixed(0)} (${v.n})`).join('; ');
+    md += `| ${name} | ${wall.toFixed(0)} | ${total.toFixed(0)} | ${p.kernels.length} | ${list} |\n`;
+  }
+  tf.dispose([ids, am]);
+  opt.dispose();
+  s.dispose();
+  return md;
 }

@@ -254,11 +254,13 @@ export function resolveConfig(raw: unknown, opts: { file?: string; text?: string
   }
   const c = cfg as unknown as TrainConfig;
   const problems: { file?: string; line?: number; field: string; message: string }[] = [];
-  if (c.model.dModel % c.model.nHeads !== 0) problems.push({ file, line: loc('/model/nHeads'), field: 'config.model.nHeads', message: `must divide model.dModel (${c.model.dModel}); e.g. ${[1, 2, 4, 8].filter((h) => c.model.dModel % h === 0).join(', ')}` });
+  if (!c.model.pretrained && c.model.dModel % c.model.nHeads !== 0) problems.push({ file, line: loc('/model/nHeads'), field: 'config.model.nHeads', message: `must divide model.dModel (${c.model.dModel}); e.g. ${[1, 2, 4, 8].filter((h) => c.model.dModel % h === 0).join(', ')}` });
   const task = createTask(c.task.name, c.task);
   if (c.task.difficulty > task.maxDifficulty) problems.push({ file, line: loc('/task/difficulty'), field: 'config.task.difficulty', message: `task ${c.task.name} has difficulties 1..${task.maxDifficulty} (got ${c.task.difficulty})` });
   const tok = new CharTokenizer(DEFAULT_CHARS);
   const pretrained = c.model.pretrained;
+  // a pretrained model's sizes are its own: the built-in model's size fields would only mislead in the run's config
+  if (pretrained) for (const k of ['dModel', 'nHeads', 'nLayers', 'mlpRatio'] as const) delete (c.model as Partial<TrainConfig['model']>)[k];
   if (pretrained && file && !/^hf:/.test(pretrained) && !path.isAbsolute(pretrained)) c.model.pretrained = path.resolve(path.dirname(file), pretrained);
   if (c.model.tokenizer && file && !path.isAbsolute(c.model.tokenizer)) c.model.tokenizer = path.resolve(path.dirname(file), c.model.tokenizer);
   if (needsPretrained(task) && !pretrained && !c.init?.checkpoint) problems.push({ file, line: loc('/task/name'), field: 'config.task.name', message: `task ${c.task.name} is written for a pretrained story model: set model.pretrained (or init.checkpoint to a checkpoint of such a run), e.g. "hf:karpathy/tinyllamas/stories260K" (the stories-grpo preset does)` });

@@ -11,10 +11,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { RunWriter, jsonReplacer } from '../runio/writer';
+import { RunWriter, jsonReplacer, writeFileAtomic } from '../runio/writer';
 import { passAtK } from '../shared/passAtK';
 import { isFullTraceStep, retainWholeGroups } from '../shared/rolloutStep';
-import { checkpointDirName, type BackendInfo, type EvalRecord, type RolloutGroup, type TrainerEvent } from '../shared/runFormat';
+import { FILES, checkpointDirName, type BackendInfo, type EvalRecord, type RolloutGroup, type TrainerEvent } from '../shared/runFormat';
 import { describeBackend, initBackend } from './backend';
 import { loadCharCheckpoint, loadCheckpoint, saveCheckpoint, tokenizerMeta } from './checkpoint';
 import type { RunModel, RunTokenizer, TrainConfig, TrainContext } from './context';
@@ -209,6 +209,7 @@ export async function runTraining(config: TrainConfig, opts: RunOptions = {}): P
   let stepsTimed = 0;
   let lastStepTime = Date.now();
   let lastCheckpointStep = -1;
+  let lastCheckpointDir: string | undefined;
   const evalRng = new Rng(config.seed ^ 0x5eed);
 
   const ctx: TrainContext = {
@@ -268,6 +269,16 @@ export async function runTraining(config: TrainConfig, opts: RunOptions = {}): P
       emit({ type: 'eval', time: now(), step, passAtK: rec.passAtK, meanReward: rec.meanReward });
       progress(`eval step ${step}: ${Object.entries(rec.passAtK).map(([k, v]) => `pass@${k} ${v.toFixed(3)}`).join(' ')} reward ${fmtNum(rec.meanReward)} (${rec.numPrompts} prompts × ${rec.samplesPerPrompt})`);
       lastEval = rec;
+      // a checkpoint of this very step written before the eval (the RL loop checkpoints in ctx.step, then evaluates):
+      // give it this eval, not the previous one (the tree and Compare Checkpoints show checkpoint.json's pass@k)
+      if (lastCheckpointStep === step && lastCheckpointDir) {
+        const f = path.join(lastCheckpointDir, FILES.checkpointMeta);
+        try {
+          const meta = JSON.parse(fs.readFileSync(f, 'utf8')) as Record<string, unknown>;
+          meta.eval = { passAtK: rec.passAtK, samplesPerPrompt: rec.samplesPerPrompt, numPrompts: rec.numPrompts };
+          writeFileAtomic(f, JSON.stringify(meta, null, 2) + '\n');
+        } catch (e) { ctx.warn(`could not add step ${step}'s eval to ${f}: ${(e as Error).message}`); }
+      }
       return rec;
     },
     checkpointStep: (step) => config.checkpoint.every > 0 && step % config.checkpoint.every === 0,
@@ -278,6 +289,7 @@ export async function runTraining(config: TrainConfig, opts: RunOptions = {}): P
         metrics: extra?.metrics ?? lastMetrics, eval: (extra?.eval ?? lastEval) && { passAtK: (extra?.eval ?? lastEval)!.passAtK, samplesPerPrompt: (extra?.eval ?? lastEval)!.samplesPerPrompt, numPrompts: (extra?.eval ?? lastEval)!.numPrompts }, tag: tag ?? 'periodic',
       }, tokenizerFiles);
       lastCheckpointStep = step;
+      lastCheckpointDir = dir;
       emit({ type: 'checkpoint', time: now(), step, path: path.relative(runDir, dir), tag: tag ?? 'periodic' });
       writer.updateManifest({ step });
       return dir;

@@ -169,3 +169,21 @@ test('truncation by the task\'s design (config.derived.eosRequired false, the st
   // eosRequired true (or absent) keeps the error
   assert.equal(diagnose({ ...run.input, config: { derived: { eosRequired: true } } }).find((x) => x.id === 'length/truncation')!.severity, 'error');
 });
+
+test('a reward part that rises, peaks, then falls while the reward keeps rising (a real LM learns the task, then games it) is flagged from its peak', () => {
+  // 24 steps, by hand: reward rises 0.7 → 5.3 throughout; honest rises 0.85 → 1.45 by step 10, then falls to 0.95;
+  // small deterministic noise (±0.03) so the noise estimate is not zero
+  const steps = Array.from({ length: 24 }, (_, i) => i + 1);
+  const noise = (i: number) => 0.03 * Math.sin(i * 2.1);
+  const reward = steps.map((s, i) => 0.7 + 0.2 * s + noise(i));
+  const honest = steps.map((s, i) => (s <= 10 ? 0.85 + 0.06 * (s - 1) : 1.45 - 0.036 * (s - 10)) + noise(i + 5));
+  const flat = steps.map((s, i) => (s <= 10 ? 0.85 + 0.06 * (s - 1) : 1.45) + noise(i + 5));
+  const input = (part: number[]) => ({ ...emptyInput(), algorithm: 'grpo', metrics: { 'reward/mean': { steps, values: reward }, 'reward/honest/mean': { steps, values: part }, 'reward/word/mean': { steps, values: reward.map((r) => r - 0.5) } } });
+  const f = diagnose(input(honest)).find((x) => x.id === 'reward-hacking/part:honest');
+  assert.ok(f, 'flagged');
+  assert.match(f!.message, /from its peak around step (9|10|11|12)/);
+  // start (0.85) vs end (0.95) alone would not flag it: the head-tail test sees a rise
+  assert.ok(honest[23] > honest[0]);
+  // a part that rises and then holds its level is healthy
+  assert.equal(diagnose(input(flat)).find((x) => x.id === 'reward-hacking/part:honest'), undefined);
+});

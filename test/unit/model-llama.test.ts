@@ -162,3 +162,18 @@ test('Llama.fromWeights names a missing or misshapen tensor', () => {
   assert.throws(() => Llama.fromWeights(tiny, { ...w, 'model.norm.weight': { shape: [3], data: new Float32Array(3) } }), /model\.norm\.weight .* has shape \[3\] but the config needs \[16\]/);
   void _gone;
 });
+
+test('llama2.c display strings: byte pieces as the characters they make, joining to the decoded text (newline, é, 😀)', { skip }, () => {
+  const tok = Llama2cTokenizer.fromFile(path.join(SHARED, 'tok512.bin'));
+  for (const text of ['Lily\nsmiled', 'café', 'a 😀 b']) {
+    const ids = tok.encode(text, { bos: false });
+    const shown = tok.display(ids);
+    assert.equal(shown.length, ids.length);
+    assert.ok(!shown.some((x) => /^<0x/.test(x)), JSON.stringify(shown));
+    assert.equal(shown.join('').replace(/^ /, ''), text, JSON.stringify(shown));
+  }
+  // by hand: "\n" is the byte piece <0x0A> (id 3 + 0x0A = 13), shown as a newline
+  assert.deepEqual(tok.display([13]), ['\n']);
+  // a lone continuation byte starts no sequence: its <0xHH> name stays
+  assert.deepEqual(tok.display([3 + 0x80]), ['<0x80>']);
+});

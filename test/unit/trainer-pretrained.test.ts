@@ -80,6 +80,10 @@ test('grpo-stories through the engine: a valid run of real subword tokens; check
   assert.deepEqual(Object.keys(readEvals(dir).at(-1)!.passAtK), ['1', '2']);
   // checkpoints: family, Llama config, tokenizer copied beside the weights
   const cks = listCheckpoints(dir);
+  // the periodic checkpoint of step 2 is written before step 2's eval (the RL loop checkpoints, then evaluates): it
+  // must still carry that eval, not step 0's (the tree and Compare Checkpoints show it)
+  const ev2 = readEvals(dir).find((e) => e.step === 2)!;
+  assert.deepEqual(readCheckpointMeta(cks.find((c) => c.meta?.step === 2 && c.meta?.tag === 'periodic')!.dir).eval?.passAtK, ev2.passAtK);
   const fin = cks.find((c) => c.meta?.tag === 'final')!;
   const meta = readCheckpointMeta(fin.dir);
   assert.equal(meta.model.family, 'llama');
@@ -145,4 +149,18 @@ test('model.lora: GRPO trains only the adapters (the reference is the base, adap
   const err = tf.max(tf.abs(tf.sub(a, c))).dataSync()[0];
   assert.ok(err < 3e-5, `exported vs LoRA logits ${err}`);
   tf.dispose([ids, a, b, c]); base.dispose(); merged.dispose(); ck.model.dispose();
+});
+
+test('Stop while the pretrained model loads: the run ends before its first step (status stopped, a stop checkpoint, nothing half-written)', { skip, timeout: 300_000 }, async () => {
+  const { StopSignal } = await import('../../src/trainer/engine');
+  const dir = path.join(tmp(), 'stopped');
+  const stop = new StopSignal();
+  stop.request('stop during load');
+  const r = await runTraining(resolveConfig(deepMerge(grpoStoriesPreset(), small)), { outDir: dir, stop, progress: () => undefined });
+  assert.equal(r.status, 'stopped');
+  assert.equal(r.step, 0);
+  assert.equal(listRolloutSteps(dir).length, 0);
+  assert.equal(readMetrics(dir).filter((x) => x.split === 'train').length, 0);
+  assert.ok(listCheckpoints(dir).some((c) => c.meta?.tag === 'stop'));
+  assert.deepEqual(validateRun(dir).filter((p) => p.severity !== 'warning'), []);
 });

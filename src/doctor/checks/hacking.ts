@@ -119,16 +119,29 @@ export function checkRewardHacking(input: DoctorInput, th: Thresholds): Finding[
           const a = align(rew.series, p.series);
           if (a.steps.length < th.minSteps) continue;
           const ww = win(th, a.steps.length);
-          const tp = headTail({ steps: a.steps, values: a.b }, ww);
+          let tp = headTail({ steps: a.steps, values: a.b }, ww);
           const roll = rollingMedian(a.b, ww);
           const range = Math.max(...roll) - Math.min(...roll);
           const scale = Math.max(range, Math.abs(tp.head), 1e-9);
+          let fromPeak: number | undefined;
+          if (!(tp.diff < 0 && tp.z < -th.hacking.partZ)) {
+            // a part that first rises with the reward and then falls while the reward keeps rising (a real LM learns the
+            // task, then games it: stories-hackable's honest score) is compared from its peak window, not from the start,
+            // when the reward rose over that same span too
+            const peakEnd = roll.indexOf(Math.max(...roll)); // the rolling window ending here is the part's best
+            const from = Math.max(0, peakEnd - ww + 1);
+            if (a.steps.length - from >= 2 * ww) {
+              const part = headTail({ steps: a.steps.slice(from), values: a.b.slice(from) }, ww);
+              const rewardSince = headTail({ steps: a.steps.slice(from), values: a.a.slice(from) }, ww);
+              if (part.diff < 0 && part.z < -th.hacking.partZ && rewardSince.diff > 0 && rewardSince.z > th.trendZ) { tp = part; fromPeak = a.steps[peakEnd]; }
+            }
+          }
           if (tp.diff < 0 && tp.z < -th.hacking.partZ && -tp.diff >= th.hacking.partDrop * scale) {
             out.push(finding('reward-hacking', `part:${p.part}`, 'warning', `Reward part "${p.part}" falls while the reward rises`,
               p.part === 'hidden_score'
                 // RL Lens logs the built-in tasks' hidden true score next to a learned reward (not part of the total)
                 ? `The reward rose (${fmt(tr.head)} → ${fmt(tr.tail)}) but the hidden true score it stands for fell (${fmt(tp.head)} → ${fmt(tp.tail)}): the policy is exploiting the reward model's errors (over-optimisation, Goodhart).`
-                : `The total reward rose (${fmt(tr.head)} → ${fmt(tr.tail)}) but its "${p.part}" part fell (${fmt(tp.head)} → ${fmt(tp.tail)}): the policy trades this part for the others.`,
+                : `The total reward rose (${fmt(tr.head)} → ${fmt(tr.tail)}) but its "${p.part}" part fell (${fmt(tp.head)} → ${fmt(tp.tail)}${fromPeak !== undefined ? `, from its peak around step ${fromPeak}` : ''}): the policy trades this part for the others.`,
               [a.steps[0], a.steps[a.steps.length - 1]], { metrics: [rew.name, p.name], values: { partHead: tp.head, partTail: tp.tail, rewardHead: tr.head, rewardTail: tr.tail } },
               `If "${p.part}" is what you actually want (e.g. accuracy), re-weight the parts or gate the others on it; ` + REMEDY));
           }

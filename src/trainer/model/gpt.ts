@@ -190,7 +190,9 @@ export class GPT extends ModelWeights {
     let x = this.embedTokens(ids, positions);
     let bias: tf.Tensor = this.causal(T);
     if (opts.attentionMask) bias = tf.add(bias, ModelWeights.keyBias(opts.attentionMask));
-    for (let l = 0; l < this.config.nLayers; l++) x = this.block(l, x, B, T, bias).x;
+    // one tidy per block: what the backward pass needs is kept by the tape, the block's other temporaries are freed here
+    // (GPT-2-124M shapes on 4 × 128 tokens did not fit the wasm heap's 4 GiB otherwise)
+    for (let l = 0; l < this.config.nLayers; l++) { const xi = x; x = tf.tidy(() => this.block(l, xi, B, T, bias).x); }
     const { logits, values } = this.heads(x, Boolean(opts.values));
     return {
       logits: tf.reshape(logits, [B, T, this.config.vocabSize]) as tf.Tensor3D,

@@ -75,7 +75,8 @@ export async function hubFiles(spec: string, files: string[], opts: { sha256?: R
   if (!id) throw new Error(`${spec}: not a hub id (expected hf:owner/repo[/subfolder][@revision])`);
   const env = opts.env ?? hubEnv();
   const out: Record<string, string> = {};
-  const howTo = (file: string) => `download ${id.repo} ${[id.subfolder, file].filter(Boolean).join('/')} (e.g. \`huggingface-cli download ${id.repo} ${[id.subfolder, file].filter(Boolean).join('/')}${id.revision !== 'main' ? ` --revision ${id.revision}` : ''}\`) into the Hugging Face cache ${env.cacheDir}, or put the files in a folder and give its path instead of ${spec}`;
+  const all = files.map((f) => [id.subfolder, f].filter(Boolean).join('/')).join(' ');
+  const howTo = (_file: string) => `download ${id.repo} ${all} (e.g. \`huggingface-cli download ${id.repo} ${all}${id.revision !== 'main' ? ` --revision ${id.revision}` : ''}\`) into the Hugging Face cache ${env.cacheDir}; or, where you have a copy, name its parent folder in the VS Code setting rlLens.modelFolders or the environment variable RL_LENS_MODELS (found there as <folder>/${id.subfolder || id.repo.split('/')[1]}/<file>; searched now: ${(env.mirrors ?? []).join(', ') || 'none'}); or give the files' folder as model.pretrained instead of ${spec}`;
   for (const file of files) {
     const cached = cachedFile(env, id, file);
     const local = cached ?? mirrorFile(id, file, env.mirrors ?? []);

@@ -30,7 +30,9 @@ export const mm = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
       const g = dy as tf.Tensor;
       const [sa, sb] = saved;
-      return [tf.matMul(g as tf.Tensor2D, swapLast(sb) as tf.Tensor2D), tf.matMul(swapLast(sa) as tf.Tensor2D, g as tf.Tensor2D)];
+      // each in its own tidy: the transposed operand (and the packed copy XNNPACK caches for a matMul's right-hand
+      // side until that tensor is disposed) is freed at once, not at the end of the whole backward pass
+      return [tf.tidy(() => tf.matMul(g as tf.Tensor2D, swapLast(sb) as tf.Tensor2D)), tf.tidy(() => tf.matMul(swapLast(sa) as tf.Tensor2D, g as tf.Tensor2D))];
     },
   };
 }) as Parameters<typeof tf.customGrad>[0]) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;

@@ -103,11 +103,14 @@ export async function runRlResolved(ctx: RlContext, algorithm: RlAlgorithm, cfg:
     log(`eval step ${step}: ${Object.entries(e.passAtK).map(([k, v]) => `pass@${k} ${(100 * v).toFixed(1)}%`).join('  ')}  reward ${e.meanReward.toFixed(3)}`);
   };
   const evalStep = hooks.evalStep ?? ((s: number) => cfg.eval.every > 0 && (s % cfg.eval.every === 0 || s === cfg.steps));
-  if (hooks.evalAtStart ?? cfg.eval.every > 0) doEval(0);
-  let stopped = false;
+  const yieldNow = hooks.yield ?? (() => new Promise<void>((resolve) => setImmediate(resolve)));
+  // a stop asked for while the model loaded or during the first eval ends the run before its first step
+  await yieldNow();
+  let stopped = Boolean(ctx.shouldStop?.());
+  if (!stopped && (hooks.evalAtStart ?? cfg.eval.every > 0)) { doEval(0); await yieldNow(); stopped = Boolean(ctx.shouldStop?.()); }
   let step = 0;
   try {
-    for (step = 1; step <= cfg.steps; step++) {
+    if (!stopped) for (step = 1; step <= cfg.steps; step++) {
       st.step = step;
       st.lr = hooks.lr ? hooks.lr(step) : warmupCosineLr(step - 1, { lr: cfg.lr, warmupSteps: cfg.warmupSteps, totalSteps: cfg.steps, minLrRatio: cfg.minLrRatio });
       const r = rlStep(algorithm, cfg, st, ctx.policy, ctx.ref, ctx.critic, ctx.task, ctx.tokenizer, rng);
@@ -131,7 +134,7 @@ export async function runRlResolved(ctx: RlContext, algorithm: RlAlgorithm, cfg:
       const m = r.metrics;
       if (!hooks.step) log(`step ${step}/${cfg.steps}  gen ${Number(m['timing/gen_s']).toFixed(2)} s  reward ${(m['reward/mean'] as number).toFixed(3)}  kl ${Number(m['kl']).toExponential(2)}  entropy ${Number(m['entropy']).toFixed(3)}  len ${Number(m['response_length/mean']).toFixed(1)}  ${Number(m['tokens_per_s']).toFixed(0)} tok/s  ${Number(m['step_time']).toFixed(2)} s`);
       if (evalStep(step)) doEval(step);
-      await (hooks.yield ?? (() => new Promise<void>((resolve) => setImmediate(resolve))))();
+      await yieldNow();
       if (ctx.shouldStop?.()) { stopped = true; break; }
     }
   } finally {

@@ -128,9 +128,29 @@ export class Llama2cTokenizer {
     return new TextDecoder('utf-8').decode(all);
   }
 
-  /** One display string per token (raw piece text; byte pieces as their `<0xHH>` name). */
+  /**
+   * One display string per token: the piece's text; a byte piece `<0xHH>` as the character its bytes make (an ASCII
+   * byte alone, e.g. "\n" for <0x0A>; a UTF-8 sequence spread over several byte pieces on its first piece, "" on the
+   * others), so the strings join to the decoded text; a byte that starts no valid sequence keeps its `<0xHH>` name.
+   */
   display(ids: ArrayLike<number>): string[] {
-    return Array.from(ids, (t) => new TextDecoder('utf-8').decode(this.pieces[t] ?? new Uint8Array()));
+    const dec = new TextDecoder('utf-8', { fatal: true });
+    const byteOf = (t: number): number | undefined => { const m = /^<0x([0-9A-Fa-f]{2})>$/.exec(latin1(this.pieces[t] ?? new Uint8Array())); return m ? parseInt(m[1], 16) : undefined; };
+    const out: string[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const b = byteOf(ids[i]);
+      if (b === undefined) { out.push(new TextDecoder('utf-8').decode(this.pieces[ids[i]] ?? new Uint8Array())); continue; }
+      const len = b < 0x80 ? 1 : b >= 0xf0 && b < 0xf8 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 0;
+      const seq: number[] = [b];
+      for (let j = 1; j < len && i + j < ids.length; j++) { const c = byteOf(ids[i + j]); if (c === undefined) break; seq.push(c); }
+      let ch: string | undefined;
+      if (len > 0 && seq.length === len) { try { ch = dec.decode(Uint8Array.from(seq)); } catch { ch = undefined; } }
+      if (ch === undefined) { out.push(latin1(this.pieces[ids[i]])); continue; }
+      out.push(ch);
+      for (let j = 1; j < len; j++) out.push('');
+      i += len - 1;
+    }
+    return out;
   }
 }
 

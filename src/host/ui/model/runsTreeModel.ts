@@ -427,11 +427,16 @@ export function sampleView(n: Extract<RunNode, { kind: 'sample' }>, s: RolloutSa
   };
 }
 
-/** Correct / wrong when the reward has an accuracy part (built-in tasks, most verifiable rewards), else the sign. */
+/**
+ * Correct / wrong when the reward has an accuracy part (built-in tasks, most verifiable rewards); else what the update
+ * did with the sample: its sequence advantage's sign (above / below its group: rewards that are all positive, like
+ * the stories tasks', say nothing by their sign); else the reward's sign.
+ */
 function sampleIcon(s: RolloutSample): { id: string; color?: string } {
   const acc = s.rewardParts?.accuracy ?? s.rewardParts?.correct;
   if (typeof acc === 'number') return acc > 0 ? { id: 'pass', color: 'testing.iconPassed' } : { id: 'close', color: 'testing.iconFailed' };
-  return { id: s.reward > 0 ? 'thumbsup' : s.reward < 0 ? 'thumbsdown' : 'circle-outline' };
+  const v = typeof s.advantage === 'number' && Number.isFinite(s.advantage) ? s.advantage : s.reward;
+  return { id: v > 0 ? 'thumbsup' : v < 0 ? 'thumbsdown' : 'circle-outline' };
 }
 
 /** Arguments the tree passes to commands, from a node (for context menus and multi-select). */
