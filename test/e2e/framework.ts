@@ -141,7 +141,15 @@ export class Workbench {
   /** Picks an item in an open quick pick (after a command asked something) by its label text. */
   async pickQuickItem(label: string | RegExp): Promise<void> {
     const row = this.page.locator('.quick-input-widget .quick-input-list .monaco-list-row').filter({ hasText: label });
-    await row.first().waitFor({ state: 'visible', timeout: 10_000 });
+    // the list is virtualised: an item below the fold is not in the DOM until the list scrolls to it
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try { await row.first().waitFor({ state: 'visible', timeout: 1_500 }); break; } catch (e) {
+        if (Date.now() > deadline) throw e;
+        const list = this.page.locator('.quick-input-widget .quick-input-list');
+        if (await list.isVisible().catch(() => false)) { await list.hover().catch(() => undefined); await this.page.mouse.wheel(0, 400); }
+      }
+    }
     await row.first().click();
   }
 

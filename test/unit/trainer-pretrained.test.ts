@@ -45,7 +45,8 @@ test('config: model.pretrained is checked (stories tasks need it, RL algorithms 
   const err = (raw: Record<string, unknown>, file?: string) => { try { resolveConfig(raw, { file }); } catch (e) { assert.ok(e instanceof ConfigError, String(e)); return (e as Error).message; } return ''; };
   assert.match(err({ algorithm: 'grpo', task: { name: 'stories-word' } }), /config\.task\.name.*stories-word.*model\.pretrained/);
   assert.match(err({ algorithm: 'sft', task: { name: 'stories-word' }, model: { pretrained: S260 } }), /config\.model\.pretrained.*online RL algorithms/);
-  assert.match(err({ algorithm: 'dpo', model: { pretrained: S260 } }), /config\.model\.pretrained/);
+  assert.match(err({ algorithm: 'reward_model', model: { pretrained: S260 } }), /config\.model\.pretrained.*reward models/);
+  assert.equal(err({ algorithm: 'dpo', task: { name: 'stories-word' }, model: { pretrained: S260, contextLength: 160 } }), '', 'DPO trains pretrained models');
   assert.match(err({ algorithm: 'grpo', task: { name: 'stories-word' }, model: { pretrained: S260 }, init: { checkpoint: '/x' } }), /config\.init\.checkpoint.*not both/);
   const c = resolveConfig({ algorithm: 'grpo', task: { name: 'stories-word' }, model: { pretrained: 'models/s', tokenizer: 'models/tok512.bin', contextLength: 128 } }, { file: '/work/cfgs/run.rllens.json' });
   assert.equal(c.model.pretrained, '/work/cfgs/models/s');
@@ -163,4 +164,33 @@ test('Stop while the pretrained model loads: the run ends before its first step 
   assert.equal(readMetrics(dir).filter((x) => x.split === 'train').length, 0);
   assert.ok(listCheckpoints(dir).some((c) => c.meta?.tag === 'stop'));
   assert.deepEqual(validateRun(dir).filter((p) => p.severity !== 'warning'), []);
+});
+
+test('DPO on stories260K from a JSONL of story pairs: at step 1 the policy is the reference, so the loss is ln 2 (by hand); the margin grows; a llama checkpoint', { skip, timeout: 300_000 }, async () => {
+  const root = tmp();
+  const stories = [
+    ['Once upon a time, there was a little girl named Lily. Lily had a ball.', ' Lily played with her ball in the park. She was very happy and smiled.', ' Lily went home. It was cold and she was sad.'],
+    ['Once upon a time, there was a little dog named Max. Max had a kite.', ' Max ran with his kite in the wind. He laughed and had fun.', ' Max sat down. The day was long and grey.'],
+    ['Once upon a time, there was a little boy named Tom. Tom had a boat.', ' Tom put his boat in the pond. He loved it and smiled.', ' Tom did not go out. He cried.'],
+    ['Once upon a time, there was a little cat named Mia. Mia had a hat.', ' Mia wore her hat all day. She was glad and happy.', ' Mia lost something. She was sad.'],
+  ];
+  const file = path.join(root, 'pairs.jsonl');
+  fs.writeFileSync(file, stories.map(([prompt, chosen, rejected]) => JSON.stringify({ prompt, chosen, rejected })).join('\n') + '\n');
+  const dir = path.join(root, 'dpo');
+  const cfg = resolveConfig({
+    algorithm: 'dpo', seed: 1, backend: 'wasm', task: { name: 'stories-word' }, model: { pretrained: S260, contextLength: 128 },
+    train: { steps: 6, batchSize: 4, lr: 0.001, warmupSteps: 0, lrSchedule: 'constant' }, sampling: { maxNewTokens: 16 },
+    eval: { every: 0, numPrompts: 2, samplesPerPrompt: 2, k: [1, 2] }, rollouts: { every: 3, maxSamples: 8 }, dpo: { beta: 0.1, data: { path: file } },
+  });
+  const r = await runTraining(cfg, { outDir: dir, progress: () => undefined });
+  assert.equal(r.status, 'completed', r.error);
+  const m = readMetrics(dir).filter((x) => x.split === 'train');
+  // policy = reference before the first update: every implicit reward is 0, −log σ(0) = ln 2
+  assert.ok(Math.abs((m[0].values.loss as number) - Math.log(2)) < 1e-4, `step-1 loss ${m[0].values.loss}`);
+  assert.ok((m[5].values['rewards/margins'] as number) > (m[0].values['rewards/margins'] as number) + 0.05, `margins ${m.map((x) => x.values['rewards/margins']).join(' ')}`);
+  const fin = listCheckpoints(dir).find((c) => c.meta?.tag === 'final')!;
+  assert.equal(readCheckpointMeta(fin.dir).model.family, 'llama');
+  // the traces hold subword pieces
+  const st = readRolloutStep(dir, listRolloutSteps(dir)[0]);
+  assert.ok(st.samples[0].tokens.some((t) => t.trim().length >= 3), JSON.stringify(st.samples[0].tokens));
 });

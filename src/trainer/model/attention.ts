@@ -5,8 +5,9 @@
  *   last T keys being the queries' own positions), bias broadcastable to [B, H, T, Tk] (0 or −1e9: causal and padding
  *   masks) → softmax(q·kᵀ·scale + bias)·v as [B·T, H·hd].
  *
- * On the wasm and cpu backends it is a fused kernel in plain JS on the tensors' host arrays (flash-attention style:
- * scores are never stored; the backward pass recomputes them from q, k and the saved log-sum-exp). Reasons:
+ * On the wasm and cpu backends it is a fused kernel on the tensors' host arrays (flash-attention style: scores are
+ * never stored; the backward pass recomputes them from q, k and the saved log-sum-exp): WebAssembly SIMD row kernels
+ * (wasmKernels.ts), or the plain-JS ones below where SIMD is missing or hd is not a multiple of 4. Reasons:
  * tfjs-backend-wasm runs a batched matMul (batch > 1) in a scalar loop with per-element overhead (≈ 1 GFLOP/s on
  * [512, 136, 8]·[512, 8, 136]), and the unfused version also pays for the [B·H, T, Tk] scores in Mul, Add, Softmax,
  * their gradients and two big Transposes, plus the head transposes and the GQA repeat. Keys whose bias is ≤ −1e8 are
@@ -22,7 +23,7 @@ import { attentionKernels, newAttentionKernels, type AttentionKernels } from './
 
 const MASKED = -1e8;
 
-/** WebAssembly SIMD row kernels (attentionWasm.ts) when they compile; else the JS ones. Off: tests compare the two. */
+/** WebAssembly SIMD row kernels (wasmKernels.ts) when they compile; else the JS ones. Switchable: tests compare the two. */
 let useWasmKernels = true;
 export function setAttentionKernels(kind: 'wasm' | 'js'): void { useWasmKernels = kind === 'wasm'; }
 
@@ -275,11 +276,11 @@ function forwardMirror(k: tf.Tensor3D, v: tf.Tensor3D, past: { k: tf.Tensor3D; v
     if (!kern) return undefined;
     m = { kern, cap: Math.max(2 * Tk, Tk + 64), len: 0, v };
   }
-  const mm_ = m!;
-  const cap = mm_.cap;
+  const mir = m!;
+  const cap = mir.cap;
   const L = layout({ k: B * cap * KD, v: B * cap * KD, q: q.length, o: q.length, idx: Tk + 4, bias: Tk + 4, s: Tk + 4, ml: 2 * B * H * T });
-  mm_.kern.reserve(L.bytes);
-  const f32 = new Float32Array(mm_.kern.memory.buffer), i32 = new Int32Array(mm_.kern.memory.buffer);
+  mir.kern.reserve(L.bytes);
+  const f32 = new Float32Array(mir.kern.memory.buffer), i32 = new Int32Array(mir.kern.memory.buffer);
   // new rows (all of them for a fresh mirror), batch by batch
   const from = fresh ? 0 : Tk - T;
   const ka = hostView(k);
@@ -287,10 +288,10 @@ function forwardMirror(k: tf.Tensor3D, v: tf.Tensor3D, past: { k: tf.Tensor3D; v
   const va = hostView(v);
   for (let b = 0; b < B; b++) f32.set(va.subarray((b * Tk + from) * KD, (b + 1) * Tk * KD), L.at.v / 4 + (b * cap + from) * KD);
   f32.set(q, L.at.q / 4);
-  mm_.len = Tk;
-  mm_.v = v;
-  mirrors.set(k, mm_);
-  rowsForward(mm_.kern, L.at, cap, bv, n, i32, f32);
+  mir.len = Tk;
+  mir.v = v;
+  mirrors.set(k, mir);
+  rowsForward(mir.kern, L.at, cap, bv, n, i32, f32);
   return { o: f32.slice(L.at.o / 4, L.at.o / 4 + q.length), lse: f32.slice(L.at.ml / 4, L.at.ml / 4 + 2 * B * H * T) };
 }
 

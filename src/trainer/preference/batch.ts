@@ -9,8 +9,20 @@
  * token i, so the response mask over the T − 1 log-prob columns is 1 on columns p − 1 … p − 2 + length.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { GPT } from '../model/gpt';
-import type { CharTokenizer } from '../tokenizer';
+import type { CausalLM } from '../model/types';
+
+/**
+ * What the preference methods need of a tokenizer: the built-in character tokenizer or a pretrained model's
+ * (tokenizers/index.ts TextTokenizer). Prompt and completion are encoded separately, as TRL's DPO `tokenize_row` does.
+ */
+export interface SeqTokenizer {
+  encode(text: string): number[];
+  display(ids: ArrayLike<number>): string[];
+  /** absent: the model has no BOS (e.g. Qwen2) / no EOS; a pretrained tokenizer may lack either */
+  readonly bos?: number;
+  readonly eos?: number;
+  readonly pad: number;
+}
 import type { SourceRef } from './data';
 
 export interface EncodedSeq {
@@ -22,16 +34,18 @@ export interface EncodedSeq {
 }
 
 /** Encode one (prompt, completion). Throws with file:line (when known) for characters outside the vocabulary or an overlong sequence. */
-export function encodeSeq(tok: CharTokenizer, prompt: string, completion: string, contextLength: number, where?: SourceRef, field = 'completion'): EncodedSeq {
+export function encodeSeq(tok: SeqTokenizer, prompt: string, completion: string, contextLength: number, where?: SourceRef, field = 'completion'): EncodedSeq {
   const loc = where ? `${where.file}:${where.line}: ` : '';
   let p: number[], c: number[];
   try { p = tok.encode(prompt); } catch (e) { throw new Error(`${loc}field "prompt": ${(e as Error).message}`); }
   try { c = tok.encode(completion); } catch (e) { throw new Error(`${loc}field "${field}": ${(e as Error).message}`); }
-  const ids = [tok.bos, ...p, ...c, tok.eos];
+  const bos = tok.bos !== undefined && tok.bos >= 0 ? [tok.bos] : [];
+  const eos = tok.eos !== undefined && tok.eos >= 0 ? [tok.eos] : [];
+  const ids = [...bos, ...p, ...c, ...eos];
   if (ids.length > contextLength) {
     throw new Error(`${loc}prompt + ${field} are ${ids.length} tokens with BOS/EOS, more than model.contextLength ${contextLength}: shorten the text or raise contextLength`);
   }
-  return { ids, promptLen: 1 + p.length, length: c.length + 1 };
+  return { ids, promptLen: bos.length + p.length, length: c.length + eos.length };
 }
 
 export interface SeqBatch {
@@ -75,7 +89,7 @@ export function disposeBatch(b: SeqBatch): void { tf.dispose([b.ids, b.mask, b.l
  * Per-token log-probs of each row's completion and their sum (TRL `concatenated_forward` / `_get_batch_logps`:
  * Σ over completion tokens, prompt excluded). Differentiable. → perToken [B, T−1] (0 outside the completion), sum [B].
  */
-export function completionLogps(model: GPT, b: SeqBatch): { perToken: tf.Tensor2D; sum: tf.Tensor1D } {
+export function completionLogps(model: CausalLM, b: SeqBatch): { perToken: tf.Tensor2D; sum: tf.Tensor1D } {
   return tf.tidy(() => {
     const lp = model.tokenLogprobs(b.ids).logprobs;
     const perToken = tf.mul(lp, b.mask) as tf.Tensor2D;
@@ -84,7 +98,7 @@ export function completionLogps(model: GPT, b: SeqBatch): { perToken: tf.Tensor2
 }
 
 /** Scalar reward of each row from a value-head model, read at the last real token (TRL / OpenRLHF reward models). → [B] */
-export function lastTokenValues(model: GPT, b: SeqBatch): tf.Tensor1D {
+export function lastTokenValues(model: CausalLM, b: SeqBatch): tf.Tensor1D {
   return tf.tidy(() => {
     const v = model.forward(b.ids, { values: true }).values!;
     return tf.sum(tf.mul(v, b.lastTok), 1) as tf.Tensor1D;

@@ -77,6 +77,7 @@ function reportLoaded(ctx: TrainContext, d: LoadedPreferenceData, role: 'train' 
  * or the built-in synthetic set of the run's task (train split prompts for training, the task's eval split for eval).
  */
 export function resolvePreferenceData(ctx: TrainContext, data: DataSection, want: PreferenceKind): { train: (PairRecord | UnpairedRecord | RankingRecord)[]; eval: (PairRecord | UnpairedRecord | RankingRecord)[]; kind: PreferenceKind } {
+  if (!data.path && ctx.config.model.pretrained) throw new Error(`${ctx.config.algorithm}.data.path: a pretrained model needs your preference data (JSONL, docs/preference.md "Data"); the built-in data is made from the arithmetic tasks for the character model`);
   if (data.path) {
     const allow = Boolean(data.allowBadLines);
     const tr = loadPreferenceFile(resolvePath(data.path), { expect: want === 'ranking' ? undefined : want, allowBadLines: allow });
@@ -221,11 +222,10 @@ function preferenceModule(method: PreferenceMethod): AlgorithmModule {
         evalEvery: (sec.evalEvery as number) ?? 20, traceEvery: 0, tracePairs: (sec.tracePairs as number) ?? 8,
       };
       ctx.log(`${method}: β ${hp.beta}${method === 'simpo' ? `, γ ${hp.gamma}` : ''}${method === 'odpo' ? `, α ${hp.alpha}${hp.ratio ? ' (ratio)' : ''}` : ''}${hp.rpoAlpha ? `, NLL-on-chosen ${hp.rpoAlpha}` : ''}; ${needsReference(method) ? 'frozen reference = the starting policy' : 'reference-free'}`);
-      const cm = charModel(ctx, method);
       const trainer = new PreferenceTrainer({
-        method, hp, policy: cm.policy, tokenizer: cm.tokenizer, seed: ctx.config.seed,
+        method, hp, policy: ctx.policy, tokenizer: ctx.tokenizer, seed: ctx.config.seed,
         train: data.train as PairRecord[] | UnpairedRecord[], eval: data.eval as PairRecord[] | UnpairedRecord[],
-        optimizer: ctx.optimizer, lrAt: (s) => ctx.lr(s), reference: cm.reference,
+        optimizer: ctx.optimizer, lrAt: (s) => ctx.lr(s), reference: ctx.reference,
         traceStep: (s) => ctx.traceStep(s),
         writeTrace: (s, h, samples, arrays) => ctx.rollout(s, h, samples, arrays),
         onStep: (s, m, tokens) => {

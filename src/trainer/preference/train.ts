@@ -8,8 +8,8 @@
  * ref_model is given); orpo and simpo are reference-free and build none.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { GPT } from '../model/gpt';
-import type { CharTokenizer } from '../tokenizer';
+import type { CausalLM } from '../model/types';
+import type { SeqTokenizer } from './batch';
 import { AdamW, clipByGlobalNorm } from '../optim';
 import { Rng } from '../rng';
 import * as L from '../algorithms/preference';
@@ -92,7 +92,7 @@ interface Item { prompt: string; completion: string; seq: EncodedSeq }
 interface PairItem { id: string; chosen: Item; rejected: Item; scoreChosen?: number; scoreRejected?: number }
 interface KtoItem { id: string; item: Item; label: boolean }
 
-export function encodePairs(records: PairRecord[], tok: CharTokenizer, contextLength: number, method: PreferenceMethod, idPrefix = 'p'): PairItem[] {
+export function encodePairs(records: PairRecord[], tok: SeqTokenizer, contextLength: number, method: PreferenceMethod, idPrefix = 'p'): PairItem[] {
   return records.map((r, i) => {
     if (method === 'odpo') {
       const loc = r.source ? `${r.source.file}:${r.source.line}: ` : `pair ${i}: `;
@@ -107,7 +107,7 @@ export function encodePairs(records: PairRecord[], tok: CharTokenizer, contextLe
   });
 }
 
-export function encodeUnpaired(records: UnpairedRecord[], tok: CharTokenizer, contextLength: number, idPrefix = 'k'): KtoItem[] {
+export function encodeUnpaired(records: UnpairedRecord[], tok: SeqTokenizer, contextLength: number, idPrefix = 'k'): KtoItem[] {
   return records.map((r, i) => ({ id: `${idPrefix}${i}`, label: r.label, item: { prompt: r.prompt, completion: r.completion, seq: encodeSeq(tok, r.prompt, r.completion, contextLength, r.source) } }));
 }
 
@@ -130,7 +130,7 @@ export interface StepResult {
 function mean(a: ArrayLike<number>): number { let s = 0; for (let i = 0; i < a.length; i++) s += a[i]; return a.length ? s / a.length : NaN; }
 
 /** Forward pass of a pairwise batch: returns host copies for metrics plus the scalar loss (inside a grad closure). */
-function pairwiseLoss(method: PreferenceMethod, hp: PreferenceHyper, policy: GPT, batch: SeqBatch, refSum: tf.Tensor1D | undefined, pairs: PairItem[], keep: Record<string, tf.Tensor>): tf.Scalar {
+function pairwiseLoss(method: PreferenceMethod, hp: PreferenceHyper, policy: CausalLM, batch: SeqBatch, refSum: tf.Tensor1D | undefined, pairs: PairItem[], keep: Record<string, tf.Tensor>): tf.Scalar {
   const B = pairs.length;
   const { sum, perToken } = completionLogps(policy, batch);
   const pc = tf.slice(sum, [0], [B]) as tf.Tensor1D, pr = tf.slice(sum, [B], [B]) as tf.Tensor1D;
@@ -190,8 +190,8 @@ function pairwiseMetrics(method: PreferenceMethod, k: Record<string, Float32Arra
 export interface PreferenceTrainerOptions {
   method: PreferenceMethod;
   hp: PreferenceHyper;
-  policy: GPT;
-  tokenizer: CharTokenizer;
+  policy: CausalLM;
+  tokenizer: SeqTokenizer;
   train: PairRecord[] | UnpairedRecord[];
   eval?: PairRecord[] | UnpairedRecord[];
   seed: number;
@@ -206,7 +206,7 @@ export interface PreferenceTrainerOptions {
   /** learning rate at a step (the engine's schedule); default hp.lr with hp.warmupSteps linear warmup */
   lrAt?: (step: number) => number;
   /** the frozen reference model (the engine's ctx.reference); default: a clone of the starting policy */
-  reference?: GPT;
+  reference?: CausalLM;
   /** should this step write a trace? default: hp.traceEvery */
   traceStep?: (step: number) => boolean;
   /** write a trace (default: writer.writeRolloutStep) */
@@ -220,7 +220,7 @@ export interface PreferenceTrainerOptions {
 export class PreferenceTrainer {
   readonly method: PreferenceMethod;
   readonly hp: PreferenceHyper;
-  readonly ref?: GPT;
+  readonly ref?: CausalLM;
   private ownRef = false;
   private ownOpt = false;
   private opt: AdamW;
