@@ -94,7 +94,8 @@ export class SeriesStore {
   appendEvals(records: EvalRecord[]): void {
     for (const e of records) {
       for (const [k, v] of Object.entries(e.passAtK)) this.add(`eval/pass@${k}`, e.step, v);
-      if (e.meanReward !== undefined) this.add('eval/mean_reward', e.step, e.meanReward);
+      // the same name the trainer writes to metrics.jsonl (its eval split), so one series, not two
+      if (e.meanReward !== undefined) this.add('eval/reward/mean', e.step, e.meanReward);
       this.tick(e.step, e.time);
       this.appended++;
     }

@@ -472,7 +472,7 @@ export class RolloutView {
         `n = ${gs.samples.length} · mean ${fmt(gs.mean, 5)} · std ${fmt(gs.stdUnbiased, 5)} (unbiased), ${fmt(gs.stdPopulation, 5)} (population)` +
         `${gs.stored.baseline !== undefined ? ` · baseline ${fmt(gs.stored.baseline, 5)}` : ''}${gs.stored.baselines ? ' · baseline per sample (leave-one-out)' : ''} · ${gs.filtered ? `FILTERED (${gs.filterReason ?? 'no gradient'})` : 'kept'}` }),
       el('table', { cls: 'group-table', attrs: { id: 'group-table' } },
-        el('tr', {}, ...['sample', 'reward', ...parts, ...(gs.stored.scores ? ['score'] : []), ...(gs.stored.baselines ? ['baseline'] : []), 'advantage', 'length', 'clips', 'completion'].map((h) => el('th', { text: h }))),
+        el('tr', {}, ...['sample', 'reward', ...parts, ...(gs.stored.scores ? ['score'] : []), ...(gs.stored.baselines ? ['baseline'] : []), 'advantage', 'tokens', 'clips', 'completion'].map((h) => el('th', { text: h }))),
         ...gs.samples.map((i, k) => {
           const s = st.samples[i], ss = this.stats[i];
           const tr = el('tr', {}, el('td', { text: `#${i}` }), el('td', { cls: 'num', text: fmt(s.reward, 4) }),
