@@ -61,11 +61,15 @@ export function formatPhase(p: TrainerPhase | undefined): string | undefined {
 }
 
 /** The notification shown when a run ends: text and buttons (pure; unit-tested). */
+export const MODEL_FOLDERS_ACTION = 'Set Model Folders…';
+
 export function endNotice(name: string, x: Pick<TrainerExit, 'status' | 'message' | 'crashed'>, run: { step?: number; totalSteps?: number; metrics?: Record<string, number | null> }): { severity: 'info' | 'warning' | 'error'; text: string; actions: string[] } {
   const at = run.step !== undefined ? ` at step ${run.step}${run.totalSteps ? `/${run.totalSteps}` : ''}` : '';
   const h = headline(run.metrics);
   const hv = h ? ` (${h.key} ${h.value.toFixed(3)})` : '';
-  if (x.status === 'failed' || x.crashed) return { severity: 'error', text: `RL Lens: run "${name}" failed${at}: ${x.message ?? 'the trainer exited unexpectedly'}`, actions: ['Show Log', 'Open Dashboard', 'Open Run'] };
+  // a model the trainer could not find (src/trainer/model/hub.ts names the setting): offer the setting itself
+  const modelMissing = /rlLens\.modelFolders/.test(x.message ?? '');
+  if (x.status === 'failed' || x.crashed) return { severity: 'error', text: `RL Lens: run "${name}" failed${at}: ${x.message ?? 'the trainer exited unexpectedly'}`, actions: [...(modelMissing ? [MODEL_FOLDERS_ACTION] : []), 'Show Log', 'Open Dashboard', 'Open Run'] };
   if (x.status === 'stopped') return { severity: 'warning', text: `RL Lens: run "${name}" stopped${at}${hv}.`, actions: ['Open Dashboard', 'Show Log'] };
   return { severity: 'info', text: `RL Lens: run "${name}" completed${at}${hv}.`, actions: ['Open Dashboard', 'Show Log'] };
 }
@@ -181,6 +185,7 @@ export class Supervisor implements vscode.Disposable {
       if (choice === 'Show Log') run.log.show(true);
       else if (choice === 'Open Dashboard') void vscode.commands.executeCommand('rlLens.showDashboard', { runDir: run.runDir });
       else if (choice === 'Open Run') void vscode.commands.executeCommand('rlLens.openRun', { runDir: run.runDir });
+      else if (choice === MODEL_FOLDERS_ACTION) void vscode.commands.executeCommand('workbench.action.openSettings', 'rlLens.modelFolders');
     });
   }
 
