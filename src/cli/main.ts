@@ -13,6 +13,7 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<{ r
   report: { summary: 'report CHECKPOINT_DIR [--base DIR|previous|first] [--samples N] [--json]   checkpoint report (weights, generations, pass@k)', load: () => import('./report') },
   doctor: { summary: 'doctor RUN_DIR [--json]                             diagnose RL pathologies', load: () => import('./doctor') },
   export: { summary: 'export --model BASE --adapter ADAPTER_DIR --out DIR      merge a PEFT LoRA adapter into its base → Hugging Face folder', load: () => import('./export') },
+  'diff-tokens': { summary: 'diff-tokens CKPT_A CKPT_B --completions FILE|RUN_DIR[:STEP] [--out DIR] [--top-k 5]   what RL changed, token by token', load: () => import('./diffTokens') },
   generate: { summary: 'generate --model PATH_OR_ID [--prompt TEXT] [--temperature T] [--max-new-tokens N]   print a pretrained model\'s completion', load: () => import('./generate') },
 };
 

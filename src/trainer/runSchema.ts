@@ -116,6 +116,36 @@ export const RUN_FORMAT_SCHEMA = {
         length: int0, truncated: { type: 'boolean' }, offset: int0, pair: str, role: str,
       },
     },
+    tokenDiffSummary: {
+      description: 'summary.json of a token comparison folder (rl-lens diff-tokens, src/trainer/diffTokens.ts; docs/run-format.md, "Token comparison")',
+      type: 'object',
+      required: ['format', 'formatVersion', 'a', 'b', 'source', 'settings', 'counts', 'arrays', 'dataFile', 'index', 'vocab', 'risers', 'fallers', 'samples'],
+      properties: {
+        format: { const: 'rl-lens-token-diff' }, formatVersion: { type: 'integer', const: 1 }, createdAt: iso,
+        a: { $ref: '#/definitions/tokenDiffCheckpoint' }, b: { $ref: '#/definitions/tokenDiffCheckpoint' },
+        source: { type: 'object', required: ['kind', 'path'], properties: { kind: { type: 'string', enum: ['rollout', 'jsonl'] }, path: str, step: int0, temperature: num, splitOnOwn: int0 } },
+        settings: { type: 'object', required: ['topK', 'temperature', 'batch', 'minCount'], properties: { topK: { type: 'integer', minimum: 1 }, temperature: { type: 'number', exclusiveMinimum: 0 }, batch: { type: 'integer', minimum: 1 }, minCount: { type: 'integer', minimum: 1 } } },
+        counts: { type: 'object', required: ['samples', 'tokens', 'truncated'], properties: { samples: int0, tokens: int0, truncated: int0 } },
+        meanDelta: numOrNull, meanKl: numOrNull,
+        arrays: { type: 'array', items: { type: 'object', required: ['name', 'width'], properties: { name: { type: 'string', minLength: 1 }, width: { type: 'integer', minimum: 1 } } } },
+        dataFile: { type: 'string', pattern: '^[^/\\\\]+\\.f32$' }, index: str, vocab: str,
+        risers: { type: 'array', items: { $ref: '#/definitions/tokenDiffStat' } }, fallers: { type: 'array', items: { $ref: '#/definitions/tokenDiffStat' } },
+        samples: { type: 'array', items: { type: 'object', required: ['index', 'length', 'sumDelta', 'meanKl', 'offset'], properties: { index: int0, length: int0, sumDelta: numOrNull, meanKl: numOrNull, offset: int0, truncated: { type: 'boolean' } } } },
+        timings: { type: 'object', properties: { loadSeconds: num, computeSeconds: num, writeSeconds: num, tokensPerSecond: num } },
+        backend: str,
+      },
+    },
+    tokenDiffCheckpoint: { type: 'object', required: ['dir', 'step', 'family'], properties: { dir: str, step: int0, algorithm: str, family: str, tag: str } },
+    tokenDiffStat: { type: 'object', required: ['token', 'count', 'meanDelta', 'sumDelta'], properties: { token: str, count: { type: 'integer', minimum: 1 }, meanDelta: numOrNull, sumDelta: numOrNull } },
+    tokenDiffSample: {
+      description: 'one line of samples.jsonl of a token comparison folder',
+      type: 'object', required: ['index', 'prompt', 'completion', 'promptIds', 'tokenIds', 'tokens', 'length', 'offset', 'sumDelta', 'meanKl'],
+      properties: {
+        index: int0, prompt: str, completion: str, promptIds: { type: 'array', items: int0 }, tokenIds: { type: 'array', items: int0 }, tokens: { type: 'array', items: str },
+        length: int0, offset: int0, sumDelta: numOrNull, meanKl: numOrNull, truncated: { type: 'boolean' },
+        source: { type: 'object', properties: { index: int0, group: str, reward: numOrNull, line: { type: 'integer', minimum: 1 } } },
+      },
+    },
     checkpointMeta: {
       type: 'object', required: ['format', 'formatVersion', 'step', 'algorithm', 'time', 'config', 'tokenizer', 'model'],
       properties: {

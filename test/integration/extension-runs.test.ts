@@ -31,7 +31,7 @@ describe('RL Lens extension shell', function () {
     const why = 'hf:karpathy/tinyllamas/stories260K: could not download stories260K.bin …; or, where you have a copy, name its parent folder in the VS Code setting rlLens.modelFolders or the environment variable RL_LENS_MODELS';
     const res = await vscode.commands.executeCommand<StartRunResult>('rlLens.startRun', { preset: 'sft-tiny', name: 'it-nomodel', cliPath: fakeTrainer(), progress: false, overrides: { fake: { steps: 4, delayMs: 20, failAtStep: 1, failWith: why } } });
     const active = a.supervisor.get(res.runDir);
-    const exit = await active.proc.whenExited();
+    const exit = await active!.proc.whenExited();
     assert.equal(exit.status, 'failed');
     const notice = await until('the end notification', () => a.supervisor.endNotices.find((n: { runDir: string }) => n.runDir === res.runDir));
     assert.match(notice.text, /run "it-nomodel · .*" failed: .*rlLens\.modelFolders/);
