@@ -11,6 +11,7 @@
  */
 import { BACKEND_CHOICES, initBackend } from '../trainer/backend';
 import { diffCheckpoints, type TokenStat } from '../trainer/diffTokens';
+import { optionValue } from './args';
 
 export interface DiffTokensArgs {
   a: string;
@@ -37,7 +38,7 @@ export const DIFF_TOKENS_USAGE = `usage: rl-lens diff-tokens CKPT_A CKPT_B --com
 export function parseDiffTokensArgs(argv: string[]): DiffTokensArgs {
   const a: Partial<DiffTokensArgs> = { topK: 5, batch: 32, minCount: 3, force: false, json: false, backend: 'auto' };
   const pos: string[] = [];
-  const val = (i: number, f: string) => { const v = argv[i + 1]; if (v === undefined || v.startsWith('--')) throw new Error(`${f} needs a value`); return v; };
+  const val = (i: number, f: string) => optionValue(argv, i, f);
   const int = (i: number, f: string) => { const v = Number(val(i, f)); if (!Number.isInteger(v) || v < 1) throw new Error(`${f} must be a positive integer, got ${JSON.stringify(argv[i + 1])}`); return v; };
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i];

@@ -10,6 +10,7 @@
  */
 import { BACKEND_CHOICES, initBackend } from '../trainer/backend';
 import { exportMergedLora } from '../trainer/model/export';
+import { optionValue } from './args';
 
 export interface ExportArgs { model: string; adapter: string; out: string; tokenizer?: string; backend: string }
 
@@ -20,7 +21,7 @@ export const EXPORT_USAGE = `usage: rl-lens export --model BASE --adapter ADAPTE
 
 export function parseExportArgs(argv: string[]): ExportArgs {
   const a: Partial<ExportArgs> = { backend: 'auto' };
-  const val = (i: number, f: string) => { const v = argv[i + 1]; if (v === undefined || v.startsWith('--')) throw new Error(`${f} needs a value`); return v; };
+  const val = (i: number, f: string) => optionValue(argv, i, f);
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i];
     switch (f) {

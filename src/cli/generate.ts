@@ -10,6 +10,7 @@
 import { BACKEND_CHOICES, initBackend } from '../trainer/backend';
 import { loadPretrained } from '../trainer/model/pretrained';
 import { generate } from '../trainer/sampling';
+import { optionValue } from './args';
 
 export interface GenerateArgs {
   model: string;
@@ -29,7 +30,7 @@ export const GENERATE_USAGE = `usage: rl-lens generate --model PATH_OR_ID [--tok
 
 export function parseGenerateArgs(argv: string[]): GenerateArgs {
   const a: Partial<GenerateArgs> = { prompt: '', maxNewTokens: 256, temperature: 1, topP: 1, seed: 0, backend: 'auto' };
-  const val = (i: number, f: string) => { const v = argv[i + 1]; if (v === undefined) throw new Error(`${f} needs a value`); return v; };
+  const val = (i: number, f: string) => optionValue(argv, i, f, { allowDash: true }); // a prompt may start with "--"
   const num = (i: number, f: string, ok: (x: number) => boolean, what: string) => { const v = Number(val(i, f)); if (!ok(v)) throw new Error(`${f} must be ${what}, got ${JSON.stringify(argv[i + 1])}`); return v; };
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i];

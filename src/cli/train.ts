@@ -14,6 +14,7 @@ import { ConfigError, PRESETS, deepMerge, loadConfigFile, resolveConfig, type Tr
 import { StopSignal, runTraining, type RunResult } from '../trainer/engine';
 import type { TrainerEvent } from '../shared/runFormat';
 import { parseControlMessage } from '../shared/control';
+import { optionValue } from './args';
 
 export interface TrainArgs {
   config?: string;
@@ -42,11 +43,7 @@ export class UsageError extends Error {}
 export function parseTrainArgs(argv: string[]): TrainArgs {
   // the extension runs the CLI with --untrusted (or RL_LENS_UNTRUSTED=1) in an untrusted workspace: no user reward code
   const a: TrainArgs = { trusted: process.env.RL_LENS_UNTRUSTED !== '1' };
-  const val = (i: number, flag: string): string => {
-    const v = argv[i + 1];
-    if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
-    return v;
-  };
+  const val = (i: number, flag: string): string => optionValue(argv, i, flag, { make: (m) => new UsageError(m) });
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i];
     switch (f) {

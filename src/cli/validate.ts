@@ -11,6 +11,7 @@ import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseJsonlText } from '../runio/jsonl';
+import { checkpointWeightsFile } from '../runio/reader';
 import { FILES, parseStepFileBase, type InputProblem, type RolloutStepHeader } from '../shared/runFormat';
 import { sampleBlockLength } from '../shared/rolloutStep';
 import { RUN_FORMAT_SCHEMA } from '../trainer/runSchema';
@@ -122,8 +123,7 @@ function checkCheckpoint(cdir: string, out: InputProblem[]): void {
   try { meta = JSON.parse(fs.readFileSync(metaFile, 'utf8')); } catch (e) { out.push({ file: metaFile, line: 1, message: `not valid JSON: ${(e as Error).message}`, severity: 'error' }); return; }
   check('checkpointMeta', meta, metaFile, undefined, out);
   // the full weights, or a LoRA checkpoint's PEFT adapter (its base lives elsewhere: checkpoint.json model.base)
-  const adapter = path.join(cdir, FILES.checkpointAdapterWeights);
-  const wf = !fs.existsSync(path.join(cdir, FILES.checkpointWeights)) && fs.existsSync(adapter) ? adapter : path.join(cdir, FILES.checkpointWeights);
+  const wf = checkpointWeightsFile(cdir);
   if (!fs.existsSync(wf)) { out.push({ file: wf, message: 'missing', severity: 'error' }); return; }
   const fd = fs.openSync(wf, 'r');
   try {

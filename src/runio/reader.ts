@@ -144,6 +144,12 @@ export interface CheckpointEntry {
   problem?: string;
 }
 
+/** A checkpoint's weights file: model.safetensors, or for a LoRA checkpoint (no full weights) its PEFT adapter_model.safetensors. */
+export function checkpointWeightsFile(dir: string): string {
+  const full = path.join(dir, FILES.checkpointWeights), adapter = path.join(dir, FILES.checkpointAdapterWeights);
+  return !fs.existsSync(full) && fs.existsSync(adapter) ? adapter : full;
+}
+
 export function listCheckpoints(dir: string): CheckpointEntry[] {
   const d = path.join(dir, FILES.checkpointsDir);
   let names: string[];

@@ -6,20 +6,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test, configure, assert, poll, repoRoot, type Workbench } from './framework';
 
-/** Runs a palette command by its exact title (reads only each row's main label: rows reused from quick picks
- *  with details keep a hidden second .label-name). */
-async function palette(wb: Workbench, title: string): Promise<void> {
-  const input = wb.page.locator('.quick-input-widget input.input');
-  if (!(await input.isVisible().catch(() => false))) { await wb.page.keyboard.press('F1'); await input.waitFor({ state: 'visible', timeout: 10_000 }); }
-  await input.fill(`>${title}`);
-  const rows = wb.page.locator('.quick-input-widget .quick-input-list .monaco-list-row');
-  const row = await poll(`palette row "${title}"`, async () => {
-    const n = await rows.count();
-    for (let i = 0; i < n; i++) if (((await rows.nth(i).locator('.label-name').first().textContent()) ?? '').trim() === title) return rows.nth(i);
-    return undefined;
-  }, 10_000);
-  await row.click();
-}
 
 const OLD = 'old-run';
 configure({
@@ -51,7 +37,7 @@ test('the Runs view lists the old run of the runs folder, with its status', asyn
 
 test('Start Run… from the palette with the tiny preset runs to completion; tree and status bar follow', async ({ wb, screenshot, log }) => {
   const t0 = Date.now();
-  await palette(wb, 'RL Lens: Start Run…');
+  await wb.runCommand('RL Lens: Start Run…');
   await screenshot('start-run-pick');
   await wb.pickQuickItem(/SFT · arithmetic · tiny/);
   const row = wb.treeItem('Runs', 'sft-tiny');
@@ -73,12 +59,12 @@ test('Start Run… from the palette with the tiny preset runs to completion; tre
 });
 
 test('Stop Run from the palette stops a running run (status stopped)', async ({ wb, screenshot, log }) => {
-  await palette(wb, 'RL Lens: Start Run…');
+  await wb.runCommand('RL Lens: Start Run…');
   await wb.pickQuickItem(/SFT · arithmetic \(~\d+ (s|min)\)/); // the label carries its measured duration (src/shared/presets.ts)
   const row = wb.treeItem('Runs', 'sft-arithmetic');
   await poll('the long run to make progress', async () => /\b[1-9]\d*\/400\b/.test((await row.textContent()) ?? ''), 60_000);
   const t0 = Date.now();
-  await palette(wb, 'RL Lens: Stop Run');
+  await wb.runCommand('RL Lens: Stop Run');
   // (the row's inline Stop action also shows a debug-stop icon: wait for the status text instead)
   await poll('the run to show as stopped', async () => /stopped/.test((await row.textContent()) ?? ''), 60_000)
     .catch(async (e) => { await screenshot('stop-timeout'); throw e; });
@@ -89,7 +75,7 @@ test('Stop Run from the palette stops a running run (status stopped)', async ({ 
 
 test('Open Run… opens a run folder from elsewhere', async ({ wb, workspace, screenshot }) => {
   const outside = path.join(path.dirname(workspace), `${path.basename(workspace)}-elsewhere`);
-  await palette(wb, 'RL Lens: Open Run…');
+  await wb.runCommand('RL Lens: Open Run…');
   // the simple file dialog pre-fills the workspace path (asynchronously): wait for it, then replace it
   await wb.fillFileDialog(outside + '/');
   // the simple file dialog may navigate into the folder first: accept it with Enter / OK
@@ -105,7 +91,7 @@ test('Open Run… opens a run folder from elsewhere', async ({ wb, workspace, sc
 
 test('warm start: progress in the status bar and the Runs tree; Stop during it stops promptly with a checkpoint', async ({ wb, workspace, screenshot, log }) => {
   await wb.closeQuickInput();
-  await palette(wb, 'RL Lens: Start Run…');
+  await wb.runCommand('RL Lens: Start Run…');
   await wb.pickQuickItem(/GRPO · arithmetic \(~\d+ (s|min)\)/); // SFT warm start (400 steps) before RL step 1
   const bar = await poll('the status bar to show the warm start', async () => (await wb.statusBarTexts()).find((t) => /RL Lens · warm start \d+\/\d+/.test(t)), 60_000);
   log(`status bar: ${bar}`);
@@ -115,7 +101,7 @@ test('warm start: progress in the status bar and the Runs tree; Stop during it s
   log(`tree: ${desc}`);
   await screenshot('warm-start');
   const t0 = Date.now();
-  await palette(wb, 'RL Lens: Stop Run');
+  await wb.runCommand('RL Lens: Stop Run');
   await poll('the run to show as stopped', async () => /stopped/.test((await row.textContent()) ?? ''), 30_000)
     .catch(async (e) => { await screenshot('warm-start-stop-timeout'); throw e; });
   const ms = Date.now() - t0;
@@ -134,7 +120,7 @@ test('warm start: progress in the status bar and the Runs tree; Stop during it s
 
 test('Open Run… on TRL logs: tokens labelled approximate in the heatmap, no spinner, no Stop', async ({ wb, repo, screenshot, log }) => {
   await wb.closeQuickInput();
-  await palette(wb, 'RL Lens: Open Run…');
+  await wb.runCommand('RL Lens: Open Run…');
   await wb.fillFileDialog(path.join(repo, 'test/fixtures/importers/trl/Qwen2-0.5B-GRPO') + '/');
   const row = wb.treeItem('Runs', 'Qwen2-0.5B-GRPO');
   await poll('the imported run in the tree', async () => {
@@ -151,7 +137,7 @@ test('Open Run… on TRL logs: tokens labelled approximate in the heatmap, no sp
   const item = wb.page.locator('.part.statusbar .statusbar-item').filter({ hasText: /RL Lens · .*imported/ }).first();
   await item.waitFor({ timeout: 10_000 });
   assert.equal(await item.locator('.codicon-modifier-spin').count(), 0, 'no spinner in the status bar for an imported run');
-  await palette(wb, 'RL Lens: Show Token Heatmap');
+  await wb.runCommand('RL Lens: Show Token Heatmap');
   await wb.pickQuickItem(/Qwen2-0\.5B-GRPO/);
   await wb.page.locator('.quick-input-widget .quick-input-title', { hasText: 'rollout step' }).waitFor({ timeout: 10_000 });
   await wb.page.keyboard.press('Enter'); // the latest step

@@ -130,7 +130,8 @@ export class Workbench {
     const exact = await poll(`palette row "${title}"`, async () => {
       const n = await row.count();
       for (let i = 0; i < n; i++) {
-        const t = ((await row.nth(i).locator('.label-name').textContent()) ?? '').trim();
+        // the row's main label (rows reused from quick picks with details keep a hidden second .label-name)
+        const t = ((await row.nth(i).locator('.label-name').first().textContent()) ?? '').trim();
         if (t === title) return row.nth(i);
       }
       return undefined;

@@ -47,19 +47,6 @@ configure({
   },
 });
 
-/** Runs a palette command by its exact title (reads only each row's main label, as extension-shell.e2e.ts does). */
-async function palette(wb: Workbench, title: string): Promise<void> {
-  const input = wb.page.locator('.quick-input-widget input.input');
-  if (!(await input.isVisible().catch(() => false))) { await wb.page.keyboard.press('F1'); await input.waitFor({ state: 'visible', timeout: 10_000 }); }
-  await input.fill(`>${title}`);
-  const rows = wb.page.locator('.quick-input-widget .quick-input-list .monaco-list-row');
-  const row = await poll(`palette row "${title}"`, async () => {
-    const n = await rows.count();
-    for (let i = 0; i < n; i++) if (((await rows.nth(i).locator('.label-name').first().textContent()) ?? '').trim() === title) return rows.nth(i);
-    return undefined;
-  }, 10_000);
-  await row.click();
-}
 
 /** the webview of the active editor (hidden webviews of other tabs stay in the DOM) */
 function activeFrame(wb: Workbench) {
@@ -78,7 +65,7 @@ test('Start Run… offers the grpo-stories preset first and the workspace config
   await wb.openViewContainer('RL Lens');
   await wb.treeItem('Runs', 'grpo synthetic').waitFor({ state: 'visible', timeout: 30_000 });
   const t0 = Date.now();
-  await palette(wb, 'RL Lens: Start Run…');
+  await wb.runCommand('RL Lens: Start Run…');
   await wb.page.locator('.quick-input-widget .quick-input-title', { hasText: 'RL Lens: Start Run' }).waitFor({ timeout: 10_000 });
   const rows = wb.page.locator('.quick-input-widget .quick-input-list .monaco-list-row');
   await rows.first().waitFor({ state: 'visible', timeout: 10_000 });
@@ -115,7 +102,7 @@ test('its token heatmap of step 2 shows the model\'s real subword tokens, the on
   const st = readRolloutStep(dir, STEP);
   assert.equal(st.samples.length, SAMPLES);
   await wb.closeQuickInput();
-  await palette(wb, 'RL Lens: Show Token Heatmap');
+  await wb.runCommand('RL Lens: Show Token Heatmap');
   await wb.page.locator('.quick-input-widget .quick-input-title', { hasText: 'run for the token heatmap' }).waitFor({ timeout: 10_000 });
   await wb.pickQuickItem(new RegExp(`${RUN_NAME} · `));
   await wb.page.locator('.quick-input-widget .quick-input-title', { hasText: 'rollout step' }).waitFor({ timeout: 10_000 });

@@ -83,11 +83,15 @@ function rowScores(q: Float32Array, qo: number, k: Float32Array, kb: number, KD:
 /** Whether the bias row (b, ·, i) is the same for every head (then the allowed keys are found once per (b, i)). */
 const headFree = (bv: BiasView | undefined) => !bv || bv.sh === 0;
 
-function forwardHost(q: Float32Array, k: Float32Array, v: Float32Array, bv: BiasView | undefined, n: Dims): { o: Float32Array; lse: Float64Array } {
+/**
+ * Every (batch b, query row i, head h) of an attention call, in order: the row's allowed keys go to `idx` (found once
+ * per (b, i) when the bias is the same for every head), their scaled scores to `s`, then `visit` gets the row's key /
+ * value offset `kb`, query / output offset `qo`, the number of allowed keys and the scores' maximum.
+ */
+function forEachRow(q: Float32Array, k: Float32Array, bv: BiasView | undefined, n: Dims, idx: Int32Array, s: Float64Array,
+  visit: (b: number, i: number, h: number, kb: number, qo: number, cnt: number, max: number) => void): void {
   const { B, T, Tk, H, K, hd, scale } = n;
   const rep = H / K, KD = K * hd;
-  const o = new Float32Array(B * T * H * hd), lse = new Float64Array(B * H * T);
-  const idx = new Int32Array(Tk), s = new Float64Array(Tk), acc = new Float64Array(hd);
   const shared = headFree(bv);
   for (let b = 0; b < B; b++) {
     const kb0 = b * Tk * KD;
@@ -99,57 +103,53 @@ function forwardHost(q: Float32Array, k: Float32Array, v: Float32Array, bv: Bias
         const kb = kb0 + Math.floor(h / rep) * hd;
         const qo = ((b * T + i) * H + h) * hd;
         const m = rowScores(q, qo, k, kb, KD, hd, scale, idx, nk, bv, base, s);
-        const cnt = nk < 0 ? -nk : nk;
-        let l = 0;
-        for (let d = 0; d < hd; d++) acc[d] = 0;
-        for (let t = 0; t < cnt; t++) {
-          const p = Math.exp(s[t] - m);
-          l += p;
-          const vo = kb + idx[t] * KD;
-          for (let d = 0; d < hd; d++) acc[d] += p * v[vo + d];
-        }
-        const inv = 1 / l;
-        for (let d = 0; d < hd; d++) o[qo + d] = acc[d] * inv;
-        lse[(b * H + h) * T + i] = m + Math.log(l);
+        visit(b, i, h, kb, qo, nk < 0 ? -nk : nk, m);
       }
     }
   }
+}
+
+function forwardHost(q: Float32Array, k: Float32Array, v: Float32Array, bv: BiasView | undefined, n: Dims): { o: Float32Array; lse: Float64Array } {
+  const { B, T, Tk, H, K, hd } = n;
+  const KD = K * hd;
+  const o = new Float32Array(B * T * H * hd), lse = new Float64Array(B * H * T);
+  const idx = new Int32Array(Tk), s = new Float64Array(Tk), acc = new Float64Array(hd);
+  forEachRow(q, k, bv, n, idx, s, (b, i, h, kb, qo, cnt, m) => {
+    let l = 0;
+    for (let d = 0; d < hd; d++) acc[d] = 0;
+    for (let t = 0; t < cnt; t++) {
+      const p = Math.exp(s[t] - m);
+      l += p;
+      const vo = kb + idx[t] * KD;
+      for (let d = 0; d < hd; d++) acc[d] += p * v[vo + d];
+    }
+    const inv = 1 / l;
+    for (let d = 0; d < hd; d++) o[qo + d] = acc[d] * inv;
+    lse[(b * H + h) * T + i] = m + Math.log(l);
+  });
   return { o, lse };
 }
 
 function backwardHost(q: Float32Array, k: Float32Array, v: Float32Array, o: Float32Array, lse: Float64Array, dO: Float32Array, bv: BiasView | undefined, n: Dims): { dq: Float32Array; dk: Float32Array; dv: Float32Array } {
-  const { B, T, Tk, H, K, hd, scale } = n;
-  const rep = H / K, KD = K * hd;
+  const { T, Tk, H, K, hd, scale } = n;
+  const KD = K * hd;
   const dq = new Float32Array(q.length);
   const dk = new Float64Array(k.length), dv = new Float64Array(v.length);
   const idx = new Int32Array(Tk), s = new Float64Array(Tk), gq = new Float64Array(hd);
-  const shared = headFree(bv);
-  for (let b = 0; b < B; b++) {
-    const kb0 = b * Tk * KD;
-    for (let i = 0; i < T; i++) {
-      let nk = 0;
-      for (let h = 0; h < H; h++) {
-        const base = bv ? b * bv.sb + h * bv.sh + i * bv.si : 0;
-        if (h === 0 || !shared) nk = allowedKeys(bv, base, Tk, idx);
-        const kb = kb0 + Math.floor(h / rep) * hd;
-        const qo = ((b * T + i) * H + h) * hd;
-        rowScores(q, qo, k, kb, KD, hd, scale, idx, nk, bv, base, s);
-        const cnt = nk < 0 ? -nk : nk;
-        const L = lse[(b * H + h) * T + i];
-        let D = 0;
-        for (let d = 0; d < hd; d++) { D += dO[qo + d] * o[qo + d]; gq[d] = 0; }
-        for (let t = 0; t < cnt; t++) {
-          const ko = kb + idx[t] * KD;
-          const p = Math.exp(s[t] - L);
-          let dp = 0;
-          for (let d = 0; d < hd; d++) { const g = dO[qo + d]; dp += g * v[ko + d]; dv[ko + d] += p * g; }
-          const ds = p * (dp - D) * scale;
-          for (let d = 0; d < hd; d++) { gq[d] += ds * k[ko + d]; dk[ko + d] += ds * q[qo + d]; }
-        }
-        for (let d = 0; d < hd; d++) dq[qo + d] = gq[d];
-      }
+  forEachRow(q, k, bv, n, idx, s, (b, i, h, kb, qo, cnt) => {
+    const L = lse[(b * H + h) * T + i];
+    let D = 0;
+    for (let d = 0; d < hd; d++) { D += dO[qo + d] * o[qo + d]; gq[d] = 0; }
+    for (let t = 0; t < cnt; t++) {
+      const ko = kb + idx[t] * KD;
+      const p = Math.exp(s[t] - L);
+      let dp = 0;
+      for (let d = 0; d < hd; d++) { const g = dO[qo + d]; dp += g * v[ko + d]; dv[ko + d] += p * g; }
+      const ds = p * (dp - D) * scale;
+      for (let d = 0; d < hd; d++) { gq[d] += ds * k[ko + d]; dk[ko + d] += ds * q[qo + d]; }
     }
-  }
+    for (let d = 0; d < hd; d++) dq[qo + d] = gq[d];
+  });
   return { dq, dk: Float32Array.from(dk), dv: Float32Array.from(dv) };
 }
 

@@ -87,11 +87,7 @@ export class GPT extends ModelWeights {
 
   /** A model with the given weights (e.g. from a checkpoint). Every weight of the architecture must be present with its shape. */
   static fromWeights(config: GPTConfig, weights: Weights, trainable = true): GPT {
-    for (const [name, shape] of GPT.shapes(GPT.fullConfig(config))) {
-      const w = weights[name];
-      if (!w) throw new Error(`model: weight ${name} missing from the checkpoint`);
-      if (w.shape.join(',') !== shape.join(',')) throw new Error(`model: weight ${name} has shape [${w.shape}] but the config needs [${shape}]`);
-    }
+    ModelWeights.checkWeights(GPT.shapes(GPT.fullConfig(config)), weights, 'model: weight', 'the checkpoint');
     return new GPT(config, trainable, (name) => weights[name].data);
   }
 

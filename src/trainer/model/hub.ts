@@ -76,12 +76,12 @@ export async function hubFiles(spec: string, files: string[], opts: { sha256?: R
   const env = opts.env ?? hubEnv();
   const out: Record<string, string> = {};
   const all = files.map((f) => [id.subfolder, f].filter(Boolean).join('/')).join(' ');
-  const howTo = (_file: string) => `download ${id.repo} ${all} (e.g. \`huggingface-cli download ${id.repo} ${all}${id.revision !== 'main' ? ` --revision ${id.revision}` : ''}\`) into the Hugging Face cache ${env.cacheDir}; or, where you have a copy, name its parent folder in the VS Code setting rlLens.modelFolders or the environment variable RL_LENS_MODELS (found there as <folder>/${id.subfolder || id.repo.split('/')[1]}/<file>; searched now: ${(env.mirrors ?? []).join(', ') || 'none'}); or give the files' folder as model.pretrained instead of ${spec}`;
+  const howTo = `download ${id.repo} ${all} (e.g. \`huggingface-cli download ${id.repo} ${all}${id.revision !== 'main' ? ` --revision ${id.revision}` : ''}\`) into the Hugging Face cache ${env.cacheDir}; or, where you have a copy, name its parent folder in the VS Code setting rlLens.modelFolders or the environment variable RL_LENS_MODELS (found there as <folder>/${id.subfolder || id.repo.split('/')[1]}/<file>; searched now: ${(env.mirrors ?? []).join(', ') || 'none'}); or give the files' folder as model.pretrained instead of ${spec}`;
   for (const file of files) {
     const cached = cachedFile(env, id, file);
     const local = cached ?? mirrorFile(id, file, env.mirrors ?? []);
     if (env.offline) {
-      if (!local) throw new Error(`${spec}: HF_HUB_OFFLINE is set and ${file} is not in the cache (${repoCacheFolder(env.cacheDir, id.repo)}): ${howTo(file)}`);
+      if (!local) throw new Error(`${spec}: HF_HUB_OFFLINE is set and ${file} is not in the cache (${repoCacheFolder(env.cacheDir, id.repo)}): ${howTo}`);
       out[file] = local;
       continue;
     }
@@ -101,7 +101,7 @@ export async function hubFiles(spec: string, files: string[], opts: { sha256?: R
       out[file] = p;
     } catch (e) {
       if (cached) { out[file] = cached; continue; } // as huggingface_hub: a cached copy when the hub cannot be reached
-      throw new Error(`${spec}: could not download ${file} from ${env.endpoint} (${(e as Error).message}) and it is not cached: ${howTo(file)}; set HF_ENDPOINT for a mirror`);
+      throw new Error(`${spec}: could not download ${file} from ${env.endpoint} (${(e as Error).message}) and it is not cached: ${howTo}; set HF_ENDPOINT for a mirror`);
     } finally {
       console.debug = debug;
     }

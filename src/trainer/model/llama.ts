@@ -220,11 +220,7 @@ export class Llama extends ModelWeights {
 
   /** A model with the given weights. Every weight of the architecture must be present with its shape (named in the error). */
   static fromWeights(config: LlamaConfig, weights: LlamaWeights, trainable = true, source = 'the checkpoint'): Llama {
-    for (const [name, shape] of Llama.shapes(Llama.fullConfig(config))) {
-      const w = weights[name];
-      if (!w) throw new Error(`llama: tensor ${name} missing from ${source}`);
-      if (w.shape.join(',') !== shape.join(',')) throw new Error(`llama: tensor ${name} in ${source} has shape [${w.shape}] but the config needs [${shape}]`);
-    }
+    ModelWeights.checkWeights(Llama.shapes(Llama.fullConfig(config)), weights, 'llama: tensor', source);
     return new Llama(config, trainable, (name) => weights[name].data);
   }
 

@@ -78,25 +78,23 @@ export function parseLlama2c(bytes: Uint8Array, file = 'checkpoint'): Llama2cChe
  * columns: new column h·hd + j·hd/2 + i = old column h·hd + 2i + j.
  */
 export function permuteForHalfRope(w: { shape: number[]; data: Float32Array }, nHeads: number): { shape: number[]; data: Float32Array } {
-  const [din, dout] = w.shape;
-  const hd = dout / nHeads, half = hd / 2;
-  const out = new Float32Array(w.data.length);
-  for (let r = 0; r < din; r++) {
-    for (let h = 0; h < nHeads; h++) for (let i = 0; i < half; i++) for (let j = 0; j < 2; j++) {
-      out[r * dout + h * hd + j * half + i] = w.data[r * dout + h * hd + 2 * i + j];
-    }
-  }
-  return { shape: [din, dout], data: out };
+  return permuteRopeColumns(w, nHeads, true);
 }
 
 /** The inverse of `permuteForHalfRope`: columns of a rotate-half ([in, out]) matrix back to the interleaved layout. */
 export function permuteFromHalfRope(w: { shape: number[]; data: Float32Array }, nHeads: number): { shape: number[]; data: Float32Array } {
+  return permuteRopeColumns(w, nHeads, false);
+}
+
+/** interleaved column h·hd + 2i + j ↔ rotate-half column h·hd + j·hd/2 + i, in the direction asked for */
+function permuteRopeColumns(w: { shape: number[]; data: Float32Array }, nHeads: number, toHalf: boolean): { shape: number[]; data: Float32Array } {
   const [din, dout] = w.shape;
   const hd = dout / nHeads, half = hd / 2;
   const out = new Float32Array(w.data.length);
   for (let r = 0; r < din; r++) {
     for (let h = 0; h < nHeads; h++) for (let i = 0; i < half; i++) for (let j = 0; j < 2; j++) {
-      out[r * dout + h * hd + 2 * i + j] = w.data[r * dout + h * hd + j * half + i];
+      const inter = r * dout + h * hd + 2 * i + j, halfCol = r * dout + h * hd + j * half + i;
+      if (toHalf) out[halfCol] = w.data[inter]; else out[inter] = w.data[halfCol];
     }
   }
   return { shape: [din, dout], data: out };

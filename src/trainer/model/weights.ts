@@ -77,6 +77,15 @@ export abstract class ModelWeights {
     this.constants.clear();
   }
 
+  /** Throws, naming `source`, when `weights` lacks a tensor of `shapes` or has it in another shape (the loaders' check). */
+  protected static checkWeights(shapes: [string, number[]][], weights: Weights, what: string, source: string): void {
+    for (const [name, shape] of shapes) {
+      const w = weights[name];
+      if (!w) throw new Error(`${what} ${name} missing from ${source}`);
+      if (w.shape.join(',') !== shape.join(',')) throw new Error(`${what} ${name} in ${source} has shape [${w.shape}] but the config needs [${shape}]`);
+    }
+  }
+
   /** Σ of the shapes' sizes. */
   protected static countParameters(shapes: [string, number[]][]): number {
     return shapes.reduce((n, [, s]) => n + s.reduce((a, b) => a * b, 1), 0);

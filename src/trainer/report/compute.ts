@@ -11,7 +11,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { FILES, type CheckpointMeta } from '../../shared/runFormat';
-import { isRunDir, readManifest, readMetrics } from '../../runio/reader';
+import { checkpointWeightsFile, isRunDir, readManifest, readMetrics } from '../../runio/reader';
 import { REPORT_VERSION, type CheckpointEval, type CheckpointReport, type GenerationRow, type ReportSettings } from '../../report/types';
 import { kValues } from '../../report/render';
 import { evalKey, getCachedEval, getCachedReport, putCached, reportKey } from '../../report/cache';
@@ -148,9 +148,8 @@ export function computeReport(dir: string, o: ReportOptions): CheckpointReport {
   let t0 = Date.now();
   o.progress?.(`reading weights of ${path.basename(dir)}${baseDir ? ` and ${path.basename(baseDir)}` : ''}`);
   // a LoRA checkpoint has its adapters (adapter_model.safetensors) instead of the full weights: the table is theirs
-  const weightsOf = (d: string) => { const a = path.join(d, FILES.checkpointAdapterWeights); return !fs.existsSync(path.join(d, FILES.checkpointWeights)) && fs.existsSync(a) ? a : path.join(d, FILES.checkpointWeights); };
-  const views = readSafetensorsViews(weightsOf(dir));
-  const baseViews = baseDir ? (baseDir === dir ? views : readSafetensorsViews(weightsOf(baseDir))) : undefined;
+  const views = readSafetensorsViews(checkpointWeightsFile(dir));
+  const baseViews = baseDir ? (baseDir === dir ? views : readSafetensorsViews(checkpointWeightsFile(baseDir))) : undefined;
   timings.readMs = Date.now() - t0;
   t0 = Date.now();
   const rows = tensorTable(views, baseViews);

@@ -71,9 +71,9 @@ export function distinctTrigramShare(text: string): number {
   return grams.size / (w.length - 2);
 }
 
-/** Solved (pass@k): the word is used and the last sentence has a happy-ending word, whether or not the model stopped. */
+/** Solved (pass@k): the word is used and the last sentence has a happy-ending word, whether or not the model stopped (storiesReward's `correct`). */
 export function storiesSolved(word: string, completion: string): boolean {
-  return (words(completion) as string[]).includes(word) && words(lastSentence(completion)).some((x) => HAPPY_WORDS.includes(x));
+  return storiesReward({ prompt: '', word, answer: word }, completion, true).correct;
 }
 
 export type StoriesTaskName = 'stories-word' | 'stories-hackable';
