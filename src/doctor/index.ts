@@ -12,7 +12,7 @@ import { checkKl, checkBeta } from './checks/kl';
 import { checkClip } from './checks/clip';
 import { checkLength } from './checks/length';
 import { checkRewardHacking } from './checks/hacking';
-import { checkReward } from './checks/reward';
+import { checkReward, checkRewardSchedule } from './checks/reward';
 import { checkModeCollapse } from './checks/mode';
 import { checkCritic } from './checks/critic';
 import { checkNumerical } from './checks/numerical';
@@ -45,6 +45,7 @@ export const CHECKS: { name: CheckName; title: string; run: Check; appliesTo?: (
   { name: 'clip', title: 'Clip saturation and ratio outliers', run: checkClip, appliesTo: learnsFromOwnSamples },
   { name: 'length', title: 'Length drift, truncation, overlong penalty', run: checkLength, appliesTo: learnsFromOwnSamples },
   { name: 'reward', title: 'Reward falling', run: checkReward },
+  { name: 'reward', title: 'Reward schedule switch (DELTA)', run: checkRewardSchedule },
   { name: 'reward-hacking', title: 'Reward hacking signals', run: checkRewardHacking },
   { name: 'mode-collapse', title: 'Mode collapse', run: checkModeCollapse },
   { name: 'critic', title: 'PPO critic health', run: checkCritic },

@@ -210,6 +210,188 @@ export function preferenceArithmeticPreset(method: string): Record<string, unkno
   };
 }
 
+/**
+ * Step-DPO on multi-step arithmetic (task arithmetic-steps, three operands 0..9: "3+4+5=" → "3+4=7 7+5=12"), one run:
+ * a supervised warm start with 30% demonstrations carrying one arithmetic slip (so the model makes step errors), the
+ * paper's data construction from the model's own samples (first erroneous step located by the verifier, correct
+ * steps from its own right-answer continuations), then DPO on the step pairs (β 0.5, the authors' value).
+ * docs/algorithms.md "Step-DPO" has the measured before → after.
+ */
+export function stepDpoArithmeticPreset(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return deepMerge({
+    name: 'step-dpo-arithmetic', algorithm: 'step_dpo', seed: 1,
+    task: { name: 'arithmetic-steps', difficulty: 1 },
+    model: { dModel: 64, nHeads: 4, nLayers: 2, contextLength: 24 },
+    train: { steps: 80, batchSize: 32, lr: 0.0002, lrSchedule: 'constant', warmupSteps: 0 },
+    sampling: { temperature: 1, maxNewTokens: 15 },
+    eval: { every: 0, numPrompts: 64, samplesPerPrompt: 4, k: [1, 4], temperature: 1 },
+    checkpoint: { every: 0 }, rollouts: { every: 20, maxSamples: 16 },
+    step_dpo: { beta: 0.5, evalEvery: 20, sft: { steps: 300, batchSize: 64, lr: 0.003, demoNoise: 0.3 }, data: { prompts: 256, samples: 8, continuations: 8 }, eval: { prompts: 128, samples: 4 } },
+  }, extra) as Record<string, unknown>;
+}
+
+/**
+ * EEPO (sample-then-forget, rl.eepo) on the grpo-arithmetic run: the same seed, warm start, budget and GRPO update;
+ * only the rollouts differ (half of each group, one unlearning step on it, the other half from the unlearned model,
+ * weights restored). docs/algorithms.md "EEPO" compares entropy and pass@k with grpo-arithmetic.
+ */
+export function eepoArithmeticPreset(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return rlArithmeticPreset('grpo', deepMerge({ name: 'eepo-arithmetic', rl: { miniBatches: 4, eepo: { enabled: true } } }, extra) as Record<string, unknown>);
+}
+
+/**
+ * Multi-turn tool use (issue 20, docs/environments.md): sums of three numbers < 100 with a calculator tool
+ * (task calc-tool: `37+48+19:` → `?37+48=85 ?85+19=104 104`), a 400-step warm start on noisy demonstration
+ * trajectories (half end with a wrong total), then RL on whole episodes; tool outputs are masked out of the loss.
+ * `algorithm` gigpo (episode + anchor-state step advantages) or grpo (the baseline on the same episodes).
+ */
+export function calcToolPreset(algorithm: 'gigpo' | 'grpo', extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return deepMerge({
+    name: `${algorithm}-calc`, algorithm, seed: 1,
+    task: { name: 'calc-tool', difficulty: 2 },
+    model: { dModel: 64, nHeads: 4, nLayers: 2, contextLength: 48 },
+    train: { steps: 40, lr: 0.001, lrSchedule: 'cosine', warmupSteps: 2, minLrRatio: 0.1, gradClip: 1 },
+    sampling: { temperature: 1, maxNewTokens: 12 },
+    eval: { every: 20, numPrompts: 32, samplesPerPrompt: 4, k: [1, 4], temperature: 1 },
+    checkpoint: { every: 0 },
+    rollouts: { every: 10, maxSamples: 64 },
+    rl: { promptsPerStep: 16, groupSize: 8, env: { maxTurns: 4, maxTokens: 36 }, warmStart: { steps: 400, batchSize: 64, lr: 0.003, demoNoise: 0.5 } },
+  }, extra) as Record<string, unknown>;
+}
+
+/**
+ * GHPO (rl.ghpo) on arithmetic difficulty 2 (a + b, a, b < 100; answers up to 3 digits): groups that fail entirely are
+ * regenerated with 25 %, then 50 %, then 75 % of the answer appended to the prompt.
+ */
+export function ghpoArithmeticPreset(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return rlArithmeticPreset('grpo', deepMerge({ name: 'ghpo-arithmetic', task: { difficulty: 2 }, rl: { miniBatches: 4, ghpo: { enabled: true } } }, extra) as Record<string, unknown>);
+}
+
+/**
+ * The DELTA experiment (docs/algorithms.md "DELTA"): task delta-shift ("d:482=" → "593"), a warm start that only
+ * ever shows copies of the digits (demoNoise 1: every demonstration is the task's `corrupt` = copy), so the base model
+ * never produces the answer (pass@k = 0); then GRPO with the dense reward (share of digits right) for `denseUntil`
+ * steps and the binary one after (rl.rewardSchedule). `delta-shift-binary` is the same run with the binary reward
+ * throughout (the plateau control).
+ */
+export function deltaShiftPreset(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return deepMerge({
+    name: 'delta-shift', algorithm: 'grpo', seed: 1,
+    task: { name: 'delta-shift', difficulty: 1 },
+    model: { dModel: 32, nHeads: 4, nLayers: 2, contextLength: 16 },
+    train: { steps: 300, lr: 0.002, lrSchedule: 'constant', warmupSteps: 0, gradClip: 1 },
+    sampling: { temperature: 1, maxNewTokens: 5 },
+    eval: { every: 20, numPrompts: 32, samplesPerPrompt: 64, k: [1, 8, 64], temperature: 1 },
+    checkpoint: { every: 0 },
+    rollouts: { every: 10, maxSamples: 32 },
+    rl: { promptsPerStep: 16, groupSize: 8, rewardSchedule: { denseUntil: 60 }, warmStart: { steps: 200, batchSize: 64, lr: 0.003, demoNoise: 1 } },
+  }, extra) as Record<string, unknown>;
+}
+
+/**
+ * Issue 19's offline methods (src/trainer/preference/offline.ts; measured results in docs/algorithms.md):
+ * `tdpo-arithmetic` is dpo-arithmetic with TDPO2 (the same built-in synthetic pairs, small model from scratch);
+ * `qrpo-arithmetic` and `spin-arithmetic` start from the same noisy 400-step SFT warm start as grpo-arithmetic (made in
+ * the run; the reference / first opponent is the warm-started policy): QRPO regresses on quantile rewards of the
+ * reference's own samples (+ the answer), SPIN plays 3 iterations of real answers vs its own generations.
+ */
+export function offlineArithmeticPreset(method: 'tdpo' | 'qrpo' | 'spin'): Record<string, unknown> {
+  if (method === 'tdpo') return { ...preferenceArithmeticPreset('tdpo'), tdpo: { data: { count: 512, evalCount: 64 } } };
+  const c = rlArithmeticPreset(method, {
+    // SPIN at lr 1e-3 pushed the real answers' log-probs down with the generated ones (pass@1 40 % → 17 %); 2e-4 does not
+    train: { steps: 60, batchSize: 32, lr: method === 'spin' ? 0.0002 : 0.001 },
+    [method]: method === 'qrpo'
+      ? { warmStartSteps: 400, warmStartDemoNoise: 0.5, refSamples: 8, trainSamples: 4, data: { count: 128, evalCount: 32 } }
+      : { warmStartSteps: 400, warmStartDemoNoise: 0.5, iterations: 3, data: { count: 256 } },
+  });
+  delete c.rl;
+  return c;
+}
+
+/** QRPO / TDPO on the pretrained stories260K (stories-word task): data made from the model's own samples, scored by the task reward. */
+export function offlineStoriesPreset(method: 'tdpo' | 'qrpo'): Record<string, unknown> {
+  const c = grpoStoriesPreset({
+    name: `${method}-stories`, algorithm: method,
+    // at lr 5e-4 both overshot on ~96-token stories: tdpo's sequential KL reached 36 nats by step 12 (26 pairs, held-out
+    // loss rising), qrpo's log-ratios fell ~7 nats (held-out loss 0.04 → 0.71): more pairs and lower learning rates
+    train: { steps: 12, batchSize: 16, lr: method === 'tdpo' ? 0.0002 : 0.0001 },
+    eval: { every: 6 }, checkpoint: { every: 6 }, rollouts: { every: 3, maxSamples: 16 },
+    [method]: method === 'qrpo'
+      ? { refSamples: 8, trainSamples: 4, evalEvery: 6, tracePairs: 8, data: { count: 24, evalCount: 8 } }
+      : { source: 'policy', samplesPerPrompt: 4, evalEvery: 6, tracePairs: 4, data: { count: 96, evalCount: 16 } },
+  });
+  delete c.rl;
+  return c;
+}
+
+/**
+ * GVPO on the pretrained stories260K (the grpo-stories run with algorithm gvpo): 8 prompts × 8 completions, 2 minibatches
+ * of whole groups (the second is off-policy: GVPO needs no importance ratio), β 0.1 (the authors' recipe), no KL loss.
+ */
+export function gvpoStoriesPreset(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return grpoStoriesPreset(deepMerge({ name: 'gvpo-stories', algorithm: 'gvpo', train: { steps: 24 }, eval: { every: 6 }, checkpoint: { every: 12 }, rl: { groupSize: 8, miniBatches: 2, gvpoBeta: 0.1 } }, extra) as Record<string, unknown>);
+}
+
+/**
+ * GRPO-λ on the pretrained stories260K (stories-word): reward = 0/1 "solved" (the word used and a happy ending), and
+ * for the top-λ groups by accuracy the length-penalised reward (rl.grpoLambda). docs/algorithms.md "GRPO-λ" compares
+ * it with plain GRPO and a length penalty on every group at the same seed and budget.
+ */
+export function grpoLambdaStoriesPreset(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return grpoStoriesPreset(deepMerge({ name: 'grpo-lambda-stories', algorithm: 'grpo_lambda', train: { steps: 24 }, eval: { every: 6 }, checkpoint: { every: 12 }, rl: { grpoLambda: { lambda: 0.2, penalty: 'kimi' } } }, extra) as Record<string, unknown>);
+}
+
+/**
+ * A process reward model on multi-step arithmetic (task arithmetic-steps, difficulty 1), one run: a supervised warm
+ * start with 30% one-slip demonstrations, then 8 samples of it on each of 512 train problems (+ the reference
+ * solutions), every step labelled by the verifier, and the PRM (the warm-started trunk + a zero scalar head) trained
+ * with binary cross-entropy at the step-end tokens. Held-out step accuracy and first-error accuracy in the log.
+ */
+export function prmArithmeticPreset(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return deepMerge({
+    name: 'prm-arithmetic', algorithm: 'prm', seed: 1,
+    task: { name: 'arithmetic-steps', difficulty: 1 },
+    model: { dModel: 64, nHeads: 4, nLayers: 2, contextLength: 24 },
+    train: { steps: 2000, batchSize: 64, lr: 0.001, lrSchedule: 'constant', warmupSteps: 0 },
+    sampling: { temperature: 1, maxNewTokens: 15 },
+    eval: { every: 0, numPrompts: 32, samplesPerPrompt: 4, k: [1, 4], temperature: 1 },
+    checkpoint: { every: 0 }, rollouts: { every: 250, maxSamples: 16 },
+    prm: { evalEvery: 500, sft: { steps: 300, batchSize: 64, lr: 0.003, demoNoise: 0.3 }, data: { prompts: 512, evalPrompts: 64, samples: 8 } },
+  }, extra) as Record<string, unknown>;
+}
+
+/**
+ * Process rewards in RL (docs/algorithms.md "Process rewards"): the pipeline SFT → PRM → GRPO on arithmetic-steps.
+ * Stage 3 reads `reward: { type: "process" }`: each step's PRM score σ(z) on its last token, DeepSeekMath's
+ * process-supervision advantages (step rewards normalised over the group, Â_t = Σ of the later steps' rewards). The
+ * RL stage logs the PRM's score next to the verifier's true step accuracy and final correctness (PRM hacking).
+ */
+export function grpoPrmArithmeticPreset(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return deepMerge({
+    name: 'grpo-prm-arithmetic', algorithm: 'pipeline', seed: 1,
+    task: { name: 'arithmetic-steps', difficulty: 1 },
+    model: { dModel: 64, nHeads: 4, nLayers: 2, contextLength: 24 },
+    sampling: { temperature: 1, maxNewTokens: 15 },
+    eval: { every: 0, numPrompts: 64, samplesPerPrompt: 4, k: [1, 4], temperature: 1 },
+    checkpoint: { every: 0 }, rollouts: { every: 10, maxSamples: 32 },
+    pipeline: {
+      rewardModelAlgorithm: 'prm', rlAlgorithm: 'grpo',
+      sft: { train: { steps: 300, lr: 0.003, batchSize: 64 }, sft: { demoNoise: 0.3 } },
+      rewardModel: { train: { steps: 2000, batchSize: 64, lr: 0.001, lrSchedule: 'constant' }, prm: { evalEvery: 500, data: { prompts: 512, evalPrompts: 64, samples: 8 } } },
+      rl: { train: { steps: 60, lr: 0.0003 }, rl: { promptsPerStep: 16, groupSize: 8 } },
+    },
+  }, extra) as Record<string, unknown>;
+}
+
+/**
+ * PRM hacking, kept on purpose (docs/algorithms.md "Process rewards"): `grpo-prm-arithmetic` with a PRM trained 600
+ * steps × 32 solutions instead of 2000 × 64. That PRM finds only ≈ 21 % of the wrong steps (held-out), and GRPO
+ * against it raises the PRM's score while the verifier's true step accuracy collapses (0.70 → 0.12).
+ */
+export function grpoPrmHackingPreset(): Record<string, unknown> {
+  return grpoPrmArithmeticPreset({ name: 'grpo-prm-arithmetic-hacking', pipeline: { rewardModel: { train: { steps: 600, batchSize: 32 }, prm: { evalEvery: 200 } } } });
+}
+
 // ---- the table -------------------------------------------------------------------------------------------------
 
 export const PRESET_TABLE: PresetEntry[] = [
@@ -233,6 +415,33 @@ export const PRESET_TABLE: PresetEntry[] = [
     detail: 'Actor-critic with a value head, GAE(γ, λ) and the clipped surrogate; per-token reward = score at the last token − β·KL. The heatmap shows values, returns and advantages per token.',
     make: () => rlTinyPreset('ppo', { promptsPerStep: 16, groupSize: 4, ppoEpochs: 2, miniBatches: 2 }) },
   { id: 'ppo-arithmetic', family: 'ppo', label: 'PPO · arithmetic', detail: 'rlArithmeticPreset with PPO.', make: () => rlArithmeticPreset('ppo') },
+  // seconds of the three EEPO / GHPO / DELTA Start Run presets below: measured 2026-12-06 at load average ≈ 15 (others' runs), so
+  // slower than the rest of the table would show them
+  { id: 'eepo-arithmetic-tiny', seconds: 24, family: 'grpo', startRun: true, label: 'EEPO · arithmetic · tiny',
+    detail: 'Sample-then-forget (EEPO): half of each group, one unlearning step on those samples, the other half from the unlearned model, weights restored; then GRPO. The group view shows each sample\'s stage, the heatmap the forget loss (eepo_forget).',
+    make: () => ({ ...rlTinyPreset('grpo', { eepo: { enabled: true } }), name: 'eepo-arithmetic-tiny' }) },
+  { id: 'eepo-arithmetic', family: 'grpo', label: 'EEPO · arithmetic', detail: 'grpo-arithmetic with EEPO rollouts (same seed and budget): compare entropy and pass@k.', make: () => eepoArithmeticPreset() },
+  { id: 'ghpo-arithmetic-tiny', seconds: 34, family: 'grpo', startRun: true, label: 'GHPO · arithmetic · tiny',
+    detail: 'Guided hybrid PO (GHPO): groups that fail entirely get 25 %, 50 %, then 75 % of the answer as a hint in the prompt; the group view shows the hint.',
+    make: () => ({ ...rlTinyPreset('grpo', { ghpo: { enabled: true } }), name: 'ghpo-arithmetic-tiny', task: { name: 'arithmetic', difficulty: 2 } }) },
+  { id: 'ghpo-arithmetic', family: 'grpo', label: 'GHPO · arithmetic (difficulty 2)', detail: 'GRPO with GHPO hints on two-digit sums.', make: () => ghpoArithmeticPreset() },
+  { id: 'delta-shift', seconds: 162, family: 'grpo', startRun: true, label: 'DELTA · dense → binary reward',
+    detail: 'Can RL learn what the base never finds? The base model only copies digits (pass@k = 0); GRPO with a dense reward (share of digits right), switched to the binary one at step 60 (marked on the dashboard).',
+    make: () => deltaShiftPreset() },
+  { id: 'delta-shift-binary', family: 'grpo', label: 'DELTA · binary reward only (control)', detail: 'delta-shift with the binary reward from the start: the zero-reward plateau.',
+    make: () => deltaShiftPreset({ name: 'delta-shift-binary', rl: { rewardSchedule: { denseUntil: null } } }) },
+  { id: 'gvpo-stories', seconds: 284, family: 'grpo', startRun: true, label: 'GVPO · stories260K (pretrained)',
+    detail: 'Group Variance Policy Optimization: the loss is the squared gap between the centred implicit reward β·log(π/π_old) and the centred reward, so the weights sum to zero in each group; no ratio, no clipping, off-policy minibatches. The heatmap shows the implicit reward per token.',
+    make: () => gvpoStoriesPreset() },
+  { id: 'gvpo-arithmetic', family: 'grpo', label: 'GVPO · arithmetic', detail: 'rlArithmeticPreset with GVPO (groups of 8, 4 whole-group minibatches).', make: () => rlArithmeticPreset('gvpo', { rl: { groupSize: 8 } }) },
+  { id: 'grpo-lambda-stories', seconds: 145, family: 'grpo', startRun: true, label: 'GRPO-λ · stories260K · dynamic length penalty',
+    detail: 'GRPO-λ: 0/1 reward, and a length penalty only for the top-λ (20 %) groups by accuracy, so stories get shorter where the model already succeeds without the early accuracy collapse of a penalty on every group. The group view shows which groups were penalised (length_penalised).',
+    make: () => grpoLambdaStoriesPreset() },
+  { id: 'grpo-lambda-arithmetic', family: 'grpo', label: 'GRPO-λ · arithmetic', detail: 'rlArithmeticPreset with GRPO-λ (answers have little length to lose: a smoke-size run).', make: () => rlArithmeticPreset('grpo_lambda') },
+  { id: 'gigpo-calc', seconds: 245, family: 'grpo', startRun: true, label: 'GiGPO · calculator tool · multi-turn',
+    detail: 'Group-in-Group Policy Optimization on multi-turn episodes with a calculator tool: episode-level group advantages plus step-level advantages of anchor states that recur across the group (same tool results so far). Tool outputs are environment tokens: masked out of the loss and dimmed in the heatmap; the group view lists each episode\'s turns.',
+    make: () => calcToolPreset('gigpo') },
+  { id: 'grpo-calc', family: 'grpo', label: 'GRPO · calculator tool · multi-turn', detail: 'The GRPO baseline of gigpo-calc: the same episodes, environment and budget, one advantage per episode.', make: () => calcToolPreset('grpo') },
   { id: 'grpo-tiny', family: 'grpo', label: 'GRPO · tiny (tests)', detail: 'seconds: for tests and smoke checks',
     make: () => rlArithmeticPreset('grpo', {
       name: 'grpo-tiny', model: { dModel: 32, nLayers: 1 }, train: { steps: 4 }, eval: { every: 2, numPrompts: 8, samplesPerPrompt: 4, k: [1, 4] },
@@ -243,6 +452,29 @@ export const PRESET_TABLE: PresetEntry[] = [
     detail: m === 'dpo' ? 'Direct Preference Optimization on a built-in synthetic preference set (correct and concise beats wrong or verbose); per-token implicit rewards in the heatmap.' : `${m.toUpperCase()} on the built-in synthetic preference set.`,
     make: () => preferenceArithmeticPreset(m),
   })),
+  { id: 'step-dpo-arithmetic', seconds: 260, family: 'preference', startRun: true, label: 'Step-DPO · multi-step arithmetic',
+    detail: 'Step-DPO: SFT warm start, step pairs built from the model\'s own samples (first wrong step vs a correct step after the same correct prefix), DPO on the step; implicit reward per token of each step in the heatmap.',
+    make: () => stepDpoArithmeticPreset() },
+  ...(['tdpo', 'qrpo', 'spin'] as const).map((m): PresetEntry => ({
+    // whole-run wall seconds measured with the CLI on MEASURED_ON (2026-12-06, machine loaded by other jobs)
+    id: `${m}-arithmetic`, family: 'preference', startRun: true, seconds: { tdpo: 9.8, qrpo: 62, spin: 47 }[m], label: `${m.toUpperCase()} · arithmetic`,
+    detail: { tdpo: 'Token-level DPO (TDPO2) on the built-in synthetic pairs; the heatmap shows the per-token sequential KL (seq_kl).', qrpo: 'Quantile Reward Policy Optimization after a noisy SFT warm start: pointwise regression on quantile rewards of the reference\'s own samples.', spin: 'Self-play fine-tuning after a noisy SFT warm start: 3 iterations of real answers vs the model\'s own generations, a checkpoint per iteration.' }[m],
+    make: () => offlineArithmeticPreset(m),
+  })),
+  ...(['tdpo', 'qrpo'] as const).map((m): PresetEntry => ({
+    id: `${m}-stories`, family: 'preference', label: `${m.toUpperCase()} · stories260K (pretrained)`,
+    detail: `${m.toUpperCase()} on Karpathy's stories260K with data from the model's own samples scored by the stories-word reward.`,
+    make: () => offlineStoriesPreset(m),
+  })),
+  { id: 'prm-arithmetic', family: 'preference', label: 'Process reward model · multi-step arithmetic',
+    detail: 'A PRM: SFT warm start, its samples labelled step by step by the verifier, a score per step (BCE at each step\'s last token); step_reward / step_boundary in the heatmap.',
+    make: () => prmArithmeticPreset() },
+  { id: 'grpo-prm-arithmetic', seconds: 1530, family: 'pipeline', startRun: true, label: 'Process rewards · SFT → PRM → GRPO',
+    detail: 'GRPO with a process reward model: each step\'s score on its last token, DeepSeekMath process-supervision advantages; the PRM score is logged next to the true step accuracy (does the PRM get hacked?).',
+    make: () => grpoPrmArithmeticPreset() },
+  { id: 'grpo-prm-arithmetic-hacking', seconds: 674, family: 'pipeline', label: 'Process rewards · PRM hacking example',
+    detail: 'grpo-prm-arithmetic with a weaker PRM (600 steps): the PRM score rises while the true step accuracy collapses; rl-lens doctor flags it.',
+    make: grpoPrmHackingPreset },
   { id: 'reward-model-arithmetic', family: 'preference', label: 'Reward model · arithmetic', detail: 'A reward model from scratch on the contrastive pairs.', make: () => preferenceArithmeticPreset('reward_model') },
   { id: 'rlhf-arithmetic', seconds: 303, family: 'pipeline', startRun: true, label: 'RLHF pipeline · SFT → reward model → PPO',
     detail: 'InstructGPT\'s pipeline in one run: SFT, a reward model trained on ranked answers, then PPO against the learned reward; the Runs tree shows the three stages. The hidden true score is logged next to the RM score.',

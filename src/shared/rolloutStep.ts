@@ -22,7 +22,7 @@ import type { RolloutSample, RolloutSampleInput, RolloutStepHeader, RolloutStepH
  *  per-token fields); those are stored after these, sorted by name (orderArrays). */
 export const TOKEN_ARRAYS = [
   'logprob', 'old_logprob', 'ref_logprob', 'kl', 'token_reward', 'value', 'return',
-  'advantage', 'ratio', 'clip', 'entropy', 'mask', 'implicit_reward',
+  'advantage', 'ratio', 'clip', 'entropy', 'mask', 'implicit_reward', 'step_reward', 'step_boundary',
 ] as const;
 export type KnownTokenArray = typeof TOKEN_ARRAYS[number];
 

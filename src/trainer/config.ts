@@ -277,6 +277,9 @@ export function resolveConfig(raw: unknown, opts: { file?: string; text?: string
   for (const k of c.eval.k) if (k > c.eval.samplesPerPrompt) problems.push({ file, line: loc('/eval/k'), field: 'config.eval.k', message: `pass@${k} needs eval.samplesPerPrompt ≥ ${k} (got ${c.eval.samplesPerPrompt})` });
   if (c.task.rewardModule && file) c.task.rewardModule = path.resolve(path.dirname(file), c.task.rewardModule);
   if (c.init?.checkpoint && file) c.init.checkpoint = path.resolve(path.dirname(file), c.init.checkpoint);
+  // a user environment module (rl.env.module, envs/index.ts) is relative to the config file, as task.rewardModule
+  const rlEnv = (c.rl as { env?: { module?: unknown } } | undefined)?.env;
+  if (rlEnv && typeof rlEnv.module === 'string' && file) rlEnv.module = path.resolve(path.dirname(file), rlEnv.module);
   for (const sec of listConfigSections()) if (c[sec.name] !== undefined && file) sec.resolvePaths?.(c[sec.name], path.dirname(file));
   // preference data files (any `data: {path, evalPath}` section, e.g. dpo.data, pipeline stages) are relative to the
   // config file too, not to the trainer's working directory (the extension runs it in the run folder)

@@ -22,6 +22,9 @@ import { loadPretrained } from './model/pretrained';
 import { Llama } from './model/llama';
 import { LoraLlama, applyLora } from './model/lora';
 import { specialIds } from './rl/rollout';
+import { evalEpisodes } from './rl/multiturn';
+import { envItemOf, envOf, envTask, loadUserEnvironment } from './envs';
+import type { CausalLM } from './model/types';
 import { GPT } from './model/gpt';
 import { AdamW } from './optim';
 import { getAlgorithm, listConfigSections, sectionOf } from './registry';
@@ -123,6 +126,14 @@ export async function runTraining(config: TrainConfig, opts: RunOptions = {}): P
   if (config.task.rewardModule) {
     const fn = loadUserReward(config.task.rewardModule, { trusted: opts.trusted ?? true });
     task = withUserReward(task, fn, `task.rewardModule ${config.task.rewardModule}`);
+  }
+  // user environment module (rl.env.module: only in a trusted workspace) in place of the task's environment
+  const envModule = (config.rl as { env?: { module?: string | null } } | undefined)?.env?.module;
+  if (envModule) {
+    if (!envOf(task)) throw new Error(`rl.env.module: needs a task with an environment (task.name "calc-tool" or "lookup-tool"), got ${JSON.stringify(config.task.name)}`);
+    const env = loadUserEnvironment(envModule, { trusted: opts.trusted ?? true });
+    for (const ch of env.chars) if (!new CharTokenizer(DEFAULT_CHARS).has(ch) && !config.model.pretrained) throw new Error(`rl.env.module: environment ${env.name} uses character ${JSON.stringify(ch)}, which the tokenizer lacks (${JSON.stringify(DEFAULT_CHARS)})`);
+    task = envTask(config.task.name, env, config.task, { prompt: task.maxPromptLength(), answer: task.maxAnswerLength() });
   }
   // completions judged on their text alone (task.solved without EOS, e.g. the stories tasks): the doctor reads this
   config.derived.eosRequired = !task.solved;
@@ -356,6 +367,18 @@ export function evaluatePassAtK(model: RunModel, tokenizer: RunTokenizer, task: 
   const ev = config.eval;
   const examples = task.evalSet(ev.numPrompts);
   const n = ev.samplesPerPrompt;
+  const env = envOf(task);
+  if (env) {
+    // a task with a tool environment (envs/): pass@k of multi-turn episodes with the run's limits (rl.env)
+    const lim = ((config.rl as { env?: { maxTurns?: number; maxTokens?: number } } | undefined)?.env) ?? {};
+    const e = evalEpisodes(model as CausalLM, env, tokenizer, examples.map(envItemOf), n, {
+      maxTurns: lim.maxTurns ?? 4, maxTokens: lim.maxTokens ?? 32, contextLength: model.config.contextLength, maxNewTokens: config.derived.maxNewTokens, temperature: ev.temperature, topP: config.sampling.topP, rng,
+    });
+    const passAt: Record<string, number> = {};
+    for (const k of ev.k) if (k <= n) passAt[String(k)] = e.correct.reduce((a, c) => a + passAtK(n, c, k), 0) / examples.length;
+    const rsum = e.rewards.flat().reduce((a, b) => a + b, 0);
+    return { step, time: undefined, passAtK: passAt, samplesPerPrompt: n, numPrompts: examples.length, meanReward: rsum / (examples.length * n), items: examples.slice(0, 16).map((ex, i) => ({ prompt: ex.prompt, completions: e.texts[i], rewards: e.rewards[i], correct: e.correct[i] })) };
+  }
   const correct = new Array(examples.length).fill(0);
   const rewards: number[][] = examples.map(() => []);
   let rewardSum = 0;

@@ -6,4 +6,5 @@
  */
 import './sft';
 import './preference';
+import './preference/offline';
 import './rl/register';

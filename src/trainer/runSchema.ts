@@ -94,6 +94,7 @@ export const RUN_FORMAT_SCHEMA = {
         id: str, prompt: str, samples: { type: 'array', items: int0 }, rewards: { type: 'array', items: numOrNull },
         mean: numOrNull, std: numOrNull, baseline: numOrNull, baselines: { type: 'array', items: numOrNull }, scores: { type: 'array', items: numOrNull },
         filtered: { type: 'boolean' }, filterReason: str, answer: str,
+        hint: str, hintRatio: numOrNull, hintStage: int0,
       },
     },
     rolloutHeader: {
@@ -107,6 +108,15 @@ export const RUN_FORMAT_SCHEMA = {
         subsampled: { type: 'boolean' }, totalGroups: int0, totalSamples: int0,
       },
     },
+    rolloutIndexEntry: {
+      description: 'one line of rollouts/index.jsonl: a rollout step summarised as it is written (docs/run-format.md, "Step index")',
+      type: 'object', required: ['step', 'traced', 'arrays', 'samples', 'groups', 'jsonlBytes', 'dataBytes'],
+      properties: {
+        step: int0, traced: { type: 'boolean' }, arrays: { type: 'array', items: { type: 'string', minLength: 1 } },
+        samples: int0, groups: int0, totalGroups: int0, totalSamples: int0, subsampled: { type: 'boolean' },
+        rewardMean: numOrNull, jsonlBytes: int0, dataBytes: int0,
+      },
+    },
     rolloutSample: {
       type: 'object', required: ['kind', 'index', 'group', 'prompt', 'completion', 'tokens', 'reward', 'length'],
       properties: {
@@ -114,6 +124,18 @@ export const RUN_FORMAT_SCHEMA = {
         tokens: { type: 'array', items: str }, tokenIds: { type: 'array', items: int0 },
         reward: numOrNull, rewardParts: { type: 'object', additionalProperties: numOrNull }, advantage: numOrNull,
         length: int0, truncated: { type: 'boolean' }, offset: int0, pair: str, role: str,
+        hint: str, hintRatio: numOrNull, eepoStage: { type: 'integer', enum: [1, 2] },
+        turns: {
+          description: 'multi-turn episodes (tool environments, docs/environments.md): the turns in order; token spans index `tokens` (the loss_mask array is 0 on [end, resultEnd))',
+          type: 'array',
+          items: {
+            type: 'object', required: ['text', 'reward', 'start', 'end', 'anchor'],
+            properties: {
+              text: str, call: str, result: str, error: str, reward: num, start: int0, end: int0, resultEnd: int0, anchor: str,
+              stepGroup: str, stepReturn: numOrNull, stepAdvantage: numOrNull, episodeAdvantage: numOrNull, advantage: numOrNull,
+            },
+          },
+        },
       },
     },
     tokenDiffSummary: {

@@ -39,6 +39,9 @@ export interface SampleOptions {
   eos?: number;
   /** id used for padding (default: the char tokenizer's PAD); masked out everywhere */
   pad?: number;
+  /** also end a row at any of these ids (kept as the row's last token; `finished` stays false): the multi-turn
+   *  rollout stops a policy turn at the end of a tool call (rl/multiturn.ts, envs/types.ts) */
+  stopTokens?: number[];
 }
 
 /** What generation needs of a model: GPT (gpt.ts) and Llama (llama.ts) both are one. */
@@ -213,6 +216,7 @@ export function generate(model: Decoder, prompts: number[][], opts: SampleOption
         if (values && Vv) values[b].push(Vv[b]);
         next.push(r.token);
         if (stopAtEos && r.token === eos) { done[b] = true; finished[b] = true; }
+        else if (opts.stopTokens?.includes(r.token)) done[b] = true;
       }
       N = step + 1;
       logitsT.dispose();

@@ -21,7 +21,11 @@ test('per-algorithm defaults follow the references', () => {
   const d = resolveRlConfig('dapo', { maxNewTokens: 20 });
   assert.deepEqual([d.overlong.maxLength, d.overlong.cacheLength], [20, 5]);
   assert.deepEqual([resolveRlConfig('dapo', { maxNewTokens: 8 }).overlong.maxLength], [8]);
-  assert.equal(RL_ALGORITHMS.length, 11);
+  // + gvpo, grpo_lambda (issue 19): GVPO's recipe defaults
+  // + gigpo (issue 20)
+  assert.equal(RL_ALGORITHMS.length, 14);
+  const gvpo = resolveRlConfig('gvpo', undefined);
+  assert.deepEqual([gvpo.policyLoss, gvpo.advantage, gvpo.gvpoBeta, gvpo.groupSize, gvpo.miniBatches, gvpo.kl.inLoss], ['gvpo', 'dr_grpo', 0.1, 4, 4, false]);
 });
 
 test('bad values name the field, the value and what is allowed', () => {

@@ -1,7 +1,7 @@
 /**
  * Tensor hygiene of the RL loop (standalone, cpu backend): tf.memory().numTensors is identical after every RL step
  * (measured by the loop as metric num_tensors), for an outcome method (grpo) and for PPO with a separate critic
- * (two models, two optimizers, GAE). Also checks the separate-critic path trains the critic (vf_loss finite).
+ * (two models, two optimizers, GAE), GVPO (2 epochs × 2 whole-group minibatches) and GRPO-λ. Also checks the separate-critic path trains the critic (vf_loss finite).
  */
 import { before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -11,11 +11,16 @@ import { CharTokenizer } from '../../src/trainer/tokenizer';
 import { createTask } from '../../src/trainer/tasks';
 import { runRl, withValueHead } from '../../src/trainer/rl/loop';
 import { rlTaskFrom } from '../../src/trainer/rl/types';
+import { ModelWeights } from '../../src/trainer/model/weights';
+import { generate } from '../../src/trainer/sampling';
 
 before(async () => { await initBackend('cpu'); });
 
-for (const [algorithm, extra] of [['grpo', {}], ['ppo', { critic: 'separate', ppoEpochs: 2, miniBatches: 2 }]] as const) {
-  test(`${algorithm}${'critic' in extra ? ' (separate critic)' : ''}: numTensors stable across RL steps`, async () => {
+// gvpo: its own loss (algorithms/gvpo.ts), whole-group minibatches, off-policy second epoch; grpo_lambda: reward rewrite
+for (const [algorithm, extra] of [['grpo', {}], ['ppo', { critic: 'separate', ppoEpochs: 2, miniBatches: 2 }], ['gvpo', { ppoEpochs: 2, miniBatches: 2 }], ['grpo_lambda', { entropyCoef: 0.01 }],
+  // EEPO two-stage rollouts (unlearning step + restore), GHPO hinted regeneration, DELTA reward schedule, all at once
+  ['grpo', { eepo: { enabled: true }, ghpo: { enabled: true }, rewardSchedule: { denseUntil: 2, densePart: 'partial' } }]] as const) {
+  test(`${algorithm}${'critic' in extra ? ' (separate critic)' : ''}${'eepo' in extra ? ' + EEPO + GHPO + reward schedule' : ''}: numTensors stable across RL steps`, async () => {
     const tok = new CharTokenizer();
     const task = rlTaskFrom(createTask('arithmetic', { difficulty: 1, partialCredit: true }));
     const policy = GPT.create({ vocabSize: tok.size, contextLength: 16, dModel: 16, nHeads: 2, nLayers: 1 }, 3);
@@ -31,3 +36,99 @@ for (const [algorithm, extra] of [['grpo', {}], ['ppo', { critic: 'separate', pp
     for (const m of [policy, ref, critic]) m?.dispose();
   });
 }
+
+// TDPO (logits forward + sequential KL), QRPO (regression) and SPIN (opponent refreshed + generations at the iteration
+// boundary, step 4 → 5): numTensors after every step from step 2 on equals step 2's, traces written on every step
+import * as tf from '@tensorflow/tfjs-core';
+import { OfflineTrainer, offlineDefaults, type OfflineMethod } from '../../src/trainer/preference/offline';
+for (const method of ['tdpo', 'qrpo', 'spin'] as OfflineMethod[]) {
+  test(`${method}: numTensors stable across offline steps (traces on, SPIN across an iteration boundary)`, () => {
+    const tok = new CharTokenizer();
+    const policy = GPT.create({ vocabSize: tok.size, contextLength: 16, dModel: 16, nHeads: 2, nLayers: 1 }, 3);
+    const prompts = ['1+2=', '3+4=', '5+1=', '2+2='], answers = ['3', '7', '6', '4'];
+    const train = method === 'tdpo' ? prompts.map((p, i) => ({ prompt: p, chosen: answers[i], rejected: answers[i] + '9' }))
+      : method === 'qrpo' ? prompts.flatMap((p, i) => [{ prompt: p, completion: answers[i], reward: 1, refRewards: [0, 1, 0.5] }, { prompt: p, completion: '0', reward: 0, refRewards: [0, 1, 0.5] }])
+        : prompts.map((p, i) => ({ prompt: p, completion: answers[i] }));
+    const trainer = new OfflineTrainer({ method, hp: { ...offlineDefaults(method), steps: 8, iterations: 2, batchSize: 4, traceEvery: 1, tracePairs: 2, maxNewTokens: 3 }, policy, tokenizer: tok, train, seed: 1, writeTrace: () => {} });
+    for (let T = 2; T <= 16; T++) tf.tidy(() => policy.forward(tf.zeros([1, T], 'int32') as tf.Tensor2D).logits);
+    const counts: number[] = [];
+    for (let s = 0; s < 8; s++) { trainer.trainStep(); counts.push(tf.memory().numTensors); }
+    assert.deepEqual(counts.slice(1), counts.slice(1).map(() => counts[1]), `numTensors per step: ${counts.join(', ')}`);
+    trainer.dispose();
+    policy.dispose();
+  });
+}
+
+// Process rewards (a PRM's step scores, here the verifier's verdicts standing in for them): step rewards on the
+// step-end tokens and DeepSeekMath's process-supervision advantages (grpo) or GAE on them (ppo); the PRM's own
+// training step; Step-DPO's step pairs (a middle step without EOS) through the DPO trainer
+import { checkSteps, type StepTask } from '../../src/trainer/tasks/steps';
+import { encodeSteps, labelSteps, prmTrainStep } from '../../src/trainer/preference/prm';
+import { PreferenceTrainer, preferenceDefaults } from '../../src/trainer/preference/train';
+import { AdamW } from '../../src/trainer/optim';
+for (const [algorithm, extra] of [['grpo', {}], ['ppo', {}]] as const) {
+  test(`${algorithm} with process rewards (steps on their last tokens): numTensors stable across RL steps`, async () => {
+    const tok = new CharTokenizer();
+    const steps = createTask('arithmetic-steps', { difficulty: 1 }) as StepTask;
+    const base = rlTaskFrom(steps);
+    const task = { ...base, reward: (item: Parameters<typeof base.reward>[0], c: string, fin: boolean) => ({ ...base.reward(item, c, fin), steps: checkSteps(item.prompt, c, fin).map((s) => ({ end: s.end, terminator: s.terminator, score: s.correct ? 0.9 : 0.1 })) }) };
+    const policy = GPT.create({ vocabSize: tok.size, contextLength: 24, dModel: 16, nHeads: 2, nLayers: 1, valueHead: algorithm === 'ppo' }, 3);
+    const ref = policy.clone(false);
+    const res = await runRl({ policy, ref, tokenizer: tok, task, seed: 3 }, algorithm, { steps: 4, promptsPerStep: 3, groupSize: 4, maxNewTokens: 8, eval: { every: 0 }, ...extra });
+    const counts = res.metrics.map((m) => m['num_tensors']);
+    assert.deepEqual(counts.slice(1), [counts[1], counts[1], counts[1]], `numTensors per step: ${counts.join(', ')}`);
+    for (const m of [policy, ref]) m.dispose();
+  });
+}
+
+test('prm training step and step_dpo step pairs: numTensors stable across steps', () => {
+  const tok = new CharTokenizer();
+  const task = createTask('arithmetic-steps', { difficulty: 1 }) as StepTask;
+  const ex = (p: string, a: string) => ({ id: p, prompt: p, answer: a, difficulty: 1 });
+  const sols = [[ex('3+4+5=', '3+4=7 7+5=12'), '3+4=7 7+5=13'], [ex('1+1+1=', '1+1=2 2+1=3'), '1+1=2 2+1=3'], [ex('2+2+2=', '2+2=4 4+2=6'), '2+2=5 ']] as const;
+  const rows = sols.map(([e, c]) => encodeSteps(tok, { prompt: e.prompt, completion: c, finished: true, labels: labelSteps(task, e, c, true) }, 24, ' '));
+  const prm = GPT.create({ vocabSize: tok.size, contextLength: 24, dModel: 16, nHeads: 2, nLayers: 1, valueHead: true }, 3);
+  const opt = new AdamW(prm.trainableVariables(), {});
+  const counts: number[] = [];
+  for (let s = 0; s < 5; s++) { prmTrainStep(prm, opt, rows, tok.pad, 1, 1e-3); counts.push(tf.memory().numTensors); }
+  assert.deepEqual(counts.slice(1), counts.slice(1).map(() => counts[1]), `prm numTensors per step: ${counts.join(', ')}`);
+  opt.dispose(); prm.dispose();
+  const policy = GPT.create({ vocabSize: tok.size, contextLength: 24, dModel: 16, nHeads: 2, nLayers: 1 }, 4);
+  const pairs = [
+    { prompt: '3+4+5=', chosen: '3+4=7 ', rejected: '3+4=8 ', chosenEos: false, rejectedEos: false },
+    { prompt: '3+4+5=3+4=7 ', chosen: '7+5=12', rejected: '7+5=13', chosenEos: true, rejectedEos: true },
+  ];
+  const trainer = new PreferenceTrainer({ method: 'dpo', hp: { ...preferenceDefaults('dpo'), beta: 0.5, batchSize: 2, steps: 6, traceEvery: 1, tracePairs: 2 }, policy, tokenizer: tok, train: pairs, seed: 1, writeTrace: () => {} });
+  const c2: number[] = [];
+  for (let s = 0; s < 6; s++) { trainer.trainStep(); c2.push(tf.memory().numTensors); }
+  assert.deepEqual(c2.slice(1), c2.slice(1).map(() => c2[1]), `step_dpo numTensors per step: ${c2.join(', ')}`);
+  trainer.dispose(); policy.dispose();
+});
+
+/**
+ * A model keeps one constant per sequence length it has seen (masks, ModelWeights.constant; disposed with the model).
+ * Multi-turn contexts vary in length from turn to turn, so a run meets new lengths for a while: make every length
+ * once first, so that what remains is what leaks.
+ */
+function warmLengthConstants(m: GPT): void {
+  for (let T = 1; T <= m.config.contextLength; T++) {
+    const ids = [Array.from({ length: T }, (_, j) => 3 + (j % 10))];
+    const p = m.prefill(ids, [ids[0].map(() => 1)]);
+    p.logits.dispose(); ModelWeights.disposeCache(p.cache);
+    tf.tidy(() => { m.tokenLogprobs(tf.tensor2d(ids, undefined, 'int32'), { attentionMask: tf.tensor2d([ids[0].map(() => 1)]), temperature: 1, entropy: true }); });
+  }
+  generate(m, [[3], [1, 3]], { maxNewTokens: m.config.contextLength - 2, stopAtEos: false, seed: 1 });
+}
+
+// GiGPO on multi-turn calculator episodes (issue 20: rl/multiturn.ts generation per turn, algorithms/gigpo.ts)
+test('gigpo (multi-turn calc-tool episodes): numTensors stable across RL steps', async () => {
+  const tok = new CharTokenizer();
+  const task = rlTaskFrom(createTask('calc-tool'));
+  const policy = GPT.create({ vocabSize: tok.size, contextLength: 40, dModel: 16, nHeads: 2, nLayers: 1 }, 3);
+  const ref = policy.clone(false);
+  warmLengthConstants(policy); warmLengthConstants(ref);
+  const res = await runRl({ policy, ref, tokenizer: tok, task, seed: 3 }, 'gigpo', { steps: 4, promptsPerStep: 3, groupSize: 4, maxNewTokens: 8, eval: { every: 0 }, env: { maxTurns: 3, maxTokens: 24 } });
+  const counts = res.metrics.map((m) => m['num_tensors']);
+  assert.deepEqual(counts.slice(1), [counts[1], counts[1], counts[1]], `numTensors per step: ${counts.join(', ')}`);
+  policy.dispose(); ref.dispose();
+});

@@ -65,3 +65,25 @@ function halfMedians(xs: number[]): [number, number] {
   const h = Math.floor(xs.length / 2);
   return [median(xs.slice(0, h)), median(xs.slice(-h))];
 }
+
+/**
+ * DELTA reward schedule (rl.rewardSchedule, trainer rl/delta.ts): the step where the reward the advantage uses switched
+ * from the dense part (partial credit per test case) to the binary one, read from `reward/schedule_dense` (1 → 0).
+ * An info finding, so the dashboard draws it as a band on the reward and pass@k curves (host/doctor/evidence.ts
+ * dashboardAnnotations): what follows the switch is the experiment (a plateau at binary reward 0, or a jump).
+ */
+export function checkRewardSchedule(input: DoctorInput): Finding[] {
+  const s = input.metrics['reward/schedule_dense'];
+  if (!s || s.values.length < 2) return [];
+  const i = s.values.findIndex((v, k) => k > 0 && s.values[k - 1] >= 0.5 && v < 0.5);
+  if (i < 0) return [];
+  const from = s.steps[i - 1], to = s.steps[i];
+  const names = ['reward/mean', 'score/mean', 'reward/schedule_dense', ...Object.keys(input.metrics).filter((n) => /^reward\/(accuracy|dense)\/mean$/.test(n))]
+    .filter((n, k, a) => a.indexOf(n) === k && (n in input.metrics));
+  const evalNames = Object.keys(input.evalMetrics ?? {}).filter((n) => /pass@\d+$/.test(n)).map((n) => `eval:${n.replace(/^eval\//, '')}`);
+  return [finding('reward', 'schedule-switch', 'info', 'Reward switched: dense → binary',
+    `The reward the advantage uses switched from the dense part (partial credit per test case) to the binary one after step ${from} (rl.rewardSchedule.denseUntil); `
+    + 'from step ' + to + ' on only fully correct samples earn reward. DELTA (Sun et al. 2025) reports a plateau at zero binary reward and then a sudden jump after such a switch.',
+    [from, to], { metrics: [...names, ...evalNames], steps: [from, to] },
+    'Nothing to fix: this marks the schedule. Compare the binary reward (reward/accuracy/mean) and pass@k before and after the switch.')];
+}

@@ -223,3 +223,7 @@ export function overlongPenalty(length: number, maxLength: number, cacheLength: 
   return softOverlongPunishment(length, maxLength, cacheLength);
 }
 export * from './referencePreference';
+export * from './referenceGvpo';
+export * from './referenceOffline';
+export * from './referenceSteps';
+export * from './referenceExplore';

@@ -48,6 +48,12 @@ export function encodeSeq(tok: SeqTokenizer, prompt: string, completion: string,
   return { ids, promptLen: bos.length + p.length, length: c.length + eos.length };
 }
 
+/** The same sequence without its trailing EOS (a completion that continues: a middle step of Step-DPO). */
+export function withoutEos(s: EncodedSeq, tok: SeqTokenizer): EncodedSeq {
+  if (tok.eos === undefined || tok.eos < 0 || s.ids[s.ids.length - 1] !== tok.eos || s.length < 2) return s;
+  return { ids: s.ids.slice(0, -1), promptLen: s.promptLen, length: s.length - 1 };
+}
+
 export interface SeqBatch {
   /** int32 [B, T] right-padded */
   ids: tf.Tensor2D;

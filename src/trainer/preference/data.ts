@@ -32,6 +32,10 @@ export interface PairRecord {
   margin?: number;
   scoreChosen?: number;
   scoreRejected?: number;
+  /** false: that completion does NOT end with EOS (a middle reasoning step of Step-DPO, which ends with its step
+   *  delimiter and is followed by more steps; preference/stepDpo.ts). Default true: EOS after the completion. */
+  chosenEos?: boolean;
+  rejectedEos?: boolean;
   source?: SourceRef;
 }
 export interface UnpairedRecord { prompt: string; completion: string; label: boolean; source?: SourceRef }

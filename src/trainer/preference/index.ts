@@ -21,6 +21,9 @@ import { sectionSchema, type Fields } from '../fields';
 import { REWARD_CONFIG_SCHEMA, RewardModelTrainer, resolveRewardPaths, rewardModelDefaults, scoreWithRewardModel, withLearnedReward, zeroScalarHead, type ModelRewardSpec } from './rewardModel';
 import { pipelineModule } from './pipeline';
 import { charModel } from '../charModel';
+// step-level methods (tasks with steps, tasks/steps.ts): Step-DPO (./stepDpo.ts), the process reward model (./prm.ts)
+import './stepDpo';
+import { withProcessReward, type ProcessRewardSpec } from './prm';
 
 /** JSON Schema of the `data` part shared by every preference section. */
 export const PREFERENCE_DATA_SCHEMA = {
@@ -331,5 +334,7 @@ registerConfigSection({
   name: 'reward',
   schema: REWARD_CONFIG_SCHEMA as unknown as Record<string, unknown>,
   resolvePaths: resolveRewardPaths,
-  wrapTask: (task, value, deps) => withLearnedReward(task, value as ModelRewardSpec, { loadCheckpoint: deps.loadCheckpoint, hiddenScore }),
+  wrapTask: (task, value, deps) => ((value as { type?: string }).type === 'process'
+    ? withProcessReward(task, value as ProcessRewardSpec, { loadCheckpoint: deps.loadCheckpoint })
+    : withLearnedReward(task, value as ModelRewardSpec, { loadCheckpoint: deps.loadCheckpoint, hiddenScore })),
 });

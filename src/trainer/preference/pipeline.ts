@@ -40,6 +40,8 @@ export const PIPELINE_SCHEMA = {
   type: 'object', additionalProperties: false,
   properties: {
     rlAlgorithm: { type: 'string', default: 'ppo', description: 'stage 3 algorithm: ppo (InstructGPT) or grpo (or any registered RL algorithm)' },
+    rewardModelAlgorithm: { type: 'string', enum: ['reward_model', 'prm'], default: 'reward_model', description: 'stage 2: reward_model (an outcome reward model, Bradley–Terry on ranked answers) or prm (a process reward model on verifier-labelled steps, tasks with steps; stage 3 then reads reward.type "process": each step\'s score on its last token; preference/prm.ts)' },
+    processAggregate: { type: 'string', enum: ['min', 'product', 'mean', 'last'], default: 'min', description: 'with rewardModelAlgorithm prm: reward.aggregate of stage 3 (the logged sequence score from the step scores)' },
     sft: { type: 'object', default: {}, description: 'config overrides for stage 1 (deep-merged into the parent config)' },
     rewardModel: { type: 'object', default: {}, description: 'config overrides for stage 2 (e.g. {"train": {"steps": 120}, "reward_model": {...}})' },
     rl: { type: 'object', default: {}, description: 'config overrides for stage 3 (e.g. {"train": {"steps": 100}})' },
@@ -85,15 +87,16 @@ export const pipelineModule: AlgorithmModule = {
   needsReference: false,
   totalSteps: () => 3,
   async run(ctx: TrainContext) {
-    const sec = ctx.section as { rlAlgorithm?: string; sft?: object; rewardModel?: object; rl?: object; rmWeight?: number; ruleWeight?: number; sftCheckpoint?: string; normalizeReward?: boolean; rmCheck?: { prompts?: number; samples?: number } };
+    const sec = ctx.section as { rewardModelAlgorithm?: 'reward_model' | 'prm'; processAggregate?: string; rlAlgorithm?: string; sft?: object; rewardModel?: object; rl?: object; rmWeight?: number; ruleWeight?: number; sftCheckpoint?: string; normalizeReward?: boolean; rmCheck?: { prompts?: number; samples?: number } };
     const rlAlg = sec.rlAlgorithm ?? 'ppo';
+    const rmAlg = sec.rewardModelAlgorithm ?? 'reward_model';
     if (!getAlgorithm(rlAlg)) throw new Error(`pipeline.rlAlgorithm: no algorithm ${JSON.stringify(rlAlg)} is registered (expected ppo or grpo)`);
     const base: Record<string, unknown> = { ...(ctx.config as unknown as Record<string, unknown>) };
     for (const k of ['derived', 'pipeline', 'algorithm', 'name', '$schema', 'init', 'reward']) delete base[k];
     // sections of other algorithms filled with defaults are dropped: each stage resolves its own
     const stages: Stage[] = [
       ...(sec.sftCheckpoint ? [] : [{ key: 'sft', name: 'sft', algorithm: 'sft' } as Stage]),
-      { key: 'rewardModel', name: 'reward_model', algorithm: 'reward_model' },
+      { key: 'rewardModel', name: rmAlg, algorithm: rmAlg },
       { key: 'rl', name: rlAlg, algorithm: rlAlg },
     ];
     const listed: { name: string; path: string; algorithm: string; status?: RunStatus }[] = stages.map((s, i) => ({ name: s.name, path: `stages/${i + 1}-${s.name}`, algorithm: s.algorithm }));
@@ -116,11 +119,12 @@ export const pipelineModule: AlgorithmModule = {
       // must learn); the plain synthetic rankings taught a small RM length/format and PPO exploited it (docs/preference.md)
       // + rankings of the SFT policy's own samples (InstructGPT's labelers ranked model outputs): the RM must be right on
       // what the RL stage will show it, or the policy finds its errors (docs/preference.md, "Pipeline")
-      if (s.key === 'rewardModel') raw.reward_model = { data: { builtin: { source: 'contrast+policy' } } };
+      if (s.key === 'rewardModel' && rmAlg === 'reward_model') raw.reward_model = { data: { builtin: { source: 'contrast+policy' } } };
       if (s.key === 'rl') {
         const rmW = sec.rmWeight ?? 1, ruleW = sec.ruleWeight ?? 0;
         const rmPart = { type: 'model', checkpoint: rmCkpt, weight: rmW, name: 'rm', ...(rmNorm ? { normalize: rmNorm } : {}) };
-        raw.reward = ruleW ? { type: 'combined', parts: [rmPart, { type: 'rule', weight: ruleW, name: 'rule' }] } : rmPart;
+        raw.reward = rmAlg === 'prm' ? { type: 'process', checkpoint: rmCkpt, aggregate: sec.processAggregate ?? 'min' }
+          : ruleW ? { type: 'combined', parts: [rmPart, { type: 'rule', weight: ruleW, name: 'rule' }] } : rmPart;
       }
       raw = merge(raw, (sec as Record<string, unknown>)[s.key] ?? {}) as Record<string, unknown>;
       const cfg = resolveConfig(raw, { file: `pipeline.${s.key} (stage ${i + 1})` });
@@ -144,7 +148,13 @@ export const pipelineModule: AlgorithmModule = {
         const rm = readManifest(dir).rewardModel as { before?: Record<string, number>; after?: Record<string, number> } | undefined;
         m['rm/eval_accuracy'] = rm?.after?.['eval/rm/accuracy'] ?? null;
         m['rm/eval_margin'] = rm?.after?.['eval/rm/margin'] ?? null;
-        const chk = await checkRewardModelOnPolicy(ctx, sftCkpt, ck, sec.rmCheck ?? {}, loadCharCheckpoint);
+        // a PRM scores steps, not whole answers: the outcome RM's on-policy check and normalisation do not apply
+        const chk = rmAlg === 'prm' ? undefined : await checkRewardModelOnPolicy(ctx, sftCkpt, ck, sec.rmCheck ?? {}, loadCharCheckpoint);
+        if (rmAlg === 'prm') {
+          const prm = readManifest(dir).prm as { after?: Record<string, number> } | undefined;
+          m['prm/eval_accuracy'] = prm?.after?.['eval/prm/accuracy'] ?? null;
+          m['prm/eval_first_error_accuracy'] = prm?.after?.['eval/prm/first_error_accuracy'] ?? null;
+        }
         if (chk) {
           if (sec.normalizeReward !== false) rmNorm = { mean: chk.mean, std: chk.std > 1e-6 ? chk.std : 1 };
           m['rm/policy_pair_accuracy'] = chk.pairAccuracy ?? null;
@@ -159,6 +169,13 @@ export const pipelineModule: AlgorithmModule = {
         const rmScore = firstLast(dir, 'reward/rm/mean'), hidden = firstLast(dir, 'reward/hidden_score/mean');
         m['rl/rm_score_first'] = rmScore?.first ?? null; m['rl/rm_score_last'] = rmScore?.last ?? null;
         m['rl/hidden_score_first'] = hidden?.first ?? null; m['rl/hidden_score_last'] = hidden?.last ?? null;
+        if (rmAlg === 'prm') {
+          // PRM hacking: the PRM's score against the verifier's truth over the RL stage
+          for (const k of ['prm', 'true_step_accuracy', 'true_final', 'true_accuracy']) {
+            const fl = firstLast(dir, `reward/${k}/mean`);
+            m[`rl/${k}_first`] = fl?.first ?? null; m[`rl/${k}_last`] = fl?.last ?? null;
+          }
+        }
         m['rl/eval_pass@1'] = res.lastEval?.passAtK['1'] ?? null;
         // the same fixed held-out prompts before and after RL: the RM score there (eval meanReward) and pass@1
         const evs = (() => { try { return readEvals(dir); } catch { return []; } })();

@@ -334,8 +334,9 @@ export const REWARD_CONFIG_SCHEMA = {
   description: 'reward from a trained reward model (algorithm "reward_model"), alone or combined with the task\'s rule reward',
   required: ['type'],
   properties: {
-    type: { type: 'string', enum: ['model', 'combined'], description: 'model: the RM score only; combined: Σ weight·part over `parts`' },
-    checkpoint: { type: 'string', minLength: 1, description: 'type model: the reward model checkpoint folder (…/checkpoints/step_X_final)' },
+    type: { type: 'string', enum: ['model', 'combined', 'process'], description: 'model: the RM score only; combined: Σ weight·part over `parts`; process: a process reward model (algorithm "prm") scores every reasoning step, each step\'s score goes on its last token (preference/prm.ts; tasks with steps)' },
+    checkpoint: { type: 'string', minLength: 1, description: 'type model: the reward model checkpoint folder (…/checkpoints/step_X_final); type process: the PRM checkpoint folder' },
+    aggregate: { type: 'string', enum: ['min', 'product', 'mean', 'last'], default: 'min', description: 'type process: the sequence-level score from the step scores (logged as the reward; the advantages use the step scores): min (Math-Shepherd, weakest step), product (Lightman et al.), mean, last' },
     weight: { type: 'number', default: 1 },
     name: { type: 'string', minLength: 1 },
     normalize: { type: 'object', additionalProperties: false, required: ['mean', 'std'], properties: { mean: { type: 'number' }, std: { type: 'number', exclusiveMinimum: 0 } } },

@@ -16,7 +16,7 @@ import * as L from '../algorithms/preference';
 import type { RunWriter } from '../../runio/writer';
 import type { RolloutSampleInput, RolloutGroup, RolloutStepHeaderInput } from '../../shared/runFormat';
 import type { PairRecord, UnpairedRecord } from './data';
-import { completionLogps, disposeBatch, encodeSeq, makeBatch, type EncodedSeq, type SeqBatch } from './batch';
+import { completionLogps, disposeBatch, encodeSeq, makeBatch, withoutEos, type EncodedSeq, type SeqBatch } from './batch';
 import { drainSteps, drainStepsAsync, type TrainResult } from './stepper';
 import { fieldDefault, type Fields } from '../fields';
 
@@ -92,6 +92,8 @@ interface Item { prompt: string; completion: string; seq: EncodedSeq }
 interface PairItem { id: string; chosen: Item; rejected: Item; scoreChosen?: number; scoreRejected?: number }
 interface KtoItem { id: string; item: Item; label: boolean }
 
+function eosRule(s: EncodedSeq, eos: boolean | undefined, tok: SeqTokenizer): EncodedSeq { return eos === false ? withoutEos(s, tok) : s; }
+
 export function encodePairs(records: PairRecord[], tok: SeqTokenizer, contextLength: number, method: PreferenceMethod, idPrefix = 'p'): PairItem[] {
   return records.map((r, i) => {
     if (method === 'odpo') {
@@ -100,8 +102,9 @@ export function encodePairs(records: PairRecord[], tok: SeqTokenizer, contextLen
     }
     return {
       id: `${idPrefix}${i}`,
-      chosen: { prompt: r.prompt, completion: r.chosen, seq: encodeSeq(tok, r.prompt, r.chosen, contextLength, r.source, 'chosen') },
-      rejected: { prompt: r.prompt, completion: r.rejected, seq: encodeSeq(tok, r.prompt, r.rejected, contextLength, r.source, 'rejected') },
+      // chosenEos / rejectedEos false (Step-DPO's middle steps): the step continues, so no EOS after it
+      chosen: { prompt: r.prompt, completion: r.chosen, seq: eosRule(encodeSeq(tok, r.prompt, r.chosen, contextLength, r.source, 'chosen'), r.chosenEos, tok) },
+      rejected: { prompt: r.prompt, completion: r.rejected, seq: eosRule(encodeSeq(tok, r.prompt, r.rejected, contextLength, r.source, 'rejected'), r.rejectedEos, tok) },
       scoreChosen: r.scoreChosen, scoreRejected: r.scoreRejected,
     };
   });

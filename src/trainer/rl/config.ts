@@ -12,17 +12,17 @@ import { LOSS_AGG_MODES } from '../algorithms/losses';
 import { sectionDefaults, sectionSchema, type Fields } from '../fields';
 import { deepMerge } from '../../shared/deepMerge';
 
-export const RL_ALGORITHMS = ['ppo', 'grpo', 'dr_grpo', 'dapo', 'gspo', 'gmpo', 'rloo', 'reinforce_pp', 'raft', 'raft_pp', 'reinforce_rej'] as const;
+export const RL_ALGORITHMS = ['ppo', 'grpo', 'dr_grpo', 'dapo', 'gspo', 'gmpo', 'rloo', 'reinforce_pp', 'raft', 'raft_pp', 'reinforce_rej', 'gvpo', 'grpo_lambda', 'gigpo'] as const;
 export type RlAlgorithm = typeof RL_ALGORITHMS[number];
 export function isRlAlgorithm(a: unknown): a is RlAlgorithm { return (RL_ALGORITHMS as readonly string[]).includes(a as string); }
 
 /** How the advantage is estimated. */
-export type AdvantageKind = 'gae' | 'grpo' | 'dr_grpo' | 'rloo' | 'reinforce_pp' | 'reinforce_rej' | 'raft';
+export type AdvantageKind = 'gae' | 'grpo' | 'dr_grpo' | 'rloo' | 'reinforce_pp' | 'reinforce_rej' | 'raft' | 'gigpo';
 /** Which policy loss. `ppo`: verl vanilla clip (+dual); `reinforce`: −A·log π (no ratio); `gspo`, `gmpo`. */
-export type PolicyLossKind = 'ppo' | 'reinforce' | 'gspo' | 'gmpo';
+export type PolicyLossKind = 'ppo' | 'reinforce' | 'gspo' | 'gmpo' | 'gvpo';
 
-const ADVANTAGES: AdvantageKind[] = ['gae', 'grpo', 'dr_grpo', 'rloo', 'reinforce_pp', 'reinforce_rej', 'raft'];
-const POLICY_LOSSES: PolicyLossKind[] = ['ppo', 'reinforce', 'gspo', 'gmpo'];
+const ADVANTAGES: AdvantageKind[] = ['gae', 'grpo', 'dr_grpo', 'rloo', 'reinforce_pp', 'reinforce_rej', 'raft', 'gigpo'];
+const POLICY_LOSSES: PolicyLossKind[] = ['ppo', 'reinforce', 'gspo', 'gmpo', 'gvpo'];
 const KL_ESTIMATORS: KlName[] = ['k1', 'abs', 'k2', 'k3', 'kl', 'mse', 'low_var_kl', 'k1+', 'k2+', 'k3+', 'low_var_kl+'] as KlName[];
 const KL_CONTROLLERS = ['fixed', 'adaptive', 'adaptive_beta'] as const;
 const int = (x: Record<string, unknown> = {}) => ({ type: 'integer', ...x });
@@ -30,7 +30,7 @@ const num = (x: Record<string, unknown> = {}) => ({ type: 'number', ...x });
 const bool = { type: 'boolean' };
 const oneOf = (values: readonly unknown[]) => ({ type: 'string', enum: [...values] });
 /** algorithms without a KL term (β = 0, none in the loss) */
-const NO_KL = { dr_grpo: 0, dapo: 0, gspo: 0, gmpo: 0, raft: 0, raft_pp: 0 };
+const NO_KL = { dr_grpo: 0, dapo: 0, gspo: 0, gmpo: 0, raft: 0, raft_pp: 0, gvpo: 0 };
 
 /**
  * Every field of the `rl` section, once. `byAlgorithm` lists where an algorithm's default differs from `default`
@@ -38,19 +38,19 @@ const NO_KL = { dr_grpo: 0, dapo: 0, gspo: 0, gmpo: 0, raft: 0, raft_pp: 0 };
  */
 export const RL_FIELDS: Fields = {
   promptsPerStep: { schema: int({ minimum: 1 }), default: 16, doc: 'prompts per step; each gets groupSize completions (batch = promptsPerStep × groupSize sequences)', ref: 'verl data.train_batch_size' },
-  groupSize: { schema: int({ minimum: 1 }), default: 8, byAlgorithm: { reinforce_rej: 4 }, doc: 'completions per prompt (G)', ref: 'verl actor_rollout_ref.rollout.n; TRL GRPOConfig num_generations 8; Reinforce-Rej n = 4 (MinRL scripts)' },
+  groupSize: { schema: int({ minimum: 1 }), default: 8, byAlgorithm: { reinforce_rej: 4, gvpo: 4 }, doc: 'completions per prompt (G)', ref: 'verl actor_rollout_ref.rollout.n; TRL GRPOConfig num_generations 8; Reinforce-Rej n = 4 (MinRL scripts); GVPO n = 4 (recipe/gvpo/run_qwen2-7b_math_gvpo.sh rollout.n=4)' },
   ppoEpochs: { schema: int({ minimum: 1 }), default: 1, byAlgorithm: { ppo: 2 }, doc: 'passes over each rollout batch', ref: 'verl actor.ppo_epochs 1 (docs/references.md#ppo-defaults); TRL PPOConfig num_ppo_epochs 4' },
-  miniBatches: { schema: int({ minimum: 1 }), default: 1, byAlgorithm: { ppo: 2, raft: 4, raft_pp: 4 }, doc: 'minibatches (policy updates) per epoch; RAFT / RAFT++ take several steps per batch, or their importance ratio stays 1', ref: 'verl ppo_mini_batch_size = train_batch_size / miniBatches; MinRL' },
+  miniBatches: { schema: int({ minimum: 1 }), default: 1, byAlgorithm: { ppo: 2, raft: 4, raft_pp: 4, gvpo: 4 }, doc: 'minibatches (policy updates) per epoch; RAFT / RAFT++ take several steps per batch, or their importance ratio stays 1; GVPO splits whole groups (its later minibatches are off-policy)', ref: 'verl ppo_mini_batch_size = train_batch_size / miniBatches; MinRL; GVPO recipe train_batch_size 1024 / ppo_mini_batch_size 256 = 4' },
   advantage: {
     schema: oneOf(ADVANTAGES), default: 'grpo',
-    byAlgorithm: { ppo: 'gae', dr_grpo: 'dr_grpo', rloo: 'rloo', reinforce_pp: 'reinforce_pp', raft: 'raft', raft_pp: 'raft', reinforce_rej: 'reinforce_rej' },
-    doc: 'advantage estimator: gae (critic), grpo (group mean / std), dr_grpo (no std division), rloo (leave-one-out), reinforce_pp (discounted returns, global whitening), reinforce_rej (drop all-equal groups), raft (max(r, 0))',
+    byAlgorithm: { ppo: 'gae', dr_grpo: 'dr_grpo', rloo: 'rloo', reinforce_pp: 'reinforce_pp', raft: 'raft', raft_pp: 'raft', reinforce_rej: 'reinforce_rej', gvpo: 'dr_grpo', gigpo: 'gigpo' },
+    doc: 'advantage estimator: gae (critic), grpo (group mean / std), dr_grpo (no std division), rloo (leave-one-out), reinforce_pp (discounted returns, global whitening), reinforce_rej (drop all-equal groups), raft (max(r, 0)), gigpo (episode + anchor-state step advantages; multi-turn environments only)',
     ref: 'verl algorithm.adv_estimator, core_algos compute_*_advantage (docs/algorithms.md); MinRL for raft / reinforce_rej',
   },
   policyLoss: {
-    schema: oneOf(POLICY_LOSSES), default: 'ppo', byAlgorithm: { gspo: 'gspo', gmpo: 'gmpo', raft: 'reinforce' },
-    doc: 'ppo = clipped surrogate (+ dual clip); reinforce = −A·log π; gspo = sequence-level ratio; gmpo = geometric mean of token ratios',
-    ref: 'verl compute_policy_loss_vanilla / _gspo / _geo_mean; MinRL vanilla',
+    schema: oneOf(POLICY_LOSSES), default: 'ppo', byAlgorithm: { gspo: 'gspo', gmpo: 'gmpo', raft: 'reinforce', gvpo: 'gvpo' },
+    doc: 'ppo = clipped surrogate (+ dual clip); reinforce = −A·log π; gspo = sequence-level ratio; gmpo = geometric mean of token ratios; gvpo = ½·(central distance of β·log(π/π_old) − that of the reward)²/(n − 1) (needs advantage dr_grpo)',
+    ref: 'verl compute_policy_loss_vanilla / _gspo / _geo_mean; MinRL vanilla; GVPO recipe compute_policy_loss_gvpo (algorithms/gvpo.ts)',
   },
   clipLow: { schema: num({ minimum: 0, maximum: 1 }), default: 0.2, byAlgorithm: { gspo: 3e-4, gmpo: 0.4 }, doc: 'ε_low: the ratio is clipped at 1 − ε_low (GMPO: in log space)', ref: 'verl clip_ratio_low 0.2; TRL epsilon; GSPO paper §5.1 3e-4; GMPO 0.4 (docs/references.md#gspo, #gmpo)' },
   clipHigh: { schema: num({ minimum: 0 }), default: 0.2, byAlgorithm: { dapo: 0.28, gspo: 4e-4, gmpo: 0.4 }, doc: 'ε_high: the ratio is clipped at 1 + ε_high', ref: 'verl clip_ratio_high; TRL epsilon_high; DAPO clip-higher 0.28 (docs/references.md#dapo)' },
@@ -103,6 +103,59 @@ export const RL_FIELDS: Fields = {
     fields: {
       coef: { schema: num({ minimum: 0 }), default: 0, doc: 'weight of the penalty; 0 = off', ref: 'algorithms/rewards.ts lengthPenalty' },
       target: { schema: int({ minimum: 1 }), default: 8, doc: 'length in tokens above which it applies', ref: 'algorithms/rewards.ts lengthPenalty' },
+    },
+  },
+  eepo: {
+    doc: 'EEPO sample-then-forget rollouts (any algorithm with groups): the first ⌈G/2⌉ samples of each group, then one unlearning step on them (complementary loss −log(1 − π) per token, SGD), the other ⌊G/2⌋ from the unlearned model, then the weights are restored (algorithms/eepo.ts)',
+    fields: {
+      enabled: { schema: bool, default: false, doc: 'two-stage rollouts with the temporary unlearning step', ref: 'EEPO (Chen et al. 2025, arXiv 2510.05837) §3; docs/references.md#eepo' },
+      entropyThreshold: { schema: { type: ['number', 'null'], minimum: 0 }, default: null, doc: 'adaptive trigger τ: unlearn only when the first stage\'s mean token entropy (nats) is below τ; null = every step', ref: 'EEPO "entropy-based gating" (τ of the paper not published with the text we read)' },
+      lr: { schema: num({ exclusiveMinimum: 0 }), default: 0.05, doc: 'η of the single SGD unlearning step θ\' = θ − η·∇L_forget (the rollout copy only)', ref: 'EEPO single-step rollout-model update; value chosen here: on eepo-arithmetic 0.05 lowered the stage-1 samples\' mean log-prob by 0.003–0.6 nats per step' },
+      clip: { schema: num({ exclusiveMinimum: 0 }), default: 1, doc: 'global norm the unlearning gradient is clipped to before the step', ref: 'as train.gradClip' },
+    },
+  },
+  ghpo: {
+    doc: 'GHPO guided rollouts: groups whose every sample fails (accuracy ≤ 0) are regenerated with the first ω of the reference answer appended to the prompt as a hint, ω growing 0.25 → 0.5 → 0.75 while the group still fails (algorithms/ghpo.ts)',
+    fields: {
+      enabled: { schema: bool, default: false, doc: 'difficulty detection + adaptive prompt refinement', ref: 'GHPO (Liu et al. 2025, arXiv 2507.10628); hkgc-1/GHPO ghpo_trainer.py _generate_and_score_completions; docs/references.md#ghpo' },
+      hintRatios: { schema: { type: 'array', items: { type: 'number', exclusiveMinimum: 0, maximum: 1 }, minItems: 1 }, default: [0.25, 0.5, 0.75], doc: 'hint ratios ω tried in order (hint = answer[: round(len·ω)], Python rounding)', ref: 'hkgc-1/GHPO inputs_hint_25 / _50 / _75' },
+      startStep: { schema: int({ minimum: 1 }), default: 1, doc: 'first step with hints (before: plain RL)', ref: 'hkgc-1/GHPO GHPOConfig start_hint_step' },
+      accuracyPart: { schema: { type: 'string', minLength: 1 }, default: 'accuracy', doc: 'reward part that decides "failed" (≤ 0); a task without it: the total reward', ref: 'hkgc-1/GHPO rewards_per_func[:, 0] (the accuracy reward)' },
+    },
+  },
+  rewardSchedule: {
+    doc: 'DELTA dense → binary reward: the reward the advantage uses is the task\'s dense part up to step denseUntil, its binary part after (algorithms/delta.ts)',
+    fields: {
+      denseUntil: { schema: { type: ['integer', 'null'], minimum: 0 }, default: null, doc: 'last step with the dense reward; null = no schedule (the task\'s own score)', ref: 'DELTA (Sun et al. 2025) two-phase reward; docs/references.md#delta' },
+      densePart: { schema: { type: 'string', minLength: 1 }, default: 'dense', doc: 'reward part used in the dense phase (partial credit per test case)', ref: 'tasks/delta.ts' },
+      binaryPart: { schema: { type: 'string', minLength: 1 }, default: 'accuracy', doc: 'reward part used in the binary phase (all test cases pass)', ref: 'tasks/delta.ts' },
+    },
+  },
+  gvpoBeta: { schema: num({ exclusiveMinimum: 0 }), default: 0.1, doc: 'GVPO β: the KL constraint to the sampling policy π_θ\' in the implicit reward β·log(π_θ/π_θ\'); larger = smaller steps (policyLoss "gvpo" only)', ref: 'GVPO (arXiv 2504.19599) β; verl recipe actor.gvpo_beta 0.1 (run_qwen2-7b_math_gvpo.sh); docs/references.md#gvpo' },
+  grpoLambda: {
+    doc: 'GRPO-λ: the reward is 0/1 correctness (the task\'s "solved"), and the top-λ fraction of the batch\'s groups by correctness ratio get a length-penalised reward instead (algorithm grpo_lambda only; algorithms/grpoLambda.ts)',
+    fields: {
+      lambda: { schema: num({ minimum: 0, maximum: 1 }), default: 0.2, doc: 'λ: fraction of the batch\'s groups (the most accurate, ⌈λ·K⌉ of K) that get the length-penalised reward; 0 = plain 0/1 GRPO, 1 = the penalty on every group (the paper\'s LP baseline)', ref: 'GRPO-λ (arXiv 2505.18086) Top-λ selection; default: our reading, docs/references.md#grpo-lambda' },
+      penalty: { schema: oneOf(['kimi', 'efficient']), default: 'kimi', doc: 'length-penalised reward: kimi = 1{correct} + the Kimi k1.5 length reward (0.5 − (len − min)/(max − min) over the group, ≤ 0 for wrong answers); efficient = 1{correct}·(1 − α·σ(z-scored length among the group\'s correct answers))', ref: 'Kimi k1.5 (arXiv 2501.12599), the length penalty GRPO-λ\'s introduction names; Arora & Zanette 2025 (arXiv 2502.04463)' },
+      skipUnsolved: { schema: bool, default: true, doc: 'never give the length penalty to a group with no correct completion (so fewer than ⌈λ·K⌉ groups may be penalised); false with lambda 1 = the paper\'s LP baseline (the penalty on every group)', ref: 'GRPO-λ abstract: "a low correctness ratio indicates the need to avoid length penalty"; without it a batch with < ⌈λK⌉ solved groups penalised all-wrong groups and collapsed here (docs/algorithms.md#grpo-lambda)' },
+      accuracyPart: { schema: { type: ['string', 'null'], minLength: 1 }, default: null, doc: 'where the 0/1 correctness comes from: null = the task\'s "solved" flag (what pass@k counts); a reward part name (e.g. "word" of stories-word) = that part, which must be 0 or 1', ref: 'GRPO-λ 0/1 outcome reward; our knob for tasks whose solved rate starts near 0' },
+      alpha: { schema: num({ minimum: 0 }), default: 0.2, doc: 'α of the efficient penalty: a correct answer gets between 1 − α and 1 (the longer, relative to the group\'s other correct answers, the lower; the mean length gets 1 − α/2)', ref: 'Arora & Zanette 2025 α (0.05–0.4 in their sweeps)' },
+    },
+  },
+  env: {
+    doc: 'multi-turn tool environments (task calc-tool / lookup-tool, or a user module): episode limits; docs/environments.md',
+    fields: {
+      maxTurns: { schema: int({ minimum: 1 }), default: 4, doc: 'policy turns per episode (each ends with a tool call or EOS); an episode whose last allowed turn calls a tool is truncated', ref: 'verl multi_turn.max_assistant_turns; OpenRLHF agent max turns' },
+      maxTokens: { schema: int({ minimum: 1 }), default: 32, doc: 'token budget of an episode\'s response: policy and environment tokens together (each turn also stops at sampling.maxNewTokens)', ref: 'verl multi_turn response_length budget' },
+      module: { schema: { type: ['string', 'null'], minLength: 1 }, default: null, doc: 'path of a JS module exporting an environment (name, chars, sample, evalItems, tool, finalReward, demo) that replaces the task\'s; only loaded in a trusted workspace (as task.rewardModule)', ref: 'envs/index.ts loadUserEnvironment' },
+    },
+  },
+  gigpo: {
+    doc: 'GiGPO (algorithm gigpo, advantage "gigpo"): A = A^E + ω·A^S from episode groups and anchor-state step groups (algorithms/gigpo.ts)',
+    fields: {
+      omega: { schema: num({ minimum: 0 }), default: 1, doc: 'ω: weight of the step-level advantage A^S (Eq. 8); 0 = episode-level only (GRPO over trajectories)', ref: 'GiGPO (arXiv 2505.10978) Eq. 8; verl-agent algorithm.gigpo.step_advantage_w 1.0' },
+      gamma: { schema: num({ minimum: 0, maximum: 1 }), default: 0.95, doc: 'γ of the step returns R_t = Σ_{k≥t} γ^{k−t} r_k (Eq. 5)', ref: 'verl-agent algorithm.gamma 0.95 (GiGPO scripts)' },
+      mode: { schema: oneOf(['mean_std_norm', 'mean_norm']), default: 'mean_std_norm', doc: 'F_norm: mean_std_norm divides by the group std + advEps (the paper), mean_norm only subtracts the mean', ref: 'verl-agent algorithm.gigpo.mode' },
     },
   },
   summariesEveryStep: { schema: bool, default: true, doc: 'write a rollout summary (groups, texts, rewards, no per-token arrays) on steps without a full trace (rollouts.every)' },
@@ -179,6 +232,20 @@ export interface RlConfig {
   overlong: { enabled: boolean; maxLength: number; cacheLength: number; factor: number };
   zeroVarianceFilter: number | null;
   lengthPenalty: { coef: number; target: number };
+  /** GVPO β (policyLoss "gvpo"; algorithms/gvpo.ts) */
+  gvpoBeta: number;
+  /** GRPO-λ Top-λ length penalty (algorithm grpo_lambda; algorithms/grpoLambda.ts) */
+  grpoLambda: { lambda: number; penalty: 'efficient' | 'kimi'; skipUnsolved: boolean; accuracyPart: string | null; alpha: number };
+  /** EEPO two-stage rollouts (algorithms/eepo.ts) */
+  eepo: { enabled: boolean; entropyThreshold: number | null; lr: number; clip: number };
+  /** GHPO hinted regeneration of all-wrong groups (algorithms/ghpo.ts) */
+  ghpo: { enabled: boolean; hintRatios: number[]; startStep: number; accuracyPart: string };
+  /** DELTA dense → binary reward schedule (algorithms/delta.ts) */
+  rewardSchedule: { denseUntil: number | null; densePart: string; binaryPart: string };
+  /** multi-turn episode limits and the user environment module (envs/, rl/multiturn.ts) */
+  env: { maxTurns: number; maxTokens: number; module: string | null };
+  /** GiGPO (algorithms/gigpo.ts) */
+  gigpo: { omega: number; gamma: number; mode: 'mean_std_norm' | 'mean_norm' };
   /** a run: eval.every, numPrompts, samplesPerPrompt, temperature, k */
   eval: { every: number; prompts: number; samples: number; temperature: number; k: number[] };
   checkpointEvery: number;
@@ -246,6 +313,23 @@ export function resolveRlConfig(algorithm: RlAlgorithm, user: unknown, where = '
   if (c.overlong.enabled && c.overlong.cacheLength > c.overlong.maxLength) throw new RlConfigError(`${where}.overlong.cacheLength: must be ≤ overlong.maxLength (${c.overlong.maxLength}), got ${c.overlong.cacheLength}`);
   if (c.zeroVarianceFilter !== null) num('zeroVarianceFilter', c.zeroVarianceFilter, 0);
   num('lengthPenalty.coef', c.lengthPenalty.coef, 0); num('lengthPenalty.target', c.lengthPenalty.target, 1);
+  num('gvpoBeta', c.gvpoBeta, 1e-12);
+  num('grpoLambda.lambda', c.grpoLambda.lambda, 0, false, 1); oneOf('grpoLambda.penalty', c.grpoLambda.penalty, ['kimi', 'efficient']); oneOf('grpoLambda.skipUnsolved', c.grpoLambda.skipUnsolved, [true, false]); num('grpoLambda.alpha', c.grpoLambda.alpha, 0);
+  if (c.grpoLambda.accuracyPart !== null && (typeof c.grpoLambda.accuracyPart !== 'string' || !c.grpoLambda.accuracyPart)) throw new RlConfigError(`${where}.grpoLambda.accuracyPart: must be null (the task's solved flag) or the name of a 0/1 reward part (e.g. "word"), got ${JSON.stringify(c.grpoLambda.accuracyPart)}`);
+  if (c.policyLoss === 'gvpo' && c.groupSize < 2) throw new RlConfigError(`${where}.groupSize: GVPO needs at least 2 completions per prompt (its loss divides by n − 1), got ${c.groupSize}`);
+  if (c.policyLoss === 'gvpo' && c.advantage !== 'dr_grpo') throw new RlConfigError(`${where}.advantage: policyLoss "gvpo" takes R − mean(R) as its reward term: set advantage "dr_grpo", got ${JSON.stringify(c.advantage)}`);
+  if (c.policyLoss === 'gvpo' && c.dynamicSampling.enabled) throw new RlConfigError(`${where}.dynamicSampling.enabled: GVPO needs every group whole and of the same size; set it to false`);
+  if (algorithm === 'grpo_lambda' && c.dynamicSampling.enabled) throw new RlConfigError(`${where}.dynamicSampling.enabled: grpo_lambda recomputes the rewards over the whole batch after sampling; set it to false`);
+  if (c.eepo.entropyThreshold !== null) num('eepo.entropyThreshold', c.eepo.entropyThreshold, 0);
+  num('eepo.lr', c.eepo.lr, 1e-12); num('eepo.clip', c.eepo.clip, 1e-12);
+  if (!Array.isArray(c.ghpo.hintRatios) || !c.ghpo.hintRatios.length || c.ghpo.hintRatios.some((w) => typeof w !== 'number' || !(w > 0 && w <= 1))) throw new RlConfigError(`${where}.ghpo.hintRatios: must be a non-empty list of numbers in (0, 1], e.g. [0.25, 0.5, 0.75], got ${JSON.stringify(c.ghpo.hintRatios)}`);
+  num('ghpo.startStep', c.ghpo.startStep, 1, true);
+  if (c.rewardSchedule.denseUntil !== null) num('rewardSchedule.denseUntil', c.rewardSchedule.denseUntil, 0, true);
+  for (const k of ['densePart', 'binaryPart'] as const) if (typeof c.rewardSchedule[k] !== 'string' || !c.rewardSchedule[k]) throw new RlConfigError(`${where}.rewardSchedule.${k}: must be the name of a reward part of the task (e.g. "dense", "accuracy"), got ${JSON.stringify(c.rewardSchedule[k])}`);
+  if (typeof c.ghpo.accuracyPart !== 'string' || !c.ghpo.accuracyPart) throw new RlConfigError(`${where}.ghpo.accuracyPart: must be the name of a reward part (e.g. "accuracy"), got ${JSON.stringify(c.ghpo.accuracyPart)}`);
+  num('env.maxTurns', c.env.maxTurns, 1, true); num('env.maxTokens', c.env.maxTokens, 1, true);
+  if (c.env.module !== null && (typeof c.env.module !== 'string' || !c.env.module)) throw new RlConfigError(`${where}.env.module: must be null or the path of an environment module, got ${JSON.stringify(c.env.module)}`);
+  num('gigpo.omega', c.gigpo.omega, 0); num('gigpo.gamma', c.gigpo.gamma, 0, false, 1); oneOf('gigpo.mode', c.gigpo.mode, ['mean_std_norm', 'mean_norm']);
   num('eval.every', c.eval.every, 0, true); num('eval.prompts', c.eval.prompts, 1, true); num('eval.samples', c.eval.samples, 1, true);
   num('eval.temperature', c.eval.temperature, 0);
   if (!Array.isArray(c.eval.k) || c.eval.k.some((k) => !Number.isInteger(k) || k < 1)) throw new RlConfigError(`${where}.eval.k: must be a list of integers ≥ 1, got ${JSON.stringify(c.eval.k)}`);

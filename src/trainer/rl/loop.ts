@@ -86,7 +86,7 @@ export async function runRlResolved(ctx: RlContext, algorithm: RlAlgorithm, cfg:
   const st = { step: 0, lr: cfg.lr, klCoef: cfg.kl.coef, optimizer, criticOptimizer };
   const evals: RlRunResult['evals'] = [];
   const all: Record<string, number | null>[] = [];
-  const evalOpts = { prompts: cfg.eval.prompts, samples: cfg.eval.samples, temperature: cfg.eval.temperature, k: cfg.eval.k, maxNewTokens: cfg.maxNewTokens, seed: ctx.seed + 777 };
+  const evalOpts = { prompts: cfg.eval.prompts, samples: cfg.eval.samples, temperature: cfg.eval.temperature, k: cfg.eval.k, maxNewTokens: cfg.maxNewTokens, seed: ctx.seed + 777, env: cfg.env };
   const doEval = (step: number) => {
     if (hooks.evaluate) {
       const e = hooks.evaluate(step);
@@ -114,6 +114,8 @@ export async function runRlResolved(ctx: RlContext, algorithm: RlAlgorithm, cfg:
       st.step = step;
       st.lr = hooks.lr ? hooks.lr(step) : warmupCosineLr(step - 1, { lr: cfg.lr, warmupSteps: cfg.warmupSteps, totalSteps: cfg.steps, minLrRatio: cfg.minLrRatio });
       const r = rlStep(algorithm, cfg, st, ctx.policy, ctx.ref, ctx.critic, ctx.task, ctx.tokenizer, rng);
+      // DELTA: say when the reward switches from dense to binary (rl.rewardSchedule; the doctor marks it on the dashboard)
+      if (cfg.rewardSchedule?.denseUntil != null && step === cfg.rewardSchedule.denseUntil + 1) log(`step ${step}: reward schedule switched from dense (${cfg.rewardSchedule.densePart}) to binary (${cfg.rewardSchedule.binaryPart}) after step ${cfg.rewardSchedule.denseUntil}`);
       r.metrics['num_tensors'] = tf.memory().numTensors;
       // KL coefficient control on the step's KL (verl: the batch's mean per-token KL)
       const klNow = r.metrics['kl/k1'] ?? 0;

@@ -104,6 +104,9 @@ const SUMMARIES: Record<RlAlgorithm, string> = {
   raft: 'RAFT: rejection-sampling fine-tuning (train on positively rewarded samples)',
   raft_pp: 'RAFT++: RAFT with importance sampling and clipping',
   reinforce_rej: 'Reinforce-Rej: drop prompts whose samples are all right or all wrong',
+  gvpo: 'GVPO: closed-form KL-constrained objective, zero-sum group weights, off-policy minibatches without importance ratios',
+  grpo_lambda: 'GRPO-λ: 0/1 reward, length penalty only for the top-λ groups by accuracy',
+  gigpo: 'GiGPO: multi-turn tool episodes, episode-level plus anchor-state step-level group advantages (A = A^E + ω·A^S)',
 };
 
 for (const name of RL_ALGORITHMS) {

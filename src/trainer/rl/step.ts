@@ -28,6 +28,12 @@ import type { RlConfig, RlAlgorithm } from './config';
 import { pack, responseForward, rollout, type PackedBatch, type RolloutResult } from './rollout';
 import { explainedVariance, mean, skew, std } from './stats';
 import type { RlTask, RlTokenizer } from './types';
+import { rewardScheduleMetrics } from './delta';
+import { applyGrpoLambda } from './grpoLambda';
+import { computePolicyLossGvpo } from '../algorithms/gvpo';
+import { normalizeStepRewards, placeStepRewards, processAdvantages } from '../algorithms/process';
+import { multiTurnRollout } from './multiturn';
+import { gigpoForSamples, type GigpoTokens } from './gigpo';
 
 export interface StepState {
   step: number;
@@ -54,6 +60,8 @@ function sliceRows(m: number[][], idx: number[]): number[][] { return idx.map((i
 /** Phase 1's output, as host arrays ([B][N] rows unless said otherwise). */
 interface Prepared {
   pk: PackedBatch;
+  /** per sample: its group id [B] (GVPO minibatches hold whole groups) */
+  group: string[];
   mask: number[][];
   old: number[][];
   ref: number[][];
@@ -76,6 +84,8 @@ interface Prepared {
   klMean: number;
   k1Mean: number;
   entropyMean: number;
+  /** GiGPO: episode / step advantages, step groups per turn (advantage "gigpo") */
+  gigpo?: GigpoTokens;
 }
 
 /**
@@ -85,8 +95,16 @@ export function rlStep(
   algorithm: RlAlgorithm, cfg: RlConfig, st: StepState, policy: CausalLM, ref: CausalLM, critic: CausalLM | undefined, task: RlTask, tok: RlTokenizer, rng: Rng,
 ): RlStepResult {
   const t0 = Date.now();
-  const ro = rollout(policy, task, tok, cfg, rng, st.step);
+  // multi-turn tool environments (task.env, rl/multiturn.ts); else single-turn completions
+  const ro = task.env
+    ? multiTurnRollout(policy, task.env, tok, cfg, rng, st.step, { maxTurns: cfg.env.maxTurns, maxTokens: cfg.env.maxTokens, contextLength: policy.config.contextLength })
+    : rollout(policy, task, tok, cfg, rng, st.step);
+  // GRPO-λ: 0/1 correctness, the length-penalised reward for the top-λ groups (rewrites the scores; grpo_lambda/*)
+  const lambdaMetrics = algorithm === 'grpo_lambda' ? applyGrpoLambda(ro, cfg) : {};
   const metrics = rolloutMetrics(ro, cfg);
+  Object.assign(metrics, lambdaMetrics);
+  // EEPO (eepo/*), GHPO (ghpo/*) and the DELTA reward schedule (reward/schedule_dense)
+  Object.assign(metrics, ro.extraMetrics ?? {}, rewardScheduleMetrics(cfg, st.step));
   if (ro.samples.length === 0) {
     // every group was dropped by dynamic sampling: nothing to learn from this step (no update, no loss)
     metrics['groups/filtered'] = ro.groups.length;
@@ -108,6 +126,16 @@ export function rlStep(
   const stats = groupStats(cfg, ro, prep);
   metrics['groups/filtered'] = [...stats.values()].filter((g) => g.filtered).length;
   Object.assign(metrics, advantageMetrics(prep));
+  if (prep.gigpo) {
+    // GiGPO: how many anchor-state step groups, how large, and how much of the advantage comes from the step level
+    const o = prep.gigpo.out, sizes = new Map<string, number>();
+    for (const g of o.stepGroups.flat()) sizes.set(g, (sizes.get(g) ?? 0) + 1);
+    metrics['gigpo/step_groups'] = sizes.size;
+    metrics['gigpo/step_group_size/mean'] = mean([...sizes.values()]);
+    metrics['gigpo/step_group_gt1/frac'] = [...sizes.values()].filter((n) => n > 1).length / Math.max(1, sizes.size);
+    metrics['gigpo/episode_adv_abs/mean'] = mean(o.episodeAdvantages.map(Math.abs));
+    metrics['gigpo/step_adv_abs/mean'] = mean(o.stepAdvantages.flat().map(Math.abs));
+  }
   const tUpd = Date.now();
   const upd = update(algorithm, cfg, st, prep, policy, criticModel, sharedCritic, rng);
   metrics['timing/update_s'] = (Date.now() - tUpd) / 1000;
@@ -155,6 +183,8 @@ function prepare(cfg: RlConfig, st: StepState, ro: RolloutResult, policy: Causal
   const pk = pack(S, tokPad);
   const { P, N } = pk;
   const needValues = cfg.advantage === 'gae';
+  // GiGPO (plain numbers, algorithms/gigpo.ts): per-turn advantages from episode and anchor-state step groups
+  const gi = cfg.advantage === 'gigpo' ? gigpoForSamples(S, cfg, N) : undefined;
   const t = tf.tidy(() => {
     const ids = tf.tensor2d(pk.ids, undefined, 'int32');
     const am = tf.tensor2d(pk.attentionMask);
@@ -175,6 +205,10 @@ function prepare(cfg: RlConfig, st: StepState, ro: RolloutResult, policy: Causal
       tokenRewards = placeAtLastToken(scores, mask);
       klTok = maskSelect(klPenalty(o.logprobs, r.logprobs, klEst), mask) as tf.Tensor2D;
     }
+    // process rewards (reward.type "process", a PRM): each step's reward on the step's last token replaces the score
+    // at the last token (PRIME / verl); the KL term, when in the reward, stays
+    const proc = S.some((s) => s.stepEnds) ? { rewards: S.map((s) => s.stepRewards ?? []), ends: S.map((s) => s.stepEnds ?? []) } : undefined;
+    if (proc) tokenRewards = tf.add(tf.sub(tokenRewards, placeAtLastToken(scores, mask)), tf.tensor2d(placeStepRewards(proc.rewards, proc.ends, N), [S.length, N])) as tf.Tensor2D;
     const k3 = maskSelect(klPenalty(o.logprobs, r.logprobs, 'k3'), mask);
     const k1 = maskSelect(klPenalty(o.logprobs, r.logprobs, 'k1'), mask);
     // advantages, and group statistics from the same group matrix G
@@ -192,11 +226,23 @@ function prepare(cfg: RlConfig, st: StepState, ro: RolloutResult, policy: Causal
     } else if (cfg.advantage === 'reinforce_pp') {
       const g = computeReinforcePlusPlusOutcomeAdvantage(tokenRewards, mask, cfg.gamma);
       adv = g.advantages; returns = g.returns;
+    } else if (gi) {
+      adv = tf.mul(tf.tensor2d(gi.tokenAdv, [S.length, N]), mask) as tf.Tensor2D;
+      seqAdv = tf.tensor1d(gi.out.episodeAdvantages);
+    } else if (proc) {
+      // DeepSeekMath §4.1.3 process supervision: step rewards normalised over the group, Â_t = Σ of the normalised
+      // rewards of the steps ending at or after t (grpo; dr_grpo without the std division)
+      if (cfg.advantage !== 'grpo' && cfg.advantage !== 'dr_grpo') throw new Error(`rl.advantage: process rewards (reward.type "process") need "grpo" or "dr_grpo" (DeepSeekMath process supervision), "gae" (PPO on the step rewards) or "reinforce_pp"; got ${JSON.stringify(cfg.advantage)}`);
+      const norm = normalizeStepRewards(proc.rewards, S.map((s) => s.group), cfg.advEps, cfg.advantage === 'grpo');
+      const a = processAdvantages(norm, proc.ends, pk.responseMask);
+      adv = tf.tensor2d(a, [S.length, N]);
+      seqAdv = tf.tensor1d(a.map((row) => row[0] ?? 0));
     } else {
       // outcome estimators use the sequence reward (Σ token rewards: score − β·Σ KL when the KL is in the reward, as TRL RLOO)
       seqScore = tf.sum(tokenRewards, 1) as tf.Tensor1D;
-      seqAdv = computeOutcomeAdvantage(cfg.advantage, seqScore, G, cfg.advEps);
-      baseline = computeOutcomeBaseline(cfg.advantage, seqScore, G);
+      const est = cfg.advantage as Exclude<typeof cfg.advantage, 'gigpo'>;
+      seqAdv = computeOutcomeAdvantage(est, seqScore, G, cfg.advEps);
+      baseline = computeOutcomeBaseline(est, seqScore, G);
       adv = broadcastToTokens(seqAdv, mask);
     }
     return {
@@ -206,13 +252,14 @@ function prepare(cfg: RlConfig, st: StepState, ro: RolloutResult, policy: Causal
     };
   });
   const prep: Prepared = {
-    pk, mask: rowsOf(t.mask), old: rowsOf(t.old), ref: rowsOf(t.ref), entropy: rowsOf(t.entropy), kl: rowsOf(t.klTok),
+    pk, group: S.map((s) => s.group), mask: rowsOf(t.mask), old: rowsOf(t.old), ref: rowsOf(t.ref), entropy: rowsOf(t.entropy), kl: rowsOf(t.klTok),
     tokenRewards: rowsOf(t.tokenRewards), adv: rowsOf(t.adv),
     values: t.values ? rowsOf(t.values) : undefined, returns: t.returns ? rowsOf(t.returns) : undefined,
     seqAdv: t.seqAdv ? vecOf(t.seqAdv) : undefined,
     groupMean: vecOf(t.groupMean), groupStd: vecOf(t.groupStd),
     estimatorScores: t.seqScore ? vecOf(t.seqScore) : undefined, baseline: t.baseline ? vecOf(t.baseline) : undefined,
     klMean: t.klMean.dataSync()[0], k1Mean: t.k1Mean.dataSync()[0], entropyMean: t.entropyMean.dataSync()[0],
+    ...(gi ? { gigpo: gi } : {}),
   };
   tf.dispose(Object.values(t).filter((x): x is tf.Tensor => x instanceof tf.Tensor));
   return prep;
@@ -276,6 +323,8 @@ function advantageMetrics(prep: Prepared): Record<string, number> {
 /** Phase 3's output: the last log-prob / ratio / clip code each token saw, and the loss metrics. */
 interface Updated {
   logprob: number[][];
+  /** GVPO: β·(log π_θ − log π_old) per token at each sample's last update (Σ_t = the implicit reward) */
+  implicitReward?: number[][];
   ratio: number[][];
   clip: number[][];
   metrics: Record<string, number | null>;
@@ -298,10 +347,14 @@ function update(algorithm: RlAlgorithm, cfg: RlConfig, st: StepState, prep: Prep
   const criticVars = needValues && !sharedCritic ? criticModel!.trainableVariables() : [];
   const order = Array.from({ length: B }, (_, i) => i);
   const mbSize = Math.ceil(B / cfg.miniBatches);
+  // GVPO: minibatches of whole groups; per sample its implicit reward, weight and per-token β·(log π − log π_old) at its last update
+  const gvpo = cfg.policyLoss === 'gvpo';
+  const gvpoImplicit: number[] = new Array<number>(B).fill(0), gvpoWeight: number[] = new Array<number>(B).fill(0);
+  const lastImplicit: number[][] = old.map((r) => r.map(() => 0));
   for (let epoch = 0; epoch < cfg.ppoEpochs; epoch++) {
     rng.shuffle(order);
     for (let mb = 0; mb < cfg.miniBatches; mb++) {
-      const idx = order.slice(mb * mbSize, (mb + 1) * mbSize);
+      const idx = gvpo ? wholeGroupMinibatch(order, prep.group, cfg.miniBatches, mb) : order.slice(mb * mbSize, (mb + 1) * mbSize);
       if (!idx.length) continue;
       const b = idx.length;
       const ids = tf.tensor2d(sliceRows(pk.ids, idx), [b, P + N], 'int32');
@@ -312,6 +365,9 @@ function update(algorithm: RlAlgorithm, cfg: RlConfig, st: StepState, prep: Prep
       const advT = tf.tensor2d(sliceRows(adv, idx), [b, N]);
       const oldV = values ? tf.tensor2d(sliceRows(values, idx), [b, N]) : undefined;
       const retT = returns ? tf.tensor2d(sliceRows(returns, idx), [b, N]) : undefined;
+      // GVPO: R − mean R (the dr_grpo advantage, as the authors' recipe passes it) and the minibatch's group matrix
+      const gvIn = gvpo ? (() => { const gi = groupIndex(idx.map((i) => prep.group[i])); return { rew: tf.tensor1d(idx.map((i) => prep.seqAdv?.[i] ?? 0)), G: groupMatrix(gi.index, gi.keys.length) }; })() : undefined;
+      let gvKept: tf.Tensor[] = [];
       let kept: tf.Tensor[] = [];
       const lossFn = (): tf.Scalar => {
         const f = responseForward(policy, { ids, attentionMask: am }, P, N, { temperature: cfg.temperature, entropy: cfg.entropyCoef !== 0, values: sharedCritic });
@@ -326,6 +382,11 @@ function update(algorithm: RlAlgorithm, cfg: RlConfig, st: StepState, prep: Prep
         } else if (cfg.policyLoss === 'gmpo') {
           const r = computePolicyLossGeoMean(f.logprobs, oldT, advT, m, cfg.clipLow, cfg.clipHigh);
           loss = r.loss; ratio = r.ratio; clip = r.clipCode; cl = r.clipFracLow; ch = r.clipFracHigh; cd = tf.scalar(0);
+        } else if (cfg.policyLoss === 'gvpo') {
+          // π_θ' = the rollout policy (old log-probs): no importance ratio, no clipping (the ratio is only traced)
+          const r = computePolicyLossGvpo(f.logprobs, oldT, m, gvIn!.rew, gvIn!.G, cfg.gvpoBeta, cfg.groupSize);
+          loss = r.loss; ratio = maskSelect(tf.exp(tf.sub(f.logprobs, oldT)), m); clip = tf.zerosLike(m); cl = tf.scalar(0); ch = tf.scalar(0); cd = tf.scalar(0);
+          gvKept = [r.implicitReward, r.weight, tf.mul(cfg.gvpoBeta, maskSelect(tf.sub(f.logprobs, oldT), m))].map((t) => tf.keep(t));
         } else {
           loss = computePolicyLossReinforce(f.logprobs, advT, m, cfg.lossAgg, lossScaleFactor);
           ratio = maskSelect(tf.exp(tf.sub(f.logprobs, oldT)), m); clip = tf.zerosLike(m); cl = tf.scalar(0); ch = tf.scalar(0); cd = tf.scalar(0);
@@ -350,13 +411,19 @@ function update(algorithm: RlAlgorithm, cfg: RlConfig, st: StepState, prep: Prep
       const { value, grads } = tf.variableGrads(lossFn, policyVars);
       const lossVal = value.dataSync()[0];
       if (!Number.isFinite(lossVal)) {
-        tf.dispose([...new Set<tf.Tensor>([value, ...kept]), ...Object.values(grads), ids, am, m, oldT, refT, advT, ...(oldV ? [oldV] : []), ...(retT ? [retT] : [])]);
+        tf.dispose([...new Set<tf.Tensor>([value, ...kept]), ...gvKept, ...(gvIn ? [gvIn.rew, gvIn.G] : []), ...Object.values(grads), ids, am, m, oldT, refT, advT, ...(oldV ? [oldV] : []), ...(retT ? [retT] : [])]);
         throw new Error(`${algorithm}: loss is ${lossVal} at step ${st.step} (epoch ${epoch}, minibatch ${mb})`);
       }
       // read the diagnostics first: the returned loss may be one of the kept tensors (pg loss alone)
       const [lpK, ratioK, clipK, pgK, clK, chK, cdK, vfK, vfcK, klK] = kept;
       const lpA = rowsOf(lpK), rA = rowsOf(ratioK), cA = rowsOf(clipK);
       idx.forEach((i, j) => { lastLp[i] = lpA[j]; lastRatio[i] = rA[j]; lastClip[i] = cA[j]; });
+      if (gvKept.length) {
+        const [irK, wK, irTokK] = gvKept;
+        const ir = vecOf(irK), w = vecOf(wK), irTok = rowsOf(irTokK);
+        idx.forEach((i, j) => { gvpoImplicit[i] = ir[j]; gvpoWeight[i] = w[j]; lastImplicit[i] = irTok[j]; });
+        tf.dispose(gvKept);
+      }
       pgLosses.push(pgK.dataSync()[0]); clipLow.push(clK.dataSync()[0]); clipHigh.push(chK.dataSync()[0]); clipDual.push(cdK.dataSync()[0]);
       klLosses.push(klK.dataSync()[0]);
       if (sharedCritic) { vfLosses.push(vfK.dataSync()[0]); vfClip.push(vfcK.dataSync()[0]); }
@@ -378,7 +445,7 @@ function update(algorithm: RlAlgorithm, cfg: RlConfig, st: StepState, prep: Prep
         st.criticOptimizer.apply(cc.grads, cfg.criticLr);
         tf.dispose([cg.value, ...Object.values(cg.grads), ...Object.values(cc.grads)]);
       }
-      tf.dispose([ids, am, m, oldT, refT, advT, ...(oldV ? [oldV] : []), ...(retT ? [retT] : [])]);
+      tf.dispose([ids, am, m, oldT, refT, advT, ...(oldV ? [oldV] : []), ...(retT ? [retT] : []), ...(gvIn ? [gvIn.rew, gvIn.G] : [])]);
     }
   }
   // (no null values for *loss* keys: the engine treats a null/NaN loss as divergence; absent = not applicable)
@@ -391,7 +458,29 @@ function update(algorithm: RlAlgorithm, cfg: RlConfig, st: StepState, prep: Prep
   metrics['clip_ratio/region_mean'] = mean(clipLow) + mean(clipHigh);
   metrics['clip_ratio/dual_mean'] = mean(clipDual);
   metrics['grad_norm'] = mean(gradNorms);
-  return { logprob: lastLp, ratio: lastRatio, clip: lastClip, metrics };
+  if (gvpo) {
+    // the implicit reward R_θ = β·Σ_t(log π_θ − log π_old) and the weight w = (R − R̄) − (R_θ − R̄_θ) at each sample's last update
+    metrics['gvpo/implicit_reward/mean'] = mean(gvpoImplicit);
+    metrics['gvpo/implicit_reward/std'] = std(gvpoImplicit);
+    metrics['gvpo/weight/rms'] = Math.sqrt(mean(gvpoWeight.map((w) => w * w)));
+  }
+  return { logprob: lastLp, ratio: lastRatio, clip: lastClip, metrics, ...(gvpo ? { implicitReward: lastImplicit } : {}) };
+}
+
+/**
+ * GVPO's minibatch `mb` of `miniBatches`: whole groups (its loss centres within each group), in the order their first
+ * member appears in the shuffled `order`; ⌈K / miniBatches⌉ groups each. → sample indices.
+ */
+function wholeGroupMinibatch(order: readonly number[], group: readonly string[], miniBatches: number, mb: number): number[] {
+  const groups: string[] = [];
+  const members = new Map<string, number[]>();
+  for (const i of order) {
+    const g = group[i];
+    if (!members.has(g)) { members.set(g, []); groups.push(g); }
+    members.get(g)!.push(i);
+  }
+  const per = Math.ceil(groups.length / miniBatches);
+  return groups.slice(mb * per, (mb + 1) * per).flatMap((g) => members.get(g)!);
 }
 
 /**
@@ -408,22 +497,38 @@ function trace(algorithm: string, cfg: RlConfig, st: StepState, ro: RolloutResul
       mean: s?.mean ?? NaN, std: s?.std ?? NaN,
       ...(s?.baseline !== undefined ? { baseline: s.baseline } : {}), ...(s?.baselines ? { baselines: s.baselines } : {}), ...(s?.scores ? { scores: s.scores } : {}),
       filtered: Boolean(s?.filtered), ...(s?.filterReason ? { filterReason: s.filterReason } : {}),
+      ...(g.hint !== undefined ? { hint: g.hint, hintRatio: g.hintRatio, hintStage: g.hintStage } : {}),
     };
   });
   const samples: RolloutSampleInput[] = ro.samples.map((s, i) => ({
     group: s.group, prompt: s.item.prompt, completion: s.completion, tokens: tok.display(s.tokens), tokenIds: s.tokens,
     reward: s.score, rewardParts: { ...s.reward.parts, ...(cfg.overlong.enabled ? { overlong: s.overlong } : {}), ...(cfg.lengthPenalty.coef ? { length_penalty: s.lengthPen } : {}) },
     ...(prep?.seqAdv ? { advantage: prep.seqAdv[i] } : {}), length: s.tokens.length, truncated: !s.finished,
+    ...(s.hint !== undefined ? { hint: s.hint, hintRatio: s.hintRatio } : {}), ...(s.eepoStage ? { eepoStage: s.eepoStage } : {}),
+    // multi-turn episodes: the turns, with GiGPO's step group, step return and advantages per turn
+    ...(s.turns ? { turns: s.turns.map((t, k) => ({ ...t, ...(prep?.gigpo ? { stepGroup: prep.gigpo.out.stepGroups[i][k], stepReturn: prep.gigpo.out.stepReturns[i][k], stepAdvantage: prep.gigpo.out.stepAdvantages[i][k], episodeAdvantage: prep.gigpo.out.episodeAdvantages[i], advantage: prep.gigpo.out.advantages[i][k] } : {}) })) } : {}),
   }));
   const arrays = prep && upd ? ro.samples.map((s, b) => {
     const L = s.tokens.length;
     const cut = (row: number[]) => row.slice(0, L);
     const a: Record<string, number[]> = {
       logprob: cut(upd.logprob[b]), old_logprob: cut(prep.old[b]), ref_logprob: cut(prep.ref[b]), kl: cut(prep.kl[b]), token_reward: cut(prep.tokenRewards[b]),
-      advantage: cut(prep.adv[b]), ratio: cut(upd.ratio[b]), clip: cut(upd.clip[b]), entropy: cut(prep.entropy[b]), mask: new Array<number>(L).fill(1),
+      advantage: cut(prep.adv[b]), ratio: cut(upd.ratio[b]), clip: cut(upd.clip[b]), entropy: cut(prep.entropy[b]), mask: s.lossMask ? s.lossMask.slice(0, L) : new Array<number>(L).fill(1),
     };
+    // multi-turn episodes: 1 = the policy's token, 0 = the environment's (tool output; no gradient, dimmed in the heatmap)
+    if (s.lossMask) a.loss_mask = s.lossMask.slice(0, L);
+    if (s.stepEnds) {
+      // process rewards: where each step ends and its reward (the heatmap shows steps and their scores)
+      a.step_boundary = new Array<number>(L).fill(0);
+      a.step_reward = new Array<number>(L).fill(NaN);
+      s.stepEnds.forEach((e, j) => { if (e < L) { a.step_boundary[e] = 1; a.step_reward[e] = s.stepRewards![j]; } });
+    }
     if (prep.values) a.value = cut(prep.values[b]);
     if (prep.returns) a.return = cut(prep.returns[b]);
+    // GVPO: β·(log π_θ − log π_old) per token at the sample's last update (Σ_t = its implicit reward R_θ)
+    if (upd.implicitReward) a.implicit_reward = cut(upd.implicitReward[b]);
+    // EEPO: the complementary loss −log(1 − π) of the first-stage tokens (what the unlearning step minimised; 0 in stage 2)
+    if (cfg.eepo?.enabled) a.eepo_forget = cut(s.forgetLoss ?? new Array<number>(L).fill(0));
     return a;
   }) : ro.samples.map(() => ({}));
   const params: Record<string, number | string | boolean> = {
@@ -432,5 +537,9 @@ function trace(algorithm: string, cfg: RlConfig, st: StepState, ro: RolloutResul
     klInLoss: cfg.kl.inLoss, eps: cfg.advEps, groupSize: cfg.groupSize, temperature: cfg.temperature, lr: metrics['lr'] ?? st.lr,
   };
   if (cfg.dualClip !== null) params.dualClip = cfg.dualClip;
+  if (cfg.policyLoss === 'gvpo') params.gvpoBeta = cfg.gvpoBeta;
+  if (cfg.advantage === 'gigpo') { params.gigpoOmega = cfg.gigpo.omega; params.gigpoGamma = cfg.gigpo.gamma; params.gigpoMode = cfg.gigpo.mode; }
+  if (ro.samples.some((s) => s.turns)) { params.envMaxTurns = cfg.env.maxTurns; params.envMaxTokens = cfg.env.maxTokens; }
+  if (algorithm === 'grpo_lambda') { params.grpoLambda = cfg.grpoLambda.lambda; params.grpoLambdaPenalty = cfg.grpoLambda.penalty; params.grpoLambdaAlpha = cfg.grpoLambda.alpha; params.grpoLambdaSkipUnsolved = cfg.grpoLambda.skipUnsolved; }
   return { header: { step: st.step, algorithm, arrays: arrayNamesOf(arrays), groups, params }, samples, arrays };
 }

@@ -16,6 +16,9 @@ export interface RlReward {
   parts: Record<string, number>;
   /** counts as solved for pass@k */
   correct: boolean;
+  /** process rewards (reward.type "process", preference/prm.ts): one per reasoning step, where the step ends in the
+   *  completion (characters, its delimiter included) and its score; rl/step.ts puts each on the step's last token */
+  steps?: { end: number; terminator: 'delimiter' | 'eos' | 'none'; score: number }[];
 }
 
 export interface RlTask {
@@ -26,6 +29,8 @@ export interface RlTask {
   evalItems(n: number): RlTaskItem[];
   /** score a completion; `finished` = ended with EOS */
   reward(item: RlTaskItem, completion: string, finished: boolean): RlReward;
+  /** a multi-turn tool environment (envs/): rollouts are episodes (rl/multiturn.ts) instead of single completions */
+  env?: import('../envs/types').Environment;
 }
 
 export interface RlTokenizer {
@@ -64,8 +69,10 @@ export function rlTaskFrom(task: Task): RlTask {
     sampleTrain: (rng) => task.sample(rng, 'train'),
     evalItems: (n) => task.evalSet(n),
     reward: (item, completion, finished) => {
-      const r = task.reward(item as unknown as TaskExample, completion, finished);
-      return { score: r.score, parts: r.parts, correct: isSolved(task, item as unknown as TaskExample, completion, finished) };
+      const r = task.reward(item as unknown as TaskExample, completion, finished) as ReturnType<Task['reward']> & { steps?: RlReward['steps'] };
+      return { score: r.score, parts: r.parts, correct: isSolved(task, item as unknown as TaskExample, completion, finished), ...(r.steps ? { steps: r.steps } : {}) };
     },
+    // tasks backed by an environment (envs/index.ts envTask) carry it
+    ...((task as { env?: RlTask['env'] }).env ? { env: (task as { env?: RlTask['env'] }).env } : {}),
   };
 }

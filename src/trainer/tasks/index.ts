@@ -1,22 +1,32 @@
 /** Task registry and user reward modules. */
-import * as path from 'path';
+import { loadUserModule } from '../userModule';
 import { ArithmeticTask } from './arithmetic';
 import { CountLetterTask, ReverseTask, SortDigitsTask } from './strings';
 import { StoriesTask } from './stories';
+import { DeltaShiftTask } from './delta';
+import { ArithmeticStepsTask } from './steps';
+import { ENV_TASKS } from '../envs';
 import type { RewardResult, Task, TaskExample, TaskOptions } from './types';
 
 export * from './types';
 export { ArithmeticTask } from './arithmetic';
 export { CountLetterTask, ReverseTask, SortDigitsTask } from './strings';
+export { ArithmeticStepsTask, hasSteps, splitSteps, checkSteps, parseStep, firstErrorStep, stepEndTokens, stepAccuracy, STEP_DELIMITER, type StepTask, type StepSpan, type CheckedStep } from './steps';
 
 export const TASKS: Record<string, (opts: Partial<TaskOptions>) => Task> = {
   arithmetic: (o) => new ArithmeticTask(o),
   reverse: (o) => new ReverseTask(o),
   sort: (o) => new SortDigitsTask(o),
   count: (o) => new CountLetterTask(o),
+  // multi-step sums with a scratchpad, verifiable per step (Step-DPO, process reward models): tasks/steps.ts
+  'arithmetic-steps': (o) => new ArithmeticStepsTask(o),
   // TinyStories tasks for pretrained story models (model.pretrained, e.g. stories260K): tasks/stories.ts
   'stories-word': (o) => new StoriesTask('stories-word', o),
   'stories-hackable': (o) => new StoriesTask('stories-hackable', o),
+  // DELTA: a task the base model never solves (pass@k = 0), dense → binary reward (tasks/delta.ts, rl.rewardSchedule)
+  'delta-shift': (o) => new DeltaShiftTask(o),
+  // multi-turn tool environments (envs/, rl/multiturn.ts): calc-tool (sums with a calculator), lookup-tool (a table)
+  ...ENV_TASKS,
 };
 
 /** Does the task need a pretrained model with a subword tokenizer (model.pretrained)? */
@@ -41,18 +51,7 @@ export type UserRewardFn = (prompt: string, completion: string, example: { answe
  * (the CLI is trusted; the extension passes trust from VS Code's workspace trust).
  */
 export function loadUserReward(modulePath: string, opts: { trusted: boolean; baseDir?: string }): UserRewardFn {
-  if (!opts.trusted) {
-    throw new Error(`task.rewardModule: refusing to load ${JSON.stringify(modulePath)}: the workspace is not trusted (custom reward modules run code). Trust the workspace, or remove task.rewardModule to use the built-in reward.`);
-  }
-  const abs = path.resolve(opts.baseDir ?? process.cwd(), modulePath);
-  let mod: unknown;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const req: NodeRequire = typeof require === 'function' ? require : (new Function('m', 'return require(m)') as NodeRequire);
-    mod = req(abs);
-  } catch (e) {
-    throw new Error(`task.rewardModule: cannot load ${abs}: ${(e as Error).message}`);
-  }
+  const { abs, mod } = loadUserModule(modulePath, opts, 'task.rewardModule', 'custom reward modules run code');
   const m = mod as { reward?: unknown; default?: unknown };
   const fn = typeof m === 'function' ? m : typeof m.reward === 'function' ? m.reward : typeof m.default === 'function' ? m.default : (m.default as { reward?: unknown } | undefined)?.reward;
   if (typeof fn !== 'function') throw new Error(`task.rewardModule: ${abs} must export a function reward(prompt, completion) (module.exports.reward = ... or export default)`);
