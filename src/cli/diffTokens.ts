@@ -23,20 +23,30 @@ export interface DiffTokensArgs {
   temperature?: number;
   minCount: number;
   force: boolean;
+  /** compare two checkpoints with the same weights (an alias of the same step, identical files) */
+  allowSame: boolean;
   json: boolean;
+  /** progress as JSON lines {"type":"progress","message","done","total"} on stderr (the extension reads them) */
+  progressEvents: boolean;
   backend: string;
 }
 
 export const DIFF_TOKENS_USAGE = `usage: rl-lens diff-tokens CKPT_A CKPT_B --completions FILE.jsonl|RUN_DIR[:STEP] [--out DIR] [--top-k 5] [--batch 32]
-                          [--temperature T] [--min-count 3] [--force] [--json] [--backend ${BACKEND_CHOICES.join('|')}]
+                          [--temperature T] [--min-count 3] [--force] [--allow-same] [--json] [--progress-events] [--backend ${BACKEND_CHOICES.join('|')}]
+  A and B: checkpoint folders, or pretrained models (hf:owner/repo[/sub], a llama2.c .bin or folder, a Hugging Face
+  folder); A may be "base": B's base model (its run's model.pretrained). Same family and tokenizer, else an error.
   Teacher-forces the same completions under A and B: per token log-prob, entropy, rank, top-k under each and KL(B‖A).
   Completions: a run's rollout step (its sampled token ids; default the last step) or a JSONL of {"prompt","completion"}.
   --temperature: logits ÷ T (default: the run's sampling temperature for a rollout step, else 1).
-  Output: DIR, default CKPT_B/token-diff/<key>/ (reused unless --force).
+  Output: DIR, default CKPT_B/token-diff/<key>/ (reused unless --force; B a pretrained model: --out is required).
+  The completions are checked (the step exists, the JSONL parses) before any model is loaded.
+  Two checkpoints with the same weights (the same step of one run, e.g. step_N and step_N_final, or byte-identical
+  weight files) are refused: every Δ would be 0; --allow-same compares them anyway.
+  --progress-events: progress as JSON lines {"type":"progress","message","done","total"} on stderr.
 `;
 
 export function parseDiffTokensArgs(argv: string[]): DiffTokensArgs {
-  const a: Partial<DiffTokensArgs> = { topK: 5, batch: 32, minCount: 3, force: false, json: false, backend: 'auto' };
+  const a: Partial<DiffTokensArgs> = { topK: 5, batch: 32, minCount: 3, force: false, allowSame: false, json: false, progressEvents: false, backend: 'auto' };
   const pos: string[] = [];
   const val = (i: number, f: string) => optionValue(argv, i, f);
   const int = (i: number, f: string) => { const v = Number(val(i, f)); if (!Number.isInteger(v) || v < 1) throw new Error(`${f} must be a positive integer, got ${JSON.stringify(argv[i + 1])}`); return v; };
@@ -50,14 +60,16 @@ export function parseDiffTokensArgs(argv: string[]): DiffTokensArgs {
       case '--min-count': a.minCount = int(i, f); i++; break;
       case '--temperature': { const v = Number(val(i, f)); if (!(v > 0)) throw new Error(`--temperature must be > 0, got ${JSON.stringify(argv[i + 1])}`); a.temperature = v; i++; break; }
       case '--force': a.force = true; break;
+      case '--allow-same': a.allowSame = true; break;
       case '--json': a.json = true; break;
+      case '--progress-events': a.progressEvents = true; break;
       case '--backend': a.backend = val(i, f); i++; if (!BACKEND_CHOICES.includes(a.backend as never)) throw new Error(`--backend ${a.backend}: allowed: ${BACKEND_CHOICES.join(', ')}`); break;
       default:
         if (f.startsWith('-')) throw new Error(`unknown option ${f}`);
         pos.push(f);
     }
   }
-  if (pos.length !== 2) throw new Error(`expected two checkpoint folders (A and B), got ${pos.length}`);
+  if (pos.length !== 2) throw new Error(`expected two checkpoint folders (A and B; A may be "base" or a model), got ${pos.length}`);
   [a.a, a.b] = pos;
   if (!a.completions) throw new Error('--completions is required');
   return a as DiffTokensArgs;
@@ -73,9 +85,16 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const be = await initBackend(args.backend);
     let last = 0;
+    const ev = (message: string, done?: number, total?: number) => process.stderr.write(args.progressEvents
+      ? JSON.stringify({ type: 'progress', message, ...(done !== undefined ? { done, total } : {}) }) + '\n'
+      : `[rl-lens] diff-tokens ${message}\n`);
     const r = await diffCheckpoints(args.a, args.b, args.completions, {
-      out: args.out, topK: args.topK, batch: args.batch, temperature: args.temperature, minCount: args.minCount, force: args.force, backend: be.name,
-      onProgress: (done, total) => { const now = Date.now(); if (now - last > 2000 || done === total) { last = now; process.stderr.write(`[rl-lens] diff-tokens ${done}/${total} completions\n`); } },
+      out: args.out, topK: args.topK, batch: args.batch, temperature: args.temperature, minCount: args.minCount, force: args.force, allowSame: args.allowSame, backend: be.name,
+      onStage: (m) => ev(m),
+      onProgress: (done, total) => {
+        const now = Date.now();
+        if (now - last > (args.progressEvents ? 500 : 2000) || done === total) { last = now; ev(`${done}/${total} completions`, done, total); }
+      },
     });
     const s = r.summary;
     if (args.json) {
@@ -84,15 +103,15 @@ export async function run(argv: string[]): Promise<number> {
     }
     const src = s.source.kind === 'rollout' ? `${s.source.path} step ${s.source.step}` : s.source.path;
     const lines = [
-      `A ${s.a.dir} (step ${s.a.step})`,
-      `B ${s.b.dir} (step ${s.b.step})`,
+      `A ${s.a.dir} (${s.a.kind === 'base' ? 'base model' : `step ${s.a.step}`})`,
+      `B ${s.b.dir} (${s.b.kind === 'base' ? 'pretrained model' : `step ${s.b.step}`})`,
       `${s.counts.samples} completions, ${s.counts.tokens} tokens from ${src}, temperature ${s.settings.temperature}${s.counts.truncated ? `, ${s.counts.truncated} cut to the context` : ''}`,
       `mean Δlogprob (B − A) ${fmt(s.meanDelta)} per token, mean KL(B‖A) ${s.meanKl.toFixed(4)}${r.cached ? ' (cached)' : `, ${s.timings.computeSeconds.toFixed(1)} s`}`,
       `risers (mean Δlogprob, tokens seen ≥ ${s.settings.minCount}×):`,
       ...(s.risers.slice(0, 10).map(tokenRow)), ...(s.risers.length ? [] : ['  (none)']),
       'fallers:',
       ...(s.fallers.slice(0, 10).map(tokenRow)), ...(s.fallers.length ? [] : ['  (none)']),
-      r.dir,
+      `cached in: ${r.dir}`,
     ];
     process.stdout.write(lines.join('\n') + '\n');
     return 0;

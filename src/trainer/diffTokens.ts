@@ -24,23 +24,22 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { CausalLM } from './model/types';
 import { loadCheckpoint, readCheckpointMeta } from './checkpoint';
+import { loadPretrained } from './model/pretrained';
+import { groupTokenDeltas } from '../shared/tokenStats';
 import type { RunTokenizer } from './context';
 import { FILES, type CheckpointMeta } from '../shared/runFormat';
 import { listRolloutSteps, readRolloutStepIndex } from '../runio/reader';
+import { identicalCheckpoints } from '../runio/checkpointPairs';
 import { isLittleEndian, jsonReplacer, swap32, writeFileAtomic } from '../runio/writer';
+import {
+  TOKEN_DIFF_FORMAT, TOKEN_DIFF_VERSION, TOKEN_DIFF_FILES, defaultTokenDiffDir, parseSide, readTokenDiffSummary, sideLabel, tokenDiffArrays, tokenDiffKey,
+  type CheckpointRef, type CompletionSource, type TokenDiffSampleLine, type TokenDiffSide, type TokenDiffSummary, type TokenStat,
+} from '../runio/tokenDiff';
 
-export const TOKEN_DIFF_FORMAT = 'rl-lens-token-diff';
-export const TOKEN_DIFF_VERSION = 1;
-export const TOKEN_DIFF_FILES = { summary: 'summary.json', samples: 'samples.jsonl', data: 'tokens.f32', vocab: 'vocab.json', cacheDir: 'token-diff' } as const;
-
-/** The per-token arrays of the `.f32` file, in storage order: `width` floats per token (top-k lists: k). */
-export function tokenDiffArrays(k: number): { name: string; width: number }[] {
-  return [
-    { name: 'logprob_a', width: 1 }, { name: 'logprob_b', width: 1 }, { name: 'entropy_a', width: 1 }, { name: 'entropy_b', width: 1 },
-    { name: 'rank_a', width: 1 }, { name: 'rank_b', width: 1 }, { name: 'kl', width: 1 },
-    { name: 'top_a_id', width: k }, { name: 'top_a_logprob', width: k }, { name: 'top_b_id', width: k }, { name: 'top_b_logprob', width: k },
-  ];
-}
+export {
+  TOKEN_DIFF_FORMAT, TOKEN_DIFF_VERSION, TOKEN_DIFF_FILES, tokenDiffArrays, tokenDiffKey, readTokenDiffSummary, tokenDiffSampleArrays, parseSide, baseModelOf,
+  type TokenStat, type CompletionSource, type CheckpointRef, type TokenDiffSummary, type TokenDiffSampleLine, type TokenDiffSide,
+} from '../runio/tokenDiff';
 
 /** One completion to compare: the ids the models see (prompt with BOS, as the trainer encodes it) and the response. */
 export interface DiffCompletion {
@@ -85,8 +84,6 @@ export interface SampleDiff {
   meanKl: number;
   arrays: Record<string, Float32Array>;
 }
-
-export interface TokenStat { token: string; count: number; meanDelta: number; sumDelta: number }
 
 export interface DiffTokensResult {
   topK: number;
@@ -153,9 +150,17 @@ export async function diffTokens(a: CausalLM, b: CausalLM, items: readonly DiffC
   let done = 0;
   for (let s = 0; s < order.length; s += batch) {
     if (opts.shouldCancel?.()) throw new DiffTokensCancelled(done, items.length);
-    const rows = order.slice(s, s + batch).map((i) => work[i]).filter((w) => w.ids.length > 0);
+    const batchRows = order.slice(s, s + batch).map((i) => work[i]).filter((w) => w.ids.length > 0);
     for (const w of order.slice(s, s + batch).map((i) => work[i]).filter((x) => x.ids.length === 0)) out[w.index] = emptySample(w.index, names, w.truncated);
-    if (rows.length) {
+    // left-padded to the longest prompt and right-padded to the longest completion, a batch is max P + max N long:
+    // split it where that would exceed the context (each row alone fits)
+    const packs: (typeof batchRows)[] = [];
+    let pMax = 0, nMax = 0;
+    for (const w of batchRows) {
+      const p = Math.max(pMax, w.prompt.length), n = Math.max(nMax, w.ids.length);
+      if (packs.length && p + n <= ctx) { packs[packs.length - 1].push(w); pMax = p; nMax = n; } else { packs.push([w]); pMax = w.prompt.length; nMax = w.ids.length; }
+    }
+    for (const rows of packs) {
       const B = rows.length;
       const P = Math.max(...rows.map((w) => w.prompt.length)), N = Math.max(...rows.map((w) => w.ids.length));
       const ids: number[] = [], mask: number[] = [], targets: number[] = [];
@@ -200,27 +205,18 @@ export async function diffTokens(a: CausalLM, b: CausalLM, items: readonly DiffC
     opts.onProgress?.(done, items.length);
     await new Promise<void>((r) => setImmediate(r)); // let a host's stop message through between batches
   }
-  // risers / fallers by display string
+  // risers / fallers by display string (src/shared/tokenStats.ts, the view's rule too)
   const display = opts.display ?? ((x: number[]) => x.map((id) => `#${id}`));
-  const byToken = new Map<string, { count: number; sum: number }>();
   let tokens = 0, sumDelta = 0, sumKl = 0;
-  for (const sd of out) {
-    const w = work[sd.index];
-    const strs = display(w.ids.slice(0, sd.length));
+  const perSample = out.map((sd) => {
+    const delta: number[] = new Array(sd.length);
     for (let t = 0; t < sd.length; t++) {
       const d = sd.arrays.logprob_b[t] - sd.arrays.logprob_a[t];
-      const e = byToken.get(strs[t]) ?? { count: 0, sum: 0 };
-      e.count++; e.sum += d; byToken.set(strs[t], e);
-      tokens++; sumDelta += d; sumKl += sd.arrays.kl[t];
+      delta[t] = d; tokens++; sumDelta += d; sumKl += sd.arrays.kl[t];
     }
-  }
-  let minCount = Math.max(1, Math.floor(opts.minCount ?? 3));
-  let stats = [...byToken].filter(([, e]) => e.count >= minCount);
-  if (!stats.length) { minCount = 1; stats = [...byToken]; }
-  const list = stats.map(([token, e]) => ({ token, count: e.count, meanDelta: e.sum / e.count, sumDelta: e.sum }));
-  const n = opts.topTokens ?? 25;
-  const risers = list.filter((x) => x.meanDelta > 0).sort((x, y) => y.meanDelta - x.meanDelta || y.count - x.count).slice(0, n);
-  const fallers = list.filter((x) => x.meanDelta < 0).sort((x, y) => x.meanDelta - y.meanDelta || y.count - x.count).slice(0, n);
+    return { tokens: display(work[sd.index].ids.slice(0, sd.length)), delta };
+  });
+  const { risers, fallers, minCount } = groupTokenDeltas(perSample, { minCount: opts.minCount, top: opts.topTokens });
   return {
     topK: k, temperature, batch, samples: out, tokens, meanDelta: tokens ? sumDelta / tokens : 0, meanKl: tokens ? sumKl / tokens : 0,
     risers, fallers, minCount, computeSeconds: (Date.now() - t0) / 1000,
@@ -237,14 +233,6 @@ function emptySample(index: number, names: { name: string }[], truncated: boolea
 /** Tokenizer part the completion sources need. */
 type EncodeTok = Pick<RunTokenizer, 'encode'>;
 
-export interface CompletionSource {
-  kind: 'rollout' | 'jsonl';
-  path: string;
-  step?: number;
-  /** the rollout step's sampling temperature (header.params.temperature) */
-  temperature?: number;
-}
-
 /** `RUN_DIR`, `RUN_DIR:STEP` or a `.jsonl` file → what it names (errors name the path). Without a step: the last rollout step. */
 export function parseCompletionsArg(arg: string): CompletionSource {
   const m = /^(.*):(\d+)$/.exec(arg);
@@ -257,6 +245,32 @@ export function parseCompletionsArg(arg: string): CompletionSource {
     return { kind: 'rollout', path: arg, step: steps[steps.length - 1] };
   }
   return { kind: 'jsonl', path: arg };
+}
+
+/**
+ * Check a completion source before any model is loaded (a bad step or file fails in milliseconds, not after the
+ * models): a rollout step's file must exist; a JSONL must be readable, every non-empty line a JSON object with string
+ * `prompt` and `completion`, at least one. Errors name the file (and line). Tokenizing is checked later (it needs B's
+ * tokenizer).
+ */
+export function checkCompletionsSource(source: CompletionSource): void {
+  if (source.kind === 'rollout') {
+    const file = path.join(source.path, FILES.rolloutsDir, `step_${String(source.step).padStart(8, '0')}.jsonl`);
+    if (!fs.existsSync(file)) throw new Error(`${file}: no such rollout step (steps: ${listRolloutSteps(source.path).join(', ') || 'none'})`);
+    return;
+  }
+  let text: string;
+  try { text = fs.readFileSync(source.path, 'utf8'); } catch (e) { throw new Error(`${source.path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
+  let n = 0;
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    if (!line) return;
+    let v: { prompt?: unknown; completion?: unknown };
+    try { v = JSON.parse(line); } catch (e) { throw new Error(`${source.path}:${i + 1}: not JSON (${(e as Error).message})`); }
+    if (!v || typeof v !== 'object' || typeof v.prompt !== 'string' || typeof v.completion !== 'string') throw new Error(`${source.path}:${i + 1}: expected {"prompt": string, "completion": string}`);
+    n++;
+  });
+  if (!n) throw new Error(`${source.path}: no completions (one {"prompt", "completion"} object per line)`);
 }
 
 /**
@@ -316,18 +330,25 @@ export function completionsFromJsonl(file: string, tok: EncodeTok): { items: Dif
 // ---------------------------------------------------------------------------------------------------------------
 // Checkpoints, output folder, cache
 
+/** A tokenizer's identity: the bytes of its own file (tokenizer.json, or the llama2.c tok*.bin; char: its vocabulary). */
+function tokenizerFilesIdentity(type: string, files: string[], vocabSize: unknown): { text: string; hash: string } {
+  const h = crypto.createHash('sha1');
+  // tokenizer.json (Hugging Face) or the llama2.c .bin: the vocabulary and merges. tokenizer_config.json is left out
+  // (chat templates differ between a base and its instruct model while the tokens are the same)
+  const own = files.filter((f) => /(^|[/\\])(tokenizer\.json|tok[^/\\]*\.bin|tokenizer\.bin)$/.test(f));
+  for (const f of own) { try { h.update(fs.readFileSync(f)); } catch { h.update(path.basename(f)); } }
+  return { text: `${type} tokenizer (${files.map((f) => path.basename(f)).join(', ') || 'no files'}, ${String(vocabSize)} tokens)`, hash: h.digest('hex') };
+}
+
 function tokenizerIdentity(dir: string, meta: CheckpointMeta): { text: string; hash: string } {
   const t = meta.tokenizer;
-  const h = crypto.createHash('sha1');
-  let text: string;
-  if (t.type === 'char') { h.update(JSON.stringify(t.vocab)); text = `char tokenizer (${t.vocab.length} tokens)`; }
-  else {
-    const files = ((t.files as string[] | undefined) ?? []).filter((f) => !/config\.json$/.test(f) || f === 'tokenizer_config.json');
-    for (const f of files.filter((x) => /^tok|^tokenizer/.test(x))) { try { h.update(fs.readFileSync(path.join(dir, f))); } catch { h.update(f); } }
-    text = `${t.type} tokenizer (${files.join(', ') || 'no files'}, ${String(t.vocabSize ?? meta.model.vocabSize)} tokens)`;
+  if (t.type === 'char') {
+    const h = crypto.createHash('sha1');
+    h.update(JSON.stringify(t.vocab));
+    return { text: `char tokenizer (${t.vocab.length} tokens)`, hash: h.digest('hex') };
   }
-  h.update(String(meta.model.vocabSize));
-  return { text, hash: h.digest('hex') };
+  const files = ((t.files as string[] | undefined) ?? []).filter((f) => !/config\.json$/.test(f) || f === 'tokenizer_config.json');
+  return tokenizerFilesIdentity(t.type, files.map((f) => path.join(dir, f)), t.vocabSize ?? meta.model.vocabSize);
 }
 
 /** Family, vocabulary and tokenizer of two checkpoints must agree: else an error naming both. */
@@ -338,62 +359,39 @@ export function checkComparable(dirA: string, metaA: CheckpointMeta, dirB: strin
   if (ta.hash !== tb.hash) throw new Error(`checkpoints with different tokenizers: A ${dirA} has a ${ta.text}, B ${dirB} has a ${tb.text}; token-by-token comparison needs the same tokenizer`);
 }
 
-function fileIdentity(p: string): unknown {
-  try { const st = fs.statSync(p); return { path: fs.realpathSync(p), size: st.size, mtimeMs: Math.round(st.mtimeMs) }; } catch { return { path: p }; }
+/** One side loaded: its model and tokenizer, what summary.json says of it, its family and tokenizer identity. */
+interface LoadedSide {
+  model: CausalLM;
+  tokenizer: Pick<RunTokenizer, 'encode' | 'display'>;
+  ref: CheckpointRef;
+  tok: { text: string; hash: string };
+  what: string;
 }
 
-function checkpointIdentity(dir: string): unknown {
-  const files = fs.readdirSync(dir).filter((f) => /\.safetensors$|^checkpoint\.json$/.test(f)).sort();
-  return files.map((f) => fileIdentity(path.join(dir, f)));
+/** Load a side: a checkpoint folder (loadCheckpoint) or a pretrained model (loadPretrained: hub id, .bin, HF folder). */
+async function loadSide(side: TokenDiffSide, maxContext?: number): Promise<LoadedSide> {
+  if (side.kind === 'checkpoint') {
+    const c = loadCheckpoint(side.dir, { trainable: false });
+    const m = c.meta;
+    return {
+      model: c.model, tokenizer: c.tokenizer, tok: tokenizerIdentity(side.dir, m), what: `checkpoint ${side.dir}`,
+      ref: { dir: path.resolve(side.dir), step: m.step, algorithm: m.algorithm, family: String(m.model.family ?? 'gpt'), ...(m.tag ? { tag: m.tag } : {}) },
+    };
+  }
+  const p = await loadPretrained(side.spec, { trainable: false, ...(maxContext ? { maxContext } : {}) });
+  const spec = /^hf:/.test(side.spec) ? side.spec : path.resolve(side.spec);
+  return {
+    model: p.model, tokenizer: p.tokenizer, tok: tokenizerFilesIdentity(p.tokenizer.kind, p.tokenizerFiles, p.tokenizer.vocabSize), what: `model ${side.spec}`,
+    ref: { dir: spec, step: 0, algorithm: 'pretrained', family: p.source.family === 'gpt2' ? 'gpt2' : 'llama', kind: 'base' },
+  };
 }
 
-/** Cache key of a comparison: the two checkpoints' files (path, size, mtime), the source and the settings. */
-export function tokenDiffKey(dirA: string, dirB: string, source: CompletionSource, settings: { topK: number; temperature?: number; minCount: number }): string {
-  const src = source.kind === 'rollout'
-    ? { run: fileIdentity(path.join(source.path, FILES.rolloutsDir, `step_${String(source.step).padStart(8, '0')}.jsonl`)), step: source.step }
-    : { file: fileIdentity(source.path) };
-  return crypto.createHash('sha1').update(JSON.stringify({ v: TOKEN_DIFF_VERSION, a: checkpointIdentity(dirA), b: checkpointIdentity(dirB), src, s: settings })).digest('hex').slice(0, 16);
-}
-
-export interface CheckpointRef { dir: string; step: number; algorithm: string; family: string; tag?: string }
-
-/** summary.json */
-export interface TokenDiffSummary {
-  format: typeof TOKEN_DIFF_FORMAT;
-  formatVersion: number;
-  createdAt: string;
-  a: CheckpointRef;
-  b: CheckpointRef;
-  source: CompletionSource & { splitOnOwn?: number };
-  settings: { topK: number; temperature: number; batch: number; minCount: number };
-  counts: { samples: number; tokens: number; truncated: number };
-  meanDelta: number;
-  meanKl: number;
-  arrays: { name: string; width: number }[];
-  dataFile: string;
-  index: string;
-  vocab: string;
-  risers: TokenStat[];
-  fallers: TokenStat[];
-  samples: { index: number; length: number; sumDelta: number; meanKl: number; offset: number; truncated?: boolean }[];
-  timings: { loadSeconds: number; computeSeconds: number; writeSeconds: number; tokensPerSecond: number };
-  backend?: string;
-}
-
-/** One line of samples.jsonl */
-export interface TokenDiffSampleLine {
-  index: number;
-  prompt: string;
-  completion: string;
-  promptIds: number[];
-  tokenIds: number[];
-  tokens: string[];
-  length: number;
-  offset: number;
-  sumDelta: number;
-  meanKl: number;
-  truncated?: boolean;
-  source?: DiffCompletion['source'];
+/** The two loaded sides must share family, vocabulary and tokenizer: else an error naming both. */
+function checkSidesComparable(a: LoadedSide, b: LoadedSide): void {
+  const fam = (f: string) => (f === 'gpt' ? 'gpt (built-in)' : f);
+  if (a.ref.family !== b.ref.family) throw new Error(`different model families: A ${a.what} is ${fam(a.ref.family)}, B ${b.what} is ${fam(b.ref.family)}`);
+  if (a.tok.hash !== b.tok.hash) throw new Error(`different tokenizers: A ${a.what} has a ${a.tok.text}, B ${b.what} has a ${b.tok.text}; token-by-token comparison needs the same tokenizer`);
+  if (a.model.config.vocabSize !== b.model.config.vocabSize) throw new Error(`different vocabularies: A ${a.what} has ${a.model.config.vocabSize} tokens, B ${b.what} ${b.model.config.vocabSize}`);
 }
 
 /**
@@ -427,8 +425,9 @@ export function writeTokenDiff(outDir: string, summary: Omit<TokenDiffSummary, '
     off += per * s.length;
   }
   const sorted = [...ids].sort((x, y) => x - y);
-  const strs = display(sorted);
-  const vocab = Object.fromEntries(sorted.map((id, i) => [String(id), strs[i]]));
+  // each id on its own (not the sorted list as one sequence: adjacent byte pieces would join into one character); a
+  // byte piece alone is its name <0xHH> unless it is a character by itself
+  const vocab = Object.fromEntries(sorted.map((id) => [String(id), display([id])[0] ?? '']));
   const full: TokenDiffSummary = { ...summary, arrays: names, dataFile: TOKEN_DIFF_FILES.data, index: TOKEN_DIFF_FILES.samples, vocab: TOKEN_DIFF_FILES.vocab, samples };
   const parent = path.dirname(path.resolve(outDir));
   fs.mkdirSync(parent, { recursive: true });
@@ -445,48 +444,54 @@ export function writeTokenDiff(outDir: string, summary: Omit<TokenDiffSummary, '
   return full;
 }
 
-/** summary.json of a finished comparison folder, or undefined (missing / another format version). */
-export function readTokenDiffSummary(dir: string): TokenDiffSummary | undefined {
-  try {
-    const s = JSON.parse(fs.readFileSync(path.join(dir, TOKEN_DIFF_FILES.summary), 'utf8')) as TokenDiffSummary;
-    return s.format === TOKEN_DIFF_FORMAT && s.formatVersion === TOKEN_DIFF_VERSION ? s : undefined;
-  } catch { return undefined; }
-}
-
-/** Sample i's per-token arrays from a comparison folder (views into `data`, the whole tokens.f32 read as float32). */
-export function tokenDiffSampleArrays(summary: Pick<TokenDiffSummary, 'arrays'>, sample: { offset: number; length: number }, data: Float32Array): Record<string, Float32Array> {
-  const out: Record<string, Float32Array> = {};
-  let at = sample.offset;
-  for (const n of summary.arrays) { out[n.name] = data.subarray(at, at + n.width * sample.length); at += n.width * sample.length; }
-  return out;
-}
-
 export interface DiffCheckpointsOptions extends Omit<DiffTokensOptions, 'display'> {
   /** output folder; default `<B>/token-diff/<key>/` (reused when it holds a finished comparison) */
   out?: string;
   /** recompute even when the cache has it */
   force?: boolean;
   backend?: string;
+  /** a stage begins (loading A, loading B): one line for a progress display */
+  onStage?: (message: string) => void;
+  /** compare two checkpoints with the same weights (same step of one run, or byte-identical files); else an error */
+  allowSame?: boolean;
 }
 
-/** Load A and B, build the completions, compare, write (or reuse the cached folder). */
-export async function diffCheckpoints(dirA: string, dirB: string, sourceArg: string | CompletionSource, opts: DiffCheckpointsOptions = {}): Promise<{ dir: string; summary: TokenDiffSummary; cached: boolean }> {
+/**
+ * Load A and B, build the completions, compare, write (or reuse the cached folder). A side is a checkpoint folder,
+ * `base` (A only: B's pretrained base, runio/tokenDiff.ts parseSide), a hub id, a llama2.c .bin / folder or a Hugging
+ * Face folder. The default output is `<B>/token-diff/<key>/` (B a checkpoint); two pretrained models need `out`.
+ */
+export async function diffCheckpoints(dirA: string | TokenDiffSide, dirB: string | TokenDiffSide, sourceArg: string | CompletionSource, opts: DiffCheckpointsOptions = {}): Promise<{ dir: string; summary: TokenDiffSummary; cached: boolean }> {
   const t0 = Date.now();
-  for (const d of [dirA, dirB]) if (!fs.existsSync(path.join(d, FILES.checkpointMeta))) throw new Error(`${path.join(d, FILES.checkpointMeta)}: missing (not a checkpoint folder)`);
-  const metaA = readCheckpointMeta(dirA), metaB = readCheckpointMeta(dirB);
-  checkComparable(dirA, metaA, dirB, metaB);
-  const source = typeof sourceArg === 'string' ? parseCompletionsArg(sourceArg) : sourceArg;
-  const topK = Math.max(1, Math.floor(opts.topK ?? 5)), minCount = Math.max(1, Math.floor(opts.minCount ?? 3));
-  const key = tokenDiffKey(dirA, dirB, source, { topK, temperature: opts.temperature, minCount });
-  const outDir = opts.out ?? path.join(dirB, TOKEN_DIFF_FILES.cacheDir, key);
-  if (!opts.force && !opts.out) {
-    const cached = readTokenDiffSummary(outDir);
-    if (cached) return { dir: outDir, summary: cached, cached: true };
+  const sideB: TokenDiffSide = typeof dirB === 'string' ? parseSide(dirB) : dirB;
+  const sideA: TokenDiffSide = typeof dirA === 'string' ? parseSide(dirA, sideB.kind === 'checkpoint' ? sideB.dir : undefined) : dirA;
+  for (const s of [sideA, sideB]) if (s.kind === 'checkpoint' && !fs.existsSync(path.join(s.dir, FILES.checkpointMeta))) throw new Error(`${path.join(s.dir, FILES.checkpointMeta)}: missing (not a checkpoint folder)`);
+  // two checkpoints: refuse a mismatch before loading anything
+  if (sideA.kind === 'checkpoint' && sideB.kind === 'checkpoint') {
+    checkComparable(sideA.dir, readCheckpointMeta(sideA.dir), sideB.dir, readCheckpointMeta(sideB.dir));
+    const same = opts.allowSame ? undefined : identicalCheckpoints(sideA.dir, sideB.dir);
+    if (same) throw new Error(`${same} (every Δ would be 0; --allow-same compares them anyway)`);
   }
-  const A = loadCheckpoint(dirA, { trainable: false });
-  let B: ReturnType<typeof loadCheckpoint> | undefined;
+  const source = typeof sourceArg === 'string' ? parseCompletionsArg(sourceArg) : sourceArg;
+  checkCompletionsSource(source);
+  const topK = Math.max(1, Math.floor(opts.topK ?? 5)), minCount = Math.max(1, Math.floor(opts.minCount ?? 3));
+  const key = tokenDiffKey(sideA, sideB, source, { topK, temperature: opts.temperature, minCount });
+  const outDir = opts.out ?? defaultTokenDiffDir(sideB, key);
+  if (!outDir) throw new Error(`B ${sideLabel(sideB)} is not a checkpoint folder: give the output folder (--out DIR)`);
+  if (!opts.force) {
+    const cached = readTokenDiffSummary(outDir);
+    // the default folder is named by the key; a folder given with --out is reused when it was made for this key
+    if (cached && (!opts.out || cached.key === key)) return { dir: outDir, summary: cached, cached: true };
+  }
+  const progress = opts.onStage ?? (() => undefined);
+  progress(`loading A (${sideLabel(sideA)})`);
+  const B0 = sideB.kind === 'checkpoint' ? readCheckpointMeta(sideB.dir) : undefined;
+  const A = await loadSide(sideA, B0 ? Number(B0.model.contextLength) || undefined : undefined);
+  let B: LoadedSide | undefined;
   try {
-    B = loadCheckpoint(dirB, { trainable: false });
+    progress(`loading B (${sideLabel(sideB)})`);
+    B = await loadSide(sideB);
+    checkSidesComparable(A, B);
     const tok = B.tokenizer;
     const display = (ids: number[]) => tok.display(ids);
     let items: DiffCompletion[], temperature = opts.temperature, splitOnOwn: number | undefined;
@@ -502,10 +507,9 @@ export async function diffCheckpoints(dirA: string, dirB: string, sourceArg: str
     const loadSeconds = (Date.now() - t0) / 1000;
     const r = await diffTokens(A.model, B.model, items, { ...opts, topK, minCount, temperature, display });
     const t1 = Date.now();
-    const ref = (d: string, m: CheckpointMeta): CheckpointRef => ({ dir: path.resolve(d), step: m.step, algorithm: m.algorithm, family: String(m.model.family ?? 'gpt'), ...(m.tag ? { tag: m.tag } : {}) });
     const summary = writeTokenDiff(outDir, {
-      format: TOKEN_DIFF_FORMAT, formatVersion: TOKEN_DIFF_VERSION, createdAt: new Date().toISOString(),
-      a: ref(dirA, metaA), b: ref(dirB, metaB),
+      format: TOKEN_DIFF_FORMAT, formatVersion: TOKEN_DIFF_VERSION, createdAt: new Date().toISOString(), key,
+      a: A.ref, b: B.ref,
       source: { ...source, path: path.resolve(source.path), ...(splitOnOwn !== undefined ? { splitOnOwn } : {}) },
       settings: { topK: r.topK, temperature: r.temperature, batch: r.batch, minCount: r.minCount },
       counts: { samples: r.samples.length, tokens: r.tokens, truncated: r.samples.filter((s) => s.truncated).length },

@@ -97,7 +97,9 @@ test('rl-lens diff-tokens end to end: usage errors exit 2, bad input exit 1 nami
 
   r = await cli([a, b, '--completions', jsonl, '--batch', '2', '--min-count', '1']);
   assert.equal(r.code, 0, r.err);
-  const outDir = r.out.trim().split('\n').pop()!;
+  const last = r.out.trim().split('\n').pop()!;
+  assert.match(last, /^cached in: /, 'the last line is labelled');
+  const outDir = last.replace(/^cached in: /, '');
   assert.equal(path.dirname(outDir), path.join(b, 'token-diff'), 'cached next to B');
   assert.match(r.out, /3 completions, 13 tokens from .*c\.jsonl, temperature 1/);
   assert.match(r.out, /risers \(mean Δlogprob/);

@@ -13,7 +13,7 @@
  * under a cancellable progress notification that kills the process on cancel; the CLI caches them in
  * `<checkpoint>/report.json`, and this module reads that cache first, so a second diff opens without a process.
  */
-import { spawn, type ChildProcess } from 'child_process';
+import type { ChildProcess } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -23,7 +23,8 @@ import { renderReport } from '../../report/render';
 import { escapeXml, passAtKSvg } from '../../report/chart';
 import type { CheckpointReport, ReportSettings } from '../../report/types';
 import { listCheckpoints, readManifest, type CheckpointEntry } from '../../runio/reader';
-import { readSettings } from '../settings';
+import { previousCheckpoint } from '../../runio/checkpointPairs';
+import { runCli } from '../cliProcess';
 
 export const REPORT_SCHEME = 'rl-lens';
 export const REPORT_LANGUAGE = 'rl-lens-report';
@@ -149,38 +150,14 @@ export class CheckpointDiff implements vscode.Disposable, vscode.TextDocumentCon
     return r;
   }
 
-  private spawnReport(req: ReportRequest, token?: vscode.CancellationToken, progress?: (m: string) => void): Promise<CheckpointReport | undefined> {
-    const configured = readSettings().nodePath.trim();
-    const nodePath = configured || process.execPath;
-    const env = { ...process.env };
-    if (configured) delete env.ELECTRON_RUN_AS_NODE; else env.ELECTRON_RUN_AS_NODE = '1';
-    const cli = path.join(this.context.extensionPath, 'bin', 'rl-lens.js');
-    const backend = readSettings().backend;
-    const args = [cli, 'report', req.ckpt, ...(req.base ? ['--base', req.base] : []), '--samples', String(req.settings.samples), '--prompts', String(req.settings.numPrompts),
+  private async spawnReport(req: ReportRequest, token?: vscode.CancellationToken, progress?: (m: string) => void): Promise<CheckpointReport | undefined> {
+    const args = ['report', req.ckpt, ...(req.base ? ['--base', req.base] : []), '--samples', String(req.settings.samples), '--prompts', String(req.settings.numPrompts),
       '--seed', String(req.settings.seed), '--temperature', String(req.settings.temperature), req.settings.generations ? '--generations' : '--no-generations',
-      '--json', '--progress-events', ...(backend && backend !== 'auto' ? ['--backend', backend] : [])];
-    this.opts.log?.(`report: ${nodePath} ${args.join(' ')}`);
+      '--json', '--progress-events'];
     this.processesStarted++;
-    return new Promise((resolve, reject) => {
-      const child = spawn(nodePath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      this.running.add(child);
-      let out = ''; let err = ''; let cancelled = false;
-      const sub = token?.onCancellationRequested(() => { cancelled = true; child.kill('SIGKILL'); });
-      child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
-      child.stderr.setEncoding('utf8').on('data', (d: string) => {
-        err += d;
-        for (const line of d.split('\n')) {
-          try { const ev = JSON.parse(line) as { type?: string; message?: string }; if (ev.type === 'progress' && ev.message) progress?.(ev.message); } catch { /* plain stderr */ }
-        }
-      });
-      child.on('error', (e) => { this.running.delete(child); sub?.dispose(); reject(new Error(`could not start ${nodePath} (check the rlLens.nodePath setting): ${e.message}`)); });
-      child.on('close', (code) => {
-        this.running.delete(child); sub?.dispose();
-        if (cancelled) return resolve(undefined);
-        if (code !== 0) return reject(new Error(`rl-lens report exited with ${code}: ${err.split('\n').filter((l) => l && !l.startsWith('{"type":"progress"')).slice(-5).join('\n')}`));
-        try { resolve(JSON.parse(out) as CheckpointReport); } catch (e) { reject(new Error(`rl-lens report printed no valid JSON: ${(e as Error).message}`)); }
-      });
-    });
+    const out = await runCli({ extensionPath: this.context.extensionPath, args, token, onProgress: (p) => progress?.(p.message), log: this.opts.log, running: this.running });
+    if (out === undefined) return undefined;
+    try { return JSON.parse(out) as CheckpointReport; } catch (e) { throw new Error(`rl-lens report printed no valid JSON: ${(e as Error).message}`); }
   }
 
   /** Compute both reports (progress + cancel) and open the diff editor. */
@@ -265,10 +242,10 @@ ${passAtKSvg(p.k, series)}
   async compareWithPrevious(a?: unknown): Promise<CompareResult | undefined> {
     const dir = checkpointDirOf(a) ?? await this.pickAny('Compare with previous: choose a checkpoint');
     if (!dir) return undefined;
-    const list = ckpts(runOf(dir));
-    const i = list.findIndex((c) => path.resolve(c.dir) === path.resolve(dir));
-    if (i <= 0) { void vscode.window.showInformationMessage(`RL Lens: ${path.basename(dir)} is the first checkpoint of its run; there is no previous one.`); return undefined; }
-    return this.diff(list[i - 1].dir, dir, this.overrides(a));
+    // the latest checkpoint with a smaller step: a same-step alias (step_N and step_N_final) is the same weights
+    const prev = previousCheckpoint(ckpts(runOf(dir)), dir);
+    if (!prev) { void vscode.window.showInformationMessage(`RL Lens: ${path.basename(dir)} is the first checkpoint of its run; there is no previous one.`); return undefined; }
+    return this.diff(prev.dir, dir, this.overrides(a));
   }
 
   /** The reference of a checkpoint: the run's init checkpoint (the SFT model it started from), else its warm-start checkpoint (tag sft), else the run's first checkpoint. */

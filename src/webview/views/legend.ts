@@ -8,7 +8,11 @@ import type { Theme } from '../theme';
 
 let gradId = 0;
 
-export function drawLegend(host: HTMLElement, metric: MetricDef, domain: RobustDomain, color: (v: number) => string, theme: Theme, showClips: boolean): void {
+/** How a legend reads its values (default: fmt, "centred on 0"): e.g. a log-scale ratio shows e^x, centred on 1. */
+export interface LegendFormat { title?: string; value?: (v: number) => string; centre?: string }
+
+export function drawLegend(host: HTMLElement, metric: MetricDef, domain: RobustDomain, color: (v: number) => string, theme: Theme, showClips: boolean, format: LegendFormat = {}): void {
+  const fv = format.value ?? ((v: number) => fmt(v));
   host.replaceChildren();
   const W = 260, H = 36;
   const svg = select(host).append('svg').attr('width', W + 20).attr('height', H).attr('class', 'legend-svg').attr('role', 'img')
@@ -29,7 +33,7 @@ export function drawLegend(host: HTMLElement, metric: MetricDef, domain: RobustD
     }
     svg.append('rect').attr('x', 10).attr('y', 2).attr('width', W).attr('height', 12).attr('fill', `url(#${id})`).attr('stroke', theme.border);
     const x = scaleLinear().domain([domain.lo, domain.hi]).range([10, 10 + W]);
-    const ax = svg.append('g').attr('transform', 'translate(0,14)').call(axisBottom(x).tickValues(legendTicks(domain, 5)).tickFormat((d) => fmt(Number(d), 3)).tickSizeOuter(0));
+    const ax = svg.append('g').attr('transform', 'translate(0,14)').call(axisBottom(x).tickValues(legendTicks(domain, 5)).tickFormat((d) => (format.value ? format.value(Number(d)) : fmt(Number(d), 3))).tickSizeOuter(0));
     ax.selectAll('text').attr('fill', theme.fg);
     ax.selectAll('line,path').attr('stroke', theme.muted);
   }
@@ -37,7 +41,7 @@ export function drawLegend(host: HTMLElement, metric: MetricDef, domain: RobustD
   info.className = 'legend-info';
   info.textContent = metric.categorical
     ? 'clip code per token'
-    : `${metric.signed ? 'diverging, centred on 0' : 'sequential'} · colour domain [${fmt(domain.lo)}, ${fmt(domain.hi)}] (p${domain.pLow}–p${domain.pHigh}${metric.signed ? ', symmetric' : ''}) · raw range [${fmt(domain.rawMin)}, ${fmt(domain.rawMax)}]${domain.clipped ? ' · values beyond are clamped' : ''}`;
+    : `${format.title ? `${format.title} · ` : ''}${metric.signed ? `diverging, ${format.centre ?? 'centred on 0'}` : 'sequential'} · colour domain [${fv(domain.lo)}, ${fv(domain.hi)}] (p${domain.pLow}–p${domain.pHigh}${metric.signed ? ', symmetric' : ''}) · raw range [${fv(domain.rawMin)}, ${fv(domain.rawMax)}]${domain.clipped ? ' · values beyond are clamped' : ''}`;
   info.id = 'legend-info';
   host.appendChild(info);
   if (showClips && !metric.categorical) {
