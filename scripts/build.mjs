@@ -26,6 +26,8 @@ if (exists('src/cli/main.ts')) trainerEntries.trainer = 'src/cli/main.ts';
 if (exists('src/trainer/bench.ts')) trainerEntries.bench = 'src/trainer/bench.ts';
 // parquet decoding for the TRL importer runs in a worker thread (src/importers/trl.ts looks for dist/parquet-worker.js)
 if (exists('src/importers/parquetWorker.ts')) trainerEntries['parquet-worker'] = 'src/importers/parquetWorker.ts';
+// the run doctor of the extension host runs in a worker thread (src/host/diagnosis.ts looks for dist/doctor-worker.js)
+if (exists('src/host/doctor/worker.ts')) trainerEntries['doctor-worker'] = 'src/host/doctor/worker.ts';
 if (Object.keys(trainerEntries).length) builds.push({ ...common, entryPoints: trainerEntries, outdir: dist, platform: 'node', format: 'cjs', target: 'node20', external: ['vscode', ...nativeExternals] });
 // 3. webviews (browser)
 const webEntries = {};

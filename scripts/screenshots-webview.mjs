@@ -27,9 +27,9 @@ async function shot(name, o, act) {
   await v.page.context().close();
 }
 const clickCell = async (v, s, t, hover) => {
-  const r = await v.page.evaluate(([a, b]) => { const q = window.__rlLens.instance.cellRect(a, b); return { x: q.x, y: q.y, w: q.width, h: q.height }; }, [s, t]);
+  const r = await v.page.evaluate(async ([a, b]) => { const q = await window.__rlLens.instance.cellRect(a, b); return { x: q.x, y: q.y, w: q.width, h: q.height }; }, [s, t]);
   await v.page.mouse.click(r.x + r.w / 2, r.y + r.h / 2);
-  if (hover) { const h = await v.page.evaluate(([a, b]) => { const q = window.__rlLens.instance.cellRect(a, b); return { x: q.x, y: q.y, w: q.width, h: q.height }; }, hover); await v.page.mouse.move(h.x + h.w / 2, h.y + h.h / 2); }
+  if (hover) { const h = await v.page.evaluate(async ([a, b]) => { const q = await window.__rlLens.instance.cellRect(a, b); return { x: q.x, y: q.y, w: q.width, h: q.height }; }, hover); await v.page.mouse.move(h.x + h.w / 2, h.y + h.h / 2); }
 };
 try {
   await shot('heatmap-ppo-dark', { view: 'heatmap', runs: [ppo], theme: 'dark' }, (v) => clickCell(v, 5, 6, [9, 3]));

@@ -12,10 +12,13 @@ import { RunStatusBar } from './host/ui/statusBar';
 import type { RunNode } from './host/ui/model/runsTreeModel';
 import { registerPanels, type PanelManager } from './host/ui/panels';
 import { registerCheckpointDiff } from './host/checkpointDiff';
+import { registerTokenDiff, type TokenDiffCommands } from './host/tokenDiff';
 import { setTokenizerPathProvider } from './host/tokenize';
 import { readSettings } from './host/settings';
 
 export interface RlLensApi {
+  /** the token comparison commands (issue 21): cancelAll(), runningPids(), processesStarted */
+  tokenDiff: TokenDiffCommands;
   supervisor: Supervisor;
   tree: RunsTreeProvider;
   commands: ShellCommands;
@@ -33,7 +36,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<RlLens
   tree.view = treeView;
   const statusBar = new RunStatusBar(supervisor);
   const diagnosis = new Diagnosis(supervisor);
-  tree.setDiagnosisProvider((dir) => diagnosis.findings(dir));
+  tree.setDiagnosisProvider((dir) => diagnosis.findingsAsync(dir)); // read in slices: the host never waits for a big run's doctor
   const commands = new ShellCommands(context, supervisor, tree);
   tree.setFollowedProvider((d) => commands.isFollowing(d));
   setTokenizerPathProvider(() => readSettings().tokenizerPath);
@@ -46,11 +49,15 @@ export async function activate(context: vscode.ExtensionContext): Promise<RlLens
     onDidChangeRun: tree.onDidChangeRun,
     revealInTree: (t) => { void tree.revealTarget(t).catch((e: Error) => log.debug(`reveal in tree: ${e.message}`)); },
     log: (m) => log.info(m),
-    annotations: (dir) => diagnosis.annotations(dir), // the doctor's findings as bands on the dashboard curves
+    annotations: (dir) => diagnosis.annotationsAsync(dir), // the doctor's findings as bands on the dashboard curves, after the first paint
     onDidChangeAnnotations: diagnosis.onDidChange,
   });
   context.subscriptions.push(panels);
-  context.subscriptions.push(registerCheckpointDiff(context, { listRuns: () => tree.knownRuns(), log: (m) => log.info(m) })); // rlLens.compare* + rl-lens: report documents
+  const checkpointDiff = registerCheckpointDiff(context, { listRuns: () => tree.knownRuns(), log: (m) => log.info(m) }); // rlLens.compare* + rl-lens: report documents
+  context.subscriptions.push(checkpointDiff);
+  // rlLens.compareTokens / compareTokensWithBase: what RL changed, token by token (issue 21)
+  const tokenDiff = registerTokenDiff(context, { listRuns: () => tree.knownRuns(), referenceOf: (d) => checkpointDiff.diff.referenceOf(d), log: (m) => log.info(m) });
+  context.subscriptions.push(tokenDiff);
 
   context.subscriptions.push(
     vscode.commands.registerCommand('rlLens.diagnoseRun', (a?: { runDir?: string } | RunNode) => diagnosis.command(runDirOf(a) ?? supervisor.current()?.runDir ?? selectedRun(treeView))),
@@ -63,7 +70,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<RlLens
   );
   void vscode.commands.executeCommand('setContext', 'rlLens.hasRunning', false);
 
-  return { supervisor, tree, commands, statusBar, diagnosis, treeView, panels: panels.manager, log };
+  return { supervisor, tree, commands, statusBar, diagnosis, treeView, panels: panels.manager, log, tokenDiff: tokenDiff.tokens };
 }
 
 function selectedRun(v: vscode.TreeView<RunNode>): string | undefined {

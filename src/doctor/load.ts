@@ -7,10 +7,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { FILES, type EvalRecord, type InputProblem, type MetricsRecord, type TrainerEvent } from '../shared/runFormat';
 import { readJsonlFrom } from '../runio/jsonl';
-import { listRolloutSteps, readManifest, readRolloutStep } from '../runio/reader';
-import { sampleArrays } from '../shared/rolloutStep';
-import { emptyInput, type DoctorInput, type Series } from './types';
-import { summarizeRolloutStep } from './summarize';
+import { listRolloutSteps, readManifest, readRolloutStepIndex } from '../runio/reader';
+import { isLittleEndian, swap32 } from '../runio/writer';
+import { sampleArrays, sampleBlock } from '../shared/rolloutStep';
+import { emptyInput, type DoctorInput, type RolloutSummary, type Series } from './types';
+import { summarizeRolloutStepSliced } from './summarize';
 
 interface Follow { offset: number; line: number }
 
@@ -27,6 +28,9 @@ function push(map: Record<string, Series>, name: string, step: number, v: unknow
   s.values.push(typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'string' && !Number.isNaN(Number(v)) && v.trim() !== '' ? Number(v) : NaN);
 }
 
+/** A turn of the event loop for everything else (timers, I/O, the host's messages) between two slices of work. */
+export function pause(ms = 2): Promise<void> { return new Promise((res) => setTimeout(res, ms)); }
+
 /** Incremental loader: call update() whenever the run may have changed; `input` is the model so far. */
 export class DoctorLoader {
   readonly input: DoctorInput = emptyInput();
@@ -40,22 +44,57 @@ export class DoctorLoader {
 
   /** Read what was appended since the last call. Returns true when anything new was read. Throws only if the folder is not a run. */
   update(): boolean {
+    const g = this.work();
+    for (;;) { const r = g.next(); if (r.done) return r.value; }
+  }
+
+  private pass: Promise<boolean> | undefined;
+
+  /**
+   * update() without holding the event loop (the extension host): the same reads in slices (metrics.jsonl ~1 MB at a
+   * time, a rollout step 32 samples at a time), pausing (a 2 ms timer: I/O and timers run) whenever a slice ran
+   * `sliceMs`; the same result as update().
+   * Calls made while a pass runs share it, then one more pass reads what came in meanwhile.
+   */
+  updateAsync(opts: { sliceMs?: number } = {}): Promise<boolean> {
+    const run = async (): Promise<boolean> => {
+      const g = this.work(1 << 20);
+      const slice = opts.sliceMs ?? 12;
+      let t = Date.now();
+      for (;;) {
+        const r = g.next();
+        if (r.done) return r.value;
+        if (Date.now() - t >= slice) { await pause(); t = Date.now(); }
+      }
+    };
+    const prev = this.pass;
+    const next: Promise<boolean> = (prev ? prev.catch(() => false).then(run) : run()).finally(() => { if (this.pass === next) this.pass = undefined; });
+    this.pass = next;
+    return next;
+  }
+
+  /** The reads of one update, a yield after each slice (a metrics chunk of `maxBytes`, one rollout step). */
+  private *work(maxBytes?: number): Generator<void, boolean> {
     const m = readManifest(this.dir);
     this.input.runId = m.id; this.input.algorithm = m.algorithm; this.input.status = m.status; this.input.config = m.config;
     if (m.source && typeof m.source === 'object') this.input.source = m.source as Record<string, unknown>;
     let changed = false;
-    const mr = readJsonlFrom<MetricsRecord>(path.join(this.dir, FILES.metrics), this.metrics.offset, this.metrics.line);
-    if (mr.nextOffset < this.metrics.offset) this.reset();
-    this.metrics = { offset: mr.nextOffset, line: mr.nextLine };
-    this.problems.push(...mr.problems);
-    for (const { value: r, line } of mr.records) {
-      if (!r || typeof r !== 'object' || typeof r.step !== 'number' || !r.values || typeof r.values !== 'object') {
-        this.problems.push({ file: path.join(this.dir, FILES.metrics), line, message: 'expected {"step": number, "values": {...}}; line skipped' });
-        continue;
+    for (let more = true; more;) {
+      const mr = readJsonlFrom<MetricsRecord>(path.join(this.dir, FILES.metrics), this.metrics.offset, this.metrics.line, maxBytes);
+      more = !!mr.more;
+      if (mr.nextOffset < this.metrics.offset) this.reset();
+      this.metrics = { offset: mr.nextOffset, line: mr.nextLine };
+      this.problems.push(...mr.problems);
+      for (const { value: r, line } of mr.records) {
+        if (!r || typeof r !== 'object' || typeof r.step !== 'number' || !r.values || typeof r.values !== 'object') {
+          this.problems.push({ file: path.join(this.dir, FILES.metrics), line, message: 'expected {"step": number, "values": {...}}; line skipped' });
+          continue;
+        }
+        const target = r.split === 'eval' ? this.input.evalMetrics : this.input.metrics;
+        for (const [k, v] of Object.entries(r.values)) push(target, k, r.step, v);
+        changed = true;
       }
-      const target = r.split === 'eval' ? this.input.evalMetrics : this.input.metrics;
-      for (const [k, v] of Object.entries(r.values)) push(target, k, r.step, v);
-      changed = true;
+      if (more) yield;
     }
     const er = readJsonlFrom<EvalRecord>(path.join(this.dir, FILES.eval), this.evals.offset, this.evals.line);
     this.evals = { offset: er.nextOffset, line: er.nextLine };
@@ -77,19 +116,19 @@ export class DoctorLoader {
     const max = this.opts.maxRolloutSteps ?? 5000;
     if (this.rollouts.size + steps.length > max) steps = steps.slice(-Math.max(0, max - this.rollouts.size));
     for (const step of steps) {
+      if (this.rollouts.has(step)) continue; // read meanwhile by a synchronous update()
       try {
-        const st = readRolloutStep(this.dir, step);
-        this.problems.push(...st.problems);
-        const pos = new Map(st.samples.map((s, i) => [s, i]));
-        const sum = summarizeRolloutStep(st.header, st.samples, (s) => sampleArrays(st, pos.get(s) ?? -1), this.opts.ratioBound);
-        this.input.rollouts.push(sum);
+        const sum = yield* summarizeStepFileSliced(this.dir, step, this.problems, this.opts.ratioBound);
+        const rs = this.input.rollouts;
+        rs.push(sum);
+        if (rs.length > 1 && rs[rs.length - 2].step > sum.step) rs.sort((a, b) => a.step - b.step); // kept sorted between yields
         changed = true;
       } catch (e) {
         this.problems.push({ file: path.join(this.dir, FILES.rolloutsDir), message: `step ${step}: ${(e as Error).message}` });
       }
       this.rollouts.add(step);
+      yield;
     }
-    if (steps.length) this.input.rollouts.sort((a, b) => a.step - b.step);
     return changed;
   }
 
@@ -99,6 +138,45 @@ export class DoctorLoader {
     this.metrics = { offset: 0, line: 1 }; this.evals = { offset: 0, line: 1 }; this.events = { offset: 0, line: 1 };
     this.rollouts.clear();
   }
+}
+
+/**
+ * One step's doctor summary with bounded memory: header and samples from step_X.jsonl, then each sample's per-token
+ * block with one positioned read (only when the summary needs token arrays), never the whole `.f32` block at once (a
+ * verl-sized step holds ~150 MB of it). The same summary and problems as readRolloutStep + sampleArrays: a sample
+ * whose block runs past the end of a truncated file is reported, and of its arrays only those inside the file are used.
+ */
+export function summarizeStepFile(dir: string, step: number, problems: InputProblem[], ratioBound?: number): RolloutSummary {
+  const g = summarizeStepFileSliced(dir, step, problems, ratioBound);
+  for (;;) { const r = g.next(); if (r.done) return r.value; }
+}
+
+/** summarizeStepFile with a yield every few samples of the per-token pass (updateAsync). */
+function* summarizeStepFileSliced(dir: string, step: number, problems: InputProblem[], ratioBound?: number): Generator<void, RolloutSummary> {
+  const st = readRolloutStepIndex(dir, step);
+  problems.push(...st.problems);
+  const dataFile = st.header.dataFile ? path.join(dir, FILES.rolloutsDir, st.header.dataFile) : undefined;
+  let floats = 0;
+  if (dataFile) { try { floats = Math.floor(fs.statSync(dataFile).size / 4); } catch { floats = 0; } }
+  const shape = st.header;
+  for (const s of st.samples) {
+    const b = sampleBlock(shape, s);
+    if (b && b.end > floats) problems.push({ file: path.join(dir, FILES.rolloutsDir, st.header.dataFile ?? ''), message: `sample ${s.index}: per-token data beyond the end of ${st.header.dataFile ?? 'the data file'} (file truncated?)` });
+  }
+  let fd: number | undefined;
+  try {
+    return yield* summarizeRolloutStepSliced(st.header, st.samples, (s) => {
+      const b = dataFile ? sampleBlock(shape, s) : undefined;
+      if (!b || b.start >= floats) return {};
+      if (fd === undefined) fd = fs.openSync(dataFile!, 'r');
+      const end = Math.min(b.end, floats);
+      const bytes = new Uint8Array((end - b.start) * 4);
+      fs.readSync(fd, bytes, 0, bytes.length, b.start * 4);
+      if (!isLittleEndian()) swap32(bytes);
+      // the sample's block on its own (offset 0), as long as the file holds: arrays past its end are left out
+      return sampleArrays({ header: shape, samples: [{ ...s, offset: 0 }], data: new Float32Array(bytes.buffer) }, 0);
+    }, ratioBound);
+  } finally { if (fd !== undefined) fs.closeSync(fd); }
 }
 
 /** Load a whole run directory once. */

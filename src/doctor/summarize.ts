@@ -16,6 +16,14 @@ function num(x: unknown): number | undefined {
  */
 export function summarizeRolloutStep(header: RolloutStepHeader, samples: RolloutSample[],
   arraysOf: (s: RolloutSample) => Record<string, ArrayLike<number>>, ratioBound = DEFAULT_THRESHOLDS.clip.ratioOutlier): RolloutSummary {
+  const g = summarizeRolloutStepSliced(header, samples, arraysOf, ratioBound);
+  for (;;) { const r = g.next(); if (r.done) return r.value; }
+}
+
+/** summarizeRolloutStep in slices: a yield every `every` samples of the per-token pass (a verl step holds ~4M tokens),
+ *  so a caller can give the event loop a turn; the same summary. */
+export function* summarizeRolloutStepSliced(header: RolloutStepHeader, samples: RolloutSample[],
+  arraysOf: (s: RolloutSample) => Record<string, ArrayLike<number>>, ratioBound = DEFAULT_THRESHOLDS.clip.ratioOutlier, every = 32): Generator<void, RolloutSummary> {
   const ss: SampleSummary[] = samples.map((s, i) => {
     const parts: Record<string, number> = {};
     for (const [k, v] of Object.entries(s.rewardParts ?? {})) if (num(v) !== undefined) parts[k] = v;
@@ -52,10 +60,11 @@ export function summarizeRolloutStep(header: RolloutStepHeader, samples: Rollout
     ss.forEach((s, i) => { const a = m.get(s.group) ?? []; a.push(i); m.set(s.group, a); });
     groups = [...m.entries()].map(([id, members]) => ({ id, samples: members, rewards: members.map((i) => ss[i].reward), distinct: new Set(members.map((i) => ss[i].text)).size }));
   }
-  return { step: header.step, groups, samples: ss, tokens: tokenSummary(header, samples, arraysOf, ratioBound), params: header.params };
+  const tokens = yield* tokenSummary(header, samples, arraysOf, ratioBound, every);
+  return { step: header.step, groups, samples: ss, tokens, params: header.params };
 }
 
-function tokenSummary(header: RolloutStepHeader, samples: RolloutSample[], arraysOf: (s: RolloutSample) => Record<string, ArrayLike<number>>, ratioBound: number): TokenSummary | undefined {
+function* tokenSummary(header: RolloutStepHeader, samples: RolloutSample[], arraysOf: (s: RolloutSample) => Record<string, ArrayLike<number>>, ratioBound: number, every: number): Generator<void, TokenSummary | undefined> {
   const names = new Set(header.arrays ?? []);
   if (!names.has('entropy') && !names.has('clip') && !names.has('ratio')) return undefined;
   const ent: number[] = [];
@@ -63,7 +72,9 @@ function tokenSummary(header: RolloutStepHeader, samples: RolloutSample[], array
   const sampleEnt: { sample: number; value: number }[] = [];
   const sampleRatio: { sample: number; value: number }[] = [];
   let tokens = 0, clipN = 0, low = 0, high = 0, dual = 0, ratioN = 0, outl = 0, rmax = -Infinity, rmin = Infinity;
-  samples.forEach((s, i) => {
+  for (let i = 0; i < samples.length; i++) {
+    if (i > 0 && i % every === 0) yield;
+    const s = samples[i];
     const a = arraysOf(s);
     const L = num(s.length) ?? 0;
     const mask = a.mask;
@@ -92,15 +103,17 @@ function tokenSummary(header: RolloutStepHeader, samples: RolloutSample[], array
     const idx = typeof s.index === 'number' ? s.index : i;
     if (sn) sampleEnt.push({ sample: idx, value: se / sn });
     if (worst > 0) sampleRatio.push({ sample: idx, value: worst });
-  });
+  }
   const out: TokenSummary = { tokens };
   if (ent.length) {
     const total = ent.reduce((p, q) => p + q, 0);
     out.entropyMean = total / ent.length;
-    const sorted = [...ent].sort((p, q) => q - p);
+    // a typed-array sort (ascending, no comparator calls: a verl step has ~4M tokens), summed from the largest down
+    // (the same order, so the same sum, as sorting descending)
+    const sorted = Float64Array.from(ent).sort();
     const k = Math.max(1, Math.ceil(sorted.length * 0.1));
     let top = 0;
-    for (let i = 0; i < k; i++) top += sorted[i];
+    for (let i = 0; i < k; i++) top += sorted[sorted.length - 1 - i];
     out.entropyTopShare = total > 0 ? top / total : undefined;
     out.entropyTopPositions = posSum.map((v, t) => ({ position: t, mean: v / posCnt[t], n: posCnt[t] }))
       .filter((p) => p && p.n >= 3).sort((p, q) => q.mean - p.mean).slice(0, 5).map(({ position, mean }) => ({ position, mean }));

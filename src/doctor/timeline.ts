@@ -85,6 +85,26 @@ export class DoctorTimeline {
 
   /** Diagnose the data (new checkpoints only) and return every finding with its history. */
   update(input: DoctorInput, thresholds?: DeepPartial<Thresholds> | Record<string, unknown>, opts: TimelineOptions = {}): TimelineResult {
+    const g = this.work(input, thresholds, opts);
+    for (;;) { const r = g.next(); if (r.done) return r.value; }
+  }
+
+  /**
+   * update() without holding the event loop (the extension host): the same diagnoses, a yield to the loop between
+   * replays once `sliceMs` has passed; the same result. The input must not change until it resolves.
+   */
+  async updateAsync(input: DoctorInput, thresholds?: DeepPartial<Thresholds> | Record<string, unknown>, opts: TimelineOptions & { sliceMs?: number } = {}): Promise<TimelineResult> {
+    const g = this.work(input, thresholds, opts);
+    let t = Date.now();
+    for (;;) {
+      const r = g.next();
+      if (r.done) return r.value;
+      if (Date.now() - t >= (opts.sliceMs ?? 12)) { await new Promise<void>((res) => setTimeout(res, 2)); t = Date.now(); }
+    }
+  }
+
+  /** update()'s work, a yield after each diagnosis. */
+  private *work(input: DoctorInput, thresholds?: DeepPartial<Thresholds> | Record<string, unknown>, opts: TimelineOptions = {}): Generator<void, TimelineResult> {
     const key = JSON.stringify([thresholds ?? null, opts.only ?? null, opts.maxCheckpoints ?? 32]);
     if (key !== this.key) { this.done.clear(); this.key = key; }
     const steps = dataSteps(input);
@@ -95,11 +115,11 @@ export class DoctorTimeline {
     const last = steps[steps.length - 1];
     for (const s of [...this.done.keys()]) if (s > last) this.done.delete(s); // the run was rewritten: forget later points
     for (const s of checkpointSteps(steps, opts.maxCheckpoints ?? 32)) {
-      if (!this.done.has(s)) this.done.set(s, replay(s));
+      if (!this.done.has(s)) { this.done.set(s, replay(s)); yield; }
     }
     // the first data step too, so a finding raised on the very first points (a level check on a short history) is
     // pinned to where it was first raised, not to the first grid checkpoint
-    if (steps.length > 1 && !this.done.has(steps[0])) this.done.set(steps[0], replay(steps[0]));
+    if (steps.length > 1 && !this.done.has(steps[0])) { this.done.set(steps[0], replay(steps[0])); yield; }
     if (opts.remember) this.done.set(last, final);
     // refine: between two evaluated steps whose findings differ, bisect over the data steps so "raised at" / "resolved
     // at" are the first data step where it changed, whatever the grid (a live run's grid is finer than the finished
@@ -108,14 +128,15 @@ export class DoctorTimeline {
     const at = (i: number) => (i === steps.length - 1 ? final : this.done.get(steps[i]));
     const ids = (fs: Finding[]) => fs.map((f) => f.id).sort().join('|');
     let budget = opts.maxRefinements ?? 96;
-    const refine = (a: number, b: number): void => {
+    const done = this.done;
+    function* refine(a: number, b: number): Generator<void, void> {
       if (b - a <= 1 || budget <= 0 || ids(at(a)!) === ids(at(b)!)) return;
       const mid = (a + b) >> 1;
-      if (!this.done.has(steps[mid])) { this.done.set(steps[mid], replay(steps[mid])); budget--; }
-      refine(a, mid); refine(mid, b);
-    };
+      if (!done.has(steps[mid])) { done.set(steps[mid], replay(steps[mid])); budget--; yield; }
+      yield* refine(a, mid); yield* refine(mid, b);
+    }
     const evaluated = [...this.done.keys(), last].filter((s) => s <= last && index.has(s)).map((s) => index.get(s)!).sort((a, b) => a - b);
-    for (let i = 1; i < evaluated.length; i++) refine(evaluated[i - 1], evaluated[i]);
+    for (let i = 1; i < evaluated.length; i++) yield* refine(evaluated[i - 1], evaluated[i]);
     const points = [...this.done.entries()].filter(([s]) => s < last).sort((a, b) => a[0] - b[0]);
     points.push([last, final]);
     return { findings: mergeHistory(points), checkpoints: points.map(([s]) => s), lastStep: last };

@@ -4,8 +4,12 @@
  * per finding while a run is live (FindingNotifier: once per finding, again only if it escalates, at most 2 per run
  * a minute, never a flood), each finding's evidence (evidenceCommand: heatmap of its samples, group view of its groups,
  * or the dashboard at its curves), the dashboard annotations, and the "Diagnose Run" command.
+ * The views' passes (findingsAsync) run in a worker thread (src/host/doctor/worker.ts), or, without it, here in slices
+ * between turns of the event loop: a big run's doctor never holds the extension host.
  */
+import * as fs from 'fs';
 import * as path from 'path';
+import { Worker } from 'worker_threads';
 import * as vscode from 'vscode';
 import { flattenThresholds, unflattenThresholds, type Finding } from '../doctor';
 import { DoctorLoader } from '../doctor/load';
@@ -21,6 +25,14 @@ export class Diagnosis implements vscode.Disposable {
   /** per run: the doctor's own history (raised / resolved), fed by every live diagnosis so nothing shown is forgotten */
   private readonly timelines = new Map<string, DoctorTimeline>();
   private readonly cache = new Map<string, Finding[]>();
+  /** runs read since their findings were last computed */
+  private readonly stale = new Set<string>();
+  /** the doctor's worker thread: undefined until first used, null when unavailable */
+  private worker: Worker | undefined | null;
+  private readonly pending = new Map<number, { resolve(f: Finding[]): void; reject(e: Error): void }>();
+  private lastId = 0;
+  /** per run: the findingsAsync pass running (or queued last) */
+  private readonly passes = new Map<string, Promise<Finding[]>>();
   private readonly notifier = new FindingNotifier({ maxPerWindow: 2, windowMs: 60_000, minSeverity: 'warning' });
   private readonly lastLive = new Map<string, number>();
   private readonly subs: vscode.Disposable[] = [];
@@ -33,8 +45,8 @@ export class Diagnosis implements vscode.Disposable {
     this.subs.push(supervisor.onDidChange((c) => {
       // the doctor's checks are about RL pathologies: supervised warm starts (sft) are diagnosed in the tree only
       const notify = c.run.algorithm !== 'sft';
-      if (c.event?.type === 'step' || c.event?.type === 'rollout') this.live(c.run.runDir, c.run.name, false, notify);
-      if (c.exited) this.live(c.run.runDir, c.run.name, true, notify);
+      if (c.event?.type === 'step' || c.event?.type === 'rollout') void this.live(c.run.runDir, c.run.name, false, notify);
+      if (c.exited) void this.live(c.run.runDir, c.run.name, true, notify);
     }));
     this.subs.push(vscode.workspace.onDidChangeConfiguration((e) => { if (e.affectsConfiguration('rlLens.doctor')) { this.cache.clear(); for (const d of this.loaders.keys()) this.changed.fire(d); } }));
   }
@@ -53,25 +65,99 @@ export class Diagnosis implements vscode.Disposable {
    */
   findings(runDir: string): Finding[] {
     const d = path.resolve(runDir);
-    let l = this.loaders.get(d);
-    if (!l) { l = new DoctorLoader(d); this.loaders.set(d, l); }
-    const changed = l.update();
+    const l = this.loader(d);
+    return this.diagnose(d, l, l.update());
+  }
+
+  /**
+   * findings() without holding the extension host: the run is read in slices between yields to the event loop
+   * (DoctorLoader.updateAsync), so views, requests and the dashboard's first paint never wait for a big run's doctor.
+   */
+  findingsAsync(runDir: string): Promise<Finding[]> {
+    const d = path.resolve(runDir);
+    // one pass per run at a time (the input does not change under a replay); a call made meanwhile runs after it
+    const prev = this.passes.get(d);
+    const next = (prev ? prev.catch(() => undefined) : Promise.resolve()).then(() => this.findingsPass(d));
+    this.passes.set(d, next);
+    void next.catch(() => undefined).then(() => { if (this.passes.get(d) === next) this.passes.delete(d); });
+    return next;
+  }
+
+  private async findingsPass(d: string): Promise<Finding[]> {
+    const viaWorker = this.inWorker(d);
+    if (viaWorker) {
+      try { const f = await viaWorker; this.cache.set(d, f); return f; } catch (e) { if (!(e instanceof WorkerGone)) throw e; }
+    }
+    const l = this.loader(d);
+    if (await l.updateAsync()) this.stale.add(d);
     const hit = this.cache.get(d);
-    if (hit && !changed) return hit;
+    if (hit && !this.stale.has(d)) return hit;
+    this.stale.delete(d);
+    const t = this.timeline(d);
+    const live = l.input.status === 'running';
+    const f = displayFindings(l.input, (await t.updateAsync(l.input, this.thresholds(), { remember: live })).findings);
+    this.cache.set(d, f);
+    return f;
+  }
+
+  /** The doctor's pass of a run in the worker thread (dist/doctor-worker.js, src/host/doctor/worker.ts); undefined when
+   *  there is none (a build without it, or it failed: then the pass runs here, in slices). */
+  private inWorker(d: string): Promise<Finding[]> | undefined {
+    if (this.worker === null) return undefined;
+    if (!this.worker) {
+      const file = path.join(__dirname, 'doctor-worker.js');
+      if (!fs.existsSync(file)) { this.worker = null; return undefined; }
+      try {
+        const w = new Worker(file);
+        w.unref();
+        w.on('message', (m: { id: number; findings?: Finding[]; error?: string }) => {
+          const p = this.pending.get(m.id);
+          this.pending.delete(m.id);
+          if (p) { if (m.error !== undefined) p.reject(new Error(m.error)); else p.resolve(m.findings ?? []); }
+        });
+        const gone = () => { this.worker = null; for (const p of this.pending.values()) p.reject(new WorkerGone()); this.pending.clear(); };
+        w.on('error', gone); w.on('exit', gone);
+        this.worker = w;
+      } catch { this.worker = null; return undefined; }
+    }
+    const id = ++this.lastId;
+    const w = this.worker;
+    return new Promise<Finding[]>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      w.postMessage({ id, dir: d, thresholds: this.thresholds() });
+    });
+  }
+
+  private timeline(d: string): DoctorTimeline {
     let t = this.timelines.get(d);
     if (!t) { t = new DoctorTimeline(); this.timelines.set(d, t); }
+    return t;
+  }
+
+  private loader(d: string): DoctorLoader {
+    let l = this.loaders.get(d);
+    if (!l) { l = new DoctorLoader(d); this.loaders.set(d, l); }
+    return l;
+  }
+
+  private diagnose(d: string, l: DoctorLoader, changed: boolean): Finding[] {
+    if (changed) this.stale.add(d);
+    const hit = this.cache.get(d);
+    if (hit && !this.stale.has(d)) return hit;
+    this.stale.delete(d);
+    const t = this.timeline(d);
     const live = l.input.status === 'running';
     const f = displayFindings(l.input, t.update(l.input, this.thresholds(), { remember: live }).findings);
     this.cache.set(d, f);
     return f;
   }
 
-  private live(runDir: string, name: string, final: boolean, notify: boolean): void {
+  private async live(runDir: string, name: string, final: boolean, notify: boolean): Promise<void> {
     const now = Date.now();
     if (!final && now - (this.lastLive.get(runDir) ?? 0) < this.liveIntervalMs) return;
     this.lastLive.set(runDir, now);
     let fs: Finding[];
-    try { fs = this.findings(runDir); } catch { return; }
+    try { fs = await this.findingsAsync(runDir); } catch { return; }
     this.changed.fire(path.resolve(runDir));
     if (!notify) return;
     // FindingNotifier: each finding once (again if it escalates), at most 2 notifications per run a minute; the rest
@@ -98,11 +184,16 @@ export class Diagnosis implements vscode.Disposable {
     try { return dashboardAnnotations(this.findings(runDir)); } catch { return undefined; }
   }
 
+  /** annotations() read in slices (findingsAsync): what the dashboard asks for, after its first paint. */
+  async annotationsAsync(runDir: string): Promise<DashboardAnnotation[] | undefined> {
+    try { return dashboardAnnotations(await this.findingsAsync(runDir)); } catch { return undefined; }
+  }
+
   /** rlLens.diagnoseRun: pick a finding → its evidence in the dashboard. Returns the findings. */
   async command(runDir: string | undefined): Promise<Finding[] | undefined> {
     if (!runDir) return undefined;
     let fs: Finding[];
-    try { fs = this.findings(runDir); } catch (e) { void vscode.window.showErrorMessage(`RL Lens doctor: ${(e as Error).message}`); return undefined; }
+    try { fs = await this.findingsAsync(runDir); } catch (e) { void vscode.window.showErrorMessage(`RL Lens doctor: ${(e as Error).message}`); return undefined; }
     this.changed.fire(path.resolve(runDir));
     if (!fs.length) { void vscode.window.showInformationMessage(`RL Lens doctor: no problems found in ${path.basename(runDir)} (every step replayed, nothing raised at any point).`); return fs; }
     const icon = (s: string) => (s === 'error' ? '$(error)' : s === 'warning' ? '$(warning)' : '$(info)');
@@ -111,5 +202,12 @@ export class Diagnosis implements vscode.Disposable {
     return fs;
   }
 
-  dispose(): void { for (const s of this.subs) s.dispose(); }
+  dispose(): void {
+    for (const s of this.subs) s.dispose();
+    const w = this.worker;
+    this.worker = null;
+    if (w) void w.terminate();
+  }
 }
+
+class WorkerGone extends Error { constructor() { super('the doctor worker stopped'); } }

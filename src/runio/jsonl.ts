@@ -53,22 +53,34 @@ export function readJsonlFile<T = unknown>(file: string): JsonlChunk<T> {
   return { records: r.records, problems: r.problems, nextOffset: buf.length, nextLine: r.nextLine };
 }
 
-/** Read complete lines appended since `offset` (live follow). Never consumes a partial last line. */
-export function readJsonlFrom<T = unknown>(file: string, offset: number, startLine: number): JsonlChunk<T> {
+/**
+ * Read complete lines appended since `offset` (live follow). Never consumes a partial last line. With `maxBytes`, at
+ * most about that many bytes are read (whole lines; a single longer line is read whole): call again from `nextOffset`
+ * for the rest (`more` says there is more), so a big file can be read in slices between yields to the event loop.
+ */
+export function readJsonlFrom<T = unknown>(file: string, offset: number, startLine: number, maxBytes?: number): JsonlChunk<T> & { more?: boolean } {
   let fd: number;
   try { fd = fs.openSync(file, 'r'); } catch { return { records: [], problems: [], nextOffset: offset, nextLine: startLine }; }
   try {
     const size = fs.fstatSync(fd).size;
     if (size < offset) { offset = 0; startLine = 1; } // file was truncated / replaced: start again
-    const len = size - offset;
+    let len = size - offset;
     if (len <= 0) return { records: [], problems: [], nextOffset: offset, nextLine: startLine };
-    const buf = Buffer.alloc(len);
+    let more = false;
+    if (maxBytes !== undefined && maxBytes > 0 && len > maxBytes) { len = maxBytes; more = true; }
+    let buf = Buffer.alloc(len);
     fs.readSync(fd, buf, 0, len, offset);
-    const lastNl = buf.lastIndexOf(0x0a);
+    let lastNl = buf.lastIndexOf(0x0a);
+    if (lastNl < 0 && more) { // one line longer than the slice: read the rest whole
+      len = size - offset; more = false;
+      buf = Buffer.alloc(len);
+      fs.readSync(fd, buf, 0, len, offset);
+      lastNl = buf.lastIndexOf(0x0a);
+    }
     if (lastNl < 0) return { records: [], problems: [], nextOffset: offset, nextLine: startLine };
     const complete = buf.subarray(0, lastNl + 1);
     const r = parseJsonlText<T>(complete.toString('utf8'), file, { startLine, final: false });
-    return { records: r.records, problems: r.problems, nextOffset: offset + complete.length, nextLine: r.nextLine };
+    return { records: r.records, problems: r.problems, nextOffset: offset + complete.length, nextLine: r.nextLine, ...(more ? { more } : {}) };
   } finally {
     fs.closeSync(fd);
   }

@@ -6,12 +6,12 @@ import * as fs from 'fs';
 import * as path from 'path';
 import {
   FILES, parseStepFileBase, stepFileBase,
-  type CheckpointMeta, type EvalRecord, type InputProblem, type MetricsRecord, type RolloutSample, type RolloutStepHeader,
+  type CheckpointMeta, type EvalRecord, type InputProblem, type MetricsRecord, type RolloutIndexEntry, type RolloutSample, type RolloutStepHeader,
   type RunManifest, type TrainerEvent,
 } from '../shared/runFormat';
-import { readJsonlFile } from './jsonl';
+import { readJsonlFile, readJsonlFrom } from './jsonl';
 import { blockProblems, sampleArrays, sampleBlock, type RolloutStep } from '../shared/rolloutStep';
-import { isLittleEndian, swap32 } from './writer';
+import { appendJsonLine, isLittleEndian, rolloutIndexEntry, swap32 } from './writer';
 
 export class RunFormatError extends Error {
   constructor(message: string, readonly file: string, readonly line?: number) {
@@ -54,6 +54,59 @@ export function listRolloutSteps(dir: string): number[] {
   let names: string[];
   try { names = fs.readdirSync(d); } catch { return []; }
   return names.filter((n) => /^step_\d+\.jsonl$/.test(n)).map((n) => parseStepFileBase(n)!).sort((a, b) => a - b);
+}
+
+const indexCache = new Map<string, { offset: number; line: number; entries: Map<number, RolloutIndexEntry> }>();
+
+/**
+ * rollouts/index.jsonl as step → entry (the last line of a step counts), read incrementally: a later call reads only
+ * the lines appended since (a file that shrank is read again). Empty when the run has no index.
+ */
+export function readRolloutIndex(dir: string): Map<number, RolloutIndexEntry> {
+  const file = path.join(path.resolve(dir), FILES.rolloutIndex);
+  let c = indexCache.get(file);
+  let size = -1;
+  try { size = fs.statSync(file).size; } catch { /* no index */ }
+  if (size < 0) { indexCache.delete(file); return c?.entries ?? new Map(); }
+  if (!c || size < c.offset) { c = { offset: 0, line: 1, entries: new Map() }; indexCache.set(file, c); }
+  if (size > c.offset) {
+    const r = readJsonlFrom<RolloutIndexEntry>(file, c.offset, c.line);
+    c.offset = r.nextOffset; c.line = r.nextLine;
+    for (const { value: e } of r.records) if (e && Number.isInteger(e.step) && e.step >= 0) c.entries.set(e.step, e);
+  }
+  return c.entries;
+}
+
+/**
+ * Every rollout step of a run summarised (ascending): from rollouts/index.jsonl, never by reading the steps; a step
+ * the index lacks (imported or older runs, or a step published by a writer that stopped before its index line) is
+ * summarised from its header line only (readRolloutStepHeader) and, with `rebuild`, appended to the index so the
+ * next open finds it there (a read-only folder is left alone). A step whose header cannot be read is left out.
+ */
+export function rolloutStepSummaries(dir: string, opts: { rebuild?: boolean } = {}): RolloutIndexEntry[] {
+  const steps = listRolloutSteps(dir);
+  const idx = readRolloutIndex(dir);
+  const out: RolloutIndexEntry[] = [];
+  const added: RolloutIndexEntry[] = [];
+  for (const step of steps) {
+    let e = idx.get(step);
+    if (!e) {
+      try {
+        const h = readRolloutStepHeader(dir, step);
+        const size = (f: string | undefined) => { try { return f ? fs.statSync(path.join(dir, FILES.rolloutsDir, f)).size : 0; } catch { return 0; } };
+        e = rolloutIndexEntry(h, undefined, size(`${stepFileBase(step)}.jsonl`), size(h.dataFile));
+      } catch { continue; }
+      idx.set(step, e);
+      added.push(e);
+    }
+    out.push(e);
+  }
+  if (opts.rebuild && added.length) {
+    // one write per line (O_APPEND): a trainer appending at the same time interleaves whole lines; the next read
+    // takes these lines in again (the same entries: the last line of a step counts)
+    try { fs.mkdirSync(path.join(dir, FILES.rolloutsDir), { recursive: true }); for (const e of added) appendJsonLine(path.join(dir, FILES.rolloutIndex), e); } catch { /* read-only run folder: kept in memory only */ }
+  }
+  return out;
 }
 
 /** A step read back: the stored shape (src/shared/rolloutStep.ts) and the problems met reading it. */

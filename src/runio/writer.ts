@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import {
   FILES, RUN_FORMAT, RUN_FORMAT_VERSION, stepFileBase,
-  type EvalRecord, type MetricsRecord, type RolloutSampleInput, type RolloutStepHeaderInput, type RunManifest, type TrainerEvent,
+  type EvalRecord, type MetricsRecord, type RolloutIndexEntry, type RolloutSample, type RolloutSampleInput, type RolloutStepHeader, type RolloutStepHeaderInput, type RunManifest, type TrainerEvent,
 } from '../shared/runFormat';
 import { packRolloutStep, type RolloutStep, type TokenArrays } from '../shared/rolloutStep';
 
@@ -119,8 +119,29 @@ export function writeRolloutStepPacked(rolloutsDir: string, step: RolloutStep): 
   }
   const lines = [JSON.stringify(header, jsonReplacer), ...samples.map((s) => JSON.stringify(s, jsonReplacer))];
   const file = path.join(rolloutsDir, `${base}.jsonl`);
-  writeFileAtomic(file, lines.join('\n') + '\n');
+  const text = lines.join('\n') + '\n';
+  writeFileAtomic(file, text);
+  // the step index (docs/run-format.md, "Step index"): after the step is published, so a listed step always exists
+  appendJsonLine(path.join(rolloutsDir, path.basename(FILES.rolloutIndex)), rolloutIndexEntry(header, samples, Buffer.byteLength(text, 'utf8'), header.dataFile ? data.byteLength : 0));
   return file;
+}
+
+/** A step's line of rollouts/index.jsonl (`samples` omitted when rebuilt from the header alone: no reward mean). */
+export function rolloutIndexEntry(header: RolloutStepHeader, samples: Pick<RolloutSample, 'reward'>[] | undefined, jsonlBytes: number, dataBytes: number): RolloutIndexEntry {
+  const arrays = Array.isArray(header.arrays) ? header.arrays : [];
+  const e: RolloutIndexEntry = {
+    step: header.step, traced: arrays.length > 0, arrays, samples: header.numSamples ?? samples?.length ?? 0, groups: header.groups?.length ?? 0,
+    jsonlBytes, dataBytes,
+  };
+  if (header.subsampled) e.subsampled = true;
+  if (typeof header.totalGroups === 'number') e.totalGroups = header.totalGroups;
+  if (typeof header.totalSamples === 'number') e.totalSamples = header.totalSamples;
+  if (samples) {
+    let sum = 0, n = 0;
+    for (const s of samples) if (typeof s.reward === 'number' && Number.isFinite(s.reward)) { sum += s.reward; n++; }
+    e.rewardMean = n ? sum / n : null;
+  }
+  return e;
 }
 
 export function isLittleEndian(): boolean {

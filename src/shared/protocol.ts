@@ -20,7 +20,7 @@ import type { RolloutStep } from './rolloutStep';
 
 export const PROTOCOL_VERSION = 1;
 
-export type ViewKind = 'heatmap' | 'group' | 'dashboard';
+export type ViewKind = 'heatmap' | 'group' | 'dashboard' | 'tokenDiff';
 
 /** A run the views can show. */
 export interface RunRef {
@@ -168,6 +168,75 @@ export function toRolloutStep(p: Pick<StepPayload, 'header' | 'samples' | 'data'
   return { header: p.header, samples: p.samples, data: toFloat32(p.data) };
 }
 
+/**
+ * Windowed heatmap (issue 18): the page never receives a whole step. `rollout/overview` gives the step's records
+ * without token texts, per-sample numbers and a min/max/mean strip per sample and array; `rollout/window` the
+ * per-token arrays and token texts of the (sample, column block) cells it shows; `rollout/domain` a metric's colour
+ * domain percentiles computed once on the host. Binary data travels as ArrayBuffers (transferred, not JSON).
+ */
+export interface StepOverview {
+  runDir: string;
+  /** `header.algorithm` always set (from the manifest when the step file lacks it) */
+  header: RolloutStep['header'];
+  /** the samples' records with `tokens` left empty (texts come per window); `length` is the token count */
+  samples: RolloutStep['samples'];
+  /** per sample: [mean advantage over the mask, mean KL over the mask, clip low, clip high, clip dual] (NaN = none) */
+  numbers: number[][];
+  /** stored arrays holding at least one finite value */
+  withData: string[];
+  /** tokens per column block of `rollout/window` */
+  blockTokens: number;
+  /** samples whose prompt or completion was cut to `textCut` characters here (the full texts stay on the host: the
+   *  text filter asks `rollout/textMatch` when any was cut) */
+  cut?: number[];
+  textCut?: number;
+  /** Float32 [sample][array (header.arrays order)][min, max, mean] over the sample's finite values: a minimap strip
+   *  (only when asked for: `rollout/overview` with `strips: true`; one pass over the whole block on the host) */
+  strips?: ArrayBuffer | Float32Array;
+  /** bytes of per-token data the step stores (the .f32 block) */
+  dataBytes: number;
+  problems: string[];
+  tokenization?: TokenizationInfo;
+}
+
+/** The drill-down of one token (the shape of webview/data/drilldown.ts DrillDown, declared here so the protocol
+ *  imports no view code). */
+export interface DrillDownResult {
+  kind: 'ppo' | 'group' | 'dpo' | 'token';
+  title: string;
+  lines: { label: string; value: number | string; note?: string }[];
+  terms?: { position: number; weight: number; delta: number; contribution: number }[];
+  group?: { sample: number; reward: number; advantage: number; self: boolean }[];
+  checks: { label: string; computed: number; stored: number; ok: boolean }[];
+}
+
+/** Cells of a window: pairs of [sample, column block] (block b covers tokens [b·blockTokens, (b+1)·blockTokens)). */
+export interface StepWindowParams { runDir: string; step: number; cells: [number, number][] }
+/** For each cell in request order: header.arrays.length × n floats (array-major, n = tokens of the block in the
+ *  sample, 0 past its end) back to back in `data`, and its token texts in `tokens`. */
+export interface StepWindow { data: ArrayBuffer | Float32Array; tokens: string[][] }
+
+/** A metric's colour-domain statistics over a step's valid tokens (or one group's): see webview/data/scales.ts DomainStats. */
+export interface StepDomain { metric: string; group?: string; count: number; rawMin: number; rawMax: number; q: Record<string, number> }
+
+/** `metrics/columns`: a run's metrics as the dashboard stores them (webview/data/series.ts SeriesStore, built on the
+ *  host), one binary transfer instead of every record as JSON (issue 18). Later records stream as `metrics/append`. */
+export interface MetricsColumnsPayload {
+  run: RunRef;
+  rolloutSteps: number[];
+  names: string[];
+  lengths: number[];
+  /** series k shares the steps of series stepsOf[k] (-1: its own, next in `steps`) */
+  stepsOf: number[];
+  /** Float64 */
+  steps: ArrayBuffer | Float64Array;
+  values: ArrayBuffer | Float64Array;
+  /** Float64: clock steps then times (clockLength each) */
+  clock: ArrayBuffer | Float64Array;
+  clockLength: number;
+  appended: number;
+}
+
 export interface MetricsPayload {
   run: RunRef;
   records: MetricsRecord[];
@@ -196,11 +265,85 @@ export interface WebviewRequests {
   /** every rollout step with what its header says (per-token traces or text only, counts); also starts following */
   'rollout/stepInfo': { params: { runDir: string }; result: StepInfo[] };
   'rollout/getStep': { params: { runDir: string; step: number }; result: StepPayload };
+  /** windowed heatmap (issue 18): a step's records and per-sample numbers, no per-token data */
+  'rollout/overview': { params: { runDir: string; step: number; strips?: boolean }; result: StepOverview };
+  /** windowed heatmap: per-token arrays and token texts of some (sample, column block) cells */
+  'rollout/window': { params: StepWindowParams; result: StepWindow };
+  /** windowed heatmap: the colour-domain percentiles of a metric over the step (or one group), computed on the host */
+  'rollout/domain': { params: { runDir: string; step: number; metric: string; group?: string }; result: StepDomain };
+  /** windowed heatmap: token text search over a step's samples; hits as flat [sample, token, sample, token, …] */
+  'rollout/search': { params: { runDir: string; step: number; query: string }; result: { hits: number[]; truncated: boolean } };
+  /** windowed heatmap: the samples whose prompt or completion contains `text` (case-insensitive), over the full texts */
+  'rollout/textMatch': { params: { runDir: string; step: number; text: string }; result: { samples: number[] } };
+  /** windowed heatmap: the credit drill-down of one token, computed on the host (webview/data/drilldown.ts) */
+  'rollout/drill': { params: { runDir: string; step: number; sample: number; token: number }; result: DrillDownResult };
   'metrics/get': { params: { runDir: string }; result: MetricsPayload };
+  /** the dashboard's first load: metrics/get as columns (the host builds the series; binary, not JSON records) */
+  'metrics/columns': { params: { runDir: string }; result: MetricsColumnsPayload };
   /** dashboard: save a panel export (CSV / PNG) through a save dialog; `path` undefined when the user cancelled */
   'export/save': { params: ExportFile; result: { path?: string } };
   /** write samples of a step as JSONL to a file the user picks (save dialog); `path` undefined when cancelled */
   'samples/export': { params: { runDir: string; step: number; samples: number[] }; result: { path?: string; count: number } };
+  /** token comparison view (issue 21): the comparison's header, risers / fallers and per-sample rows (no per-token data) */
+  'tokenDiff/summary': { params: Record<string, never>; result: TokenDiffOverview };
+  /** token comparison view: the per-token data of some samples (the rows on screen), floats as one ArrayBuffer */
+  'tokenDiff/samples': { params: { samples: number[] }; result: TokenDiffPage };
+}
+
+/** One side of a token comparison as the view shows it. */
+export interface TokenDiffSideInfo { label: string; dir: string; step: number; kind: 'checkpoint' | 'base' }
+
+/** A token and its mean Δ log-prob over the set (summary.json risers / fallers). */
+export interface TokenDiffStatRow { token: string; count: number; meanDelta: number; sumDelta: number }
+
+/** One completion's numbers (the per-sample summary table). */
+export interface TokenDiffSampleRow {
+  index: number;
+  length: number;
+  sumDelta: number;
+  meanKl: number;
+  truncated?: boolean;
+  reward?: number | null;
+  group?: string;
+  /** the start of the prompt / completion (for the table and the text filter; ≤ 200 characters each) */
+  prompt: string;
+  completion: string;
+}
+
+/** `tokenDiff/summary`: what the view shows before any per-token data. */
+export interface TokenDiffOverview {
+  /** the comparison folder (the view saves it in its state, so a reloaded window reopens it) */
+  dir: string;
+  title: string;
+  a: TokenDiffSideInfo;
+  b: TokenDiffSideInfo;
+  source: string;
+  counts: { samples: number; tokens: number; truncated: number };
+  settings: { topK: number; temperature: number; minCount: number };
+  meanDelta: number;
+  meanKl: number;
+  risers: TokenDiffStatRow[];
+  fallers: TokenDiffStatRow[];
+  samples: TokenDiffSampleRow[];
+  /** names and widths of the per-token arrays, in the order of TokenDiffPage.data */
+  arrays: { name: string; width: number }[];
+  seconds?: number;
+  /** colour-domain statistics of each colour metric (DIFF_METRICS id) over every token of the comparison, computed once
+   *  by the host: the view colours every page and filter with the same domain */
+  domains?: Record<string, { count: number; rawMin: number; rawMax: number; q: Record<string, number> }>;
+  /** a rollout step stored only part of what it generated (trace retention): the step's totals */
+  stored?: { totalSamples?: number; groups?: number; totalGroups?: number };
+  /** short name of the completions for tab titles: "step 12 rollouts" or the JSONL file name */
+  sourceShort?: string;
+}
+
+/** `tokenDiff/samples`: per sample its tokens and its block of floats (arrays in order, width × length each). */
+export interface TokenDiffPage {
+  samples: { index: number; length: number; tokens: string[]; tokenIds: number[]; prompt: string; completion: string; offset: number }[];
+  /** the samples' blocks, one after another (float offsets relative to this buffer in samples[i].offset) */
+  data: ArrayBuffer | Float32Array;
+  /** display strings of the ids in the top-k lists */
+  vocab: Record<string, string>;
 }
 
 /** Notifications the webview sends. */
@@ -256,7 +399,7 @@ export type HostToWebview = ResponseMessage | HostNotification;
 
 // The method names at run time (envelope validation). Records keyed by the maps above, so a name missing here or
 // not declared there fails to compile: the maps stay the one declaration.
-const REQUEST_NAMES: Record<RequestMethod, true> = { 'runs/list': true, 'rollout/listSteps': true, 'rollout/stepInfo': true, 'rollout/getStep': true, 'metrics/get': true, 'samples/export': true, 'export/save': true };
+const REQUEST_NAMES: Record<RequestMethod, true> = { 'runs/list': true, 'rollout/listSteps': true, 'rollout/stepInfo': true, 'rollout/getStep': true, 'rollout/overview': true, 'rollout/window': true, 'rollout/domain': true, 'rollout/search': true, 'rollout/textMatch': true, 'rollout/drill': true, 'metrics/get': true, 'metrics/columns': true, 'samples/export': true, 'export/save': true, 'tokenDiff/summary': true, 'tokenDiff/samples': true };
 const WEBVIEW_NOTIFICATION_NAMES: Record<keyof WebviewNotificationMap, true> = { ready: true, 'selection/changed': true, 'open/heatmap': true, 'open/group': true, 'state/changed': true, 'log/error': true, 'dashboard/runs': true };
 const HOST_NOTIFICATION_NAMES: Record<keyof HostNotificationMap, true> = { init: true, 'view/show': true, 'metrics/append': true, 'rollout/stepAdded': true, 'runs/set': true, 'doctor/annotations': true };
 /** Every request method, as declared by WebviewRequests. */

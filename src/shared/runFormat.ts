@@ -40,7 +40,33 @@ export const FILES = {
   checkpointWeights: 'model.safetensors',
   /** a LoRA checkpoint holds PEFT's adapter files instead of model.safetensors (docs/run-format.md) */
   checkpointAdapterWeights: 'adapter_model.safetensors',
+  /** per-step summaries of the rollout steps, one line per step as it is written (docs/run-format.md, "Step index") */
+  rolloutIndex: 'rollouts/index.jsonl',
 } as const;
+
+/**
+ * One line of rollouts/index.jsonl: what the Runs tree and the step picker show of a rollout step, so that opening a
+ * run never reads every step. Appended by the writer after the step is published; rebuilt from the step headers for
+ * runs without it (imported or older runs). A step listed twice: the last line counts.
+ */
+export interface RolloutIndexEntry {
+  step: number;
+  /** per-token arrays stored (the heatmap can colour it) */
+  traced: boolean;
+  arrays: string[];
+  /** samples / groups stored */
+  samples: number;
+  groups: number;
+  /** groups / samples generated when trace retention stored fewer (header.totalGroups / totalSamples) */
+  totalGroups?: number;
+  totalSamples?: number;
+  subsampled?: boolean;
+  /** mean reward of the stored samples (null when none is finite) */
+  rewardMean?: number | null;
+  /** bytes of step_X.jsonl and step_X.f32 */
+  jsonlBytes: number;
+  dataBytes: number;
+}
 
 export type RunStatus = 'running' | 'completed' | 'failed' | 'stopped';
 
@@ -199,6 +225,11 @@ export interface RolloutGroup {
   filterReason?: 'zero_variance' | 'dynamic_sampling' | 'rejection' | string;
   /** ground truth / reference answer, when the task has one */
   answer?: string;
+  /** GHPO (rl.ghpo): the hint the group was regenerated with (the first round(len·hintRatio) characters of `answer`,
+   *  appended to `prompt`), its ratio ω and stage (1 = first ratio); absent when the group got no hint */
+  hint?: string;
+  hintRatio?: number;
+  hintStage?: number;
   [extra: string]: unknown;
 }
 
@@ -252,6 +283,11 @@ export interface RolloutSampleCore {
   /** preference runs: pair id and role */
   pair?: string;
   role?: 'chosen' | 'rejected' | 'desirable' | 'undesirable' | string;
+  /** GHPO: the hint appended to the prompt before this completion (its reward judged hint + completion) and its ratio */
+  hint?: string;
+  hintRatio?: number;
+  /** EEPO (rl.eepo): 1 = sampled before the unlearning step, 2 = from the unlearned model */
+  eepoStage?: number;
 }
 /** A sample as stored; unknown fields from imports are kept. */
 export interface RolloutSample extends RolloutSampleCore { [extra: string]: unknown }

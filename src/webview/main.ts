@@ -5,6 +5,7 @@
 import { HostConnection } from './rpc';
 import { RolloutView } from './views/rollouts';
 import { DashboardView } from './views/dashboard';
+import { TokenDiffView } from './views/tokenDiff';
 import type { ViewKind } from '../shared/protocol';
 
 function main(): void {
@@ -12,7 +13,7 @@ function main(): void {
   const host = new HostConnection();
   const root = document.getElementById('app') ?? document.body;
   root.classList.add(`view-${view}`);
-  const v = view === 'dashboard' ? new DashboardView(host, root) : new RolloutView(view, host, root);
+  const v = view === 'dashboard' ? new DashboardView(host, root) : view === 'tokenDiff' ? new TokenDiffView(host, root) : new RolloutView(view, host, root);
   (window as unknown as { __rlLens: unknown }).__rlLens = { view, instance: v, snapshot: () => v.snapshot() };
   host.on('init', (p) => {
     const st = p.state ?? host.getState();

@@ -27,12 +27,14 @@
         if (msg.kind === 'request') {
           window.__hostRequest(JSON.stringify(msg)).then(async (res) => {
             const r = JSON.parse(res);
-            if (r.ok && msg.method === 'rollout/getStep') {
-              // the page's CSP forbids fetch (default-src 'none'), as in VS Code: bytes come base64 from Node
-              const b64 = r.result.dataBase64;
-              delete r.result.dataBase64;
+            // the page's CSP forbids fetch (default-src 'none'), as in VS Code: bytes come base64 from Node
+            // (rollout/getStep's data; the windowed heatmap's data and strips; the dashboard's metric columns)
+            for (const k of ['data', 'strips', 'steps', 'values', 'clock']) {
+              const b64 = r.ok && r.result ? r.result[k + 'Base64'] : undefined;
+              if (typeof b64 !== 'string') continue;
+              delete r.result[k + 'Base64'];
               const bytes = Uint8Array.fromBase64 ? Uint8Array.fromBase64(b64) : Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-              r.result.data = bytes.buffer;
+              r.result[k] = bytes.buffer;
             }
             deliver(Object.assign({ kind: 'response', id: msg.id }, r));
           });

@@ -11,6 +11,7 @@ import { renderWebviewHtml, makeNonce } from '../../src/host/ui/panels/html';
 import { getStep, RunFollower, runRef, stepInfos } from '../../src/host/ui/panels/dataProvider';
 import { listRolloutSteps } from '../../src/runio/reader';
 import { checkExport } from '../../src/host/ui/panels/exportFile';
+import { webviewRequestHandlers, type RequestContext } from '../../src/host/ui/panels/requests';
 import type { RunRef, ViewKind, ViewTarget, WebviewState } from '../../src/shared/protocol';
 import { THEME_VARS, type ThemeName } from './themes';
 
@@ -58,6 +59,8 @@ export interface OpenOptions {
   height?: number;
   /** more runs the "Runs tree" knows (answered by `runs/list`, readable by the view): the dashboard's run picker */
   known?: string[];
+  /** another webview bundle to serve as /dist/webview-main.js (the benchmark's old-vs-new comparison) */
+  bundle?: string;
 }
 
 export interface Opened {
@@ -117,6 +120,14 @@ export async function openView(browser: Browser, o: OpenOptions): Promise<Opened
         case 'rollout/stepInfo': return JSON.stringify({ ok: true, result: stepInfos(dir) });
         case 'samples/export': { exports.push(msg.params); return JSON.stringify({ ok: true, result: { path: '/tmp/exported.jsonl', count: msg.params.samples.length } }); }
         case 'rollout/getStep': { const p = getStep(dir, msg.params.step); return JSON.stringify({ ok: true, result: { ...p, data: null, dataBase64: Buffer.from(p.data as ArrayBuffer).toString('base64') } }); }
+        // windowed heatmap (issue 18): the same handlers the panel uses; binary parts travel base64 (dataBase64 / stripsBase64)
+        case 'rollout/overview': case 'rollout/window': case 'rollout/domain': case 'rollout/search': case 'rollout/textMatch': case 'rollout/drill': case 'metrics/columns': {
+          const ctx = { allowedRun: async (d: string) => path.resolve(d), followMetrics: (d: string) => { const f = new RunFollower(d); followers.set(d, f); return f.initial(); } };
+          const r = await (webviewRequestHandlers(ctx as unknown as RequestContext)[msg.method as 'rollout/window'])({ ...msg.params, runDir: dir }) as unknown as Record<string, unknown>;
+          const out: Record<string, unknown> = { ...r };
+          for (const k of ['data', 'strips', 'steps', 'values', 'clock']) if (r[k] instanceof ArrayBuffer) { out[k] = null; out[`${k}Base64`] = Buffer.from(r[k] as ArrayBuffer).toString('base64'); }
+          return JSON.stringify({ ok: true, result: out });
+        }
         case 'metrics/get': { const f = new RunFollower(dir); followers.set(dir, f); return JSON.stringify({ ok: true, result: f.initial() }); }
         default: throw new Error(`unknown method ${msg.method}`);
       }
@@ -128,6 +139,7 @@ export async function openView(browser: Browser, o: OpenOptions): Promise<Opened
     if (p === '/index.html') return route.fulfill({ contentType: 'text/html', body: html });
     if (p === '/config.js') return route.fulfill({ contentType: 'text/javascript', body: `window.__fakeHostConfig = ${JSON.stringify(cfg)};` });
     if (p === '/fakeHost.js') return route.fulfill({ contentType: 'text/javascript', path: path.join(__dirname, 'fakeHost.js') });
+    if (p === '/dist/webview-main.js' && o.bundle) return route.fulfill({ contentType: 'text/javascript', path: o.bundle });
     if (p.startsWith('/dist/') || p.startsWith('/media/')) {
       const f = path.join(root, p);
       if (!f.startsWith(root) || !fs.existsSync(f)) return route.fulfill({ status: 404, body: 'not found' });

@@ -143,12 +143,21 @@ export class Workbench {
   async pickQuickItem(label: string | RegExp): Promise<void> {
     const row = this.page.locator('.quick-input-widget .quick-input-list .monaco-list-row').filter({ hasText: label });
     // the list is virtualised: an item below the fold is not in the DOM until the list scrolls to it
-    const deadline = Date.now() + 10_000;
+    // (long lists: Start Run offers ~40 presets) — scroll down a page at a time, then from the top once more
+    const deadline = Date.now() + 20_000;
+    let first = true, wrapped = false, lastShown = '';
     for (;;) {
-      try { await row.first().waitFor({ state: 'visible', timeout: 1_500 }); break; } catch (e) {
+      try { await row.first().waitFor({ state: 'visible', timeout: first ? 1_500 : 400 }); break; } catch (e) {
         if (Date.now() > deadline) throw e;
+        first = false;
         const list = this.page.locator('.quick-input-widget .quick-input-list');
-        if (await list.isVisible().catch(() => false)) { await list.hover().catch(() => undefined); await this.page.mouse.wheel(0, 400); }
+        if (!(await list.isVisible().catch(() => false))) continue;
+        await list.hover().catch(() => undefined);
+        // the rows in the DOM now; the same rows after a scroll = the end of the list: go back to the top once
+        const shown = (await list.locator('.monaco-list-row').allTextContents().catch(() => [] as string[])).join('\n');
+        if (shown === lastShown && !wrapped) { wrapped = true; await this.page.mouse.wheel(0, -100_000); lastShown = ''; continue; }
+        lastShown = shown;
+        await this.page.mouse.wheel(0, 400);
       }
     }
     await row.first().click();

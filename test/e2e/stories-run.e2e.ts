@@ -120,9 +120,9 @@ test('its token heatmap of step 2 shows the model\'s real subword tokens, the on
   type Snap = { rows: number[]; grid: { cellW: number; rowH: number; headerW: number; headerH: number } };
   const snap = await frame.locator('body').evaluate(() => (window as unknown as { __rlLens: { snapshot(): unknown } }).__rlLens.snapshot()) as Snap;
   assert.equal(snap.rows.length, SAMPLES);
-  const drawn = await frame.locator('body').evaluate((_b, n) => {
-    const grid = (window as unknown as { __rlLens: { instance: { grid: { tokens(i: number): { text: string }[] } } } }).__rlLens.instance.grid;
-    return Array.from({ length: n }, (_, i) => grid.tokens(i).map((t) => t.text));
+  const drawn = await frame.locator('body').evaluate(async (_b, n) => {
+    const grid = (window as unknown as { __rlLens: { instance: { grid: { tokens(i: number): Promise<{ text: string }[]> } } } }).__rlLens.instance.grid;
+    return Promise.all(Array.from({ length: n }, async (_, i) => (await grid.tokens(i)).map((t) => t.text)));
   }, SAMPLES);
   for (let i = 0; i < SAMPLES; i++) assert.deepEqual(drawn[i], st.samples[i].tokens.map((t) => displayToken(t).text), `sample ${i}: the drawn tokens are the rollouts file's`);
 

@@ -116,7 +116,8 @@ async function runFile(file, chromiumPath, totals) {
 
 async function main() {
   const t0 = Date.now();
-  const dir = path.join(root, 'test/e2e');
+  // RL_LENS_E2E_DIR: another folder of *.e2e.ts files (scripts/bench-workbench.mjs runs its benchmark file this way)
+  const dir = process.env.RL_LENS_E2E_DIR ? path.resolve(root, process.env.RL_LENS_E2E_DIR) : path.join(root, 'test/e2e');
   const files = (fs.existsSync(dir) ? fs.readdirSync(dir) : []).filter((f) => f.endsWith('.e2e.ts')).map((f) => path.join(dir, f))
     .filter((f) => !opts.grep || new RegExp(opts.grep).test(path.relative(root, f))).sort();
   if (!files.length && opts.grep) return finish({ passed: 0, failed: 0, skipped: 1, skippedReason: `no test/e2e/*.e2e.ts file matches --grep ${opts.grep}`, note: `no file matches --grep ${opts.grep}` });

@@ -137,7 +137,8 @@ describe('Open Run on foreign logs (issue 10)', function () {
     const tab = await until('a webview tab of type rlLens.heatmap', () => allTabs().find((t) => t.input instanceof vscode.TabInputWebview && t.input.viewType.endsWith('rlLens.heatmap')))
       .catch((e: Error) => { throw new Error(`${e.message}; tabs: ${allTabs().map((t) => `${t.label} (${t.input instanceof vscode.TabInputWebview ? t.input.viewType : typeof t.input})`).join(', ')}`); });
     assert.ok(tab.isActive, 'the heatmap tab is the active one');
-    await until('the heatmap webview to load the converted step', () => panel.received.includes('notification:ready') && panel.received.includes('request:rollout/getStep'), 60_000)
+    // the windowed heatmap (issue 18) asks for the step's overview (rollout/overview), not the whole step
+    await until('the heatmap webview to load the converted step', () => panel.received.includes('notification:ready') && panel.received.includes('request:rollout/overview'), 60_000)
       .catch((e: Error) => { throw new Error(`${e.message}; received: ${panel.received.join(', ')}`); });
     log(`heatmap ready and step requested after ${Date.now() - t0} ms (${panel.received.join(', ')})`);
   });

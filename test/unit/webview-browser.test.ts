@@ -40,7 +40,7 @@ describe('webview in headless Chromium', { skip: missing }, () => {
   let grpo: string, ppo: string, hostile: string, dpo: string;
   const opened: Opened[] = [];
   const open = async (o: Parameters<typeof openView>[1]) => { const v = await openView(browser, o); opened.push(v); await v.ready(); return v; };
-  const cellRect = (v: Opened, s: number, t: number) => v.page.evaluate(([a, b]) => { const r = (window as any).__rlLens.instance.cellRect(a, b); return { x: r.x, y: r.y, w: r.width, h: r.height }; }, [s, t]);
+  const cellRect = (v: Opened, s: number, t: number) => v.page.evaluate(async ([a, b]) => { const r = await (window as any).__rlLens.instance.cellRect(a, b); return { x: r.x, y: r.y, w: r.width, h: r.height }; }, [s, t]);
   const setSelect = (v: Opened, id: string, value: string) => v.page.evaluate(([i, val]) => { const e = document.getElementById(i) as any; e.value = val; e.dispatchEvent(new Event('change')); }, [id, value]);
 
   before(async () => {

@@ -254,3 +254,14 @@ test('envelope and one-point-per-pixel decimation for smoothed lines', async () 
   assert.equal(idx[0], 0); assert.equal(idx.at(-1), 999);
   assert.ok(idx.length <= 12, `${idx.length} points`);
 });
+
+test('a stored per-token array RL Lens does not know is offered under its own name (importers keep trainers\' fields); mask and old_logprob are not', async () => {
+  const { metricsFor, metricDef } = await import('../../src/webview/data/step');
+  const ids = metricsFor(['advantage', 'mask', 'old_logprob', 'logprob', 'ref_logprob', 'response_entropy_custom']).map((m) => m.id);
+  assert.deepEqual(ids, ['advantage', 'logprob', 'ref_logprob', 'logprob_minus_ref', 'response_entropy_custom']);
+  const d = metricDef('response_entropy_custom');
+  assert.equal(d.id, 'response_entropy_custom');
+  assert.deepEqual(d.needs, ['response_entropy_custom']);
+  assert.equal(metricDef('').id, 'advantage', 'no id → the first known metric');
+  assert.equal(metricDef('mask').id, 'advantage', 'mask is never a metric of its own');
+});

@@ -24,7 +24,7 @@ describe('heatmap: steps, evidence, finding samples (headless Chromium)', { skip
   const open = async (o: Parameters<typeof openView>[1]) => { const v = await openView(browser, o); opened.push(v); await v.ready(); return v; };
   const setSelect = (v: Opened, id: string, value: string) => v.page.evaluate(([i, val]) => { const e = document.getElementById(i) as any; e.value = val; e.dispatchEvent(new Event('change')); }, [id, value]);
   const setText = (v: Opened, id: string, value: string) => v.page.evaluate(([i, val]) => { const e = document.getElementById(i) as any; e.value = val; e.dispatchEvent(new Event('input')); }, [id, value]);
-  const cellRect = (v: Opened, s: number, t: number) => v.page.evaluate(([a, b]) => { const r = (window as any).__rlLens.instance.cellRect(a, b); return { x: r.x, y: r.y, w: r.width, h: r.height }; }, [s, t]);
+  const cellRect = (v: Opened, s: number, t: number) => v.page.evaluate(async ([a, b]) => { const r = await (window as any).__rlLens.instance.cellRect(a, b); return { x: r.x, y: r.y, w: r.width, h: r.height }; }, [s, t]);
   const waitStep = (v: Opened, step: number) => v.page.waitForFunction((s) => (window as any).__rlLens.snapshot().step === s && !/^loading/.test(document.getElementById('status')!.textContent!), step);
 
   before(async () => {

@@ -46,9 +46,28 @@ export function robustDomain(values: Iterable<number>, opts: { signed: boolean; 
   for (const v of values) if (Number.isFinite(v)) buf.push(v);
   const arr = Float64Array.from(buf).sort();
   const n = arr.length;
+  const q = (p: number) => quantileSorted(arr, p / 100);
+  return domainFromStats({ count: n, rawMin: n ? arr[0] : NaN, rawMax: n ? arr[n - 1] : NaN, q: { [String(pLow)]: q(pLow), [String(pHigh)]: q(pHigh) } }, { signed: opts.signed, pLow, pHigh });
+}
+
+/** The percentiles a colour domain may use (the heatmap's choices: p1–p99, p5–p95, p0.1–p99.9, p0–p100). */
+export const DOMAIN_PERCENTILES = [0, 0.1, 1, 5, 95, 99, 99.9, 100] as const;
+
+/** What a colour domain is made from: the count, raw range and percentiles (keyed by String(p)) of the finite values.
+ *  The host computes it once per step and metric (rollout/domain) so the page never scans a whole step. */
+export interface DomainStats {
+  count: number;
+  rawMin: number;
+  rawMax: number;
+  q: Record<string, number>;
+}
+
+/** robustDomain's rule applied to precomputed percentiles (`stats.q` must hold pLow and pHigh). */
+export function domainFromStats(stats: DomainStats, opts: { signed: boolean; pLow: number; pHigh: number }): RobustDomain {
+  const { pLow, pHigh } = opts, n = stats.count;
   if (n === 0) return { lo: opts.signed ? -1 : 0, hi: 1, rawMin: NaN, rawMax: NaN, clipped: false, count: 0, pLow, pHigh };
-  const rawMin = arr[0], rawMax = arr[n - 1];
-  let lo = quantileSorted(arr, pLow / 100), hi = quantileSorted(arr, pHigh / 100);
+  const { rawMin, rawMax } = stats;
+  let lo = stats.q[String(pLow)] ?? rawMin, hi = stats.q[String(pHigh)] ?? rawMax;
   if (opts.signed) {
     let m = Math.max(Math.abs(lo), Math.abs(hi));
     if (!(m > 0)) m = Math.max(Math.abs(rawMin), Math.abs(rawMax)) || 1;
@@ -58,6 +77,48 @@ export function robustDomain(values: Iterable<number>, opts: { signed: boolean; 
     lo -= pad; hi += pad;
   }
   return { lo, hi, rawMin, rawMax, clipped: rawMin < lo || rawMax > hi, count: n, pLow, pHigh };
+}
+
+/**
+ * Exact percentiles (quantileSorted's linear interpolation) of the first `n` values of `values` (all finite), without
+ * sorting them all: a 65,536-bin histogram over [min, max] finds the bin of every order statistic needed, and only
+ * the values of those bins are sorted. Linear in n (the host runs it over millions of per-token values).
+ */
+export function domainStats(values: Float64Array | Float32Array, n = values.length, percentiles: readonly number[] = DOMAIN_PERCENTILES): DomainStats {
+  if (n === 0) return { count: 0, rawMin: NaN, rawMax: NaN, q: {} };
+  let mn = Infinity, mx = -Infinity;
+  for (let i = 0; i < n; i++) { const v = values[i]; if (v < mn) mn = v; if (v > mx) mx = v; }
+  const ranks = new Set<number>();
+  for (const p of percentiles) { const h = (n - 1) * Math.min(1, Math.max(0, p / 100)); const lo = Math.floor(h); ranks.add(lo); ranks.add(Math.min(n - 1, lo + 1)); }
+  const at = new Map<number, number>();
+  if (n <= 100_000 || !(mx > mn)) {
+    const sorted = Float64Array.from(values.subarray(0, n)).sort();
+    for (const r of ranks) at.set(r, sorted[r]);
+  } else {
+    const B = 65536, scale = (B - 1) / (mx - mn);
+    const counts = new Uint32Array(B);
+    for (let i = 0; i < n; i++) counts[Math.floor((values[i] - mn) * scale)]++;
+    // rank → (bin, rank within the bin)
+    const want = new Map<number, { bin: number; k: number }>();
+    const sortedRanks = [...ranks].sort((a, b) => a - b);
+    let cum = 0, b = 0;
+    for (const r of sortedRanks) {
+      while (cum + counts[b] <= r) { cum += counts[b]; b++; }
+      want.set(r, { bin: b, k: r - cum });
+    }
+    const bins = new Map<number, number[]>();
+    for (const w of want.values()) bins.set(w.bin, []);
+    for (let i = 0; i < n; i++) { const v = values[i]; const list = bins.get(Math.floor((v - mn) * scale)); if (list) list.push(v); }
+    const sortedBins = new Map([...bins].map(([k, list]) => [k, Float64Array.from(list).sort()]));
+    for (const [r, w] of want) at.set(r, sortedBins.get(w.bin)![w.k]);
+  }
+  const q: Record<string, number> = {};
+  for (const p of percentiles) {
+    const h = (n - 1) * Math.min(1, Math.max(0, p / 100)), lo = Math.floor(h), hi = Math.min(n - 1, lo + 1);
+    const a = at.get(lo)!, c = at.get(hi)!;
+    q[String(p)] = a + (h - lo) * (c - a);
+  }
+  return { count: n, rawMin: mn, rawMax: mx, q };
 }
 
 export type ThemeKind = 'light' | 'dark' | 'high-contrast' | 'high-contrast-light';

@@ -43,6 +43,27 @@ export class Column {
   }
   get(i: number): number { return this.buf[i]; }
   view(): Float64Array { return this.buf.subarray(0, this.length); }
+  /** A column holding `values` (no copy: appends copy into a larger buffer first). */
+  static of(values: Float64Array): Column {
+    const c = new Column(1);
+    c.buf = values; c.length = values.length;
+    return c;
+  }
+}
+
+/** A SeriesStore as columns (the host builds it, `metrics/columns`): one binary transfer instead of every record as
+ *  JSON. Series whose steps equal an earlier series' share them (`stepsOf[k]` = that series, or -1: its own, in
+ *  `steps` in order). */
+export interface StoreColumns {
+  names: string[];
+  lengths: number[];
+  stepsOf: number[];
+  steps: Float64Array;
+  values: Float64Array;
+  /** clock knots: steps then times (clockLength each) */
+  clock: Float64Array;
+  clockLength: number;
+  appended: number;
 }
 
 export interface Series { name: string; steps: Column; values: Column }
@@ -80,6 +101,48 @@ export class SeriesStore {
     s.steps.push(step); s.values.push(v);
     if (step > this.maxStep) this.maxStep = step;
     if (step < this.minStep) this.minStep = step;
+  }
+
+  /** The store as columns (see StoreColumns). */
+  toColumns(): StoreColumns {
+    const names = [...this.series.keys()];
+    const lengths: number[] = [], stepsOf: number[] = [];
+    let own = 0, total = 0;
+    const views = names.map((n) => this.series.get(n)!);
+    views.forEach((s, k) => {
+      lengths.push(s.steps.length); total += s.steps.length;
+      const st = s.steps.view();
+      let ref = -1;
+      for (let j = k - 1; j >= 0 && j >= k - 8 && ref < 0; j--) if (stepsOf[j] === -1 && sameColumn(views[j].steps.view(), st)) ref = j;
+      stepsOf.push(ref);
+      if (ref < 0) own += s.steps.length;
+    });
+    const steps = new Float64Array(own), values = new Float64Array(total);
+    let a = 0, b = 0;
+    views.forEach((s, k) => { if (stepsOf[k] < 0) { steps.set(s.steps.view(), a); a += s.steps.length; } values.set(s.values.view(), b); b += s.values.length; });
+    const n = this.clock.steps.length, clock = new Float64Array(2 * n);
+    clock.set(this.clock.steps.view(), 0); clock.set(this.clock.times.view(), n);
+    return { names, lengths, stepsOf, steps, values, clock, clockLength: n, appended: this.appended };
+  }
+
+  /** A store from columns (toColumns); later records are appended as usual. */
+  static fromColumns(c: StoreColumns): SeriesStore {
+    const st = new SeriesStore();
+    const own: Float64Array[] = [];
+    let a = 0, b = 0;
+    c.names.forEach((name, k) => {
+      const n = c.lengths[k];
+      let steps: Float64Array;
+      if (c.stepsOf[k] >= 0) steps = own[c.stepsOf[k]].slice();
+      else { steps = c.steps.slice(a, a + n); a += n; }
+      own[k] = steps;
+      const values = c.values.slice(b, b + n); b += n;
+      st.series.set(name, { name, steps: Column.of(steps), values: Column.of(values) });
+      if (n) { st.minStep = Math.min(st.minStep, steps[0]); st.maxStep = Math.max(st.maxStep, steps[n - 1]); }
+    });
+    for (let i = 0; i < c.clockLength; i++) { st.clock.steps.push(c.clock[i]); st.clock.times.push(c.clock[c.clockLength + i]); }
+    st.appended = c.appended;
+    return st;
   }
 
   appendMetrics(records: MetricsRecord[]): void {
@@ -196,6 +259,12 @@ export function decimateLast(steps: ArrayLike<number>, x0: number, x1: number, p
   return out;
 }
 
+function sameColumn(a: Float64Array, b: Float64Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 function lowerBound(a: ArrayLike<number>, x: number): number {
   let lo = 0, hi = a.length;
   while (lo < hi) { const m = (lo + hi) >> 1; if (a[m] < x) lo = m + 1; else hi = m; }
@@ -211,6 +280,11 @@ export function yExtent(parts: { steps: ArrayLike<number>; values: ArrayLike<num
     const v = p.values[i];
     if (Number.isFinite(v)) { if (v < lo) lo = v; if (v > hi) hi = v; }
   }
+  return padExtent(lo, hi);
+}
+
+/** yExtent's rule for a raw [lo, hi]: [0, 1] when empty, a flat line widened by 10 %, else padded 5 %. */
+export function padExtent(lo: number, hi: number): [number, number] {
   if (lo === Infinity) return [0, 1];
   if (lo === hi) { const d = Math.abs(lo) * 0.1 || 1; return [lo - d, hi + d]; }
   const pad = (hi - lo) * 0.05;
@@ -234,9 +308,184 @@ export function splitAxes(byName: Map<string, { steps: ArrayLike<number>; values
     for (const p of parts) for (let i = 0; i < p.steps.length; i++) if (p.steps[i] >= x0 && p.steps[i] <= x1 && Number.isFinite(p.values[i])) m = Math.max(m, Math.abs(p.values[i]));
     mag.set(n, m);
   }
+  return splitByMagnitude(mag, ratio);
+}
+
+/** splitAxes' rule on the largest |value| in view of each series. */
+export function splitByMagnitude(mag: Map<string, number>, ratio = 20): Set<string> {
   const top = Math.max(0, ...mag.values());
   const right = new Set<string>();
   if (!(top > 0)) return right;
   for (const [n, m] of mag) if (m * ratio < top) right.add(n);
   return right.size === mag.size ? new Set() : right;
+}
+
+/**
+ * Incremental per-pixel downsampling of one series (issue 18): min / max (with their indices) over blocks of 2^k
+ * consecutive points, for every k ≥ 1. `update` takes in the points appended since the last call and touches only the
+ * last block of each level (O(log n) per point), so a live record never re-scans the series; a draw asks for the
+ * blocks of the level at which the points in view make about two blocks per pixel (O(pixels), not O(points)) and
+ * draws first / min / max / last of each, so spikes survive as with `decimate`. Non-finite values are skipped.
+ */
+export class SeriesIndex {
+  /** levels[k - 1] = [min, max, minIdx, maxIdx] per block of 2^k points */
+  private levels: { min: Float64Array; max: Float64Array; minAt: Int32Array; maxAt: Int32Array }[] = [];
+  /** points taken in so far */
+  n = 0;
+
+  /** Take in values[n .. values.length) (the points appended since the last call). */
+  update(values: ArrayLike<number>): void {
+    const end = values.length;
+    if (end < this.n) { this.levels = []; this.n = 0; } // the series was replaced: start again
+    if (end === this.n) return;
+    const K = Math.max(1, Math.ceil(Math.log2(Math.max(2, end))));
+    if (end - this.n > 4096 || K > this.levels.length) { this.rebuild(values, end, K); return; }
+    for (let i = this.n; i < end; i++) {
+      const v = values[i];
+      if (!Number.isFinite(v)) continue;
+      for (let k = 1; k <= this.levels.length; k++) {
+        const b = i >> k;
+        let L = this.levels[k - 1];
+        if (b >= L.min.length) L = this.levels[k - 1] = grow(L, b + 1);
+        if (v < L.min[b]) { L.min[b] = v; L.minAt[b] = i; }
+        if (v > L.max[b]) { L.max[b] = v; L.maxAt[b] = i; }
+      }
+    }
+    this.n = end;
+  }
+
+  /** All levels bottom-up over values[0 .. end): level 1 from the points, each next one from pairs of blocks (O(end)). */
+  private rebuild(values: ArrayLike<number>, end: number, K: number): void {
+    this.levels = [];
+    for (let k = 1; k <= K; k++) {
+      const blocks = Math.max(16, ((end - 1) >> k) + 1);
+      const L = { min: new Float64Array(blocks).fill(Infinity), max: new Float64Array(blocks).fill(-Infinity), minAt: new Int32Array(blocks).fill(-1), maxAt: new Int32Array(blocks).fill(-1) };
+      if (k === 1) {
+        for (let i = 0; i < end; i++) {
+          const v = values[i], b = i >> 1;
+          if (Number.isFinite(v)) { if (v < L.min[b]) { L.min[b] = v; L.minAt[b] = i; } if (v > L.max[b]) { L.max[b] = v; L.maxAt[b] = i; } }
+        }
+      } else {
+        const P = this.levels[k - 2];
+        for (let b = 0; 2 * b < P.min.length; b++) for (const c of [2 * b, 2 * b + 1]) {
+          if (c >= P.min.length) continue;
+          if (P.min[c] < L.min[b]) { L.min[b] = P.min[c]; L.minAt[b] = P.minAt[c]; }
+          if (P.max[c] > L.max[b]) { L.max[b] = P.max[c]; L.maxAt[b] = P.maxAt[c]; }
+        }
+      }
+      this.levels.push(L);
+    }
+    this.n = end;
+  }
+
+  /** The smallest level whose blocks hold at least `per` points (0 = single points). */
+  private levelFor(per: number): number {
+    let k = 0;
+    while (k < this.levels.length && 2 ** k < per) k++;
+    return k;
+  }
+
+  /** min / max of the finite values among indices [i0, i1] (inclusive); [Infinity, -Infinity] when none. */
+  extent(values: ArrayLike<number>, i0: number, i1: number): [number, number] {
+    let lo = Infinity, hi = -Infinity;
+    let i = Math.max(0, i0);
+    const end = Math.min(i1, this.n - 1);
+    while (i <= end) {
+      // the largest aligned block starting at i that fits in [i, end]
+      let k = 0;
+      while (k < this.levels.length && i % 2 ** (k + 1) === 0 && i + 2 ** (k + 1) - 1 <= end) k++;
+      if (k === 0) { const v = values[i]; if (Number.isFinite(v)) { if (v < lo) lo = v; if (v > hi) hi = v; } i++; continue; }
+      const L = this.levels[k - 1], b = i >> k;
+      if (L.min[b] < lo) lo = L.min[b];
+      if (L.max[b] > hi) hi = L.max[b];
+      i += 2 ** k;
+    }
+    return [lo, hi];
+  }
+
+  /**
+   * Indices to draw for points [i0, i1] on `pixels` pixels: all of them when few, else first / min / max / last of each
+   * block at the level that gives about one block per pixel. Ascending.
+   */
+  decimate(i0: number, i1: number, pixels: number): number[] {
+    const out: number[] = [];
+    i0 = Math.max(0, i0); i1 = Math.min(i1, this.n - 1);
+    if (i1 < i0) return out;
+    const k = this.levelFor((i1 - i0 + 1) / Math.max(1, pixels));
+    if (k === 0) { for (let i = i0; i <= i1; i++) out.push(i); return out; }
+    const L = this.levels[k - 1], size = 2 ** k;
+    for (let b = i0 >> k; b <= i1 >> k; b++) {
+      const first = Math.max(i0, b * size), last = Math.min(i1, (b + 1) * size - 1);
+      const inner = first === b * size && last === (b + 1) * size - 1;
+      const a = inner ? L.minAt[b] : -1, c = inner ? L.maxAt[b] : -1;
+      const pts = [first, ...(a >= 0 ? [a] : []), ...(c >= 0 ? [c] : []), last].sort((x, y) => x - y);
+      for (const p of pts) if (out[out.length - 1] !== p) out.push(p);
+    }
+    return out;
+  }
+
+  /** The last index of each block (about one point per pixel) for lines that are already smooth; first and last kept. */
+  decimateLast(i0: number, i1: number, pixels: number): number[] {
+    const out: number[] = [];
+    i0 = Math.max(0, i0); i1 = Math.min(i1, this.n - 1);
+    if (i1 < i0) return out;
+    const k = this.levelFor((i1 - i0 + 1) / Math.max(1, pixels));
+    if (k === 0) { for (let i = i0; i <= i1; i++) out.push(i); return out; }
+    out.push(i0);
+    const size = 2 ** k;
+    for (let b = i0 >> k; b <= i1 >> k; b++) { const last = Math.min(i1, (b + 1) * size - 1); if (out[out.length - 1] !== last) out.push(last); }
+    return out;
+  }
+
+  /** Min/max band per block (as `envelope`): x = the middle of the block's first and last x. */
+  envelope(xs: ArrayLike<number>, values: ArrayLike<number>, i0: number, i1: number, pixels: number): { x: number[]; lo: number[]; hi: number[] } {
+    const out = { x: [] as number[], lo: [] as number[], hi: [] as number[] };
+    i0 = Math.max(0, i0); i1 = Math.min(i1, this.n - 1);
+    if (i1 < i0) return out;
+    const k = this.levelFor((i1 - i0 + 1) / Math.max(1, pixels));
+    const size = 2 ** k;
+    for (let b = i0 >> k; b <= i1 >> k; b++) {
+      const first = Math.max(i0, b * size), last = Math.min(i1, (b + 1) * size - 1);
+      const [lo, hi] = k > 0 && first === b * size && last === (b + 1) * size - 1 ? [this.levels[k - 1].min[b], this.levels[k - 1].max[b]] : this.extent(values, first, last);
+      if (lo <= hi) { out.x.push((xs[first] + xs[last]) / 2); out.lo.push(lo); out.hi.push(hi); }
+    }
+    return out;
+  }
+}
+
+function grow(L: { min: Float64Array; max: Float64Array; minAt: Int32Array; maxAt: Int32Array }, need: number) {
+  const cap = Math.max(need, L.min.length * 2);
+  const min = new Float64Array(cap).fill(Infinity), max = new Float64Array(cap).fill(-Infinity), minAt = new Int32Array(cap).fill(-1), maxAt = new Int32Array(cap).fill(-1);
+  min.set(L.min); max.set(L.max); minAt.set(L.minAt); maxAt.set(L.maxAt);
+  return { min, max, minAt, maxAt };
+}
+
+/** Index range [i0, i1] of the points whose x lies in [x0, x1], widened by one point each side (lines run to the edge). */
+export function indexRange(xs: ArrayLike<number>, x0: number, x1: number): [number, number] {
+  return [Math.max(0, lowerBound(xs, x0) - 1), Math.min(xs.length - 1, lowerBound(xs, x1))];
+}
+
+/** EMA smoothing (emaSmooth's rule) kept up to date as points are appended: only new points are computed. */
+export class IncrementalEma {
+  private out = new Float64Array(0);
+  private n = 0;
+  private last = 0;
+  private count = 0;
+  constructor(readonly weight: number) {}
+  /** Smoothed values of values[0 .. length). */
+  update(values: ArrayLike<number>): Float64Array {
+    const end = values.length;
+    if (end < this.n) { this.n = 0; this.last = 0; this.count = 0; }
+    if (end > this.out.length) { const o = new Float64Array(Math.max(end, this.out.length * 2)); o.set(this.out.subarray(0, this.n)); this.out = o; }
+    const w = this.weight;
+    for (let i = this.n; i < end; i++) {
+      const x = values[i];
+      if (!Number.isFinite(x) || w <= 0) { this.out[i] = x; continue; }
+      this.last = this.last * w + (1 - w) * x;
+      this.count++;
+      this.out[i] = this.last / (1 - Math.pow(w, this.count));
+    }
+    this.n = end;
+    return this.out.subarray(0, end);
+  }
 }

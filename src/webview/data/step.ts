@@ -37,16 +37,40 @@ export const METRICS: MetricDef[] = [
   { id: 'ref_logprob', label: 'Ref log-prob', signed: false, needs: ['ref_logprob'], description: 'log π_ref(token)' },
   { id: 'logprob_minus_ref', label: 'Log-prob − ref', signed: true, needs: ['logprob', 'ref_logprob'], description: 'log π − log π_ref (k1 KL term)' },
   { id: 'implicit_reward', label: 'Implicit reward', signed: true, needs: ['implicit_reward'], description: 'β·(log π − log π_ref) per token (DPO family)' },
+  { id: 'step_reward', label: 'Step reward', signed: false, needs: ['step_reward'], description: 'process reward model: the score σ(z) of each reasoning step, on the step\'s last token (blank elsewhere)' },
+  { id: 'step_boundary', label: 'Step boundaries', signed: false, needs: ['step_boundary'], description: '1 on the last token of each reasoning step (its delimiter, or EOS)' },
+  { id: 'seq_kl', label: 'Sequential KL (TDPO)', signed: false, needs: ['seq_kl'], description: 'KL(π_ref(·|prefix) ‖ π_θ(·|prefix)) at each token: the terms of TDPO\'s D_SeqKL' },
+  { id: 'eepo_forget', label: 'EEPO forget loss', signed: false, needs: ['eepo_forget'], description: 'EEPO: −log(1 − π(token)) of the first-stage samples, what the temporary unlearning step minimised (0 for the second stage)' },
 ];
 
+/** Stored arrays that are inputs of other metrics, never offered on their own. */
+// loss_mask (multi-turn episodes: 0 on environment tokens) is drawn through `mask`: the heatmap dims those cells
+const NOT_SHOWN = new Set(['mask', 'old_logprob', 'loss_mask']);
+
+/**
+ * A per-token array RL Lens has no definition for (an importer kept a trainer's own per-token field, or a newer
+ * trainer wrote one): offered under its stored name, drawn as stored on a diverging scale (its sign is unknown).
+ */
+export function otherMetric(name: string): MetricDef {
+  return { id: name, label: name, signed: true, needs: [name], description: `per-token array "${name}" as the run stored it (RL Lens has no description of it)` };
+}
+
+/** The definition of a metric id: a known metric, else a stored array of that name (otherMetric); '' → the first known. */
 export function metricDef(id: string): MetricDef {
-  return METRICS.find((m) => m.id === id) ?? METRICS[0];
+  return METRICS.find((m) => m.id === id) ?? (id && !NOT_SHOWN.has(id) ? otherMetric(id) : METRICS[0]);
 }
 
 /** Metrics this step can show: every array they need is stored and holds data (a blank array is never offered). */
 export function availableMetrics(step: StepData): MetricDef[] {
-  const have = new Set(arraysWithData(step));
-  return METRICS.filter((m) => m.needs.every((n) => have.has(n)));
+  return metricsFor(arraysWithData(step));
+}
+
+/** Metrics whose arrays are all among `withData` (the stored arrays holding data: arraysWithData, or a step overview's). */
+export function metricsFor(withData: readonly string[]): MetricDef[] {
+  const have = new Set(withData);
+  const known = METRICS.filter((m) => m.needs.every((n) => have.has(n)));
+  const covered = new Set([...METRICS.flatMap((m) => m.needs), ...NOT_SHOWN]);
+  return [...known, ...withData.filter((n) => !covered.has(n)).map(otherMetric)];
 }
 
 /** Values of a metric (stored or derived) for one sample; NaN where absent. */
@@ -113,22 +137,44 @@ export function groupById(header: RolloutStepHeader): Map<string, RolloutGroup> 
   return new Map(header.groups.map((g) => [g.id, g]));
 }
 
-export function sampleStats(step: StepData): SampleStats[] {
-  const groups = groupById(step.header);
-  return step.samples.map((s, i) => {
-    const m = sampleMask(step, i);
-    const clip = sampleArray(step, i, 'clip');
-    let lo = 0, hi = 0, du = 0;
-    if (clip) for (let t = 0; t < clip.length; t++) { if (m[t] <= 0) continue; const c = clip[t]; if (c === 1) lo++; else if (c === 2) hi++; else if (c === 3) du++; }
+/** The per-token numbers of a sample's statistics (what needs its arrays): the host computes them once per step for a
+ *  step overview (src/host/ui/panels/stepSource.ts), the page for a whole step; sampleStatsFrom adds the rest. */
+export interface SampleNumbers {
+  /** mean token advantage over the mask (NaN when not stored) */
+  advantage: number;
+  kl: number;
+  clipLow: number;
+  clipHigh: number;
+  clipDual: number;
+}
+
+/** SampleNumbers of sample i (its arrays may be a one-sample step: the same arithmetic). */
+export function sampleNumbers(step: StepData, i: number): SampleNumbers {
+  const m = sampleMask(step, i);
+  const clip = sampleArray(step, i, 'clip');
+  let lo = 0, hi = 0, du = 0;
+  if (clip) for (let t = 0; t < clip.length; t++) { if (m[t] <= 0) continue; const c = clip[t]; if (c === 1) lo++; else if (c === 2) hi++; else if (c === 3) du++; }
+  return { advantage: maskedMean(sampleArray(step, i, 'advantage'), m), kl: maskedMean(sampleArray(step, i, 'kl'), m), clipLow: lo, clipHigh: hi, clipDual: du };
+}
+
+/** Per-sample statistics from the samples' records and their SampleNumbers (same order). */
+export function sampleStatsFrom(header: RolloutStepHeader, samples: StepData['samples'], numbers: readonly SampleNumbers[]): SampleStats[] {
+  const groups = groupById(header);
+  return samples.map((s, i) => {
+    const n = numbers[i] ?? { advantage: NaN, kl: NaN, clipLow: 0, clipHigh: 0, clipDual: 0 };
     return {
       index: i, group: s.group, reward: s.reward,
-      advantage: typeof s.advantage === 'number' ? s.advantage : maskedMean(sampleArray(step, i, 'advantage'), m),
-      kl: maskedMean(sampleArray(step, i, 'kl'), m),
-      length: s.length, clips: lo + hi + du, clipLow: lo, clipHigh: hi, clipDual: du,
+      advantage: typeof s.advantage === 'number' ? s.advantage : n.advantage,
+      kl: n.kl,
+      length: s.length, clips: n.clipLow + n.clipHigh + n.clipDual, clipLow: n.clipLow, clipHigh: n.clipHigh, clipDual: n.clipDual,
       filtered: !!groups.get(s.group)?.filtered,
       truncated: !!s.truncated, correct: isCorrect(s), parts: { ...(s.rewardParts ?? {}) }, prompt: s.prompt ?? '', completion: s.completion ?? '',
     };
   });
+}
+
+export function sampleStats(step: StepData): SampleStats[] {
+  return sampleStatsFrom(step.header, step.samples, step.samples.map((_, i) => sampleNumbers(step, i)));
 }
 
 /** Does a sample pass every filter of `filter`? (A range / part filter never matches a missing or NaN value.) */
@@ -206,6 +252,8 @@ export interface GroupSummary {
   id: string;
   prompt: string;
   answer?: string;
+  /** GHPO: the hint appended to the prompt (the beginning of the answer) and its ratio ω, when the group got one */
+  hint?: { text: string; ratio?: number; stage?: number };
   samples: number[];
   rewards: number[];
   /** recomputed from rewards */
@@ -251,6 +299,7 @@ export function groupSummary(step: StepData, groupId: string): GroupSummary | un
       ...(g?.scores && g.scores.length === members.length ? { scores: g.scores } : {}),
     },
     filtered: !!g?.filtered, filterReason: g?.filterReason,
+    ...(typeof g?.hint === 'string' ? { hint: { text: g.hint, ratio: typeof g.hintRatio === 'number' ? g.hintRatio : undefined, stage: typeof g.hintStage === 'number' ? g.hintStage : undefined } } : {}),
     partNames: [...parts].sort(), width: Math.max(...members.map((i) => step.samples[i].length)),
   };
 }

@@ -14,9 +14,9 @@ import { scaleLinear, scaleLog, type ScaleContinuousNumeric } from 'd3-scale';
 import { axisBottom, axisLeft, axisRight, type Axis } from 'd3-axis';
 import type { NumberValue } from 'd3-scale';
 import { brushX, type D3BrushEvent } from 'd3-brush';
-import type { DashboardAnnotation, InitParams, MetricsPayload, RunRef, ViewTarget, WebviewState } from '../../shared/protocol';
+import type { DashboardAnnotation, InitParams, MetricsColumnsPayload, RunRef, ViewTarget, WebviewState } from '../../shared/protocol';
 import type { HostConnection } from '../rpc';
-import { SeriesStore, splitAxes, decimate, decimateLast, envelope, emaSmooth, nearestIndex, nearestRolloutStep, yExtent, type Series } from '../data/series';
+import { SeriesStore, SeriesIndex, IncrementalEma, indexRange, padExtent, splitByMagnitude, nearestIndex, nearestRolloutStep, type Series } from '../data/series';
 import { dashboardPanels, filterPanels, isolate, metricFilter, seriesColors, toggleHidden, UNIT_LABEL, type Unit } from '../data/dashboardPanels';
 import { X_LABEL, X_MODES, formatDuration, formatWall, logExtent, seriesX, stepToX, xToStep, type XMode } from '../data/dashboardAxis';
 import { exportFileName, panelCsv } from '../data/dashboardExport';
@@ -34,6 +34,9 @@ interface RunData {
   startSec?: number;
   /** x of each series' points in a time mode (recomputed when the series or the clock grows) */
   xs: Map<string, { mode: XMode; n: number; knots: number; xs: Float64Array }>;
+  /** per series: incremental per-pixel downsampling and EMA (data/series.ts), brought up to date at each draw */
+  ds: Map<string, SeriesIndex>;
+  ema: Map<string, IncrementalEma>;
 }
 interface Panel {
   id: string; title: string; unit: Unit;
@@ -160,12 +163,13 @@ export class DashboardView {
     for (const [k, run] of runs.entries()) {
       const existing = this.runs.find((r) => r.run.runDir === run.runDir);
       if (existing) { existing.index = k; loaded.push(existing); continue; }
-      let m: MetricsPayload;
-      try { m = await this.host.request('metrics/get', { runDir: run.runDir }); } catch (e) { this.message = `Could not read ${run.label}: ${(e as Error).message}`; continue; }
-      const store = new SeriesStore();
-      store.appendMetrics(m.records); store.appendEvals(m.evals);
+      let m: MetricsColumnsPayload;
+      try { m = await this.host.request('metrics/columns', { runDir: run.runDir }); } catch (e) { this.message = `Could not read ${run.label}: ${(e as Error).message}`; continue; }
+      // the series as the host built them (one binary transfer); later records stream in as `metrics/append`
+      const f64 = (b: ArrayBuffer | Float64Array) => (b instanceof Float64Array ? b : new Float64Array(b));
+      const store = SeriesStore.fromColumns({ names: m.names, lengths: m.lengths, stepsOf: m.stepsOf, steps: f64(m.steps), values: f64(m.values), clock: f64(m.clock), clockLength: m.clockLength, appended: m.appended });
       const started = Date.parse(m.run.startedAt ?? run.startedAt ?? '');
-      loaded.push({ run: { ...run, ...m.run }, store, rolloutSteps: m.rolloutSteps.slice(), index: k, startSec: Number.isFinite(started) ? started / 1000 : undefined, xs: new Map() });
+      loaded.push({ run: { ...run, ...m.run }, store, rolloutSteps: m.rolloutSteps.slice(), index: k, startSec: Number.isFinite(started) ? started / 1000 : undefined, xs: new Map(), ds: new Map(), ema: new Map() });
     }
     this.runs = loaded;
     this.layoutKey = '';
@@ -238,6 +242,21 @@ export class DashboardView {
     const xs = seriesX(this.xMode, s.steps.view(), { steps: r.store.clock.steps.view(), times: r.store.clock.times.view() }, r.startSec);
     r.xs.set(s.name, { mode: this.xMode, n, knots, xs });
     return xs;
+  }
+
+  /** The series' downsampling index, brought up to date with the points appended since the last draw. */
+  private dsOf(r: RunData, s: Series): SeriesIndex {
+    let ix = r.ds.get(s.name);
+    if (!ix) { ix = new SeriesIndex(); r.ds.set(s.name, ix); }
+    ix.update(s.values.view());
+    return ix;
+  }
+
+  /** The series smoothed with the current weight (only the points appended since the last call are computed). */
+  private smoothOf(r: RunData, s: Series): Float64Array {
+    let e = r.ema.get(s.name);
+    if (!e || e.weight !== this.smoothing) { e = new IncrementalEma(this.smoothing); r.ema.set(s.name, e); }
+    return e.update(s.values.view());
   }
 
   private tickFormat(): (x: number) => string {
@@ -389,9 +408,23 @@ export class DashboardView {
       for (const [n, item] of p.items) { const off = this.hidden.has(n); item.classList.toggle('off', off); item.setAttribute('aria-pressed', String(!off)); }
       p.x.domain([x0, x1]).range([M.l, W - M.r]);
       const byName = new Map<string, { steps: ArrayLike<number>; values: ArrayLike<number> }[]>();
-      for (const r of this.runs) for (const n of shown) { const s = r.store.series.get(n); if (s) (byName.get(n) ?? byName.set(n, []).get(n)!).push({ steps: this.xsOf(r, s), values: s.values.view() }); }
-      p.right = splitAxes(byName, x0, x1);
+      // extents in view from the downsampling index: O(log n) per series, not a scan of every point
+      const ext = new Map<string, [number, number]>();
+      for (const r of this.runs) for (const n of shown) {
+        const s = r.store.series.get(n);
+        if (!s) continue;
+        const xs = this.xsOf(r, s);
+        (byName.get(n) ?? byName.set(n, []).get(n)!).push({ steps: xs, values: s.values.view() });
+        const [i0, i1] = indexRange(xs, x0, x1);
+        // the points inside [x0, x1] (indexRange widens by one each side for the lines)
+        const a = i0 + (xs[i0] < x0 ? 1 : 0), b = i1 - (xs[i1] > x1 ? 1 : 0);
+        const [lo, hi] = this.dsOf(r, s).extent(s.values.view(), a, b);
+        const e = ext.get(n) ?? [Infinity, -Infinity];
+        ext.set(n, [Math.min(e[0], lo), Math.max(e[1], hi)]);
+      }
+      p.right = splitByMagnitude(new Map([...ext].map(([n, [lo, hi]]) => [n, lo <= hi ? Math.max(Math.abs(lo), Math.abs(hi)) : 0])));
       const left = [...byName].filter(([n]) => !p.right.has(n)).flatMap(([, v]) => v), right = [...byName].filter(([n]) => p.right.has(n)).flatMap(([, v]) => v);
+      const extOf = (right: boolean) => { let lo = Infinity, hi = -Infinity; for (const [n, [a, b]] of ext) if (p.right.has(n) === right) { lo = Math.min(lo, a); hi = Math.max(hi, b); } return padExtent(lo, hi); };
       const wantLog = this.logPanels.has(p.id);
       const le = wantLog ? logExtent(left, x0, x1) : undefined, re = wantLog && right.length ? logExtent(right, x0, x1) : undefined;
       p.log = wantLog && !!le && (!right.length || !!re);
@@ -399,8 +432,8 @@ export class DashboardView {
       p.logBtn.setAttribute('aria-pressed', String(wantLog));
       p.logBtn.classList.toggle('on', wantLog);
       p.logBtn.title = p.logNote || 'logarithmic y scale';
-      p.y = (p.log ? scaleLog().domain(le!) : scaleLinear().domain(yExtent(left, x0, x1))).range([H - M.b, M.t]).nice();
-      p.y2 = (p.log && re ? scaleLog().domain(re) : scaleLinear().domain(yExtent(right, x0, x1))).range([H - M.b, M.t]).nice();
+      p.y = (p.log ? scaleLog().domain(le!) : scaleLinear().domain(extOf(false))).range([H - M.b, M.t]).nice();
+      p.y2 = (p.log && re ? scaleLog().domain(re) : scaleLinear().domain(extOf(true))).range([H - M.b, M.t]).nice();
       for (const n of p.names) p.items.get(n)!.classList.toggle('right-axis', p.right.has(n));
       const ctx = fitCanvas(p.canvas, W, H);
       ctx.clearRect(0, 0, W, H);
@@ -417,11 +450,12 @@ export class DashboardView {
           const px = W - M.l - M.r;
           const scale = p.right.has(n) ? p.y2 : p.y;
           const ys = p.log ? (v: number) => (v > 0 ? scale(v) : NaN) : (v: number) => scale(v);
-          const sm = this.smoothing > 0 ? emaSmooth(raw, this.smoothing) : raw;
+          const sm = this.smoothing > 0 ? this.smoothOf(r, s) : raw;
+          const ds = this.dsOf(r, s), [i0, i1] = indexRange(xs, x0, x1);
           let idx: number[];
           if (this.smoothing > 0) {
             // raw values as a faint min/max band (one filled polygon), the smoothed line on top at one point per pixel
-            const env = envelope(xs, raw, x0, x1, px);
+            const env = ds.envelope(xs, raw, i0, i1, px);
             if (env.x.length > 1) {
               ctx.globalAlpha = 0.18; ctx.fillStyle = color;
               ctx.beginPath();
@@ -431,8 +465,8 @@ export class DashboardView {
               ctx.closePath(); ctx.fill(); ctx.globalAlpha = 1;
               points += env.x.length * 2;
             }
-            idx = decimateLast(xs, x0, x1, px);
-          } else idx = decimate(xs, sm, x0, x1, px);
+            idx = ds.decimateLast(i0, i1, px);
+          } else idx = ds.decimate(i0, i1, px);
           points += this.line(ctx, p, xs, sm, idx, color, ys);
           if (s.steps.length === 1 || n.startsWith('eval/')) { // eval points: dots
             ctx.fillStyle = color;
@@ -522,7 +556,7 @@ export class DashboardView {
         if (!s || !s.steps.length) continue;
         const i = nearestIndex(this.xsOf(r, s), x);
         if (i < 0) continue;
-        const v = this.smoothing > 0 ? emaSmooth(s.values.view().subarray(0, i + 1), this.smoothing)[i] : s.values.get(i);
+        const v = this.smoothing > 0 ? this.smoothOf(r, s)[i] : s.values.get(i);
         if (!head) head = `step ${s.steps.get(i)}${this.xMode !== 'step' ? ` · ${this.tickFormat()(this.xsOf(r, s)[i])}` : ''}`;
         const sw = el('span', { cls: 'swatch' });
         sw.style.background = p.colors.get(n)!;

@@ -2,10 +2,12 @@
  * Canvas token grid: rows = samples, columns = token positions. Virtualised in both directions: only the
  * visible cells are drawn, on a canvas that stays in the viewport while a transparent scroller above it provides
  * the scrollbars and mouse events. Hover and pin outlines live on a second canvas so hovering never redraws cells.
- * Token text is drawn with fillText (never HTML).
+ * Token text is drawn with fillText (never HTML). Per-token data comes from the page's window cache
+ * (data/stepWindow.ts): cells not yet fetched are drawn as placeholders and fetched (with the rows and blocks
+ * around the view, so scrolling finds them there); the cache redraws when they arrive.
  */
 import type { MetricDef, StepData } from '../data/step';
-import { metricValues, sampleArray, sampleMask } from '../data/step';
+import type { StepWindows, WindowBlock } from '../data/stepWindow';
 import { displayToken, type DisplayToken } from '../data/tokens';
 import { textColorOn } from '../data/scales';
 import { fitCanvas, type Theme } from '../theme';
@@ -13,7 +15,9 @@ import { fitCanvas, type Theme } from '../theme';
 export interface Cell { row: number; sample: number; token: number }
 
 export interface GridModel {
+  /** the step's records (sample lengths; per-token data comes from `windows`) */
   step: StepData;
+  windows: StepWindows;
   /** sample indices in display order */
   rows: number[];
   metric: MetricDef;
@@ -39,10 +43,7 @@ export class TokenGrid {
   private readonly scroller: HTMLDivElement;
   private readonly sizer: HTMLDivElement;
   private model: GridModel | undefined;
-  private values = new Map<number, Float32Array>();
-  private masks = new Map<number, Float32Array>();
-  private clips = new Map<number, Float32Array | undefined>();
-  private toks = new Map<number, DisplayToken[]>();
+  private toks = new WeakMap<WindowBlock, DisplayToken[]>();
   private textWidth = new Map<string, number>();
   rowH = 20;
   cellW = 48;
@@ -52,7 +53,7 @@ export class TokenGrid {
   pinned: Cell | null = null;
   private raf = 0;
   /** stats for tests / benchmark */
-  readonly stats = { frames: 0, cellsDrawn: 0, lastDrawMs: 0, lastOverlayMs: 0 };
+  readonly stats = { frames: 0, cellsDrawn: 0, lastDrawMs: 0, lastOverlayMs: 0, cellsPending: 0 };
 
   constructor(private theme: Theme, private readonly cb: GridCallbacks) {
     this.root = document.createElement('div');
@@ -86,8 +87,6 @@ export class TokenGrid {
   setTheme(t: Theme): void { this.theme = t; this.textWidth.clear(); this.schedule(); }
 
   setModel(m: GridModel): void {
-    if (!this.model || this.model.step !== m.step || this.model.metric.id !== m.metric.id) { this.values.clear(); }
-    if (!this.model || this.model.step !== m.step) { this.masks.clear(); this.clips.clear(); this.toks.clear(); }
     this.model = m;
     if (this.pinned && !m.rows.includes(this.pinned.sample)) this.pinned = null;
     if (this.pinned) this.pinned = { ...this.pinned, row: m.rows.indexOf(this.pinned.sample) };
@@ -115,10 +114,62 @@ export class TokenGrid {
     this.sizer.style.height = `${this.headerH + (m ? m.rows.length : 0) * this.rowH}px`;
   }
 
-  private vals(i: number): Float32Array { let v = this.values.get(i); if (!v) { v = metricValues(this.model!.step, i, this.model!.metric.id); this.values.set(i, v); } return v; }
-  private mask(i: number): Float32Array { let v = this.masks.get(i); if (!v) { v = sampleMask(this.model!.step, i); this.masks.set(i, v); } return v; }
-  private clip(i: number): Float32Array | undefined { if (!this.clips.has(i)) this.clips.set(i, sampleArray(this.model!.step, i, 'clip')); return this.clips.get(i); }
-  tokens(i: number): DisplayToken[] { let v = this.toks.get(i); if (!v) { v = this.model!.step.samples[i].tokens.map(displayToken); this.toks.set(i, v); } return v; }
+  private tokensOf(b: WindowBlock): DisplayToken[] { let v = this.toks.get(b); if (!v) { v = b.tokens.map(displayToken); this.toks.set(b, v); } return v; }
+
+  /**
+   * The tokens the grid draws for a sample (as displayToken shows them), fetching the sample's blocks it lacks: what
+   * the canvas fillTexts per cell. For tests and the screenshot script; the drawing path reads the same blocks.
+   */
+  async tokens(sample: number): Promise<DisplayToken[]> {
+    const m = this.model;
+    if (!m) return [];
+    const n = m.step.samples[sample]?.length ?? 0;
+    const cells = m.windows.blocksOf(sample, 0, n).map((k) => [sample, k] as [number, number]);
+    await m.windows.want(cells);
+    const out: DisplayToken[] = [];
+    for (const [, k] of cells) { const b = m.windows.get(sample, k); if (b) out.push(...this.tokensOf(b)); }
+    return out.slice(0, n);
+  }
+
+  /** Rows [r0, r1) and tokens [c0, c1) in view now. */
+  visibleRange(): { r0: number; r1: number; c0: number; c1: number } {
+    const m = this.model;
+    const H = this.root.clientHeight, W = this.root.clientWidth;
+    const sx = this.scroller.scrollLeft, sy = this.scroller.scrollTop;
+    const rows = m ? m.rows.length : 0;
+    return {
+      r0: Math.max(0, Math.floor(sy / this.rowH)), r1: Math.min(rows, Math.ceil((sy + H - this.headerH) / this.rowH)),
+      c0: Math.max(0, Math.floor(sx / this.cellW)), c1: Math.max(0, Math.ceil((sx + W - this.headerW) / this.cellW)),
+    };
+  }
+
+  /** The (sample, block) cells of the view, and those a view further each way (fetch-ahead). */
+  windowCells(ahead = true): { visible: [number, number][]; around: [number, number][] } {
+    const m = this.model;
+    if (!m) return { visible: [], around: [] };
+    const { r0, r1, c0, c1 } = this.visibleRange();
+    const cells = (a: number, b: number, t0: number, t1: number) => {
+      const out: [number, number][] = [];
+      for (let r = Math.max(0, a); r < Math.min(m.rows.length, b); r++) for (const k of m.windows.blocksOf(m.rows[r], t0, t1)) out.push([m.rows[r], k]);
+      return out;
+    };
+    const visible = cells(r0, r1, c0, c1);
+    if (!ahead) return { visible, around: [] };
+    const dr = Math.max(1, r1 - r0), dc = Math.max(1, c1 - c0);
+    const around = cells(r0 - dr, r1 + dr, Math.max(0, c0 - dc), c1 + dc).filter(([s, b]) => !visible.some(([s2, b2]) => s2 === s && b2 === b));
+    return { visible, around };
+  }
+
+  /** Fetch what the view shows (then what lies around it); resolves when the view's cells are there. */
+  async fetchView(): Promise<void> {
+    const m = this.model;
+    if (!m) return;
+    const { visible, around } = this.windowCells();
+    m.windows.setVisible(visible);
+    const first = m.windows.want(visible);
+    if (around.length) void first.then(() => m.windows.want(around));
+    await first;
+  }
 
   cellAt(ev: MouseEvent): Cell | null {
     const m = this.model;
@@ -187,33 +238,50 @@ export class TokenGrid {
       ctx.textBaseline = 'middle';
       ctx.save();
       ctx.beginPath(); ctx.rect(HW, HH, W - HW, H - HH); ctx.clip();
+      let pending = 0;
+      const B = m.windows.blockTokens;
       for (let r = r0; r < r1; r++) {
         const i = m.rows[r];
-        const v = this.vals(i), mk = this.mask(i), cl = m.showClips ? this.clip(i) : undefined;
-        const toks = drawText ? this.tokens(i) : undefined;
         const y = HH + r * rh - sy;
-        const end = Math.min(c1, v.length);
-        for (let t = c0; t < end; t++) {
-          const x = HW + t * cw - sx;
-          const val = v[t];
-          const col = Number.isFinite(val) ? m.color(val) : th.palette.background;
-          ctx.globalAlpha = mk[t] > 0 ? 1 : 0.3;
-          ctx.fillStyle = col;
-          ctx.fillRect(x, y, cw - 1, rh - 1);
-          ctx.globalAlpha = 1;
-          if (toks) {
-            const tk = toks[t];
-            // special tokens (<eos>, <pad>…) in italics so they stand apart from text that merely looks like them
-            ctx.fillStyle = textColorOn(col);
-            if (tk.special) { ctx.font = `italic 12px ${th.mono}`; ctx.globalAlpha = 0.8; }
-            this.fitText(ctx, tk.text, x + 3, y + rh / 2, cw - 6);
-            if (tk.special) { ctx.font = `12px ${th.mono}`; ctx.globalAlpha = 1; }
+        const end = Math.min(c1, m.step.samples[i].length);
+        for (let t = c0; t < end;) {
+          const blk = m.windows.get(i, Math.floor(t / B));
+          const bEnd = Math.min(end, (Math.floor(t / B) + 1) * B);
+          if (!blk) {
+            // not fetched yet: a placeholder (fetchView asks for it)
+            ctx.fillStyle = th.border; ctx.globalAlpha = 0.25;
+            for (; t < bEnd; t++) ctx.fillRect(HW + t * cw - sx, y, cw - 1, rh - 1);
+            ctx.globalAlpha = 1;
+            pending++;
+            continue;
           }
-          if (cl && cl[t] > 0) this.clipMarker(ctx, cl[t], x, y, cw - 1, rh - 1);
-          if (m.hits.size && m.hits.has(`${i}:${t}`)) { ctx.strokeStyle = th.focus; ctx.lineWidth = 2; ctx.strokeRect(x + 1, y + 1, cw - 3, rh - 3); }
-          cells++;
+          const v = m.windows.metric(blk, m.metric.id), mk = m.windows.mask(blk), cl = m.showClips ? m.windows.array(blk, 'clip') : undefined;
+          const toks = drawText ? this.tokensOf(blk) : undefined;
+          for (; t < bEnd; t++) {
+            const k = t - blk.t0;
+            const x = HW + t * cw - sx;
+            const val = v[k];
+            const col = Number.isFinite(val) ? m.color(val) : th.palette.background;
+            ctx.globalAlpha = mk[k] > 0 ? 1 : 0.3;
+            ctx.fillStyle = col;
+            ctx.fillRect(x, y, cw - 1, rh - 1);
+            ctx.globalAlpha = 1;
+            if (toks && toks[k]) {
+              const tk = toks[k];
+              // special tokens (<eos>, <pad>…) in italics so they stand apart from text that merely looks like them
+              ctx.fillStyle = textColorOn(col);
+              if (tk.special) { ctx.font = `italic 12px ${th.mono}`; ctx.globalAlpha = 0.8; }
+              this.fitText(ctx, tk.text, x + 3, y + rh / 2, cw - 6);
+              if (tk.special) { ctx.font = `12px ${th.mono}`; ctx.globalAlpha = 1; }
+            }
+            if (cl && cl[k] > 0) this.clipMarker(ctx, cl[k], x, y, cw - 1, rh - 1);
+            if (m.hits.size && m.hits.has(`${i}:${t}`)) { ctx.strokeStyle = th.focus; ctx.lineWidth = 2; ctx.strokeRect(x + 1, y + 1, cw - 3, rh - 3); }
+            cells++;
+          }
         }
       }
+      this.stats.cellsPending = pending;
+      if (pending || m.windows.missing(this.windowCells().around).length) void this.fetchView();
       ctx.restore();
       // row headers (sticky left)
       ctx.fillStyle = th.palette.background;

@@ -1,13 +1,15 @@
 /**
- * Token heatmap and group view (one class, two modes). Data arrives with `rollout/getStep`; everything shown
- * is computed by the pure functions in ../data and drawn on canvas (TokenGrid) or as text nodes.
+ * Token heatmap and group view (one class, two modes). The page never holds a whole step (issue 18): the host sends
+ * the step's overview (`rollout/overview`: records, per-sample numbers), the colour domain of a metric computed once
+ * on the host (`rollout/domain`), and per-token arrays only for the (sample, column block) cells in and around the
+ * view (`rollout/window`, cached in data/stepWindow.ts); search and the credit drill-down run on the host. Everything
+ * shown is computed by the pure functions in ../data and drawn on canvas (TokenGrid) or as text nodes.
  */
-import { toRolloutStep, type FilterSpec, type InitParams, type NumRange, type SortKey, type SortSpec, type StepInfo, type StepPayload, type ViewTarget, type WebviewState } from '../../shared/protocol';
-import { CLIP_CODE } from '../../shared/runFormat';
+import type { DrillDownResult, FilterSpec, InitParams, NumRange, SortKey, SortSpec, StepInfo, StepOverview, ViewTarget, WebviewState } from '../../shared/protocol';
 import type { HostConnection } from '../rpc';
-import { availableMetrics, groupSummary, metricDef, sampleArray, sampleStats, searchTokens, sortAndFilter, metricValues, metricValuesOver, type MetricDef, type SampleStats, type StepData } from '../data/step';
-import { divergingScale, fmt, robustDomain, sequentialScale, type RobustDomain } from '../data/scales';
-import { drillDown, type DrillDown } from '../data/drilldown';
+import { groupSummary, metricDef, metricsFor, sampleStatsFrom, sortAndFilter, type MetricDef, type SampleStats, type StepData } from '../data/step';
+import { divergingScale, domainFromStats, fmt, sequentialScale, type DomainStats, type RobustDomain } from '../data/scales';
+import { StepWindows } from '../data/stepWindow';
 import { codePoints, displayText, displayToken } from '../data/tokens';
 import { formatRange, lineLabel, parseRange } from '../data/sampleFilter';
 import { onThemeChange, readTheme, el, type Theme } from '../theme';
@@ -29,6 +31,16 @@ const optionsOf = (s: SelectEl) => [...s.querySelectorAll('vscode-option')].map(
 export class RolloutView {
   private theme: Theme = readTheme();
   private step: StepData | undefined;
+  /** the step's per-token data cells fetched so far (bounded: data/stepWindow.ts) */
+  private windows: StepWindows | undefined;
+  private overview: StepOverview | undefined;
+  /** colour-domain statistics by metric and group ('' = the whole step), from `rollout/domain` */
+  private domains = new Map<string, DomainStats>();
+  private searchCache = new Map<string, { hits: number[]; truncated: boolean }>();
+  /** text filter answers of the host (`rollout/textMatch`), by text */
+  private textMatches = new Map<string, Set<number>>();
+  /** bumped on every step load: late answers for another step are dropped */
+  private loadSeq = 0;
   private stats: SampleStats[] = [];
   private steps: number[] = [];
   /** what each step's header says (per-token traces or text only), from `rollout/stepInfo` */
@@ -59,7 +71,7 @@ export class RolloutView {
   private selStep!: SelectEl; private selMetric!: SelectEl; private selGroup!: SelectEl; private selSort!: SelectEl; private selFilter!: SelectEl;
   private readonly fields: Record<string, Field> = {};
   /** for tests and the benchmark */
-  readonly debug = { loadMs: 0, firstPaintMs: 0, domainMs: 0, hoverMs: 0, lastDrill: undefined as DrillDown | undefined };
+  readonly debug = { loadMs: 0, firstPaintMs: 0, domainMs: 0, hoverMs: 0, metricSwitchMs: 0, lastDrill: undefined as DrillDownResult | undefined };
 
   constructor(private readonly mode: 'heatmap' | 'group', private readonly host: HostConnection, private readonly root: HTMLElement) {
     this.grid = new TokenGrid(this.theme, {
@@ -81,8 +93,8 @@ export class RolloutView {
   private build(): void {
     const bar = el('div', { cls: 'toolbar', attrs: { role: 'toolbar' } });
     this.selStep = select('step', 'Step (● = per-token traces, ○ = text only)', [], '', (v) => { this.notice = ''; void this.loadStep(Number(v)); });
-    this.selGroup = select('group', 'Group', [], '', (v) => { this.group = v || undefined; this.refresh(true); this.selectionChanged(); });
-    this.selMetric = select('metric', 'Metric', [], this.metric, (v) => { this.metric = v; this.refresh(false); });
+    this.selGroup = select('group', 'Group', [], '', (v) => { this.group = v || undefined; void this.withDomain(() => { this.refresh(true); this.selectionChanged(); }); });
+    this.selMetric = select('metric', 'Metric', [], this.metric, (v) => void this.switchMetric(v));
     this.selSort = select('sort', 'Sort samples by', this.sortOptions(), 'index:asc', (v) => {
       const d = v.slice(v.lastIndexOf(':') + 1), key = v.slice(0, v.lastIndexOf(':'));
       this.sort = { key: key as SortKey, descending: d === 'desc' }; this.refresh(true);
@@ -263,44 +275,103 @@ export class RolloutView {
 
   private async loadStep(step: number, sample?: number, token?: number): Promise<void> {
     const t0 = performance.now();
+    const seq = ++this.loadSeq;
     this.setStatus(`loading step ${step}…`);
-    let payload: StepPayload;
-    try { payload = await this.host.request('rollout/getStep', { runDir: this.runDir, step }); } catch (e) { this.setStatus(`Could not load step ${step}: ${(e as Error).message}`); return; }
+    const runDir = this.runDir;
+    let ov: StepOverview;
+    // the current metric's domain is asked for alongside the overview (one round trip less before the first paint)
+    const earlyGroup = this.group;
+    const early = this.host.request('rollout/domain', { runDir, step, metric: this.metric, ...(earlyGroup !== undefined ? { group: earlyGroup } : {}) }).catch(() => undefined);
+    try { ov = await this.host.request('rollout/overview', { runDir, step }); } catch (e) { this.setStatus(`Could not load step ${step}: ${(e as Error).message}`); return; }
+    if (seq !== this.loadSeq) return;
     const t1 = performance.now();
     // a pinned token and its drill-down belong to the step they were pinned on: drop them (re-pinned below when asked)
     this.grid.setPinned(null);
     this.pin(null, false);
     this.stepNo = step;
-    this.step = toRolloutStep(payload);
-    this.stats = sampleStats(this.step);
-    this.partNames = [...new Set(this.step.samples.flatMap((s) => Object.keys(s.rewardParts ?? {})))].sort();
+    this.overview = ov;
+    this.domains = new Map();
+    this.searchCache = new Map();
+    this.textMatches = new Map();
+    this.step = { header: ov.header, samples: ov.samples, data: new Float32Array(0) };
+    const samples = ov.samples;
+    this.windows = new StepWindows(ov.header.arrays, ov.blockTokens, (i) => samples[i]?.length ?? 0,
+      (cells) => this.host.request('rollout/window', { runDir, step, cells }), () => this.grid.schedule());
+    this.stats = sampleStatsFrom(ov.header, samples, ov.numbers.map(([advantage, kl, clipLow, clipHigh, clipDual]) => ({ advantage: num(advantage), kl: num(kl), clipLow, clipHigh, clipDual })));
+    this.partNames = [...new Set(samples.flatMap((s) => Object.keys(s.rewardParts ?? {})))].sort();
     if (this.sort.key.startsWith('part:') && !this.partNames.includes(this.sort.key.slice(5))) this.sort = { key: 'index', descending: false };
     setOptions(this.selSort, this.sortOptions(), `${this.sort.key}:${this.sort.descending ? 'desc' : 'asc'}`);
     this.fillParts();
-    const metrics = availableMetrics(this.step);
+    const metrics = metricsFor(ov.withData);
     if (!metrics.some((m) => m.id === this.metric)) this.metric = metrics[0]?.id ?? 'advantage';
     setOptions(this.selMetric, metrics.map((m) => ({ value: m.id, label: m.label, title: m.description })), this.metric);
     this.fillSteps();
-    const groups = payload.header.groups;
+    const groups = ov.header.groups;
     if (this.mode === 'group' && (!this.group || !groups.some((g) => g.id === this.group))) {
-      this.group = sample !== undefined ? payload.samples[sample]?.group : groups[0]?.id;
+      this.group = sample !== undefined ? samples[sample]?.group : groups[0]?.id;
     }
     if (this.group && !groups.some((g) => g.id === this.group)) this.group = undefined;
+    const d = await early;
+    if (seq !== this.loadSeq) return;
+    if (d && d.metric === this.metric && earlyGroup === this.domainGroup()) this.domains.set(this.domainKey(this.metric), d);
+    await this.ensureDomain(this.metric);
+    if (seq !== this.loadSeq) return;
     // the prompt (not the internal group id), its mean reward ± std; the full prompt on hover
     setOptions(this.selGroup, [...(this.mode === 'heatmap' ? [{ value: '', label: 'all groups' }] : []),
       ...groups.map((g) => ({ value: g.id, label: `${lineLabel(g.prompt, 40)} · r ${fmt(g.mean, 3)} ± ${fmt(g.std, 2)}${g.filtered ? ' · ⊘ filtered' : ''}`, title: displayText(g.prompt) }))], this.group ?? '');
     this.refresh(true);
     if (!metrics.length) this.setStatus(`step ${step} kept no per-token arrays (the trainer stores them every few steps: pick another step); token text is shown`);
     // tokens made by the host (imported runs with text only): say where they came from, APPROXIMATE when not the model's
-    if (payload.tokenization) this.setStatus(payload.tokenization.note);
-    if (payload.problems.length) this.setStatus(`${payload.problems.length} problem(s) reading this step: ${payload.problems.slice(0, 3).join('; ')}`);
+    if (ov.tokenization) this.setStatus(ov.tokenization.note);
+    if (ov.problems.length) this.setStatus(`${ov.problems.length} problem(s) reading this step: ${ov.problems.slice(0, 3).join('; ')}`);
     if (sample !== undefined && this.rows.includes(sample)) {
-      const c: Cell = { row: this.rows.indexOf(sample), sample, token: Math.min(token ?? 0, payload.samples[sample].length - 1) };
+      const c: Cell = { row: this.rows.indexOf(sample), sample, token: Math.min(token ?? 0, samples[sample].length - 1) };
       this.grid.setPinned(c); this.grid.reveal(c); this.pin(c, false);
     }
     this.selectionChanged(this.grid.pinned ?? undefined); // the host titles the tab with the step shown
+    // the first frame with data: the cells in view fetched (rollout/window) and drawn
+    await this.grid.fetchView();
+    if (seq !== this.loadSeq) return;
+    this.grid.drawNow();
     this.debug.loadMs = t1 - t0;
     this.debug.firstPaintMs = performance.now() - t0;
+    void this.prefetchDomains(seq);
+  }
+
+  /** The group a colour domain covers: the group shown (group view, or a heatmap narrowed to one group), else the step. */
+  private domainGroup(): string | undefined { return this.group; }
+  private domainKey(metric: string, group = this.domainGroup()): string { return `${metric}\u0000${group ?? ''}`; }
+
+  /** Make sure the domain statistics of `metric` (for the group shown) are here: asked of the host once, then cached. */
+  private async ensureDomain(metric: string): Promise<void> {
+    if (this.stepNo === undefined || metricDef(metric).categorical) return;
+    const group = this.domainGroup();
+    if (this.domains.has(this.domainKey(metric, group))) return;
+    const seq = this.loadSeq;
+    try {
+      const d = await this.host.request('rollout/domain', { runDir: this.runDir, step: this.stepNo, metric, ...(group !== undefined ? { group } : {}) });
+      if (seq === this.loadSeq) this.domains.set(this.domainKey(metric, group), d);
+    } catch (e) { this.setStatus(`colour domain of ${metric}: ${(e as Error).message}`); }
+  }
+
+  /** Run `f` once the current metric's domain for the group shown is here. */
+  private async withDomain(f: () => void): Promise<void> { await this.ensureDomain(this.metric); f(); }
+
+  private async switchMetric(v: string): Promise<void> {
+    const t0 = performance.now();
+    this.metric = v;
+    await this.ensureDomain(v);
+    if (this.metric !== v) return;
+    this.refresh(false); // recolours and draws the frame (grid.setModel → drawNow)
+    this.debug.metricSwitchMs = performance.now() - t0;
+  }
+
+  /** After the first paint: the other metrics' domains (whole step), so a metric switch needs no round trip. */
+  private async prefetchDomains(seq: number): Promise<void> {
+    for (const m of metricsFor(this.overview?.withData ?? [])) {
+      if (seq !== this.loadSeq || this.group !== undefined) return;
+      if (!m.categorical) await this.ensureDomain(m.id);
+    }
   }
 
   /** Recompute rows/domain and redraw. `rowsChanged`: sort/filter/group changed. */
@@ -308,14 +379,31 @@ export class RolloutView {
     const st = this.step;
     if (!st) return;
     if (rowsChanged || !this.rows.length) {
-      let rows = sortAndFilter(this.stats, this.sort, this.filter);
+      // texts cut in the overview (long completions): the text filter runs on the host over the full texts
+      const hostText = this.filter.text && this.overview?.cut?.length ? this.filter.text : undefined;
+      let rows = sortAndFilter(this.stats, this.sort, hostText ? { ...this.filter, text: undefined } : this.filter);
+      if (hostText) {
+        const m = this.textMatches.get(hostText);
+        if (m) rows = rows.filter((i) => m.has(i));
+        else {
+          const seq = this.loadSeq;
+          this.host.request('rollout/textMatch', { runDir: this.runDir, step: this.stepNo!, text: hostText }).then((r) => {
+            if (seq !== this.loadSeq) return;
+            this.textMatches.set(hostText, new Set(r.samples));
+            if (this.filter.text === hostText) this.refresh(true);
+          }, (e: Error) => this.setStatus(`text filter failed: ${e.message}`));
+        }
+      }
       if (this.group) rows = rows.filter((i) => st.samples[i].group === this.group);
       this.rows = rows;
     }
     const m = metricDef(this.metric);
     const t0 = performance.now();
     const [pl, ph] = PERCENTILES[this.pct] ?? [1, 99];
-    this.domain = m.categorical ? { lo: 0, hi: 3, rawMin: 0, rawMax: 3, clipped: false, count: 0, pLow: 0, pHigh: 100 } : robustDomain(metricValuesOver(st, this.rows, m.id), { signed: m.signed, pLow: pl, pHigh: ph });
+    // the colour domain covers the step (or the group shown), computed once on the host: filters and sorting never
+    // change colours
+    const ds = this.domains.get(this.domainKey(m.id)) ?? { count: 0, rawMin: NaN, rawMax: NaN, q: {} };
+    this.domain = m.categorical ? { lo: 0, hi: 3, rawMin: 0, rawMax: 3, clipped: false, count: 0, pLow: 0, pHigh: 100 } : domainFromStats(ds, { signed: m.signed, pLow: pl, pHigh: ph });
     this.debug.domainMs = performance.now() - t0;
     this.recolor();
     this.updateSearch(false);
@@ -343,7 +431,7 @@ export class RolloutView {
     const filtered = new Set<number>();
     for (const i of this.rows) if (groups.get(st.samples[i].group)?.filtered) filtered.add(i);
     this.grid.setModel({
-      step: st, rows: this.rows, metric: metricDef(this.metric), color: this.color, showClips: this.showClips && this.metric !== 'clip',
+      step: st, windows: this.windows!, rows: this.rows, metric: metricDef(this.metric), color: this.color, showClips: this.showClips && this.metric !== 'clip',
       hits: new Set(this.hits.map((h) => `${h.sample}:${h.token}`)), filtered,
       rowLabel: (i) => {
         const s = st.samples[i], ss = this.stats[i];
@@ -357,11 +445,33 @@ export class RolloutView {
 
   private updateSearch(redraw = true): void {
     if (!this.step) return;
-    this.hits = searchTokens(this.step, this.rows, this.search);
+    const q = this.search;
+    if (!q) { this.hits = []; this.hitIndex = -1; if (redraw) this.pushModel(); this.saveState(); return; }
+    const hit = this.searchCache.get(q);
+    if (!hit) {
+      // token texts stay on the host: it searches the whole step (rollout/search)
+      const seq = this.loadSeq;
+      this.host.request('rollout/search', { runDir: this.runDir, step: this.stepNo!, query: q }).then((r) => {
+        if (seq !== this.loadSeq) return;
+        this.searchCache.set(q, r);
+        if (this.search === q) this.updateSearch(true);
+      }, (e: Error) => this.setStatus(`search failed: ${e.message}`));
+      return;
+    }
+    // hits in row order (the host lists them by sample)
+    const by = new Map<number, number[]>();
+    for (let k = 0; k + 1 < hit.hits.length; k += 2) (by.get(hit.hits[k]) ?? by.set(hit.hits[k], []).get(hit.hits[k])!).push(hit.hits[k + 1]);
+    this.hits = this.rows.flatMap((i) => (by.get(i) ?? []).map((token) => ({ sample: i, token })));
     this.hitIndex = -1;
     if (redraw) this.pushModel();
-    if (this.search) this.setStatus(`“${displayText(this.search)}”: ${this.hits.length} token(s) match · n / N to jump`);
+    this.setStatus(`“${displayText(q)}”: ${this.hits.length}${hit.truncated ? '+' : ''} token(s) match · n / N to jump`);
     this.saveState();
+  }
+
+  /** Token text of a sample's token from the fetched cells (undefined until fetched). */
+  private tokenText(sample: number, t: number): string | undefined {
+    const b = this.windows?.at(sample, t);
+    return b ? b.tokens[t - b.t0] : undefined;
   }
 
   private hover(c: Cell | null, ev: MouseEvent | null): void {
@@ -371,17 +481,22 @@ export class RolloutView {
     if (row !== undefined && ev && this.step) { this.rowTip(row, ev); return; }
     if (!c || !ev || !this.step) { tip.hidden = true; return; }
     const st = this.step, s = st.samples[c.sample];
-    const tok = displayToken(s.tokens[c.token] ?? '');
+    const blk = this.windows?.at(c.sample, c.token);
+    const raw = blk ? blk.tokens[c.token - blk.t0] ?? '' : '';
+    const tok = displayToken(raw);
     const rows: [string, string][] = [];
-    for (const name of st.header.arrays) {
-      const a = sampleArray(st, c.sample, name);
-      if (!a) continue;
-      rows.push([name, name === 'clip' ? CLIP_NAMES[a[c.token]] ?? String(a[c.token]) : name === 'mask' ? (a[c.token] > 0 ? 'valid' : 'masked') : fmt(a[c.token], 5)]);
-    }
-    if (st.header.arrays.includes('logprob') && st.header.arrays.includes('ref_logprob')) rows.push(['logprob − ref', fmt(metricValues(st, c.sample, 'logprob_minus_ref')[c.token], 5)]);
+    if (blk) {
+      const k = c.token - blk.t0;
+      for (const name of st.header.arrays) {
+        const a = this.windows!.array(blk, name);
+        if (!a) continue;
+        rows.push([name, name === 'clip' ? CLIP_NAMES[a[k]] ?? String(a[k]) : name === 'mask' ? (a[k] > 0 ? 'valid' : 'masked') : fmt(a[k], 5)]);
+      }
+      if (st.header.arrays.includes('logprob') && st.header.arrays.includes('ref_logprob')) rows.push(['logprob − ref', fmt(this.windows!.metric(blk, 'logprob_minus_ref')[k], 5)]);
+    } else rows.push(['', 'loading…']);
     tip.replaceChildren(
       el('div', { cls: 'tip-token', text: tok.text }),
-      ...(tok.escaped || tok.special ? [el('div', { cls: 'tip-cp', text: codePoints(s.tokens[c.token] ?? '') })] : []),
+      ...(tok.escaped || tok.special ? [el('div', { cls: 'tip-cp', text: codePoints(raw) })] : []),
       el('div', { cls: 'tip-where', text: `sample ${c.sample} · token ${c.token} of ${s.length} · group ${s.group} · reward ${fmt(s.reward)}` }),
       el('table', {}, ...rows.map(([k, v]) => el('tr', {}, el('td', { text: k }), el('td', { cls: k === metricDef(this.metric).needs[0] ? 'num cur' : 'num', text: v })))),
     );
@@ -415,17 +530,26 @@ export class RolloutView {
 
   private pin(c: Cell | null, notify = true): void {
     const drill = this.els.drill;
+    const seq = ++this.pinSeq;
     if (!c || !this.step) { drill.replaceChildren(el('div', { cls: 'muted', text: 'Click a token to pin it and see how its credit arose. Arrow keys move, Esc unpins.' })); this.debug.lastDrill = undefined; return; }
-    const dd = drillDown(this.step, c.sample, c.token);
-    this.debug.lastDrill = dd;
-    this.renderDrill(dd, c);
+    drill.replaceChildren(el('div', { cls: 'muted', text: `sample ${c.sample} · token ${c.token}: working out its credit…` }));
+    // computed on the host over the step (a GAE explanation whitens over every sample): the page holds no whole step
+    const step = this.stepNo!, loadSeq = this.loadSeq, w = this.windows;
+    void Promise.all([
+      this.host.request('rollout/drill', { runDir: this.runDir, step, sample: c.sample, token: c.token }),
+      w ? w.want(w.blocksOf(c.sample, c.token, c.token + 1).map((b): [number, number] => [c.sample, b])) : undefined,
+    ]).then(([dd]) => {
+      if (seq !== this.pinSeq || loadSeq !== this.loadSeq) return;
+      this.debug.lastDrill = dd;
+      this.renderDrill(dd, c);
+    }, (e: Error) => { if (seq === this.pinSeq) drill.replaceChildren(el('div', { cls: 'muted', text: `drill-down failed: ${e.message}` })); });
     if (notify) this.selectionChanged(c);
     this.saveState();
   }
+  private pinSeq = 0;
 
-  private renderDrill(dd: DrillDown, c: Cell): void {
-    const st = this.step!, s = st.samples[c.sample];
-    const tok = displayToken(s.tokens[c.token] ?? '');
+  private renderDrill(dd: DrillDownResult, c: Cell): void {
+    const tok = displayToken(this.tokenText(c.sample, c.token) ?? '');
     const out: HTMLElement[] = [
       el('h3', { text: dd.title }),
       el('div', { cls: 'drill-token' }, el('span', { text: 'token ' }), el('code', { text: tok.text })),
@@ -467,7 +591,9 @@ export class RolloutView {
     const parts = gs.partNames;
     box.replaceChildren(
       el('div', { cls: 'prompt' }, el('span', { cls: 'muted', text: 'prompt ' }), el('code', { attrs: { id: 'group-prompt' }, text: displayText(gs.prompt) }),
-        ...(gs.answer !== undefined ? [el('span', { cls: 'muted', text: '  answer ' }), el('code', { text: displayText(gs.answer) })] : [])),
+        ...(gs.answer !== undefined ? [el('span', { cls: 'muted', text: '  answer ' }), el('code', { text: displayText(gs.answer) })] : []),
+        // GHPO: the hint the group was regenerated with (appended to the prompt; rewards judge hint + completion)
+        ...(gs.hint ? [el('span', { cls: 'muted', text: `  hint${gs.hint.ratio !== undefined ? ` (ω ${gs.hint.ratio}${gs.hint.stage ? `, stage ${gs.hint.stage}` : ''})` : ''} ` }), el('code', { attrs: { id: 'group-hint' }, text: displayText(gs.hint.text) })] : [])),
       el('div', { cls: 'group-stats', attrs: { id: 'group-stats' }, text:
         `n = ${gs.samples.length} · mean ${fmt(gs.mean, 5)} · std ${fmt(gs.stdUnbiased, 5)} (unbiased), ${fmt(gs.stdPopulation, 5)} (population)` +
         `${gs.stored.baseline !== undefined ? ` · baseline ${fmt(gs.stored.baseline, 5)}` : ''}${gs.stored.baselines ? ' · baseline per sample (leave-one-out)' : ''} · ${gs.filtered ? `FILTERED (${gs.filterReason ?? 'no gradient'})` : 'kept'}` }),
@@ -475,7 +601,8 @@ export class RolloutView {
         el('tr', {}, ...['sample', 'reward', ...parts, ...(gs.stored.scores ? ['score'] : []), ...(gs.stored.baselines ? ['baseline'] : []), 'advantage', 'tokens', 'clips', 'completion'].map((h) => el('th', { text: h }))),
         ...gs.samples.map((i, k) => {
           const s = st.samples[i], ss = this.stats[i];
-          const tr = el('tr', {}, el('td', { text: `#${i}` }), el('td', { cls: 'num', text: fmt(s.reward, 4) }),
+          // EEPO: which rollout stage the sample came from (2 = sampled after the temporary unlearning step)
+          const tr = el('tr', {}, el('td', { text: `#${i}${s.eepoStage ? ` · stage ${s.eepoStage}` : ''}`, ...(s.eepoStage ? { attrs: { title: s.eepoStage === 2 ? 'EEPO: sampled from the temporarily unlearned model' : 'EEPO: sampled before the unlearning step' } } : {}) }), el('td', { cls: 'num', text: fmt(s.reward, 4) }),
             ...parts.map((p) => el('td', { cls: 'num', text: fmt(s.rewardParts?.[p], 4) })),
             ...(gs.stored.scores ? [el('td', { cls: 'num', text: fmt(gs.stored.scores[k], 4) })] : []),
             ...(gs.stored.baselines ? [el('td', { cls: 'num', text: fmt(gs.stored.baselines[k], 4) })] : []),
@@ -569,17 +696,24 @@ export class RolloutView {
       stepInfo: [...this.stepInfo.values()], filter: { ...this.filter }, sort: { ...this.sort }, notice: this.notice,
       domain: this.domain, hits: this.hits.length, pinned: this.grid.pinned, grid: { ...this.grid.stats, cellW: this.grid.cellW, rowH: this.grid.rowH, headerW: this.grid.headerW, headerH: this.grid.headerH },
       debug: { ...this.debug }, theme: this.theme.kind, colorAt: (v: number) => this.color(v),
+      windows: this.windows ? { cached: this.windows.size, bytes: this.windows.bytes, budget: this.windows.budgetBytes, ...this.windows.stats } : undefined,
+      overview: this.overview ? { samples: this.overview.samples.length, dataBytes: this.overview.dataBytes, blockTokens: this.overview.blockTokens } : undefined,
     };
   }
 
-  cellRect(sample: number, token: number): DOMRect | undefined {
+  /** Scroll a cell into view, fetch and draw what is then in view; its client rectangle (tests, benchmark). */
+  async cellRect(sample: number, token: number): Promise<DOMRect | undefined> {
     const row = this.rows.indexOf(sample);
     if (row < 0) return undefined;
     const c = { row, sample, token };
     this.grid.reveal(c);
+    await this.grid.fetchView();
     this.grid.drawNow();
     return this.grid.cellRect(c);
   }
 
   metricNow(): MetricDef { return metricDef(this.metric); }
 }
+
+/** A per-sample number from the overview (JSON has no NaN: null stands for it). */
+function num(x: number | null | undefined): number { return typeof x === 'number' ? x : NaN; }

@@ -14,6 +14,7 @@ import { stageDirs, type RunEntry, type RunStore } from '../../runStore';
 import { evidenceCommand } from '../../doctor/evidence';
 import { headline } from '../../headline';
 import { runDisplayLabel } from '../../runLabel';
+import { readRolloutIndex } from '../../../runio/reader';
 import type { Finding as DoctorFinding } from '../../../doctor/types';
 
 export type RunNode =
@@ -323,7 +324,10 @@ export class RunsTreeModel {
         if (typeof m?.kl === 'number') parts.push(`kl ${fmtNum(m.kl)}`);
         // what the step's file holds vs what its metrics cover: trace retention may store fewer groups than were generated
         let sh: StepInfo | undefined;
-        try { sh = this.store.stepHeader(n.runDir, n.step); } catch { sh = undefined; }
+        // the step index (rollouts/index.jsonl, read incrementally) first: a step row never opens its step file
+        const ix = readRolloutIndex(n.runDir).get(n.step);
+        if (ix) sh = { step: n.step, traced: !!ix.traced, samples: ix.samples ?? 0, groups: ix.groups ?? 0, ...(ix.subsampled ? { subsampled: true } : {}), ...(typeof ix.totalGroups === 'number' ? { totalGroups: ix.totalGroups } : {}), ...(typeof ix.totalSamples === 'number' ? { totalSamples: ix.totalSamples } : {}) };
+        else try { sh = this.store.stepHeader(n.runDir, n.step); } catch { sh = undefined; }
         const cut = sh?.subsampled ? (sh.totalGroups !== undefined ? `${sh.groups} of ${sh.totalGroups} groups stored` : `${sh.groups} groups stored (subsampled)`) : undefined;
         if (cut) parts.push(cut);
         if (typeof m?.frac_reward_zero_std === 'number') parts.push(`zero-std ${Math.round(m.frac_reward_zero_std * 100)}%${cut ? ` of all${sh?.totalGroups !== undefined ? ` ${sh.totalGroups}` : ''}` : ''}`);

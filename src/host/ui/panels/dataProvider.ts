@@ -4,11 +4,12 @@
  */
 import * as path from 'path';
 import { FILES, type EvalRecord, type MetricsRecord, type RunStatus } from '../../../shared/runFormat';
-import type { HostNotificationMap, MetricsPayload, RunRef, StepInfo, StepPayload } from '../../../shared/protocol';
-import { isRunDir, listRolloutSteps, readManifest, readRolloutStep } from '../../../runio/reader';
-import { readStepInfo } from '../../runStore';
+import type { HostNotificationMap, MetricsColumnsPayload, MetricsPayload, RunRef, StepInfo, StepPayload } from '../../../shared/protocol';
+import { SeriesStore, type StoreColumns } from '../../../webview/data/series';
+import { isRunDir, listRolloutSteps, readManifest, readRolloutStep, rolloutStepSummaries } from '../../../runio/reader';
 import { readJsonlFrom } from '../../../runio/jsonl';
 import { tokenViewOf } from '../../tokenize';
+import { fileMark, readMetricsCache, writeMetricsCache } from './metricsCache';
 import { runDisplayLabel } from '../../runLabel';
 
 export function runRef(runDir: string): RunRef {
@@ -45,13 +46,33 @@ export function getStep(runDir: string, step: number): StepPayload {
   return { runDir: dir, header, samples: r.samples, data, problems, ...(tv.info ? { tokenization: tv.info } : {}) };
 }
 
-/** Every rollout step of a run with what its header line says (runStore.ts readStepInfo: one short read per step, cached). */
+/** Every rollout step of a run with what its index line says (runio/reader.ts rolloutStepSummaries: rollouts/index.jsonl,
+ *  read incrementally; steps it lacks are summarised from their header line and added to it): never reads the steps. */
 export function stepInfos(runDir: string): StepInfo[] {
   const dir = checkRunDir(runDir);
-  return listRolloutSteps(dir).map((step) => {
-    try { return { ...readStepInfo(dir, step), step }; } catch { return { step, traced: false, samples: 0, groups: 0 }; }
+  return rolloutStepSummaries(dir, { rebuild: true }).map((e) => {
+    const info: StepInfo = { step: e.step, traced: !!e.traced, samples: e.samples ?? 0, groups: e.groups ?? 0 };
+    if (e.subsampled) info.subsampled = true;
+    if (typeof e.totalGroups === 'number') info.totalGroups = e.totalGroups;
+    if (typeof e.totalSamples === 'number') info.totalSamples = e.totalSamples;
+    return info;
   });
 }
+
+/** A run's metrics as the dashboard's columns (`metrics/columns`): the series built here, sent as ArrayBuffers. */
+export function metricsColumns(m: MetricsPayload): MetricsColumnsPayload {
+  const store = new SeriesStore();
+  store.appendMetrics(m.records); store.appendEvals(m.evals);
+  return columnsPayload(m.run, m.rolloutSteps, store.toColumns());
+}
+
+function columnsPayload(run: RunRef, rolloutSteps: number[], c: StoreColumns): MetricsColumnsPayload {
+  const buf = (a: Float64Array) => a.byteOffset === 0 && a.buffer.byteLength === a.byteLength ? a.buffer as ArrayBuffer : a.slice().buffer as ArrayBuffer;
+  return { run, rolloutSteps, names: c.names, lengths: c.lengths, stepsOf: c.stepsOf, steps: buf(c.steps), values: buf(c.values), clock: buf(c.clock), clockLength: c.clockLength, appended: c.appended };
+}
+
+/** New bytes (metrics + eval) read past the cache before it is rewritten. */
+const CACHE_REWRITE_BYTES = 4 << 20;
 
 /**
  * The `metrics/append` a poll of a followed run sends, or undefined when nothing changed. A status change alone (the run
@@ -80,6 +101,38 @@ export class RunFollower {
     const run = runRef(this.runDir);
     this.status = run.status;
     return { run, records, evals, rolloutSteps: steps };
+  }
+
+  /**
+   * initial() as the dashboard's columns, through the run folder's columns cache (metricsCache.ts): a run opened before
+   * reads its cached columns and only the lines appended since; the cache is (re)written when it was missing, stale, or
+   * more than a few MB behind. The same columns as metricsColumns(initial()).
+   */
+  initialColumns(): MetricsColumnsPayload {
+    const cached = readMetricsCache(this.runDir);
+    let store: SeriesStore | undefined;
+    let behind = Infinity;
+    if (cached) {
+      this.m = { offset: cached.metrics.offset, line: cached.metrics.line };
+      this.e = { offset: cached.eval.offset, line: cached.eval.line };
+    }
+    const { records, evals } = this.readNew();
+    if (cached) behind = (this.m.offset - cached.metrics.offset) + (this.e.offset - cached.eval.offset);
+    let c: StoreColumns;
+    if (cached && !records.length && !evals.length) c = cached.columns;
+    else {
+      store = cached ? SeriesStore.fromColumns(cached.columns) : new SeriesStore();
+      store.appendMetrics(records); store.appendEvals(evals);
+      c = store.toColumns();
+    }
+    if (behind > CACHE_REWRITE_BYTES && this.m.offset + this.e.offset > 0) {
+      writeMetricsCache(this.runDir, c, fileMark(path.join(this.runDir, FILES.metrics), this.m.offset, this.m.line), fileMark(path.join(this.runDir, FILES.eval), this.e.offset, this.e.line));
+    }
+    const steps = listRolloutSteps(this.runDir);
+    steps.forEach((s) => this.steps.add(s));
+    const run = runRef(this.runDir);
+    this.status = run.status;
+    return columnsPayload(run, steps, c);
   }
 
   private readNew(): { records: MetricsRecord[]; evals: EvalRecord[] } {

@@ -27,7 +27,7 @@ export interface PanelDeps {
   /** Where webview errors and protocol problems are logged (an output channel). */
   log?(message: string): void;
   /** The run doctor's findings of a run as dashboard bands (src/host/doctor/evidence.ts dashboardAnnotations). Optional. */
-  annotations?(runDir: string): DashboardAnnotation[] | undefined;
+  annotations?(runDir: string): DashboardAnnotation[] | undefined | Promise<DashboardAnnotation[] | undefined>;
   /** Fired with a run folder whose findings changed: open dashboards of that run get its annotations again. */
   onDidChangeAnnotations?: vscode.Event<string>;
 }

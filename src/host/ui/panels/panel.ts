@@ -12,16 +12,16 @@ import { RunFollower, appendMessage, checkRunDir, runRef } from './dataProvider'
 import { answerRequest, webviewRequestHandlers } from './requests';
 import { makeNonce, renderWebviewHtml } from './html';
 
-export const VIEW_TYPES: Record<ViewKind, string> = { heatmap: 'rlLens.heatmap', group: 'rlLens.group', dashboard: 'rlLens.dashboard' };
-const TITLES: Record<ViewKind, string> = { heatmap: 'Token Heatmap', group: 'Group View', dashboard: 'Dashboard' };
+export const VIEW_TYPES: Record<ViewKind, string> = { heatmap: 'rlLens.heatmap', group: 'rlLens.group', dashboard: 'rlLens.dashboard', tokenDiff: 'rlLens.tokenDiff' };
+const TITLES: Record<ViewKind, string> = { heatmap: 'Token Heatmap', group: 'Group View', dashboard: 'Dashboard', tokenDiff: 'Token Comparison' };
 
 export interface PanelHooks {
   listRuns(): Promise<RunRef[]>;
   onSelection(view: ViewKind, t: ViewTarget): void;
   open(view: 'heatmap' | 'group', t: ViewTarget): void;
   log(message: string): void;
-  /** the doctor's findings of a run as dashboard bands (optional) */
-  annotations?(runDir: string): DashboardAnnotation[] | undefined;
+  /** the doctor's findings of a run as dashboard bands (optional; a promise when computed without holding the host) */
+  annotations?(runDir: string): DashboardAnnotation[] | undefined | Promise<DashboardAnnotation[] | undefined>;
 }
 
 export class LensPanel implements vscode.Disposable {
@@ -102,16 +102,31 @@ export class LensPanel implements vscode.Disposable {
     this.sendAnnotations();
   }
 
-  /** Dashboard: send the doctor's findings of its runs (or only of `onlyRunDir`) as `doctor/annotations`. */
+  /** per run: the latest annotations request (an older answer that arrives later is dropped) */
+  private readonly annotationSeq = new Map<string, number>();
+  /** resolved once the dashboard's runs' `metrics/*` answers went out (or after a while): the doctor waits for them */
+  private firstMetrics!: () => void;
+  private metricsAnswered = 0;
+  private readonly firstMetricsSent = new Promise<void>((res) => { this.firstMetrics = res; });
+
+  /**
+   * Dashboard: send the doctor's findings of its runs (or only of `onlyRunDir`) as `doctor/annotations`, when they are
+   * ready: the doctor reads the run in slices (Diagnosis.annotationsAsync), so the first paint and later requests
+   * never wait for it; the dashboard draws the bands when they arrive.
+   */
   sendAnnotations(onlyRunDir?: string): void {
     if (this.view !== 'dashboard' || !this.hooks.annotations) return;
     for (const r of this.runs) {
       const dir = path.resolve(r.runDir);
       if (onlyRunDir && path.resolve(onlyRunDir) !== dir) continue;
-      try {
-        const annotations = this.hooks.annotations(dir);
-        if (annotations) this.post('doctor/annotations', { runDir: r.runDir, annotations });
-      } catch (e) { this.hooks.log(`doctor annotations of ${dir}: ${(e as Error).message}`); }
+      const seq = (this.annotationSeq.get(dir) ?? 0) + 1;
+      this.annotationSeq.set(dir, seq);
+      void (async () => {
+        try {
+          const annotations = await this.hooks.annotations!(dir);
+          if (annotations && this.annotationSeq.get(dir) === seq && !this.disposed) this.post('doctor/annotations', { runDir: r.runDir, annotations });
+        } catch (e) { this.hooks.log(`doctor annotations of ${dir}: ${(e as Error).message}`); }
+      })();
     }
   }
 
@@ -137,7 +152,10 @@ export class LensPanel implements vscode.Disposable {
         const init = { kind: 'notification', method: 'init', params: { protocol: PROTOCOL_VERSION, view: this.view, runs: this.runs, target: this.target, state: this.restored } };
         void this.panel.webview.postMessage(init);
         for (const m of this.queue.splice(0)) void this.panel.webview.postMessage(m);
-        this.sendAnnotations();
+        // the doctor after the first paint's data: its annotations follow the metrics answers of the dashboard's runs
+        // (or 15 s without them: a dashboard with no run asks for none)
+        setTimeout(() => this.firstMetrics(), 15_000);
+        void this.firstMetricsSent.then(() => { if (!this.disposed) this.sendAnnotations(); });
         if (msg.params.protocol !== PROTOCOL_VERSION) this.hooks.log(`webview protocol ${msg.params.protocol} ≠ host ${PROTOCOL_VERSION}`);
         break;
       }
@@ -170,6 +188,13 @@ export class LensPanel implements vscode.Disposable {
       this.updateTimer();
       return initial;
     },
+    followColumns: (dir) => {
+      const f = new RunFollower(dir);
+      this.followers.set(dir, f);
+      const initial = f.initialColumns();
+      this.updateTimer();
+      return initial;
+    },
     saveFile: (defaultName, content) => saveWithDialog('RL Lens: export samples (JSONL)', { 'JSON Lines': ['jsonl'] }, defaultName, Buffer.from(content, 'utf8')),
     saveExport: (file) => saveWithDialog(`RL Lens: export panel (${file.format.toUpperCase()})`, { [file.filterName]: [file.format] }, file.fileName, file.bytes),
   });
@@ -177,6 +202,7 @@ export class LensPanel implements vscode.Disposable {
   private async answer(msg: RequestMessage): Promise<void> {
     const response: ResponseMessage = await answerRequest(this.handlers, msg);
     void this.panel.webview.postMessage(response);
+    if (msg.method.startsWith('metrics/') && ++this.metricsAnswered >= this.runs.length) this.firstMetrics();
   }
 
   private follower(runDir: string): void {
@@ -207,7 +233,10 @@ export class LensPanel implements vscode.Disposable {
     }
   }
 
+  private disposed = false;
+
   dispose(): void {
+    this.disposed = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     for (const d of this.disposables.splice(0)) d.dispose();

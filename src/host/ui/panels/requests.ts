@@ -2,11 +2,13 @@
  * The host's answers to webview requests (src/shared/protocol.ts WebviewRequests), one typed handler per method.
  * No `vscode` import: LensPanel (panel.ts) supplies the context, unit tests a fake one.
  */
-import type { MetricsPayload, RequestMessage, RequestMethod, ResponseMessage, RunRef, WebviewRequestHandlers } from '../../../shared/protocol';
+import type { MetricsColumnsPayload, MetricsPayload, RequestMessage, RequestMethod, ResponseMessage, RunRef, WebviewRequestHandlers } from '../../../shared/protocol';
 import * as path from 'path';
 import { listRolloutSteps, readRolloutStep } from '../../../runio/reader';
 import { getStep, stepInfos } from './dataProvider';
 import { exportRecords, toJsonl } from './exportSamples';
+import { stepSource } from './stepSource';
+import { metricsColumns } from './dataProvider';
 import { checkExport, type CheckedExport } from './exportFile';
 
 /** What the handlers need from the panel that received the request. */
@@ -19,6 +21,8 @@ export interface RequestContext {
   follow(runDir: string): void;
   /** follow a run's metrics from the start: everything so far (later records stream as `metrics/append`) */
   followMetrics(absRunDir: string): MetricsPayload;
+  /** followMetrics as the dashboard's columns (through the run folder's columns cache); metricsColumns(followMetrics) when absent */
+  followColumns?(absRunDir: string): MetricsColumnsPayload;
   /** ask where to save `content` (a save dialog offering `defaultName`) and write it; the path, or undefined when cancelled */
   saveFile(defaultName: string, content: string): Promise<string | undefined>;
   /** dashboard export: ask where to save the checked file (save dialog) and write it; the path, or undefined when cancelled */
@@ -40,7 +44,15 @@ export function webviewRequestHandlers(ctx: RequestContext): WebviewRequestHandl
       return infos;
     },
     'rollout/getStep': async ({ runDir, step }) => getStep(await ctx.allowedRun(runDir), step),
+    // windowed heatmap (issue 18, stepSource.ts): byte ranges of the step, never the whole step
+    'rollout/overview': async ({ runDir, step, strips }) => stepSource(await ctx.allowedRun(runDir), step).overview({ strips: strips === true }),
+    'rollout/window': async ({ runDir, step, cells }) => stepSource(await ctx.allowedRun(runDir), step).window(cells),
+    'rollout/domain': async ({ runDir, step, metric, group }) => stepSource(await ctx.allowedRun(runDir), step).domain(String(metric), typeof group === 'string' ? group : undefined),
+    'rollout/search': async ({ runDir, step, query }) => stepSource(await ctx.allowedRun(runDir), step).search(query),
+    'rollout/textMatch': async ({ runDir, step, text }) => stepSource(await ctx.allowedRun(runDir), step).textMatch(text),
+    'rollout/drill': async ({ runDir, step, sample, token }) => stepSource(await ctx.allowedRun(runDir), step).drill(sample, token),
     'metrics/get': async ({ runDir }) => ctx.followMetrics(await ctx.allowedRun(runDir)),
+    'metrics/columns': async ({ runDir }) => { const d = await ctx.allowedRun(runDir); return ctx.followColumns ? ctx.followColumns(d) : metricsColumns(ctx.followMetrics(d)); },
     'export/save': async (file) => ({ path: await ctx.saveExport(checkExport(file)) }),
     'samples/export': async ({ runDir, step, samples }) => {
       const dir = await ctx.allowedRun(runDir);
@@ -50,6 +62,9 @@ export function webviewRequestHandlers(ctx: RequestContext): WebviewRequestHandl
       const file = await ctx.saveFile(`${path.basename(dir)}-step${step}-samples.jsonl`, toJsonl(records));
       return { path: file, count: records.length };
     },
+    // the token comparison view has its own panel (src/host/tokenDiff/panel.ts), which answers these
+    'tokenDiff/summary': () => { throw new Error('not a token comparison view'); },
+    'tokenDiff/samples': () => { throw new Error('not a token comparison view'); },
   };
 }
 
