@@ -144,6 +144,7 @@ export const RUN_FORMAT_SCHEMA = {
       required: ['format', 'formatVersion', 'a', 'b', 'source', 'settings', 'counts', 'arrays', 'dataFile', 'index', 'vocab', 'risers', 'fallers', 'samples'],
       properties: {
         format: { const: 'rl-lens-token-diff' }, formatVersion: { type: 'integer', const: 1 }, createdAt: iso,
+        key: { type: 'string', description: 'the cache key the folder was computed for (sides\' files, source, settings); a folder given with --out is reused when it matches' },
         a: { $ref: '#/definitions/tokenDiffCheckpoint' }, b: { $ref: '#/definitions/tokenDiffCheckpoint' },
         source: { type: 'object', required: ['kind', 'path'], properties: { kind: { type: 'string', enum: ['rollout', 'jsonl'] }, path: str, step: int0, temperature: num, splitOnOwn: int0 } },
         settings: { type: 'object', required: ['topK', 'temperature', 'batch', 'minCount'], properties: { topK: { type: 'integer', minimum: 1 }, temperature: { type: 'number', exclusiveMinimum: 0 }, batch: { type: 'integer', minimum: 1 }, minCount: { type: 'integer', minimum: 1 } } },
@@ -157,7 +158,7 @@ export const RUN_FORMAT_SCHEMA = {
         backend: str,
       },
     },
-    tokenDiffCheckpoint: { type: 'object', required: ['dir', 'step', 'family'], properties: { dir: str, step: int0, algorithm: str, family: str, tag: str } },
+    tokenDiffCheckpoint: { type: 'object', required: ['dir', 'step', 'family'], properties: { dir: str, step: int0, algorithm: str, family: str, tag: str, kind: { type: 'string', enum: ['checkpoint', 'base'], description: "'base': a pretrained model (dir = its spec, e.g. hf:owner/repo; step 0)" } } },
     tokenDiffStat: { type: 'object', required: ['token', 'count', 'meanDelta', 'sumDelta'], properties: { token: str, count: { type: 'integer', minimum: 1 }, meanDelta: numOrNull, sumDelta: numOrNull } },
     tokenDiffSample: {
       description: 'one line of samples.jsonl of a token comparison folder',
