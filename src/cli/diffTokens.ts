@@ -11,7 +11,7 @@
  */
 import { BACKEND_CHOICES, initBackend } from '../trainer/backend';
 import { diffCheckpoints, type TokenStat } from '../trainer/diffTokens';
-import { optionValue } from './args';
+import { backendValue, optionValue } from './args';
 
 export interface DiffTokensArgs {
   a: string;
@@ -63,7 +63,7 @@ export function parseDiffTokensArgs(argv: string[]): DiffTokensArgs {
       case '--allow-same': a.allowSame = true; break;
       case '--json': a.json = true; break;
       case '--progress-events': a.progressEvents = true; break;
-      case '--backend': a.backend = val(i, f); i++; if (!BACKEND_CHOICES.includes(a.backend as never)) throw new Error(`--backend ${a.backend}: allowed: ${BACKEND_CHOICES.join(', ')}`); break;
+      case '--backend': a.backend = backendValue(argv, i, f); i++; break;
       default:
         if (f.startsWith('-')) throw new Error(`unknown option ${f}`);
         pos.push(f);

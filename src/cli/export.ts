@@ -10,7 +10,7 @@
  */
 import { BACKEND_CHOICES, initBackend } from '../trainer/backend';
 import { exportMergedLora } from '../trainer/model/export';
-import { optionValue } from './args';
+import { backendValue, optionValue } from './args';
 
 export interface ExportArgs { model: string; adapter: string; out: string; tokenizer?: string; backend: string }
 
@@ -29,7 +29,7 @@ export function parseExportArgs(argv: string[]): ExportArgs {
       case '--adapter': a.adapter = val(i, f); i++; break;
       case '--out': case '-o': a.out = val(i, f); i++; break;
       case '--tokenizer': a.tokenizer = val(i, f); i++; break;
-      case '--backend': a.backend = val(i, f); i++; if (!BACKEND_CHOICES.includes(a.backend as never)) throw new Error(`--backend ${a.backend}: allowed: ${BACKEND_CHOICES.join(', ')}`); break;
+      case '--backend': a.backend = backendValue(argv, i, f); i++; break;
       default: throw new Error(`unknown option ${f}`);
     }
   }

@@ -10,7 +10,7 @@
 import { BACKEND_CHOICES, initBackend } from '../trainer/backend';
 import { loadPretrained } from '../trainer/model/pretrained';
 import { generate } from '../trainer/sampling';
-import { optionValue } from './args';
+import { backendValue, optionValue } from './args';
 
 export interface GenerateArgs {
   model: string;
@@ -42,7 +42,7 @@ export function parseGenerateArgs(argv: string[]): GenerateArgs {
       case '--temperature': a.temperature = num(i, f, (x) => x >= 0, 'a number ≥ 0'); i++; break;
       case '--top-p': a.topP = num(i, f, (x) => x > 0 && x <= 1, 'in (0, 1]'); i++; break;
       case '--seed': a.seed = num(i, f, (x) => Number.isInteger(x) && x >= 0, 'a non-negative integer'); i++; break;
-      case '--backend': a.backend = val(i, f); i++; if (!BACKEND_CHOICES.includes(a.backend as never)) throw new Error(`--backend ${a.backend}: allowed: ${BACKEND_CHOICES.join(', ')}`); break;
+      case '--backend': a.backend = backendValue(argv, i, f); i++; break;
       default: throw new Error(`unknown option ${f}`);
     }
   }

@@ -14,7 +14,7 @@ import { ConfigError, PRESETS, deepMerge, loadConfigFile, resolveConfig, type Tr
 import { StopSignal, runTraining, type RunResult } from '../trainer/engine';
 import type { TrainerEvent } from '../shared/runFormat';
 import { parseControlMessage } from '../shared/control';
-import { optionValue } from './args';
+import { backendValue, optionValue } from './args';
 
 export interface TrainArgs {
   config?: string;
@@ -51,7 +51,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
       case '--preset': a.preset = val(i, f); i++; break;
       case '--out': case '-o': a.out = val(i, f); i++; break;
       case '--runs-root': a.runsRoot = val(i, f); i++; break;
-      case '--backend': a.backend = val(i, f); i++; if (!BACKEND_CHOICES.includes(a.backend as never)) throw new UsageError(`--backend ${a.backend}: allowed: ${BACKEND_CHOICES.join(', ')}`); break;
+      case '--backend': a.backend = backendValue(argv, i, f, { make: (m) => new UsageError(m) }); i++; break;
       case '--events': { const v = val(i, f); i++; if (v !== 'stdout' && v !== 'none') throw new UsageError(`--events ${v}: allowed: stdout, none`); a.events = v; break; }
       case '--steps': { const v = Number(val(i, f)); i++; if (!Number.isInteger(v) || v < 1) throw new UsageError(`--steps must be a positive integer`); a.steps = v; break; }
       case '--seed': { const v = Number(val(i, f)); i++; if (!Number.isInteger(v) || v < 0) throw new UsageError(`--seed must be a non-negative integer`); a.seed = v; break; }

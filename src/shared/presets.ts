@@ -210,6 +210,20 @@ export function preferenceArithmeticPreset(method: string): Record<string, unkno
   };
 }
 
+/** The supervised warm start of the step-task presets: 30% of the demonstrations carry one arithmetic slip, so the model makes step errors. */
+const ARITHMETIC_STEPS_SFT = { steps: 300, batchSize: 64, lr: 0.003, demoNoise: 0.3 };
+
+/** What the step-task presets (Step-DPO, PRM) share: task arithmetic-steps (three operands 0..9), the small char model, sampling, no checkpoints. */
+function arithmeticStepsBase(): Record<string, unknown> {
+  return {
+    seed: 1,
+    task: { name: 'arithmetic-steps', difficulty: 1 },
+    model: { dModel: 64, nHeads: 4, nLayers: 2, contextLength: 24 },
+    sampling: { temperature: 1, maxNewTokens: 15 },
+    checkpoint: { every: 0 },
+  };
+}
+
 /**
  * Step-DPO on multi-step arithmetic (task arithmetic-steps, three operands 0..9: "3+4+5=" → "3+4=7 7+5=12"), one run:
  * a supervised warm start with 30% demonstrations carrying one arithmetic slip (so the model makes step errors), the
@@ -219,14 +233,12 @@ export function preferenceArithmeticPreset(method: string): Record<string, unkno
  */
 export function stepDpoArithmeticPreset(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return deepMerge({
-    name: 'step-dpo-arithmetic', algorithm: 'step_dpo', seed: 1,
-    task: { name: 'arithmetic-steps', difficulty: 1 },
-    model: { dModel: 64, nHeads: 4, nLayers: 2, contextLength: 24 },
+    ...arithmeticStepsBase(),
+    name: 'step-dpo-arithmetic', algorithm: 'step_dpo',
     train: { steps: 80, batchSize: 32, lr: 0.0002, lrSchedule: 'constant', warmupSteps: 0 },
-    sampling: { temperature: 1, maxNewTokens: 15 },
     eval: { every: 0, numPrompts: 64, samplesPerPrompt: 4, k: [1, 4], temperature: 1 },
-    checkpoint: { every: 0 }, rollouts: { every: 20, maxSamples: 16 },
-    step_dpo: { beta: 0.5, evalEvery: 20, sft: { steps: 300, batchSize: 64, lr: 0.003, demoNoise: 0.3 }, data: { prompts: 256, samples: 8, continuations: 8 }, eval: { prompts: 128, samples: 4 } },
+    rollouts: { every: 20, maxSamples: 16 },
+    step_dpo: { beta: 0.5, evalEvery: 20, sft: { ...ARITHMETIC_STEPS_SFT }, data: { prompts: 256, samples: 8, continuations: 8 }, eval: { prompts: 128, samples: 4 } },
   }, extra) as Record<string, unknown>;
 }
 
@@ -349,14 +361,12 @@ export function grpoLambdaStoriesPreset(extra: Record<string, unknown> = {}): Re
  */
 export function prmArithmeticPreset(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return deepMerge({
-    name: 'prm-arithmetic', algorithm: 'prm', seed: 1,
-    task: { name: 'arithmetic-steps', difficulty: 1 },
-    model: { dModel: 64, nHeads: 4, nLayers: 2, contextLength: 24 },
+    ...arithmeticStepsBase(),
+    name: 'prm-arithmetic', algorithm: 'prm',
     train: { steps: 2000, batchSize: 64, lr: 0.001, lrSchedule: 'constant', warmupSteps: 0 },
-    sampling: { temperature: 1, maxNewTokens: 15 },
     eval: { every: 0, numPrompts: 32, samplesPerPrompt: 4, k: [1, 4], temperature: 1 },
-    checkpoint: { every: 0 }, rollouts: { every: 250, maxSamples: 16 },
-    prm: { evalEvery: 500, sft: { steps: 300, batchSize: 64, lr: 0.003, demoNoise: 0.3 }, data: { prompts: 512, evalPrompts: 64, samples: 8 } },
+    rollouts: { every: 250, maxSamples: 16 },
+    prm: { evalEvery: 500, sft: { ...ARITHMETIC_STEPS_SFT }, data: { prompts: 512, evalPrompts: 64, samples: 8 } },
   }, extra) as Record<string, unknown>;
 }
 
@@ -368,12 +378,10 @@ export function prmArithmeticPreset(extra: Record<string, unknown> = {}): Record
  */
 export function grpoPrmArithmeticPreset(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return deepMerge({
-    name: 'grpo-prm-arithmetic', algorithm: 'pipeline', seed: 1,
-    task: { name: 'arithmetic-steps', difficulty: 1 },
-    model: { dModel: 64, nHeads: 4, nLayers: 2, contextLength: 24 },
-    sampling: { temperature: 1, maxNewTokens: 15 },
+    ...arithmeticStepsBase(),
+    name: 'grpo-prm-arithmetic', algorithm: 'pipeline',
     eval: { every: 0, numPrompts: 64, samplesPerPrompt: 4, k: [1, 4], temperature: 1 },
-    checkpoint: { every: 0 }, rollouts: { every: 10, maxSamples: 32 },
+    rollouts: { every: 10, maxSamples: 32 },
     pipeline: {
       rewardModelAlgorithm: 'prm', rlAlgorithm: 'grpo',
       sft: { train: { steps: 300, lr: 0.003, batchSize: 64 }, sft: { demoNoise: 0.3 } },
