@@ -14,7 +14,7 @@ export interface StepEntry { dir: string; meta?: Pick<CheckpointMeta, 'step'> & 
 /** The latest checkpoint of `list` whose step is smaller than that of `dir` (same-step aliases skipped); undefined if none. */
 export function previousCheckpoint<T extends StepEntry>(list: readonly T[], dir: string): T | undefined {
   const me = list.find((c) => path.resolve(c.dir) === path.resolve(dir));
-  const step = me?.meta?.step ?? readStep(dir);
+  const step = me?.meta?.step ?? readCheckpointStep(dir);
   if (step === undefined) return undefined;
   let best: T | undefined;
   for (const c of list) {
@@ -25,7 +25,8 @@ export function previousCheckpoint<T extends StepEntry>(list: readonly T[], dir:
   return best;
 }
 
-function readStep(dir: string): number | undefined {
+/** The `step` of a checkpoint directory's checkpoint.json; undefined when unreadable or not a number. */
+export function readCheckpointStep(dir: string): number | undefined {
   try { const m = JSON.parse(fs.readFileSync(path.join(dir, FILES.checkpointMeta), 'utf8')) as { step?: unknown }; return typeof m.step === 'number' ? m.step : undefined; } catch { return undefined; }
 }
 
@@ -53,7 +54,7 @@ function sameBytes(a: string, b: string): boolean {
 export function identicalCheckpoints(dirA: string, dirB: string): string | undefined {
   const a = path.resolve(dirA), b = path.resolve(dirB);
   if (a === b) return 'A and B are the same checkpoint';
-  const sa = readStep(a), sb = readStep(b);
+  const sa = readCheckpointStep(a), sb = readCheckpointStep(b);
   const sameRun = path.dirname(path.dirname(a)) === path.dirname(path.dirname(b));
   if (sameRun && sa !== undefined && sa === sb) return `A ${path.basename(a)} and B ${path.basename(b)} are the same step (${sa}) of one run: the same weights, nothing to compare`;
   const wa = weightFiles(a), wb = weightFiles(b);

@@ -20,7 +20,7 @@ import { BASE_SIDE, baseModelOf, defaultTokenDiffDir, parseSide, readTokenDiffSu
 import { listCheckpoints, listRolloutSteps, readManifest, type CheckpointEntry } from '../../runio/reader';
 import { REPORT_LANGUAGE, REPORT_SCHEME, checkpointDirOf, parseReportUri } from '../checkpointDiff';
 import { runCli } from '../cliProcess';
-import { identicalCheckpoints, previousCheckpoint, referenceLabel } from '../../runio/checkpointPairs';
+import { identicalCheckpoints, previousCheckpoint, readCheckpointStep, referenceLabel } from '../../runio/checkpointPairs';
 import { TokenDiffData } from './data';
 import { TOKEN_DIFF_VIEW_TYPE, TokenDiffPanel } from './panel';
 
@@ -47,9 +47,7 @@ export interface CompareTokensResult {
 const isCkpt = (d: string | undefined): d is string => Boolean(d) && fs.existsSync(path.join(d!, 'checkpoint.json'));
 function runOf(ckpt: string): string { return path.dirname(path.dirname(ckpt)); }
 function ckpts(runDir: string): CheckpointEntry[] { try { return listCheckpoints(runDir).filter((c) => c.meta); } catch { return []; } }
-function stepOf(dir: string): number {
-  try { const m = JSON.parse(fs.readFileSync(path.join(dir, 'checkpoint.json'), 'utf8')) as { step?: number }; return typeof m.step === 'number' ? m.step : 0; } catch { return 0; }
-}
+function stepOf(dir: string): number { return readCheckpointStep(dir) ?? 0; }
 function runName(runDir: string): string {
   try { const m = readManifest(runDir); return m.name ?? m.id; } catch { return path.basename(runDir); }
 }

@@ -9,6 +9,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as TD from './tdpo';
 import * as QR from './qrpo';
 import * as SP from './spin';
+import { runScalar as run } from './referencePreference';
 
 function t1(name: string, v: readonly number[] | undefined, n?: number): tf.Tensor1D {
   if (!Array.isArray(v)) throw new Error(`${name}: expected an array of numbers (one per example)`);
@@ -19,13 +20,6 @@ function t1(name: string, v: readonly number[] | undefined, n?: number): tf.Tens
 
 function num(name: string, v: unknown, ok: (x: number) => boolean, what: string): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new Error(`${name}: expected ${what}, got ${String(v)}`);
-  return v;
-}
-
-function run(f: () => tf.Scalar): number {
-  const s = tf.tidy(f);
-  const v = s.dataSync()[0];
-  s.dispose();
   return v;
 }
 

@@ -22,7 +22,8 @@ function positive(name: string, v: readonly number[]): void {
   v.forEach((x, i) => { if (!(x > 0)) throw new Error(`${name}[${i}]: must be > 0 (a completion length), got ${x}`); });
 }
 
-function run(f: () => tf.Scalar): number {
+/** Runs f in a tf.tidy scope and returns its scalar as a number (shared by the ./reference*.ts façades). */
+export function runScalar(f: () => tf.Scalar): number {
   const s = tf.tidy(f);
   const v = s.dataSync()[0];
   s.dispose();
@@ -60,7 +61,7 @@ function pair(i: PairwiseLossInput, needRef = true): P.PairLogps {
  * (token mean, from policyChosenLogps / chosenLengths; Llama 3.1 / RPO; default 0 = off).
  */
 export function dpoLoss(i: PairwiseLossInput & { labelSmoothing?: number; rpoAlpha?: number }): number {
-  return run(() => {
+  return runScalar(() => {
     const p = pair(i);
     let loss = tf.mean(P.dpoSigmoidLoss(p, i.beta, i.labelSmoothing ?? 0).losses) as tf.Scalar;
     if (i.rpoAlpha) {
@@ -77,7 +78,7 @@ export function dpoLoss(i: PairwiseLossInput & { labelSmoothing?: number; rpoAlp
  * completion length) or 'sum' (OpenRLHF / ODPO repo: summed log-probs, lengths unused).
  */
 export function ipoLoss(i: PairwiseLossInput & { normalize?: P.IpoNormalization }): number {
-  return run(() => {
+  return runScalar(() => {
     const n = i.policyChosenLogps.length;
     const norm = i.normalize ?? 'length';
     if (norm === 'length') { positive('chosenLengths', i.chosenLengths); positive('rejectedLengths', i.rejectedLengths); }
@@ -91,7 +92,7 @@ export function ipoLoss(i: PairwiseLossInput & { normalize?: P.IpoNormalization 
  * Official defaults: β = 2.0, γ = 0.5 (γ/β = 0.25). `labelSmoothing` as in SimPO's code (default 0).
  */
 export function simpoLoss(i: Omit<PairwiseLossInput, 'refChosenLogps' | 'refRejectedLogps'> & Partial<Pick<PairwiseLossInput, 'refChosenLogps' | 'refRejectedLogps'>> & { gamma: number; labelSmoothing?: number }): number {
-  return run(() => {
+  return runScalar(() => {
     const n = i.policyChosenLogps.length;
     positive('chosenLengths', i.chosenLengths); positive('rejectedLengths', i.rejectedLengths);
     const ac = tf.div(t1('policyChosenLogps', i.policyChosenLogps), t1('chosenLengths', i.chosenLengths, n)) as tf.Tensor1D;
@@ -112,7 +113,7 @@ export function odpoLoss(i: PairwiseLossInput & { alpha: number; chosenScores: n
     const ok = i.ratio ? s > 0 && r > 0 : s > r;
     if (!ok) throw new Error(`chosenScores[${k}] = ${s}, rejectedScores[${k}] = ${r}: ODPO needs ${i.ratio ? 'both scores > 0' : 'chosen score > rejected score'} (log of the ${i.ratio ? 'ratio' : 'difference'})`);
   });
-  return run(() => tf.mean(P.odpoLoss(pair(i), i.beta, t1('chosenScores', i.chosenScores, n), t1('rejectedScores', i.rejectedScores, n), i.alpha, i.ratio ?? false).losses) as tf.Scalar);
+  return runScalar(() => tf.mean(P.odpoLoss(pair(i), i.beta, t1('chosenScores', i.chosenScores, n), t1('rejectedScores', i.rejectedScores, n), i.alpha, i.ratio ?? false).losses) as tf.Scalar);
 }
 
 /** Input of the KTO loss (unpaired: each example is one completion labelled desirable or undesirable). */
@@ -171,7 +172,7 @@ export function ktoLoss(input: KtoLossInput | KtoLossInputTrl): number {
     if ((input.refRejectedLogps?.length ?? 0) !== nr) throw new Error(`refRejectedLogps: expected ${nr} values (one per undesirable example), got ${input.refRejectedLogps?.length ?? 0}`);
   }
   if (i.kl !== undefined && !(Number.isFinite(i.kl) && i.kl >= 0)) throw new Error(`kl: expected a number ≥ 0 (the reference point z), got ${i.kl}`);
-  return run(() => {
+  return runScalar(() => {
     const n = i.policyLogps.length;
     if (!Array.isArray(i.labels) || i.labels.length !== n) throw new Error(`labels: expected ${n} booleans (one per example)`);
     const z = i.kl !== undefined ? tf.scalar(i.kl) : P.ktoReferencePoint(t1('policyKlLogps', i.policyKlLogps), t1('refKlLogps', i.refKlLogps, i.policyKlLogps.length));
@@ -200,7 +201,7 @@ export function orpoLoss(i: OrpoLossInput): number {
   const beta = i.beta ?? i.lambda;
   if (typeof beta !== 'number' || !Number.isFinite(beta)) throw new Error('beta (= the ORPO paper\'s λ): expected a number');
   if (i.beta !== undefined && i.lambda !== undefined && i.beta !== i.lambda) throw new Error(`beta ${i.beta} and lambda ${i.lambda}: give one (they are the same weight)`);
-  return run(() => {
+  return runScalar(() => {
     const n = i.policyChosenLogps.length;
     positive('chosenLengths', i.chosenLengths); positive('rejectedLengths', i.rejectedLengths);
     const lc = t1('policyChosenLogps', i.policyChosenLogps);
@@ -217,7 +218,7 @@ export function orpoLoss(i: OrpoLossInput): number {
  * + centerRewardsCoefficient·mean((r_c + r_r)²). `margin`: one number for all pairs or one per pair (default none).
  */
 export function bradleyTerryLoss(i: { chosenRewards: number[]; rejectedRewards: number[]; margin?: number | number[]; centerRewardsCoefficient?: number }): number {
-  return run(() => {
+  return runScalar(() => {
     const n = i.chosenRewards.length;
     const m = i.margin === undefined ? undefined : typeof i.margin === 'number' ? i.margin : t1('margin', i.margin, n);
     return P.bradleyTerryLoss(t1('chosenRewards', i.chosenRewards), t1('rejectedRewards', i.rejectedRewards, n), m, i.centerRewardsCoefficient ?? 0).loss;
@@ -239,5 +240,5 @@ export function kwiseRankingLoss(i: { rewards: number[][]; rankings: number[][] 
     }
     m += r.length;
   });
-  return run(() => P.kwiseRankingLoss(t1('rewards', i.rewards.flat()), P.rankingPairs(i.rankings, offsets)).loss);
+  return runScalar(() => P.kwiseRankingLoss(t1('rewards', i.rewards.flat()), P.rankingPairs(i.rankings, offsets)).loss);
 }

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as S from './process';
+import { runScalar } from './referencePreference';
 
 function nums(name: string, v: unknown, n?: number): number[] {
   if (!Array.isArray(v)) throw new Error(`${name}: expected an array of numbers`);
@@ -40,17 +41,14 @@ export interface StepDpoLossInput {
 export function stepDpoLoss(i: StepDpoLossInput): number {
   const n = nums('policyChosenLogps', i.policyChosenLogps).length;
   if (!(i.beta > 0)) throw new Error(`beta: must be > 0, got ${i.beta}`);
-  const v = tf.tidy(() => {
+  return runScalar(() => {
     const t = (name: string, x: number[]) => tf.tensor1d(nums(name, x, n), 'float32');
     const out = S.stepDpoLosses({
       policyChosen: t('policyChosenLogps', i.policyChosenLogps), policyRejected: t('policyRejectedLogps', i.policyRejectedLogps),
       refChosen: t('refChosenLogps', i.refChosenLogps), refRejected: t('refRejectedLogps', i.refRejectedLogps),
     }, i.beta);
-    return tf.mean(out.losses);
+    return tf.mean(out.losses) as tf.Scalar;
   });
-  const x = v.dataSync()[0];
-  v.dispose();
-  return x;
 }
 
 /**
@@ -65,10 +63,7 @@ export function prmLoss(i: { logits: number[][]; labels: number[][]; stepMask: n
     if (y[b].length !== r.length || m[b].length !== r.length) throw new Error(`labels[${b}] / stepMask[${b}]: expected ${r.length} values like logits[${b}]`);
     y[b].forEach((v, t) => { if (m[b][t] && !(v >= 0 && v <= 1)) throw new Error(`labels[${b}][${t}]: must be in [0, 1] where stepMask is 1, got ${v}`); });
   });
-  const v = tf.tidy(() => S.prmLoss(tf.tensor2d(z), tf.tensor2d(y), tf.tensor2d(m)));
-  const x = v.dataSync()[0];
-  v.dispose();
-  return x;
+  return runScalar(() => S.prmLoss(tf.tensor2d(z), tf.tensor2d(y), tf.tensor2d(m)));
 }
 
 /**

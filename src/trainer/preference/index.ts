@@ -62,7 +62,8 @@ interface DataSection {
   builtin?: { count?: number; evalCount?: number; k?: number; flipProb?: number; seed?: number; source?: 'synthetic' | 'policy' | 'contrast' | 'contrast+policy'; wrongPerPrompt?: number; shorterPerPrompt?: number };
 }
 
-function resolvePath(p: string): string { return path.isAbsolute(p) ? p : path.resolve(process.cwd(), p); }
+/** A config path: absolute, or relative to the working directory (also used by ./offline.ts). */
+export function resolvePath(p: string): string { return path.isAbsolute(p) ? p : path.resolve(process.cwd(), p); }
 
 /** Report what a file gave (counts; skipped lines as a warning) in the log and the manifest. */
 function reportLoaded(ctx: TrainContext, d: LoadedPreferenceData, role: 'train' | 'eval'): void {

@@ -11,7 +11,6 @@
  * per token, mask; TDPO adds seq_kl (the per-position KL(π_ref‖π_θ) whose sum is D_SeqKL). Registered from ../plugins.ts.
  */
 import * as fs from 'fs';
-import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { CausalLM } from '../model/types';
 import type { TrainContext } from '../engine';
@@ -29,7 +28,7 @@ import * as SP from '../algorithms/spin';
 import type { RolloutGroup, RolloutSampleInput, RolloutStepHeaderInput } from '../../shared/runFormat';
 import { completionLogps, disposeBatch, encodeSeq, makeBatch, type EncodedSeq, type SeqBatch, type SeqTokenizer } from './batch';
 import { loadPreferenceFile, splitByPrompt, taskExamples, formatProblem, type PairRecord, type SourceRef } from './data';
-import { builtinPreferenceData } from './index';
+import { builtinPreferenceData, resolvePath } from './index';
 
 export type OfflineMethod = 'tdpo' | 'qrpo' | 'spin';
 export const OFFLINE_METHODS: OfflineMethod[] = ['tdpo', 'qrpo', 'spin'];
@@ -130,8 +129,6 @@ export function loadSpinFile(file: string): SpinRecord[] {
     return { prompt: v.prompt, completion: c, source: { file, line } };
   });
 }
-
-function resolvePath(p: string): string { return path.isAbsolute(p) ? p : path.resolve(process.cwd(), p); }
 
 function taskExample(task: Task, prompt: string, answer: string): TaskExample {
   return { prompt, answer, difficulty: task.options.difficulty } as TaskExample;

@@ -40,7 +40,7 @@ import { hasSteps, splitSteps, stepEndTokens, checkSteps, stepAccuracy, type Ste
 import { prmLoss, stepScore } from '../algorithms/process';
 import type { RolloutGroup, RolloutSampleInput } from '../../shared/runFormat';
 import { zeroScalarHead, type LoadedRewardModel } from './rewardModel';
-import { supervisedWarmStart, finalAnswerCorrect } from './stepDpo';
+import { supervisedWarmStart, finalAnswerCorrect, distinctProblems, SFT_WARM_START_FIELDS } from './stepDpo';
 
 /** A solution with its steps labelled (1 = right, 0 = wrong). */
 export interface StepLabelledRecord { prompt: string; completion: string; finished: boolean; labels: number[] }
@@ -179,8 +179,7 @@ export const PRM_FIELDS: Fields = {
   sft: {
     doc: 'supervised warm start (the generator of the labelled samples) when init.checkpoint is not given; the PRM trunk starts from it',
     fields: {
-      steps: { schema: { type: 'integer', minimum: 0 }, default: 300, doc: 'SFT steps; 0 = none' },
-      batchSize: { schema: { type: 'integer', minimum: 1 }, default: 64, doc: 'demonstrations per SFT step' },
+      ...SFT_WARM_START_FIELDS,
       lr: { schema: { type: 'number', exclusiveMinimum: 0 }, default: 0.003, doc: 'SFT learning rate' },
       demoNoise: { schema: { type: 'number', minimum: 0, maximum: 1 }, default: 0.3, doc: 'probability that a demonstration carries one arithmetic slip (task.corrupt)' },
     },
@@ -202,13 +201,6 @@ interface PrmSection {
   evalEvery: number; traceSolutions: number;
   sft: { steps: number; batchSize: number; lr: number; demoNoise: number };
   data: { prompts: number; evalPrompts: number; samples: number; temperature: number; reference: boolean; seed: number };
-}
-
-function distinct(task: StepTask, n: number, split: 'train' | 'eval', seed: number): TaskExample[] {
-  if (split === 'eval') return task.evalSet(n);
-  const rng = new Rng(seed), seen = new Set<string>(), out: TaskExample[] = [];
-  for (let i = 0; i < n * 50 && out.length < n; i++) { const ex = task.sample(rng, 'train'); if (!seen.has(ex.prompt)) { seen.add(ex.prompt); out.push(ex); } }
-  return out;
 }
 
 /** Per-token traces of solutions: step_reward σ(z) and step_label at step ends (NaN elsewhere), step_boundary. */
@@ -260,8 +252,8 @@ export const prmModule: AlgorithmModule = {
     const rng = new Rng((sec.data.seed ^ 0x9a3) >>> 0);
     const t0 = Date.now();
     const dOpts = { samples: sec.data.samples, temperature: sec.data.temperature, maxNewTokens, rng, reference: sec.data.reference };
-    const trainRecs = prmStepData(cm.policy, cm.tokenizer, task, distinct(task, sec.data.prompts, 'train', sec.data.seed), dOpts);
-    const evalRecs = prmStepData(cm.policy, cm.tokenizer, task, distinct(task, sec.data.evalPrompts, 'eval', sec.data.seed), dOpts);
+    const trainRecs = prmStepData(cm.policy, cm.tokenizer, task, distinctProblems(task, sec.data.prompts, 'train', sec.data.seed), dOpts);
+    const evalRecs = prmStepData(cm.policy, cm.tokenizer, task, distinctProblems(task, sec.data.evalPrompts, 'eval', sec.data.seed), dOpts);
     const ctxLen = cm.policy.config.contextLength, delim = task.stepDelimiter;
     const train = trainRecs.map((r) => encodeSteps(cm.tokenizer, r, ctxLen, delim)).filter((r) => r.ends.length);
     const evalRows = evalRecs.map((r) => encodeSteps(cm.tokenizer, r, ctxLen, delim)).filter((r) => r.ends.length);

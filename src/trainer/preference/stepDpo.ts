@@ -185,6 +185,12 @@ export function stepEval(policy: GPT, tok: CharTokenizer, task: StepTask, exampl
   return { 'eval/step_accuracy': steps / n, 'eval/final_accuracy': final / n, 'eval/exact_accuracy': exact / n, 'eval/first_error_step0': first0 / n };
 }
 
+/** `steps` / `batchSize` of the supervised warm start (`sft` sub-section), shared with the `prm` section (./prm.ts). */
+export const SFT_WARM_START_FIELDS: Fields = {
+      steps: { schema: { type: 'integer', minimum: 0 }, default: 300, doc: 'SFT steps; 0 = none' },
+      batchSize: { schema: { type: 'integer', minimum: 1 }, default: 64, doc: 'demonstrations per SFT step' },
+};
+
 /** Every field of the `step_dpo` section: type, default, meaning, reference. */
 export const STEP_DPO_FIELDS: Fields = {
   beta: { schema: { type: 'number', exclusiveMinimum: 0 }, default: 0.5, doc: 'β of the DPO loss on the step', ref: 'Step-DPO bash_scrips/qwen2_7b_step_dpo.sh --beta=0.5 (configs/config_full.yaml: 0.05)' },
@@ -194,8 +200,7 @@ export const STEP_DPO_FIELDS: Fields = {
   sft: {
     doc: 'supervised warm start on the task\'s demonstrations when init.checkpoint is not given (π_ref is then the warm-started model)',
     fields: {
-      steps: { schema: { type: 'integer', minimum: 0 }, default: 300, doc: 'SFT steps; 0 = none' },
-      batchSize: { schema: { type: 'integer', minimum: 1 }, default: 64, doc: 'demonstrations per SFT step' },
+      ...SFT_WARM_START_FIELDS,
       lr: { schema: { type: 'number', exclusiveMinimum: 0 }, default: 0.003, doc: 'SFT learning rate (linear warm-up over min(20, steps/10) steps)' },
       demoNoise: { schema: { type: 'number', minimum: 0, maximum: 1 }, default: 0.3, doc: 'probability that a demonstration carries a chain with one arithmetic slip (task.corrupt), so the SFT model makes step errors to learn from' },
     },
@@ -228,8 +233,8 @@ interface StepDpoSection {
   eval: { prompts: number; samples: number; temperature: number };
 }
 
-/** Distinct problems of a split (as many as the task has, up to n). */
-function problems(task: StepTask, n: number, split: 'train' | 'eval', seed: number): TaskExample[] {
+/** Distinct problems of a split (as many as the task has, up to n); also used by ./prm.ts. */
+export function distinctProblems(task: StepTask, n: number, split: 'train' | 'eval', seed: number): TaskExample[] {
   if (split === 'eval') return task.evalSet(n);
   const rng = new Rng(seed), seen = new Set<string>(), out: TaskExample[] = [];
   for (let i = 0; i < n * 50 && out.length < n; i++) { const ex = task.sample(rng, split); if (!seen.has(ex.prompt)) { seen.add(ex.prompt); out.push(ex); } }
@@ -286,8 +291,8 @@ export const stepDpoModule: AlgorithmModule = {
     // the pipeline (§3.2) with π_ref = the current model
     const rng = new Rng((sec.data.seed ^ 0x5d0) >>> 0);
     const t0 = Date.now();
-    const tr = buildStepDpoPairs(cm.policy, cm.tokenizer, task, problems(task, sec.data.prompts, 'train', sec.data.seed), { samples: sec.data.samples, continuations: sec.data.continuations, temperature: sec.data.temperature, maxNewTokens, rng });
-    const ev = sec.data.evalPrompts > 0 ? buildStepDpoPairs(cm.policy, cm.tokenizer, task, problems(task, sec.data.evalPrompts, 'eval', sec.data.seed), { samples: sec.data.samples, continuations: sec.data.continuations, temperature: sec.data.temperature, maxNewTokens, rng }) : undefined;
+    const tr = buildStepDpoPairs(cm.policy, cm.tokenizer, task, distinctProblems(task, sec.data.prompts, 'train', sec.data.seed), { samples: sec.data.samples, continuations: sec.data.continuations, temperature: sec.data.temperature, maxNewTokens, rng });
+    const ev = sec.data.evalPrompts > 0 ? buildStepDpoPairs(cm.policy, cm.tokenizer, task, distinctProblems(task, sec.data.evalPrompts, 'eval', sec.data.seed), { samples: sec.data.samples, continuations: sec.data.continuations, temperature: sec.data.temperature, maxNewTokens, rng }) : undefined;
     const s = tr.stats;
     ctx.log(`step_dpo data (${((Date.now() - t0) / 1000).toFixed(1)} s): ${s.problems} problems × ${sec.data.samples} samples → ${s.wrongSamples} with a wrong final answer → ${s.locatedErrors} distinct erroneous steps located (${s.truncatedErrors} cut inside the step skipped) → ${s.pairs} step pairs from ${s.continuations} continuations (${s.errorsWithoutPair} errors found no correct continuation; ${s.chosenRejectedByVerifier} right-answer continuations whose first step the verifier rejects); by step ${JSON.stringify(s.byStep)}; held-out ${ev?.pairs.length ?? 0} pairs`);
     ctx.writer.updateManifest({ stepDpo: { data: { train: tr.stats, eval: ev?.stats }, before } });

@@ -13,6 +13,7 @@ import { clipByGlobalNorm } from '../optim';
 import { PAD } from '../tokenizer';
 import { complementaryTokenLoss, eepoForgetLoss, eepoStageSizes, eepoTrigger } from '../algorithms/eepo';
 import type { RlConfig } from './config';
+import { pack, responseForward } from './batch';
 
 export interface TwoStageGeneration extends Pick<GenerationResult, 'tokens' | 'logprobs' | 'entropy' | 'finished'> {
   /** per row: 1 = sampled before the unlearning step, 2 = after */
@@ -30,24 +31,9 @@ function distinctPerGroup(tokens: number[][], groupOf: number[]): number {
   return m.size ? [...m.values()].reduce((a, s) => a + s.size, 0) / m.size : 0;
 }
 
-/** Prompt rows LEFT-padded, responses RIGHT-padded (the sampler's layout); the response mask [B, N]. */
-function packRows(prompts: number[][], tokens: number[][], pad: number) {
-  const P = Math.max(...prompts.map((p) => p.length));
-  const N = Math.max(1, ...tokens.map((t) => t.length));
-  const ids: number[][] = [], am: number[][] = [], rm: number[][] = [];
-  prompts.forEach((p, b) => {
-    const lp = P - p.length, n = tokens[b].length;
-    ids.push([...Array(lp).fill(pad), ...p, ...tokens[b], ...Array(N - n).fill(pad)]);
-    am.push([...Array(lp).fill(0), ...Array(p.length + n).fill(1), ...Array(N - n).fill(0)]);
-    rm.push([...Array(n).fill(1), ...Array(N - n).fill(0)]);
-  });
-  return { ids, am, rm, P, N };
-}
-
-/** Response log-probs [B, N] of packed rows under `model` at temperature τ (as rollout.ts responseForward). */
-function responseLogprobs(model: CausalLM, ids: tf.Tensor2D, am: tf.Tensor2D, P: number, N: number, temperature: number): tf.Tensor2D {
-  const r = model.tokenLogprobs(ids, { attentionMask: am, temperature });
-  return tf.slice(r.logprobs, [0, P - 1], [ids.shape[0], N]) as tf.Tensor2D;
+/** Mean response log-prob (over the mask) of packed rows under `model` at temperature τ. */
+function meanResponseLogprob(model: CausalLM, ids: tf.Tensor2D, am: tf.Tensor2D, m: tf.Tensor2D, P: number, N: number, temperature: number): number {
+  return tf.tidy(() => { const lp = responseForward(model, { ids, attentionMask: am }, P, N, { temperature }).logprobs; return tf.div(tf.sum(tf.mul(lp, m)), tf.maximum(tf.sum(m), 1)).dataSync()[0]; });
 }
 
 /**
@@ -69,20 +55,20 @@ export function eepoGenerate(policy: CausalLM, prompts: number[][], G: number, o
   if (triggered) {
     const vars = policy.trainableVariables();
     const saved = vars.map((v) => tf.clone(v));
-    const pk = packRows(idx1.map((i) => prompts[i]), g1.tokens, pad);
-    const ids = tf.tensor2d(pk.ids, undefined, 'int32'), am = tf.tensor2d(pk.am), m = tf.tensor2d(pk.rm);
+    const pk = pack(idx1.map((i, j) => ({ promptIds: prompts[i], tokens: g1.tokens[j] })), pad);
+    const ids = tf.tensor2d(pk.ids, undefined, 'int32'), am = tf.tensor2d(pk.attentionMask), m = tf.tensor2d(pk.responseMask);
     try {
       // ℓ_t of the sampled tokens (trace), from the sampler's log-probs (= π_θ at τ, README convention)
       forget = tf.tidy(() => complementaryTokenLoss(tf.tensor2d(g1.logprobs.map((r) => [...r, ...Array(pk.N - r.length).fill(0)]), [idx1.length, pk.N]), m).arraySync() as number[][]).map((r, b) => r.slice(0, g1.tokens[b].length));
-      const before = tf.tidy(() => { const lp = responseLogprobs(policy, ids, am, pk.P, pk.N, temperature); return tf.div(tf.sum(tf.mul(lp, m)), tf.maximum(tf.sum(m), 1)).dataSync()[0]; });
-      const { value, grads } = tf.variableGrads(() => eepoForgetLoss(responseLogprobs(policy, ids, am, pk.P, pk.N, temperature), m), vars);
+      const before = meanResponseLogprob(policy, ids, am, m, pk.P, pk.N, temperature);
+      const { value, grads } = tf.variableGrads(() => eepoForgetLoss(responseForward(policy, { ids, attentionMask: am }, pk.P, pk.N, { temperature }).logprobs, m), vars);
       const clipped = clipByGlobalNorm(grads, eepo.clip);
       metrics['eepo/forget_loss'] = value.dataSync()[0];
       metrics['eepo/grad_norm'] = clipped.norm;
       // θ' = θ − η·∇L_forget (the rollout copy: restored below)
       for (const v of vars) { const g = clipped.grads[v.name]; if (g) tf.tidy(() => v.assign(tf.sub(v, tf.mul(eepo.lr, g)))); }
       tf.dispose([value, ...Object.values(grads), ...Object.values(clipped.grads)]);
-      const after = tf.tidy(() => { const lp = responseLogprobs(policy, ids, am, pk.P, pk.N, temperature); return tf.div(tf.sum(tf.mul(lp, m)), tf.maximum(tf.sum(m), 1)).dataSync()[0]; });
+      const after = meanResponseLogprob(policy, ids, am, m, pk.P, pk.N, temperature);
       metrics['eepo/stage1_logprob_drop'] = before - after;
       metrics['eepo/triggered'] = 1;
       g2 = generate(policy, idx2.map((i) => prompts[i]), opts);

@@ -68,10 +68,16 @@ export function metricDisplayValue(arrays: Record<string, Float32Array>, metric:
 
 /** Colour domain of a metric over the samples shown: robust percentiles, symmetric around 0 for signed metrics. */
 export function diffDomain(samples: readonly PageSample[], metric: string, percentiles = '1-99'): RobustDomain {
-  const [pLow, pHigh] = percentiles.split('-').map(Number);
+  const [pLow, pHigh] = parsePercentiles(percentiles);
   const def = diffMetric(metric);
   function* values() { for (const s of samples) for (let t = 0; t < s.length; t++) yield metricValue(s.arrays, def.id, t); }
-  return robustDomain(values(), { signed: def.signed, pLow: Number.isFinite(pLow) ? pLow : 1, pHigh: Number.isFinite(pHigh) ? pHigh : 99 });
+  return robustDomain(values(), { signed: def.signed, pLow, pHigh });
+}
+
+/** "1-99" → [1, 99]; a part that is not a number falls back to 1 (low) / 99 (high). */
+function parsePercentiles(percentiles: string): [number, number] {
+  const [pLow, pHigh] = percentiles.split('-').map(Number);
+  return [Number.isFinite(pLow) ? pLow : 1, Number.isFinite(pHigh) ? pHigh : 99];
 }
 
 /**
@@ -115,8 +121,7 @@ export function tokenDiffDomains(arrays: readonly { name: string; width: number 
 export function comparisonDomain(domains: Record<string, DomainStats> | undefined, samples: readonly PageSample[], metric: string, percentiles = '1-99'): RobustDomain {
   const def = diffMetric(metric);
   const st = domains?.[def.id];
-  const [pLow, pHigh] = percentiles.split('-').map(Number);
-  const lo = Number.isFinite(pLow) ? pLow : 1, hi = Number.isFinite(pHigh) ? pHigh : 99;
+  const [lo, hi] = parsePercentiles(percentiles);
   if (st && (st.count === 0 || (String(lo) in st.q && String(hi) in st.q))) return domainFromStats(st, { signed: def.signed, pLow: lo, pHigh: hi });
   return diffDomain(samples, def.id, percentiles);
 }

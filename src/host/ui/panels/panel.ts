@@ -176,25 +176,22 @@ export class LensPanel implements vscode.Disposable {
     throw new Error(`${abs} is not a run this view was opened with`);
   }
 
+  /** Follow `dir` (registered before its first read, as before) and return that first read. */
+  private startFollowing<T>(dir: string, first: (f: RunFollower) => T): T {
+    const f = new RunFollower(dir);
+    this.followers.set(dir, f);
+    const initial = first(f);
+    this.updateTimer();
+    return initial;
+  }
+
   /** one handler per WebviewRequests method (requests.ts) */
   private readonly handlers: WebviewRequestHandlers = webviewRequestHandlers({
     listRuns: () => this.hooks.listRuns(),
     allowedRun: (runDir) => this.allowedRun(runDir),
     follow: (runDir) => this.follower(runDir),
-    followMetrics: (dir) => {
-      const f = new RunFollower(dir);
-      this.followers.set(dir, f);
-      const initial = f.initial();
-      this.updateTimer();
-      return initial;
-    },
-    followColumns: (dir) => {
-      const f = new RunFollower(dir);
-      this.followers.set(dir, f);
-      const initial = f.initialColumns();
-      this.updateTimer();
-      return initial;
-    },
+    followMetrics: (dir) => this.startFollowing(dir, (f) => f.initial()),
+    followColumns: (dir) => this.startFollowing(dir, (f) => f.initialColumns()),
     saveFile: (defaultName, content) => saveWithDialog('RL Lens: export samples (JSONL)', { 'JSON Lines': ['jsonl'] }, defaultName, Buffer.from(content, 'utf8')),
     saveExport: (file) => saveWithDialog(`RL Lens: export panel (${file.format.toUpperCase()})`, { [file.filterName]: [file.format] }, file.fileName, file.bytes),
   });
