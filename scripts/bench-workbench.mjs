@@ -2,7 +2,8 @@
 // the e2e tests run (test/harness/e2e.mjs), driving scripts/bench/workbench.e2e.ts. Fixtures (512×1,024 and
 // 1,024×4,096 steps, 24 × 10k and 40 × 100k dashboards, a 10 GB run) are generated in the harness's temporary
 // workspace and deleted with it. Results: bench-results/workbench.json (machine and load average noted; the previous
-// file kept under "previous"). Run: node scripts/bench-workbench.mjs [--small]  (--small: the 512 and 24 × 10k ones only)
+// file kept under "previous"). Run: node scripts/bench-workbench.mjs [--small]  (--small: the 512 and 24 × 10k ones only);
+// RL_LENS_BUCKET_ABOVE=1e12 node scripts/bench-workbench.mjs: the dashboards with every point in the page (before issue 18's windows)
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -29,6 +30,9 @@ fs.rmSync(harnessResult, { force: true });
 fs.rmSync(tmp, { force: true });
 const results = {
   machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memGB: Math.round(os.totalmem() / 2 ** 30), platform: `${os.platform()} ${os.release()}`, node: process.version, loadAverageAtStart: loadAtStart, loadAverageAtEnd: os.loadavg().map((x) => Math.round(x * 10) / 10), note: 'shared 2-core machine: other jobs were running; load average noted per measure (load1)' },
+  // RL_LENS_BUCKET_ABOVE (the extension host inherits it): runs with more points are sent to the dashboard as per-pixel
+  // windows; a huge value gives the page every point (the way before issue 18's windows), for a side-by-side run
+  bucketAbove: process.env.RL_LENS_BUCKET_ABOVE ?? 'default (100000 points)',
   date: new Date().toISOString(), where: 'code-server + headless Chromium (test/harness/e2e.mjs), the extension installed from this tree', seconds: (Date.now() - t0) / 1000, harnessExit: r.status,
   ...measured,
   ...(previous ? { previous: { ...previous, previous: undefined } } : {}),

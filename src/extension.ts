@@ -11,7 +11,7 @@ import { RunsTreeProvider } from './host/ui/runsTree';
 import { RunStatusBar } from './host/ui/statusBar';
 import type { RunNode } from './host/ui/model/runsTreeModel';
 import { registerPanels, type PanelManager } from './host/ui/panels';
-import { registerCheckpointDiff } from './host/checkpointDiff';
+import { registerCheckpointDiff, type CheckpointDiff } from './host/checkpointDiff';
 import { registerTokenDiff, type TokenDiffCommands } from './host/tokenDiff';
 import { setTokenizerPathProvider } from './host/tokenize';
 import { readSettings } from './host/settings';
@@ -19,6 +19,8 @@ import { readSettings } from './host/settings';
 export interface RlLensApi {
   /** the token comparison commands (issue 21): cancelAll(), runningPids(), processesStarted */
   tokenDiff: TokenDiffCommands;
+  /** the checkpoint diff (reports and the Compare commands): diff(a, b), processesStarted */
+  checkpointDiff: CheckpointDiff;
   supervisor: Supervisor;
   tree: RunsTreeProvider;
   commands: ShellCommands;
@@ -70,7 +72,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<RlLens
   );
   void vscode.commands.executeCommand('setContext', 'rlLens.hasRunning', false);
 
-  return { supervisor, tree, commands, statusBar, diagnosis, treeView, panels: panels.manager, log, tokenDiff: tokenDiff.tokens };
+  return { supervisor, tree, commands, statusBar, diagnosis, treeView, panels: panels.manager, log, tokenDiff: tokenDiff.tokens, checkpointDiff: checkpointDiff.diff };
 }
 
 function selectedRun(v: vscode.TreeView<RunNode>): string | undefined {

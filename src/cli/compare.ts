@@ -5,6 +5,8 @@
  * other, then writes OUT/comparison.{json,md,html} (pass@1 / pass@k start → end, and curves of pass@k, reward, entropy,
  * KL, clip fractions, lengths). Each algorithm's run is a normal run directory OUT/<algorithm>/.
  * Example (the survey's clip-higher claim):  rl-lens compare --preset grpo-arithmetic --algorithms grpo,dapo,ppo --out runs/cmp
+ * Multi-turn tool methods on one environment and budget (issue 20; the table adds policy tokens generated and tool calls
+ * executed):  rl-lens compare --preset grpo-calc --algorithms grpo,gigpo,tree_grpo,arpo --steps 40 --seed 1
  */
 import * as fs from 'fs';
 import * as path from 'path';

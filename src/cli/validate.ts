@@ -167,6 +167,8 @@ export function validateRun(dir: string): InputProblem[] {
   const events = checkJsonl(dir, FILES.events, 'event', out, true);
   checkJsonl(dir, FILES.metrics, 'metricsRecord', out, true);
   checkJsonl(dir, FILES.eval, 'evalRecord', out, false);
+  // Training-Free GRPO's library per step (absent in other runs)
+  checkJsonl(dir, 'experiences.jsonl', 'experienceStep', out, false);
   if (events.length && events[0].value?.type !== 'start') out.push({ file: path.join(dir, FILES.events), line: events[0].line, field: 'type', message: `first event should be "start", got ${JSON.stringify(events[0].value?.type)}`, severity: 'warning' });
 
   const rdir = path.join(dir, FILES.rolloutsDir);

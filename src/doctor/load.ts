@@ -44,7 +44,8 @@ export class DoctorLoader {
 
   /** Read what was appended since the last call. Returns true when anything new was read. Throws only if the folder is not a run. */
   update(): boolean {
-    const g = this.work();
+    // metrics.jsonl in slices of a few MB: never its whole text and every record of a 100k-step run at once
+    const g = this.work(4 << 20);
     for (;;) { const r = g.next(); if (r.done) return r.value; }
   }
 
@@ -103,7 +104,11 @@ export class DoctorLoader {
       if (!e || typeof e.step !== 'number' || !e.passAtK || typeof e.passAtK !== 'object') continue;
       const passAtK: Record<string, number> = {};
       for (const [k, v] of Object.entries(e.passAtK)) if (typeof v === 'number' && Number.isFinite(v)) passAtK[k] = v;
-      this.input.evals.push({ step: e.step, passAtK, samplesPerPrompt: e.samplesPerPrompt, numPrompts: e.numPrompts, meanReward: e.meanReward });
+      // a baseline eval beside it (Training-Free GRPO: the model without its experience library), numbers checked
+      const b = e.baseline;
+      const basePk: Record<string, number> = {};
+      if (b && typeof b === 'object' && b.passAtK && typeof b.passAtK === 'object') for (const [k, v] of Object.entries(b.passAtK)) if (typeof v === 'number' && Number.isFinite(v)) basePk[k] = v;
+      this.input.evals.push({ step: e.step, passAtK, samplesPerPrompt: e.samplesPerPrompt, numPrompts: e.numPrompts, meanReward: e.meanReward, ...(b && Object.keys(basePk).length ? { baseline: { name: String(b.name ?? 'baseline'), passAtK: basePk } } : {}) });
       changed = true;
     }
     const ev = readJsonlFrom<TrainerEvent>(path.join(this.dir, FILES.events), this.events.offset, this.events.line);

@@ -4,7 +4,14 @@ import { CLIP_CODE } from '../shared/runFormat';
 import type { RolloutSummary, SampleSummary, GroupSummary, TokenSummary } from './types';
 import { DEFAULT_THRESHOLDS } from './thresholds';
 
+/** characters of a completion compared when counting a group's distinct completions */
 const MAX_TEXT = 4000;
+/** characters of a completion a summary keeps: the window the phrase check (checks/hacking.ts) reads. A summary is
+ *  held for every step of a run (a verl step has 1,024 samples), so it keeps no more text than a check uses. */
+export const SUMMARY_TEXT_CHARS = 300;
+
+/** A string that shares no memory with the one it came from (Buffer round trip; V8 has no public flatten). */
+function ownString(s: string): string { return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8'); }
 
 function num(x: unknown): number | undefined {
   return typeof x === 'number' && Number.isFinite(x) ? x : undefined;
@@ -24,6 +31,8 @@ export function summarizeRolloutStep(header: RolloutStepHeader, samples: Rollout
  *  so a caller can give the event loop a turn; the same summary. */
 export function* summarizeRolloutStepSliced(header: RolloutStepHeader, samples: RolloutSample[],
   arraysOf: (s: RolloutSample) => Record<string, ArrayLike<number>>, ratioBound = DEFAULT_THRESHOLDS.clip.ratioOutlier, every = 32): Generator<void, RolloutSummary> {
+  // whole texts (up to MAX_TEXT) only while the groups' distinct counts are taken; the summary keeps the phrase window
+  const texts = samples.map((s) => String(s.completion ?? '').slice(0, MAX_TEXT));
   const ss: SampleSummary[] = samples.map((s, i) => {
     const parts: Record<string, number> = {};
     for (const [k, v] of Object.entries(s.rewardParts ?? {})) if (num(v) !== undefined) parts[k] = v;
@@ -35,7 +44,8 @@ export function* summarizeRolloutStepSliced(header: RolloutStepHeader, samples: 
       length: num(s.length) ?? (Array.isArray(s.tokens) ? s.tokens.length : 0),
       truncated: typeof s.truncated === 'boolean' ? s.truncated : undefined,
       parts: Object.keys(parts).length ? parts : undefined,
-      text: String(s.completion ?? '').slice(0, MAX_TEXT),
+      // a copy, not a slice: V8 keeps a sliced string's parent (the whole completion) alive with it
+      text: ownString(texts[i].slice(0, SUMMARY_TEXT_CHARS)),
       refReward: ref,
     };
   });
@@ -52,13 +62,13 @@ export function* summarizeRolloutStepSliced(header: RolloutStepHeader, samples: 
       return {
         id: String(g.id), samples: members, rewards, filtered: g.filtered === true ? true : undefined,
         filterReason: typeof g.filterReason === 'string' ? g.filterReason : undefined,
-        distinct: new Set(members.map((i) => ss[i].text)).size,
+        distinct: new Set(members.map((i) => texts[i])).size,
       };
     });
   } else {
     const m = new Map<string, number[]>();
     ss.forEach((s, i) => { const a = m.get(s.group) ?? []; a.push(i); m.set(s.group, a); });
-    groups = [...m.entries()].map(([id, members]) => ({ id, samples: members, rewards: members.map((i) => ss[i].reward), distinct: new Set(members.map((i) => ss[i].text)).size }));
+    groups = [...m.entries()].map(([id, members]) => ({ id, samples: members, rewards: members.map((i) => ss[i].reward), distinct: new Set(members.map((i) => texts[i])).size }));
   }
   const tokens = yield* tokenSummary(header, samples, arraysOf, ratioBound, every);
   return { step: header.step, groups, samples: ss, tokens, params: header.params };

@@ -16,6 +16,8 @@ export interface EvalPoint {
   samplesPerPrompt?: number;
   numPrompts?: number;
   meanReward?: number;
+  /** the same eval of a baseline (Training-Free GRPO: the model without the experience library), when recorded */
+  baseline?: { name: string; passAtK: Record<string, number> };
 }
 
 export interface GroupSummary {
@@ -37,7 +39,7 @@ export interface SampleSummary {
   length: number;
   truncated?: boolean;
   parts?: Record<string, number>;
-  /** the completion (capped at a few thousand characters) */
+  /** the completion's first SUMMARY_TEXT_CHARS (300) characters (summarize.ts): what the phrase check reads */
   text: string;
   /** RLLoggingBoard-style reward of the reference model's response to the same prompt, when logged */
   refReward?: number;

@@ -134,7 +134,7 @@ export class ShellCommands implements vscode.Disposable {
     }
     items.push({ label: '', kind: vscode.QuickPickItemKind.Separator });
     items.push({ label: '$(new-file) New config from template…', detail: 'Writes a commented *.rllens.jsonc config (with completion and hover docs) and opens it', value: { template: true } });
-    const pick = await vscode.window.showQuickPick(items, { title: 'RL Lens: Start Run', placeHolder: 'Choose a preset or a config file', matchOnDetail: true, ignoreFocusOut: true });
+    const pick = await vscode.window.showQuickPick(items, { title: 'RL Lens: Start Run', placeHolder: 'Choose a preset or a config file', matchOnDescription: true, matchOnDetail: true, ignoreFocusOut: true });
     return pick?.value;
   }
 

@@ -18,13 +18,23 @@ export interface RunChanges { manifest: boolean; metrics: boolean; steps: boolea
 
 export interface FollowState { offset: number; line: number }
 
+/** The metrics the Runs tree shows per step (headline.ts's keys, kl, zero-std fraction: runsTreeModel.ts step rows) and per checkpoint (pass@1). */
+const STEP_KEYS = ['reward/mean', 'rewards/margins', 'rm/accuracy', 'loss', 'kl', 'frac_reward_zero_std', 'eval/pass@1', 'pass@1'];
+function stepFields(values: Record<string, number | null>): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  for (const k of STEP_KEYS) if (k in values) out[k] = values[k];
+  return out;
+}
+
 export class RunEntry {
   readonly dir: string;
   manifest: RunManifest | undefined;
   manifestError: string | undefined;
   private manifestMtime = -1;
-  /** latest train metrics per step (eval-split lines go to evalMetrics) */
+  /** train metrics per step, only the fields the tree shows per step (STEP_KEYS; eval-split lines go to evalMetrics):
+   *  a 100k-step run's every record is not kept in the extension host (issue 18); latestMetrics has the last step's all */
   readonly metrics = new Map<number, Record<string, number | null>>();
+  private lastFull: { step: number; values: Record<string, number | null> } | undefined;
   readonly evalMetrics = new Map<number, Record<string, number | null>>();
   readonly evals = new Map<number, EvalRecord>();
   lastStep: number | undefined;
@@ -47,7 +57,8 @@ export class RunEntry {
     return this.status === 'running' && this.lastActivity > 0 && now - this.lastActivity > ms;
   }
   get latestMetrics(): Record<string, number | null> | undefined {
-    return this.lastStep === undefined ? undefined : this.metrics.get(this.lastStep);
+    if (this.lastStep === undefined) return undefined;
+    return this.lastFull?.step === this.lastStep ? this.lastFull.values : this.metrics.get(this.lastStep);
   }
 
   refresh(): RunChanges {
@@ -65,18 +76,25 @@ export class RunEntry {
         }
       }
     }
-    // metrics + eval: appended lines only
-    const mr = readJsonlFrom<MetricsRecord>(path.join(this.dir, FILES.metrics), this.follow.metrics.offset, this.follow.metrics.line);
-    this.bytesRead += mr.nextOffset - this.follow.metrics.offset;
-    if (mr.nextOffset < this.follow.metrics.offset) { this.metrics.clear(); this.evalMetrics.clear(); } // file replaced
-    this.follow.metrics = { offset: mr.nextOffset, line: mr.nextLine };
-    this.problems.push(...mr.problems);
-    for (const { value: r } of mr.records) {
-      if (typeof r?.step !== 'number' || typeof r.values !== 'object' || r.values === null) continue;
-      const target = r.split === 'eval' ? this.evalMetrics : this.metrics;
-      target.set(r.step, { ...(target.get(r.step) ?? {}), ...r.values });
-      if (r.split !== 'eval' && (this.lastStep === undefined || r.step >= this.lastStep)) this.lastStep = r.step;
-      ch.metrics = true;
+    // metrics + eval: appended lines only, metrics.jsonl in slices of 4 MB (a 100k-step run's 130 MB are never one
+    // string plus every parsed record at once: issue 18, host memory)
+    for (let more = true; more;) {
+      const mr = readJsonlFrom<MetricsRecord>(path.join(this.dir, FILES.metrics), this.follow.metrics.offset, this.follow.metrics.line, 4 << 20);
+      more = !!mr.more;
+      this.bytesRead += mr.nextOffset - this.follow.metrics.offset;
+      if (mr.nextOffset < this.follow.metrics.offset) { this.metrics.clear(); this.evalMetrics.clear(); this.lastFull = undefined; } // file replaced
+      this.follow.metrics = { offset: mr.nextOffset, line: mr.nextLine };
+      this.problems.push(...mr.problems);
+      for (const { value: r } of mr.records) {
+        if (typeof r?.step !== 'number' || typeof r.values !== 'object' || r.values === null) continue;
+        const target = r.split === 'eval' ? this.evalMetrics : this.metrics;
+        target.set(r.step, { ...(target.get(r.step) ?? {}), ...stepFields(r.values) });
+        if (r.split !== 'eval' && (this.lastStep === undefined || r.step >= this.lastStep)) {
+          this.lastStep = r.step;
+          this.lastFull = { step: r.step, values: { ...(this.lastFull?.step === r.step ? this.lastFull.values : {}), ...r.values } };
+        }
+        ch.metrics = true;
+      }
     }
     const er = readJsonlFrom<EvalRecord>(path.join(this.dir, FILES.eval), this.follow.eval.offset, this.follow.eval.line);
     this.bytesRead += Math.max(0, er.nextOffset - this.follow.eval.offset);

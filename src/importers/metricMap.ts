@@ -42,13 +42,14 @@ export const VERL_METRICS: Record<string, string | string[]> = {
   'response_length/max': 'response_length/max',
   'response_length/min': 'response_length/min',
   'response_length/clip_ratio': 'response_length/clip_ratio',
-  'timing_s/step': 'step_time',
+  'timing_s/step': 'perf/step_time',
   'timing_s/gen': 'timing/gen_s',
   // older verl (≤ 0.2) timing names, as its console logger printed them (volcengine/verl docs/start/quickstart.rst:
   // "step:0 - timing/gen:21.470 - timing/ref:4.360 - ..."); its learning rate `actor/lr(1e-4)` (= lr × 1e4, fsdp_workers.py
   // `metrics['actor/lr(1e-4)'] = lr * 1e4`) is rescaled to `lr` in verl.ts mapVerlMetrics
   'timing/gen': 'timing/gen_s',
-  'perf/throughput': 'tokens_per_s',
+  // verl: (prompt + response) tokens / step time / GPUs; ours counts the generated tokens (docs/metrics.md "Timing")
+  'perf/throughput': 'perf/tokens_per_sec',
 };
 
 /**

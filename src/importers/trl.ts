@@ -58,6 +58,8 @@ function devWorkerBundle(source: string): string {
   const esbuild = createRequire(__filename)('esbuild') as { buildSync(o: Record<string, unknown>): unknown };
   esbuild.buildSync({ entryPoints: [source], bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: out, logLevel: 'silent' });
   devBundle = out;
+  // a per-process file: removed when the process ends (tests would otherwise leave one per run in the temp folder)
+  process.once('exit', () => { try { fs.rmSync(out, { force: true }); } catch { /* already gone */ } });
   return out;
 }
 

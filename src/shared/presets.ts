@@ -255,9 +255,11 @@ export function eepoArithmeticPreset(extra: Record<string, unknown> = {}): Recor
  * Multi-turn tool use (issue 20, docs/environments.md): sums of three numbers < 100 with a calculator tool
  * (task calc-tool: `37+48+19:` → `?37+48=85 ?85+19=104 104`), a 400-step warm start on noisy demonstration
  * trajectories (half end with a wrong total), then RL on whole episodes; tool outputs are masked out of the loss.
- * `algorithm` gigpo (episode + anchor-state step advantages) or grpo (the baseline on the same episodes).
+ * `algorithm` gigpo (episode + anchor-state step advantages), arpo (entropy-based branching after tool results; M = groupSize
+ * trajectories per prompt, N = 4 of them sampled first), tree_grpo (tree-search rollouts: tree-grpo-calc) or grpo (the baseline
+ * on the same episodes).
  */
-export function calcToolPreset(algorithm: 'gigpo' | 'grpo', extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function calcToolPreset(algorithm: 'gigpo' | 'grpo' | 'arpo' | 'tree_grpo', extra: Record<string, unknown> = {}): Record<string, unknown> {
   return deepMerge({
     name: `${algorithm}-calc`, algorithm, seed: 1,
     task: { name: 'calc-tool', difficulty: 2 },
@@ -268,6 +270,24 @@ export function calcToolPreset(algorithm: 'gigpo' | 'grpo', extra: Record<string
     checkpoint: { every: 0 },
     rollouts: { every: 10, maxSamples: 64 },
     rl: { promptsPerStep: 16, groupSize: 8, env: { maxTurns: 4, maxTokens: 36 }, warmStart: { steps: 400, batchSize: 64, lr: 0.003, demoNoise: 0.5 } },
+  }, extra) as Record<string, unknown>;
+}
+
+/**
+ * Training-Free GRPO (algorithm tfgrpo, docs/algorithms.md): the environment, seed, model size and warm start of
+ * gigpo-calc (calcToolPreset), then no weight update: an experience library in the prompt, updated from the groups'
+ * comparisons by the built-in rules, 3 epochs over 32 training problems (batches of 8, G = 5). contextLength 64 (not
+ * 48) leaves the library room: 64 − 10 (BOS + the longest problem) − 36 (rl.env.maxTokens) = 18 tokens.
+ */
+export function tfgrpoCalcPreset(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const base = calcToolPreset('grpo');
+  const rl = base.rl as { env: unknown; warmStart: unknown };
+  return deepMerge({
+    ...base, name: 'tfgrpo-calc', algorithm: 'tfgrpo',
+    model: { ...(base.model as object), contextLength: 64 },
+    rollouts: { every: 1, maxSamples: 40 },
+    rl: { env: rl.env },
+    tfgrpo: { trainSize: 32, batchSize: 8, groupSize: 5, epochs: 3, warmStart: rl.warmStart },
   }, extra) as Record<string, unknown>;
 }
 
@@ -449,6 +469,15 @@ export const PRESET_TABLE: PresetEntry[] = [
   { id: 'gigpo-calc', seconds: 245, family: 'grpo', startRun: true, label: 'GiGPO · calculator tool · multi-turn',
     detail: 'Group-in-Group Policy Optimization on multi-turn episodes with a calculator tool: episode-level group advantages plus step-level advantages of anchor states that recur across the group (same tool results so far). Tool outputs are environment tokens: masked out of the loss and dimmed in the heatmap; the group view lists each episode\'s turns.',
     make: () => calcToolPreset('gigpo') },
+  { id: 'tfgrpo-calc', seconds: 86, family: 'grpo', startRun: true, label: 'Training-Free GRPO · calculator tool · experience library',
+    detail: 'Training-Free GRPO: the weights stay frozen after the warm start; an experience library in the prompt is updated (add / delete / modify / keep) from the comparison of better and worse episodes of each group with reward variance (built-in rules stand in for the paper\'s LLM). The group view shows the library each step\'s rollouts saw; the dashboard plots tfgrpo/library_size and the eval with and without the library.',
+    make: () => tfgrpoCalcPreset() },
+  { id: 'arpo-calc', seconds: 260, family: 'grpo', startRun: true, label: 'ARPO · calculator tool · branching after tool calls',
+    detail: 'Agentic Reinforced Policy Optimization on multi-turn episodes with a calculator tool: 4 episodes per prompt, then branches after tool results where the entropy rose (P = α + β·ΔH > τ) until 8 per prompt; GRPO advantages over the 8, shared prefixes trained in every branch (soft attribution). The group view draws each prompt\'s episodes as a tree with the entropy that triggered each branch.',
+    make: () => calcToolPreset('arpo') },
+  { id: 'tree-grpo-calc', seconds: 260, family: 'grpo', startRun: true, label: 'Tree-GRPO · calculator tool · tree-search rollouts',
+    detail: 'Tree-based GRPO on multi-turn episodes with a calculator tool: per prompt 4 trees, each one episode plus 2 expansions that regenerate from the root or right after a tool result (shared prefixes: 12 leaves for about the token and tool-call budget of GRPO\'s 8 episodes); each leaf\'s advantage is its intra-tree plus its inter-tree group advantage. The group view draws the trees: shared prefixes once, branch points, each leaf\'s reward and both advantages.',
+    make: () => calcToolPreset('tree_grpo', { name: 'tree-grpo-calc', rl: { treeGrpo: { trees: 4, expandNodes: 2, iterations: 1, leavesPerTree: null } } }) },
   { id: 'grpo-calc', family: 'grpo', label: 'GRPO · calculator tool · multi-turn', detail: 'The GRPO baseline of gigpo-calc: the same episodes, environment and budget, one advantage per episode.', make: () => calcToolPreset('grpo') },
   { id: 'grpo-tiny', family: 'grpo', label: 'GRPO · tiny (tests)', detail: 'seconds: for tests and smoke checks',
     make: () => rlArithmeticPreset('grpo', {

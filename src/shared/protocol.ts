@@ -202,11 +202,13 @@ export interface StepOverview {
 /** The drill-down of one token (the shape of webview/data/drilldown.ts DrillDown, declared here so the protocol
  *  imports no view code). */
 export interface DrillDownResult {
-  kind: 'ppo' | 'group' | 'dpo' | 'token';
+  kind: 'ppo' | 'group' | 'dpo' | 'token' | 'gigpo' | 'tree';
   title: string;
   lines: { label: string; value: number | string; note?: string }[];
   terms?: { position: number; weight: number; delta: number; contribution: number }[];
   group?: { sample: number; reward: number; advantage: number; self: boolean }[];
+  /** further tables (GiGPO's step group, a rollout tree's leaves, the trajectories sharing a token) */
+  tables?: { id: string; title: string; columns: string[]; rows: (number | string)[][]; self?: number[] }[];
   checks: { label: string; computed: number; stored: number; ok: boolean }[];
 }
 
@@ -235,7 +237,32 @@ export interface MetricsColumnsPayload {
   clock: ArrayBuffer | Float64Array;
   clockLength: number;
   appended: number;
+  /** a run with many points (issue 18): `steps` and `values` are empty; the series' first / last step, and the
+   *  window the page asked for (`windowData`: its views, dashboardWindow.ts packViews). Later windows: `metrics/window`. */
+  bucketed?: { minStep: number; maxStep: number; window: MetricsWindowInfo };
+  windowData?: ArrayBuffer | Float64Array;
+  /** how long the host took to build this answer, ms (benchmarks: the rest of the request is the message's way) */
+  hostMs?: number;
 }
+
+/** The dashboard's x-range (axis units, default: every step), plot width, smoothing and x-axis of a `metrics/window`. */
+export interface MetricsWindowParams {
+  x0?: number; x1?: number;
+  pixels: number;
+  smoothing: number;
+  xMode: 'step' | 'relative' | 'wall';
+  /** run start, seconds since the epoch (wall-time axis) */
+  startSec?: number;
+}
+
+/** A window's series (names in `data` order) and the range it covers. */
+export interface MetricsWindowInfo { names: string[]; x0: number; x1: number; pixels: number; smoothing: number; xMode: 'step' | 'relative' | 'wall' }
+
+/** `metrics/window`: per-pixel buckets of every series of a run (dashboardWindow.ts seriesView), Float64 in `data`. */
+export interface MetricsWindowPayload extends MetricsWindowInfo { runDir: string; data: ArrayBuffer | Float64Array }
+
+/** `metrics/at`: each series' point nearest to x (the hover box), raw or smoothed as drawn. */
+export interface MetricsAtRow { name: string; step: number; x: number; value: number }
 
 export interface MetricsPayload {
   run: RunRef;
@@ -279,7 +306,13 @@ export interface WebviewRequests {
   'rollout/drill': { params: { runDir: string; step: number; sample: number; token: number }; result: DrillDownResult };
   'metrics/get': { params: { runDir: string }; result: MetricsPayload };
   /** the dashboard's first load: metrics/get as columns (the host builds the series; binary, not JSON records) */
-  'metrics/columns': { params: { runDir: string }; result: MetricsColumnsPayload };
+  'metrics/columns': { params: { runDir: string; window?: MetricsWindowParams }; result: MetricsColumnsPayload };
+  /** a bucketed run's charts at another x-range / width / smoothing / x-axis (zoom, pan, resize, live appends) */
+  'metrics/window': { params: { runDir: string } & MetricsWindowParams; result: MetricsWindowPayload };
+  /** a bucketed run's hover values: each named series' point nearest to x */
+  'metrics/at': { params: { runDir: string; x: number; names: string[]; smoothing: number; xMode: 'step' | 'relative' | 'wall'; startSec?: number }; result: MetricsAtRow[] };
+  /** a bucketed run's named series whole (CSV export), as columns */
+  'metrics/series': { params: { runDir: string; names: string[] }; result: MetricsColumnsPayload };
   /** dashboard: save a panel export (CSV / PNG) through a save dialog; `path` undefined when the user cancelled */
   'export/save': { params: ExportFile; result: { path?: string } };
   /** write samples of a step as JSONL to a file the user picks (save dialog); `path` undefined when cancelled */
@@ -399,7 +432,7 @@ export type HostToWebview = ResponseMessage | HostNotification;
 
 // The method names at run time (envelope validation). Records keyed by the maps above, so a name missing here or
 // not declared there fails to compile: the maps stay the one declaration.
-const REQUEST_NAMES: Record<RequestMethod, true> = { 'runs/list': true, 'rollout/listSteps': true, 'rollout/stepInfo': true, 'rollout/getStep': true, 'rollout/overview': true, 'rollout/window': true, 'rollout/domain': true, 'rollout/search': true, 'rollout/textMatch': true, 'rollout/drill': true, 'metrics/get': true, 'metrics/columns': true, 'samples/export': true, 'export/save': true, 'tokenDiff/summary': true, 'tokenDiff/samples': true };
+const REQUEST_NAMES: Record<RequestMethod, true> = { 'runs/list': true, 'rollout/listSteps': true, 'rollout/stepInfo': true, 'rollout/getStep': true, 'rollout/overview': true, 'rollout/window': true, 'rollout/domain': true, 'rollout/search': true, 'rollout/textMatch': true, 'rollout/drill': true, 'metrics/get': true, 'metrics/columns': true, 'metrics/window': true, 'metrics/at': true, 'metrics/series': true, 'samples/export': true, 'export/save': true, 'tokenDiff/summary': true, 'tokenDiff/samples': true };
 const WEBVIEW_NOTIFICATION_NAMES: Record<keyof WebviewNotificationMap, true> = { ready: true, 'selection/changed': true, 'open/heatmap': true, 'open/group': true, 'state/changed': true, 'log/error': true, 'dashboard/runs': true };
 const HOST_NOTIFICATION_NAMES: Record<keyof HostNotificationMap, true> = { init: true, 'view/show': true, 'metrics/append': true, 'rollout/stepAdded': true, 'runs/set': true, 'doctor/annotations': true };
 /** Every request method, as declared by WebviewRequests. */

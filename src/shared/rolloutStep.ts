@@ -162,7 +162,8 @@ export function isFullTraceStep(step: number, r: RolloutRetention): boolean {
 /**
  * Keep at most `maxSamples` samples of a step, whole groups first in header order (the first group always, even when
  * larger: a group is never split, its members are compared with each other); samples of a step without groups are
- * kept by index. Groups not kept leave the header; sample indices in the kept groups are renumbered; `subsampled`
+ * kept by index. Groups not kept leave the header; sample indices in the kept groups (and rollout trees' `parent`)
+ * are renumbered; `subsampled`
  * is set when anything was cut, with `totalGroups` / `totalSamples` (what the step had: its metrics cover all of them).
  * Returns the input itself when nothing is cut.
  */
@@ -182,7 +183,11 @@ export function retainWholeGroups(input: RolloutStepInput, maxSamples: number): 
       ...header, subsampled: true, totalGroups: groups.length, totalSamples: samples.length,
       groups: groups.filter((g) => g.samples.every((s) => pos.has(s))).map((g) => ({ ...g, samples: g.samples.map((s) => pos.get(s)!) })),
     },
-    samples: idx.map((i) => samples[i]),
+    // a rollout tree's `parent` is a sample index: renumbered too (trees live inside one group, so it is kept)
+    samples: idx.map((i) => {
+      const t = samples[i].tree as { parent?: unknown } | undefined;
+      return t && typeof t === 'object' && typeof t.parent === 'number' ? { ...samples[i], tree: { ...t, parent: pos.get(t.parent) ?? null } } : samples[i];
+    }),
     arrays: idx.map((i) => arrays[i] ?? {}),
   };
 }

@@ -193,6 +193,12 @@ export interface EvalRecord {
   meanReward?: number;
   /** optional per-prompt detail */
   items?: { prompt: string; completions: string[]; rewards: number[]; correct: number }[];
+  /**
+   * optional: the same eval (same prompts, samples and seed) of a reference configuration, beside the run's own. tfgrpo:
+   * the record is the frozen model WITH the experience library (its policy), `baseline` the model without it
+   * (name "no_library"). Readers plot it as eval/pass@k_<name> and eval/reward/mean_<name> (the metrics of the same eval line).
+   */
+  baseline?: { name: string; label?: string; passAtK: Record<string, number>; meanReward?: number };
 }
 
 /* Per-token array names, the .f32 block arithmetic and trace retention: src/shared/rolloutStep.ts. */
@@ -256,6 +262,66 @@ export interface RolloutStepHeaderCore {
 export interface RolloutStepHeader extends RolloutStepHeaderCore { [extra: string]: unknown }
 /** What a writer passes for a step header (the writer fills kind, numSamples, dataFile). */
 export type RolloutStepHeaderInput = Omit<RolloutStepHeaderCore, 'kind' | 'numSamples' | 'dataFile'> & { [extra: string]: unknown };
+
+/**
+ * One policy turn of a multi-turn episode, as stored in a sample's `turns` (docs/run-format.md "Multi-turn episodes"):
+ * the policy's text and, when it called a tool, the call and the environment's answer. Written by the trainer
+ * (src/trainer/rl/multiturn.ts, whose EpisodeTurn is this without GiGPO's numbers), read by the group view.
+ */
+export interface RolloutTurn {
+  /** the policy's text of this turn (EOS excluded) */
+  text: string;
+  /** the call's arguments (text between '?' and '='), when the turn called a tool */
+  call?: string;
+  /** what the environment appended (its output, or "err" for a bad call), the separator excluded */
+  result?: string;
+  /** why the call was bad (the error observation was appended) */
+  error?: string;
+  /** per-turn reward (the tool's reward; the final reward is on the sample) */
+  reward: number;
+  /** token span [start, end) of the policy's tokens in the sample's `tokens`, and the end of the environment's */
+  start: number;
+  end: number;
+  resultEnd?: number;
+  /** GiGPO anchor: the environment state this turn acted in (prompt + tool outputs so far, `\u0001`-joined) */
+  anchor: string;
+  /** GiGPO: the anchor-state step group ("<group>#<k>"), R_t, A^S, A^E and A = A^E + ω·A^S */
+  stepGroup?: string;
+  stepReturn?: number;
+  stepAdvantage?: number;
+  episodeAdvantage?: number;
+  advantage?: number;
+}
+
+/**
+ * A sample's place in a rollout tree (Tree-GRPO, ARPO; docs/run-format.md "Rollout trees"): the sample is one
+ * root-to-leaf trajectory; it shares tokens [0, branchAt) with sample `parent` and its turns from `branchTurn` on
+ * differ. Algorithm-specific branch numbers follow (RolloutTreeLink keeps unknown ones).
+ */
+export interface RolloutTreeLinkFields {
+  /** tree id, unique within the step; the trajectories of one tree share it */
+  id: string;
+  /** sample index this trajectory branched from; null for the tree's root trajectory */
+  parent: number | null;
+  /** token index where it leaves its parent (0 for the root) */
+  branchAt: number;
+  /** index into `turns` of the first turn that differs from the parent's */
+  branchTurn?: number;
+  /** node id of the branch point, "<tree>/<turn>.<k>" */
+  node?: string;
+  /** ARPO: H_t after the tool result where it branched, H of the trajectory's first turn, normalised ΔH, branch
+   *  probability P_t and the threshold τ it was compared with */
+  entropy?: number;
+  entropyInitial?: number;
+  entropyDelta?: number;
+  branchProb?: number;
+  threshold?: number;
+  /** Tree-GRPO: intra-tree and inter-tree advantages of the trajectory */
+  advIntra?: number;
+  advInter?: number;
+}
+/** A stored tree link: the known fields and any other branch numbers a writer added. */
+export interface RolloutTreeLink extends RolloutTreeLinkFields { [k: string]: unknown }
 
 /** One sample (one completion) of a rollout step. */
 export interface RolloutSampleCore {

@@ -91,14 +91,29 @@ export interface TrainContext {
   writer: RunWriter;
   lr(step: number): number;
   stopRequested(): boolean;
-  /** report one optimizer step: metrics.jsonl + step event + terminal progress; throws NonFiniteError on NaN/inf losses */
-  step(step: number, metrics: Record<string, number | null>, info?: { tokens?: number }): void;
+  /** may user code named in the config be loaded (e.g. tfgrpo.extractor.module)? RunOptions.trusted; absent = true */
+  trusted?: boolean;
+  /**
+   * report one optimizer step: metrics.jsonl + step event + terminal progress; throws NonFiniteError on NaN/inf losses.
+   * The step's time (perf/step_time, and from it perf/tokens_per_sec, perf/gflops and the ETA) is the step alone:
+   * `info.seconds` when given, else the algorithm's own `step_time` metric (the RL step: rollout + update), else the wall
+   * time since the previous step (or since the last `phase` call) minus the time spent in evaluate / recordEval /
+   * checkpoint. `info.tokens`: tokens the step processed (RL: generated; SFT / preference: trained).
+   */
+  step(step: number, metrics: Record<string, number | null>, info?: { tokens?: number; seconds?: number }): void;
   /** write a rollout trace (respects config.rollouts.every / maxSamples unless force) */
   rollout(step: number, header: RolloutStepHeaderInput, samples: RolloutSampleInput[], arrays: Record<string, ArrayLike<number>>[], opts?: { force?: boolean }): void;
   /** should this step be traced? (config.rollouts.every) */
   traceStep(step: number): boolean;
   /** pass@k on the task's held-out prompts; writes eval.jsonl, an eval event and eval/* metrics */
   evaluate(step: number, model?: RunModel): EvalRecord;
+  /**
+   * Record an eval the algorithm computed itself (e.g. tfgrpo: the frozen model WITH its experience library, and
+   * `baseline` without it): written as evaluate's (eval.jsonl, eval event, eval/pass@k + eval/reward/mean metrics,
+   * plus `opts.metrics` in the same eval line) and taken as the run's last eval (checkpoint.json's pass@k; the engine's
+   * final eval is skipped when one of the last step is recorded). `opts.message` replaces the progress line.
+   */
+  recordEval(rec: EvalRecord, opts?: { metrics?: Record<string, number | null>; message?: string }): EvalRecord;
   /** should this step be evaluated? (config.eval.every) */
   evalStep(step: number): boolean;
   checkpoint(step: number, tag?: string, extra?: { metrics?: Record<string, number | null>; eval?: EvalRecord }): string;
@@ -107,8 +122,12 @@ export interface TrainContext {
   /** let the event loop run (SIGTERM, stop messages on stdin): `await ctx.yield()` once per step */
   yield(): Promise<void>;
   log(message: string): void;
-  /** progress of a phase that is not an optimizer step (e.g. the RL warm start): a `log` event with `phase`, shown by the host */
-  phase(name: string, done: number, total: number, message?: string): void;
+  /**
+   * progress of a one-off phase that is not an optimizer step (e.g. the RL warm start): a `log` event with `phase`,
+   * shown by the host; level debug unless `opts.level` is 'info' (then also a progress line, as ctx.log: use it instead of a
+   * ctx.log of the same message, which would write it twice). Restarts the step clock: no phase counts in a step's time.
+   */
+  phase(name: string, done: number, total: number, message?: string, opts?: { level?: 'info' | 'debug' }): void;
   warn(message: string, code?: string): void;
   emit(e: TrainerEvent): void;
 }

@@ -50,7 +50,11 @@ export interface RunOptions {
   backend?: string;
   /** every event, as written to events.jsonl (the CLI prints them on stdout with --events stdout) */
   onEvent?: (e: TrainerEvent) => void;
-  /** human progress lines (the CLI writes them to stderr) */
+  /**
+   * human progress lines (the CLI writes them to stderr). The messages that are events of their own (ctx.log, info
+   * phases, ctx.warn) come here only without `onEvent`: a consumer of the events (the extension, which shows both the
+   * events and stderr in the run's Output channel) gets each of them once.
+   */
   progress?: (line: string) => void;
   /** may user code (task.rewardModule) be loaded? The CLI is trusted; the extension passes workspace trust. Default true. */
   trusted?: boolean;
@@ -218,7 +222,21 @@ export async function runTraining(config: TrainConfig, opts: RunOptions = {}): P
   let lastEval: EvalRecord | undefined;
   let tokensSeen = 0;
   let stepsTimed = 0;
-  let lastStepTime = Date.now();
+  // the step clock (ctx.step): a step's time starts when the previous step ended or the last one-off phase reported
+  // (ctx.phase), less the time spent since in evaluate / recordEval / checkpoint (offStepMs); the ETA's window starts
+  // where the first timed step began, so the warm start and the step-0 eval never count (docs/metrics.md "Timing")
+  let stepClock = Date.now();
+  let offStepMs = 0;
+  let offDepth = 0;
+  let offStart = 0;
+  let timedFrom: number | undefined;
+  const offStep = <T>(f: () => T): T => {
+    if (offDepth++ === 0) offStart = Date.now();
+    try { return f(); } finally { if (--offDepth === 0) offStepMs += Date.now() - offStart; }
+  };
+  const restartStepClock = () => { stepClock = Date.now(); offStepMs = 0; };
+  // log / warning messages are events; a consumer of the events shows them, so they are not repeated as progress lines
+  const eventLine = (line: string) => { if (!opts.onEvent) progress(line); };
   let lastCheckpointStep = -1;
   let lastCheckpointDir: string | undefined;
   const evalRng = new Rng(config.seed ^ 0x5eed);
@@ -232,24 +250,31 @@ export async function runTraining(config: TrainConfig, opts: RunOptions = {}): P
     totalSteps, runDir, writer,
     lr: (step) => lrAt(config.train, step, totalSteps),
     stopRequested: () => stop.requested,
+    trusted: opts.trusted ?? true,
     step(step, metrics, info) {
       const t = Date.now();
-      const dt = (t - lastStepTime) / 1000;
-      lastStepTime = t;
+      // the step alone (context.ts TrainContext.step): what the algorithm measured, else the step clock
+      const own = [info?.seconds, metrics['perf/step_time'], metrics['step_time']].find((v): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0);
+      const dt = own ?? Math.max(0, t - stepClock - offStepMs) / 1000;
       const m: Record<string, number | null> = { ...metrics };
+      // one name per figure: the RL step's own step_time / tokens_per_s (rl/step.ts) are perf/step_time / perf/tokens_per_sec
+      delete m['step_time'];
+      delete m['tokens_per_s'];
+      m['perf/step_time'] = dt;
       if (info?.tokens) {
         tokensSeen += info.tokens;
         m['perf/tokens_per_sec'] ??= dt > 0 ? info.tokens / dt : null;
-        m['perf/step_time'] ??= dt;
         if (config.derived.flopsPerToken && dt > 0) m['perf/gflops'] ??= (3 * config.derived.flopsPerToken * info.tokens) / dt / 1e9;
       }
       m['lr'] ??= lrAt(config.train, step, totalSteps);
       lastStep = step;
       lastMetrics = m;
       stepsTimed++;
+      timedFrom ??= t - dt * 1000;
       writer.metrics({ step, time: (t - t0) / 1000, split: 'train', values: m });
-      const elapsed = (t - t0) / 1000;
-      const eta = stepsTimed > 0 ? (elapsed / step) * (totalSteps - step) : undefined;
+      // the time per step since the first timed step began (steps plus what recurs between them: periodic evals,
+      // checkpoints, traces), times the steps left; the warm start and the step-0 eval came before that window
+      const eta = ((t - timedFrom) / 1000 / stepsTimed) * Math.max(0, totalSteps - step);
       emit({ type: 'step', time: now(), step, totalSteps, metrics: m, etaSeconds: eta });
       if (step % config.log.every === 0 || step === totalSteps || step === 1) {
         const keys = ['loss', 'reward/mean', 'kl', 'entropy', 'eval/pass@1'];
@@ -261,6 +286,7 @@ export async function runTraining(config: TrainConfig, opts: RunOptions = {}): P
         if (/loss/.test(k) && (v === null || !Number.isFinite(v))) throw new NonFiniteError(`non-finite ${k} (${v}) at step ${step}: training diverged (try a lower train.lr or train.gradClip)`);
       }
       if (this.checkpointStep(step)) { this.checkpoint(step); }
+      restartStepClock();
     },
     traceStep: (step) => isFullTraceStep(step, config.rollouts),
     rollout(step, header, samples, arrays, o) {
@@ -272,45 +298,58 @@ export async function runTraining(config: TrainConfig, opts: RunOptions = {}): P
     },
     evalStep: (step) => config.eval.every > 0 && step % config.eval.every === 0,
     evaluate(step, model = policy) {
-      const rec = evaluatePassAtK(model, tokenizer, task, config, evalRng, step);
-      writer.evalRecord(rec);
-      const vals: Record<string, number | null> = { 'eval/reward/mean': rec.meanReward ?? null };
-      for (const [k, v] of Object.entries(rec.passAtK)) vals[`eval/pass@${k}`] = v;
-      writer.metrics({ step, time: (Date.now() - t0) / 1000, split: 'eval', values: vals });
-      emit({ type: 'eval', time: now(), step, passAtK: rec.passAtK, meanReward: rec.meanReward });
-      progress(`eval step ${step}: ${Object.entries(rec.passAtK).map(([k, v]) => `pass@${k} ${v.toFixed(3)}`).join(' ')} reward ${fmtNum(rec.meanReward)} (${rec.numPrompts} prompts × ${rec.samplesPerPrompt})`);
-      lastEval = rec;
-      // a checkpoint of this very step written before the eval (the RL loop checkpoints in ctx.step, then evaluates):
-      // give it this eval, not the previous one (the tree and Compare Checkpoints show checkpoint.json's pass@k)
-      if (lastCheckpointStep === step && lastCheckpointDir) {
-        const f = path.join(lastCheckpointDir, FILES.checkpointMeta);
-        try {
-          const meta = JSON.parse(fs.readFileSync(f, 'utf8')) as Record<string, unknown>;
-          meta.eval = { passAtK: rec.passAtK, samplesPerPrompt: rec.samplesPerPrompt, numPrompts: rec.numPrompts };
-          writeFileAtomic(f, JSON.stringify(meta, null, 2) + '\n');
-        } catch (e) { ctx.warn(`could not add step ${step}'s eval to ${f}: ${(e as Error).message}`); }
-      }
-      return rec;
+      return offStep(() => ctx.recordEval(evaluatePassAtK(model, tokenizer, task, config, evalRng, step)));
     },
+    recordEval(rec, o) { return offStep(() => recordEval(rec, o)); },
     checkpointStep: (step) => config.checkpoint.every > 0 && step % config.checkpoint.every === 0,
-    checkpoint(step, tag, extra) {
-      const dir = path.join(runDir, 'checkpoints', checkpointDirName(step, tag));
-      saveCheckpoint(dir, policy, {
-        step, algorithm: config.algorithm, time: now(), config: writer.current.config, tokenizer: tokenizerMeta(tokenizer, tokenizerFiles, config.model.pretrained),
-        metrics: extra?.metrics ?? lastMetrics, eval: (extra?.eval ?? lastEval) && { passAtK: (extra?.eval ?? lastEval)!.passAtK, samplesPerPrompt: (extra?.eval ?? lastEval)!.samplesPerPrompt, numPrompts: (extra?.eval ?? lastEval)!.numPrompts }, tag: tag ?? 'periodic',
-      }, tokenizerFiles);
-      lastCheckpointStep = step;
-      lastCheckpointDir = dir;
-      emit({ type: 'checkpoint', time: now(), step, path: path.relative(runDir, dir), tag: tag ?? 'periodic' });
-      writer.updateManifest({ step });
-      return dir;
-    },
+    checkpoint(step, tag, extra) { return offStep(() => writeCheckpoint(step, tag, extra)); },
     yield: () => new Promise<void>((resolve) => setImmediate(resolve)),
-    log(message) { emit({ type: 'log', time: now(), level: 'info', message }); progress(message); },
-    phase(name, done, total, message) { emit({ type: 'log', time: now(), level: 'debug', message: message ?? `${name} ${done}/${total}`, phase: { name, done, total } }); },
-    warn(message, code) { emit({ type: 'warning', time: now(), message, code, step: lastStep }); progress(`warning: ${message}`); },
+    log(message) { emit({ type: 'log', time: now(), level: 'info', message }); eventLine(message); },
+    phase(name, done, total, message, o) {
+      const level = o?.level ?? 'debug';
+      const text = message ?? `${name} ${done}/${total}`;
+      emit({ type: 'log', time: now(), level, message: text, phase: { name, done, total } });
+      if (level === 'info') eventLine(text);
+      restartStepClock();
+    },
+    warn(message, code) { emit({ type: 'warning', time: now(), message, code, step: lastStep }); eventLine(`warning: ${message}`); },
     emit,
   };
+
+  function recordEval(rec: EvalRecord, o?: { metrics?: Record<string, number | null>; message?: string }): EvalRecord {
+    const step = rec.step;
+    writer.evalRecord(rec);
+    const vals: Record<string, number | null> = { 'eval/reward/mean': rec.meanReward ?? null };
+    for (const [k, v] of Object.entries(rec.passAtK)) vals[`eval/pass@${k}`] = v;
+    writer.metrics({ step, time: (Date.now() - t0) / 1000, split: 'eval', values: { ...vals, ...(o?.metrics ?? {}) } });
+    emit({ type: 'eval', time: now(), step, passAtK: rec.passAtK, meanReward: rec.meanReward });
+    progress(o?.message ?? `eval step ${step}: ${Object.entries(rec.passAtK).map(([k, v]) => `pass@${k} ${v.toFixed(3)}`).join(' ')} reward ${fmtNum(rec.meanReward)} (${rec.numPrompts} prompts × ${rec.samplesPerPrompt})`);
+    lastEval = rec;
+    // a checkpoint of this very step written before the eval (the RL loop checkpoints in ctx.step, then evaluates):
+    // give it this eval, not the previous one (the tree and Compare Checkpoints show checkpoint.json's pass@k)
+    if (lastCheckpointStep === step && lastCheckpointDir) {
+      const f = path.join(lastCheckpointDir, FILES.checkpointMeta);
+      try {
+        const meta = JSON.parse(fs.readFileSync(f, 'utf8')) as Record<string, unknown>;
+        meta.eval = { passAtK: rec.passAtK, samplesPerPrompt: rec.samplesPerPrompt, numPrompts: rec.numPrompts };
+        writeFileAtomic(f, JSON.stringify(meta, null, 2) + '\n');
+      } catch (e) { ctx.warn(`could not add step ${step}'s eval to ${f}: ${(e as Error).message}`); }
+    }
+    return rec;
+  }
+
+  function writeCheckpoint(step: number, tag?: string, extra?: { metrics?: Record<string, number | null>; eval?: EvalRecord }): string {
+    const dir = path.join(runDir, 'checkpoints', checkpointDirName(step, tag));
+    saveCheckpoint(dir, policy, {
+      step, algorithm: config.algorithm, time: now(), config: writer.current.config, tokenizer: tokenizerMeta(tokenizer, tokenizerFiles, config.model.pretrained),
+      metrics: extra?.metrics ?? lastMetrics, eval: (extra?.eval ?? lastEval) && { passAtK: (extra?.eval ?? lastEval)!.passAtK, samplesPerPrompt: (extra?.eval ?? lastEval)!.samplesPerPrompt, numPrompts: (extra?.eval ?? lastEval)!.numPrompts }, tag: tag ?? 'periodic',
+    }, tokenizerFiles);
+    lastCheckpointStep = step;
+    lastCheckpointDir = dir;
+    emit({ type: 'checkpoint', time: now(), step, path: path.relative(runDir, dir), tag: tag ?? 'periodic' });
+    writer.updateManifest({ step });
+    return dir;
+  }
 
   let status: RunResult['status'] = 'completed';
   let error: string | undefined;

@@ -8,3 +8,4 @@ import './sft';
 import './preference';
 import './preference/offline';
 import './rl/register';
+import './rl/trainingFree';

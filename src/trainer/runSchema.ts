@@ -67,6 +67,7 @@ export const RUN_FORMAT_SCHEMA = {
       type: 'object', required: ['step', 'passAtK', 'samplesPerPrompt', 'numPrompts'],
       properties: {
         step: int0, time: num, passAtK, samplesPerPrompt: { type: 'integer', minimum: 1 }, numPrompts: int0, meanReward: num,
+        baseline: { type: 'object', required: ['name', 'passAtK'], properties: { name: { type: 'string', pattern: '^[A-Za-z0-9_]+$' }, label: str, passAtK, meanReward: num } },
         items: {
           type: 'array',
           items: { type: 'object', required: ['prompt', 'completions', 'rewards', 'correct'], properties: { prompt: str, completions: { type: 'array', items: str }, rewards: { type: 'array', items: numOrNull }, correct: int0 } },
@@ -106,6 +107,26 @@ export const RUN_FORMAT_SCHEMA = {
         groups: { type: 'array', items: { $ref: '#/definitions/rolloutGroup' } },
         params: { type: 'object', additionalProperties: { type: ['number', 'string', 'boolean', 'null'] } },
         subsampled: { type: 'boolean' }, totalGroups: int0, totalSamples: int0,
+        experiences: { description: 'Training-Free GRPO (algorithm tfgrpo): the experience library this step\'s rollouts saw in their prompts', type: 'array', items: { $ref: '#/definitions/experience' } },
+        experienceOps: { description: 'Training-Free GRPO: the library operations this step\'s groups led to (as experiences.jsonl `ops`)', type: 'array', items: { $ref: '#/definitions/experienceOp' } },
+      },
+    },
+    experience: { type: 'object', required: ['id', 'text'], properties: { id: { type: 'string', minLength: 1 }, text: str } },
+    experienceOp: {
+      description: 'one library operation (docs/run-format.md "experiences.jsonl"): op, the experience id it made / edited / removed / kept, its text (add, modify; keep may name it), the text before (modify, delete), why, the group it came from, applied (false: rejected, `reason` says why)',
+      type: 'object', required: ['op', 'rationale', 'applied'],
+      properties: { op: { type: 'string', enum: ['add', 'delete', 'modify', 'keep'] }, id: str, text: str, previous: str, rationale: str, group: str, prompt: str, applied: { type: 'boolean' }, reason: str },
+    },
+    experienceStep: {
+      description: 'one line of experiences.jsonl (Training-Free GRPO, docs/run-format.md): the library a step\'s rollouts saw, the operations, the library after',
+      type: 'object', required: ['step', 'epoch', 'seen', 'ops', 'library'],
+      properties: {
+        step: { type: 'integer', minimum: 1 }, epoch: { type: 'integer', minimum: 1 }, batch: { type: 'integer', minimum: 1 },
+        seen: { type: 'array', items: { $ref: '#/definitions/experience' } },
+        selectedGroups: { type: 'array', items: str }, groups: int0,
+        ops: { type: 'array', items: { $ref: '#/definitions/experienceOp' } },
+        library: { type: 'array', items: { $ref: '#/definitions/experience' } },
+        libraryTokens: int0, extractor: str,
       },
     },
     rolloutIndexEntry: {
@@ -135,6 +156,11 @@ export const RUN_FORMAT_SCHEMA = {
               stepGroup: str, stepReturn: numOrNull, stepAdvantage: numOrNull, episodeAdvantage: numOrNull, advantage: numOrNull,
             },
           },
+        },
+        tree: {
+          description: 'rollout trees (Tree-GRPO, ARPO; docs/run-format.md): the sample is one root-to-leaf trajectory of tree `id`; it shares tokens [0, branchAt) with sample `parent` (null: the tree\'s root trajectory) and its turns from `branchTurn` on differ; algorithm-specific branch numbers (entropy, branchProb, advIntra, advInter, …) may follow',
+          type: 'object', required: ['id', 'parent', 'branchAt', 'branchTurn'],
+          properties: { id: str, parent: { type: ['integer', 'null'], minimum: 0 }, branchAt: int0, branchTurn: int0, node: str },
         },
       },
     },

@@ -28,8 +28,8 @@
           window.__hostRequest(JSON.stringify(msg)).then(async (res) => {
             const r = JSON.parse(res);
             // the page's CSP forbids fetch (default-src 'none'), as in VS Code: bytes come base64 from Node
-            // (rollout/getStep's data; the windowed heatmap's data and strips; the dashboard's metric columns)
-            for (const k of ['data', 'strips', 'steps', 'values', 'clock']) {
+            // (rollout/getStep's data; the windowed heatmap's data and strips; the dashboard's metric columns and windows)
+            for (const k of ['data', 'strips', 'steps', 'values', 'clock', 'windowData']) {
               const b64 = r.ok && r.result ? r.result[k + 'Base64'] : undefined;
               if (typeof b64 !== 'string') continue;
               delete r.result[k + 'Base64'];

@@ -12,7 +12,7 @@ import { getStep, RunFollower, runRef, stepInfos } from '../../src/host/ui/panel
 import { listRolloutSteps } from '../../src/runio/reader';
 import { checkExport } from '../../src/host/ui/panels/exportFile';
 import { webviewRequestHandlers, type RequestContext } from '../../src/host/ui/panels/requests';
-import type { RunRef, ViewKind, ViewTarget, WebviewState } from '../../src/shared/protocol';
+import type { MetricsWindowParams, RunRef, ViewKind, ViewTarget, WebviewState } from '../../src/shared/protocol';
 import { THEME_VARS, type ThemeName } from './themes';
 
 export const CHROMIUM = process.env.RL_LENS_CHROMIUM ?? '/usr/bin/chromium';
@@ -121,11 +121,18 @@ export async function openView(browser: Browser, o: OpenOptions): Promise<Opened
         case 'samples/export': { exports.push(msg.params); return JSON.stringify({ ok: true, result: { path: '/tmp/exported.jsonl', count: msg.params.samples.length } }); }
         case 'rollout/getStep': { const p = getStep(dir, msg.params.step); return JSON.stringify({ ok: true, result: { ...p, data: null, dataBase64: Buffer.from(p.data as ArrayBuffer).toString('base64') } }); }
         // windowed heatmap (issue 18): the same handlers the panel uses; binary parts travel base64 (dataBase64 / stripsBase64)
-        case 'rollout/overview': case 'rollout/window': case 'rollout/domain': case 'rollout/search': case 'rollout/textMatch': case 'rollout/drill': case 'metrics/columns': {
-          const ctx = { allowedRun: async (d: string) => path.resolve(d), followMetrics: (d: string) => { const f = new RunFollower(d); followers.set(d, f); return f.initial(); } };
+        case 'rollout/overview': case 'rollout/window': case 'rollout/domain': case 'rollout/search': case 'rollout/textMatch': case 'rollout/drill': case 'metrics/columns': case 'metrics/window': case 'metrics/at': case 'metrics/series': {
+          // the dashboard as the panel follows it (panel.ts): columns through the follower, which keeps a bucketed run's series
+          const ctx = {
+            allowedRun: async (d: string) => path.resolve(d),
+            followMetrics: (d: string) => { const f = new RunFollower(d); followers.set(d, f); return f.initial(); },
+            followColumns: (d: string, w?: MetricsWindowParams) => { const f = new RunFollower(d); followers.set(d, f); return f.initialColumns(w); },
+            metricsSource: (d: string) => { let f = followers.get(d); if (!f) { f = new RunFollower(d); f.initial(); followers.set(d, f); } return f.metricsSource(); },
+          };
           const r = await (webviewRequestHandlers(ctx as unknown as RequestContext)[msg.method as 'rollout/window'])({ ...msg.params, runDir: dir }) as unknown as Record<string, unknown>;
+          if (Array.isArray(r)) return JSON.stringify({ ok: true, result: r });
           const out: Record<string, unknown> = { ...r };
-          for (const k of ['data', 'strips', 'steps', 'values', 'clock']) if (r[k] instanceof ArrayBuffer) { out[k] = null; out[`${k}Base64`] = Buffer.from(r[k] as ArrayBuffer).toString('base64'); }
+          for (const k of ['data', 'strips', 'steps', 'values', 'clock', 'windowData']) if (r[k] instanceof ArrayBuffer) { out[k] = null; out[`${k}Base64`] = Buffer.from(r[k] as ArrayBuffer).toString('base64'); }
           return JSON.stringify({ ok: true, result: out });
         }
         case 'metrics/get': { const f = new RunFollower(dir); followers.set(dir, f); return JSON.stringify({ ok: true, result: f.initial() }); }

@@ -39,6 +39,9 @@ test('Start Run… from the palette with the tiny preset runs to completion; tre
   const t0 = Date.now();
   await wb.runCommand('RL Lens: Start Run…');
   await screenshot('start-run-pick');
+  // typing the preset id the README prints finds it (the id is the item's description)
+  await wb.page.locator('.quick-input-widget input.input').fill('sft-tiny');
+  await poll('one preset to match "sft-tiny"', async () => (await wb.page.locator('.quick-input-widget .quick-input-list .monaco-list-row').count()) === 1 || undefined, 10_000);
   await wb.pickQuickItem(/SFT · arithmetic · tiny/);
   const row = wb.treeItem('Runs', 'sft-tiny');
   await row.waitFor({ state: 'visible', timeout: 30_000 });

@@ -187,3 +187,19 @@ test('a reward part that rises, peaks, then falls while the reward keeps rising 
   // a part that rises and then holds its level is healthy
   assert.equal(diagnose(input(flat)).find((x) => x.id === 'reward-hacking/part:honest'), undefined);
 });
+
+test('Training-Free GRPO: a pass@k drop is blamed on the experience library (weights frozen), with the no-library baseline; no RL remedy', () => {
+  const grpo = diagnose(synthRun(5, 'pass-at-k', OPTS).input).find((f) => f.id === 'mode-collapse/pass-at-k')!;
+  assert.match(grpo.remedy, /clip-higher/);
+  const run = synthRun(5, 'pass-at-k', { ...OPTS, algorithm: 'tfgrpo' as never });
+  run.input.algorithm = 'tfgrpo';
+  const last = run.input.evals[run.input.evals.length - 1];
+  last.baseline = { name: 'no_library', passAtK: { ...last.passAtK, [Object.keys(last.passAtK).sort((a, b) => Number(b) - Number(a))[0]]: 0.8125 } };
+  const f = diagnose(run.input).find((x) => x.id === 'mode-collapse/pass-at-k')!;
+  assert.ok(f, 'the drop is still reported');
+  assert.match(f.title, /fell with the experience library/);
+  assert.match(f.message, /weights frozen \(Training-Free GRPO\)/);
+  assert.match(f.message, /without the library scores pass@8 0\.813 at the last eval/);
+  assert.doesNotMatch(f.remedy, /raise ε_high/);
+  assert.match(f.remedy, /nothing is trained/);
+});

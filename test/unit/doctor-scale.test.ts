@@ -86,3 +86,13 @@ test('DoctorTimeline.updateAsync: the same findings and checkpoints as update(),
   assert.ok(want.checkpoints.length > 3 && want.findings.length > 0);
   assert.deepEqual(got, want);
 });
+
+test('a step summary keeps 300 characters per completion (held for every step) but counts distinct completions on the whole text', () => {
+  const long = 'x'.repeat(1000);
+  const header = { kind: 'header', step: 3, arrays: [], numSamples: 3, dataFile: 'step_3.f32', groups: [{ id: 'g', prompt: 'p', samples: [0, 1, 2], rewards: [1, 0, 0], mean: 1 / 3, std: 0.5, filtered: false }] };
+  const mk = (index: number, completion: string) => ({ kind: 'sample', index, group: 'g', prompt: 'p', completion, tokens: [], reward: index === 0 ? 1 : 0, length: 0 });
+  // samples 0 and 1 differ only at character 900; 2 equals 1
+  const s = summarizeRolloutStep(header as never, [mk(0, long + 'a'), mk(1, long.slice(0, 900) + 'b' + long.slice(901) + 'a'), mk(2, long.slice(0, 900) + 'b' + long.slice(901) + 'a')] as never, () => ({}));
+  assert.deepEqual(s.samples.map((x) => x.text.length), [300, 300, 300]);
+  assert.equal(s.groups[0].distinct, 2, 'a difference past the kept window still counts');
+});

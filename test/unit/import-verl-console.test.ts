@@ -129,7 +129,7 @@ test('verl console, current verl (pprint.pformat, numpy scalars): exact values, 
   assert.equal(s1.kl, d1['actor/kl_loss']);
   assert.equal(s1.approx_kl, d1['actor/ppo_kl']);
   assert.equal(s1.lr, 1e-6);
-  assert.equal(s1.step_time, d1['timing_s/step']);
+  assert.equal(s1['perf/step_time'], d1['timing_s/step']);
   assert.equal(run.metrics[2].values.approx_kl, null, 'NaN stored as missing');
   assert.equal(run.metrics[2].values['val-core/openai/gsm8k/acc/mean@1'], 0.2024260803639121, 'the line glued behind the tqdm bar');
   assert.equal(run.metrics[0].split, 'eval');

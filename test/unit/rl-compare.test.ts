@@ -15,7 +15,8 @@ test('summariseRun reads eval and train curves; the HTML escapes names and runs 
       const dir = path.join(root, alg.replace(/\W/g, ''));
       const w = RunWriter.create(dir, { id: alg, algorithm: alg, config: {} });
       w.evalRecord({ step: 0, passAtK: { 1: p1[0], 8: 0.9 }, samplesPerPrompt: 8, numPrompts: 4 });
-      for (let s = 1; s <= 3; s++) w.metrics({ step: s, values: { 'reward/mean': s / 10, entropy: 1 - s / 10, kl: s / 100 } });
+      // grpo's run is multi-turn (tool calls executed); the other has none: its tool-call column stays empty
+      for (let s = 1; s <= 3; s++) w.metrics({ step: s, values: { 'reward/mean': s / 10, entropy: 1 - s / 10, kl: s / 100, 'tokens/generated': 100 * s, ...(alg === 'grpo' ? { 'env/tool_calls/executed': 10 + s } : {}) } });
       w.evalRecord({ step: 3, passAtK: { 1: p1[1], 8: 1 }, samplesPerPrompt: 8, numPrompts: 4 });
       dirs.push(dir);
     }
@@ -25,7 +26,11 @@ test('summariseRun reads eval and train curves; the HTML escapes names and runs 
     assert.deepEqual(s[1].curves['eval/pass@1'], [{ step: 0, value: 0.3 }, { step: 3, value: 0.45 }]);
     const c = { title: 'cmp', createdAt: 'now', config: {}, algorithms: s };
     const md = renderMarkdown(c);
-    assert.match(md, /\| grpo \| completed \| 30\.0 → 50\.0 \| 90\.0 → 100\.0 \| 0\.700 \|/);
+    // pass@k start → end, train reward over the last steps (0.1, 0.2, 0.3), tokens 100 + 200 + 300, tool calls 11 + 12 + 13, entropy
+    assert.deepEqual(s[0].budget, { steps: 3, tokens: 600, toolCalls: 36, rewardLast10: (0.1 + 0.2 + 0.3) / 3 });
+    assert.equal(s[1].budget!.toolCalls, null);
+    assert.match(md, /\| grpo \| completed \| 30\.0 → 50\.0 \| 90\.0 → 100\.0 \| 0\.200 \| 600 \| 36 \| 0\.700 \|/);
+    assert.match(md, /\| &lt;b&gt;dapo&lt;\/b&gt; \| completed \| .* \| 600 \| – \| 0\.700 \||\| <b>dapo<\/b> \| completed \| .* \| 600 \| – \| 0\.700 \|/);
     const html = renderHtml(c);
     assert.ok(!html.includes('<b>dapo'), 'algorithm names are escaped');
     assert.ok(!/<script/i.test(html) && html.includes("default-src 'none'"), 'no scripts, strict CSP');

@@ -22,8 +22,8 @@ test('per-algorithm defaults follow the references', () => {
   assert.deepEqual([d.overlong.maxLength, d.overlong.cacheLength], [20, 5]);
   assert.deepEqual([resolveRlConfig('dapo', { maxNewTokens: 8 }).overlong.maxLength], [8]);
   // + gvpo, grpo_lambda (issue 19): GVPO's recipe defaults
-  // + gigpo (issue 20)
-  assert.equal(RL_ALGORITHMS.length, 14);
+  // + gigpo, arpo, tree_grpo (issue 20)
+  assert.equal(RL_ALGORITHMS.length, 16);
   const gvpo = resolveRlConfig('gvpo', undefined);
   assert.deepEqual([gvpo.policyLoss, gvpo.advantage, gvpo.gvpoBeta, gvpo.groupSize, gvpo.miniBatches, gvpo.kl.inLoss], ['gvpo', 'dr_grpo', 0.1, 4, 4, false]);
 });

@@ -11,8 +11,6 @@ import { CharTokenizer } from '../../src/trainer/tokenizer';
 import { createTask } from '../../src/trainer/tasks';
 import { runRl, withValueHead } from '../../src/trainer/rl/loop';
 import { rlTaskFrom } from '../../src/trainer/rl/types';
-import { ModelWeights } from '../../src/trainer/model/weights';
-import { generate } from '../../src/trainer/sampling';
 
 before(async () => { await initBackend('cpu'); });
 
@@ -66,6 +64,7 @@ import { checkSteps, type StepTask } from '../../src/trainer/tasks/steps';
 import { encodeSteps, labelSteps, prmTrainStep } from '../../src/trainer/preference/prm';
 import { PreferenceTrainer, preferenceDefaults } from '../../src/trainer/preference/train';
 import { AdamW } from '../../src/trainer/optim';
+import { warmLengthConstants } from '../fixtures/warmModel';
 for (const [algorithm, extra] of [['grpo', {}], ['ppo', {}]] as const) {
   test(`${algorithm} with process rewards (steps on their last tokens): numTensors stable across RL steps`, async () => {
     const tok = new CharTokenizer();
@@ -105,20 +104,6 @@ test('prm training step and step_dpo step pairs: numTensors stable across steps'
   trainer.dispose(); policy.dispose();
 });
 
-/**
- * A model keeps one constant per sequence length it has seen (masks, ModelWeights.constant; disposed with the model).
- * Multi-turn contexts vary in length from turn to turn, so a run meets new lengths for a while: make every length
- * once first, so that what remains is what leaks.
- */
-function warmLengthConstants(m: GPT): void {
-  for (let T = 1; T <= m.config.contextLength; T++) {
-    const ids = [Array.from({ length: T }, (_, j) => 3 + (j % 10))];
-    const p = m.prefill(ids, [ids[0].map(() => 1)]);
-    p.logits.dispose(); ModelWeights.disposeCache(p.cache);
-    tf.tidy(() => { m.tokenLogprobs(tf.tensor2d(ids, undefined, 'int32'), { attentionMask: tf.tensor2d([ids[0].map(() => 1)]), temperature: 1, entropy: true }); });
-  }
-  generate(m, [[3], [1, 3]], { maxNewTokens: m.config.contextLength - 2, stopAtEos: false, seed: 1 });
-}
 
 // GiGPO on multi-turn calculator episodes (issue 20: rl/multiturn.ts generation per turn, algorithms/gigpo.ts)
 test('gigpo (multi-turn calc-tool episodes): numTensors stable across RL steps', async () => {
@@ -130,5 +115,19 @@ test('gigpo (multi-turn calc-tool episodes): numTensors stable across RL steps',
   const res = await runRl({ policy, ref, tokenizer: tok, task, seed: 3 }, 'gigpo', { steps: 4, promptsPerStep: 3, groupSize: 4, maxNewTokens: 8, eval: { every: 0 }, env: { maxTurns: 3, maxTokens: 24 } });
   const counts = res.metrics.map((m) => m['num_tensors']);
   assert.deepEqual(counts.slice(1), [counts[1], counts[1], counts[1]], `numTensors per step: ${counts.join(', ')}`);
+  policy.dispose(); ref.dispose();
+});
+
+// ARPO: branching rollouts (rl/arpo.ts) and hard attribution on plain numbers, through the same step
+test('arpo (branching calc-tool episodes, hard attribution): numTensors stable across RL steps', async () => {
+  const tok = new CharTokenizer();
+  const task = rlTaskFrom(createTask('calc-tool'));
+  const policy = GPT.create({ vocabSize: tok.size, contextLength: 40, dModel: 16, nHeads: 2, nLayers: 1 }, 3);
+  const ref = policy.clone(false);
+  warmLengthConstants(policy); warmLengthConstants(ref);
+  const res = await runRl({ policy, ref, tokenizer: tok, task, seed: 3 }, 'arpo', { steps: 4, promptsPerStep: 3, groupSize: 4, maxNewTokens: 8, eval: { every: 0 }, env: { maxTurns: 3, maxTokens: 24 }, arpo: { alpha: 1, beta: 0, attribution: 'hard' } });
+  const counts = res.metrics.map((m) => m['num_tensors']);
+  assert.deepEqual(counts.slice(1), [counts[1], counts[1], counts[1]], `numTensors per step: ${counts.join(', ')}`);
+  assert.ok(res.metrics.some((m) => (m['arpo/branches'] as number) > 0), 'some step branched');
   policy.dispose(); ref.dispose();
 });

@@ -23,13 +23,20 @@ import { initBackend } from '../../src/trainer/backend';
 before(async () => { await initBackend('wasm'); });
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-smoke-'));
 
+/** algorithms that need a multi-turn environment (issue 20) */
+const multiTurn = (algorithm: string) => ['gigpo', 'arpo', 'tree_grpo'].includes(algorithm);
+
 function tinyConfig(algorithm: string): Record<string, unknown> {
-  // gigpo needs a multi-turn environment (issue 20): the calculator tool, a context that holds an episode
-  if (algorithm === 'gigpo') return rlArithmeticPreset('gigpo' as never, {
-    name: 'smoke-gigpo', backend: 'wasm', task: { name: 'calc-tool' }, model: { dModel: 16, nHeads: 2, nLayers: 1, contextLength: 40 }, train: { steps: 2, warmupSteps: 0, lr: 0.01 },
+  // gigpo, arpo, tree_grpo need a multi-turn environment (issue 20): the calculator tool, a context that holds an episode
+  if (multiTurn(algorithm)) return rlArithmeticPreset(algorithm as never, {
+    name: `smoke-${algorithm}`, backend: 'wasm', task: { name: 'calc-tool' }, model: { dModel: 16, nHeads: 2, nLayers: 1, contextLength: 40 }, train: { steps: 2, warmupSteps: 0, lr: 0.01 },
     sampling: { maxNewTokens: 8 }, eval: { every: 0, numPrompts: 4, samplesPerPrompt: 2, k: [1, 2], atStart: false },
     checkpoint: { every: 0 }, rollouts: { every: 1, maxSamples: 64 },
-    rl: { promptsPerStep: 3, groupSize: 4, env: { maxTurns: 3, maxTokens: 24 }, warmStart: { steps: 10, batchSize: 16 } },
+    rl: { promptsPerStep: 3, groupSize: 4, env: { maxTurns: 3, maxTokens: 24 }, warmStart: { steps: 10, batchSize: 16 },
+      // tree_grpo: 2 trees × (1 + 1·1) leaves = 4 samples per prompt, as groupSize for the others
+      // (its leaves share prefixes, so after a 10-step warm start all 4 may score alike: an entropy bonus gives the update
+      // a gradient; its advantages are checked in algo-tree-grpo-rollout.test.ts)
+      ...(algorithm === 'tree_grpo' ? { treeGrpo: { trees: 2, expandNodes: 1, iterations: 1 }, entropyCoef: 0.01 } : {}) },
   });
   return rlArithmeticPreset(algorithm as never, {
     name: `smoke-${algorithm}`, backend: 'wasm', task: { partialCredit: true }, model: { dModel: 16, nHeads: 2, nLayers: 1 }, train: { steps: 2, warmupSteps: 0, lr: 0.01 },
@@ -80,7 +87,7 @@ for (const algorithm of RL_ALGORITHMS) {
     // tensor count is the same after step 1 and step 2 (nothing leaks per step)
     // (gigpo: multi-turn contexts meet new sequence lengths, each adding a model constant for a while; its leak check,
     // with those made first, is in rl-leak.test.ts)
-    if (algorithm !== 'gigpo') assert.equal(train[0].values['num_tensors'], train[1].values['num_tensors'], 'numTensors changed between RL steps');
+    if (!multiTurn(algorithm)) assert.equal(train[0].values['num_tensors'], train[1].values['num_tensors'], 'numTensors changed between RL steps');
     for (const m of train) {
       for (const [k, v] of Object.entries(m.values)) if (/loss/.test(k)) assert.ok(v !== null && Number.isFinite(v), `${k} = ${v}`);
       for (const k of ['reward/mean', 'kl', 'entropy', 'clip_ratio/low_mean', 'clip_ratio/high_mean', 'advantages/std', 'response_length/mean', 'grad_norm', 'lr'])
@@ -116,7 +123,7 @@ for (const algorithm of RL_ALGORITHMS) {
     // every array the update used; value only with a critic (PPO), return only where the estimator computes returns
     const critic = rl.advantage === 'gae', returns = rl.advantage === 'gae' || rl.advantage === 'reinforce_pp';
     const want = ['logprob', 'old_logprob', 'ref_logprob', 'kl', 'token_reward', ...(critic ? ['value'] : []), ...(returns ? ['return'] : []), 'advantage', 'ratio', 'clip', 'entropy', 'mask',
-      ...(rl.policyLoss === 'gvpo' ? ['implicit_reward'] : []), ...(algorithm === 'gigpo' ? ['loss_mask'] : [])];
+      ...(rl.policyLoss === 'gvpo' ? ['implicit_reward'] : []), ...(multiTurn(algorithm) ? ['loss_mask'] : [])];
     if (st.samples.length) assert.deepEqual(st.header.arrays, want, 'stored arrays (storage order)');
     if (algorithm === 'dapo') {
       // what dynamic sampling guarantees, at every step: each kept group has reward variance; every generated group is
@@ -148,7 +155,7 @@ for (const algorithm of RL_ALGORITHMS) {
       for (let t = 0; t < s.length; t++) {
         assert.ok(Number.isFinite(arr.logprob[t]) && arr.logprob[t] <= 0, 'logprob');
         // (multi-turn: 0 on the environment's tokens, = loss_mask)
-        assert.equal(arr.mask[t], algorithm === 'gigpo' ? arr.loss_mask[t] : 1);
+        assert.equal(arr.mask[t], multiTurn(algorithm) ? arr.loss_mask[t] : 1);
         assert.ok([0, 1, 2, 3].includes(arr.clip[t]), 'clip code');
         assert.ok(Number.isFinite(arr.advantage[t]));
       }

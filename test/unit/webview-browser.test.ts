@@ -203,6 +203,12 @@ describe('webview in headless Chromium', { skip: missing }, () => {
     assert.notEqual(next, g.id);
     const k = st.header.groups.findIndex((x) => x.id === g.id);
     assert.equal(next, st.header.groups[(k + 1) % st.header.groups.length].id);
+    // ▶ fetches the new group's colour domain as the dropdown does (it used to draw with none: "raw range [—, —]")
+    const nk = st.header.groups.findIndex((x) => x.id === next);
+    const gd = robustDomain(st.header.groups[nk].samples.flatMap((i) => [...stored(st, i, 'advantage')]), { signed: true, pLow: 1, pHigh: 99 });
+    await v.page.waitForFunction(() => /raw range \[[-−]?\d/.test(document.getElementById('legend-info')?.textContent ?? ''), undefined, { timeout: 5000 });
+    const legend = (await v.page.textContent('#legend-info'))!;
+    assert.ok(legend.includes(`raw range [${fmt(gd.rawMin)}, ${fmt(gd.rawMax)}]`), `${legend} vs the group's advantages ${gd.rawMin}..${gd.rawMax}`);
   });
 
   test('untrusted text stays text: script/img/bidi/zero-width tokens and prompts never execute and show as written', async () => {

@@ -38,6 +38,11 @@ test('robust domain clips outliers, states the raw range, is symmetric for signe
   assert.ok(flat.hi > flat.lo, 'degenerate domain widened');
   const empty = robustDomain([NaN], { signed: true });
   assert.equal(empty.count, 0);
+  // float noise (an all-equal group's ±2.2e-10 "advantages") is not stretched to full colour: half-width ≥ 1e-6
+  const noise = robustDomain([2.2e-10, -2.2e-10, 0, 2.2e-10], { signed: true, pLow: 0, pHigh: 100 });
+  assert.deepEqual([noise.lo, noise.hi, noise.rawMax], [-1e-6, 1e-6, 2.2e-10]);
+  const small = robustDomain([3e-6, -1e-6], { signed: true, pLow: 0, pHigh: 100 });
+  assert.deepEqual([small.lo, small.hi], [-3e-6, 3e-6], 'above the floor: unchanged');
 });
 
 test('diverging scale is centred on 0 (background), sequential runs low→high; text colour contrasts', () => {

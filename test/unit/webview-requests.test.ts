@@ -48,7 +48,7 @@ function fakeContext(dir: string, calls: string[]): RequestContext {
 test('requests: every declared method has a host handler, and the envelope check knows exactly those methods', () => {
   const handlers = webviewRequestHandlers(fakeContext('/nowhere', []));
   assert.deepEqual(Object.keys(handlers).sort(), [...REQUEST_METHODS].sort());
-  assert.deepEqual([...REQUEST_METHODS].sort(), ['export/save', 'metrics/columns', 'metrics/get', 'rollout/domain', 'rollout/drill', 'rollout/getStep', 'rollout/listSteps', 'rollout/overview', 'rollout/search', 'rollout/stepInfo', 'rollout/textMatch', 'rollout/window', 'runs/list', 'samples/export', 'tokenDiff/samples', 'tokenDiff/summary']);
+  assert.deepEqual([...REQUEST_METHODS].sort(), ['export/save', 'metrics/at', 'metrics/columns', 'metrics/get', 'metrics/series', 'metrics/window', 'rollout/domain', 'rollout/drill', 'rollout/getStep', 'rollout/listSteps', 'rollout/overview', 'rollout/search', 'rollout/stepInfo', 'rollout/textMatch', 'rollout/window', 'runs/list', 'samples/export', 'tokenDiff/samples', 'tokenDiff/summary']);
   for (const m of REQUEST_METHODS) {
     assert.equal(typeof handlers[m], 'function', m);
     const parsed = parseWebviewMessage({ kind: 'request', id: 1, method: m, params: {} });

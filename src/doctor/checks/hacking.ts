@@ -6,6 +6,7 @@
  */
 import type { DoctorInput, Finding, Series } from '../types';
 import type { Thresholds } from '../thresholds';
+import { SUMMARY_TEXT_CHARS } from '../summarize';
 import { align, finite, finitePoints, headTail, mean, median, std, rollingMedian, noiseSigma, theilSen } from '../stats';
 import { pick, metricOrRollouts, win, finding, fmt, pct } from './common';
 
@@ -171,10 +172,9 @@ export function checkRewardHacking(input: DoctorInput, th: Thresholds): Finding[
 
 const NGRAM = [4, 8];
 const MAX_SAMPLES = 512;
-const MAX_CHARS = 300;
 
 function grams(text: string): Set<string> {
-  const t = text.slice(0, MAX_CHARS);
+  const t = text.slice(0, SUMMARY_TEXT_CHARS);
   const g = new Set<string>();
   for (const n of NGRAM) for (let i = 0; i + n <= t.length; i++) g.add(t.slice(i, i + n));
   return g;

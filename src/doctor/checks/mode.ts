@@ -63,7 +63,16 @@ export function checkModeCollapse(input: DoctorInput, th: Thresholds): Finding[]
       const gap = rows.map((e) => e.passAtK[String(k)] - e.passAtK['1']);
       const g0 = median(gap.slice(0, w)), g1 = median(gap.slice(-w));
       const pk0 = median(rows.slice(0, w).map((e) => e.passAtK[String(k)])), pk1 = median(rows.slice(-w).map((e) => e.passAtK[String(k)]));
-      if (g0 >= th.mode.passGapMin && g1 <= th.mode.passGapRatio * g0 && pk1 < pk0 - 0.02) {
+      if (g0 >= th.mode.passGapMin && g1 <= th.mode.passGapRatio * g0 && pk1 < pk0 - 0.02 && input.algorithm === 'tfgrpo') {
+        // Training-Free GRPO: the weights are frozen, so the drop is the experience library's (prompt), not RL's
+        const b1 = rows[rows.length - 1].baseline?.passAtK[String(k)];
+        out.push(finding('mode-collapse', 'pass-at-k', 'warning', `pass@${k} fell with the experience library`,
+          `pass@${k} fell ${fmt(pk0)} → ${fmt(pk1)} (gap to pass@1 ${fmt(g0)} → ${fmt(g1)}) with the model's weights frozen (Training-Free GRPO): the drop comes from the experience library in the prompt`
+          + (b1 !== undefined && Number.isFinite(b1) ? `; the same model without the library scores pass@${k} ${fmt(b1)} at the last eval.` : '.'),
+          [rows[0].step, rows[rows.length - 1].step],
+          { metrics: ['eval:pass@1', `eval:pass@${k}`], steps: rows.map((e) => e.step), values: { gapInitial: g0, gapRecent: g1, passKInitial: pk0, passKRecent: pk1, k, ...(b1 !== undefined ? { passKWithoutLibrary: b1 } : {}) } },
+          'Read the library (experiences.jsonl, the group view) and the operations that added the entries before the drop; let the extractor delete entries that lower rewards, bound the library (tfgrpo.maxExperiences / maxLibraryTokens), or use a model that reads its context (a pretrained model with an LLM extractor). Clip-higher, temperature or KL do not apply: nothing is trained.'));
+      } else if (g0 >= th.mode.passGapMin && g1 <= th.mode.passGapRatio * g0 && pk1 < pk0 - 0.02) {
         out.push(finding('mode-collapse', 'pass-at-k', 'warning', `pass@${k} collapsing toward pass@1`,
           `The gap pass@${k} − pass@1 shrank from ${fmt(g0)} to ${fmt(g1)} and pass@${k} itself fell (${fmt(pk0)} → ${fmt(pk1)}): `
           + 'RL is sharpening the most likely answer while losing the others (the survey\'s pass@k controversy).',

@@ -23,7 +23,7 @@ import { renderReport } from '../../report/render';
 import { escapeXml, passAtKSvg } from '../../report/chart';
 import type { CheckpointReport, ReportSettings } from '../../report/types';
 import { listCheckpoints, readManifest, type CheckpointEntry } from '../../runio/reader';
-import { previousCheckpoint } from '../../runio/checkpointPairs';
+import { identicalCheckpoints, previousCheckpoint } from '../../runio/checkpointPairs';
 import { runCli } from '../cliProcess';
 
 export const REPORT_SCHEME = 'rl-lens';
@@ -163,6 +163,9 @@ export class CheckpointDiff implements vscode.Disposable, vscode.TextDocumentCon
   /** Compute both reports (progress + cancel) and open the diff editor. */
   async diff(a: string, b: string, over: Partial<ReportSettings> = {}): Promise<CompareResult | undefined> {
     for (const d of [a, b]) if (!fs.existsSync(path.join(d, 'checkpoint.json'))) throw new Error(`${d} is not a checkpoint folder (no checkpoint.json)`);
+    // the same weights on both sides (one folder, a step_N / step_N_final alias, byte-equal copies): every change is 0
+    const same = identicalCheckpoints(a, b);
+    if (same) throw new Error(`${same}. Pick two different checkpoints (e.g. Compare with Previous Checkpoint).`);
     const settings = defaultSettings(readCheckpointConfig(a), over);
     // the left is A alone: a report of A against itself (0% change everywhere, pass@k base = this) says nothing
     const left: ReportRequest = { ckpt: path.resolve(a), settings };

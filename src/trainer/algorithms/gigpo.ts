@@ -17,13 +17,11 @@
  * a trajectory instead, which weighs long trajectories more — we follow the paper).
  * Plain numbers (no tensors): the values are per turn, and the step computes them once per batch.
  */
+import { groupNormalize } from './groupNorm';
 
 /** How A^E and A^S are normalised: mean_std_norm = divide by std + ε (the paper), mean_norm = F_norm 1 (verl-agent option). */
 export type GigpoMode = 'mean_std_norm' | 'mean_norm';
 
-const mean = (x: readonly number[]) => x.reduce((a, b) => a + b, 0) / x.length;
-/** unbiased std (torch.std) */
-const stdUnbiased = (x: readonly number[]) => { const m = mean(x); return Math.sqrt(x.reduce((a, b) => a + (b - m) * (b - m), 0) / (x.length - 1)); };
 
 /** Eq. 5: discounted return of every step, R_t = Σ_{k≥t} γ^{k−t} r_k. rewards [T] → [T] */
 export function stepDiscountedReturns(rewards: readonly number[], gamma: number): number[] {
@@ -35,11 +33,7 @@ export function stepDiscountedReturns(rewards: readonly number[], gamma: number)
 
 /** Group-relative normalisation of values by group key (core_gigpo episode_norm_reward / step_norm_reward). */
 function groupNormalise(values: readonly number[], keys: readonly string[], singletonMean: 'zero' | 'self', mode: GigpoMode, eps: number): number[] {
-  const by = new Map<string, number[]>();
-  keys.forEach((k, i) => { if (!by.has(k)) by.set(k, []); by.get(k)!.push(values[i]); });
-  const stat = new Map<string, { m: number; s: number }>();
-  for (const [k, v] of by) stat.set(k, v.length === 1 ? { m: singletonMean === 'zero' ? 0 : v[0], s: 1 } : { m: mean(v), s: stdUnbiased(v) });
-  return values.map((v, i) => { const { m, s } = stat.get(keys[i])!; return mode === 'mean_norm' ? v - m : (v - m) / (s + eps); });
+  return groupNormalize(values, keys, { eps, singletonMean, scaleByStd: mode !== 'mean_norm' });
 }
 
 /** Eq. 3: episode-relative advantage A^E of each trajectory. R [B] (trajectory return), group [B] (episode group id) → [B] */

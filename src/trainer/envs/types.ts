@@ -15,6 +15,7 @@
  * The final answer is the text of the last policy turn (one that did not end with a call), EOS excluded.
  */
 import type { Rng } from '../rng';
+import type { RolloutTurn } from '../../shared/runFormat';
 
 /** Opens a tool call. */
 export const TOOL_OPEN = '?';
@@ -36,25 +37,9 @@ export interface EnvItem {
 /** An episode's final reward (the shape of rl/types RlReward): total, named parts, solved (for pass@k). */
 export interface EnvReward { score: number; parts: Record<string, number>; correct: boolean }
 
-/** One turn of an episode (rl/multiturn.ts): the policy's text and, when it called a tool, the call and the environment's answer. */
-export interface EpisodeTurn {
-  /** the policy's text of this turn (EOS excluded) */
-  text: string;
-  /** the call's arguments (text between '?' and '='), when the turn called a tool */
-  call?: string;
-  /** what the environment appended (its output, or "err" for a bad call), RESULT_END excluded */
-  result?: string;
-  /** why the call was bad (the error observation was appended) */
-  error?: string;
-  /** per-turn reward (the tool's reward; the final reward is on the sample) */
-  reward: number;
-  /** token span [start, end) of the policy's tokens in the sample's `tokens`, and the end of the environment's */
-  start: number;
-  end: number;
-  resultEnd?: number;
-  /** GiGPO anchor: the environment state this turn acted in (prompt + tool outputs so far, anchorState) */
-  anchor: string;
-}
+/** One turn of an episode (rl/multiturn.ts): the stored turn (src/shared/runFormat.ts RolloutTurn) without GiGPO's
+ *  per-turn numbers, which the step writer adds. */
+export type EpisodeTurn = Omit<RolloutTurn, 'stepGroup' | 'stepReturn' | 'stepAdvantage' | 'episodeAdvantage' | 'advantage'>;
 
 /** What a tool call gives back. `error` set: the call was bad and `output` is TOOL_ERROR. */
 export interface ToolResult {

@@ -32,9 +32,8 @@ import { sectionSchema, sectionDefaults, type Fields } from '../fields';
 import { deepMerge } from '../../shared/deepMerge';
 import { sampleGroups } from '../sampling';
 import { Rng } from '../rng';
-import { AdamW } from '../optim';
-import { sftBatch, sftStep } from '../sft';
 import { charModel } from '../charModel';
+import { engineWarmStart } from '../rl/warmstart';
 import type { GPT } from '../model/gpt';
 import type { CharTokenizer } from '../tokenizer';
 import type { TaskExample } from '../tasks/types';
@@ -243,22 +242,8 @@ export function distinctProblems(task: StepTask, n: number, split: 'train' | 'ev
 
 /** Supervised warm start (the RL warm start's loop): returns false when a stop was requested. */
 export async function supervisedWarmStart(ctx: TrainContext, ws: { steps: number; batchSize: number; lr: number; demoNoise: number }, what: string): Promise<boolean> {
-  const cm = charModel(ctx, what);
-  const opt = new AdamW(cm.policy.trainableVariables(), { beta1: ctx.config.train.beta1, beta2: ctx.config.train.beta2, eps: ctx.config.train.eps });
-  const rng = ctx.rng.fork(13);
-  try {
-    for (let s = 0; s < ws.steps; s++) {
-      const b = sftBatch(ctx.task, cm.tokenizer, rng, ws.batchSize, ctx.config.derived.sequenceLength, ws.demoNoise, 1);
-      const lr = ws.lr * Math.min(1, (s + 1) / Math.max(1, Math.min(20, ws.steps / 10)));
-      const loss = sftStep({ policy: ctx.policy, optimizer: opt, config: ctx.config }, b, lr).loss;
-      if (!Number.isFinite(loss)) throw new Error(`${what}: warm start diverged (loss ${loss}); lower ${what}.sft.lr`);
-      if ((s + 1) % 100 === 0 || s === ws.steps - 1) ctx.log(`warm start ${s + 1}/${ws.steps}: loss ${loss.toFixed(4)}`);
-      if ((s + 1) % 5 === 0 || s === 0 || s === ws.steps - 1) ctx.phase('warm start', s + 1, ws.steps, `warm start ${s + 1}/${ws.steps}: loss ${loss.toFixed(4)}`);
-      await ctx.yield();
-      if (ctx.stopRequested()) return false;
-    }
-  } finally { opt.dispose(); }
-  return true;
+  charModel(ctx, what); // a character model only: the clear error before any step
+  return (await engineWarmStart(ctx, ws, what, `${what}.sft.lr`, 13)) === 'done';
 }
 
 function fmt(m: Record<string, number>, keys: string[]): string {

@@ -2,7 +2,8 @@
  * Runnable comparisons of algorithms (the survey's claims): the same config (task, model, warm start, seed, steps)
  * run under several algorithms, then one comparison written next to the runs:
  *   OUT/<algorithm>/             a normal run directory per algorithm (open any of them in RL Lens)
- *   OUT/comparison.json          per algorithm: final / best pass@k, curves of pass@1, pass@k, entropy, KL, reward
+ *   OUT/comparison.json          per algorithm: final / best pass@k, curves of pass@1, pass@k, entropy, KL, reward, and
+ *                                what the run spent: policy tokens generated, tool calls executed (multi-turn), wall time
  *   OUT/comparison.md            the table
  *   OUT/comparison.html          self-contained page (inline SVG, no scripts, no remote content): the curves
  */
@@ -19,6 +20,9 @@ export interface AlgorithmSummary {
   seconds: number;
   passAtK: { start: Record<string, number>; end: Record<string, number> };
   curves: Record<string, Curve[]>;
+  /** what the training steps spent (eval excluded): Σ tokens/generated; Σ env/tool_calls/executed (multi-turn runs,
+   *  else null: shared tree prefixes count once); the mean train reward over the last 10 steps */
+  budget?: { steps: number; tokens: number; toolCalls: number | null; rewardLast10: number };
 }
 export interface Comparison { title: string; createdAt: string; config: Record<string, unknown>; algorithms: AlgorithmSummary[] }
 
@@ -37,9 +41,17 @@ export function summariseRun(algorithm: string, runDir: string, status: string, 
     const pts = metrics.filter((m) => (m.split ?? 'train') === split && typeof m.values[name] === 'number').map((m) => ({ step: m.step, value: m.values[name] as number }));
     if (pts.length) curves[name] = pts;
   }
+  const train = metrics.filter((m) => (m.split ?? 'train') === 'train');
+  const sum = (k: string) => train.reduce((a, m) => a + (typeof m.values[k] === 'number' ? m.values[k] as number : 0), 0);
+  const rewards = train.map((m) => m.values['reward/mean']).filter((v): v is number => typeof v === 'number').slice(-10);
+  const budget = {
+    steps: train.length, tokens: sum('tokens/generated'),
+    toolCalls: train.some((m) => typeof m.values['env/tool_calls/executed'] === 'number') ? sum('env/tool_calls/executed') : null,
+    rewardLast10: rewards.length ? rewards.reduce((a, b) => a + b, 0) / rewards.length : NaN,
+  };
   const start = evals.length ? evals[0].passAtK : {};
   const end = evals.length ? evals[evals.length - 1].passAtK : {};
-  return { algorithm, runDir: path.basename(runDir), status, seconds, passAtK: { start, end }, curves };
+  return { algorithm, runDir: path.basename(runDir), status, seconds, passAtK: { start, end }, curves, budget };
 }
 
 function esc(s: string): string { return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]!)); }
@@ -66,11 +78,13 @@ export function renderMarkdown(c: Comparison): string {
   const ks = [...new Set(c.algorithms.flatMap((a) => Object.keys(a.passAtK.end)))].sort((a, b) => Number(a) - Number(b));
   const last = (a: AlgorithmSummary, k: string) => { const p = a.curves[k]; return p?.length ? p[p.length - 1].value : NaN; };
   const f = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '–' : (100 * x).toFixed(1));
+  const calls = c.algorithms.some((a) => a.budget?.toolCalls !== null && a.budget?.toolCalls !== undefined);
   const lines = [`# ${c.title}`, '', `created ${c.createdAt}; same config and seed for every algorithm (see comparison.json).`, '',
-    `| algorithm | status | ${ks.map((k) => `pass@${k} start → end (%)`).join(' | ')} | final entropy | final KL | time (s) |`,
-    `|---|---|${ks.map(() => '---').join('|')}|---|---|---|`];
+    `| algorithm | status | ${ks.map((k) => `pass@${k} start → end (%)`).join(' | ')} | train reward (last 10 steps) | policy tokens generated |${calls ? ' tool calls executed |' : ''} final entropy | final KL | time (s) |`,
+    `|---|---|${ks.map(() => '---').join('|')}|---|---|${calls ? '---|' : ''}---|---|---|`];
   for (const a of c.algorithms) {
-    lines.push(`| ${a.algorithm} | ${a.status} | ${ks.map((k) => `${f(a.passAtK.start[k])} → ${f(a.passAtK.end[k])}`).join(' | ')} | ${last(a, 'entropy').toFixed(3)} | ${last(a, 'kl').toExponential(2)} | ${a.seconds.toFixed(0)} |`);
+    const b = a.budget;
+    lines.push(`| ${a.algorithm} | ${a.status} | ${ks.map((k) => `${f(a.passAtK.start[k])} → ${f(a.passAtK.end[k])}`).join(' | ')} | ${b && Number.isFinite(b.rewardLast10) ? b.rewardLast10.toFixed(3) : '–'} | ${b ? b.tokens : '–'} |${calls ? ` ${b?.toolCalls ?? '–'} |` : ''} ${last(a, 'entropy').toFixed(3)} | ${last(a, 'kl').toExponential(2)} | ${a.seconds.toFixed(0)} |`);
   }
   return lines.join('\n') + '\n';
 }

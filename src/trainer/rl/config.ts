@@ -12,16 +12,16 @@ import { LOSS_AGG_MODES } from '../algorithms/losses';
 import { sectionDefaults, sectionSchema, type Fields } from '../fields';
 import { deepMerge } from '../../shared/deepMerge';
 
-export const RL_ALGORITHMS = ['ppo', 'grpo', 'dr_grpo', 'dapo', 'gspo', 'gmpo', 'rloo', 'reinforce_pp', 'raft', 'raft_pp', 'reinforce_rej', 'gvpo', 'grpo_lambda', 'gigpo'] as const;
+export const RL_ALGORITHMS = ['ppo', 'grpo', 'dr_grpo', 'dapo', 'gspo', 'gmpo', 'rloo', 'reinforce_pp', 'raft', 'raft_pp', 'reinforce_rej', 'gvpo', 'grpo_lambda', 'gigpo', 'arpo', 'tree_grpo'] as const;
 export type RlAlgorithm = typeof RL_ALGORITHMS[number];
 export function isRlAlgorithm(a: unknown): a is RlAlgorithm { return (RL_ALGORITHMS as readonly string[]).includes(a as string); }
 
 /** How the advantage is estimated. */
-export type AdvantageKind = 'gae' | 'grpo' | 'dr_grpo' | 'rloo' | 'reinforce_pp' | 'reinforce_rej' | 'raft' | 'gigpo';
+export type AdvantageKind = 'gae' | 'grpo' | 'dr_grpo' | 'rloo' | 'reinforce_pp' | 'reinforce_rej' | 'raft' | 'gigpo' | 'tree_grpo';
 /** Which policy loss. `ppo`: verl vanilla clip (+dual); `reinforce`: −A·log π (no ratio); `gspo`, `gmpo`. */
 export type PolicyLossKind = 'ppo' | 'reinforce' | 'gspo' | 'gmpo' | 'gvpo';
 
-const ADVANTAGES: AdvantageKind[] = ['gae', 'grpo', 'dr_grpo', 'rloo', 'reinforce_pp', 'reinforce_rej', 'raft', 'gigpo'];
+const ADVANTAGES: AdvantageKind[] = ['gae', 'grpo', 'dr_grpo', 'rloo', 'reinforce_pp', 'reinforce_rej', 'raft', 'gigpo', 'tree_grpo'];
 const POLICY_LOSSES: PolicyLossKind[] = ['ppo', 'reinforce', 'gspo', 'gmpo', 'gvpo'];
 const KL_ESTIMATORS: KlName[] = ['k1', 'abs', 'k2', 'k3', 'kl', 'mse', 'low_var_kl', 'k1+', 'k2+', 'k3+', 'low_var_kl+'] as KlName[];
 const KL_CONTROLLERS = ['fixed', 'adaptive', 'adaptive_beta'] as const;
@@ -43,8 +43,8 @@ export const RL_FIELDS: Fields = {
   miniBatches: { schema: int({ minimum: 1 }), default: 1, byAlgorithm: { ppo: 2, raft: 4, raft_pp: 4, gvpo: 4 }, doc: 'minibatches (policy updates) per epoch; RAFT / RAFT++ take several steps per batch, or their importance ratio stays 1; GVPO splits whole groups (its later minibatches are off-policy)', ref: 'verl ppo_mini_batch_size = train_batch_size / miniBatches; MinRL; GVPO recipe train_batch_size 1024 / ppo_mini_batch_size 256 = 4' },
   advantage: {
     schema: oneOf(ADVANTAGES), default: 'grpo',
-    byAlgorithm: { ppo: 'gae', dr_grpo: 'dr_grpo', rloo: 'rloo', reinforce_pp: 'reinforce_pp', raft: 'raft', raft_pp: 'raft', reinforce_rej: 'reinforce_rej', gvpo: 'dr_grpo', gigpo: 'gigpo' },
-    doc: 'advantage estimator: gae (critic), grpo (group mean / std), dr_grpo (no std division), rloo (leave-one-out), reinforce_pp (discounted returns, global whitening), reinforce_rej (drop all-equal groups), raft (max(r, 0)), gigpo (episode + anchor-state step advantages; multi-turn environments only)',
+    byAlgorithm: { ppo: 'gae', dr_grpo: 'dr_grpo', rloo: 'rloo', reinforce_pp: 'reinforce_pp', raft: 'raft', raft_pp: 'raft', reinforce_rej: 'reinforce_rej', gvpo: 'dr_grpo', gigpo: 'gigpo', tree_grpo: 'tree_grpo' },
+    doc: 'advantage estimator: gae (critic), grpo (group mean / std), dr_grpo (no std division), rloo (leave-one-out), reinforce_pp (discounted returns, global whitening), reinforce_rej (drop all-equal groups), raft (max(r, 0)), gigpo (episode + anchor-state step advantages; multi-turn environments only), tree_grpo (intra-tree + inter-tree group advantages of the leaves of tree rollouts; algorithm tree_grpo only)',
     ref: 'verl algorithm.adv_estimator, core_algos compute_*_advantage (docs/algorithms.md); MinRL for raft / reinforce_rej',
   },
   policyLoss: {
@@ -56,7 +56,7 @@ export const RL_FIELDS: Fields = {
   clipHigh: { schema: num({ minimum: 0 }), default: 0.2, byAlgorithm: { dapo: 0.28, gspo: 4e-4, gmpo: 0.4 }, doc: 'ε_high: the ratio is clipped at 1 + ε_high', ref: 'verl clip_ratio_high; TRL epsilon_high; DAPO clip-higher 0.28 (docs/references.md#dapo)' },
   dualClip: { schema: { type: ['number', 'null'], exclusiveMinimum: 1 }, default: null, byAlgorithm: { ppo: 3, dapo: 3, raft_pp: 3, reinforce_rej: 3 }, doc: 'dual-clip constant c for A < 0 (loss = min(L_clip, −A·c)); null = off', ref: 'verl clip_ratio_c 3.0 (docs/references.md#policy-loss); MinRL plusplus' },
   lossAgg: {
-    schema: oneOf(LOSS_AGG_MODES), default: 'token-mean', byAlgorithm: { grpo: 'seq-mean-token-mean', dr_grpo: 'seq-mean-token-sum-norm', gspo: 'seq-mean-token-mean' },
+    schema: oneOf(LOSS_AGG_MODES), default: 'token-mean', byAlgorithm: { grpo: 'seq-mean-token-mean', arpo: 'seq-mean-token-mean', dr_grpo: 'seq-mean-token-sum-norm', gspo: 'seq-mean-token-mean' },
     doc: 'how per-token losses are averaged into the loss', ref: 'verl agg_loss loss_agg_mode (core_algos L1025–1081); GRPO paper seq-mean-token-mean; Dr. GRPO seq-mean-token-sum-norm; DAPO token-mean',
   },
   lossScaleFactor: { schema: num({ exclusiveMinimum: 0 }), defaultNote: 'sampling.maxNewTokens', doc: 'divisor of seq-mean-token-sum-norm (the generation budget)', ref: 'verl loss_scale_factor; Dr. GRPO' },
@@ -158,6 +158,29 @@ export const RL_FIELDS: Fields = {
       mode: { schema: oneOf(['mean_std_norm', 'mean_norm']), default: 'mean_std_norm', doc: 'F_norm: mean_std_norm divides by the group std + advEps (the paper), mean_norm only subtracts the mean', ref: 'verl-agent algorithm.gigpo.mode' },
     },
   },
+  arpo: {
+    doc: 'ARPO (algorithm arpo): entropy-based adaptive rollout — N trajectories per prompt, then after tool results branch Z partial rollouts when P_t = α + β·ΔH_t > τ, until M trajectories; GRPO advantages over the M, soft or hard attribution to shared tokens (algorithms/arpo.ts, rl/arpo.ts; multi-turn environments only)',
+    fields: {
+      budget: { schema: { type: ['integer', 'null'], minimum: 1 }, default: null, doc: 'M: trajectories per prompt (the global rollout budget: N initial + branches + fill-ups); null = rl.groupSize', ref: 'ARPO (arXiv 2507.19849) §3.1 M; dongguanting/ARPO rollout.n (scripts ROLLOUT_N=16)' },
+      initialRollouts: { schema: { type: ['integer', 'null'], minimum: 1 }, default: null, doc: 'N: trajectories sampled from the prompt first; the other M − N slots go to branches (or fresh trajectories when every trajectory ended early); null = ⌈M/2⌉', ref: 'ARPO §3.1 N; rollout.initial_rollouts (scripts INITIAL_ROLLOUTS=8 of 16)' },
+      entropyTokens: { schema: int({ minimum: 1 }), default: 20, doc: 'k: a turn\'s step entropy is the sum of the entropies of its first k policy tokens, divided by ln V', ref: 'ARPO Eq. 4; vllm_rollout_with_tools.py "Entropy Variation Monitoring" (first 20 tokens)' },
+      alpha: { schema: { type: ['number', 'null'] }, default: null, doc: 'α of P_t = α + β·ΔH_t: null = drawn uniform in (0, 1] at every decision, as the code (branch when clip(u − β·ΔH, 0, 1) ≤ 1 − τ); a number = fixed α (Eq. 5 read literally: branching is then deterministic given ΔH)', ref: 'ARPO Eq. 5 α "base sampling probability"; code prob = random.random() − entropy_weight·ΔH' },
+      beta: { schema: num({ minimum: 0 }), default: 0.2, doc: 'β of P_t = α + β·ΔH_t: how much a rise of the entropy after a tool result raises the branch probability', ref: 'ARPO Eq. 5 β; rollout.entropy_weight (scripts Entropy_weight=0.2)' },
+      tau: { schema: num(), default: 0.5, doc: 'τ: branch when P_t > τ', ref: 'ARPO Eq. 5 τ; = 1 − rollout.branch_probability (scripts BRANCH_PROBABILITY=0.5)' },
+      branches: { schema: int({ minimum: 1 }), default: 1, doc: 'Z: partial rollouts created by one branching decision (capped by the budget left)', ref: 'ARPO Eq. 5 Branch(Z); rollout.beam_size − 1 (scripts BEAM_SIZE=2)' },
+      branchAt: { schema: oneOf(['next_call', 'same_turn']), default: 'next_call', doc: 'where a branch starts: next_call = the decision after turn t uses the entropy of turn t and the branches copy the trajectory through turn t\'s tool result (the code: it forks the active trajectory after each tool round); same_turn = the branches regenerate turn t from right after the tool result that preceded it (Eq. 5 read as branching at the node whose first k tokens were measured)', ref: 'vllm_rollout_with_tools.py generate_sequences (fork after the tool results are appended); ARPO §3.1 (3)' },
+      attribution: { schema: oneOf(['soft', 'hard']), default: 'soft', doc: 'soft = GRPO over the M trajectories, shared prefix tokens trained in every trajectory that contains them (the paper\'s default); hard = a shared token gets the mean advantage of the trajectories that share it', ref: 'ARPO §3.2 (Figure 5: "ARPO defaults to using the soft setting"); scripts algorithm.adv_estimator=grpo' },
+    },
+  },
+  treeGrpo: {
+    doc: 'Tree-GRPO (algorithm tree_grpo, advantage "tree_grpo"): per prompt M trees, each grown from one chain by L iterations that each expand N nodes (the root or an agent-step boundary, drawn with replacement) to a new chain to the end; leaves per prompt = M·k with k = 1 + L·N (rl.groupSize is not used); A = intra-tree + inter-tree group-relative advantage (algorithms/treeGrpo.ts, rl/treeRollout.ts; multi-turn environments only). Budget: M full chains + M·L·N partial chains (an expansion from depth d regenerates the turns after d), measured per step as tree/chain_equiv',
+    fields: {
+      trees: { schema: int({ minimum: 1 }), default: 4, doc: 'M: trees per prompt, each initialised with one complete chain', ref: 'Tree-GRPO (arXiv 2509.21240) M; AMAP-ML/Tree-GRPO generation_ts.py GenerationTreeSearchConfig.m, scripts tree_search_m=2 (4 here: 4 chains + 8 expansions ≈ the token budget of GRPO\'s 8 chains on calc-tool, docs/algorithms.md#tree-grpo)' },
+      expandNodes: { schema: int({ minimum: 1 }), default: 2, doc: 'N: nodes expanded per tree per iteration, drawn uniformly with replacement from the root and the non-leaf nodes (agent-step boundaries: right after a tool result); each expansion regenerates one chain from the node to the end', ref: 'Tree-GRPO N; generation_ts.py config.n, tree_node.py get_expand_node (random.choices); scripts tree_search_n=2' },
+      iterations: { schema: int({ minimum: 0 }), default: 1, doc: 'L: expansion iterations (0 = M independent chains: intra-tree groups of one)', ref: 'Tree-GRPO L; generation_ts.py config.l; scripts tree_search_l=1' },
+      leavesPerTree: { schema: { type: ['integer', 'null'], minimum: 1 }, default: null, doc: 'k: leaves per tree kept for the update, drawn at random (the others are pruned; their tokens were still generated); null = every leaf (1 + L·N)', ref: 'generation_ts.py config.k, tree_node.py sample_leaf; scripts tree_search_k=3 = 1 + L·N (all)' },
+    },
+  },
   summariesEveryStep: { schema: bool, default: true, doc: 'write a rollout summary (groups, texts, rewards, no per-token arrays) on steps without a full trace (rollouts.every)' },
   warmStart: {
     doc: 'supervised warm start before RL when init.checkpoint is not given (the reference is then the warm-started policy)',
@@ -246,6 +269,10 @@ export interface RlConfig {
   env: { maxTurns: number; maxTokens: number; module: string | null };
   /** GiGPO (algorithms/gigpo.ts) */
   gigpo: { omega: number; gamma: number; mode: 'mean_std_norm' | 'mean_norm' };
+  /** ARPO entropy-based adaptive rollout and advantage attribution (algorithms/arpo.ts, rl/arpo.ts) */
+  arpo: { budget: number | null; initialRollouts: number | null; entropyTokens: number; alpha: number | null; beta: number; tau: number; branches: number; branchAt: 'next_call' | 'same_turn'; attribution: 'soft' | 'hard' };
+  /** Tree-GRPO tree rollouts (rl/treeRollout.ts, algorithms/treeGrpo.ts) */
+  treeGrpo: { trees: number; expandNodes: number; iterations: number; leavesPerTree: number | null };
   /** a run: eval.every, numPrompts, samplesPerPrompt, temperature, k */
   eval: { every: number; prompts: number; samples: number; temperature: number; k: number[] };
   checkpointEvery: number;
@@ -330,6 +357,20 @@ export function resolveRlConfig(algorithm: RlAlgorithm, user: unknown, where = '
   num('env.maxTurns', c.env.maxTurns, 1, true); num('env.maxTokens', c.env.maxTokens, 1, true);
   if (c.env.module !== null && (typeof c.env.module !== 'string' || !c.env.module)) throw new RlConfigError(`${where}.env.module: must be null or the path of an environment module, got ${JSON.stringify(c.env.module)}`);
   num('gigpo.omega', c.gigpo.omega, 0); num('gigpo.gamma', c.gigpo.gamma, 0, false, 1); oneOf('gigpo.mode', c.gigpo.mode, ['mean_std_norm', 'mean_norm']);
+  if (c.arpo.budget !== null) num('arpo.budget', c.arpo.budget, 1, true);
+  if (c.arpo.initialRollouts !== null) num('arpo.initialRollouts', c.arpo.initialRollouts, 1, true);
+  if (c.arpo.initialRollouts !== null && c.arpo.initialRollouts > (c.arpo.budget ?? c.groupSize)) throw new RlConfigError(`${where}.arpo.initialRollouts: N must be ≤ the budget M (arpo.budget, or groupSize ${c.groupSize} when it is null), got N ${c.arpo.initialRollouts} > M ${c.arpo.budget ?? c.groupSize}`);
+  num('arpo.entropyTokens', c.arpo.entropyTokens, 1, true); num('arpo.beta', c.arpo.beta, 0); num('arpo.tau', c.arpo.tau, -Infinity); num('arpo.branches', c.arpo.branches, 1, true);
+  if (c.arpo.alpha !== null) num('arpo.alpha', c.arpo.alpha, -Infinity);
+  oneOf('arpo.branchAt', c.arpo.branchAt, ['next_call', 'same_turn']); oneOf('arpo.attribution', c.arpo.attribution, ['soft', 'hard']);
+  if (algorithm === 'arpo' && c.advantage !== 'grpo') throw new RlConfigError(`${where}.advantage: ARPO computes GRPO advantages over each prompt's M trajectories (then soft / hard attribution, arpo.attribution); set advantage "grpo", got ${JSON.stringify(c.advantage)}`);
+  num('treeGrpo.trees', c.treeGrpo.trees, 1, true); num('treeGrpo.expandNodes', c.treeGrpo.expandNodes, 1, true); num('treeGrpo.iterations', c.treeGrpo.iterations, 0, true);
+  if (c.treeGrpo.leavesPerTree !== null) {
+    num('treeGrpo.leavesPerTree', c.treeGrpo.leavesPerTree, 1, true);
+    const all = 1 + c.treeGrpo.iterations * c.treeGrpo.expandNodes;
+    if (c.treeGrpo.leavesPerTree > all) throw new RlConfigError(`${where}.treeGrpo.leavesPerTree: a tree has 1 + iterations·expandNodes = ${all} leaves, so k must be ≤ ${all} (or null for all of them), got ${c.treeGrpo.leavesPerTree}`);
+  }
+  if (c.advantage === 'tree_grpo' && algorithm !== 'tree_grpo') throw new RlConfigError(`${where}.advantage: "tree_grpo" needs the tree rollouts of algorithm "tree_grpo" (set algorithm "tree_grpo"), got algorithm ${JSON.stringify(algorithm)}`);
   num('eval.every', c.eval.every, 0, true); num('eval.prompts', c.eval.prompts, 1, true); num('eval.samples', c.eval.samples, 1, true);
   num('eval.temperature', c.eval.temperature, 0);
   if (!Array.isArray(c.eval.k) || c.eval.k.some((k) => !Number.isInteger(k) || k < 1)) throw new RlConfigError(`${where}.eval.k: must be a list of integers ≥ 1, got ${JSON.stringify(c.eval.k)}`);

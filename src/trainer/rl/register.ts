@@ -11,9 +11,7 @@
 import { registerAlgorithm, type AlgorithmModule } from '../registry';
 import type { TrainContext } from '../engine';
 import type { TrainConfig } from '../config';
-import { AdamW } from '../optim';
-import { sftBatch, sftStep } from '../sft';
-import { charModel } from '../charModel';
+import { engineWarmStart } from './warmstart';
 import { ALGORITHM_DEFAULTS, RL_ALGORITHMS, RL_SECTION_ONLY, RL_SECTION_SCHEMA, WARM_START_DEFAULT, isRlAlgorithm, resolveRlConfig, rlSectionDefaults, type RlAlgorithm, type RlConfig } from './config';
 import { runRlResolved, withValueHead } from './loop';
 import { rlTaskFrom } from './types';
@@ -44,26 +42,8 @@ async function runAlgorithm(ctx: TrainContext): Promise<void> {
     const ws = { ...WARM_START_DEFAULT, ...(sec.warmStart ?? {}) };
     if (ws.steps > 0) {
       ctx.log(`${alg}: no init.checkpoint: supervised warm start first (${ws.steps} steps, demoNoise ${ws.demoNoise}); set init.checkpoint to start from an SFT checkpoint`);
-      const opt = new AdamW(ctx.policy.trainableVariables(), { beta1: ctx.config.train.beta1, beta2: ctx.config.train.beta2, eps: ctx.config.train.eps });
-      const rng = ctx.rng.fork(11);
-      let loss = NaN;
-      for (let s = 0; s < ws.steps; s++) {
-        const b = sftBatch(ctx.task, charModel(ctx, `${alg} warm start`).tokenizer, rng, ws.batchSize, ctx.config.derived.sequenceLength, ws.demoNoise, 1);
-        const lr = ws.lr * Math.min(1, (s + 1) / Math.max(1, Math.min(20, ws.steps / 10)));
-        loss = sftStep({ policy: ctx.policy, optimizer: opt, config: ctx.config }, b, lr).loss;
-        if (!Number.isFinite(loss)) throw new Error(`${alg}: warm start diverged (loss ${loss}); lower rl.warmStart.lr`);
-        if ((s + 1) % 100 === 0 || s === ws.steps - 1) ctx.log(`warm start ${s + 1}/${ws.steps}: loss ${loss.toFixed(4)}`);
-        // progress for the host (notification, status bar, tree) and a chance for SIGTERM / {"type":"stop"} to arrive
-        if ((s + 1) % 5 === 0 || s === 0 || s === ws.steps - 1) ctx.phase('warm start', s + 1, ws.steps, `warm start ${s + 1}/${ws.steps}: loss ${loss.toFixed(4)}`);
-        await ctx.yield();
-        if (ctx.stopRequested()) {
-          // the engine writes the stop checkpoint (the warm-started policy so far) and the end event
-          ctx.log(`${alg}: stopped during the warm start at ${s + 1}/${ws.steps}`);
-          opt.dispose();
-          return;
-        }
-      }
-      opt.dispose();
+      // the engine writes the stop checkpoint (the warm-started policy so far) and the end event
+      if (await engineWarmStart(ctx, ws, alg, 'rl.warmStart.lr') === 'stopped') return;
       ref.copyWeightsFrom(ctx.policy);
       ctx.checkpoint(0, 'sft');
     }
@@ -107,6 +87,8 @@ const SUMMARIES: Record<RlAlgorithm, string> = {
   gvpo: 'GVPO: closed-form KL-constrained objective, zero-sum group weights, off-policy minibatches without importance ratios',
   grpo_lambda: 'GRPO-λ: 0/1 reward, length penalty only for the top-λ groups by accuracy',
   gigpo: 'GiGPO: multi-turn tool episodes, episode-level plus anchor-state step-level group advantages (A = A^E + ω·A^S)',
+  tree_grpo: 'Tree-GRPO: tree-search rollouts of agent steps (M trees, L iterations expanding N nodes, shared prefixes), intra-tree plus inter-tree group advantages of the leaves',
+  arpo: 'ARPO: multi-turn tool episodes, entropy-based adaptive branching after tool results (P_t = α + β·ΔH_t > τ) under a budget of M trajectories per prompt, GRPO advantages with soft / hard attribution of shared tokens',
 };
 
 for (const name of RL_ALGORITHMS) {

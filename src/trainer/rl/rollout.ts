@@ -42,6 +42,8 @@ export interface RolloutSample {
   lossMask?: number[];
   /** multi-turn episodes: the turns (policy text, tool call, tool result, per-turn reward, token spans, anchor) */
   turns?: import('../envs/types').EpisodeTurn[];
+  /** rollout trees (Tree-GRPO, ARPO; rl/multiturn.ts EpisodeTree): the sample's tree, parent sample index and branch point */
+  tree?: import('../../shared/runFormat').RolloutTreeLink & { branchTurn: number };
 }
 
 /**

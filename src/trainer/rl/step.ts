@@ -34,6 +34,10 @@ import { computePolicyLossGvpo } from '../algorithms/gvpo';
 import { normalizeStepRewards, placeStepRewards, processAdvantages } from '../algorithms/process';
 import { multiTurnRollout } from './multiturn';
 import { gigpoForSamples, type GigpoTokens } from './gigpo';
+import { arpoBudget, arpoHardAdvantages, arpoRollout } from './arpo';
+import { treeRollout } from './treeRollout';
+import { treeGrpoForSamples } from './treeGrpo';
+import type { TreeGrpoOutput } from '../algorithms/treeGrpo';
 
 export interface StepState {
   step: number;
@@ -86,6 +90,8 @@ interface Prepared {
   entropyMean: number;
   /** GiGPO: episode / step advantages, step groups per turn (advantage "gigpo") */
   gigpo?: GigpoTokens;
+  /** Tree-GRPO: intra- / inter-tree advantages per leaf (advantage "tree_grpo") */
+  treeGrpo?: TreeGrpoOutput;
 }
 
 /**
@@ -95,9 +101,11 @@ export function rlStep(
   algorithm: RlAlgorithm, cfg: RlConfig, st: StepState, policy: CausalLM, ref: CausalLM, critic: CausalLM | undefined, task: RlTask, tok: RlTokenizer, rng: Rng,
 ): RlStepResult {
   const t0 = Date.now();
+  if (algorithm === 'tree_grpo' && !task.env) throw new Error('algorithm "tree_grpo" grows trees of agent steps (a node = a turn, its tool call and result): it needs a task with an environment (calc-tool, lookup-tool) or rl.env.module');
+  if (algorithm === 'arpo' && !task.env) throw new Error('algorithm "arpo" branches after tool results: it needs a task with an environment (calc-tool, lookup-tool) or rl.env.module');
   // multi-turn tool environments (task.env, rl/multiturn.ts); else single-turn completions
   const ro = task.env
-    ? multiTurnRollout(policy, task.env, tok, cfg, rng, st.step, { maxTurns: cfg.env.maxTurns, maxTokens: cfg.env.maxTokens, contextLength: policy.config.contextLength })
+    ? (algorithm === 'arpo' ? arpoRollout : algorithm === 'tree_grpo' ? treeRollout : multiTurnRollout)(policy, task.env, tok, cfg, rng, st.step, { maxTurns: cfg.env.maxTurns, maxTokens: cfg.env.maxTokens, contextLength: policy.config.contextLength })
     : rollout(policy, task, tok, cfg, rng, st.step);
   // GRPO-λ: 0/1 correctness, the length-penalised reward for the top-λ groups (rewrites the scores; grpo_lambda/*)
   const lambdaMetrics = algorithm === 'grpo_lambda' ? applyGrpoLambda(ro, cfg) : {};
@@ -119,6 +127,8 @@ export function rlStep(
 
   const tPrep = Date.now();
   const prep = prepare(cfg, st, ro, policy, ref, criticModel, sharedCritic, tok.pad);
+  // ARPO hard attribution: a token shared by d branches gets the mean of their GRPO advantages (soft: as computed)
+  if (algorithm === 'arpo' && cfg.arpo.attribution === 'hard') prep.adv = arpoHardAdvantages(ro.samples, prep.seqAdv!, prep.mask);
   metrics['timing/prepare_s'] = (Date.now() - tPrep) / 1000;
   metrics['kl'] = prep.klMean;
   metrics['kl/k1'] = prep.k1Mean;
@@ -135,6 +145,11 @@ export function rlStep(
     metrics['gigpo/step_group_gt1/frac'] = [...sizes.values()].filter((n) => n > 1).length / Math.max(1, sizes.size);
     metrics['gigpo/episode_adv_abs/mean'] = mean(o.episodeAdvantages.map(Math.abs));
     metrics['gigpo/step_adv_abs/mean'] = mean(o.stepAdvantages.flat().map(Math.abs));
+  }
+  if (prep.treeGrpo) {
+    // Tree-GRPO: how large the two levels of advantage are (the tree/* rollout metrics come from rl/treeRollout.ts)
+    metrics['tree/adv_intra_abs/mean'] = mean(prep.treeGrpo.intra.map(Math.abs));
+    metrics['tree/adv_inter_abs/mean'] = mean(prep.treeGrpo.inter.map(Math.abs));
   }
   const tUpd = Date.now();
   const upd = update(algorithm, cfg, st, prep, policy, criticModel, sharedCritic, rng);
@@ -185,6 +200,8 @@ function prepare(cfg: RlConfig, st: StepState, ro: RolloutResult, policy: Causal
   const needValues = cfg.advantage === 'gae';
   // GiGPO (plain numbers, algorithms/gigpo.ts): per-turn advantages from episode and anchor-state step groups
   const gi = cfg.advantage === 'gigpo' ? gigpoForSamples(S, cfg, N) : undefined;
+  // Tree-GRPO (plain numbers, algorithms/treeGrpo.ts): per leaf, intra-tree + inter-tree group-relative advantage
+  const tg = cfg.advantage === 'tree_grpo' ? treeGrpoForSamples(S, cfg) : undefined;
   const t = tf.tidy(() => {
     const ids = tf.tensor2d(pk.ids, undefined, 'int32');
     const am = tf.tensor2d(pk.attentionMask);
@@ -226,6 +243,9 @@ function prepare(cfg: RlConfig, st: StepState, ro: RolloutResult, policy: Causal
     } else if (cfg.advantage === 'reinforce_pp') {
       const g = computeReinforcePlusPlusOutcomeAdvantage(tokenRewards, mask, cfg.gamma);
       adv = g.advantages; returns = g.returns;
+    } else if (tg) {
+      seqAdv = tf.tensor1d(tg.advantages);
+      adv = broadcastToTokens(seqAdv, mask);
     } else if (gi) {
       adv = tf.mul(tf.tensor2d(gi.tokenAdv, [S.length, N]), mask) as tf.Tensor2D;
       seqAdv = tf.tensor1d(gi.out.episodeAdvantages);
@@ -240,7 +260,7 @@ function prepare(cfg: RlConfig, st: StepState, ro: RolloutResult, policy: Causal
     } else {
       // outcome estimators use the sequence reward (Σ token rewards: score − β·Σ KL when the KL is in the reward, as TRL RLOO)
       seqScore = tf.sum(tokenRewards, 1) as tf.Tensor1D;
-      const est = cfg.advantage as Exclude<typeof cfg.advantage, 'gigpo'>;
+      const est = cfg.advantage as Exclude<typeof cfg.advantage, 'gigpo' | 'tree_grpo'>;
       seqAdv = computeOutcomeAdvantage(est, seqScore, G, cfg.advEps);
       baseline = computeOutcomeBaseline(est, seqScore, G);
       adv = broadcastToTokens(seqAdv, mask);
@@ -260,6 +280,7 @@ function prepare(cfg: RlConfig, st: StepState, ro: RolloutResult, policy: Causal
     estimatorScores: t.seqScore ? vecOf(t.seqScore) : undefined, baseline: t.baseline ? vecOf(t.baseline) : undefined,
     klMean: t.klMean.dataSync()[0], k1Mean: t.k1Mean.dataSync()[0], entropyMean: t.entropyMean.dataSync()[0],
     ...(gi ? { gigpo: gi } : {}),
+    ...(tg ? { treeGrpo: tg } : {}),
   };
   tf.dispose(Object.values(t).filter((x): x is tf.Tensor => x instanceof tf.Tensor));
   return prep;
@@ -507,6 +528,8 @@ function trace(algorithm: string, cfg: RlConfig, st: StepState, ro: RolloutResul
     ...(s.hint !== undefined ? { hint: s.hint, hintRatio: s.hintRatio } : {}), ...(s.eepoStage ? { eepoStage: s.eepoStage } : {}),
     // multi-turn episodes: the turns, with GiGPO's step group, step return and advantages per turn
     ...(s.turns ? { turns: s.turns.map((t, k) => ({ ...t, ...(prep?.gigpo ? { stepGroup: prep.gigpo.out.stepGroups[i][k], stepReturn: prep.gigpo.out.stepReturns[i][k], stepAdvantage: prep.gigpo.out.stepAdvantages[i][k], episodeAdvantage: prep.gigpo.out.episodeAdvantages[i], advantage: prep.gigpo.out.advantages[i][k] } : {}) })) } : {}),
+    // rollout trees (Tree-GRPO, ARPO): tree id, parent sample, branch point and the algorithm's branch numbers
+    ...(s.tree ? { tree: { ...s.tree, ...(prep?.treeGrpo ? { advIntra: prep.treeGrpo.intra[i], advInter: prep.treeGrpo.inter[i] } : {}) } } : {}),
   }));
   const arrays = prep && upd ? ro.samples.map((s, b) => {
     const L = s.tokens.length;
@@ -539,6 +562,8 @@ function trace(algorithm: string, cfg: RlConfig, st: StepState, ro: RolloutResul
   if (cfg.dualClip !== null) params.dualClip = cfg.dualClip;
   if (cfg.policyLoss === 'gvpo') params.gvpoBeta = cfg.gvpoBeta;
   if (cfg.advantage === 'gigpo') { params.gigpoOmega = cfg.gigpo.omega; params.gigpoGamma = cfg.gigpo.gamma; params.gigpoMode = cfg.gigpo.mode; }
+  if (algorithm === 'tree_grpo') { params.treeTrees = cfg.treeGrpo.trees; params.treeExpandNodes = cfg.treeGrpo.expandNodes; params.treeIterations = cfg.treeGrpo.iterations; params.treeLeavesPerTree = cfg.treeGrpo.leavesPerTree ?? 1 + cfg.treeGrpo.iterations * cfg.treeGrpo.expandNodes; }
+  if (algorithm === 'arpo') { const b = arpoBudget(cfg); Object.assign(params, { arpoBudget: b.M, arpoInitial: b.N, arpoEntropyTokens: cfg.arpo.entropyTokens, arpoAlpha: cfg.arpo.alpha ?? 'uniform', arpoBeta: cfg.arpo.beta, arpoTau: cfg.arpo.tau, arpoBranches: cfg.arpo.branches, arpoBranchAt: cfg.arpo.branchAt, arpoAttribution: cfg.arpo.attribution }); }
   if (ro.samples.some((s) => s.turns)) { params.envMaxTurns = cfg.env.maxTurns; params.envMaxTokens = cfg.env.maxTokens; }
   if (algorithm === 'grpo_lambda') { params.grpoLambda = cfg.grpoLambda.lambda; params.grpoLambdaPenalty = cfg.grpoLambda.penalty; params.grpoLambdaAlpha = cfg.grpoLambda.alpha; params.grpoLambdaSkipUnsolved = cfg.grpoLambda.skipUnsolved; }
   return { header: { step: st.step, algorithm, arrays: arrayNamesOf(arrays), groups, params }, samples, arrays };

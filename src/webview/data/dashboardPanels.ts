@@ -37,6 +37,8 @@ export function metricUnit(name: string): Unit {
   if (/(^|[/_])time($|[/_])|timing|_s$|(^|\/)secs?$|seconds|duration/.test(n)) return 'seconds';
   if (/length|(^|\/)tokens($|\/)|num_tokens|(^|[/_])len$/.test(n)) return 'tokens';
   if (/(^|[/_])(num|count|n)($|_)|filtered|batches|kept|groups/.test(n)) return 'count';
+  // operations per step by kind (tfgrpo/ops/add …) and the epoch index
+  if (/(^|\/)ops\/|(^|[/_])epochs?$/.test(n)) return 'count';
   return 'other';
 }
 
@@ -61,6 +63,15 @@ export function namespaceOf(name: string): string {
   return i > 0 ? name.slice(0, i) : '';
 }
 
+/** Metrics under one sub-namespace (`ns/group/…`) that get a panel of their own in "Other" (same unit). */
+export const SUB_PANEL_MIN = 3;
+
+/** `ns/group` of a name with three or more segments, else '' */
+export function groupOf(name: string): string {
+  const i = name.indexOf('/'), j = i > 0 ? name.indexOf('/', i + 1) : -1;
+  return j > i + 1 ? name.slice(0, j) : '';
+}
+
 /** The topic (PANEL_GROUPS id) of a metric: by name (series.ts panelOf), except that every loss goes to "Losses"
  *  and every time / throughput figure to "Throughput" (eval metrics stay in "Eval"). */
 export function topicOf(name: string, unit: Unit = metricUnit(name)): string {
@@ -78,10 +89,15 @@ export function topicOf(name: string, unit: Unit = metricUnit(name)): string {
  */
 export function dashboardPanels(names: Iterable<string>): DashboardPanelSpec[] {
   const byTopic = new Map<string, Map<string, { unit: Unit; ns: string; names: string[] }>>();
-  for (const n of new Set(names)) {
+  const all = new Set(names);
+  // a breakdown: SUB_PANEL_MIN or more metrics of one unit under `ns/group/` (tfgrpo/ops/add, …/delete, …) → panel ns/group
+  const groupCount = new Map<string, number>();
+  for (const n of all) { const g = groupOf(n); if (g) groupCount.set(`${g}\u0000${metricUnit(n)}`, (groupCount.get(`${g}\u0000${metricUnit(n)}`) ?? 0) + 1); }
+  for (const n of all) {
     const unit = metricUnit(n);
     const topic = topicOf(n, unit);
-    const ns = topic === 'other' ? namespaceOf(n) : '';
+    const sub = groupOf(n);
+    const ns = topic !== 'other' ? '' : sub && (groupCount.get(`${sub}\u0000${unit}`) ?? 0) >= SUB_PANEL_MIN ? sub : namespaceOf(n);
     const key = topic === 'other' && ns ? `ns:${ns}:${unit}` : unit;
     const t = byTopic.get(topic) ?? byTopic.set(topic, new Map()).get(topic)!;
     const g = t.get(key) ?? t.set(key, { unit, ns, names: [] }).get(key)!;
@@ -100,7 +116,7 @@ export function dashboardPanels(names: Iterable<string>): DashboardPanelSpec[] {
       for (const g of groups) {
         if (g.ns) {
           const many = (nsUnits.get(g.ns) ?? 0) > 1;
-          out.push({ id: `other.${g.ns}${many ? `.${idPart(g.unit)}` : ''}`, title: g.ns, unit: g.unit, names: g.names.sort() });
+          out.push({ id: `other.${g.ns.replace('/', '.')}${many ? `.${idPart(g.unit)}` : ''}`, title: g.ns, unit: g.unit, names: g.names.sort() });
         } else out.push({ id: g.unit === 'other' ? 'other' : `other.${idPart(g.unit)}`, title: 'Other', unit: g.unit, names: g.names.sort() });
       }
       continue;

@@ -62,6 +62,10 @@ export interface DomainStats {
   q: Record<string, number>;
 }
 
+/** The narrowest half-width of a diverging (signed) colour domain: values within ±1e-6 are float32 noise (a float32
+ *  log-prob or advantage near 1 is only resolved to ~1e-7), drawn near white rather than at full colour. */
+export const SIGNED_DOMAIN_FLOOR = 1e-6;
+
 /** robustDomain's rule applied to precomputed percentiles (`stats.q` must hold pLow and pHigh). */
 export function domainFromStats(stats: DomainStats, opts: { signed: boolean; pLow: number; pHigh: number }): RobustDomain {
   const { pLow, pHigh } = opts, n = stats.count;
@@ -71,6 +75,9 @@ export function domainFromStats(stats: DomainStats, opts: { signed: boolean; pLo
   if (opts.signed) {
     let m = Math.max(Math.abs(lo), Math.abs(hi));
     if (!(m > 0)) m = Math.max(Math.abs(rawMin), Math.abs(rawMax)) || 1;
+    // a diverging scale narrower than float noise would draw rounding error at full colour (an all-equal group's
+    // "advantages" of ±2e-10 from a mean off in its last bit): its half-width is at least SIGNED_DOMAIN_FLOOR
+    m = Math.max(m, SIGNED_DOMAIN_FLOOR);
     lo = -m; hi = m;
   } else if (!(hi > lo)) {
     const pad = Math.abs(lo) > 0 ? Math.abs(lo) * 0.5 : 1;

@@ -38,7 +38,7 @@ export class Column {
   length = 0;
   constructor(cap = 256) { this.buf = new Float64Array(cap); }
   push(v: number): void {
-    if (this.length === this.buf.length) { const nb = new Float64Array(this.buf.length * 2); nb.set(this.buf); this.buf = nb; }
+    if (this.length === this.buf.length) { const nb = new Float64Array(Math.max(16, this.buf.length * 2)); nb.set(this.buf); this.buf = nb; }
     this.buf[this.length++] = v;
   }
   get(i: number): number { return this.buf[i]; }
@@ -125,7 +125,8 @@ export class SeriesStore {
     return { names, lengths, stepsOf, steps, values, clock, clockLength: n, appended: this.appended };
   }
 
-  /** A store from columns (toColumns); later records are appended as usual. */
+  /** A store from columns (toColumns); later records are appended as usual. No copies: the series are views of the
+   *  columns (a Column at capacity copies itself before it grows, so appending never writes into them). */
   static fromColumns(c: StoreColumns): SeriesStore {
     const st = new SeriesStore();
     const own: Float64Array[] = [];
@@ -133,10 +134,10 @@ export class SeriesStore {
     c.names.forEach((name, k) => {
       const n = c.lengths[k];
       let steps: Float64Array;
-      if (c.stepsOf[k] >= 0) steps = own[c.stepsOf[k]].slice();
-      else { steps = c.steps.slice(a, a + n); a += n; }
+      if (c.stepsOf[k] >= 0) steps = own[c.stepsOf[k]];
+      else { steps = c.steps.subarray(a, a + n); a += n; }
       own[k] = steps;
-      const values = c.values.slice(b, b + n); b += n;
+      const values = c.values.subarray(b, b + n); b += n;
       st.series.set(name, { name, steps: Column.of(steps), values: Column.of(values) });
       if (n) { st.minStep = Math.min(st.minStep, steps[0]); st.maxStep = Math.max(st.maxStep, steps[n - 1]); }
     });
@@ -147,8 +148,8 @@ export class SeriesStore {
 
   appendMetrics(records: MetricsRecord[]): void {
     for (const r of records) {
-      const prefix = r.split === 'eval' ? 'eval/' : '';
-      for (const [k, v] of Object.entries(r.values)) this.add(prefix && !k.startsWith('eval/') ? prefix + k : k, r.step, v);
+      const ev = r.split === 'eval', vals = r.values as Record<string, number | null | undefined>;
+      for (const k in vals) if (Object.prototype.hasOwnProperty.call(vals, k)) this.add(ev && !k.startsWith('eval/') ? 'eval/' + k : k, r.step, vals[k]);
       this.tick(r.step, r.time);
       this.appended++;
     }
@@ -159,10 +160,57 @@ export class SeriesStore {
       for (const [k, v] of Object.entries(e.passAtK)) this.add(`eval/pass@${k}`, e.step, v);
       // the same name the trainer writes to metrics.jsonl (its eval split), so one series, not two
       if (e.meanReward !== undefined) this.add('eval/reward/mean', e.step, e.meanReward);
+      // a reference configuration's eval beside it (EvalRecord.baseline, e.g. tfgrpo "no_library"): the names its
+      // trainer writes to the same eval line of metrics.jsonl
+      const b = e.baseline;
+      if (b && typeof b.name === 'string' && /^[A-Za-z0-9_]+$/.test(b.name) && b.passAtK && typeof b.passAtK === 'object') {
+        for (const [k, v] of Object.entries(b.passAtK)) this.add(`eval/pass@${k}_${b.name}`, e.step, v);
+        if (b.meanReward !== undefined) this.add(`eval/reward/mean_${b.name}`, e.step, b.meanReward);
+      }
       this.tick(e.step, e.time);
       this.appended++;
     }
   }
+}
+
+/** An integer series taking at most this many distinct values is step-like (drawn raw; see `smoothingFor`). */
+export const STEP_LIKE_MAX_LEVELS = 16;
+
+/** Is this an eval series (the eval split: `eval/…`, or a pass@k)? Each point is its own measurement. */
+export const isEvalSeries = (name: string): boolean => name.startsWith('eval/') || /pass@/.test(name);
+
+const levelsOf = new WeakMap<object, { n: number; integer: boolean; levels: Set<number> }>();
+
+/**
+ * Are a series' finite values all integers, with at most STEP_LIKE_MAX_LEVELS distinct values (a count or a level:
+ * a library size, an epoch, operations per step, a 0/1 flag)? Incremental per `key` (the series' values column):
+ * only the points appended since the last call are read. No finite value: false.
+ */
+export function isStepLike(values: ArrayLike<number>, key: object = values as unknown as object): boolean {
+  let st = levelsOf.get(key);
+  if (!st || values.length < st.n) { st = { n: 0, integer: true, levels: new Set() }; levelsOf.set(key, st); }
+  for (let i = st.n; i < values.length && st.integer; i++) {
+    const v = values[i];
+    if (!Number.isFinite(v)) continue;
+    if (!Number.isInteger(v)) { st.integer = false; break; }
+    if (st.levels.size <= STEP_LIKE_MAX_LEVELS) st.levels.add(v);
+  }
+  st.n = values.length;
+  return st.integer && st.levels.size > 0 && st.levels.size <= STEP_LIKE_MAX_LEVELS;
+}
+
+/**
+ * The smoothing weight a series is drawn with (docs/views.md "Dashboard"): the slider's `weight`, except 0 (drawn
+ * raw, no band) for
+ *   - eval series (isEvalSeries): few points far apart, each a measurement on fixed prompts; an EMA over them would
+ *     mix evals many steps apart and start from a debiased first point;
+ *   - step-like series (isStepLike): an EMA turns a count that steps 1 → 2 into 1.25, 1.6, … values it never takes.
+ * Both sides (the page, the host's metrics/window and metrics/at) use this rule, so a chart and its hover agree.
+ */
+export function smoothingFor(s: { name: string; values: Column }, weight: number): number {
+  if (!(weight > 0)) return 0;
+  if (isEvalSeries(s.name)) return 0;
+  return isStepLike(s.values.view(), s.values) ? 0 : weight;
 }
 
 /**
@@ -366,11 +414,12 @@ export class SeriesIndex {
           if (Number.isFinite(v)) { if (v < L.min[b]) { L.min[b] = v; L.minAt[b] = i; } if (v > L.max[b]) { L.max[b] = v; L.maxAt[b] = i; } }
         }
       } else {
-        const P = this.levels[k - 2];
-        for (let b = 0; 2 * b < P.min.length; b++) for (const c of [2 * b, 2 * b + 1]) {
-          if (c >= P.min.length) continue;
-          if (P.min[c] < L.min[b]) { L.min[b] = P.min[c]; L.minAt[b] = P.minAt[c]; }
-          if (P.max[c] > L.max[b]) { L.max[b] = P.max[c]; L.maxAt[b] = P.maxAt[c]; }
+        const P = this.levels[k - 2], pn = P.min.length;
+        const pmin = P.min, pmax = P.max, pminAt = P.minAt, pmaxAt = P.maxAt, lmin = L.min, lmax = L.max, lminAt = L.minAt, lmaxAt = L.maxAt;
+        for (let c = 0; c < pn; c++) { // children 2b and 2b + 1 in order: the first of equal extremes is kept
+          const b = c >> 1;
+          if (pmin[c] < lmin[b]) { lmin[b] = pmin[c]; lminAt[b] = pminAt[c]; }
+          if (pmax[c] > lmax[b]) { lmax[b] = pmax[c]; lmaxAt[b] = pmaxAt[c]; }
         }
       }
       this.levels.push(L);
@@ -478,14 +527,19 @@ export class IncrementalEma {
     if (end < this.n) { this.n = 0; this.last = 0; this.count = 0; }
     if (end > this.out.length) { const o = new Float64Array(Math.max(end, this.out.length * 2)); o.set(this.out.subarray(0, this.n)); this.out = o; }
     const w = this.weight;
+    // past `flat` points w^n < 2^-60: 1 − w^n is exactly 1 in float64, the debiasing a no-op (no Math.pow per point)
+    const flat = w > 0 && w < 1 ? Math.ceil((60 * Math.LN2) / -Math.log(w)) : Infinity;
     for (let i = this.n; i < end; i++) {
       const x = values[i];
       if (!Number.isFinite(x) || w <= 0) { this.out[i] = x; continue; }
       this.last = this.last * w + (1 - w) * x;
       this.count++;
-      this.out[i] = this.last / (1 - Math.pow(w, this.count));
+      this.out[i] = this.count < flat ? this.last / (1 - Math.pow(w, this.count)) : this.last;
     }
     this.n = end;
     return this.out.subarray(0, end);
   }
+  /** The running average after the last point taken in (its value there is last / (1 − weight^count)): a page
+   *  continues the line from it over points appended after a host-computed window (dashboardWindow.ts). */
+  state(): { last: number; count: number } { return { last: this.last, count: this.count }; }
 }

@@ -14,11 +14,12 @@ import { scaleLinear, scaleLog, type ScaleContinuousNumeric } from 'd3-scale';
 import { axisBottom, axisLeft, axisRight, type Axis } from 'd3-axis';
 import type { NumberValue } from 'd3-scale';
 import { brushX, type D3BrushEvent } from 'd3-brush';
-import type { DashboardAnnotation, InitParams, MetricsColumnsPayload, RunRef, ViewTarget, WebviewState } from '../../shared/protocol';
+import type { DashboardAnnotation, InitParams, MetricsAtRow, MetricsColumnsPayload, MetricsWindowInfo, MetricsWindowParams, RunRef, ViewTarget, WebviewState } from '../../shared/protocol';
 import type { HostConnection } from '../rpc';
-import { SeriesStore, SeriesIndex, IncrementalEma, indexRange, padExtent, splitByMagnitude, nearestIndex, nearestRolloutStep, type Series } from '../data/series';
+import { Column, SeriesStore, SeriesIndex, IncrementalEma, smoothingFor, padExtent, splitByMagnitude, nearestIndex, nearestRolloutStep, type Series } from '../data/series';
+import { logExtentOf, seriesView, unpackViews, type SeriesView } from '../data/dashboardWindow';
 import { dashboardPanels, filterPanels, isolate, metricFilter, seriesColors, toggleHidden, UNIT_LABEL, type Unit } from '../data/dashboardPanels';
-import { X_LABEL, X_MODES, formatDuration, formatWall, logExtent, seriesX, stepToX, xToStep, type XMode } from '../data/dashboardAxis';
+import { X_LABEL, X_MODES, formatDuration, formatWall, seriesX, stepToX, xToStep, type XMode } from '../data/dashboardAxis';
 import { exportFileName, panelCsv } from '../data/dashboardExport';
 import { fmt } from '../data/scales';
 import { fitCanvas, onThemeChange, readTheme, el, type Theme } from '../theme';
@@ -37,6 +38,19 @@ interface RunData {
   /** per series: incremental per-pixel downsampling and EMA (data/series.ts), brought up to date at each draw */
   ds: Map<string, SeriesIndex>;
   ema: Map<string, IncrementalEma>;
+  /** a run with many points (issue 18): the host keeps its series and sends what the charts draw (`metrics/window`);
+   *  `store` then holds only the points appended since that window, its clock and step range */
+  remote?: RemoteRun;
+}
+interface RemoteRun {
+  /** the window drawn (undefined until one arrives for the current x-axis) */
+  window?: { info: MetricsWindowInfo; views: Map<string, SeriesView> };
+  /** the parameters of the window drawn or asked for (windowKey), and whether a request is out */
+  key: string; inFlight: boolean;
+  /** bumped by each `metrics/append`: the next draw asks for a fresh window */
+  version: number;
+  /** the window asked for at the last draw (sent when the request out comes back) */
+  want?: MetricsWindowParams & { key: string };
 }
 interface Panel {
   id: string; title: string; unit: Unit;
@@ -78,7 +92,7 @@ export class DashboardView {
   private readonly annotations = new Map<string, DashboardAnnotation[]>();
   /** the finding whose evidence this dashboard was opened for (its band is emphasised) */
   private focusFinding: string | undefined;
-  readonly debug = { firstPaintMs: 0, lastDrawMs: 0, draws: 0, appended: 0, lastAppendMs: 0, pointsDrawn: 0, lastExport: undefined as undefined | { format: string; fileName: string; bytes: number; path?: string; error?: string } };
+  readonly debug = { windows: 0, lastWindowMs: 0, firstRequestMs: 0, firstHostMs: 0, firstPaintMs: 0, lastDrawMs: 0, draws: 0, appended: 0, lastAppendMs: 0, pointsDrawn: 0, lastExport: undefined as undefined | { format: string; fileName: string; bytes: number; path?: string; error?: string } };
 
   constructor(private readonly host: HostConnection, private readonly root: HTMLElement) {
     this.build();
@@ -88,6 +102,7 @@ export class DashboardView {
       const r = this.runs.find((x) => x.run.runDir === p.runDir);
       if (!r) return;
       r.store.appendMetrics(p.records); r.store.appendEvals(p.evals);
+      if (r.remote && (p.records.length || p.evals.length)) r.remote.version++;
       if (p.status && p.status !== r.run.status) { r.run.status = p.status; this.renderRuns(); }
       this.debug.appended += p.records.length + p.evals.length;
       this.schedule();
@@ -164,12 +179,29 @@ export class DashboardView {
       const existing = this.runs.find((r) => r.run.runDir === run.runDir);
       if (existing) { existing.index = k; loaded.push(existing); continue; }
       let m: MetricsColumnsPayload;
-      try { m = await this.host.request('metrics/columns', { runDir: run.runDir }); } catch (e) { this.message = `Could not read ${run.label}: ${(e as Error).message}`; continue; }
-      // the series as the host built them (one binary transfer); later records stream in as `metrics/append`
+      const started0 = Date.parse(run.startedAt ?? '');
+      // the window of the first paint (a run with many points comes bucketed: only what the charts draw)
+      const window: MetricsWindowParams = { pixels: this.plotWidth(), smoothing: this.smoothing, xMode: this.xMode, ...(this.zoom ? { x0: this.zoom[0], x1: this.zoom[1] } : {}), ...(Number.isFinite(started0) ? { startSec: started0 / 1000 } : {}) };
+      const tr = performance.now();
+      try { m = await this.host.request('metrics/columns', { runDir: run.runDir, window }); this.debug.firstRequestMs = performance.now() - tr; this.debug.firstHostMs = m.hostMs ?? 0; } catch (e) { this.message = `Could not read ${run.label}: ${(e as Error).message}`; continue; }
       const f64 = (b: ArrayBuffer | Float64Array) => (b instanceof Float64Array ? b : new Float64Array(b));
-      const store = SeriesStore.fromColumns({ names: m.names, lengths: m.lengths, stepsOf: m.stepsOf, steps: f64(m.steps), values: f64(m.values), clock: f64(m.clock), clockLength: m.clockLength, appended: m.appended });
       const started = Date.parse(m.run.startedAt ?? run.startedAt ?? '');
-      loaded.push({ run: { ...run, ...m.run }, store, rolloutSteps: m.rolloutSteps.slice(), index: k, startSec: Number.isFinite(started) ? started / 1000 : undefined, xs: new Map(), ds: new Map(), ema: new Map() });
+      const startSec = Number.isFinite(started) ? started / 1000 : undefined;
+      let store: SeriesStore, remote: RemoteRun | undefined;
+      if (m.bucketed && m.windowData) {
+        // no points: the series' names, clock and step range; the window's views; appended records go to `store`
+        store = SeriesStore.fromColumns({ names: [], lengths: [], stepsOf: [], steps: new Float64Array(0), values: new Float64Array(0), clock: f64(m.clock), clockLength: m.clockLength, appended: m.appended });
+        for (const name of m.names) store.series.set(name, { name, steps: new Column(16), values: new Column(16) });
+        store.minStep = m.bucketed.minStep; store.maxStep = m.bucketed.maxStep;
+        const info = m.bucketed.window;
+        remote = { key: '', inFlight: false, version: 0 };
+        remote.window = { info, views: viewsByName(info.names, f64(m.windowData)) };
+        remote.key = windowKey({ x0: info.x0, x1: info.x1, pixels: info.pixels, smoothing: info.smoothing, xMode: info.xMode, startSec }, 0);
+      } else {
+        // the series as the host built them (one binary transfer); later records stream in as `metrics/append`
+        store = SeriesStore.fromColumns({ names: m.names, lengths: m.lengths, stepsOf: m.stepsOf, steps: f64(m.steps), values: f64(m.values), clock: f64(m.clock), clockLength: m.clockLength, appended: m.appended });
+      }
+      loaded.push({ run: { ...run, ...m.run }, store, rolloutSteps: m.rolloutSteps.slice(), index: k, startSec, xs: new Map(), ds: new Map(), ema: new Map(), ...(remote ? { remote } : {}) });
     }
     this.runs = loaded;
     this.layoutKey = '';
@@ -254,9 +286,92 @@ export class DashboardView {
 
   /** The series smoothed with the current weight (only the points appended since the last call are computed). */
   private smoothOf(r: RunData, s: Series): Float64Array {
+    return this.emaOf(r, s).update(s.values.view());
+  }
+
+  private emaOf(r: RunData, s: Series): IncrementalEma {
     let e = r.ema.get(s.name);
     if (!e || e.weight !== this.smoothing) { e = new IncrementalEma(this.smoothing); r.ema.set(s.name, e); }
-    return e.update(s.values.view());
+    return e;
+  }
+
+  /**
+   * What series `n` of run `r` draws in [x0, x1] on `px` pixels (dashboardWindow.ts seriesView): computed from its
+   * points, or for a bucketed run the host's window plus the points appended since it (drawn as they are).
+   */
+  private viewOf(r: RunData, n: string, x0: number, x1: number, px: number): SeriesView | undefined {
+    const s = r.store.series.get(n);
+    if (!r.remote) {
+      if (!s || !s.steps.length) return undefined;
+      const raw = s.values.view();
+      let sm: { values: Float64Array; last: number; count: number } | undefined;
+      if (smoothingFor(s, this.smoothing) > 0) { const e = this.emaOf(r, s); const values = e.update(raw); sm = { values, ...e.state() }; }
+      return seriesView(this.xsOf(r, s), s.steps.view(), raw, sm, this.dsOf(r, s), x0, x1, px);
+    }
+    const w = r.remote.window;
+    const base = w && w.info.xMode === this.xMode ? w.views.get(n) : undefined;
+    const steps = s ? s.steps.view() : new Float64Array(0), raw = s ? s.values.view() : new Float64Array(0);
+    let k0 = 0;
+    if (base) while (k0 < steps.length && steps[k0] <= base.lastStep) k0++;
+    if (k0 >= steps.length) return base;
+    // the points appended after the window: the smoothed line continues from the window's EMA state
+    const m = steps.length - k0, xs = new Float64Array(m), ys = new Float64Array(m);
+    // eval and step-like series are drawn raw (series.ts smoothingFor, the host's rule too)
+    const wgt = s ? smoothingFor(s, this.smoothing) : this.smoothing;
+    let last = base && w!.info.smoothing === wgt ? base.emaLast : 0, count = base && w!.info.smoothing === wgt ? base.emaCount : 0;
+    let lo = base?.lo ?? Infinity, hi = base?.hi ?? -Infinity, posLo = base?.posLo ?? Infinity, posHi = base?.posHi ?? -Infinity;
+    for (let k = 0; k < m; k++) {
+      const v = raw[k0 + k];
+      xs[k] = this.toX(r, steps[k0 + k]);
+      if (wgt > 0) { last = last * wgt + (1 - wgt) * v; count++; ys[k] = last / (1 - Math.pow(wgt, count)); } else ys[k] = v;
+      if (xs[k] >= x0 && xs[k] <= x1) { if (v < lo) lo = v; if (v > hi) hi = v; if (v > 0) { if (v < posLo) posLo = v; if (v > posHi) posHi = v; } }
+    }
+    const cat = (a: ArrayLike<number> | undefined, b: ArrayLike<number>) => { const o = new Float64Array((a?.length ?? 0) + b.length); if (a) o.set(a as Float64Array); o.set(b as Float64Array, a?.length ?? 0); return o; };
+    const band = wgt > 0;
+    return {
+      x: cat(base?.x, xs), y: cat(base?.y, ys),
+      envX: band ? cat(base?.envX, xs) : base?.envX ?? [], envLo: band ? cat(base?.envLo, raw.subarray(k0)) : base?.envLo ?? [], envHi: band ? cat(base?.envHi, raw.subarray(k0)) : base?.envHi ?? [],
+      lo, hi, posLo, posHi, n: (base?.n ?? 0) + m, lastStep: steps[steps.length - 1], emaLast: last, emaCount: count,
+    };
+  }
+
+  /** A bucketed run: ask the host for the window of these parameters unless it is drawn or asked for already. */
+  private wantWindow(r: RunData, x0: number, x1: number, px: number): void {
+    const rem = r.remote;
+    if (!rem) return;
+    const params: MetricsWindowParams = { x0, x1, pixels: px, smoothing: this.smoothing, xMode: this.xMode, ...(r.startSec !== undefined ? { startSec: r.startSec } : {}) };
+    const key = windowKey(params, rem.version);
+    if (key === rem.key || key === rem.want?.key) return;
+    rem.want = { ...params, key };
+    if (!rem.inFlight) void this.fetchWindow(r);
+  }
+
+  private async fetchWindow(r: RunData): Promise<void> {
+    const rem = r.remote!;
+    const want = rem.want;
+    if (!want) return;
+    rem.want = undefined; rem.key = want.key; rem.inFlight = true;
+    try {
+      const { key: _key, ...params } = want;
+      const t0 = performance.now();
+      const w = await this.host.request('metrics/window', { runDir: r.run.runDir, ...params });
+      if (!this.runs.includes(r)) return;
+      rem.window = { info: w, views: viewsByName(w.names, w.data instanceof Float64Array ? w.data : new Float64Array(w.data)) };
+      // the points appended before this window are in it now
+      for (const [name, s] of r.store.series) {
+        const v = rem.window.views.get(name);
+        if (!v || !s.steps.length) continue;
+        const st = s.steps.view(), k0 = st.findIndex((x) => x > v.lastStep);
+        if (k0 === 0) continue;
+        const keep = k0 < 0 ? 0 : st.length - k0;
+        r.store.series.set(name, { name, steps: Column.of(st.slice(st.length - keep)), values: Column.of(s.values.view().slice(st.length - keep)) });
+      }
+      this.debug.windows++; this.debug.lastWindowMs = performance.now() - t0;
+    } catch (e) {
+      this.message = `Could not read ${r.run.label}: ${(e as Error).message}`;
+    } finally { rem.inFlight = false; }
+    if (rem.want) void this.fetchWindow(r);
+    this.schedule();
   }
 
   private tickFormat(): (x: number) => string {
@@ -282,10 +397,8 @@ export class DashboardView {
     this.layoutKey = key;
     this.panels = [];
     this.grid.replaceChildren();
-    const width = this.grid.clientWidth || this.root.clientWidth || 800;
-    const cols = Math.max(1, Math.min(3, Math.floor(width / 440)));
+    const { cols, pw } = this.panelWidth();
     this.grid.style.gridTemplateColumns = `repeat(${cols}, minmax(0, 1fr))`;
-    const pw = Math.floor((width - 10 * (cols - 1)) / cols) - 16; // gap 10, panel padding + border 14
     const dark = this.theme.kind === 'dark' || this.theme.kind === 'high-contrast';
     if (!shown.length && total) this.grid.append(el('div', { cls: 'muted', text: `No metric matches "${this.filterText}".`, attrs: { id: 'no-match' } }));
     for (const g of shown) {
@@ -353,6 +466,16 @@ export class DashboardView {
     }
   }
 
+  /** Columns of the panel grid and a panel's width (the layout's rule). */
+  private panelWidth(): { cols: number; pw: number } {
+    const width = this.grid.clientWidth || this.root.clientWidth || 800;
+    const cols = Math.max(1, Math.min(3, Math.floor(width / 440)));
+    return { cols, pw: Math.floor((width - 10 * (cols - 1)) / cols) - 16 }; // gap 10, panel padding + border 14
+  }
+
+  /** A chart's plot width in pixels (the x-range's pixel buckets). */
+  private plotWidth(): number { return Math.max(1, this.panelWidth().pw - M.l - M.r); }
+
   private toggleSeries(name: string): void {
     this.hidden = toggleHidden(this.hidden, name);
     this.schedule(); this.save();
@@ -401,33 +524,28 @@ export class DashboardView {
       return { ...a, title, from: this.toX(r, a.from), to: this.toX(r, a.to) };
     }).filter((a) => Number.isFinite(a.from) && Number.isFinite(a.to)));
     const fmtX = this.tickFormat();
+    const px = this.panels[0] ? this.panels[0].w - M.l - M.r : this.plotWidth();
+    for (const r of this.runs) this.wantWindow(r, x0, x1, px);
     const untimed = this.xMode !== 'step' ? this.runs.filter((r) => !r.store.clock.steps.length || (this.xMode === 'wall' && r.startSec === undefined)) : [];
     for (const p of this.panels) {
       const W = p.w, H = p.h;
       const shown = p.names.filter((n) => !this.hidden.has(n));
       for (const [n, item] of p.items) { const off = this.hidden.has(n); item.classList.toggle('off', off); item.setAttribute('aria-pressed', String(!off)); }
       p.x.domain([x0, x1]).range([M.l, W - M.r]);
-      const byName = new Map<string, { steps: ArrayLike<number>; values: ArrayLike<number> }[]>();
-      // extents in view from the downsampling index: O(log n) per series, not a scan of every point
+      const px = W - M.l - M.r;
+      // what each shown series draws in view (dashboardWindow.ts seriesView: computed here, or by the host for a
+      // bucketed run), and the extents in view from it
+      const views: { r: RunData; n: string; v: SeriesView }[] = [];
+      for (const r of this.runs) for (const n of shown) { const v = this.viewOf(r, n, x0, x1, px); if (v) views.push({ r, n, v }); }
       const ext = new Map<string, [number, number]>();
-      for (const r of this.runs) for (const n of shown) {
-        const s = r.store.series.get(n);
-        if (!s) continue;
-        const xs = this.xsOf(r, s);
-        (byName.get(n) ?? byName.set(n, []).get(n)!).push({ steps: xs, values: s.values.view() });
-        const [i0, i1] = indexRange(xs, x0, x1);
-        // the points inside [x0, x1] (indexRange widens by one each side for the lines)
-        const a = i0 + (xs[i0] < x0 ? 1 : 0), b = i1 - (xs[i1] > x1 ? 1 : 0);
-        const [lo, hi] = this.dsOf(r, s).extent(s.values.view(), a, b);
-        const e = ext.get(n) ?? [Infinity, -Infinity];
-        ext.set(n, [Math.min(e[0], lo), Math.max(e[1], hi)]);
-      }
+      for (const { n, v } of views) { const e = ext.get(n) ?? [Infinity, -Infinity]; ext.set(n, [Math.min(e[0], v.lo), Math.max(e[1], v.hi)]); }
       p.right = splitByMagnitude(new Map([...ext].map(([n, [lo, hi]]) => [n, lo <= hi ? Math.max(Math.abs(lo), Math.abs(hi)) : 0])));
-      const left = [...byName].filter(([n]) => !p.right.has(n)).flatMap(([, v]) => v), right = [...byName].filter(([n]) => p.right.has(n)).flatMap(([, v]) => v);
       const extOf = (right: boolean) => { let lo = Infinity, hi = -Infinity; for (const [n, [a, b]] of ext) if (p.right.has(n) === right) { lo = Math.min(lo, a); hi = Math.max(hi, b); } return padExtent(lo, hi); };
+      const posOf = (right: boolean) => { let lo = Infinity, hi = -Infinity; for (const { n, v } of views) if (p.right.has(n) === right) { lo = Math.min(lo, v.posLo); hi = Math.max(hi, v.posHi); } return logExtentOf(lo, hi); };
+      const anyRight = views.some((x) => p.right.has(x.n));
       const wantLog = this.logPanels.has(p.id);
-      const le = wantLog ? logExtent(left, x0, x1) : undefined, re = wantLog && right.length ? logExtent(right, x0, x1) : undefined;
-      p.log = wantLog && !!le && (!right.length || !!re);
+      const le = wantLog ? posOf(false) : undefined, re = wantLog && anyRight ? posOf(true) : undefined;
+      p.log = wantLog && !!le && (!anyRight || !!re);
       p.logNote = wantLog && !p.log ? 'no positive values in view: linear scale' : '';
       p.logBtn.setAttribute('aria-pressed', String(wantLog));
       p.logBtn.classList.toggle('on', wantLog);
@@ -440,38 +558,25 @@ export class DashboardView {
       ctx.save();
       ctx.beginPath(); ctx.rect(M.l, M.t, W - M.l - M.r, H - M.t - M.b); ctx.clip();
       const bottom = H - M.b;
-      for (const r of this.runs) {
-        for (const n of shown) {
-          const s = r.store.series.get(n);
-          if (!s || !s.steps.length) continue;
-          const xs = this.xsOf(r, s), raw = s.values.view();
-          const color = p.colors.get(n)!;
-          ctx.setLineDash(DASH[r.index % DASH.length]);
-          const px = W - M.l - M.r;
-          const scale = p.right.has(n) ? p.y2 : p.y;
-          const ys = p.log ? (v: number) => (v > 0 ? scale(v) : NaN) : (v: number) => scale(v);
-          const sm = this.smoothing > 0 ? this.smoothOf(r, s) : raw;
-          const ds = this.dsOf(r, s), [i0, i1] = indexRange(xs, x0, x1);
-          let idx: number[];
-          if (this.smoothing > 0) {
-            // raw values as a faint min/max band (one filled polygon), the smoothed line on top at one point per pixel
-            const env = ds.envelope(xs, raw, i0, i1, px);
-            if (env.x.length > 1) {
-              ctx.globalAlpha = 0.18; ctx.fillStyle = color;
-              ctx.beginPath();
-              const yb = (v: number) => { const y = ys(v); return Number.isFinite(y) ? y : bottom; };
-              for (let k = 0; k < env.x.length; k++) ctx[k ? 'lineTo' : 'moveTo'](p.x(env.x[k]), yb(env.hi[k]));
-              for (let k = env.x.length - 1; k >= 0; k--) ctx.lineTo(p.x(env.x[k]), yb(env.lo[k]) + 0.75);
-              ctx.closePath(); ctx.fill(); ctx.globalAlpha = 1;
-              points += env.x.length * 2;
-            }
-            idx = ds.decimateLast(i0, i1, px);
-          } else idx = ds.decimate(i0, i1, px);
-          points += this.line(ctx, p, xs, sm, idx, color, ys);
-          if (s.steps.length === 1 || n.startsWith('eval/')) { // eval points: dots
-            ctx.fillStyle = color;
-            for (const i of idx) { const X = p.x(xs[i]), Y = ys(sm[i]); if (!Number.isFinite(X) || !Number.isFinite(Y)) continue; ctx.beginPath(); ctx.arc(X, Y, 2.2, 0, Math.PI * 2); ctx.fill(); }
-          }
+      for (const { r, n, v } of views) {
+        const color = p.colors.get(n)!;
+        ctx.setLineDash(DASH[r.index % DASH.length]);
+        const scale = p.right.has(n) ? p.y2 : p.y;
+        const ys = p.log ? (u: number) => (u > 0 ? scale(u) : NaN) : (u: number) => scale(u);
+        if (this.smoothing > 0 && v.envX.length > 1) {
+          // raw values as a faint min/max band (one filled polygon), the smoothed line on top at one point per pixel
+          ctx.globalAlpha = 0.18; ctx.fillStyle = color;
+          ctx.beginPath();
+          const yb = (u: number) => { const y = ys(u); return Number.isFinite(y) ? y : bottom; };
+          for (let k = 0; k < v.envX.length; k++) ctx[k ? 'lineTo' : 'moveTo'](p.x(v.envX[k]), yb(v.envHi[k]));
+          for (let k = v.envX.length - 1; k >= 0; k--) ctx.lineTo(p.x(v.envX[k]), yb(v.envLo[k]) + 0.75);
+          ctx.closePath(); ctx.fill(); ctx.globalAlpha = 1;
+          points += v.envX.length * 2;
+        }
+        points += this.line(ctx, p, v.x, v.y, color, ys);
+        if (v.n === 1 || n.startsWith('eval/')) { // eval points: dots
+          ctx.fillStyle = color;
+          for (let k = 0; k < v.x.length; k++) { const X = p.x(v.x[k]), Y = ys(v.y[k]); if (!Number.isFinite(X) || !Number.isFinite(Y)) continue; ctx.beginPath(); ctx.arc(X, Y, 2.2, 0, Math.PI * 2); ctx.fill(); }
         }
       }
       ctx.restore();
@@ -517,17 +622,17 @@ export class DashboardView {
     p.tip.style.top = `${M.t}px`;
   }
 
-  private line(ctx: CanvasRenderingContext2D, p: Panel, xs: ArrayLike<number>, vals: ArrayLike<number>, idx: number[], color: string, ys: (v: number) => number): number {
+  private line(ctx: CanvasRenderingContext2D, p: Panel, xs: ArrayLike<number>, vals: ArrayLike<number>, color: string, ys: (v: number) => number): number {
     ctx.strokeStyle = color; ctx.lineWidth = 1.5;
     ctx.beginPath();
     let pen = false;
-    for (const i of idx) {
+    for (let i = 0; i < xs.length; i++) {
       const X = p.x(xs[i]), Y = ys(vals[i]);
       if (!Number.isFinite(X) || !Number.isFinite(Y)) { pen = false; continue; }
       if (pen) ctx.lineTo(X, Y); else { ctx.moveTo(X, Y); pen = true; }
     }
     ctx.stroke();
-    return idx.length;
+    return xs.length;
   }
 
   private setCursor(x: number | null, over?: Panel): void {
@@ -546,21 +651,36 @@ export class DashboardView {
     ctx.strokeStyle = this.theme.fg; ctx.globalAlpha = 0.5; ctx.lineWidth = 1;
     ctx.beginPath(); ctx.moveTo(X, M.t); ctx.lineTo(X, p.h - M.b); ctx.stroke();
     if (!showValues) return;
+    const names = p.names.filter((n) => !this.hidden.has(n));
+    // each run's point nearest to x per shown series: from its points, or asked of the host (a bucketed run)
+    const local = (r: RunData): MetricsAtRow[] => names.flatMap((n) => {
+      const s = r.store.series.get(n);
+      if (!s || !s.steps.length) return [];
+      const xs = this.xsOf(r, s), i = nearestIndex(xs, x);
+      if (i < 0) return [];
+      return [{ name: n, step: s.steps.get(i), x: xs[i], value: smoothingFor(s, this.smoothing) > 0 ? this.smoothOf(r, s)[i] : s.values.get(i) }];
+    });
+    if (!this.runs.some((r) => r.remote)) { this.renderHover(p, X, x, this.runs.map((r) => ({ r, rows: local(r) }))); return; }
+    const seq = ++this.hoverSeq;
+    void Promise.all(this.runs.map(async (r) => {
+      if (!r.remote) return { r, rows: local(r) };
+      try { return { r, rows: await this.host.request('metrics/at', { runDir: r.run.runDir, x, names, smoothing: this.smoothing, xMode: this.xMode, ...(r.startSec !== undefined ? { startSec: r.startSec } : {}) }) }; } catch { return { r, rows: [] as MetricsAtRow[] }; }
+    })).then((per) => { if (seq === this.hoverSeq && this.cursorX === x) this.renderHover(p, X, x, per); });
+  }
+
+  private hoverSeq = 0;
+
+  /** The hover box: "step N" and "name: value" per series (run-prefixed when overlaid; "@step" when not the cursor's). */
+  private renderHover(p: Panel, X: number, x: number, per: { r: RunData; rows: MetricsAtRow[] }[]): void {
     const many = this.runs.length > 1;
     const rows: Node[] = [];
     let head = '';
-    for (const r of this.runs) {
-      for (const n of p.names) {
-        if (this.hidden.has(n)) continue;
-        const s = r.store.series.get(n);
-        if (!s || !s.steps.length) continue;
-        const i = nearestIndex(this.xsOf(r, s), x);
-        if (i < 0) continue;
-        const v = this.smoothing > 0 ? this.smoothOf(r, s)[i] : s.values.get(i);
-        if (!head) head = `step ${s.steps.get(i)}${this.xMode !== 'step' ? ` · ${this.tickFormat()(this.xsOf(r, s)[i])}` : ''}`;
+    for (const { r, rows: rr } of per) {
+      for (const row of rr) {
+        if (!head) head = `step ${row.step}${this.xMode !== 'step' ? ` · ${this.tickFormat()(row.x)}` : ''}`;
         const sw = el('span', { cls: 'swatch' });
-        sw.style.background = p.colors.get(n)!;
-        rows.push(el('div', { cls: 'hover-row' }, sw, el('span', { cls: 'hover-name', text: ` ${many ? `${r.run.label}: ` : ''}${n}: ` }), el('span', { cls: 'num', text: `${fmt(v, 4)}${s.steps.get(i) !== Math.round(this.fromX(r, x)) ? ` @${s.steps.get(i)}` : ''}` })));
+        sw.style.background = p.colors.get(row.name) ?? '';
+        rows.push(el('div', { cls: 'hover-row' }, sw, el('span', { cls: 'hover-name', text: ` ${many ? `${r.run.label}: ` : ''}${row.name}: ` }), el('span', { cls: 'num', text: `${fmt(row.value, 4)}${row.step !== Math.round(this.fromX(r, x)) ? ` @${row.step}` : ''}` })));
       }
     }
     if (!rows.length) { p.hover.hidden = true; return; }
@@ -591,10 +711,23 @@ export class DashboardView {
     const p = this.panels.find((q) => q.id === panelId);
     if (!p) return;
     const names = p.names.filter((n) => !this.hidden.has(n));
-    const text = panelCsv(this.runs.map((r) => ({
-      label: r.run.label,
-      series: new Map([...r.store.series].filter(([n]) => names.includes(n)).map(([n, s]) => [n, { steps: s.steps.view(), values: s.values.view() }])),
-      clock: { steps: r.store.clock.steps.view(), times: r.store.clock.times.view() },
+    const parts: { label: string; store: SeriesStore }[] = [];
+    for (const r of this.runs) {
+      let store = r.store;
+      if (r.remote) {
+        // a bucketed run: the panel's series whole, from the host
+        try {
+          const c = await this.host.request('metrics/series', { runDir: r.run.runDir, names });
+          const f64 = (b: ArrayBuffer | Float64Array) => (b instanceof Float64Array ? b : new Float64Array(b));
+          store = SeriesStore.fromColumns({ names: c.names, lengths: c.lengths, stepsOf: c.stepsOf, steps: f64(c.steps), values: f64(c.values), clock: f64(c.clock), clockLength: c.clockLength, appended: c.appended });
+        } catch (e) { this.message = `Export failed: ${(e as Error).message}`; this.schedule(); return; }
+      }
+      parts.push({ label: r.run.label, store });
+    }
+    const text = panelCsv(parts.map(({ label, store }) => ({
+      label,
+      series: new Map([...store.series].filter(([n]) => names.includes(n)).map(([n, s]) => [n, { steps: s.steps.view(), values: s.values.view() }])),
+      clock: { steps: store.clock.steps.view(), times: store.clock.times.view() },
     })), names);
     await this.save1({ format: 'csv', fileName: this.panelFile(p, 'csv'), text }, text.length);
   }
@@ -667,7 +800,7 @@ export class DashboardView {
 
   snapshot(): Record<string, unknown> {
     return {
-      runs: this.runs.map((r) => ({ runDir: r.run.runDir, label: r.run.label, status: r.run.status, series: r.store.series.size, maxStep: r.store.maxStep, appended: r.store.appended })),
+      runs: this.runs.map((r) => ({ runDir: r.run.runDir, label: r.run.label, status: r.run.status, series: r.store.series.size, maxStep: r.store.maxStep, appended: r.store.appended, bucketed: !!r.remote })),
       panels: this.panels.map((p) => ({ id: p.id, unit: p.unit, names: p.names.slice(), shown: p.names.filter((n) => !this.hidden.has(n)), colors: p.names.map((n) => p.colors.get(n)), log: p.log, y: p.y.domain(), x: p.x.domain(), bands: p.bands.map((b) => ({ ...b })) })),
       focusFinding: this.focusFinding, zoom: this.zoom, smoothing: this.smoothing, cursor: this.cursorX, hidden: [...this.hidden], metricFilter: this.filterText, xAxis: this.xMode,
       debug: { ...this.debug }, follow: this.follow,
@@ -694,4 +827,15 @@ function logTicks(s: YScale): number[] {
 
 function r0Timed(untimed: RunData[]): boolean {
   return untimed.every((r) => r.store.clock.steps.length > 0);
+}
+
+/** The parameters of a bucketed run's window, and its version (appends), as one key. */
+function windowKey(p: MetricsWindowParams, version: number): string {
+  return JSON.stringify([p.x0, p.x1, p.pixels, p.smoothing, p.xMode, p.startSec ?? null, version]);
+}
+
+/** A `metrics/window` answer's views by series name. */
+function viewsByName(names: string[], data: Float64Array): Map<string, SeriesView> {
+  const views = unpackViews(data, names.length);
+  return new Map(names.map((n, k) => [n, views[k]]));
 }

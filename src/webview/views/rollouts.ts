@@ -17,6 +17,10 @@ import { button, checkbox, select, setOptions, textfield, type SelectEl } from '
 import { TokenGrid, type Cell } from './grid';
 import { drawLegend } from './legend';
 import { nearestIndex } from '../data/series';
+import { buildTrees } from '../data/tree';
+import { hasTurns, sampleTurns, turnOfToken } from '../data/turns';
+import { gigpoTurnsTitle, isGigpo, treesPanel, turnsCell, turnsPanel, type SpanTarget } from './episode';
+import { experiencePanel } from './experience';
 
 const CLIP_NAMES = ['none', 'low', 'high', 'dual'];
 const PERCENTILES: Record<string, [number, number]> = { '1-99': [1, 99], '5-95': [5, 95], '0.1-99.9': [0.1, 99.9], '0-100': [0, 100] };
@@ -70,13 +74,18 @@ export class RolloutView {
   private selPct!: SelectEl; private selW!: SelectEl;
   private selStep!: SelectEl; private selMetric!: SelectEl; private selGroup!: SelectEl; private selSort!: SelectEl; private selFilter!: SelectEl;
   private readonly fields: Record<string, Field> = {};
+  /** multi-turn episodes (issue 20): "sample:token" keys of the span a turn or tree node highlights, what it was, and
+   *  the sample whose turns the group view lists */
+  private highlight = new Set<string>();
+  private highlightLabel = '';
+  private turnSample: number | undefined;
   /** for tests and the benchmark */
   readonly debug = { loadMs: 0, firstPaintMs: 0, domainMs: 0, hoverMs: 0, metricSwitchMs: 0, lastDrill: undefined as DrillDownResult | undefined };
 
   constructor(private readonly mode: 'heatmap' | 'group', private readonly host: HostConnection, private readonly root: HTMLElement) {
     this.grid = new TokenGrid(this.theme, {
       onHover: (c, ev) => this.hover(c, ev),
-      onPin: (c) => this.pin(c),
+      onPin: (c) => { this.dropHighlight(c); this.pin(c); },
     });
     this.grid.headerW = mode === 'group' ? 220 : 280;
     this.build();
@@ -288,6 +297,7 @@ export class RolloutView {
     // a pinned token and its drill-down belong to the step they were pinned on: drop them (re-pinned below when asked)
     this.grid.setPinned(null);
     this.pin(null, false);
+    this.highlight.clear(); this.highlightLabel = ''; this.turnSample = undefined; this.grid.root.removeAttribute('data-highlight');
     this.stepNo = step;
     this.overview = ov;
     this.domains = new Map();
@@ -430,12 +440,13 @@ export class RolloutView {
     const groups = new Map(st.header.groups.map((g) => [g.id, g]));
     const filtered = new Set<number>();
     for (const i of this.rows) if (groups.get(st.samples[i].group)?.filtered) filtered.add(i);
+    const gigpo = isGigpo(st); // a GiGPO sample's stored advantage is A^E, not its tokens' A
     this.grid.setModel({
       step: st, windows: this.windows!, rows: this.rows, metric: metricDef(this.metric), color: this.color, showClips: this.showClips && this.metric !== 'clip',
-      hits: new Set(this.hits.map((h) => `${h.sample}:${h.token}`)), filtered,
+      hits: new Set([...this.hits.map((h) => `${h.sample}:${h.token}`), ...this.highlight]), filtered,
       rowLabel: (i) => {
         const s = st.samples[i], ss = this.stats[i];
-        const base = [`#${i}`, `r ${fmt(s.reward, 3)}`, `A ${fmt(ss.advantage, 3)}`];
+        const base = [`#${i}`, `r ${fmt(s.reward, 3)}`, `${gigpo ? 'A^E' : 'A'} ${fmt(ss.advantage, 3)}`];
         if (this.mode === 'group') base.push(...Object.entries(s.rewardParts ?? {}).map(([k, v]) => `${k.slice(0, 4)} ${fmt(v, 2)}`));
         else base.push(lineLabel(s.prompt ?? '', 60)); // the prompt, not the group id (full text on hover)
         return [filtered.has(i) ? '⊘' : '', ...base].filter(Boolean);
@@ -497,7 +508,7 @@ export class RolloutView {
     tip.replaceChildren(
       el('div', { cls: 'tip-token', text: tok.text }),
       ...(tok.escaped || tok.special ? [el('div', { cls: 'tip-cp', text: codePoints(raw) })] : []),
-      el('div', { cls: 'tip-where', text: `sample ${c.sample} · token ${c.token} of ${s.length} · group ${s.group} · reward ${fmt(s.reward)}` }),
+      el('div', { cls: 'tip-where', text: `sample ${c.sample} · token ${c.token} of ${s.length} · group ${s.group} · reward ${fmt(s.reward)}${turnNote(s, c.token)}` }),
       el('table', {}, ...rows.map(([k, v]) => el('tr', {}, el('td', { text: k }), el('td', { cls: k === metricDef(this.metric).needs[0] ? 'num cur' : 'num', text: v })))),
     );
     this.placeTip(ev);
@@ -552,7 +563,8 @@ export class RolloutView {
     const tok = displayToken(this.tokenText(c.sample, c.token) ?? '');
     const out: HTMLElement[] = [
       el('h3', { text: dd.title }),
-      el('div', { cls: 'drill-token' }, el('span', { text: 'token ' }), el('code', { text: tok.text })),
+      // the token's TEXT, labelled and quoted, so that a digit ("7") is not read as an index next to "token 8 of sample 0"
+      el('div', { cls: 'drill-token' }, el('span', { cls: 'muted', text: `text of token ${c.token}: “` }), el('code', { cls: 'tok-text', text: tok.text }), el('span', { cls: 'muted', text: '”' })),
       el('table', { cls: 'drill-lines' }, ...dd.lines.map((l) => el('tr', {}, el('td', { text: l.label }), el('td', { cls: 'num', text: typeof l.value === 'number' ? fmt(l.value, 6) : l.value }), el('td', { cls: 'muted', text: l.note ?? '' })))),
     ];
     if (dd.terms) {
@@ -576,6 +588,12 @@ export class RolloutView {
           return el('tr', { cls: g.self ? 'self' : '' }, el('td', { text: `#${g.sample}${g.self ? ' (this)' : ''}` }), el('td', { cls: 'num', text: fmt(g.reward, 4) }), el('td', { cls: 'num', text: fmt(g.advantage, 4) }), el('td', {}, bar));
         })));
     }
+    for (const tb of dd.tables ?? []) {
+      // GiGPO's step group, a rollout tree's leaves, the trajectories that share the token
+      out.push(el('h4', { text: tb.title }), el('table', { cls: 'drill-group', attrs: { 'data-table': tb.id } },
+        el('tr', {}, ...tb.columns.map((h) => el('th', { text: h }))),
+        ...tb.rows.map((r, k) => el('tr', { cls: tb.self?.includes(k) ? 'self' : '' }, ...r.map((v) => el('td', { cls: typeof v === 'number' ? 'num' : '', text: typeof v === 'number' ? fmt(v, 4) : v }))))));
+    }
     if (dd.checks.length) {
       out.push(el('h4', { text: 'Checks against what the trainer stored' }), el('ul', { cls: 'checks' }, ...dd.checks.map((k) => el('li', { cls: k.ok ? 'ok' : 'bad', text: `${k.ok ? '✓' : '✗'} ${k.label}: computed ${fmt(k.computed, 6)}, stored ${fmt(k.stored, 6)}` }))));
     }
@@ -589,16 +607,24 @@ export class RolloutView {
     const gs = groupSummary(st, this.group);
     if (!gs) { box.replaceChildren(); return; }
     const parts = gs.partNames;
+    // multi-turn episodes: a turns column, and the turns of one member (the clicked row) with the group's rollout trees
+    const multi = gs.samples.some((i) => hasTurns(st.samples[i]));
+    // GiGPO: a sample's stored advantage is A^E (episode level); its turns' tokens get A = A^E + ω·A^S (the turns list)
+    const gigpo = isGigpo(st);
+    const advHead = gigpo ? 'A^E (episode)' : 'advantage';
+    const headTitle: Record<string, string> = { 'A^E (episode)': 'GiGPO episode-level advantage A^E of the sample: NOT what its tokens get. A policy token of turn t gets A = A^E + ω·A^S_t (the A column of the turns list)' };
     box.replaceChildren(
       el('div', { cls: 'prompt' }, el('span', { cls: 'muted', text: 'prompt ' }), el('code', { attrs: { id: 'group-prompt' }, text: displayText(gs.prompt) }),
         ...(gs.answer !== undefined ? [el('span', { cls: 'muted', text: '  answer ' }), el('code', { text: displayText(gs.answer) })] : []),
         // GHPO: the hint the group was regenerated with (appended to the prompt; rewards judge hint + completion)
         ...(gs.hint ? [el('span', { cls: 'muted', text: `  hint${gs.hint.ratio !== undefined ? ` (ω ${gs.hint.ratio}${gs.hint.stage ? `, stage ${gs.hint.stage}` : ''})` : ''} ` }), el('code', { attrs: { id: 'group-hint' }, text: displayText(gs.hint.text) })] : [])),
+      // Training-Free GRPO: the experience library these rollouts saw and this group's library operations (views/experience.ts)
+      ...experiencePanel(st.header as Record<string, unknown>, this.group),
       el('div', { cls: 'group-stats', attrs: { id: 'group-stats' }, text:
         `n = ${gs.samples.length} · mean ${fmt(gs.mean, 5)} · std ${fmt(gs.stdUnbiased, 5)} (unbiased), ${fmt(gs.stdPopulation, 5)} (population)` +
-        `${gs.stored.baseline !== undefined ? ` · baseline ${fmt(gs.stored.baseline, 5)}` : ''}${gs.stored.baselines ? ' · baseline per sample (leave-one-out)' : ''} · ${gs.filtered ? `FILTERED (${gs.filterReason ?? 'no gradient'})` : 'kept'}` }),
+        `${gs.stored.baseline !== undefined ? ` · baseline ${fmt(gs.stored.baseline, 5)}` : ''}${gs.stored.baselines ? ' · baseline per sample (leave-one-out)' : ''} · ${gs.filtered ? `FILTERED (${gs.filterReason ?? 'no gradient'})` : gs.rewards.length > 1 && gs.rewards.every((r) => r === gs.rewards[0]) ? 'kept · all rewards equal: zero variance, no group-relative signal' : 'kept'}` }),
       el('table', { cls: 'group-table', attrs: { id: 'group-table' } },
-        el('tr', {}, ...['sample', 'reward', ...parts, ...(gs.stored.scores ? ['score'] : []), ...(gs.stored.baselines ? ['baseline'] : []), 'advantage', 'tokens', 'clips', 'completion'].map((h) => el('th', { text: h }))),
+        el('tr', {}, ...['sample', 'reward', ...parts, ...(gs.stored.scores ? ['score'] : []), ...(gs.stored.baselines ? ['baseline'] : []), advHead, 'tokens', 'clips', ...(multi ? ['turns'] : []), 'completion'].map((h) => el('th', { text: h, ...(headTitle[h] ? { attrs: { title: headTitle[h] } } : {}) }))),
         ...gs.samples.map((i, k) => {
           const s = st.samples[i], ss = this.stats[i];
           // EEPO: which rollout stage the sample came from (2 = sampled after the temporary unlearning step)
@@ -606,12 +632,75 @@ export class RolloutView {
             ...parts.map((p) => el('td', { cls: 'num', text: fmt(s.rewardParts?.[p], 4) })),
             ...(gs.stored.scores ? [el('td', { cls: 'num', text: fmt(gs.stored.scores[k], 4) })] : []),
             ...(gs.stored.baselines ? [el('td', { cls: 'num', text: fmt(gs.stored.baselines[k], 4) })] : []),
-            el('td', { cls: 'num', text: fmt(ss.advantage, 4) }), el('td', { cls: 'num', text: String(s.length) }), el('td', { cls: 'num', text: String(ss.clips) }),
+            el('td', { cls: 'num', text: fmt(ss.advantage, 4), ...(gigpo ? { attrs: { title: gigpoTurnsTitle(s) } } : {}) }), el('td', { cls: 'num', text: String(s.length) }), el('td', { cls: 'num', text: String(ss.clips) }),
+            ...(multi ? [el('td', { cls: 'turns-cell', text: turnsCell(s) })] : []),
             el('td', { cls: 'completion', text: displayText(s.completion).replace(/\n/g, '') }));
-          tr.addEventListener('click', () => { const c = { row: this.rows.indexOf(i), sample: i, token: 0 }; if (c.row >= 0) { this.grid.setPinned(c); this.grid.reveal(c); this.pin(c); } });
+          if (multi) tr.setAttribute('data-sample', String(i));
+          tr.addEventListener('click', () => {
+            if (multi && hasTurns(s)) { this.turnSample = i; this.renderEpisode(gs.samples); }
+            const c = { row: this.rows.indexOf(i), sample: i, token: 0 }; if (c.row >= 0) { this.dropHighlight(c); this.grid.setPinned(c); this.grid.reveal(c); this.pin(c); }
+          });
           return tr;
         })),
+      ...(multi || gs.samples.some((i) => st.samples[i].tree !== undefined) ? [el('div', { cls: 'episode', attrs: { id: 'episode' } })] : []),
     );
+    if (box.querySelector('#episode')) this.renderEpisode(gs.samples);
+  }
+
+  /** The turns of the chosen member and the group's rollout trees (src/webview/views/episode.ts). */
+  private renderEpisode(members: number[]): void {
+    const st = this.step, box = this.els.summary.querySelector('#episode');
+    if (!st || !box) return;
+    if (this.turnSample === undefined || !members.includes(this.turnSample) || !hasTurns(st.samples[this.turnSample])) this.turnSample = members.find((i) => hasTurns(st.samples[i]));
+    const trees = buildTrees(st.samples, members);
+    const thr = st.header.params?.arpoTau ?? st.header.params?.arpoThreshold;
+    const parts: HTMLElement[] = [];
+    if (this.turnSample !== undefined) parts.push(turnsPanel(st.samples[this.turnSample], this.turnSample, (t) => this.selectSpan(t)));
+    if (trees.length) parts.push(treesPanel(trees, st.samples, (i, t) => this.tokenText(i, t), typeof thr === 'number' ? thr : undefined, (t) => this.selectSpan(t)));
+    box.replaceChildren(...parts);
+    // the trees show their segments' text: fetch the trajectories' token blocks once, then draw them again
+    const w = this.windows;
+    if (trees.length && w) {
+      const cells = trees.flatMap((tr) => tr.samples.flatMap((i) => w.blocksOf(i, 0, st.samples[i].length).map((b): [number, number] => [i, b])));
+      const cached = () => cells.filter(([i, b]) => w.has(i, b)).length, before = cached();
+      if (before < cells.length) {
+        const seq = this.loadSeq;
+        // (cells the grid is fetching already are waited for, not asked again); drawn again only when some arrived
+        void w.want(cells).then(() => { if (seq === this.loadSeq && this.els.summary.contains(box) && cached() > before) this.renderEpisode(members); }, () => undefined);
+      }
+    }
+  }
+
+  /** Highlight a turn's / tree node's tokens in the heatmap rows (and the rows sharing them), pin its first token. */
+  private selectSpan(t: SpanTarget): void {
+    this.highlight.clear();
+    for (const i of [t.sample, ...(t.also ?? [])]) for (const [a, b] of t.spans) for (let k = a; k < b; k++) this.highlight.add(`${i}:${k}`);
+    this.highlightLabel = `${t.label}: tokens ${t.spans.map(([a, b]) => `${a}–${b - 1}`).join(', ')}${t.also?.length ? ` (and the same tokens of ${t.also.map((j) => `#${j}`).join(', ')})` : ''}`;
+    this.showTurns(t.sample);
+    const row = this.rows.indexOf(t.sample);
+    this.grid.root.setAttribute('data-highlight', `${t.sample}:${t.spans.map(([a, b]) => `${a}-${b}`).join(',')}`);
+    this.pushModel();
+    if (row < 0) { this.setStatus(`${this.highlightLabel}: sample ${t.sample} is hidden by the filters`); return; }
+    const c: Cell = { row, sample: t.sample, token: Math.max(0, Math.min(t.spans[0][0], this.step!.samples[t.sample].length - 1)) };
+    this.grid.setPinned(c); this.grid.reveal(c); this.pin(c);
+    this.setStatus(`highlighted ${this.highlightLabel}`);
+  }
+
+  /** The turns list follows what was clicked (a tree node's trajectory): replace only the list, not the trees (the
+   *  tree keeps its focus for the arrow keys). */
+  private showTurns(i: number): void {
+    const st = this.step, cur = this.els.summary.querySelector('#turns');
+    if (!st || !cur || i === this.turnSample || !st.samples[i] || !hasTurns(st.samples[i])) return;
+    this.turnSample = i;
+    cur.replaceWith(turnsPanel(st.samples[i], i, (x) => this.selectSpan(x)));
+  }
+
+  /** The user pinned a token outside the highlighted turn / tree node: drop the highlight, its outline and caption. */
+  private dropHighlight(c: Cell | null): void {
+    if (!this.highlight.size || (c && this.highlight.has(`${c.sample}:${c.token}`))) return;
+    this.highlight.clear(); this.highlightLabel = ''; this.grid.root.removeAttribute('data-highlight');
+    this.pushModel();
+    if (this.els.status.textContent?.startsWith('highlighted ')) this.setStatus('');
   }
 
   private key(e: KeyboardEvent): void {
@@ -635,7 +724,7 @@ export class RolloutView {
       case 'PageUp': c = move(c.row - 10, c.token); break;
       case 'Home': c = move(c.row, 0); break;
       case 'End': c = move(c.row, Number.MAX_SAFE_INTEGER); break;
-      case 'Escape': this.grid.setPinned(null); this.pin(null); e.preventDefault(); return;
+      case 'Escape': this.grid.setPinned(null); this.pin(null); if (this.highlight.size) { this.highlight.clear(); this.highlightLabel = ''; this.grid.root.removeAttribute('data-highlight'); this.pushModel(); } e.preventDefault(); return;
       case 'n': case 'N': {
         if (!this.hits.length) return;
         this.hitIndex = (this.hitIndex + (e.key === 'n' ? 1 : -1) + this.hits.length) % this.hits.length;
@@ -649,6 +738,7 @@ export class RolloutView {
       default: return;
     }
     e.preventDefault();
+    this.dropHighlight(c);
     this.grid.setPinned(c); this.grid.reveal(c); this.pin(c);
   }
 
@@ -658,8 +748,8 @@ export class RolloutView {
     const k = gs.findIndex((g) => g.id === this.group);
     this.group = gs[(k + d + gs.length) % gs.length].id;
     setOptions(this.selGroup, [...this.selGroup.querySelectorAll('vscode-option')].map((o) => ({ value: o.getAttribute('value')!, label: o.textContent!, title: o.getAttribute('description') ?? undefined })), this.group);
-    this.refresh(true);
-    this.selectionChanged();
+    // the colour domain is per group: fetch the new group's before drawing (as choosing it in the dropdown does)
+    void this.withDomain(() => { this.refresh(true); this.selectionChanged(); });
   }
 
   private openOther(): void {
@@ -694,7 +784,7 @@ export class RolloutView {
     return {
       mode: this.mode, runDir: this.runDir, step: this.stepNo, group: this.group, metric: this.metric, rows: this.rows.slice(), steps: this.steps.slice(),
       stepInfo: [...this.stepInfo.values()], filter: { ...this.filter }, sort: { ...this.sort }, notice: this.notice,
-      domain: this.domain, hits: this.hits.length, pinned: this.grid.pinned, grid: { ...this.grid.stats, cellW: this.grid.cellW, rowH: this.grid.rowH, headerW: this.grid.headerW, headerH: this.grid.headerH },
+      domain: this.domain, hits: this.hits.length, pinned: this.grid.pinned, highlight: { label: this.highlightLabel, cells: [...this.highlight] }, turnSample: this.turnSample, grid: { ...this.grid.stats, cellW: this.grid.cellW, rowH: this.grid.rowH, headerW: this.grid.headerW, headerH: this.grid.headerH },
       debug: { ...this.debug }, theme: this.theme.kind, colorAt: (v: number) => this.color(v),
       windows: this.windows ? { cached: this.windows.size, bytes: this.windows.bytes, budget: this.windows.budgetBytes, ...this.windows.stats } : undefined,
       overview: this.overview ? { samples: this.overview.samples.length, dataBytes: this.overview.dataBytes, blockTokens: this.overview.blockTokens } : undefined,
@@ -713,6 +803,13 @@ export class RolloutView {
   }
 
   metricNow(): MetricDef { return metricDef(this.metric); }
+}
+
+/** A multi-turn episode's token: which turn, and whose (the policy's, or the environment's: a tool output). */
+function turnNote(s: StepData['samples'][number], token: number): string {
+  if (!hasTurns(s)) return '';
+  const w = turnOfToken(sampleTurns(s), token);
+  return w ? ` · turn ${w.turn}, ${w.part === 'policy' ? "the policy's" : "the environment's (tool output, masked)"}` : '';
 }
 
 /** A per-sample number from the overview (JSON has no NaN: null stands for it). */

@@ -2,9 +2,11 @@
  * Host-side data for the webviews, read from run directories with src/runio/reader.ts. No `vscode` import
  * (unit-testable). Live follow keeps byte offsets per run so only new metric / eval lines are read and sent.
  */
+import * as fs from 'fs';
 import * as path from 'path';
 import { FILES, type EvalRecord, type MetricsRecord, type RunStatus } from '../../../shared/runFormat';
-import type { HostNotificationMap, MetricsColumnsPayload, MetricsPayload, RunRef, StepInfo, StepPayload } from '../../../shared/protocol';
+import type { HostNotificationMap, MetricsColumnsPayload, MetricsPayload, MetricsWindowParams, RunRef, StepInfo, StepPayload } from '../../../shared/protocol';
+import { MetricsSource } from './metricsWindow';
 import { SeriesStore, type StoreColumns } from '../../../webview/data/series';
 import { isRunDir, listRolloutSteps, readManifest, readRolloutStep, rolloutStepSummaries } from '../../../runio/reader';
 import { readJsonlFrom } from '../../../runio/jsonl';
@@ -66,13 +68,46 @@ export function metricsColumns(m: MetricsPayload): MetricsColumnsPayload {
   return columnsPayload(m.run, m.rolloutSteps, store.toColumns());
 }
 
-function columnsPayload(run: RunRef, rolloutSteps: number[], c: StoreColumns): MetricsColumnsPayload {
+export function columnsPayload(run: RunRef, rolloutSteps: number[], c: StoreColumns): MetricsColumnsPayload {
   const buf = (a: Float64Array) => a.byteOffset === 0 && a.buffer.byteLength === a.byteLength ? a.buffer as ArrayBuffer : a.slice().buffer as ArrayBuffer;
   return { run, rolloutSteps, names: c.names, lengths: c.lengths, stepsOf: c.stepsOf, steps: buf(c.steps), values: buf(c.values), clock: buf(c.clock), clockLength: c.clockLength, appended: c.appended };
 }
 
 /** New bytes (metrics + eval) read past the cache before it is rewritten. */
 const CACHE_REWRITE_BYTES = 4 << 20;
+/** The most bytes of a metrics file parsed at once (the first read of a big run goes in slices: bounded memory). */
+const READ_SLICE = 4 << 20;
+/** Runs with more points than this (all series together) are sent to the dashboard bucketed (metricsWindow.ts). */
+export const BUCKET_ABOVE = 100_000;
+
+/** BUCKET_ABOVE, or RL_LENS_BUCKET_ABOVE when set (tests compare a bucketed dashboard with one drawn from every point). */
+function bucketThreshold(): number {
+  const v = Number(process.env.RL_LENS_BUCKET_ABOVE);
+  return process.env.RL_LENS_BUCKET_ABOVE !== undefined && Number.isFinite(v) ? v : BUCKET_ABOVE;
+}
+
+/** Where a JSONL file's complete lines end, and the line after them (read in slices of READ_SLICE bytes). */
+function endOfLines(file: string): { offset: number; line: number } {
+  let fd: number;
+  try { fd = fs.openSync(file, 'r'); } catch { return { offset: 0, line: 1 }; }
+  try {
+    const buf = Buffer.alloc(READ_SLICE);
+    let pos = 0, end = 0, lines = 0;
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, pos);
+      if (n <= 0) break;
+      for (let i = buf.indexOf(0x0a, 0); i >= 0 && i < n; i = buf.indexOf(0x0a, i + 1)) { lines++; end = pos + i + 1; }
+      pos += n;
+    }
+    return { offset: end, line: lines + 1 };
+  } finally { fs.closeSync(fd); }
+}
+
+/** A run's start (manifest startedAt) in seconds since the epoch, for the wall-time axis. */
+function startSecOf(run: RunRef): number | undefined {
+  const t = Date.parse(run.startedAt ?? '');
+  return Number.isFinite(t) ? t / 1000 : undefined;
+}
 
 /**
  * The `metrics/append` a poll of a followed run sends, or undefined when nothing changed. A status change alone (the run
@@ -103,36 +138,120 @@ export class RunFollower {
     return { run, records, evals, rolloutSteps: steps };
   }
 
+  /** The run's series, kept here for a bucketed dashboard (metricsWindow.ts) and updated by each poll. */
+  private source: MetricsSource | undefined;
+
   /**
    * initial() as the dashboard's columns, through the run folder's columns cache (metricsCache.ts): a run opened before
    * reads its cached columns and only the lines appended since; the cache is (re)written when it was missing, stale, or
-   * more than a few MB behind. The same columns as metricsColumns(initial()).
+   * more than a few MB behind. New lines are read in slices of a few MB straight into the series (never the whole
+   * text, never every record at once). The same columns as metricsColumns(initial()); with `window`, a run of more than
+   * `bucketAbove` points comes bucketed instead (issue 18): no points, the series' step range and that window's views.
    */
-  initialColumns(): MetricsColumnsPayload {
+  initialColumns(window?: MetricsWindowParams, bucketAbove = bucketThreshold()): MetricsColumnsPayload {
+    const t0 = performance.now();
+    const out = this.columnsFrom(window, bucketAbove);
+    out.hostMs = Math.round((performance.now() - t0) * 10) / 10;
+    return out;
+  }
+
+  private columnsFrom(window: MetricsWindowParams | undefined, bucketAbove: number): MetricsColumnsPayload {
     const cached = readMetricsCache(this.runDir);
-    let store: SeriesStore | undefined;
-    let behind = Infinity;
     if (cached) {
       this.m = { offset: cached.metrics.offset, line: cached.metrics.line };
       this.e = { offset: cached.eval.offset, line: cached.eval.line };
     }
-    const { records, evals } = this.readNew();
-    if (cached) behind = (this.m.offset - cached.metrics.offset) + (this.e.offset - cached.eval.offset);
-    let c: StoreColumns;
-    if (cached && !records.length && !evals.length) c = cached.columns;
-    else {
-      store = cached ? SeriesStore.fromColumns(cached.columns) : new SeriesStore();
-      store.appendMetrics(records); store.appendEvals(evals);
-      c = store.toColumns();
-    }
+    const store = cached ? SeriesStore.fromColumns(cached.columns) : new SeriesStore();
+    const grew = this.readInto(store);
+    const behind = cached ? grew : Infinity;
+    const c = cached && !grew ? cached.columns : store.toColumns();
     if (behind > CACHE_REWRITE_BYTES && this.m.offset + this.e.offset > 0) {
       writeMetricsCache(this.runDir, c, fileMark(path.join(this.runDir, FILES.metrics), this.m.offset, this.m.line), fileMark(path.join(this.runDir, FILES.eval), this.e.offset, this.e.line));
     }
+    this.source = new MetricsSource(store);
     const steps = listRolloutSteps(this.runDir);
     steps.forEach((s) => this.steps.add(s));
     const run = runRef(this.runDir);
     this.status = run.status;
+    if (window && this.source.points > bucketAbove) {
+      const startSec = window.startSec ?? startSecOf(run);
+      const w = this.source.window(this.runDir, { ...window, ...(startSec !== undefined ? { startSec } : {}) });
+      const { data, runDir: _r, ...info } = w;
+      const empty = new ArrayBuffer(0);
+      const clock = new Float64Array(2 * c.clockLength);
+      clock.set(store.clock.steps.view(), 0); clock.set(store.clock.times.view(), c.clockLength);
+      return { run, rolloutSteps: steps, names: c.names, lengths: c.lengths, stepsOf: c.names.map(() => -1), steps: empty, values: empty, clock: clock.buffer as ArrayBuffer, clockLength: c.clockLength, appended: c.appended, bucketed: { minStep: store.minStep, maxStep: store.maxStep, window: info }, windowData: data };
+    }
     return columnsPayload(run, steps, c);
+  }
+
+  /**
+   * Follow from now on without reading what is there (a heatmap follows a run for its new steps): the metrics and eval
+   * files' ends (after their last complete line, lines counted in slices), the rollout steps and the status.
+   */
+  startAtEnd(): void {
+    for (const [which, file] of [['m', FILES.metrics], ['e', FILES.eval]] as const) this[which] = endOfLines(path.join(this.runDir, file));
+    listRolloutSteps(this.runDir).forEach((s) => this.steps.add(s));
+    this.status = runRef(this.runDir).status;
+  }
+
+  /** The series kept for a bucketed dashboard (read now, from the start of the files, when this follower has none). */
+  metricsSource(): MetricsSource {
+    if (!this.source) {
+      const f = new RunFollower(this.runDir);
+      const store = new SeriesStore();
+      f.m = { offset: 0, line: 1 }; f.e = { offset: 0, line: 1 };
+      f.readInto(store, this.m.offset, this.e.offset);
+      this.source = new MetricsSource(store);
+    }
+    return this.source;
+  }
+
+  /** Read the new lines into `store` in slices of at most READ_SLICE bytes (up to the given offsets, if any); the bytes
+   *  read. Each slice's lines go straight into the series (no record list); unparsable lines are skipped, as readNew does. */
+  private readInto(store: SeriesStore, mEnd = Infinity, eEnd = Infinity): number {
+    let bytes = 0;
+    for (const [which, file, end] of [['m', FILES.metrics, mEnd], ['e', FILES.eval, eEnd]] as const) {
+      let fd: number;
+      try { fd = fs.openSync(path.join(this.runDir, file), 'r'); } catch { continue; }
+      try {
+        const size = Math.min(fs.fstatSync(fd).size, end);
+        const buf = Buffer.alloc(Math.min(READ_SLICE, Math.max(0, size - this[which].offset)));
+        while (this[which].offset < size) {
+          const at = this[which];
+          const n = fs.readSync(fd, buf, 0, Math.min(buf.length, size - at.offset), at.offset);
+          const nl = n > 0 ? buf.lastIndexOf(0x0a, n - 1) : -1;
+          if (nl < 0) {
+            // a line longer than a slice (or an unfinished one): the tolerant reader takes it whole
+            const r = readJsonlFrom<MetricsRecord & EvalRecord>(path.join(this.runDir, file), at.offset, at.line);
+            if (r.nextOffset <= at.offset) break;
+            bytes += r.nextOffset - at.offset;
+            this[which] = { offset: r.nextOffset, line: r.nextLine };
+            this.take(store, which, r.records.map((x) => x.value));
+            continue;
+          }
+          const text = buf.toString('utf8', 0, nl + 1);
+          const batch: (MetricsRecord & EvalRecord)[] = [];
+          let lines = 0;
+          for (let p = 0; p < text.length;) {
+            const q = text.indexOf('\n', p);
+            lines++;
+            if (q > p + 1 || (q === p + 1 && text.charCodeAt(p) !== 13)) { try { batch.push(JSON.parse(text.slice(p, q))); } catch { /* not JSON: skipped */ } }
+            p = q + 1;
+          }
+          this.take(store, which, batch);
+          bytes += nl + 1;
+          this[which] = { offset: at.offset + nl + 1, line: at.line + lines };
+        }
+      } finally { fs.closeSync(fd); }
+    }
+    return bytes;
+  }
+
+  /** Metrics or eval records into the series (the ones readNew keeps). */
+  private take(store: SeriesStore, which: 'm' | 'e', recs: (MetricsRecord & EvalRecord)[]): void {
+    if (which === 'm') store.appendMetrics(recs.filter((x) => x && typeof x.step === 'number' && x.values));
+    else store.appendEvals(recs.filter((x) => x && typeof x.step === 'number' && x.passAtK));
   }
 
   private readNew(): { records: MetricsRecord[]; evals: EvalRecord[] } {
@@ -140,7 +259,9 @@ export class RunFollower {
     this.m = { offset: mr.nextOffset, line: mr.nextLine };
     const er = readJsonlFrom<EvalRecord>(path.join(this.runDir, FILES.eval), this.e.offset, this.e.line);
     this.e = { offset: er.nextOffset, line: er.nextLine };
-    return { records: mr.records.map((r) => r.value).filter((r) => r && typeof r.step === 'number' && r.values), evals: er.records.map((r) => r.value).filter((r) => r && typeof r.step === 'number' && r.passAtK) };
+    const out = { records: mr.records.map((r) => r.value).filter((r) => r && typeof r.step === 'number' && r.values), evals: er.records.map((r) => r.value).filter((r) => r && typeof r.step === 'number' && r.passAtK) };
+    if (this.source) { this.source.store.appendMetrics(out.records); this.source.store.appendEvals(out.evals); }
+    return out;
   }
 
   /** New records, new rollout steps and a status change since the last call. */

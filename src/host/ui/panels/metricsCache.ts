@@ -15,6 +15,7 @@ import { writeFileAtomic } from '../../../runio/writer';
 export const METRICS_CACHE_FILE = path.join('.rl-lens', 'metrics-columns.bin');
 const MAGIC = 'RLLCOLS1';
 const TAIL = 256;
+const isLE = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f;
 
 /** Where a followed file was read to, the bytes just before that offset (to tell an append from a rewrite), and the
  *  file's mtime when it ended there (a file of the same size with another mtime was rewritten: the cache is refused). */
@@ -59,7 +60,18 @@ function tailOf(file: string, offset: number): string | undefined {
 /** The cached columns of a run, when its files are still what the cache read (maybe with lines appended since). */
 export function readMetricsCache(runDir: string): { columns: StoreColumns; metrics: FileMark; eval: FileMark } | undefined {
   let buf: Buffer;
-  try { buf = fs.readFileSync(path.join(runDir, METRICS_CACHE_FILE)); } catch { return undefined; }
+  // read into an ArrayBuffer of its own (offset 0): the Float64 columns are views of it, not a copy
+  try {
+    const file = path.join(runDir, METRICS_CACHE_FILE);
+    const fd = fs.openSync(file, 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      buf = Buffer.from(new ArrayBuffer(size));
+      let o = 0;
+      while (o < size) { const n = fs.readSync(fd, buf, o, size - o, o); if (n <= 0) break; o += n; }
+      if (o < size) return undefined;
+    } finally { fs.closeSync(fd); }
+  } catch { return undefined; }
   try {
     if (buf.length < 12 || buf.toString('latin1', 0, 8) !== MAGIC) return undefined;
     const hl = buf.readUInt32LE(8);
@@ -71,8 +83,8 @@ export function readMetricsCache(runDir: string): { columns: StoreColumns; metri
     const start = Math.ceil((12 + hl) / 8) * 8;
     const total = h.nSteps + h.nValues + 2 * h.clockLength;
     if (buf.length < start + total * 8) return undefined;
-    const all = new Float64Array(total);
-    new Uint8Array(all.buffer).set(buf.subarray(start, start + total * 8));
+    // start is a multiple of 8 and buf starts its ArrayBuffer: an aligned view (little-endian hosts; else a swapped copy)
+    const all = isLE ? new Float64Array(buf.buffer, start, total) : Float64Array.from({ length: total }, (_, i) => buf.readDoubleLE(start + 8 * i));
     const steps = all.subarray(0, h.nSteps), values = all.subarray(h.nSteps, h.nSteps + h.nValues), clock = all.subarray(h.nSteps + h.nValues);
     return { columns: { names: h.names, lengths: h.lengths, stepsOf: h.stepsOf, steps, values, clock, clockLength: h.clockLength, appended: h.appended }, metrics: h.metrics, eval: h.eval };
   } catch { return undefined; }

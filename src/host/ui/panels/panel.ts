@@ -191,7 +191,12 @@ export class LensPanel implements vscode.Disposable {
     allowedRun: (runDir) => this.allowedRun(runDir),
     follow: (runDir) => this.follower(runDir),
     followMetrics: (dir) => this.startFollowing(dir, (f) => f.initial()),
-    followColumns: (dir) => this.startFollowing(dir, (f) => f.initialColumns()),
+    followColumns: (dir, window) => this.startFollowing(dir, (f) => f.initialColumns(window)),
+    metricsSource: (dir) => {
+      let f = this.followers.get(dir);
+      if (!f) { f = new RunFollower(dir); f.startAtEnd(); this.followers.set(dir, f); this.updateTimer(); }
+      return f.metricsSource();
+    },
     saveFile: (defaultName, content) => saveWithDialog('RL Lens: export samples (JSONL)', { 'JSON Lines': ['jsonl'] }, defaultName, Buffer.from(content, 'utf8')),
     saveExport: (file) => saveWithDialog(`RL Lens: export panel (${file.format.toUpperCase()})`, { [file.filterName]: [file.format] }, file.fileName, file.bytes),
   });
@@ -205,7 +210,8 @@ export class LensPanel implements vscode.Disposable {
   private follower(runDir: string): void {
     const dir = path.resolve(runDir);
     if (this.followers.has(dir)) return;
-    try { const f = new RunFollower(dir); f.initial(); this.followers.set(dir, f); this.updateTimer(); } catch { /* not a run */ }
+    // from the files' ends: a heatmap streams new steps (and the records after now), it never needs what is there
+    try { const f = new RunFollower(dir); f.startAtEnd(); this.followers.set(dir, f); this.updateTimer(); } catch { /* not a run */ }
   }
 
   /** Poll live runs once a second while the panel is visible. */

@@ -2,13 +2,14 @@
  * The host's answers to webview requests (src/shared/protocol.ts WebviewRequests), one typed handler per method.
  * No `vscode` import: LensPanel (panel.ts) supplies the context, unit tests a fake one.
  */
-import type { MetricsColumnsPayload, MetricsPayload, RequestMessage, RequestMethod, ResponseMessage, RunRef, WebviewRequestHandlers } from '../../../shared/protocol';
+import type { MetricsColumnsPayload, MetricsPayload, MetricsWindowParams, RequestMessage, RequestMethod, ResponseMessage, RunRef, WebviewRequestHandlers } from '../../../shared/protocol';
 import * as path from 'path';
 import { listRolloutSteps, readRolloutStep } from '../../../runio/reader';
 import { getStep, stepInfos } from './dataProvider';
 import { exportRecords, toJsonl } from './exportSamples';
 import { stepSource } from './stepSource';
-import { metricsColumns } from './dataProvider';
+import { columnsPayload, metricsColumns, runRef } from './dataProvider';
+import type { MetricsSource } from './metricsWindow';
 import { checkExport, type CheckedExport } from './exportFile';
 
 /** What the handlers need from the panel that received the request. */
@@ -22,7 +23,9 @@ export interface RequestContext {
   /** follow a run's metrics from the start: everything so far (later records stream as `metrics/append`) */
   followMetrics(absRunDir: string): MetricsPayload;
   /** followMetrics as the dashboard's columns (through the run folder's columns cache); metricsColumns(followMetrics) when absent */
-  followColumns?(absRunDir: string): MetricsColumnsPayload;
+  followColumns?(absRunDir: string, window?: MetricsWindowParams): MetricsColumnsPayload;
+  /** the series of a followed run for `metrics/window | at | series` (metricsWindow.ts; read when not followed yet) */
+  metricsSource?(absRunDir: string): MetricsSource;
   /** ask where to save `content` (a save dialog offering `defaultName`) and write it; the path, or undefined when cancelled */
   saveFile(defaultName: string, content: string): Promise<string | undefined>;
   /** dashboard export: ask where to save the checked file (save dialog) and write it; the path, or undefined when cancelled */
@@ -52,7 +55,11 @@ export function webviewRequestHandlers(ctx: RequestContext): WebviewRequestHandl
     'rollout/textMatch': async ({ runDir, step, text }) => stepSource(await ctx.allowedRun(runDir), step).textMatch(text),
     'rollout/drill': async ({ runDir, step, sample, token }) => stepSource(await ctx.allowedRun(runDir), step).drill(sample, token),
     'metrics/get': async ({ runDir }) => ctx.followMetrics(await ctx.allowedRun(runDir)),
-    'metrics/columns': async ({ runDir }) => { const d = await ctx.allowedRun(runDir); return ctx.followColumns ? ctx.followColumns(d) : metricsColumns(ctx.followMetrics(d)); },
+    'metrics/columns': async ({ runDir, window }) => { const d = await ctx.allowedRun(runDir); return ctx.followColumns ? ctx.followColumns(d, window) : metricsColumns(ctx.followMetrics(d)); },
+    // a bucketed dashboard (issue 18, metricsWindow.ts): what the charts draw, the hover values, whole series for CSV
+    'metrics/window': async ({ runDir, ...w }) => { const d = await ctx.allowedRun(runDir); return sourceOf(ctx, d).window(runDir, w); },
+    'metrics/at': async ({ runDir, x, names, smoothing, xMode, startSec }) => sourceOf(ctx, await ctx.allowedRun(runDir)).at(x, names, smoothing, xMode, startSec),
+    'metrics/series': async ({ runDir, names }) => { const d = await ctx.allowedRun(runDir); return columnsPayload(runRef(d), [], sourceOf(ctx, d).series(names)); },
     'export/save': async (file) => ({ path: await ctx.saveExport(checkExport(file)) }),
     'samples/export': async ({ runDir, step, samples }) => {
       const dir = await ctx.allowedRun(runDir);
@@ -66,6 +73,11 @@ export function webviewRequestHandlers(ctx: RequestContext): WebviewRequestHandl
     'tokenDiff/summary': () => { throw new Error('not a token comparison view'); },
     'tokenDiff/samples': () => { throw new Error('not a token comparison view'); },
   };
+}
+
+function sourceOf(ctx: RequestContext, dir: string): MetricsSource {
+  if (!ctx.metricsSource) throw new Error('this view has no bucketed metrics');
+  return ctx.metricsSource(dir);
 }
 
 /** Run the handler of `msg.method`; a thrown error becomes an `ok: false` response with its message. */
