@@ -159,7 +159,12 @@ export class Supervisor implements vscode.Disposable {
         if (e.level === 'debug') run.log.debug(e.message); else run.log.info(e.message);
         break;
       case 'checkpoint': run.log.info(`checkpoint at step ${e.step}: ${e.path}`); break;
-      case 'eval': run.log.info(`eval at step ${e.step}: ${Object.entries(e.passAtK).map(([k, v]) => `pass@${k}=${v.toFixed(3)}`).join(' ')}`); break;
+      case 'eval': {
+        const pk = (p: Record<string, number>) => Object.entries(p).map(([k, v]) => `pass@${k}=${v.toFixed(3)}`).join(' ');
+        // a baseline eval beside it (Training-Free GRPO: the model without its experience library)
+        run.log.info(`eval at step ${e.step}: ${pk(e.passAtK)}${e.baseline ? ` (${e.baseline.label ?? e.baseline.name}: ${pk(e.baseline.passAtK)})` : ''}`);
+        break;
+      }
       case 'end': run.status = e.status; run.log.info(`run ended: ${e.status}${e.reason ? ` (${e.reason})` : ''}`); break;
       default: break;
     }

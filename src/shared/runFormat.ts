@@ -381,7 +381,7 @@ export type TrainerEvent =
   | { type: 'start'; time: string; runDir: string; runId: string; algorithm: string; task?: string; backend: BackendInfo; totalSteps?: number; config?: Record<string, unknown>; model?: RunManifest['model'] }
   | { type: 'step'; time: string; step: number; totalSteps?: number; metrics: Record<string, number | null>; etaSeconds?: number }
   | { type: 'rollout'; time: string; step: number; file: string; numSamples: number; numGroups: number }
-  | { type: 'eval'; time: string; step: number; passAtK: Record<string, number>; meanReward?: number }
+  | { type: 'eval'; time: string; step: number; passAtK: Record<string, number>; meanReward?: number; baseline?: EvalRecord['baseline'] }
   | { type: 'checkpoint'; time: string; step: number; path: string; tag?: string }
   /** `phase`: progress of work that is not an optimizer step of the run (the SFT warm start before RL, ...): the host
    *  shows it in the progress notification, the status bar and the Runs tree until the first `step` event */

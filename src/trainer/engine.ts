@@ -322,8 +322,9 @@ export async function runTraining(config: TrainConfig, opts: RunOptions = {}): P
     const vals: Record<string, number | null> = { 'eval/reward/mean': rec.meanReward ?? null };
     for (const [k, v] of Object.entries(rec.passAtK)) vals[`eval/pass@${k}`] = v;
     writer.metrics({ step, time: (Date.now() - t0) / 1000, split: 'eval', values: { ...vals, ...(o?.metrics ?? {}) } });
-    emit({ type: 'eval', time: now(), step, passAtK: rec.passAtK, meanReward: rec.meanReward });
-    progress(o?.message ?? `eval step ${step}: ${Object.entries(rec.passAtK).map(([k, v]) => `pass@${k} ${v.toFixed(3)}`).join(' ')} reward ${fmtNum(rec.meanReward)} (${rec.numPrompts} prompts × ${rec.samplesPerPrompt})`);
+    emit({ type: 'eval', time: now(), step, passAtK: rec.passAtK, meanReward: rec.meanReward, ...(rec.baseline ? { baseline: rec.baseline } : {}) });
+    // an event of its own (the host logs it): a progress line only when nothing consumes the events
+    eventLine(o?.message ?? `eval step ${step}: ${Object.entries(rec.passAtK).map(([k, v]) => `pass@${k} ${v.toFixed(3)}`).join(' ')} reward ${fmtNum(rec.meanReward)} (${rec.numPrompts} prompts × ${rec.samplesPerPrompt})`);
     lastEval = rec;
     // a checkpoint of this very step written before the eval (the RL loop checkpoints in ctx.step, then evaluates):
     // give it this eval, not the previous one (the tree and Compare Checkpoints show checkpoint.json's pass@k)

@@ -110,17 +110,27 @@ test('tfgrpo, as the extension sees it (stderr + events in one Output channel): 
   // the host (src/host/supervisor.ts) writes every stderr line and every log / warning event's message to the run's channel
   const r = await runTraining(cfg, {
     outDir: dir, progress: (l) => channel.push(l),
-    onEvent: (e) => { if (e.type === 'log' && e.level !== 'debug') channel.push(e.message); if (e.type === 'warning') channel.push(e.message); },
+    onEvent: (e) => {
+      if (e.type === 'log' && e.level !== 'debug') channel.push(e.message);
+      if (e.type === 'warning') channel.push(e.message);
+      // ... and its own line per eval event (supervisor.ts: `eval at step N: pass@k=…`)
+      if (e.type === 'eval') channel.push(`eval at step ${e.step}: ${Object.entries(e.passAtK).map(([k, v]) => `pass@${k}=${v.toFixed(3)}`).join(' ')}`);
+    },
   });
   assert.equal(r.status, 'completed', r.error);
   const dup = channel.filter((l, i) => channel.indexOf(l) !== i);
   assert.deepEqual(dup, [], `lines twice in the Output channel:\n${channel.join('\n')}`);
-  for (const re of [/^tfgrpo: no init\.checkpoint: supervised warm start first/, /^warm start 100\/100: loss/, /^step 1\/2 \(epoch 1\)/, /^eval step 0:/]) {
+  // the trainer's own eval line is a progress line only without an event consumer: the host's line is the one shown
+  assert.deepEqual(channel.filter((l) => /^eval step \d+:/.test(l)), []);
+  for (const re of [/^tfgrpo: no init\.checkpoint: supervised warm start first/, /^warm start 100\/100: loss/, /^step 1\/2 \(epoch 1\)/, /^eval at step 0:/]) {
     assert.equal(channel.filter((l) => re.test(l)).length, 1, `${re}:\n${channel.join('\n')}`);
   }
   const logs = readEvents(dir).filter((e) => e.type === 'log').map((e) => (e as { message: string }).message);
   assert.deepEqual(logs.filter((m, i) => logs.indexOf(m) !== i), [], 'duplicate log events in events.jsonl');
   const ev = readEvents(dir);
+  // the eval events carry the no-library baseline (the host shows it beside the with-library numbers)
+  const evals = ev.filter((e) => e.type === 'eval') as Array<{ baseline?: { name: string; passAtK: Record<string, number> } }>;
+  assert.ok(evals.length >= 1 && evals.every((e) => e.baseline?.name === 'no_library' && Number.isFinite(e.baseline.passAtK['1'])), JSON.stringify(evals));
   const phases = ev.filter((e) => e.type === 'log' && (e as { phase?: unknown }).phase);
   const warmSeconds = (Date.parse(phases[phases.length - 1].time) - Date.parse(phases[0].time)) / 1000;
   const st1 = readMetrics(dir).find((x) => x.split === 'train' && x.step === 1)!.values['perf/step_time'] as number;
