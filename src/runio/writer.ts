@@ -9,6 +9,7 @@ import {
   type EvalRecord, type MetricsRecord, type RolloutIndexEntry, type RolloutSample, type RolloutSampleInput, type RolloutStepHeader, type RolloutStepHeaderInput, type RunManifest, type TrainerEvent,
 } from '../shared/runFormat';
 import { packRolloutStep, type RolloutStep, type TokenArrays } from '../shared/rolloutStep';
+import { makeStepOverview, memorySampleStep, stepNumbers, stepOverviewPath, writeJsonAtomic } from './stepOverview';
 
 export type { TokenArrays };
 
@@ -121,9 +122,32 @@ export function writeRolloutStepPacked(rolloutsDir: string, step: RolloutStep): 
   const file = path.join(rolloutsDir, `${base}.jsonl`);
   const text = lines.join('\n') + '\n';
   writeFileAtomic(file, text);
+  // the overview sidecar (docs/run-format.md, "Step overview sidecar"): the records without token texts and each
+  // sample line's byte range, so the heatmap answers without parsing this file; stamped with the file's size and mtime
+  const ranges: [number, number][] = [];
+  for (let k = 1, at = Buffer.byteLength(lines[0], 'utf8') + 1; k < lines.length; k++) {
+    const n = Buffer.byteLength(lines[k], 'utf8');
+    ranges.push([at, n]);
+    at += n + 1;
+  }
+  try {
+    const st = fs.statSync(file);
+    const ov = makeStepOverview(header, samples, ranges, { bytes: st.size, mtimeMs: st.mtimeMs });
+    if (header.dataFile) {
+      // the numbers the overview derives from the block (held here): the host need not read it for the first answer
+      const dst = fs.statSync(path.join(rolloutsDir, header.dataFile));
+      Object.assign(ov, { data: { bytes: dst.size, mtimeMs: dst.mtimeMs } }, stepNumbers(header, samples.map(asParsed), memorySampleStep(step)));
+    }
+    writeJsonAtomic(stepOverviewPath(rolloutsDir, header.step), ov);
+  } catch { /* a cache: rebuilt by the reader when missing */ }
   // the step index (docs/run-format.md, "Step index"): after the step is published, so a listed step always exists
   appendJsonLine(path.join(rolloutsDir, path.basename(FILES.rolloutIndex)), rolloutIndexEntry(header, samples, Buffer.byteLength(text, 'utf8'), header.dataFile ? data.byteLength : 0));
   return file;
+}
+
+/** The record's `advantage` as a reader parses it (NaN / ±Infinity are written as null): stepNumbers reads it. */
+function asParsed(s: RolloutSample): RolloutSample {
+  return typeof s.advantage === 'number' && !Number.isFinite(s.advantage) ? { ...s, advantage: null as unknown as number } : s;
 }
 
 /** A step's line of rollouts/index.jsonl (`samples` omitted when rebuilt from the header alone: no reward mean). */

@@ -42,7 +42,41 @@ export const FILES = {
   checkpointAdapterWeights: 'adapter_model.safetensors',
   /** per-step summaries of the rollout steps, one line per step as it is written (docs/run-format.md, "Step index") */
   rolloutIndex: 'rollouts/index.jsonl',
+  /** per-step overview sidecar, rollouts/step_X + this suffix (docs/run-format.md, "Step overview sidecar") */
+  stepOverviewSuffix: '.overview.json',
 } as const;
+
+/**
+ * rollouts/step_X.overview.json: what the heatmap's first answer needs of a step, so the host never parses the whole
+ * step JSONL (1,024 samples × 4,096 token strings) before it can answer. Written by the writer after the step's
+ * .jsonl; rebuilt on demand (by parsing the .jsonl once) when missing or stale. A cache: deleting it loses nothing.
+ */
+export interface StepOverviewFile {
+  kind: 'stepOverview';
+  version: 1;
+  step: number;
+  /** the step_X.jsonl this was made from: used only while the file has exactly this size and mtime */
+  jsonl: { bytes: number; mtimeMs: number };
+  /** the header line, parsed */
+  header: RolloutStepHeader;
+  /** the sample lines, parsed, with `tokens` emptied and `prompt` / `completion` cut to `textCut` characters */
+  samples: RolloutSample[];
+  /** per sample (in `samples` order): [byte offset, byte length] of its line in step_X.jsonl (no newline) */
+  lines: [number, number][];
+  /** samples whose prompt or completion was cut */
+  cut: number[];
+  textCut: number;
+  /** problems met parsing the .jsonl (bad lines: `file:line: message`), as the host reports them */
+  problems: string[];
+  /** what the overview derives from the .f32 block, written by the writer (which holds the block): used only while
+   *  the .f32 (`header.dataFile`) has exactly this size and mtime; absent in a sidecar rebuilt from the .jsonl */
+  data?: { bytes: number; mtimeMs: number };
+  /** per sample: [mean advantage over the mask (only when a record lacks `advantage`), mean KL over the mask, clip
+   *  low, clip high, clip dual tokens]; null = none (src/shared/protocol.ts StepOverview.numbers) */
+  numbers?: (number | null)[][];
+  /** stored arrays holding at least one finite value */
+  withData?: string[];
+}
 
 /**
  * One line of rollouts/index.jsonl: what the Runs tree and the step picker show of a rollout step, so that opening a

@@ -138,6 +138,23 @@ export const RUN_FORMAT_SCHEMA = {
         rewardMean: numOrNull, jsonlBytes: int0, dataBytes: int0,
       },
     },
+    stepOverview: {
+      description: 'rollouts/step_X.overview.json: the heatmap\'s first answer of a step without parsing step_X.jsonl (docs/run-format.md, "Step overview sidecar"); used only while step_X.jsonl has exactly jsonl.bytes and jsonl.mtimeMs, and numbers / withData only while the .f32 has exactly data.bytes and data.mtimeMs',
+      type: 'object', required: ['kind', 'version', 'step', 'jsonl', 'header', 'samples', 'lines', 'cut', 'textCut', 'problems'],
+      properties: {
+        kind: { const: 'stepOverview' }, version: { const: 1 }, step: int0,
+        jsonl: { type: 'object', required: ['bytes', 'mtimeMs'], properties: { bytes: int0, mtimeMs: num } },
+        header: { $ref: '#/definitions/rolloutHeader' },
+        samples: { description: 'the sample lines parsed, tokens emptied, prompt and completion cut to textCut characters', type: 'array', items: { $ref: '#/definitions/rolloutSample' } },
+        lines: { description: 'per sample: [byte offset, byte length] of its line in step_X.jsonl (without the newline)', type: 'array', items: { type: 'array', items: int0, minItems: 2, maxItems: 2 } },
+        cut: { description: 'samples whose prompt or completion was cut', type: 'array', items: int0 },
+        textCut: { type: 'integer', minimum: 1 },
+        problems: { type: 'array', items: str },
+        data: { type: 'object', required: ['bytes', 'mtimeMs'], properties: { bytes: int0, mtimeMs: num } },
+        numbers: { description: 'per sample: [mean advantage over the mask (when a record lacks advantage), mean KL over the mask, clip low, clip high, clip dual]', type: 'array', items: { type: 'array', items: numOrNull, minItems: 5, maxItems: 5 } },
+        withData: { type: 'array', items: { type: 'string', minLength: 1 } },
+      },
+    },
     rolloutSample: {
       type: 'object', required: ['kind', 'index', 'group', 'prompt', 'completion', 'tokens', 'reward', 'length'],
       properties: {

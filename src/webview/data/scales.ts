@@ -113,11 +113,12 @@ export function domainStats(values: Float64Array | Float32Array, n = values.leng
       while (cum + counts[b] <= r) { cum += counts[b]; b++; }
       want.set(r, { bin: b, k: r - cum });
     }
-    const bins = new Map<number, number[]>();
-    for (const w of want.values()) bins.set(w.bin, []);
-    for (let i = 0; i < n; i++) { const v = values[i]; const list = bins.get(Math.floor((v - mn) * scale)); if (list) list.push(v); }
-    const sortedBins = new Map([...bins].map(([k, list]) => [k, Float64Array.from(list).sort()]));
-    for (const [r, w] of want) at.set(r, sortedBins.get(w.bin)![w.k]);
+    // the values of the bins holding a wanted rank, gathered in one pass (a typed bin → list lookup, no Map per value)
+    const slot = new Int32Array(B).fill(-1), lists: number[][] = [];
+    for (const w of want.values()) if (slot[w.bin] < 0) { slot[w.bin] = lists.length; lists.push([]); }
+    for (let i = 0; i < n; i++) { const v = values[i]; const k = slot[Math.floor((v - mn) * scale)]; if (k >= 0) lists[k].push(v); }
+    const sortedBins = lists.map((list) => Float64Array.from(list).sort());
+    for (const [r, w] of want) at.set(r, sortedBins[slot[w.bin]][w.k]);
   }
   const q: Record<string, number> = {};
   for (const p of percentiles) {

@@ -5,19 +5,25 @@
  * `rollout/domain`, `rollout/search`, `rollout/drill`). The overview (per-sample numbers and min/max/mean strips) and
  * the colour-domain percentiles are computed once per step (and metric) and cached. No `vscode` import.
  *
+ * The records come from the step's overview sidecar (rollouts/step_X.overview.json, src/runio/stepOverview.ts: no
+ * token texts, prompt and completion cut to TEXT_CUT, each sample line's byte range), rebuilt once when missing or
+ * stale; a sample's token texts (and full texts) are read from its line of step_X.jsonl with a positioned read when a
+ * window, a search or the text filter first needs them. So the first answer does not depend on the size of the .jsonl.
+ *
  * Steps whose samples had text but no tokens (imported runs) are tokenized by src/host/tokenize.ts; such a step is
- * small (text only) and is held in memory whole. Memory: the samples' records (token texts included) of at most
- * MAX_SOURCES steps, plus one sample's block at a time while an overview or domain is computed.
+ * small (text only) and is held in memory whole. Memory: the samples' records and the token texts read so far of at
+ * most MAX_SOURCES steps, plus one sample's block at a time while an overview or domain is computed.
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { FILES, stepFileBase, type RolloutSample, type RolloutStepHeader } from '../../../shared/runFormat';
+import { FILES, stepFileBase, type RolloutSample, type RolloutStepHeader, type StepOverviewFile } from '../../../shared/runFormat';
 import type { DrillDownResult, StepDomain, StepOverview, StepWindow } from '../../../shared/protocol';
 import { sampleBlock, type RolloutStep } from '../../../shared/rolloutStep';
 import { readManifest, readRolloutStepIndex } from '../../../runio/reader';
+import { TEXT_CUT, cutSamples, freshNumbers, readSampleLines, readStepOverview, stepNumbers, stepOverviewPath, writeJsonAtomic } from '../../../runio/stepOverview';
 import { isLittleEndian, swap32 } from '../../../runio/writer';
 import { needsTokens, tokenViewOf } from '../../tokenize';
-import { metricDef, metricValues, sampleMask, sampleNumbers } from '../../../webview/data/step';
+import { metricDef, metricValues, sampleMask } from '../../../webview/data/step';
 import { domainStats } from '../../../webview/data/scales';
 import { drillDown } from '../../../webview/data/drilldown';
 
@@ -25,16 +31,25 @@ import { drillDown } from '../../../webview/data/drilldown';
 export const BLOCK_TOKENS = 256;
 /** Most token hits a search returns. */
 export const MAX_HITS = 100_000;
-/** Characters of a sample's prompt and completion an overview carries (the row tooltip shows 600) */
-export const TEXT_CUT = 2000;
+export { TEXT_CUT };
 const MAX_SOURCES = 4;
 
 export class StepSource {
   readonly header: RolloutStepHeader;
-  /** the samples' records without their token texts (`texts` / `ends` hold them) */
+  /** the samples' records without their token texts (`texts` / `ends` hold them); prompt and completion cut to
+   *  TEXT_CUT when they come from the overview sidecar (`lines` set) */
   readonly samples: RolloutSample[];
-  private readonly texts: string[];
-  private readonly ends: Uint32Array[];
+  /** token texts packed per sample (one string and the end offsets), read lazily from the .jsonl when `lines` is set */
+  private readonly texts: (string | undefined)[];
+  private readonly ends: (Uint32Array | undefined)[];
+  /** the overview sidecar the records came from (undefined: the whole step was parsed here) */
+  private readonly lines: StepOverviewFile | undefined;
+  private readonly jsonlFile: string;
+  private readonly cut: number[];
+  /** the .f32's size and mtime when this source was made */
+  private dataStat: fs.Stats | undefined;
+  /** where the records came from (tests): the sidecar, a rebuilt sidecar, or the whole .jsonl parsed */
+  readonly from: 'sidecar' | 'rebuilt' | 'parsed';
   readonly problems: string[];
   readonly tokenization: StepOverview['tokenization'];
   /** the whole block when the step was tokenized here (text-only imports); else read from `file` */
@@ -47,13 +62,19 @@ export class StepSource {
   floatsRead = 0;
 
   constructor(readonly runDir: string, readonly step: number) {
-    const idx = readRolloutStepIndex(runDir, step);
+    this.jsonlFile = path.join(runDir, FILES.rolloutsDir, `${stepFileBase(step)}.jsonl`);
+    const read = readStepOverview(runDir, step);
+    let ov: StepOverviewFile | undefined = read.overview;
+    let idx: { header: RolloutStepHeader; samples: RolloutSample[]; problems: { file: string; line?: number; message: string }[] };
+    if (ov.samples.some(needsTokens)) { ov = undefined; idx = readRolloutStepIndex(runDir, step); } // text-only import: parsed whole below
+    else idx = { header: ov.header, samples: ov.samples, problems: [] };
+    this.from = ov ? read.from : 'parsed';
     let manifest;
     try { manifest = readManifest(runDir); } catch { manifest = undefined; }
     const file = idx.header.dataFile ? path.join(runDir, FILES.rolloutsDir, idx.header.dataFile) : undefined;
     let size = 0;
-    if (file) { try { size = fs.statSync(file).size; } catch { size = 0; } }
-    const problems = idx.problems.map((p) => `${path.basename(p.file)}${p.line ? `:${p.line}` : ''}: ${p.message}`);
+    if (file) { try { const st = fs.statSync(file); size = st.size; this.dataStat = st; } catch { size = 0; } }
+    const problems = ov ? [...ov.problems] : idx.problems.map((p) => `${path.basename(p.file)}${p.line ? `:${p.line}` : ''}: ${p.message}`);
     let header = idx.header, samples = idx.samples, memory: Float32Array | undefined, tokenization: StepOverview['tokenization'];
     if (samples.some(needsTokens)) {
       // imported text-only step: tokenized here (small: no stored per-token block), kept whole in memory
@@ -64,9 +85,12 @@ export class StepSource {
     this.header = header.algorithm ? header : { ...header, algorithm: String(manifest?.algorithm ?? '') };
     // token texts packed: one string and the end offsets per sample instead of millions of small strings (a
     // 1,024 × 4,096-token step: ~35 MB instead of ~150 MB of host memory)
-    this.texts = samples.map((x) => (Array.isArray(x.tokens) ? x.tokens.join('') : ''));
-    this.ends = samples.map((x) => { const e = new Uint32Array(Array.isArray(x.tokens) ? x.tokens.length : 0); let at = 0; (x.tokens ?? []).forEach((t, k) => { at += String(t).length; e[k] = at; }); return e; });
-    this.samples = samples.map((x) => ({ ...x, tokens: [] }));
+    this.lines = ov;
+    this.texts = new Array(samples.length).fill(undefined);
+    this.ends = new Array(samples.length).fill(undefined);
+    if (!ov) samples.forEach((x, i) => this.pack(i, x));
+    this.cut = ov ? ov.cut : cutSamples(samples);
+    this.samples = ov ? samples : samples.map((x) => ({ ...x, tokens: [] }));
     this.memory = memory;
     this.file = memory ? undefined : file;
     this.fileFloats = memory ? memory.length : Math.floor(size / 4);
@@ -78,11 +102,35 @@ export class StepSource {
     this.tokenization = tokenization;
   }
 
+  private pack(i: number, x: Pick<RolloutSample, 'tokens'>): void {
+    const toks = Array.isArray(x.tokens) ? x.tokens : [];
+    const e = new Uint32Array(toks.length);
+    const strs = toks.map(String);
+    let at = 0;
+    strs.forEach((t, k) => { at += t.length; e[k] = at; });
+    this.texts[i] = strs.join(''); this.ends[i] = e;
+  }
+
+  /** The full records of samples `indices` from their lines of the .jsonl (positioned reads, one open). */
+  private fullRecords(indices: number[]): RolloutSample[] {
+    if (!this.lines || !indices.length) return [];
+    const fd = fs.openSync(this.jsonlFile, 'r');
+    try { return readSampleLines(fd, this.lines, indices, path.basename(this.jsonlFile)); } finally { fs.closeSync(fd); }
+  }
+
+  /** Token texts of these samples packed (read from their .jsonl lines the first time). */
+  private loadTokens(indices: Iterable<number>): void {
+    const need = [...new Set(indices)].filter((i) => this.ends[i] === undefined);
+    if (!need.length) return;
+    this.fullRecords(need).forEach((x, k) => this.pack(need[k], x));
+  }
+
   /** Token texts [t0, t1) of sample i. */
   tokens(i: number, t0: number, t1: number): string[] {
-    const e = this.ends[i], out: string[] = [];
+    this.loadTokens([i]);
+    const e = this.ends[i], out: string[] = [], text = this.texts[i] ?? '';
     if (!e) return out;
-    for (let k = Math.max(0, t0); k < Math.min(t1, e.length); k++) out.push(this.texts[i].slice(k ? e[k - 1] : 0, e[k]));
+    for (let k = Math.max(0, t0); k < Math.min(t1, e.length); k++) out.push(text.slice(k ? e[k - 1] : 0, e[k]));
     return out;
   }
 
@@ -139,27 +187,20 @@ export class StepSource {
    */
   overview(opts: { strips?: boolean } = {}): StepOverview {
     if (!this.overviewCache) {
-      const numbers: number[][] = [];
-      const need = ['mask', 'kl', 'clip', ...(this.samples.every((s) => typeof s.advantage === 'number') ? [] : ['advantage'])];
-      const withData = new Set<string>();
-      this.samples.forEach((_, i) => {
-        const one = this.sampleStep(i, need);
-        const n = sampleNumbers(one, 0);
-        numbers.push([n.advantage, n.kl, n.clipLow, n.clipHigh, n.clipDual]);
-        const L = one.samples[0].length;
-        one.header.arrays.forEach((name, k) => { if (!withData.has(name) && hasFinite(one.data, k * L, (k + 1) * L)) withData.add(name); });
-      });
-      for (const name of this.header.arrays) {
-        if (withData.has(name) || need.includes(name)) continue;
-        for (let i = 0; i < this.samples.length; i++) {
-          const one = this.sampleStep(i, [name]);
-          if (hasFinite(one.data, 0, one.data.length)) { withData.add(name); break; }
+      // from the sidecar when the writer put them there for this very .f32; else one pass over the arrays they need
+      let got = this.lines && !this.memory ? freshNumbers(this.lines, this.dataStat) : undefined;
+      if (!got) {
+        got = stepNumbers(this.header, this.samples, (i, a) => this.sampleStep(i, a));
+        // kept in the sidecar for the next open (older or imported runs; a rewritten .f32), stamped with this .f32
+        if (this.lines && !this.memory && this.dataStat && this.file) {
+          try { writeJsonAtomic(stepOverviewPath(path.dirname(this.jsonlFile), this.step), { ...this.lines, data: { bytes: this.dataStat.size, mtimeMs: this.dataStat.mtimeMs }, ...got }); } catch { /* read-only run folder */ }
         }
       }
+      const { numbers, withData } = got;
       this.overviewCache = {
-        runDir: this.runDir, header: this.header, samples: this.samples.map(cutText), numbers,
-        cut: this.samples.flatMap((x, i) => ((x.prompt?.length ?? 0) > TEXT_CUT || (x.completion?.length ?? 0) > TEXT_CUT ? [i] : [])), textCut: TEXT_CUT,
-        withData: this.header.arrays.filter((n) => withData.has(n)), blockTokens: BLOCK_TOKENS,
+        runDir: this.runDir, header: this.header, samples: this.lines ? this.samples : this.samples.map(cutText), numbers,
+        cut: this.cut, textCut: TEXT_CUT,
+        withData, blockTokens: BLOCK_TOKENS,
         dataBytes: this.fileFloats * 4, problems: this.problems, ...(this.tokenization ? { tokenization: this.tokenization } : {}),
       };
     }
@@ -199,6 +240,7 @@ export class StepSource {
     const data = new Float32Array(total);
     const tokens: string[][] = [];
     let at = 0;
+    this.loadTokens(spans.map((x) => x.i));
     for (const { i, s, t0, n } of spans) {
       tokens.push(this.tokens(i, t0, t0 + n));
       const blk = sampleBlock(this.header, s);
@@ -238,7 +280,10 @@ export class StepSource {
   textMatch(text: string): { samples: number[] } {
     if (typeof text !== 'string') throw new Error('text must be a string');
     const q = text.toLowerCase();
-    return { samples: this.samples.flatMap((x, i) => ((x.prompt ?? '').toLowerCase().includes(q) || (x.completion ?? '').toLowerCase().includes(q) ? [i] : [])) };
+    // samples whose texts the overview cut: their full texts from their .jsonl lines
+    const full = new Map<number, RolloutSample>();
+    if (this.lines) this.fullRecords(this.cut).forEach((x, k) => full.set(this.cut[k], x));
+    return { samples: this.samples.flatMap((s, i) => { const x = full.get(i) ?? s; return (x.prompt ?? '').toLowerCase().includes(q) || (x.completion ?? '').toLowerCase().includes(q) ? [i] : []; }) };
   }
 
   /** Token text search (case-insensitive, a match may span tokens): every token a match covers, by sample then token. */
@@ -246,13 +291,14 @@ export class StepSource {
     if (typeof query !== 'string' || !query) return { hits: [], truncated: false };
     const q = query.toLowerCase();
     const hits: number[] = [];
+    this.loadTokens(this.samples.map((_, i) => i));
     for (let i = 0; i < this.samples.length; i++) {
-      const ends = this.ends[i], n = ends.length;
+      const ends = this.ends[i]!, n = ends.length, texts = this.texts[i]!;
       const start = (k: number) => (k ? ends[k - 1] : 0);
       // lower-casing per token (as searchTokens does) keeps offsets when a character's lower case has another length
-      let text = this.texts[i].toLowerCase();
-      if (text.length !== this.texts[i].length) { text = ''; for (let k = 0; k < n; k++) text += this.texts[i].slice(start(k), ends[k]).toLowerCase(); }
-      const lens = text.length === this.texts[i].length ? undefined : Array.from({ length: n }, (_, k) => this.texts[i].slice(start(k), ends[k]).toLowerCase().length);
+      let text = texts.toLowerCase();
+      if (text.length !== texts.length) { text = ''; for (let k = 0; k < n; k++) text += texts.slice(start(k), ends[k]).toLowerCase(); }
+      const lens = text.length === texts.length ? undefined : Array.from({ length: n }, (_, k) => texts.slice(start(k), ends[k]).toLowerCase().length);
       const starts = new Uint32Array(n);
       for (let k = 0, at = 0; k < n; k++) { starts[k] = at; at += lens ? lens[k] : ends[k] - start(k); }
       const len = (k: number) => (lens ? lens[k] : ends[k] - start(k));
@@ -305,11 +351,6 @@ function cutText(x: RolloutSample): RolloutSample {
   const long = (t: string | undefined) => typeof t === 'string' && t.length > TEXT_CUT;
   if (!long(x.prompt) && !long(x.completion)) return x;
   return { ...x, prompt: long(x.prompt) ? x.prompt.slice(0, TEXT_CUT) : x.prompt, completion: long(x.completion) ? x.completion.slice(0, TEXT_CUT) : x.completion };
-}
-
-function hasFinite(a: Float32Array, from: number, to: number): boolean {
-  for (let t = from; t < to; t++) if (Number.isFinite(a[t])) return true;
-  return false;
 }
 
 function readFloats(fileOrFd: string | number, start: number, count: number): Float32Array {
