@@ -3,6 +3,8 @@
  * host (test/browser/fakeHost.js) whose requests are answered by the real host data code. Used by
  * test/unit/webview-browser.test.ts, scripts/bench-webview.mjs and scripts/screenshots-webview.mjs.
  */
+import * as os from 'os';
+import { before, after } from 'node:test';
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
@@ -184,4 +186,29 @@ export async function pixelAt(page: Page, x: number, y: number): Promise<[number
     const d = ctx.getImageData(0, 0, 1, 1).data;
     return [d[0], d[1], d[2]] as [number, number, number];
   }, png.toString('base64'));
+}
+
+/**
+ * One describe block's browser and group-view pages: before the tests, a temp folder (given to `setup`, which makes
+ * the runs) and a browser; after them, every opened page, the browser and the folder are closed / removed.
+ * `open(dir)` opens the group view of group g0 of the run in `dir` and waits for it to be ready.
+ */
+export function groupViewSuite(prefix: string, setup: (tmp: string) => void): { open(dir: string): Promise<Opened> } {
+  let browser: Browser | undefined;
+  let tmp = '';
+  const opened: Opened[] = [];
+  before(async () => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), prefix)); setup(tmp); browser = await launch(); });
+  after(async () => {
+    for (const v of opened) await v.page.context().close().catch(() => undefined);
+    await browser?.close();
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+  return {
+    async open(dir) {
+      const v = await openView(browser!, { view: 'group', runs: [dir], target: { runDir: dir, group: 'g0' } });
+      opened.push(v);
+      await v.ready();
+      return v;
+    },
+  };
 }

@@ -2,13 +2,11 @@
 // webview bundle in headless Chromium with the fake host (test/browser/harness.ts): the library the step's rollouts
 // saw and the selected group's operations with their rationale; experience text is untrusted and shown as text.
 // Skipped without /usr/bin/chromium.
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import type { Browser } from 'playwright-core';
-import { chromiumMissing, launch, openView, type Opened } from '../browser/harness';
+import { chromiumMissing, groupViewSuite } from '../browser/harness';
 import { makeRun } from '../fixtures/makeRun';
 
 const missing = chromiumMissing();
@@ -36,21 +34,12 @@ function withLibrary(dir: string): void {
 }
 
 describe('group view: the experience library of Training-Free GRPO', { skip: missing }, () => {
-  let browser: Browser, tmp: string, run: string, plain: string;
-  const opened: Opened[] = [];
-  before(async () => {
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-lens-tfgrpo-'));
+  let run = '', plain = '';
+  const { open } = groupViewSuite('rl-lens-tfgrpo-', (tmp) => {
     run = makeRun({ dir: path.join(tmp, 'tf'), algorithm: 'grpo', steps: 5, seed: 3 });
     withLibrary(run);
     plain = makeRun({ dir: path.join(tmp, 'grpo'), algorithm: 'grpo', steps: 5, seed: 3 });
-    browser = await launch();
   });
-  after(async () => {
-    for (const v of opened) await v.page.context().close().catch(() => undefined);
-    await browser?.close();
-    fs.rmSync(tmp, { recursive: true, force: true });
-  });
-  const open = async (dir: string) => { const v = await openView(browser, { view: 'group', runs: [dir], target: { runDir: dir, group: 'g0' } }); opened.push(v); await v.ready(); return v; };
 
   test('the library the rollouts saw, this group\'s operations (rejected ones with the reason), model text as text', async () => {
     const v = await open(run);

@@ -2,13 +2,10 @@
 // (test/browser/harness.ts): a member's turns, the group's rollout trees, a click / Enter on a turn or a tree node
 // highlighting its tokens in the heatmap rows, the Tree-GRPO drill-down, and model text kept as text. Expected counts
 // from the fixture (test/fixtures/multiturnRun.ts, drawn out by hand there). Skipped without /usr/bin/chromium.
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import type { Browser } from 'playwright-core';
-import { chromiumMissing, launch, openView, type Opened } from '../browser/harness';
+import { chromiumMissing, groupViewSuite } from '../browser/harness';
 import { makeGigpoMultiturnRun, makeMultiturnRun } from '../fixtures/multiturnRun';
 import { makeRun } from '../fixtures/makeRun';
 
@@ -16,21 +13,12 @@ const missing = chromiumMissing();
 if (missing) test(`tree view browser tests (${missing})`, { skip: missing }, () => undefined);
 
 describe('group view: turns and rollout trees in headless Chromium', { skip: missing }, () => {
-  let browser: Browser, tmp: string, run: string, plain: string, gigpo: string;
-  const opened: Opened[] = [];
-  before(async () => {
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-lens-tree-'));
+  let run = '', plain = '', gigpo = '';
+  const { open } = groupViewSuite('rl-lens-tree-', (tmp) => {
     run = makeMultiturnRun(path.join(tmp, 'tree'));
     plain = makeRun({ dir: path.join(tmp, 'grpo'), algorithm: 'grpo', steps: 5, seed: 3 });
     gigpo = makeGigpoMultiturnRun(path.join(tmp, 'gigpo'));
-    browser = await launch();
   });
-  after(async () => {
-    for (const v of opened) await v.page.context().close().catch(() => undefined);
-    await browser?.close();
-    fs.rmSync(tmp, { recursive: true, force: true });
-  });
-  const open = async (dir: string) => { const v = await openView(browser, { view: 'group', runs: [dir], target: { runDir: dir, group: 'g0' } }); opened.push(v); await v.ready(); return v; };
 
   test('turns of a member, trees with their counts; a click highlights the span in the heatmap row; Tree-GRPO drill-down', async () => {
     const v = await open(run);

@@ -8,21 +8,9 @@
  * equal has deviations of exactly 0: Σv/n of eight 1.1s is 1.1000000000000003, whose 2e-16 deviations divided by
  * (std 2e-16 + ε) became "advantages" of 2e-10, drawn at full colour by the heatmap's domain.
  */
+import { groupMeanStd } from '../../shared/groupStats';
 
-/** mean and unbiased std of one group's values [n]; std is NaN for n < 2. */
-export function groupMeanStd(v: readonly number[]): { mean: number; std: number } {
-  const n = v.length;
-  if (!n) return { mean: NaN, std: NaN };
-  let lo = Infinity;
-  for (const x of v) if (x < lo) lo = x;
-  let s = 0;
-  for (const x of v) s += x - lo;
-  const mean = lo + s / n;
-  if (n < 2) return { mean, std: NaN };
-  let q = 0;
-  for (const x of v) q += (x - mean) * (x - mean);
-  return { mean, std: Math.sqrt(q / (n - 1)) };
-}
+export { groupMeanStd };
 
 export interface GroupNormOptions {
   /** ε added to the std (verl 1e-6) */

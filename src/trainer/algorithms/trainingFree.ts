@@ -9,6 +9,7 @@
  * size bounds, prompt assembly. The built-in rule-based stand-in for the paper's LLM is ./trainingFreeRules.ts; the
  * loop is rl/trainingFree.ts.
  */
+import { groupMeanStd } from './groupNorm';
 
 /** One experience of the library: a stable id (kept across modifications, so its history can be followed) and its text. */
 export interface Experience { id: string; text: string }
@@ -42,12 +43,13 @@ export interface AppliedOp extends ExperienceOp {
 /** Size bounds of the library: entries, and the length of the assembled prefix in tokens (measured by the caller). */
 export interface LibraryBounds { maxExperiences: number; maxTokens: number }
 
-/** Mean and population standard deviation of a group's rewards. */
+/** Mean and population standard deviation of a group's rewards (groupNorm.ts's mean: an all-equal group has std
+ *  exactly 0, so float rounding never makes it look like a group with a better and a worse rollout). */
 export function groupStats(rewards: readonly number[]): { mean: number; std: number } {
   const n = rewards.length;
   if (!n) return { mean: NaN, std: NaN };
-  const mean = rewards.reduce((a, b) => a + b, 0) / n;
-  return { mean, std: Math.sqrt(rewards.reduce((a, r) => a + (r - mean) ** 2, 0) / n) };
+  const { mean, std } = groupMeanStd(rewards);
+  return { mean, std: n < 2 ? 0 : std * Math.sqrt((n - 1) / n) };
 }
 
 /**

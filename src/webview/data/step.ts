@@ -2,6 +2,7 @@
  * Access to one rollout step's per-token data, derived metrics, per-sample statistics, sorting, filtering,
  * search and group alignment. Pure (no DOM); used by the webviews and unit tests.
  */
+import { groupMeanStd } from '../../shared/groupStats';
 import type { RolloutGroup, RolloutStepHeader } from '../../shared/runFormat';
 import type { FilterSpec, SortKey, SortSpec } from '../../shared/protocol';
 import { arraysWithData, sampleArray, type RolloutStep } from '../../shared/rolloutStep';
@@ -275,9 +276,9 @@ export interface GroupSummary {
 export function meanStd(xs: number[]): { mean: number; stdUnbiased: number; stdPopulation: number } {
   const n = xs.length;
   if (!n) return { mean: NaN, stdUnbiased: NaN, stdPopulation: NaN };
-  const mean = xs.reduce((a, b) => a + b, 0) / n;
-  const ss = xs.reduce((a, b) => a + (b - mean) ** 2, 0);
-  return { mean, stdUnbiased: n > 1 ? Math.sqrt(ss / (n - 1)) : NaN, stdPopulation: Math.sqrt(ss / n) };
+  // src/shared/groupStats.ts: an all-equal group has std exactly 0 (not float noise)
+  const { mean, std } = groupMeanStd(xs);
+  return { mean, stdUnbiased: std, stdPopulation: n > 1 ? std * Math.sqrt((n - 1) / n) : 0 };
 }
 
 /** Summarise a group for the group view (rewards, parts, statistics, alignment width). */

@@ -10,6 +10,7 @@
  * continuation and the trajectories that branch there. Pure (no DOM); parsed defensively (old runs have no `tree`).
  */
 import type { RolloutTreeLinkFields } from '../../shared/runFormat';
+import { groupMeanStd } from '../../shared/groupStats';
 
 /**
  * A sample's `tree` as read (src/shared/runFormat.ts RolloutTreeLink), numbers checked; unknown fields dropped.
@@ -206,8 +207,6 @@ export function sharingTrajectories(samples: readonly SampleLike[], sample: numb
 /** Mean and unbiased std of the rewards of some samples (the leaves of a tree, or of every tree of a prompt). */
 export function leafStats(samples: readonly SampleLike[], leaves: readonly number[]): { rewards: number[]; mean: number; std: number } {
   const rewards = leaves.map((i) => Number(samples[i]?.reward));
-  const n = rewards.length;
-  const mean = n ? rewards.reduce((a, b) => a + b, 0) / n : NaN;
-  const std = n > 1 ? Math.sqrt(rewards.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1)) : NaN;
+  const { mean, std } = groupMeanStd(rewards); // src/shared/groupStats.ts: all-equal leaves have std exactly 0
   return { rewards, mean, std };
 }
