@@ -37,14 +37,12 @@ export function makeBigRun(o: BigRunOptions): string {
     config: { algorithm: 'grpo', groupSize: 8 }, seed: o.seed ?? 1, totalSteps: metricsSteps,
     backend: { name: 'cpu', requested: 'auto' }, model: { parameters: 1 },
   });
-  // metrics: one write
-  const lines: string[] = [];
+  // metrics: through the writer, line by line, as a trainer writes them (its columns cache included)
   for (let s = 1; s <= metricsSteps; s++) {
     const values: Record<string, number> = { 'reward/mean': 0.3 + 0.5 * s / metricsSteps + 0.05 * r(), kl: 0.01 + 0.01 * r(), entropy: 1 - 0.5 * s / metricsSteps, 'response_length/mean': 500 + 100 * r() };
     for (let k = 0; k < 20; k++) values[`extra/metric_${String(k).padStart(2, '0')}`] = Math.sin(s / (10 + k)) + 0.1 * r();
-    lines.push(JSON.stringify({ step: s, time: s * 1.7, values }));
+    w.metrics({ step: s, time: s * 1.7, values });
   }
-  fs.writeFileSync(path.join(o.dir, FILES.metrics), lines.join('\n') + '\n');
   // the traced step (the last one), written for real
   const last = steps * every;
   const G = 8, nGroups = Math.ceil(o.samples / G);
@@ -77,10 +75,20 @@ export function makeBigRun(o: BigRunOptions): string {
   // the earlier traced steps: hard links of the real one, each with its own index line
   const jsonl = path.join(rdir, `${stepFileBase(last)}.jsonl`), f32 = path.join(rdir, `${stepFileBase(last)}.f32`);
   const jsonlBytes = fs.statSync(jsonl).size;
+  // the sidecars the writer leaves beside a step (the heatmap's overview, the doctor's summary): each step its own, as
+  // a trainer's run has them (the linked files have the real step's size and mtime, so they are valid for them)
+  const sidecars = [FILES.stepOverviewSuffix, FILES.stepDoctorSuffix].map((suffix) => ({ suffix, text: fs.existsSync(path.join(rdir, `${stepFileBase(last)}${suffix}`)) ? fs.readFileSync(path.join(rdir, `${stepFileBase(last)}${suffix}`), 'utf8') : undefined }));
   for (let k = 1; k < steps; k++) {
     const s = k * every;
     fs.linkSync(jsonl, path.join(rdir, `${stepFileBase(s)}.jsonl`));
     fs.linkSync(f32, path.join(rdir, `${stepFileBase(s)}.f32`));
+    for (const { suffix, text } of sidecars) {
+      if (!text) continue;
+      const side = JSON.parse(text);
+      side.step = s;
+      if (side.summary) side.summary.step = s;
+      fs.writeFileSync(path.join(rdir, `${stepFileBase(s)}${suffix}`), JSON.stringify(side));
+    }
     appendJsonLine(path.join(o.dir, FILES.rolloutIndex), rolloutIndexEntry({ ...header, step: s }, samples, jsonlBytes, data.byteLength));
   }
   w.updateManifest({ status: 'completed', step: metricsSteps });

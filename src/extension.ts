@@ -3,6 +3,7 @@
  * commands, the run doctor and the webview panels. Everything is a Disposable in context.subscriptions.
  * `activate` returns an API object (used by the integration tests and by other extensions).
  */
+import * as fs from 'fs';
 import * as vscode from 'vscode';
 import { Supervisor } from './host/supervisor';
 import { ShellCommands, runDirOf } from './host/commands';
@@ -32,6 +33,7 @@ export interface RlLensApi {
 }
 
 export async function activate(context: vscode.ExtensionContext): Promise<RlLensApi> {
+  memoryLog(context);
   const supervisor = new Supervisor(context.extensionPath);
   const tree = new RunsTreeProvider(context, supervisor);
   const treeView = vscode.window.createTreeView('rlLens.runs', { treeDataProvider: tree, canSelectMany: true, showCollapseAll: true });
@@ -80,3 +82,13 @@ function selectedRun(v: vscode.TreeView<RunNode>): string | undefined {
 }
 
 export function deactivate(): void { /* disposables are in context.subscriptions; the supervisor stops running trainers */ }
+
+/** RL_LENS_MEMORY_LOG=FILE (benchmarks): the extension host's memory (process.memoryUsage(): rss of the whole process,
+ *  the main thread's JS heap, external and ArrayBuffer memory) appended to FILE as a JSON line twice a second. */
+function memoryLog(context: vscode.ExtensionContext): void {
+  const file = process.env.RL_LENS_MEMORY_LOG;
+  if (!file) return;
+  const t = setInterval(() => { try { fs.appendFileSync(file, JSON.stringify({ t: Date.now(), ...process.memoryUsage() }) + '\n'); } catch { /* not writable */ } }, 500);
+  t.unref?.();
+  context.subscriptions.push({ dispose: () => clearInterval(t) });
+}

@@ -12,6 +12,8 @@ import { isLittleEndian, swap32 } from '../runio/writer';
 import { sampleArrays, sampleBlock } from '../shared/rolloutStep';
 import { emptyInput, type DoctorInput, type RolloutSummary, type Series } from './types';
 import { summarizeRolloutStepSliced } from './summarize';
+import { readStepDoctorSummary, stepStamps, writeStepDoctorSummary, type StepStamps } from './stepSummaryFile';
+import { DEFAULT_THRESHOLDS } from './thresholds';
 
 interface Follow { offset: number; line: number }
 
@@ -157,9 +159,25 @@ export function summarizeStepFile(dir: string, step: number, problems: InputProb
 }
 
 /** summarizeStepFile with a yield every few samples of the per-token pass (updateAsync). */
-function* summarizeStepFileSliced(dir: string, step: number, problems: InputProblem[], ratioBound?: number): Generator<void, RolloutSummary> {
+function* summarizeStepFileSliced(dir: string, step: number, problems: InputProblem[], ratioBound = DEFAULT_THRESHOLDS.clip.ratioOutlier): Generator<void, RolloutSummary> {
+  // the summary the writer (or an earlier read) left beside the step, while the step's files are as they were
+  const rolloutsDir = path.join(dir, FILES.rolloutsDir);
+  const kept = readStepDoctorSummary(rolloutsDir, step, ratioBound);
+  if (kept) return kept;
+  const before = problems.length;
+  const sum = yield* summarizeStepFromFiles(dir, step, problems, ratioBound);
+  // written back for the next read, unless the step had problems (they are reported on every read)
+  if (problems.length === before) { try { writeStepDoctorSummary(rolloutsDir, step, sum.summary, ratioBound, sum.dataFile, sum.stamps); } catch { /* read-only folder */ } }
+  return sum.summary;
+}
+
+/** The summary computed from the step's .jsonl and .f32 (and the files' stamps before they were read). */
+function* summarizeStepFromFiles(dir: string, step: number, problems: InputProblem[], ratioBound: number): Generator<void, { summary: RolloutSummary; dataFile?: string; stamps: StepStamps }> {
+  const rolloutsDir = path.join(dir, FILES.rolloutsDir);
+  const pre = stepStamps(rolloutsDir, step);
   const st = readRolloutStepIndex(dir, step);
   problems.push(...st.problems);
+  const stamps = { jsonl: pre.jsonl, data: st.header.dataFile ? stepStamps(rolloutsDir, step, st.header.dataFile).data : undefined };
   const dataFile = st.header.dataFile ? path.join(dir, FILES.rolloutsDir, st.header.dataFile) : undefined;
   let floats = 0;
   if (dataFile) { try { floats = Math.floor(fs.statSync(dataFile).size / 4); } catch { floats = 0; } }
@@ -170,7 +188,7 @@ function* summarizeStepFileSliced(dir: string, step: number, problems: InputProb
   }
   let fd: number | undefined;
   try {
-    return yield* summarizeRolloutStepSliced(st.header, st.samples, (s) => {
+    const summary = yield* summarizeRolloutStepSliced(st.header, st.samples, (s) => {
       const b = dataFile ? sampleBlock(shape, s) : undefined;
       if (!b || b.start >= floats) return {};
       if (fd === undefined) fd = fs.openSync(dataFile!, 'r');
@@ -181,6 +199,7 @@ function* summarizeStepFileSliced(dir: string, step: number, problems: InputProb
       // the sample's block on its own (offset 0), as long as the file holds: arrays past its end are left out
       return sampleArrays({ header: shape, samples: [{ ...s, offset: 0 }], data: new Float32Array(bytes.buffer) }, 0);
     }, ratioBound);
+    return { summary, dataFile: st.header.dataFile, stamps };
   } finally { if (fd !== undefined) fs.closeSync(fd); }
 }
 

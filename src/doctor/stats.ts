@@ -8,10 +8,8 @@ export function finite(xs: ArrayLike<number>): number[] {
 }
 
 export function median(xs: ArrayLike<number>): number {
-  const a = finite(xs).sort((p, q) => p - q);
-  if (!a.length) return NaN;
-  const m = a.length >> 1;
-  return a.length % 2 ? a[m] : (a[m - 1] + a[m]) / 2;
+  // a typed-array sort (numeric, no comparator calls): the doctor takes medians of whole 100k-point series
+  return sortedMedian(Float64Array.from(finite(xs)).sort());
 }
 
 /** Median absolute deviation (unscaled). σ ≈ 1.4826 · MAD for Gaussian noise. */
@@ -169,22 +167,37 @@ export interface Spike {
 export function spikes(s: Series, w: number, z: number, ratio: number, minHistory: number, logZ = z, sigmaFloor = 1e-12, skip?: ReadonlySet<number>): Spike[] {
   const out: Spike[] = [];
   const hist: number[] = [];
+  // the last w values of hist kept sorted as they come and go (O(w) per point, no sort per point: a 100k-step run has
+  // 40 series and the doctor replays them at dozens of checkpoints)
+  const W = Math.max(1, Math.floor(w)), sorted = new Float64Array(W);
+  let sn = 0;
+  const keep = (v: number) => {
+    hist.push(v);
+    if (hist.length > W) {
+      const k = lowerBound(sorted, sn, hist[hist.length - 1 - W]);
+      sorted.copyWithin(k, k + 1, sn); sn--;
+    }
+    let k = lowerBound(sorted, sn, v);
+    while (k < sn && sorted[k] <= v) k++;
+    sorted.copyWithin(k + 1, k, sn); sorted[k] = v; sn++;
+  };
   const positive = s.values.every((v, i) => !Number.isFinite(v) || v > 0 || skip?.has(s.steps[i]));
   for (let i = 0; i < s.values.length; i++) {
     const v = s.values[i];
     // skipped steps (e.g. steps without any reward gradient) are neither judged nor part of any baseline
     if (!Number.isFinite(v) || skip?.has(s.steps[i])) continue;
     if (hist.length >= minHistory) {
-      const win = hist.slice(-w);
-      const m = median(win);
+      // the rolling window: the last w points (all finite), its median and percentiles as median() / quantile() give them
+      const win = sorted.subarray(0, sn);
+      const m = sortedMedian(win);
       // within the run's normal range there: a value no farther from the rolling median than twice the 10th / 90th
       // percentile is (a window with two regimes, e.g. 1e-3 and 0.1, has its median in one and its p90 in the other)
-      const p10 = quantile(win, 0.1), p90 = quantile(win, 0.9);
-      if (Math.abs(v - m) <= 2 * Math.max(Math.abs(p90 - m), Math.abs(p10 - m))) { hist.push(v); continue; }
+      const p10 = sortedQuantile(win, 0.1), p90 = sortedQuantile(win, 0.9);
+      if (Math.abs(v - m) <= 2 * Math.max(Math.abs(p90 - m), Math.abs(p10 - m))) { keep(v); continue; }
       let zz: number;
       if (positive) {
         // positive metrics (gradient norms) are log-normal-ish: judge the deviation of log(v) in robust σ of log values
-        const lw = win.map(Math.log);
+        const lw = Array.from(win, Math.log);
         const lm = median(lw);
         const md = mad(lw);
         zz = Math.abs(Math.log(v) - lm) / Math.max(1.4826 * md, 0.01);
@@ -195,19 +208,37 @@ export function spikes(s: Series, w: number, z: number, ratio: number, minHistor
         zz = Math.abs(v - m) / sig;
         // no spread in the window (MAD 0: e.g. a grad norm that is exactly 0 at most steps): σ is only a floor, so
         // demand instead that the value is `ratio`× beyond anything in the window (nothing to compare with: no spike)
-        const maxAbs = md > 0 ? 0 : Math.max(...win.map(Math.abs));
+        const maxAbs = md > 0 ? 0 : Math.max(Math.abs(win[0]), Math.abs(win[win.length - 1]));
         const degenerateOk = md > 0 || (maxAbs > 0 && Math.abs(v - m) > ratio * maxAbs);
         if (zz > z && degenerateOk && Math.abs(v - m) > (ratio - 1) * Math.abs(m)) out.push({ index: i, step: s.steps[i], value: v, baseline: m, z: zz, zMeaningful: md > 0 && md >= 0.01 * Math.abs(m) && md >= sigmaFloor && m !== 0, p10, p90 });
       }
     }
-    hist.push(v);
+    keep(v);
   }
   return out;
 }
 
+/** The first index k < n with a[k] >= x (a sorted ascending), or n. */
+function lowerBound(a: Float64Array, n: number, x: number): number {
+  let lo = 0, hi = n;
+  while (lo < hi) { const mid = (lo + hi) >> 1; if (a[mid] < x) lo = mid + 1; else hi = mid; }
+  return lo;
+}
+
 /** q-quantile (0..1) of the finite values, linear interpolation (numpy's default). */
 export function quantile(xs: ArrayLike<number>, q: number): number {
-  const a = finite(xs).sort((p, r) => p - r);
+  return sortedQuantile(Float64Array.from(finite(xs)).sort(), q);
+}
+
+/** median() of values already sorted ascending (all finite). */
+export function sortedMedian(a: ArrayLike<number>): number {
+  if (!a.length) return NaN;
+  const m = a.length >> 1;
+  return a.length % 2 ? a[m] : (a[m - 1] + a[m]) / 2;
+}
+
+/** quantile() of values already sorted ascending (all finite). */
+export function sortedQuantile(a: ArrayLike<number>, q: number): number {
   if (!a.length) return NaN;
   const pos = (a.length - 1) * Math.min(1, Math.max(0, q));
   const lo = Math.floor(pos), hi = Math.ceil(pos);

@@ -13,6 +13,13 @@ export const SUMMARY_TEXT_CHARS = 300;
 /** A string that shares no memory with the one it came from (Buffer round trip; V8 has no public flatten). */
 function ownString(s: string): string { return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8'); }
 
+/** `o` without its keys holding undefined: a summary is the same data whether computed or read back from its JSON
+ *  sidecar (doctor/stepSummaryFile.ts), which keeps no undefined. */
+function defined<T extends object>(o: T): T {
+  for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k];
+  return o;
+}
+
 function num(x: unknown): number | undefined {
   return typeof x === 'number' && Number.isFinite(x) ? x : undefined;
 }
@@ -37,7 +44,7 @@ export function* summarizeRolloutStepSliced(header: RolloutStepHeader, samples: 
     const parts: Record<string, number> = {};
     for (const [k, v] of Object.entries(s.rewardParts ?? {})) if (num(v) !== undefined) parts[k] = v;
     const ref = num((s as Record<string, unknown>).ref_reward) ?? num((s as Record<string, unknown>).refReward);
-    return {
+    return defined({
       index: typeof s.index === 'number' ? s.index : i,
       group: String(s.group ?? ''),
       reward: num(s.reward) ?? NaN,
@@ -47,7 +54,7 @@ export function* summarizeRolloutStepSliced(header: RolloutStepHeader, samples: 
       // a copy, not a slice: V8 keeps a sliced string's parent (the whole completion) alive with it
       text: ownString(texts[i].slice(0, SUMMARY_TEXT_CHARS)),
       refReward: ref,
-    };
+    });
   });
   const byIndex = new Map<number, number>();
   ss.forEach((s, i) => byIndex.set(s.index, i));
@@ -59,11 +66,11 @@ export function* summarizeRolloutStepSliced(header: RolloutStepHeader, samples: 
       const idx = (Array.isArray(g.samples) ? g.samples : []).map((k) => byIndex.get(k)).filter((k): k is number => k !== undefined);
       const members = idx.length ? idx : ss.map((s, i) => (s.group === String(g.id) ? i : -1)).filter((i) => i >= 0);
       const rewards = members.length ? members.map((i) => ss[i].reward) : (Array.isArray(g.rewards) ? g.rewards.map(Number) : []);
-      return {
+      return defined({
         id: String(g.id), samples: members, rewards, filtered: g.filtered === true ? true : undefined,
         filterReason: typeof g.filterReason === 'string' ? g.filterReason : undefined,
         distinct: new Set(members.map((i) => texts[i])).size,
-      };
+      });
     });
   } else {
     const m = new Map<string, number[]>();
@@ -71,7 +78,7 @@ export function* summarizeRolloutStepSliced(header: RolloutStepHeader, samples: 
     groups = [...m.entries()].map(([id, members]) => ({ id, samples: members, rewards: members.map((i) => ss[i].reward), distinct: new Set(members.map((i) => texts[i])).size }));
   }
   const tokens = yield* tokenSummary(header, samples, arraysOf, ratioBound, every);
-  return { step: header.step, groups, samples: ss, tokens, params: header.params };
+  return defined({ step: header.step, groups, samples: ss, tokens, params: header.params });
 }
 
 function* tokenSummary(header: RolloutStepHeader, samples: RolloutSample[], arraysOf: (s: RolloutSample) => Record<string, ArrayLike<number>>, ratioBound: number, every: number): Generator<void, TokenSummary | undefined> {
@@ -134,5 +141,5 @@ function* tokenSummary(header: RolloutStepHeader, samples: RolloutSample[], arra
     out.ratioMax = rmax; out.ratioMin = rmin; out.ratioOutlierFrac = outl / ratioN; out.ratioOutlierBound = ratioBound;
     out.ratioWorstSamples = sampleRatio.sort((p, q) => q.value - p.value).slice(0, 8);
   }
-  return out;
+  return defined(out);
 }

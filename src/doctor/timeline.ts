@@ -83,10 +83,11 @@ export class DoctorTimeline {
   private readonly done = new Map<number, Finding[]>();
   private key = '';
 
-  /** Diagnose the data (new checkpoints only) and return every finding with its history. */
-  update(input: DoctorInput, thresholds?: DeepPartial<Thresholds> | Record<string, unknown>, opts: TimelineOptions = {}): TimelineResult {
+  /** Diagnose the data (new checkpoints only) and return every finding with its history. `between`: called after each
+   *  diagnosis (the doctor's worker collects the replay's garbage there). */
+  update(input: DoctorInput, thresholds?: DeepPartial<Thresholds> | Record<string, unknown>, opts: TimelineOptions & { between?: () => void } = {}): TimelineResult {
     const g = this.work(input, thresholds, opts);
-    for (;;) { const r = g.next(); if (r.done) return r.value; }
+    for (;;) { const r = g.next(); if (r.done) return r.value; opts.between?.(); }
   }
 
   /**

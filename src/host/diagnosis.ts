@@ -109,23 +109,59 @@ export class Diagnosis implements vscode.Disposable {
       if (!fs.existsSync(file)) { this.worker = null; return undefined; }
       try {
         const w = new Worker(file);
+        this.workerStarts++;
         w.unref();
         w.on('message', (m: { id: number; findings?: Finding[]; error?: string }) => {
           const p = this.pending.get(m.id);
           this.pending.delete(m.id);
           if (p) { if (m.error !== undefined) p.reject(new Error(m.error)); else p.resolve(m.findings ?? []); }
+          if (!this.pending.size) this.idleSoon(w);
         });
-        const gone = () => { this.worker = null; for (const p of this.pending.values()) p.reject(new WorkerGone()); this.pending.clear(); };
+        // stopped when idle (idleSoon): started again on the next pass; stopped otherwise: unavailable, passes run here
+        const gone = () => {
+          if (this.retiring === w) { this.retiring = undefined; return; } // stopped when idle: nothing was pending
+          if (this.worker !== w) return;
+          this.worker = null;
+          for (const p of this.pending.values()) p.reject(new WorkerGone());
+          this.pending.clear();
+        };
         w.on('error', gone); w.on('exit', gone);
         this.worker = w;
       } catch { this.worker = null; return undefined; }
     }
     const id = ++this.lastId;
     const w = this.worker;
+    if (this.idleTimer) { clearTimeout(this.idleTimer); this.idleTimer = undefined; }
     return new Promise<Finding[]>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       w.postMessage({ id, dir: d, thresholds: this.thresholds() });
     });
+  }
+
+  /** how long the worker waits for another pass before it stops (ms) */
+  workerIdleMs = WORKER_IDLE_MS;
+  /** worker threads started so far (tests) */
+  workerStarts = 0;
+  /** the worker thread: running, none (not started yet, or stopped when idle) or unavailable (passes run here) */
+  get workerState(): 'running' | 'none' | 'unavailable' { return this.worker ? 'running' : this.worker === null ? 'unavailable' : 'none'; }
+  /** the worker stopped for being idle (its exit is not a failure) */
+  private retiring: Worker | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  /** Stop the worker after `workerIdleMs` without a pass: an ended big run's doctor leaves ~100 MB of V8 heap behind
+   *  in the thread (its replays' garbage), given back to the system when the thread ends. A live run's passes come
+   *  every few seconds and keep it. */
+  private idleSoon(w: Worker): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      if (this.worker !== w || this.pending.size) return;
+      // the next pass starts a new thread at once (this one's exit is ignored: `retiring`)
+      this.retiring = w;
+      this.worker = undefined;
+      void w.terminate();
+    }, this.workerIdleMs);
+    this.idleTimer.unref?.();
   }
 
   private timeline(d: string): DoctorTimeline {
@@ -203,11 +239,15 @@ export class Diagnosis implements vscode.Disposable {
   }
 
   dispose(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     for (const s of this.subs) s.dispose();
     const w = this.worker;
     this.worker = null;
     if (w) void w.terminate();
   }
 }
+
+/** How long the doctor's worker thread waits for another pass before it stops. */
+const WORKER_IDLE_MS = 30_000;
 
 class WorkerGone extends Error { constructor() { super('the doctor worker stopped'); } }

@@ -12,6 +12,8 @@ import * as path from 'path';
 import { FILES, stepFileBase, type InputProblem, type MetricsRecord, type RolloutStepHeader, type RunManifest, type EvalRecord } from '../shared/runFormat';
 import type { StepInfo } from '../shared/protocol';
 import { readJsonlFrom } from '../runio/jsonl';
+import { readMetricsCache } from '../runio/metricsCache';
+import { SeriesStore, type StoreColumns } from '../shared/seriesStore';
 import { listCheckpoints, listRolloutSteps, readRolloutStepHeader, readRolloutStepIndex, type CheckpointEntry, type RolloutStepRead } from '../runio/reader';
 
 export interface RunChanges { manifest: boolean; metrics: boolean; steps: boolean; checkpoints: boolean; any: boolean }
@@ -76,6 +78,9 @@ export class RunEntry {
         }
       }
     }
+    // first read: from the metrics columns cache the run's writer kept (a 100k-step run's 130 MB of JSON never parsed
+    // at activation), then the lines after it
+    if (this.follow.metrics.offset === 0 && this.follow.eval.offset === 0 && this.seed()) ch.metrics = true;
     // metrics + eval: appended lines only, metrics.jsonl in slices of 4 MB (a 100k-step run's 130 MB are never one
     // string plus every parsed record at once: issue 18, host memory)
     for (let more = true; more;) {
@@ -117,6 +122,45 @@ export class RunEntry {
       this.lastActivity = Math.max(this.lastActivity, latest);
     }
     return ch;
+  }
+
+  /**
+   * What the tree keeps of the lines the run's writer covered in its metrics columns cache (runio/metricsCache.ts), read
+   * from the cache instead of the JSON: per train step the STEP_KEYS fields, the last train step's every metric, and
+   * eval pass@1 per step (from eval.jsonl and eval-split lines alike: what passAt1 looks up). Only a writer's cache (its
+   * lines are whole JSON, none skipped, so no problem to report is lost); false when there is none or it is stale.
+   */
+  private seed(): boolean {
+    const c = readMetricsCache(this.dir);
+    if (!c || c.source !== 'writer') return false;
+    this.seedFrom(c.columns);
+    this.follow.metrics = { offset: c.metrics.offset, line: c.metrics.line };
+    this.follow.eval = { offset: c.eval.offset, line: c.eval.line };
+    return true;
+  }
+
+  private seedFrom(columns: StoreColumns): void {
+    const st = SeriesStore.fromColumns(columns);
+    let last = -Infinity;
+    // train series: every name not under eval/ (eval-split lines and eval.jsonl are under eval/ in the columns)
+    const train = [...st.series.values()].filter((s) => !s.name.startsWith('eval/') && s.steps.length);
+    for (const s of train) last = Math.max(last, s.steps.get(s.steps.length - 1));
+    for (const s of train) {
+      if (!STEP_KEYS.includes(s.name)) continue;
+      const steps = s.steps.view(), values = s.values.view();
+      for (let i = 0; i < steps.length; i++) {
+        const m = this.metrics.get(steps[i]);
+        if (m) m[s.name] = values[i]; else this.metrics.set(steps[i], { [s.name]: values[i] });
+      }
+    }
+    const p1 = st.series.get('eval/pass@1');
+    if (p1) for (let i = 0; i < p1.steps.length; i++) { const st1 = p1.steps.get(i), m = this.evalMetrics.get(st1); if (m) m['eval/pass@1'] = p1.values.get(i); else this.evalMetrics.set(st1, { 'eval/pass@1': p1.values.get(i) }); }
+    if (Number.isFinite(last)) {
+      this.lastStep = last;
+      const values: Record<string, number | null> = {};
+      for (const s of train) if (s.steps.get(s.steps.length - 1) === last) values[s.name] = s.values.get(s.values.length - 1);
+      this.lastFull = { step: last, values };
+    }
   }
 
   /** pass@1 at a checkpoint: the eval at exactly its step (eval.jsonl / eval metrics), else the checkpoint's own meta

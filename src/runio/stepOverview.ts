@@ -6,13 +6,16 @@
  * are read later, per sample, with positioned reads of those byte ranges.
  *
  * Written by the writer right after the step's .jsonl (writeRolloutStepPacked); rebuilt on demand (one parse of the
- * .jsonl) when missing or stale: it is used only while step_X.jsonl has exactly the size and mtime it records.
+ * .jsonl) when missing or stale: it is used only while step_X.jsonl has exactly the size and mtime it records. What it
+ * derives from the .f32 (per-sample numbers, step-wide colour domains: stepNumbers, stepDomains) is used only while the
+ * .f32 has the size and mtime recorded with them.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { FILES, stepFileBase, type RolloutSample, type RolloutStepHeader, type StepOverviewFile } from '../shared/runFormat';
 import { sampleBlock, type RolloutStep } from '../shared/rolloutStep';
-import { sampleNumbers } from '../webview/data/step';
+import { metricDef, metricValues, metricsFor, sampleMask, sampleNumbers } from '../webview/data/step';
+import { domainStats, type DomainStats } from '../webview/data/scales';
 
 /** Characters of a sample's prompt and completion the overview carries (the row tooltip shows 600). */
 export const TEXT_CUT = 2000;
@@ -91,11 +94,107 @@ function hasFinite(a: Float32Array, from: number, to: number): boolean {
   return false;
 }
 
+/** Were the sidecar's block-derived parts (numbers, withData, domains) made from the .f32 as it is now (size, mtime)? */
+function freshData(ov: StepOverviewFile, data: { size: number; mtimeMs: number } | undefined): boolean {
+  return !!ov.data && !!data && ov.data.bytes === data.size && ov.data.mtimeMs === data.mtimeMs;
+}
+
 /** The sidecar's numbers when they were made from the .f32 as it is now (size and mtime), null → NaN; else undefined. */
 export function freshNumbers(ov: StepOverviewFile, data: { size: number; mtimeMs: number } | undefined): { numbers: number[][]; withData: string[] } | undefined {
-  if (!ov.data || !data || ov.data.bytes !== data.size || ov.data.mtimeMs !== data.mtimeMs) return undefined;
+  if (!freshData(ov, data)) return undefined;
   if (!Array.isArray(ov.numbers) || ov.numbers.length !== ov.samples.length || !Array.isArray(ov.withData)) return undefined;
   return { numbers: ov.numbers.map((r) => r.map((x) => (typeof x === 'number' ? x : NaN))), withData: ov.withData };
+}
+
+/** Floats of gathered values one pass of metricDomains may hold: metrics share a pass over the samples while theirs fit
+ *  (a trainer's small step: all of them in one pass), a 1,024 × 4,096-token step gets one metric a pass. */
+const GATHER_FLOATS = 1 << 22;
+
+/**
+ * The colour-domain statistics of each of `metrics` (data/step.ts metricDef, metricValues: stored or derived) over the
+ * valid tokens of samples `members` (sampleMask > 0, finite values): scales.ts domainStats of those values. The one
+ * gathering of the host's `rollout/domain` (StepSource.domain, any group) and the writer's step-wide `domains` in the
+ * sidecar, so both give the same numbers. Reads one sample's arrays at a time (the metrics' `needs` and mask), for as
+ * many metrics per pass over the samples as GATHER_FLOATS allows (the values do not depend on how they are batched).
+ */
+export function metricDomains(samples: Pick<RolloutSample, 'length'>[], members: readonly number[], metrics: readonly string[], sampleStep: SampleStepOf): DomainStats[] {
+  let cap = 0;
+  for (const i of members) cap += samples[i].length;
+  const per = Math.max(1, Math.floor(GATHER_FLOATS / Math.max(1, cap)));
+  const out: DomainStats[] = [];
+  for (let k = 0; k < metrics.length; k += per) {
+    const batch = metrics.slice(k, k + per);
+    const needs = [...new Set([...batch.flatMap((m) => metricDef(m).needs), 'mask'])];
+    const vals = batch.map(() => new Float32Array(Math.min(cap, 1 << 20))), n = batch.map(() => 0);
+    for (const i of members) {
+      const one = sampleStep(i, needs);
+      const m = sampleMask(one, 0);
+      batch.forEach((metric, b) => {
+        const v = metricValues(one, 0, metric);
+        let buf = vals[b], c = n[b];
+        for (let t = 0; t < v.length; t++) {
+          if (!(m[t] > 0) || !Number.isFinite(v[t])) continue;
+          if (c === buf.length) { const nv = new Float32Array(Math.min(cap, buf.length * 2)); nv.set(buf); buf = vals[b] = nv; }
+          buf[c++] = v[t];
+        }
+        n[b] = c;
+      });
+    }
+    batch.forEach((_, b) => out.push(domainStats(vals[b], n[b])));
+  }
+  return out;
+}
+
+/** The metrics whose step-wide colour domain the sidecar carries: those the heatmap offers for `withData`
+ *  (data/step.ts metricsFor), less categorical ones (clip codes: no colour domain). */
+export function domainMetrics(withData: readonly string[]): string[] {
+  return metricsFor(withData).filter((m) => !m.categorical).map((m) => m.id);
+}
+
+/** The step-wide domain (every sample) of each of domainMetrics(withData): what the writer stores in the sidecar. */
+export function stepDomains(samples: Pick<RolloutSample, 'length'>[], withData: readonly string[], sampleStep: SampleStepOf): Record<string, DomainStats> {
+  const ids = domainMetrics(withData);
+  const stats = metricDomains(samples, samples.map((_, i) => i), ids, sampleStep);
+  return Object.fromEntries(ids.map((id, k) => [id, stats[k]]));
+}
+
+type StoredDomain = NonNullable<StepOverviewFile['domains']>[string];
+/** JSON has no NaN (rawMin / rawMax of count 0: null) and writes −0 as 0 (so "-0"): decodeNumber undoes it exactly. */
+const encodeNumber = (v: number): number | null | '-0' => (Object.is(v, -0) ? '-0' : Number.isFinite(v) ? v : null);
+const decodeNumber = (v: unknown): number => (typeof v === 'number' ? v : v === '-0' ? -0 : NaN);
+
+/** A DomainStats as the sidecar stores it (bit-exact through JSON: decodeDomain gives the same numbers back). */
+export function encodeDomain(d: DomainStats): StoredDomain {
+  const q: Record<string, number | null | '-0'> = {};
+  for (const [k, v] of Object.entries(d.q)) q[k] = encodeNumber(v);
+  return { count: d.count, rawMin: encodeNumber(d.rawMin), rawMax: encodeNumber(d.rawMax), q };
+}
+
+export function decodeDomain(x: StoredDomain | undefined): DomainStats | undefined {
+  if (!x || typeof x !== 'object' || typeof x.count !== 'number' || !x.q || typeof x.q !== 'object') return undefined;
+  const q: Record<string, number> = {};
+  for (const [k, v] of Object.entries(x.q)) q[k] = decodeNumber(v);
+  return { count: x.count, rawMin: decodeNumber(x.rawMin), rawMax: decodeNumber(x.rawMax), q };
+}
+
+/** The sidecar's step-wide domain of `metric` when it was made from the .f32 as it is now (size and mtime); else undefined. */
+export function freshDomain(ov: StepOverviewFile, data: { size: number; mtimeMs: number } | undefined, metric: string): DomainStats | undefined {
+  if (!freshData(ov, data) || !ov.domains || typeof ov.domains !== 'object' || !Object.prototype.hasOwnProperty.call(ov.domains, metric)) return undefined;
+  return decodeDomain(ov.domains[metric]);
+}
+
+/**
+ * `ov` with block-derived parts added (numbers / withData, step-wide domains) computed from the .f32 whose size and
+ * mtime are `data`: merged with the ones it holds for that same .f32, else replacing them (stale: made from another).
+ */
+export function withBlockStats(ov: StepOverviewFile, data: { size: number; mtimeMs: number }, add: { numbers?: number[][]; withData?: string[]; domains?: Record<string, DomainStats> }): StepOverviewFile {
+  const base: StepOverviewFile = freshData(ov, data) ? ov : (({ numbers: _n, withData: _w, domains: _d, ...rest }) => rest)(ov);
+  const domains = add.domains ? Object.fromEntries(Object.entries(add.domains).map(([k, d]) => [k, encodeDomain(d)])) : undefined;
+  return {
+    ...base, data: { bytes: data.size, mtimeMs: data.mtimeMs },
+    ...(add.numbers ? { numbers: add.numbers } : {}), ...(add.withData ? { withData: add.withData } : {}),
+    ...(domains || base.domains ? { domains: { ...base.domains, ...domains } } : {}),
+  };
 }
 
 /** Is `ov` a sidecar of this step made from the .jsonl as it is now (size and mtime)? */

@@ -8,27 +8,24 @@ import {
   FILES, RUN_FORMAT, RUN_FORMAT_VERSION, stepFileBase,
   type EvalRecord, type MetricsRecord, type RolloutIndexEntry, type RolloutSample, type RolloutSampleInput, type RolloutStepHeader, type RolloutStepHeaderInput, type RunManifest, type TrainerEvent,
 } from '../shared/runFormat';
-import { packRolloutStep, type RolloutStep, type TokenArrays } from '../shared/rolloutStep';
-import { makeStepOverview, memorySampleStep, stepNumbers, stepOverviewPath, writeJsonAtomic } from './stepOverview';
+import { packRolloutStep, sampleArrays, sampleBlock, type RolloutStep, type TokenArrays } from '../shared/rolloutStep';
+import { summarizeRolloutStep } from '../doctor/summarize';
+import { writeStepDoctorSummary } from '../doctor/stepSummaryFile';
+import { DEFAULT_THRESHOLDS } from '../doctor/thresholds';
+import { writeFileAtomic } from './atomic';
+import { MetricsColumnsWriter } from './metricsCache';
+import { makeStepOverview, memorySampleStep, stepDomains, stepNumbers, stepOverviewPath, withBlockStats, writeJsonAtomic } from './stepOverview';
 
 export type { TokenArrays };
 
-/** Write a file atomically: write to a temp file in the same folder, fsync, rename over the target. */
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-}
+export { writeFileAtomic };
 
-export function appendJsonLine(file: string, value: unknown): void {
+/** Append one JSON line; returns the text written (with its newline). */
+export function appendJsonLine(file: string, value: unknown): string {
   // one write call per line with O_APPEND: concurrent readers see whole lines or a torn tail, never interleaving
-  fs.appendFileSync(file, JSON.stringify(value, jsonReplacer) + '\n');
+  const text = JSON.stringify(value, jsonReplacer) + '\n';
+  fs.appendFileSync(file, text);
+  return text;
 }
 
 /** JSON cannot hold NaN/Infinity: write them as null (metrics) so files stay parsable. */
@@ -41,9 +38,13 @@ export class RunWriter {
   readonly dir: string;
   private manifest: RunManifest;
 
+  /** the dashboard's columns of the lines written here, cached in the run folder as they come (issue 18) */
+  private readonly columns: MetricsColumnsWriter;
+
   private constructor(dir: string, manifest: RunManifest) {
     this.dir = dir;
     this.manifest = manifest;
+    this.columns = new MetricsColumnsWriter(dir);
   }
 
   /** Create a new run directory (fails if it already holds a manifest, so nothing is overwritten). */
@@ -70,6 +71,8 @@ export class RunWriter {
   get current(): Readonly<RunManifest> { return this.manifest; }
 
   updateManifest(patch: Partial<RunManifest>): void {
+    // a run that ends has its columns cache written first, so a dashboard opened on the ended run finds it whole
+    if (patch.status !== undefined && patch.status !== 'running') this.columns.flush();
     this.manifest = { ...this.manifest, ...patch, updatedAt: new Date().toISOString() };
     this.writeManifest();
   }
@@ -79,8 +82,11 @@ export class RunWriter {
   }
 
   event(e: TrainerEvent): void { appendJsonLine(path.join(this.dir, FILES.events), e); }
-  metrics(r: MetricsRecord): void { appendJsonLine(path.join(this.dir, FILES.metrics), r); }
-  evalRecord(r: EvalRecord): void { appendJsonLine(path.join(this.dir, FILES.eval), r); }
+  metrics(r: MetricsRecord): void { this.columns.line('m', appendJsonLine(path.join(this.dir, FILES.metrics), r)); }
+  evalRecord(r: EvalRecord): void { this.columns.line('e', appendJsonLine(path.join(this.dir, FILES.eval), r)); }
+
+  /** Write the dashboard's columns cache now (runio/metricsCache.ts); done by updateManifest when the run ends. */
+  flushColumns(): void { this.columns.flush(); }
 
   /**
    * Write one rollout step: per-token arrays to step_X.f32 (sample-major, array-major inside a sample),
@@ -132,14 +138,24 @@ export function writeRolloutStepPacked(rolloutsDir: string, step: RolloutStep): 
   }
   try {
     const st = fs.statSync(file);
-    const ov = makeStepOverview(header, samples, ranges, { bytes: st.size, mtimeMs: st.mtimeMs });
+    let ov = makeStepOverview(header, samples, ranges, { bytes: st.size, mtimeMs: st.mtimeMs });
     if (header.dataFile) {
-      // the numbers the overview derives from the block (held here): the host need not read it for the first answer
+      // what the overview derives from the block (held here): the per-sample numbers and the step-wide colour domain of
+      // each metric offered, so the host reads nothing of the block for the first answer and its colours
       const dst = fs.statSync(path.join(rolloutsDir, header.dataFile));
-      Object.assign(ov, { data: { bytes: dst.size, mtimeMs: dst.mtimeMs } }, stepNumbers(header, samples.map(asParsed), memorySampleStep(step)));
+      const parsed = samples.map(asParsed), sampleStep = memorySampleStep(step);
+      const numbers = stepNumbers(header, parsed, sampleStep);
+      ov = withBlockStats(ov, dst, { ...numbers, domains: stepDomains(parsed, numbers.withData, sampleStep) });
     }
     writeJsonAtomic(stepOverviewPath(rolloutsDir, header.step), ov);
   } catch { /* a cache: rebuilt by the reader when missing */ }
+  // the doctor's summary of the step (docs/run-format.md, "Doctor step summary sidecar"), from the block held here: the
+  // doctor of a big run never parses its steps' JSONL nor reads their blocks
+  try {
+    const at = new Map(samples.map((s, i) => [s, i]));
+    const summary = summarizeRolloutStep(header, samples, (s) => (header.dataFile && sampleBlock(header, s) ? sampleArrays(step, at.get(s)!) : {}));
+    writeStepDoctorSummary(rolloutsDir, header.step, summary, DEFAULT_THRESHOLDS.clip.ratioOutlier, header.dataFile);
+  } catch { /* a cache: the doctor summarises the step from its files when missing */ }
   // the step index (docs/run-format.md, "Step index"): after the step is published, so a listed step always exists
   appendJsonLine(path.join(rolloutsDir, path.basename(FILES.rolloutIndex)), rolloutIndexEntry(header, samples, Buffer.byteLength(text, 'utf8'), header.dataFile ? data.byteLength : 0));
   return file;

@@ -44,6 +44,8 @@ export const FILES = {
   rolloutIndex: 'rollouts/index.jsonl',
   /** per-step overview sidecar, rollouts/step_X + this suffix (docs/run-format.md, "Step overview sidecar") */
   stepOverviewSuffix: '.overview.json',
+  /** the doctor's summary of a step, rollouts/step_X + this suffix (docs/run-format.md, "Doctor step summary sidecar") */
+  stepDoctorSuffix: '.doctor.json',
 } as const;
 
 /**
@@ -76,6 +78,11 @@ export interface StepOverviewFile {
   numbers?: (number | null)[][];
   /** stored arrays holding at least one finite value */
   withData?: string[];
+  /** per metric the heatmap offers (not categorical): its colour-domain statistics over every valid token of the step
+   *  (webview/data/scales.ts DomainStats, as `rollout/domain` answers without a group), under the same `data` stamp.
+   *  Written by the writer, or by the host when it computed one (older sidecars have none). JSON has no NaN and no −0:
+   *  rawMin / rawMax of count 0 are null, a −0 is "-0" (runio/stepOverview.ts decodeDomain restores them exactly). */
+  domains?: Record<string, { count: number; rawMin: number | null | '-0'; rawMax: number | null | '-0'; q: Record<string, number | null | '-0'> }>;
 }
 
 /**

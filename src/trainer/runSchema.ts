@@ -139,7 +139,7 @@ export const RUN_FORMAT_SCHEMA = {
       },
     },
     stepOverview: {
-      description: 'rollouts/step_X.overview.json: the heatmap\'s first answer of a step without parsing step_X.jsonl (docs/run-format.md, "Step overview sidecar"); used only while step_X.jsonl has exactly jsonl.bytes and jsonl.mtimeMs, and numbers / withData only while the .f32 has exactly data.bytes and data.mtimeMs',
+      description: 'rollouts/step_X.overview.json: the heatmap\'s first answer of a step without parsing step_X.jsonl (docs/run-format.md, "Step overview sidecar"); used only while step_X.jsonl has exactly jsonl.bytes and jsonl.mtimeMs, and numbers / withData / domains only while the .f32 has exactly data.bytes and data.mtimeMs',
       type: 'object', required: ['kind', 'version', 'step', 'jsonl', 'header', 'samples', 'lines', 'cut', 'textCut', 'problems'],
       properties: {
         kind: { const: 'stepOverview' }, version: { const: 1 }, step: int0,
@@ -153,6 +153,37 @@ export const RUN_FORMAT_SCHEMA = {
         data: { type: 'object', required: ['bytes', 'mtimeMs'], properties: { bytes: int0, mtimeMs: num } },
         numbers: { description: 'per sample: [mean advantage over the mask (when a record lacks advantage), mean KL over the mask, clip low, clip high, clip dual]', type: 'array', items: { type: 'array', items: numOrNull, minItems: 5, maxItems: 5 } },
         withData: { type: 'array', items: { type: 'string', minLength: 1 } },
+        domains: {
+          description: 'per metric the heatmap offers (not categorical): its colour-domain statistics over every valid token of the step (webview/data/scales.ts DomainStats); rawMin / rawMax null when count is 0, a -0 written as "-0"',
+          type: 'object',
+          additionalProperties: {
+            type: 'object', required: ['count', 'rawMin', 'rawMax', 'q'],
+            properties: {
+              count: int0, rawMin: { type: ['number', 'null', 'string'], pattern: '^-0$' }, rawMax: { type: ['number', 'null', 'string'], pattern: '^-0$' },
+              q: { description: 'percentile (String(p)) → value', type: 'object', additionalProperties: { type: ['number', 'null', 'string'], pattern: '^-0$' } },
+            },
+          },
+        },
+      },
+    },
+    stepDoctorSummary: {
+      description: 'rollouts/step_X.doctor.json: the run doctor\'s summary of a step (src/doctor/types.ts RolloutSummary), written by the writer so the doctor never parses the step (docs/run-format.md, "Doctor step summary sidecar"); used only while step_X.jsonl and the .f32 named in data.file have exactly the stamped bytes and mtimeMs, for the same ratioBound',
+      type: 'object', required: ['kind', 'version', 'step', 'jsonl', 'ratioBound', 'summary'],
+      properties: {
+        kind: { const: 'stepDoctorSummary' }, version: { const: 1 }, step: int0,
+        jsonl: { type: 'object', required: ['bytes', 'mtimeMs'], properties: { bytes: int0, mtimeMs: num } },
+        data: { type: 'object', required: ['file', 'bytes', 'mtimeMs'], properties: { file: { type: 'string', pattern: '^[^/\\\\]+$' }, bytes: int0, mtimeMs: num } },
+        ratioBound: { type: 'number', exclusiveMinimum: 0 },
+        summary: {
+          type: 'object', required: ['step', 'groups', 'samples'],
+          properties: {
+            step: int0,
+            groups: { type: 'array', items: { type: 'object', required: ['id', 'samples', 'rewards', 'distinct'], properties: { id: str, samples: { type: 'array', items: int0 }, rewards: { type: 'array', items: numOrNull }, filtered: { type: 'boolean' }, filterReason: str, distinct: int0 } } },
+            samples: { type: 'array', items: { type: 'object', required: ['index', 'group', 'reward', 'length', 'text'], properties: { index: int0, group: str, reward: numOrNull, length: int0, truncated: { type: 'boolean' }, parts: { type: 'object', additionalProperties: num }, text: { description: 'the completion\'s first 300 characters', type: 'string', maxLength: 300 }, refReward: num } } },
+            tokens: { description: 'per-token statistics (TokenSummary): valid tokens, entropy, clip fractions, ratio extremes and outliers', type: 'object', required: ['tokens'], properties: { tokens: int0 } },
+            params: { type: 'object' },
+          },
+        },
       },
     },
     rolloutSample: {

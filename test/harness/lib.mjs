@@ -244,7 +244,9 @@ export async function launchBrowser({ chromiumPath, headed = false, slowMo = 0 }
   const profile = tempDir('chromium-');
   if (headed && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) throw new Error('--headed needs a display: run under `xvfb-run -a` or on a desktop');
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: chromiumPath, headless: !headed, slowMo, args: CHROMIUM_ARGS,
+    executablePath: chromiumPath, headless: !headed, slowMo,
+    // the benchmarks measure a page's live heap after a garbage collection (window.gc)
+    args: process.env.RL_LENS_BENCH_OUT ? [...CHROMIUM_ARGS, '--js-flags=--expose-gc', '--enable-precise-memory-info'] : CHROMIUM_ARGS,
     viewport: { width: 1400, height: 900 }, ignoreHTTPSErrors: false, offline: false,
   });
   // loopback only: anything else the workbench asks for is refused and logged

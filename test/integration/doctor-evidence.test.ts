@@ -64,4 +64,22 @@ describe('Run doctor evidence and dashboard annotations (issue 9)', function () 
       (wv as { postMessage: unknown }).postMessage = orig;
     }
   });
+
+  it('the doctor\'s worker thread stops when idle and starts again for the next pass, with the same findings', async () => {
+    const a = await api();
+    assert.ok(dir, 'the run of the test before');
+    const d = a.diagnosis;
+    const idle = d.workerIdleMs;
+    d.workerIdleMs = 400;
+    try {
+      const first = (await d.findingsAsync(dir)).map((x) => x.id).sort();
+      assert.equal(d.workerState, 'running', 'the pass ran in the worker thread');
+      const starts = d.workerStarts;
+      await until('the idle worker to stop', () => d.workerState === 'none' || undefined);
+      const again = (await d.findingsAsync(dir)).map((x) => x.id).sort();
+      assert.deepEqual(again, first);
+      assert.equal(d.workerStarts, starts + 1, 'a new thread answered');
+      assert.equal(d.workerState, 'running');
+    } finally { d.workerIdleMs = idle; }
+  });
 });

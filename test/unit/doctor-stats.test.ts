@@ -76,3 +76,60 @@ test('thresholds: overrides merge, bad values are ignored, flatten/unflatten rou
   assert.equal(flat['kl.warn'], DEFAULT_THRESHOLDS.kl.warn);
   assert.deepEqual(resolveThresholds(unflattenThresholds(flat)), resolveThresholds());
 });
+
+// The spike detector's rolling window, written here from its definition (spikes' doc: the last w finite, not skipped
+// values before the point; median, 10th and 90th percentile by numpy's linear rule; positive series judged in log σ of
+// the window, others in 1.4826·MAD with floors, MAD 0 → ratio × the largest |value|), re-sorting the window at every
+// point: the incremental window (kept sorted as values come and go) must find the same spikes with the same numbers.
+function refSpikes(values: number[], steps: number[], w: number, z: number, ratio: number, minHistory: number, logZ: number, floor: number, skip: Set<number>) {
+  const q = (a: number[], p: number) => { const s = [...a].sort((x, y) => x - y), pos = (s.length - 1) * p, lo = Math.floor(pos), hi = Math.ceil(pos); return s[lo] + (s[hi] - s[lo]) * (pos - lo); };
+  const med = (a: number[]) => { const s = [...a].sort((x, y) => x - y), m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+  const madOf = (a: number[]) => { const m = med(a); return med(a.map((x) => Math.abs(x - m))); };
+  const positive = values.every((v, i) => !Number.isFinite(v) || v > 0 || skip.has(steps[i]));
+  const hist: number[] = [], out: { index: number; z: number; baseline: number; p10: number; p90: number }[] = [];
+  values.forEach((v, i) => {
+    if (!Number.isFinite(v) || skip.has(steps[i])) return;
+    if (hist.length >= minHistory) {
+      const win = hist.slice(-w), m = med(win), p10 = q(win, 0.1), p90 = q(win, 0.9);
+      if (Math.abs(v - m) > 2 * Math.max(Math.abs(p90 - m), Math.abs(p10 - m))) {
+        if (positive) {
+          const lw = win.map(Math.log), zz = Math.abs(Math.log(v) - med(lw)) / Math.max(1.4826 * madOf(lw), 0.01);
+          if (zz > logZ && v > ratio * m) out.push({ index: i, z: zz, baseline: m, p10, p90 });
+        } else {
+          const md = 1.4826 * madOf(win), zz = Math.abs(v - m) / Math.max(md, 0.01 * Math.abs(m), floor);
+          const ok = md > 0 || (Math.max(...win.map(Math.abs)) > 0 && Math.abs(v - m) > ratio * Math.max(...win.map(Math.abs)));
+          if (zz > z && ok && Math.abs(v - m) > (ratio - 1) * Math.abs(m)) out.push({ index: i, z: zz, baseline: m, p10, p90 });
+        }
+      }
+    }
+    hist.push(v);
+  });
+  return out;
+}
+
+test('spikes: the incremental rolling window finds the reference detector\'s spikes (random series: ties, zeros, NaN, skipped steps, positive and signed)', () => {
+  let seed = 7;
+  const r = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  let compared = 0;
+  for (let trial = 0; trial < 40; trial++) {
+    const n = 300 + Math.floor(r() * 500), positive = trial % 2 === 0;
+    const values = Array.from({ length: n }, (_, i) => {
+      if (r() < 0.02) return NaN;
+      if (r() < 0.03) return (positive ? 60 : 30) * (1 + r());           // spikes
+      const base = r() < 0.3 ? Math.round(r() * 4) / 4 : r();           // ties
+      return positive ? 0.5 + base : (trial % 4 === 1 && i % 7 === 0 ? 0 : base - 0.5);
+    });
+    const steps = values.map((_, i) => 2 * i);
+    const skip = new Set(steps.filter(() => r() < 0.05));
+    const w = [5, 20, 50][trial % 3];
+    const got = spikes({ steps, values }, w, 4, 3, 10, 4, 1e-12, skip).map((s) => ({ index: s.index, z: s.z, baseline: s.baseline, p10: s.p10, p90: s.p90 }));
+    const want = refSpikes(values, steps, w, 4, 3, 10, 4, 1e-12, skip);
+    assert.equal(got.length, want.length, `trial ${trial}: ${got.length} spikes vs ${want.length}`);
+    got.forEach((g, k) => {
+      assert.equal(g.index, want[k].index, `trial ${trial} spike ${k}`);
+      for (const f of ['z', 'baseline', 'p10', 'p90'] as const) assert.ok(Math.abs(g[f] - want[k][f]) <= 1e-12 * Math.max(1, Math.abs(want[k][f])), `trial ${trial} spike ${k} ${f}: ${g[f]} vs ${want[k][f]}`);
+    });
+    compared += want.length;
+  }
+  assert.ok(compared > 100, `${compared} spikes compared`);
+});

@@ -321,3 +321,48 @@ test('an imported run is never shown as a running trainer (no spinner, no Stop);
   assert.equal(statusText({ name: 'q', status: 'following', step: 2, totalSteps: 2, backend: 'imported' }), '$(eye) RL Lens · 2/2 · imported');
   assert.equal(statusText({ name: 'q', status: 'imported', step: 2 }), '$(history) RL Lens · step 2');
 });
+
+test('Runs tree from the writer\'s metrics columns cache: what the tree shows equals reading the JSON, without parsing it; a host-written cache is not used', async () => {
+  const { RunEntry } = await import('../../src/host/runStore');
+  const { METRICS_CACHE_FILE } = await import('../../src/runio/metricsCache');
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rllens-seed-'));
+  try {
+    const w = makeRun(root, 'run');
+    for (let s = 1; s <= 300; s++) {
+      w.metrics({ step: s, time: s, values: { 'reward/mean': s / 300, kl: s % 7 === 0 ? NaN : 0.01 * s, loss: 1 / s, frac_reward_zero_std: 0.1, tokens_per_s: 50 + s, [`only_${s % 3}`]: s } });
+      if (s % 50 === 0) {
+        w.evalRecord({ step: s, time: s, passAtK: { 1: s / 1000, 4: s / 500 }, samplesPerPrompt: 4, numPrompts: 8 } as never);
+        w.metrics({ step: s, time: s, split: 'eval', values: { 'eval/pass@1': s / 1000, 'reward/mean': 0.5 } });
+      }
+      if (s % 100 === 0) { writeStep(w, s); const d = w.checkpointDir(`step_${String(s).padStart(8, '0')}`); fs.writeFileSync(path.join(d, 'checkpoint.json'), JSON.stringify({ step: s, algorithm: 'grpo' })); }
+    }
+    w.updateManifest({ status: 'completed' });
+    const dir = path.join(root, 'run');
+    assert.ok(fs.existsSync(path.join(dir, METRICS_CACHE_FILE)), 'the writer left its cache');
+    const seeded = new RunEntry(dir); seeded.refresh();
+    assert.equal(seeded.bytesRead, 0, 'no metrics or eval line parsed');
+    // the same folder without the cache: every line parsed
+    const copy = path.join(root, 'copy');
+    fs.cpSync(dir, copy, { recursive: true }); fs.rmSync(path.join(copy, '.rl-lens'), { recursive: true });
+    const parsed = new RunEntry(copy); parsed.refresh();
+    assert.ok(parsed.bytesRead > 0);
+    assert.equal(seeded.lastStep, parsed.lastStep);
+    const finite = (r: Record<string, number | null> | undefined) => Object.fromEntries(Object.entries(r ?? {}).filter(([, v]) => typeof v === 'number' && Number.isFinite(v)));
+    assert.deepEqual(seeded.latestMetrics, finite(parsed.latestMetrics));
+    for (let s = 1; s <= 300; s++) assert.deepEqual(finite(seeded.metrics.get(s)), finite(parsed.metrics.get(s)), `step ${s}`);
+    assert.deepEqual(seeded.checkpoints.map((c) => seeded.passAt1(c)), parsed.checkpoints.map((c) => parsed.passAt1(c)));
+    assert.deepEqual(seeded.checkpoints.map((c) => seeded.passAt1(c)), [0.1, 0.2, 0.3]);
+    // lines after the cache (a live run): read from its offsets, merged as before
+    w.metrics({ step: 301, values: { 'reward/mean': 0.9 } });
+    seeded.refresh();
+    assert.equal(seeded.lastStep, 301);
+    assert.equal(seeded.latestMetrics?.['reward/mean'], 0.9);
+    assert.equal(seeded.bytesRead, fs.statSync(path.join(dir, 'metrics.jsonl')).size - fs.statSync(path.join(copy, 'metrics.jsonl')).size, 'only the appended line was parsed');
+    // the host's cache of the copy (written on a dashboard open): the tree still parses (bad lines are reported)
+    const { RunFollower } = await import('../../src/host/ui/panels/dataProvider');
+    new RunFollower(copy).initialColumns();
+    assert.ok(fs.existsSync(path.join(copy, METRICS_CACHE_FILE)));
+    const again = new RunEntry(copy); again.refresh();
+    assert.equal(again.bytesRead, parsed.bytesRead, 'a host-written cache is not a source for the tree');
+  } finally { fs.rmSync(root, { recursive: true, force: true }); }
+});

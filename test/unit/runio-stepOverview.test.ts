@@ -8,9 +8,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { FILES, stepFileBase, type RolloutSample } from '../../src/shared/runFormat';
-import { readRolloutStep, readRolloutStepIndex } from '../../src/runio/reader';
+import { listRolloutSteps, readRolloutStep, readRolloutStepIndex } from '../../src/runio/reader';
 import { writeRolloutStepFiles } from '../../src/runio/writer';
-import { TEXT_CUT, readSampleLines, readStepOverview, rebuildStepOverview, stepOverviewPath } from '../../src/runio/stepOverview';
+import { TEXT_CUT, decodeDomain, readSampleLines, readStepOverview, rebuildStepOverview, stepOverviewPath } from '../../src/runio/stepOverview';
+import { metricsFor } from '../../src/webview/data/step';
+import { makeRun } from '../fixtures/makeRun';
 import { StepSource } from '../../src/host/ui/panels/stepSource';
 import Ajv from 'ajv';
 import { RUN_FORMAT_SCHEMA } from '../../src/trainer/runSchema';
@@ -50,8 +52,8 @@ test('round trip: the writer\'s sidecar equals a parse of the .jsonl; the record
   validSidecar(side);
   const r = readStepOverview(dir, 3);
   assert.equal(r.from, 'sidecar');
-  const { data, numbers, withData, ...fromJsonl } = r.overview;
-  assert.ok(data && numbers && withData, 'with the numbers of the block');
+  const { data, numbers, withData, domains, ...fromJsonl } = r.overview;
+  assert.ok(data && numbers && withData && domains?.logprob, 'with the numbers and domains of the block');
   assert.deepEqual(fromJsonl, rebuildStepOverview(jsonl, 3));
   assert.deepEqual(r.overview.samples, expectedSamples(dir, 3));
   assert.deepEqual(r.overview.header, readRolloutStepIndex(dir, 3).header);
@@ -194,4 +196,151 @@ test('the writer\'s numbers (from the block it holds) equal the host\'s pass ove
   const od = d.overview();
   assert.ok(d.floatsRead > 0);
   od.numbers.forEach((r, i) => assert.ok(Math.abs(r[1] - 2 * oa.numbers[i][1]) < 1e-9));
+});
+
+// Step-wide colour domains in the sidecar (issue 18: the heatmap's first paint of a 1,024 × 4,096-token step): the
+// writer stores each offered metric's domain; the host answers rollout/domain (no group) from it while the .f32 is the
+// one it was made from, else computes it and adds it to the sidecar.
+const sidecarOf = (dir: string, step: number) => JSON.parse(fs.readFileSync(stepOverviewPath(path.join(dir, FILES.rolloutsDir), step), 'utf8'));
+const writeSidecar = (dir: string, step: number, ov: unknown) => fs.writeFileSync(stepOverviewPath(path.join(dir, FILES.rolloutsDir), step), JSON.stringify(ov));
+/** The host's domain of a metric computed from the .f32 (a source whose sidecar holds no domains), the sidecar restored. */
+function computedDomains(dir: string, step: number, metrics: string[]): Record<string, unknown> {
+  const side = stepOverviewPath(path.join(dir, FILES.rolloutsDir), step);
+  const keep = fs.readFileSync(side);
+  const { domains: _d, ...rest } = JSON.parse(keep.toString('utf8'));
+  writeSidecar(dir, step, rest);
+  const src = new StepSource(dir, step);
+  const out = Object.fromEntries(metrics.map((m) => [m, src.domain(m)]));
+  assert.ok(src.floatsRead > 0, 'computed from the .f32');
+  fs.writeFileSync(side, keep);
+  return out;
+}
+
+/** A step whose metrics include a derived one, one with no valid token (count 0: NaN in memory, null in JSON) and a
+ *  −0 minimum (JSON writes −0 as 0). */
+function writeDomainStep(dir: string, step = 5): string {
+  const rdir = path.join(dir, FILES.rolloutsDir);
+  const n = 6, L = 40;
+  const samples = Array.from({ length: n }, (_, i) => ({ kind: 'sample', index: i, group: `g${i >> 1}`, prompt: 'p', completion: 'c', tokens: Array(L).fill('a'), reward: i % 2, advantage: i - 2.5, length: L }));
+  const arrays = samples.map((_, i) => ({
+    logprob: Float32Array.from({ length: L }, (_, t) => -((t * 7 + i * 13) % 29) / 7), ref_logprob: Float32Array.from({ length: L }, (_, t) => -((t * 5 + i) % 31) / 9),
+    advantage: new Float32Array(L).fill(i - 2.5), clip: Float32Array.from({ length: L }, (_, t) => (t + i) % 4),
+    entropy: Float32Array.from({ length: L }, (_, t) => (t === 0 ? -0 : t % 3 === 0 ? 0 : t / 10)),
+    // finite only on masked tokens: offered (it holds data) but no valid value
+    seq_kl: Float32Array.from({ length: L }, (_, t) => (t >= L - 3 ? 0.5 : NaN)),
+    mask: Float32Array.from({ length: L }, (_, t) => (t < L - 3 ? 1 : 0)),
+  }));
+  writeRolloutStepFiles(rdir, { step, algorithm: 'grpo', arrays: ['logprob', 'ref_logprob', 'advantage', 'clip', 'entropy', 'seq_kl', 'mask'], groups: [] } as never, samples as never, arrays);
+  return dir;
+}
+
+test('the writer\'s step-wide domains are the host\'s domain(), bit for bit, for every metric the step offers (GRPO, PPO, DPO, NaN and −0 edge cases)', () => {
+  const runs = [
+    makeRun({ dir: path.join(tmp, 'dom-grpo'), algorithm: 'grpo', steps: 2, rolloutEvery: 1, groups: 3, groupSize: 4, maxLen: 300, seed: 31 }),
+    makeRun({ dir: path.join(tmp, 'dom-ppo'), algorithm: 'ppo', steps: 1, rolloutEvery: 1, groups: 2, groupSize: 3, seed: 32 }),
+    makeRun({ dir: path.join(tmp, 'dom-dpo'), algorithm: 'dpo', steps: 1, rolloutEvery: 1, seed: 33 }),
+    writeDomainStep(path.join(tmp, 'dom-edge')),
+  ];
+  let checked = 0;
+  for (const dir of runs) {
+    for (const step of listRolloutSteps(dir)) {
+      const ov = sidecarOf(dir, step);
+      if (!ov.data) continue; // a summary step: no block
+      validSidecar(stepOverviewPath(path.join(dir, FILES.rolloutsDir), step));
+      const metrics = metricsFor(ov.withData).filter((m) => !m.categorical).map((m) => m.id);
+      assert.ok(metrics.length > 0);
+      assert.deepEqual(Object.keys(ov.domains).sort(), [...metrics].sort(), `${dir} step ${step}: one domain per offered metric`);
+      const want = computedDomains(dir, step, metrics);
+      const src = new StepSource(dir, step);
+      for (const m of metrics) {
+        assert.deepEqual(src.domain(m), want[m], `${dir} step ${step} ${m}`); // strict: NaN is NaN, −0 is not 0
+        const { metric: _m, ...stats } = want[m] as { metric: string };
+        assert.deepEqual(decodeDomain(ov.domains[m]), stats, `${dir} step ${step} ${m}: the stored numbers`);
+        checked++;
+      }
+      assert.equal(src.floatsRead, 0, 'answered from the sidecar: nothing read of the .f32');
+    }
+  }
+  assert.ok(checked > 20);
+  // the edge cases really are in there
+  const edge = sidecarOf(runs[3], 5);
+  assert.equal(edge.domains.seq_kl.count, 0);
+  assert.equal(edge.domains.seq_kl.rawMin, null);
+  assert.equal(edge.domains.entropy.rawMin, '-0');
+  const e = new StepSource(runs[3], 5);
+  assert.ok(Number.isNaN(e.domain('seq_kl').rawMin) && Object.is(e.domain('entropy').rawMin, -0));
+  assert.ok(e.domain('logprob_minus_ref').count > 0);
+});
+
+test('a changed .f32 (mtime or size) makes the host ignore the stored domains; the recomputed one replaces them', () => {
+  const dir = writeDomainStep(path.join(tmp, 'dom-stale'));
+  const rdir = path.join(dir, FILES.rolloutsDir);
+  const f32 = path.join(rdir, `${stepFileBase(5)}.f32`);
+  const truth = computedDomains(dir, 5, ['logprob', 'advantage']);
+  // tampered, stamp intact: the host believes the sidecar (so the next checks see when it does not)
+  const ov = sidecarOf(dir, 5);
+  ov.domains.logprob = { ...ov.domains.logprob, count: 12345 };
+  ov.domains.advantage = { ...ov.domains.advantage, count: 54321 };
+  writeSidecar(dir, 5, ov);
+  assert.equal(new StepSource(dir, 5).domain('logprob').count, 12345);
+  // same bytes, another mtime
+  const st = fs.statSync(f32);
+  fs.utimesSync(f32, st.atime, new Date(st.mtimeMs + 5000));
+  const a = new StepSource(dir, 5);
+  assert.deepEqual(a.domain('logprob'), truth.logprob);
+  assert.ok(a.floatsRead > 0);
+  // written back stamped with the .f32 as it is now; the other stale domain is dropped, not re-stamped
+  const after = sidecarOf(dir, 5);
+  assert.equal(after.data.mtimeMs, fs.statSync(f32).mtimeMs);
+  assert.equal(after.domains.logprob.count, (truth.logprob as { count: number }).count);
+  assert.equal(after.domains.advantage, undefined);
+  // another size (bytes appended, mtime then put back): not trusted either
+  after.domains.logprob.count = 777;
+  writeSidecar(dir, 5, after);
+  assert.equal(new StepSource(dir, 5).domain('logprob').count, 777);
+  const st2 = fs.statSync(f32);
+  fs.appendFileSync(f32, Buffer.alloc(8));
+  fs.utimesSync(f32, st2.atime, st2.mtime);
+  assert.equal(fs.statSync(f32).mtimeMs, st2.mtimeMs);
+  const b = new StepSource(dir, 5);
+  assert.equal(b.domain('logprob').count, (truth.logprob as { count: number }).count);
+  assert.ok(b.floatsRead > 0);
+});
+
+test('a sidecar without domains (older writer) works and gets them written back; a group\'s domain is not stored', () => {
+  const dir = writeDomainStep(path.join(tmp, 'dom-old'));
+  const full = sidecarOf(dir, 5);
+  const { domains, ...old } = full;
+  writeSidecar(dir, 5, old);
+  validSidecar(stepOverviewPath(path.join(dir, FILES.rolloutsDir), 5));
+  const a = new StepSource(dir, 5);
+  assert.equal(a.from, 'sidecar', 'an old sidecar is still used');
+  const ova = a.overview();
+  assert.equal(a.floatsRead, 0, 'its numbers too');
+  const d = a.domain('logprob_minus_ref');
+  assert.ok(a.floatsRead > 0, 'computed');
+  a.domain('advantage', 'g1');
+  const back = sidecarOf(dir, 5);
+  assert.deepEqual(Object.keys(back.domains), ['logprob_minus_ref'], 'the step-wide domain written back, not the group one');
+  assert.deepEqual(back.domains.logprob_minus_ref, domains.logprob_minus_ref, 'the same as the writer\'s');
+  assert.deepEqual(back.numbers, full.numbers, 'the numbers kept');
+  validSidecar(stepOverviewPath(path.join(dir, FILES.rolloutsDir), 5));
+  const b = new StepSource(dir, 5);
+  assert.deepEqual(b.overview().numbers, ova.numbers);
+  assert.deepEqual(b.domain('logprob_minus_ref'), d);
+  assert.equal(b.floatsRead, 0, 'a reopened step reads nothing of the .f32');
+  b.domain('entropy');
+  assert.deepEqual(Object.keys(sidecarOf(dir, 5).domains).sort(), ['entropy', 'logprob_minus_ref']);
+  // a sidecar rebuilt from the .jsonl (no numbers, no stamp), the domain asked first (the page asks for it alongside the
+  // overview): the domain and the numbers both kept, under one stamp
+  fs.rmSync(stepOverviewPath(path.join(dir, FILES.rolloutsDir), 5));
+  const c = new StepSource(dir, 5);
+  assert.equal(c.from, 'rebuilt');
+  c.domain('advantage'); c.overview();
+  const rebuilt = sidecarOf(dir, 5);
+  assert.deepEqual(rebuilt.numbers, full.numbers);
+  assert.deepEqual(rebuilt.domains, { advantage: domains.advantage });
+  const e = new StepSource(dir, 5);
+  e.overview(); e.domain('advantage');
+  assert.equal(e.floatsRead, 0);
 });

@@ -100,3 +100,53 @@ test('store as columns (metrics/columns): the same series, clock and counts afte
   assert.equal(back.series.get('a')!.steps.length, 501);
   assert.equal(back.series.get('b')!.steps.length, 500, 'a shared steps column is not shared in memory');
 });
+
+// The reference rule, written here from the doc comment (not from the code): at level k = the smallest k with
+// 2^k ≥ points / pixels, the aligned blocks [b·2^k, (b+1)·2^k − 1] clipped to [i0, i1]; a whole block gives its first,
+// its first minimum, its first maximum and its last index (finite values only); a clipped block its first and last.
+function refDecimate(v: ArrayLike<number>, i0: number, i1: number, pixels: number): number[] {
+  let k = 0;
+  const top = Math.max(1, Math.ceil(Math.log2(Math.max(2, v.length))));
+  while (k < top && 2 ** k < (i1 - i0 + 1) / pixels) k++;
+  if (k === 0) return Array.from({ length: i1 - i0 + 1 }, (_, j) => i0 + j);
+  const out = new Set<number>(), size = 2 ** k;
+  for (let b = Math.floor(i0 / size); b <= Math.floor(i1 / size); b++) {
+    const first = Math.max(i0, b * size), last = Math.min(i1, (b + 1) * size - 1);
+    out.add(first); out.add(last);
+    if (first === b * size && last === (b + 1) * size - 1) {
+      let mi = -1, ma = -1;
+      for (let i = first; i <= last; i++) if (Number.isFinite(v[i])) { if (mi < 0 || v[i] < v[mi]) mi = i; if (ma < 0 || v[i] > v[ma]) ma = i; }
+      if (mi >= 0) { out.add(mi); out.add(ma); }
+    }
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
+test('levels built on demand (a whole level, or only the blocks of a zoomed-in view) give the reference blocks; ±Infinity and NaN skipped; the smallest positive value', () => {
+  const v = series(100_000, 7);
+  v[300] = Infinity; v[301] = -Infinity; v[40_000] = -5; v[40_001] = 1e-9; v[77_777] = Infinity;
+  for (let i = 90_000; i < 90_100; i++) { v[i] = 50; v[i - 30_000] = -50; } // equal extremes: the first is kept
+  const cases: [number, number, number][] = [[0, 99_999, 800], [20_000, 30_000, 800], [39_990, 40_010, 3], [299, 302, 1], [0, 99_999, 333], [89_000, 91_000, 17], [59_000, 61_000, 5], [256, 511, 2], [99_000, 99_999, 4096]];
+  // a fresh index per case (only the blocks in view, never a whole level) and one index for all (levels kept)
+  const kept = new SeriesIndex(); kept.update(v);
+  for (const [i0, i1, px] of cases) {
+    const fresh = new SeriesIndex(); fresh.update(v);
+    const want = refDecimate(v, i0, i1, px);
+    assert.deepEqual(fresh.decimate(i0, i1, px), want, `fresh ${i0}..${i1} @${px}`);
+    assert.deepEqual(kept.decimate(i0, i1, px), want, `kept ${i0}..${i1} @${px}`);
+    const [lo, hi] = brute(v, i0, i1);
+    let pl = Infinity;
+    for (let i = i0; i <= i1; i++) if (Number.isFinite(v[i]) && v[i] > 0 && v[i] < pl) pl = v[i];
+    const fresh2 = new SeriesIndex(); fresh2.update(v);
+    assert.deepEqual(fresh2.extents(v, i0, i1), [lo, hi, pl], `extents ${i0}..${i1}`);
+    assert.deepEqual(kept.extents(v, i0, i1), [lo, hi, pl], `kept extents ${i0}..${i1}`);
+  }
+  // points appended after levels were built update them (few) or drop them (many): still the reference
+  const col = new Column(); for (const x of v) col.push(x);
+  for (let i = 0; i < 300; i++) col.push(i === 150 ? 1e6 : Math.cos(i));
+  kept.update(col.view());
+  assert.deepEqual(kept.decimate(0, col.length - 1, 800), refDecimate(col.view(), 0, col.length - 1, 800));
+  for (let i = 0; i < 10_000; i++) col.push(Math.sin(i / 7));
+  kept.update(col.view());
+  assert.deepEqual(kept.decimate(50_000, col.length - 1, 640), refDecimate(col.view(), 50_000, col.length - 1, 640));
+});

@@ -32,15 +32,9 @@ export function seriesView(xs: ArrayLike<number>, steps: ArrayLike<number>, raw:
   const [i0, i1] = indexRange(xs, x0, x1);
   // the points inside [x0, x1] (indexRange widens by one each side for the lines)
   const a = i0 + (xs[i0] < x0 ? 1 : 0), b = i1 - (xs[i1] > x1 ? 1 : 0);
-  const [lo, hi] = ds.extent(raw, a, b);
-  let posLo = Infinity, posHi = -Infinity;
-  if (lo <= hi && hi > 0) {
-    for (let i = Math.max(0, a); i <= b && i < n; i++) {
-      const s = xs[i], v = raw[i];
-      if (!(s >= x0 && s <= x1) || !(v > 0) || !Number.isFinite(v)) continue;
-      if (v < posLo) posLo = v; if (v > posHi) posHi = v;
-    }
-  }
+  // the positive values' range (a log axis): the largest is the max when positive
+  const [lo, hi, pl] = ds.extents(raw, a, b);
+  const posLo = lo <= hi && hi > 0 ? pl : Infinity, posHi = lo <= hi && hi > 0 ? hi : -Infinity;
   const px = Math.max(1, pixels);
   const pick = (idx: number[], from: ArrayLike<number>) => { const x = new Float64Array(idx.length), y = new Float64Array(idx.length); idx.forEach((i, k) => { x[k] = xs[i]; y[k] = from[i]; }); return { x, y }; };
   let line: { x: Float64Array; y: Float64Array };

@@ -1,7 +1,6 @@
 /**
  * Dashboard data: metric grouping, append-only series store, smoothing, decimation, nearest step. Pure (no DOM).
  */
-import type { EvalRecord, MetricsRecord } from '../../shared/runFormat';
 
 export interface PanelGroup { id: string; title: string; test: (name: string) => boolean }
 
@@ -32,146 +31,9 @@ export function groupMetricNames(names: Iterable<string>): { id: string; title: 
   return PANEL_GROUPS.filter((g) => by.has(g.id)).map((g) => ({ id: g.id, title: g.title, names: by.get(g.id)!.sort() }));
 }
 
-/** Growable numeric column (append only). */
-export class Column {
-  private buf: Float64Array;
-  length = 0;
-  constructor(cap = 256) { this.buf = new Float64Array(cap); }
-  push(v: number): void {
-    if (this.length === this.buf.length) { const nb = new Float64Array(Math.max(16, this.buf.length * 2)); nb.set(this.buf); this.buf = nb; }
-    this.buf[this.length++] = v;
-  }
-  get(i: number): number { return this.buf[i]; }
-  view(): Float64Array { return this.buf.subarray(0, this.length); }
-  /** A column holding `values` (no copy: appends copy into a larger buffer first). */
-  static of(values: Float64Array): Column {
-    const c = new Column(1);
-    c.buf = values; c.length = values.length;
-    return c;
-  }
-}
+export { Column, SeriesStore, type Series, type StoreColumns } from '../../shared/seriesStore';
+import { Column } from '../../shared/seriesStore';
 
-/** A SeriesStore as columns (the host builds it, `metrics/columns`): one binary transfer instead of every record as
- *  JSON. Series whose steps equal an earlier series' share them (`stepsOf[k]` = that series, or -1: its own, in
- *  `steps` in order). */
-export interface StoreColumns {
-  names: string[];
-  lengths: number[];
-  stepsOf: number[];
-  steps: Float64Array;
-  values: Float64Array;
-  /** clock knots: steps then times (clockLength each) */
-  clock: Float64Array;
-  clockLength: number;
-  appended: number;
-}
-
-export interface Series { name: string; steps: Column; values: Column }
-
-/** All series of one run; records are appended as they stream in (never replaced). */
-export class SeriesStore {
-  readonly series = new Map<string, Series>();
-  maxStep = -Infinity;
-  minStep = Infinity;
-  /** number of records appended (for tests / streaming checks) */
-  appended = 0;
-  /** step → time knots from the records' `time` (seconds since run start): steps ascending, times non-decreasing
-   *  (a record whose time went backwards is clamped to the last one), for the time x-axes (dashboardAxis.ts) */
-  readonly clock = { steps: new Column(64), times: new Column(64) };
-
-  private tick(step: number, time: number | undefined): void {
-    if (typeof time !== 'number' || !Number.isFinite(time) || !Number.isFinite(step)) return;
-    const n = this.clock.steps.length;
-    if (n && step <= this.clock.steps.get(n - 1)) return;
-    this.clock.steps.push(step);
-    this.clock.times.push(n ? Math.max(time, this.clock.times.get(n - 1)) : time);
-  }
-
-  private col(name: string): Series {
-    let s = this.series.get(name);
-    if (!s) { s = { name, steps: new Column(), values: new Column() }; this.series.set(name, s); }
-    return s;
-  }
-
-  private add(name: string, step: number, v: number | null | undefined): void {
-    if (typeof v !== 'number' || !Number.isFinite(v)) return;
-    const s = this.col(name);
-    // keep steps ascending: a repeated or older step (a resumed run) replaces nothing; it is appended only if newer
-    if (s.steps.length && step <= s.steps.get(s.steps.length - 1)) return;
-    s.steps.push(step); s.values.push(v);
-    if (step > this.maxStep) this.maxStep = step;
-    if (step < this.minStep) this.minStep = step;
-  }
-
-  /** The store as columns (see StoreColumns). */
-  toColumns(): StoreColumns {
-    const names = [...this.series.keys()];
-    const lengths: number[] = [], stepsOf: number[] = [];
-    let own = 0, total = 0;
-    const views = names.map((n) => this.series.get(n)!);
-    views.forEach((s, k) => {
-      lengths.push(s.steps.length); total += s.steps.length;
-      const st = s.steps.view();
-      let ref = -1;
-      for (let j = k - 1; j >= 0 && j >= k - 8 && ref < 0; j--) if (stepsOf[j] === -1 && sameColumn(views[j].steps.view(), st)) ref = j;
-      stepsOf.push(ref);
-      if (ref < 0) own += s.steps.length;
-    });
-    const steps = new Float64Array(own), values = new Float64Array(total);
-    let a = 0, b = 0;
-    views.forEach((s, k) => { if (stepsOf[k] < 0) { steps.set(s.steps.view(), a); a += s.steps.length; } values.set(s.values.view(), b); b += s.values.length; });
-    const n = this.clock.steps.length, clock = new Float64Array(2 * n);
-    clock.set(this.clock.steps.view(), 0); clock.set(this.clock.times.view(), n);
-    return { names, lengths, stepsOf, steps, values, clock, clockLength: n, appended: this.appended };
-  }
-
-  /** A store from columns (toColumns); later records are appended as usual. No copies: the series are views of the
-   *  columns (a Column at capacity copies itself before it grows, so appending never writes into them). */
-  static fromColumns(c: StoreColumns): SeriesStore {
-    const st = new SeriesStore();
-    const own: Float64Array[] = [];
-    let a = 0, b = 0;
-    c.names.forEach((name, k) => {
-      const n = c.lengths[k];
-      let steps: Float64Array;
-      if (c.stepsOf[k] >= 0) steps = own[c.stepsOf[k]];
-      else { steps = c.steps.subarray(a, a + n); a += n; }
-      own[k] = steps;
-      const values = c.values.subarray(b, b + n); b += n;
-      st.series.set(name, { name, steps: Column.of(steps), values: Column.of(values) });
-      if (n) { st.minStep = Math.min(st.minStep, steps[0]); st.maxStep = Math.max(st.maxStep, steps[n - 1]); }
-    });
-    for (let i = 0; i < c.clockLength; i++) { st.clock.steps.push(c.clock[i]); st.clock.times.push(c.clock[c.clockLength + i]); }
-    st.appended = c.appended;
-    return st;
-  }
-
-  appendMetrics(records: MetricsRecord[]): void {
-    for (const r of records) {
-      const ev = r.split === 'eval', vals = r.values as Record<string, number | null | undefined>;
-      for (const k in vals) if (Object.prototype.hasOwnProperty.call(vals, k)) this.add(ev && !k.startsWith('eval/') ? 'eval/' + k : k, r.step, vals[k]);
-      this.tick(r.step, r.time);
-      this.appended++;
-    }
-  }
-
-  appendEvals(records: EvalRecord[]): void {
-    for (const e of records) {
-      for (const [k, v] of Object.entries(e.passAtK)) this.add(`eval/pass@${k}`, e.step, v);
-      // the same name the trainer writes to metrics.jsonl (its eval split), so one series, not two
-      if (e.meanReward !== undefined) this.add('eval/reward/mean', e.step, e.meanReward);
-      // a reference configuration's eval beside it (EvalRecord.baseline, e.g. tfgrpo "no_library"): the names its
-      // trainer writes to the same eval line of metrics.jsonl
-      const b = e.baseline;
-      if (b && typeof b.name === 'string' && /^[A-Za-z0-9_]+$/.test(b.name) && b.passAtK && typeof b.passAtK === 'object') {
-        for (const [k, v] of Object.entries(b.passAtK)) this.add(`eval/pass@${k}_${b.name}`, e.step, v);
-        if (b.meanReward !== undefined) this.add(`eval/reward/mean_${b.name}`, e.step, b.meanReward);
-      }
-      this.tick(e.step, e.time);
-      this.appended++;
-    }
-  }
-}
 
 /** An integer series taking at most this many distinct values is step-like (drawn raw; see `smoothingFor`). */
 export const STEP_LIKE_MAX_LEVELS = 16;
@@ -307,11 +169,6 @@ export function decimateLast(steps: ArrayLike<number>, x0: number, x1: number, p
   return out;
 }
 
-function sameColumn(a: Float64Array, b: Float64Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 function lowerBound(a: ArrayLike<number>, x: number): number {
   let lo = 0, hi = a.length;
@@ -369,87 +226,114 @@ export function splitByMagnitude(mag: Map<string, number>, ratio = 20): Set<stri
 }
 
 /**
- * Incremental per-pixel downsampling of one series (issue 18): min / max (with their indices) over blocks of 2^k
- * consecutive points, for every k ≥ 1. `update` takes in the points appended since the last call and touches only the
- * last block of each level (O(log n) per point), so a live record never re-scans the series; a draw asks for the
- * blocks of the level at which the points in view make about two blocks per pixel (O(pixels), not O(points)) and
- * draws first / min / max / last of each, so spikes survive as with `decimate`. Non-finite values are skipped.
+ * Incremental per-pixel downsampling of one series (issue 18): min / max (with their indices) over aligned blocks of
+ * 2^k consecutive points. A level is built only when a draw first needs it, in one pass over the points (O(n), n/2^k
+ * blocks): the first view of a long series costs one scan and the memory of the few levels it uses, not every level
+ * of every series. `update` takes in the points appended since the last call and touches only the last block of each
+ * level built so far (O(levels) per point), so a live record never re-scans the series; a draw asks for the blocks of
+ * the level at which the points in view make about one block per pixel (O(pixels), not O(points)) and draws first /
+ * min / max / last of each, so spikes survive as with `decimate`. Non-finite values are skipped. Of equal extremes in
+ * a block, the first is kept.
  */
 export class SeriesIndex {
-  /** levels[k - 1] = [min, max, minIdx, maxIdx] per block of 2^k points */
-  private levels: { min: Float64Array; max: Float64Array; minAt: Int32Array; maxAt: Int32Array }[] = [];
+  /** levels[k - 1] = [min, max, minIdx, maxIdx] per block of 2^k points, or undefined until a draw needs level k */
+  private levels: (Level | undefined)[] = [];
+  /** the points as of the last update (a view: levels are built from it on demand) */
+  private src: ArrayLike<number> = [];
   /** points taken in so far */
   n = 0;
 
   /** Take in values[n .. values.length) (the points appended since the last call). */
   update(values: ArrayLike<number>): void {
     const end = values.length;
+    this.src = values;
     if (end < this.n) { this.levels = []; this.n = 0; } // the series was replaced: start again
     if (end === this.n) return;
-    const K = Math.max(1, Math.ceil(Math.log2(Math.max(2, end))));
-    if (end - this.n > 4096 || K > this.levels.length) { this.rebuild(values, end, K); return; }
-    for (let i = this.n; i < end; i++) {
-      const v = values[i];
-      if (!Number.isFinite(v)) continue;
-      for (let k = 1; k <= this.levels.length; k++) {
+    // many new points: the built levels are dropped and rebuilt in one pass when next needed
+    if (end - this.n > 4096) { this.levels = []; this.n = end; return; }
+    for (let k = 1; k <= this.levels.length; k++) {
+      let L = this.levels[k - 1];
+      if (!L) continue;
+      for (let i = this.n; i < end; i++) {
+        const v = values[i];
+        if (!Number.isFinite(v)) continue;
         const b = i >> k;
-        let L = this.levels[k - 1];
         if (b >= L.min.length) L = this.levels[k - 1] = grow(L, b + 1);
         if (v < L.min[b]) { L.min[b] = v; L.minAt[b] = i; }
         if (v > L.max[b]) { L.max[b] = v; L.maxAt[b] = i; }
+        if (v > 0 && v < L.pmin[b]) L.pmin[b] = v;
       }
     }
     this.n = end;
   }
 
-  /** All levels bottom-up over values[0 .. end): level 1 from the points, each next one from pairs of blocks (O(end)). */
-  private rebuild(values: ArrayLike<number>, end: number, K: number): void {
-    this.levels = [];
-    for (let k = 1; k <= K; k++) {
-      const blocks = Math.max(16, ((end - 1) >> k) + 1);
-      const L = { min: new Float64Array(blocks).fill(Infinity), max: new Float64Array(blocks).fill(-Infinity), minAt: new Int32Array(blocks).fill(-1), maxAt: new Int32Array(blocks).fill(-1) };
-      if (k === 1) {
-        for (let i = 0; i < end; i++) {
-          const v = values[i], b = i >> 1;
-          if (Number.isFinite(v)) { if (v < L.min[b]) { L.min[b] = v; L.minAt[b] = i; } if (v > L.max[b]) { L.max[b] = v; L.maxAt[b] = i; } }
-        }
-      } else {
-        const P = this.levels[k - 2], pn = P.min.length;
-        const pmin = P.min, pmax = P.max, pminAt = P.minAt, pmaxAt = P.maxAt, lmin = L.min, lmax = L.max, lminAt = L.minAt, lmaxAt = L.maxAt;
-        for (let c = 0; c < pn; c++) { // children 2b and 2b + 1 in order: the first of equal extremes is kept
-          const b = c >> 1;
-          if (pmin[c] < lmin[b]) { lmin[b] = pmin[c]; lminAt[b] = pminAt[c]; }
-          if (pmax[c] > lmax[b]) { lmax[b] = pmax[c]; lmaxAt[b] = pmaxAt[c]; }
-        }
+  /** The deepest level the points need (blocks of 2^top hold them all). */
+  private get top(): number { return Math.max(1, Math.ceil(Math.log2(Math.max(2, this.n)))); }
+
+  /** Level k (blocks of 2^k points), built now from the points in one pass if no draw needed it before. */
+  private level(k: number): Level {
+    const have = this.levels[k - 1];
+    if (have) return have;
+    const end = this.n, values = this.src;
+    const blocks = Math.max(16, ((end - 1) >> k) + 1);
+    const L = newLevel(blocks);
+    const { min, max, minAt, maxAt, pmin } = L;
+    // from the nearest finer level already built (its blocks in order: the first of equal extremes is kept), else the points
+    let f = k - 1;
+    while (f >= 1 && !this.levels[f - 1]) f--;
+    if (f >= 1) {
+      const P = this.levels[f - 1]!, sh = k - f, pn = Math.min(P.min.length, ((end - 1) >> f) + 1);
+      for (let c = 0; c < pn; c++) {
+        const b = c >> sh;
+        if (P.min[c] < min[b]) { min[b] = P.min[c]; minAt[b] = P.minAt[c]; }
+        if (P.max[c] > max[b]) { max[b] = P.max[c]; maxAt[b] = P.maxAt[c]; }
+        if (P.pmin[c] < pmin[b]) pmin[b] = P.pmin[c];
       }
-      this.levels.push(L);
-    }
-    this.n = end;
+    } else blocksOf(asF64(values, end), 0, end, k, L);
+    while (this.levels.length < k) this.levels.push(undefined);
+    this.levels[k - 1] = L;
+    return L;
+  }
+
+  /** Level k's blocks b0..b1 (as L.x[b - base]): the level when built or when the blocks cover much of the series (it
+   *  is built then), else computed from just their points and not kept (a zoomed-in view costs the points in view). */
+  private blocks(k: number, b0: number, b1: number): { L: Level; base: number } {
+    const have = this.levels[k - 1];
+    if (have || (b1 - b0 + 1) * 2 ** k * 8 >= this.n) return { L: have ?? this.level(k), base: 0 };
+    const L = newLevel(b1 - b0 + 1), start = b0 * 2 ** k, end = Math.min(this.n, (b1 + 1) * 2 ** k);
+    blocksOf(asF64(this.src, end), start, end, k, L);
+    return { L, base: b0 };
   }
 
   /** The smallest level whose blocks hold at least `per` points (0 = single points). */
   private levelFor(per: number): number {
     let k = 0;
-    while (k < this.levels.length && 2 ** k < per) k++;
+    const top = this.top;
+    while (k < top && 2 ** k < per) k++;
     return k;
   }
 
-  /** min / max of the finite values among indices [i0, i1] (inclusive); [Infinity, -Infinity] when none. */
+  /** min / max of the finite values among indices [i0, i1] (inclusive); [Infinity, -Infinity] when none: the points
+   *  at the edges, whole blocks in between, at a level that makes about 256 blocks of the range. */
   extent(values: ArrayLike<number>, i0: number, i1: number): [number, number] {
-    let lo = Infinity, hi = -Infinity;
-    let i = Math.max(0, i0);
-    const end = Math.min(i1, this.n - 1);
-    while (i <= end) {
-      // the largest aligned block starting at i that fits in [i, end]
-      let k = 0;
-      while (k < this.levels.length && i % 2 ** (k + 1) === 0 && i + 2 ** (k + 1) - 1 <= end) k++;
-      if (k === 0) { const v = values[i]; if (Number.isFinite(v)) { if (v < lo) lo = v; if (v > hi) hi = v; } i++; continue; }
-      const L = this.levels[k - 1], b = i >> k;
-      if (L.min[b] < lo) lo = L.min[b];
-      if (L.max[b] > hi) hi = L.max[b];
-      i += 2 ** k;
-    }
-    return [lo, hi];
+    const e = this.extents(values, i0, i1);
+    return [e[0], e[1]];
+  }
+
+  /** extent's min and max, and the smallest positive finite value among indices [i0, i1] (Infinity when none). */
+  extents(values: ArrayLike<number>, i0: number, i1: number): [lo: number, hi: number, posLo: number] {
+    let lo = Infinity, hi = -Infinity, pl = Infinity;
+    const a = Math.max(0, i0), end = Math.min(i1, this.n - 1);
+    if (end < a) return [lo, hi, pl];
+    const k = this.levelFor((end - a + 1) / 256), size = 2 ** k;
+    const scan = (from: number, to: number) => { for (let i = from; i <= to; i++) { const v = values[i]; if (Number.isFinite(v)) { if (v < lo) lo = v; if (v > hi) hi = v; if (v > 0 && v < pl) pl = v; } } };
+    const b0 = Math.ceil(a / size), b1 = Math.floor((end + 1) / size) - 1; // whole blocks inside [a, end]
+    if (k === 0 || b1 < b0) { scan(a, end); return [lo, hi, pl]; }
+    const { L, base } = this.blocks(k, b0, b1);
+    scan(a, b0 * size - 1);
+    for (let b = b0 - base; b <= b1 - base; b++) { if (L.min[b] < lo) lo = L.min[b]; if (L.max[b] > hi) hi = L.max[b]; if (L.pmin[b] < pl) pl = L.pmin[b]; }
+    scan((b1 + 1) * size, end);
+    return [lo, hi, pl];
   }
 
   /**
@@ -462,11 +346,11 @@ export class SeriesIndex {
     if (i1 < i0) return out;
     const k = this.levelFor((i1 - i0 + 1) / Math.max(1, pixels));
     if (k === 0) { for (let i = i0; i <= i1; i++) out.push(i); return out; }
-    const L = this.levels[k - 1], size = 2 ** k;
+    const size = 2 ** k, { L, base } = this.blocks(k, i0 >> k, i1 >> k);
     for (let b = i0 >> k; b <= i1 >> k; b++) {
       const first = Math.max(i0, b * size), last = Math.min(i1, (b + 1) * size - 1);
       const inner = first === b * size && last === (b + 1) * size - 1;
-      const a = inner ? L.minAt[b] : -1, c = inner ? L.maxAt[b] : -1;
+      const a = inner ? L.minAt[b - base] : -1, c = inner ? L.maxAt[b - base] : -1;
       const pts = [first, ...(a >= 0 ? [a] : []), ...(c >= 0 ? [c] : []), last].sort((x, y) => x - y);
       for (const p of pts) if (out[out.length - 1] !== p) out.push(p);
     }
@@ -492,21 +376,53 @@ export class SeriesIndex {
     i0 = Math.max(0, i0); i1 = Math.min(i1, this.n - 1);
     if (i1 < i0) return out;
     const k = this.levelFor((i1 - i0 + 1) / Math.max(1, pixels));
-    const size = 2 ** k;
+    const size = 2 ** k, { L, base } = k > 0 ? this.blocks(k, i0 >> k, i1 >> k) : { L: undefined, base: 0 };
     for (let b = i0 >> k; b <= i1 >> k; b++) {
       const first = Math.max(i0, b * size), last = Math.min(i1, (b + 1) * size - 1);
-      const [lo, hi] = k > 0 && first === b * size && last === (b + 1) * size - 1 ? [this.levels[k - 1].min[b], this.levels[k - 1].max[b]] : this.extent(values, first, last);
+      const [lo, hi] = L && first === b * size && last === (b + 1) * size - 1 ? [L.min[b - base], L.max[b - base]] : this.extent(values, first, last);
       if (lo <= hi) { out.x.push((xs[first] + xs[last]) / 2); out.lo.push(lo); out.hi.push(hi); }
     }
     return out;
   }
 }
 
-function grow(L: { min: Float64Array; max: Float64Array; minAt: Int32Array; maxAt: Int32Array }, need: number) {
+/** One level: per block of 2^k points, the min and max (and their indices) and the smallest positive value (log axes). */
+interface Level { min: Float64Array; max: Float64Array; minAt: Int32Array; maxAt: Int32Array; pmin: Float64Array }
+
+/** The first `end` points as a Float64Array (the series' own when it is one). */
+function asF64(values: ArrayLike<number>, end: number): Float64Array {
+  return values instanceof Float64Array ? values : Float64Array.from({ length: end }, (_, i) => values[i]);
+}
+
+/** Level k's blocks of the points values[start .. end) (start a multiple of 2^k) into L from its index 0, in one pass;
+ *  a block's first extreme kept. Typed arguments only: this loop runs over every point of every series of a big run
+ *  when its first view is drawn. */
+function blocksOf(values: Float64Array, start: number, end: number, k: number, L: Level): void {
+  const { min, max, minAt, maxAt, pmin } = L, size = 1 << k;
+  for (let b = 0, i = start; i < end; b++) {
+    const stop = Math.min(end, i + size);
+    let lo = Infinity, hi = -Infinity, la = -1, ha = -1, pl = Infinity;
+    for (; i < stop; i++) {
+      const v = values[i];
+      if (v < lo) { lo = v; la = i; } // NaN compares false: skipped
+      if (v > hi) { hi = v; ha = i; }
+      if (v > 0 && v < pl) pl = v;
+    }
+    // ±Infinity are not finite: a block holding one is taken again, skipping them
+    if (lo === -Infinity || hi === Infinity) { lo = pl = Infinity; hi = -Infinity; la = ha = -1; for (let j = start + b * size; j < stop; j++) { const v = values[j]; if (Number.isFinite(v)) { if (v < lo) { lo = v; la = j; } if (v > hi) { hi = v; ha = j; } if (v > 0 && v < pl) pl = v; } } }
+    min[b] = lo; max[b] = hi; minAt[b] = la; maxAt[b] = ha; pmin[b] = pl;
+  }
+}
+
+function grow(L: Level, need: number): Level {
   const cap = Math.max(need, L.min.length * 2);
-  const min = new Float64Array(cap).fill(Infinity), max = new Float64Array(cap).fill(-Infinity), minAt = new Int32Array(cap).fill(-1), maxAt = new Int32Array(cap).fill(-1);
-  min.set(L.min); max.set(L.max); minAt.set(L.minAt); maxAt.set(L.maxAt);
-  return { min, max, minAt, maxAt };
+  const G = newLevel(cap);
+  G.min.set(L.min); G.max.set(L.max); G.minAt.set(L.minAt); G.maxAt.set(L.maxAt); G.pmin.set(L.pmin);
+  return G;
+}
+
+function newLevel(blocks: number): Level {
+  return { min: new Float64Array(blocks).fill(Infinity), max: new Float64Array(blocks).fill(-Infinity), minAt: new Int32Array(blocks).fill(-1), maxAt: new Int32Array(blocks).fill(-1), pmin: new Float64Array(blocks).fill(Infinity) };
 }
 
 /** Index range [i0, i1] of the points whose x lies in [x0, x1], widened by one point each side (lines run to the edge). */

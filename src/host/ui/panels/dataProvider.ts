@@ -11,7 +11,7 @@ import { SeriesStore, type StoreColumns } from '../../../webview/data/series';
 import { isRunDir, listRolloutSteps, readManifest, readRolloutStep, rolloutStepSummaries } from '../../../runio/reader';
 import { readJsonlFrom } from '../../../runio/jsonl';
 import { tokenViewOf } from '../../tokenize';
-import { fileMark, readMetricsCache, writeMetricsCache } from './metricsCache';
+import { appendRecords, fileMark, readMetricsCache, writeMetricsCache } from '../../../runio/metricsCache';
 import { runDisplayLabel } from '../../runLabel';
 
 export function runRef(runDir: string): RunRef {
@@ -250,8 +250,7 @@ export class RunFollower {
 
   /** Metrics or eval records into the series (the ones readNew keeps). */
   private take(store: SeriesStore, which: 'm' | 'e', recs: (MetricsRecord & EvalRecord)[]): void {
-    if (which === 'm') store.appendMetrics(recs.filter((x) => x && typeof x.step === 'number' && x.values));
-    else store.appendEvals(recs.filter((x) => x && typeof x.step === 'number' && x.passAtK));
+    appendRecords(store, which, recs);
   }
 
   private readNew(): { records: MetricsRecord[]; evals: EvalRecord[] } {

@@ -3,7 +3,9 @@
  * StepSource reads byte ranges of the step's `.f32` with positioned reads (sample offsets: src/shared/rolloutStep.ts),
  * never the whole file, and answers the page's requests (src/shared/protocol.ts `rollout/overview`, `rollout/window`,
  * `rollout/domain`, `rollout/search`, `rollout/drill`). The overview (per-sample numbers and min/max/mean strips) and
- * the colour-domain percentiles are computed once per step (and metric) and cached. No `vscode` import.
+ * the colour-domain percentiles are computed once per step (and metric) and cached; the per-sample numbers and the
+ * step-wide domains come from the sidecar when the writer (or an earlier open) stored them for this very .f32, and are
+ * added to it when computed here. No `vscode` import.
  *
  * The records come from the step's overview sidecar (rollouts/step_X.overview.json, src/runio/stepOverview.ts: no
  * token texts, prompt and completion cut to TEXT_CUT, each sample line's byte range), rebuilt once when missing or
@@ -20,11 +22,11 @@ import { FILES, stepFileBase, type RolloutSample, type RolloutStepHeader, type S
 import type { DrillDownResult, StepDomain, StepOverview, StepWindow } from '../../../shared/protocol';
 import { sampleBlock, type RolloutStep } from '../../../shared/rolloutStep';
 import { readManifest, readRolloutStepIndex } from '../../../runio/reader';
-import { TEXT_CUT, cutSamples, freshNumbers, readSampleLines, readStepOverview, stepNumbers, stepOverviewPath, writeJsonAtomic } from '../../../runio/stepOverview';
+import { TEXT_CUT, cutSamples, freshDomain, freshNumbers, metricDomains, readSampleLines, readStepOverview, stepNumbers, stepOverviewPath, withBlockStats, writeJsonAtomic } from '../../../runio/stepOverview';
 import { isLittleEndian, swap32 } from '../../../runio/writer';
 import { needsTokens, tokenViewOf } from '../../tokenize';
-import { metricDef, metricValues, sampleMask } from '../../../webview/data/step';
-import { domainStats } from '../../../webview/data/scales';
+import { metricDef } from '../../../webview/data/step';
+import type { DomainStats } from '../../../webview/data/scales';
 import { drillDown } from '../../../webview/data/drilldown';
 
 /** Tokens per column block of `rollout/window`. */
@@ -44,6 +46,8 @@ export class StepSource {
   private readonly ends: (Uint32Array | undefined)[];
   /** the overview sidecar the records came from (undefined: the whole step was parsed here) */
   private readonly lines: StepOverviewFile | undefined;
+  /** the sidecar as last read or written here (what `keep` adds to) */
+  private sidecar: StepOverviewFile | undefined;
   private readonly jsonlFile: string;
   private readonly cut: number[];
   /** the .f32's size and mtime when this source was made */
@@ -86,6 +90,7 @@ export class StepSource {
     // token texts packed: one string and the end offsets per sample instead of millions of small strings (a
     // 1,024 × 4,096-token step: ~35 MB instead of ~150 MB of host memory)
     this.lines = ov;
+    this.sidecar = ov;
     this.texts = new Array(samples.length).fill(undefined);
     this.ends = new Array(samples.length).fill(undefined);
     if (!ov) samples.forEach((x, i) => this.pack(i, x));
@@ -188,13 +193,10 @@ export class StepSource {
   overview(opts: { strips?: boolean } = {}): StepOverview {
     if (!this.overviewCache) {
       // from the sidecar when the writer put them there for this very .f32; else one pass over the arrays they need
-      let got = this.lines && !this.memory ? freshNumbers(this.lines, this.dataStat) : undefined;
+      let got = this.sidecar && !this.memory ? freshNumbers(this.sidecar, this.dataStat) : undefined;
       if (!got) {
         got = stepNumbers(this.header, this.samples, (i, a) => this.sampleStep(i, a));
-        // kept in the sidecar for the next open (older or imported runs; a rewritten .f32), stamped with this .f32
-        if (this.lines && !this.memory && this.dataStat && this.file) {
-          try { writeJsonAtomic(stepOverviewPath(path.dirname(this.jsonlFile), this.step), { ...this.lines, data: { bytes: this.dataStat.size, mtimeMs: this.dataStat.mtimeMs }, ...got }); } catch { /* read-only run folder */ }
-        }
+        this.keep(got); // for the next open (older or imported runs; a rewritten .f32)
       }
       const { numbers, withData } = got;
       this.overviewCache = {
@@ -206,6 +208,23 @@ export class StepSource {
     }
     if (opts.strips && !this.overviewCache.strips) this.overviewCache = { ...this.overviewCache, strips: this.strips() };
     return this.overviewCache;
+  }
+
+  /**
+   * Adds what was computed here from the .f32 (numbers, step-wide domains) to the sidecar, stamped with the .f32, so a
+   * reopened step need not read it (docs/run-format.md, "Step overview sidecar"): only while the .jsonl and the .f32
+   * are still the ones this source read; atomically; a read-only run folder keeps nothing.
+   */
+  private keep(add: { numbers?: number[][]; withData?: string[]; domains?: Record<string, DomainStats> }): void {
+    const ov = this.sidecar, data = this.dataStat;
+    if (!ov || this.memory || !data || !this.file) return;
+    try {
+      const f32 = fs.statSync(this.file), jsonl = fs.statSync(this.jsonlFile);
+      if (f32.size !== data.size || f32.mtimeMs !== data.mtimeMs || jsonl.size !== ov.jsonl.bytes || jsonl.mtimeMs !== ov.jsonl.mtimeMs) return;
+      const next = withBlockStats(ov, data, add);
+      writeJsonAtomic(stepOverviewPath(path.dirname(this.jsonlFile), this.step), next);
+      this.sidecar = next;
+    } catch { /* read-only run folder, or the files are gone */ }
   }
 
   /** Float32 [sample][array][min, max, mean] over each sample's finite values (NaN when none): a minimap's data. */
@@ -250,27 +269,22 @@ export class StepSource {
     return { data: data.buffer as ArrayBuffer, tokens };
   }
 
-  /** Colour-domain percentiles of a metric over the valid tokens of the step (or of one group's samples); cached. */
+  /** Colour-domain percentiles of a metric over the valid tokens of the step (or of one group's samples); cached. The
+   *  step-wide ones come from the sidecar when it holds them for this .f32 (the writer's), else are computed (one pass
+   *  over the metric's arrays) and kept there; a group's are computed. */
   domain(metric: string, group?: string): StepDomain {
     const key = `${metric}\u0000${group ?? ''}`;
     const hit = this.domains.get(key);
     if (hit) return hit;
     const def = metricDef(metric);
     if (def.id !== metric || !def.needs.every((n) => this.header.arrays.includes(n))) throw new Error(`unknown metric ${JSON.stringify(metric)}: not a metric of this step (its arrays: ${this.header.arrays.join(', ')})`);
-    const members = group === undefined ? this.samples.map((_, i) => i) : this.samples.map((s, i) => (s.group === group ? i : -1)).filter((i) => i >= 0);
-    let cap = 0;
-    for (const i of members) cap += this.samples[i].length;
-    let vals = new Float32Array(Math.min(cap, 1 << 20)), n = 0;
-    for (const i of members) {
-      const one = this.sampleStep(i, [...def.needs, 'mask']);
-      const v = metricValues(one, 0, metric), m = sampleMask(one, 0);
-      for (let t = 0; t < v.length; t++) {
-        if (!(m[t] > 0) || !Number.isFinite(v[t])) continue;
-        if (n === vals.length) { const nv = new Float32Array(Math.min(cap, vals.length * 2)); nv.set(vals); vals = nv; }
-        vals[n++] = v[t];
-      }
+    const stored = group === undefined && this.sidecar && !this.memory ? freshDomain(this.sidecar, this.dataStat, metric) : undefined;
+    let st = stored;
+    if (!st) {
+      const members = group === undefined ? this.samples.map((_, i) => i) : this.samples.map((s, i) => (s.group === group ? i : -1)).filter((i) => i >= 0);
+      st = metricDomains(this.samples, members, [metric], (i, a) => this.sampleStep(i, a))[0];
+      if (group === undefined) this.keep({ domains: { [metric]: st } });
     }
-    const st = domainStats(vals, n);
     const d: StepDomain = { metric, ...(group !== undefined ? { group } : {}), ...st };
     this.domains.set(key, d);
     return d;

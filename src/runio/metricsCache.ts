@@ -1,5 +1,6 @@
 /**
- * The dashboard's columns of a run cached in the run folder (docs/run-format.md, "Metrics columns cache"):
+ * The dashboard's columns of a run cached in the run folder (docs/run-format.md, "Metrics columns cache"), written by
+ * the run's writer as it goes (MetricsColumnsWriter) and by the extension host for runs without one (imports, older runs):
  * `.rl-lens/metrics-columns.bin` holds the parsed columns of metrics.jsonl and eval.jsonl up to recorded byte offsets,
  * so opening a big run reads a few MB of Float64 instead of parsing every JSON line; a live run's appended lines are
  * read from those offsets only. A cache whose files changed other than by appending (smaller; the same size with
@@ -8,9 +9,10 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { FILES } from '../../../shared/runFormat';
-import type { StoreColumns } from '../../../webview/data/series';
-import { writeFileAtomic } from '../../../runio/writer';
+import { FILES } from '../shared/runFormat';
+import { SeriesStore, type StoreColumns } from '../shared/seriesStore';
+import type { EvalRecord, MetricsRecord } from '../shared/runFormat';
+import { writeFileAtomic } from './atomic';
 
 export const METRICS_CACHE_FILE = path.join('.rl-lens', 'metrics-columns.bin');
 const MAGIC = 'RLLCOLS1';
@@ -23,6 +25,9 @@ export interface FileMark { offset: number; line: number; tail: string; mtimeMs?
 
 interface Header {
   version: 1;
+  /** who wrote it: the run's writer as it wrote the lines ('writer': every line whole JSON, none skipped) or a reader
+   *  that parsed the files ('host': bad lines were skipped); absent in caches written before this field: 'host' */
+  source?: CacheSource;
   metrics: FileMark;
   eval: FileMark;
   names: string[]; lengths: number[]; stepsOf: number[]; clockLength: number; appended: number;
@@ -58,7 +63,9 @@ function tailOf(file: string, offset: number): string | undefined {
 }
 
 /** The cached columns of a run, when its files are still what the cache read (maybe with lines appended since). */
-export function readMetricsCache(runDir: string): { columns: StoreColumns; metrics: FileMark; eval: FileMark } | undefined {
+export type CacheSource = 'writer' | 'host';
+
+export function readMetricsCache(runDir: string): { columns: StoreColumns; metrics: FileMark; eval: FileMark; source: CacheSource } | undefined {
   let buf: Buffer;
   // read into an ArrayBuffer of its own (offset 0): the Float64 columns are views of it, not a copy
   try {
@@ -86,14 +93,14 @@ export function readMetricsCache(runDir: string): { columns: StoreColumns; metri
     // start is a multiple of 8 and buf starts its ArrayBuffer: an aligned view (little-endian hosts; else a swapped copy)
     const all = isLE ? new Float64Array(buf.buffer, start, total) : Float64Array.from({ length: total }, (_, i) => buf.readDoubleLE(start + 8 * i));
     const steps = all.subarray(0, h.nSteps), values = all.subarray(h.nSteps, h.nSteps + h.nValues), clock = all.subarray(h.nSteps + h.nValues);
-    return { columns: { names: h.names, lengths: h.lengths, stepsOf: h.stepsOf, steps, values, clock, clockLength: h.clockLength, appended: h.appended }, metrics: h.metrics, eval: h.eval };
+    return { columns: { names: h.names, lengths: h.lengths, stepsOf: h.stepsOf, steps, values, clock, clockLength: h.clockLength, appended: h.appended }, metrics: h.metrics, eval: h.eval, source: h.source === 'writer' ? 'writer' : 'host' };
   } catch { return undefined; }
 }
 
 /** Write the cache (atomically; errors, e.g. a read-only run folder, are ignored). */
-export function writeMetricsCache(runDir: string, c: StoreColumns, metrics: FileMark, evalMark: FileMark): void {
+export function writeMetricsCache(runDir: string, c: StoreColumns, metrics: FileMark, evalMark: FileMark, source: CacheSource = 'host'): void {
   try {
-    const h: Header = { version: 1, metrics, eval: evalMark, names: c.names, lengths: c.lengths, stepsOf: c.stepsOf, clockLength: c.clockLength, appended: c.appended, nSteps: c.steps.length, nValues: c.values.length };
+    const h: Header = { version: 1, source, metrics, eval: evalMark, names: c.names, lengths: c.lengths, stepsOf: c.stepsOf, clockLength: c.clockLength, appended: c.appended, nSteps: c.steps.length, nValues: c.values.length };
     const hb = Buffer.from(JSON.stringify(h), 'utf8');
     const start = Math.ceil((12 + hb.length) / 8) * 8;
     const out = Buffer.alloc(start + (c.steps.length + c.values.length + c.clock.length) * 8);
@@ -103,4 +110,55 @@ export function writeMetricsCache(runDir: string, c: StoreColumns, metrics: File
     fs.mkdirSync(path.join(runDir, path.dirname(METRICS_CACHE_FILE)), { recursive: true });
     writeFileAtomic(path.join(runDir, METRICS_CACHE_FILE), out);
   } catch { /* read-only run folder: no cache */ }
+}
+
+/** The records of metrics.jsonl (`which` 'm') or eval.jsonl ('e') that the dashboard keeps, into `store`: a metrics line
+ *  needs a numeric `step` and `values`, an eval line a numeric `step` and `passAtK`; others are skipped. */
+export function appendRecords(store: SeriesStore, which: 'm' | 'e', recs: unknown[]): void {
+  const ok = (x: unknown): x is MetricsRecord & EvalRecord => !!x && typeof x === 'object' && typeof (x as { step?: unknown }).step === 'number';
+  if (which === 'm') store.appendMetrics(recs.filter((x): x is MetricsRecord => ok(x) && !!x.values));
+  else store.appendEvals(recs.filter((x): x is EvalRecord => ok(x) && !!x.passAtK));
+}
+
+/** Metrics and eval lines written since the last cache write after which the writer writes it again. */
+export const WRITER_FLUSH_BYTES = 4 << 20;
+
+/**
+ * The cache kept by a run's writer as it goes (issue 18: a big run opens at once because the trainer already wrote what
+ * the dashboard needs): each metrics / eval line the writer appends also goes into a SeriesStore here, parsed back from
+ * the very text written (the host's reading of the file, rules and all), and the cache is written every
+ * WRITER_FLUSH_BYTES of lines and when the run ends (`flush`). A writer killed between two writes leaves a cache
+ * behind by less than that: the host reads those lines from the cache's offsets. A folder whose metrics or eval file
+ * already held lines when the writer started (another writer's) gets no cache from it (the host builds one).
+ */
+export class MetricsColumnsWriter {
+  private readonly store = new SeriesStore();
+  private readonly at = { m: { offset: 0, line: 1 }, e: { offset: 0, line: 1 } };
+  private behind = 0;
+  private readonly off: boolean;
+
+  constructor(private readonly runDir: string, private readonly every = WRITER_FLUSH_BYTES) {
+    let off = false;
+    for (const f of [FILES.metrics, FILES.eval]) { try { if (fs.statSync(path.join(runDir, f)).size > 0) off = true; } catch { /* none yet */ } }
+    this.off = off;
+  }
+
+  /** A line just appended to metrics.jsonl ('m') or eval.jsonl ('e'), its text with the newline. */
+  line(which: 'm' | 'e', text: string): void {
+    if (this.off) return;
+    const bytes = Buffer.byteLength(text, 'utf8');
+    this.at[which] = { offset: this.at[which].offset + bytes, line: this.at[which].line + 1 };
+    let rec: unknown;
+    try { rec = JSON.parse(text); } catch { rec = undefined; }
+    appendRecords(this.store, which, [rec]);
+    this.behind += bytes;
+    if (this.behind >= this.every) this.flush();
+  }
+
+  /** Write the cache now (the run ended, or enough lines came): what was appended so far. */
+  flush(): void {
+    if (this.off || this.behind === 0) return;
+    writeMetricsCache(this.runDir, this.store.toColumns(), fileMark(path.join(this.runDir, FILES.metrics), this.at.m.offset, this.at.m.line), fileMark(path.join(this.runDir, FILES.eval), this.at.e.offset, this.at.e.line), 'writer');
+    this.behind = 0;
+  }
 }
