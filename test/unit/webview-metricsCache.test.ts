@@ -1,4 +1,4 @@
-// The dashboard's columns cache in the run folder (issue 18, src/host/ui/panels/metricsCache.ts): the first open
+// The dashboard's columns cache in the run folder (issue 18, src/runio/metricsCache.ts): the first open
 // writes .rl-lens/metrics-columns.bin, a later open reads it (and only the lines appended since), and every open gives
 // the same series as building them from metrics.jsonl / eval.jsonl; a rewritten metrics file invalidates the cache.
 import { test } from 'node:test';
