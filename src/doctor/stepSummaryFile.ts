@@ -11,12 +11,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { FILES, stepFileBase } from '../shared/runFormat';
 import { writeFileAtomic } from '../runio/atomic';
+import { fileStamp, sameStamp, type FileStamp } from '../runio/fileStamp';
 import type { RolloutSummary } from './types';
 
 export const DOCTOR_SUMMARY_VERSION = 1;
-
-/** A file's size and mtime when the summary was taken. */
-export interface FileStamp { bytes: number; mtimeMs: number }
 
 export interface StepDoctorSummaryFile {
   kind: 'stepDoctorSummary';
@@ -35,18 +33,12 @@ export function doctorSummaryPath(rolloutsDir: string, step: number): string {
   return path.join(rolloutsDir, `${stepFileBase(step)}${FILES.stepDoctorSuffix}`);
 }
 
-function stampOf(file: string): FileStamp | undefined {
-  try { const st = fs.statSync(file); return { bytes: st.size, mtimeMs: st.mtimeMs }; } catch { return undefined; }
-}
-
 export interface StepStamps { jsonl?: FileStamp; data?: FileStamp }
 
 /** The step's files' stamps now (its .jsonl, and `dataFile` in rollouts/ when given). */
 export function stepStamps(rolloutsDir: string, step: number, dataFile?: string): StepStamps {
-  return { jsonl: stampOf(path.join(rolloutsDir, `${stepFileBase(step)}.jsonl`)), data: dataFile ? stampOf(path.join(rolloutsDir, dataFile)) : undefined };
+  return { jsonl: fileStamp(path.join(rolloutsDir, `${stepFileBase(step)}.jsonl`)), data: dataFile ? fileStamp(path.join(rolloutsDir, dataFile)) : undefined };
 }
-
-const sameStamp = (a: FileStamp | undefined, b: FileStamp | undefined) => !!a && !!b && a.bytes === b.bytes && a.mtimeMs === b.mtimeMs;
 
 /**
  * Write step `step`'s summary beside its files (stamped with them as they are now). `dataFile`: the step's .f32 name
@@ -69,11 +61,11 @@ export function readStepDoctorSummary(rolloutsDir: string, step: number, ratioBo
   let f: StepDoctorSummaryFile;
   try { f = JSON.parse(fs.readFileSync(doctorSummaryPath(rolloutsDir, step), 'utf8')); } catch { return undefined; }
   if (!f || f.kind !== 'stepDoctorSummary' || f.version !== DOCTOR_SUMMARY_VERSION || f.step !== step || f.ratioBound !== ratioBound) return undefined;
-  if (!sameStamp(f.jsonl, stampOf(path.join(rolloutsDir, `${stepFileBase(step)}.jsonl`)))) return undefined;
+  if (!sameStamp(f.jsonl, fileStamp(path.join(rolloutsDir, `${stepFileBase(step)}.jsonl`)))) return undefined;
   const s = f.summary;
   if (!s || !Array.isArray(s.samples) || !Array.isArray(s.groups)) return undefined;
   // the .f32 as named when summarised (a step rewritten to name another changes the .jsonl's stamp)
-  if (f.data && (typeof f.data.file !== 'string' || path.basename(f.data.file) !== f.data.file || !sameStamp(f.data, stampOf(path.join(rolloutsDir, f.data.file))))) return undefined;
+  if (f.data && (typeof f.data.file !== 'string' || path.basename(f.data.file) !== f.data.file || !sameStamp(f.data, fileStamp(path.join(rolloutsDir, f.data.file))))) return undefined;
   // JSON has no NaN: a sample without a reward was written as null
   for (const x of s.samples) if (x.reward === null) x.reward = NaN;
   for (const g of s.groups) if (Array.isArray(g.rewards)) g.rewards = g.rewards.map((r) => (r === null ? NaN : r));

@@ -115,10 +115,15 @@ export function writeMetricsCache(runDir: string, c: StoreColumns, metrics: File
 /** The records of metrics.jsonl (`which` 'm') or eval.jsonl ('e') that the dashboard keeps, into `store`: a metrics line
  *  needs a numeric `step` and `values`, an eval line a numeric `step` and `passAtK`; others are skipped. */
 export function appendRecords(store: SeriesStore, which: 'm' | 'e', recs: unknown[]): void {
-  const ok = (x: unknown): x is MetricsRecord & EvalRecord => !!x && typeof x === 'object' && typeof (x as { step?: unknown }).step === 'number';
-  if (which === 'm') store.appendMetrics(recs.filter((x): x is MetricsRecord => ok(x) && !!x.values));
-  else store.appendEvals(recs.filter((x): x is EvalRecord => ok(x) && !!x.passAtK));
+  if (which === 'm') store.appendMetrics(recs.filter(isMetricsLine));
+  else store.appendEvals(recs.filter(isEvalLine));
 }
+
+/** A metrics.jsonl line the dashboard keeps: a numeric `step` and `values`. */
+export const isMetricsLine = (x: unknown): x is MetricsRecord => hasStep(x) && !!(x as MetricsRecord).values;
+/** An eval.jsonl line the dashboard keeps: a numeric `step` and `passAtK`. */
+export const isEvalLine = (x: unknown): x is EvalRecord => hasStep(x) && !!(x as EvalRecord).passAtK;
+const hasStep = (x: unknown) => !!x && typeof x === 'object' && typeof (x as { step?: unknown }).step === 'number';
 
 /** Metrics and eval lines written since the last cache write after which the writer writes it again. */
 export const WRITER_FLUSH_BYTES = 4 << 20;

@@ -14,6 +14,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { FILES, stepFileBase, type RolloutSample, type RolloutStepHeader, type StepOverviewFile } from '../shared/runFormat';
 import { sampleBlock, type RolloutStep } from '../shared/rolloutStep';
+import { sameStamp } from './fileStamp';
 import { metricDef, metricValues, metricsFor, sampleMask, sampleNumbers } from '../webview/data/step';
 import { domainStats, type DomainStats } from '../webview/data/scales';
 
@@ -96,7 +97,7 @@ function hasFinite(a: Float32Array, from: number, to: number): boolean {
 
 /** Were the sidecar's block-derived parts (numbers, withData, domains) made from the .f32 as it is now (size, mtime)? */
 function freshData(ov: StepOverviewFile, data: { size: number; mtimeMs: number } | undefined): boolean {
-  return !!ov.data && !!data && ov.data.bytes === data.size && ov.data.mtimeMs === data.mtimeMs;
+  return sameStamp(ov.data, data);
 }
 
 /** The sidecar's numbers when they were made from the .f32 as it is now (size and mtime), null → NaN; else undefined. */
@@ -201,7 +202,7 @@ export function withBlockStats(ov: StepOverviewFile, data: { size: number; mtime
 export function isFreshOverview(ov: unknown, step: number, jsonl: { size: number; mtimeMs: number }): ov is StepOverviewFile {
   const o = ov as StepOverviewFile;
   return !!o && typeof o === 'object' && o.kind === 'stepOverview' && o.version === 1 && o.step === step && o.textCut === TEXT_CUT
-    && !!o.jsonl && o.jsonl.bytes === jsonl.size && o.jsonl.mtimeMs === jsonl.mtimeMs
+    && sameStamp(o.jsonl, jsonl)
     && !!o.header && o.header.kind === 'header' && Array.isArray(o.samples) && Array.isArray(o.lines) && o.lines.length === o.samples.length
     && Array.isArray(o.cut) && Array.isArray(o.problems);
 }

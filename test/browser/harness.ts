@@ -189,11 +189,11 @@ export async function pixelAt(page: Page, x: number, y: number): Promise<[number
 }
 
 /**
- * One describe block's browser and group-view pages: before the tests, a temp folder (given to `setup`, which makes
- * the runs) and a browser; after them, every opened page, the browser and the folder are closed / removed.
- * `open(dir)` opens the group view of group g0 of the run in `dir` and waits for it to be ready.
+ * One describe block's browser and pages: before the tests, a temp folder (given to `setup`, which makes the runs)
+ * and a browser; after them, every opened page, the browser and the folder are closed / removed. `open(o)` opens a
+ * view and waits for it to be ready.
  */
-export function groupViewSuite(prefix: string, setup: (tmp: string) => void): { open(dir: string): Promise<Opened> } {
+export function browserSuite(prefix: string, setup: (tmp: string) => void): { open(o: OpenOptions): Promise<Opened> } {
   let browser: Browser | undefined;
   let tmp = '';
   const opened: Opened[] = [];
@@ -204,11 +204,17 @@ export function groupViewSuite(prefix: string, setup: (tmp: string) => void): { 
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
   return {
-    async open(dir) {
-      const v = await openView(browser!, { view: 'group', runs: [dir], target: { runDir: dir, group: 'g0' } });
+    async open(o) {
+      const v = await openView(browser!, o);
       opened.push(v);
       await v.ready();
       return v;
     },
   };
+}
+
+/** browserSuite whose `open(dir)` opens the group view of group g0 of the run in `dir`. */
+export function groupViewSuite(prefix: string, setup: (tmp: string) => void): { open(dir: string): Promise<Opened> } {
+  const s = browserSuite(prefix, setup);
+  return { open: (dir) => s.open({ view: 'group', runs: [dir], target: { runDir: dir, group: 'g0' } }) };
 }

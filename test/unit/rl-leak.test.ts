@@ -105,29 +105,29 @@ test('prm training step and step_dpo step pairs: numTensors stable across steps'
 });
 
 
-// GiGPO on multi-turn calculator episodes (issue 20: rl/multiturn.ts generation per turn, algorithms/gigpo.ts)
-test('gigpo (multi-turn calc-tool episodes): numTensors stable across RL steps', async () => {
+/** A multi-turn calc-tool run of `algorithm` (4 RL steps on a tiny GPT): its metrics, after numTensors was checked
+ *  stable across the steps. */
+async function multiTurnLeakRun(algorithm: 'gigpo' | 'arpo', extra: Record<string, unknown> = {}) {
   const tok = new CharTokenizer();
   const task = rlTaskFrom(createTask('calc-tool'));
   const policy = GPT.create({ vocabSize: tok.size, contextLength: 40, dModel: 16, nHeads: 2, nLayers: 1 }, 3);
   const ref = policy.clone(false);
   warmLengthConstants(policy); warmLengthConstants(ref);
-  const res = await runRl({ policy, ref, tokenizer: tok, task, seed: 3 }, 'gigpo', { steps: 4, promptsPerStep: 3, groupSize: 4, maxNewTokens: 8, eval: { every: 0 }, env: { maxTurns: 3, maxTokens: 24 } });
-  const counts = res.metrics.map((m) => m['num_tensors']);
-  assert.deepEqual(counts.slice(1), [counts[1], counts[1], counts[1]], `numTensors per step: ${counts.join(', ')}`);
-  policy.dispose(); ref.dispose();
+  try {
+    const res = await runRl({ policy, ref, tokenizer: tok, task, seed: 3 }, algorithm, { steps: 4, promptsPerStep: 3, groupSize: 4, maxNewTokens: 8, eval: { every: 0 }, env: { maxTurns: 3, maxTokens: 24 }, ...extra });
+    const counts = res.metrics.map((m) => m['num_tensors']);
+    assert.deepEqual(counts.slice(1), [counts[1], counts[1], counts[1]], `numTensors per step: ${counts.join(', ')}`);
+    return res.metrics;
+  } finally { policy.dispose(); ref.dispose(); }
+}
+
+// GiGPO on multi-turn calculator episodes (issue 20: rl/multiturn.ts generation per turn, algorithms/gigpo.ts)
+test('gigpo (multi-turn calc-tool episodes): numTensors stable across RL steps', async () => {
+  await multiTurnLeakRun('gigpo');
 });
 
 // ARPO: branching rollouts (rl/arpo.ts) and hard attribution on plain numbers, through the same step
 test('arpo (branching calc-tool episodes, hard attribution): numTensors stable across RL steps', async () => {
-  const tok = new CharTokenizer();
-  const task = rlTaskFrom(createTask('calc-tool'));
-  const policy = GPT.create({ vocabSize: tok.size, contextLength: 40, dModel: 16, nHeads: 2, nLayers: 1 }, 3);
-  const ref = policy.clone(false);
-  warmLengthConstants(policy); warmLengthConstants(ref);
-  const res = await runRl({ policy, ref, tokenizer: tok, task, seed: 3 }, 'arpo', { steps: 4, promptsPerStep: 3, groupSize: 4, maxNewTokens: 8, eval: { every: 0 }, env: { maxTurns: 3, maxTokens: 24 }, arpo: { alpha: 1, beta: 0, attribution: 'hard' } });
-  const counts = res.metrics.map((m) => m['num_tensors']);
-  assert.deepEqual(counts.slice(1), [counts[1], counts[1], counts[1]], `numTensors per step: ${counts.join(', ')}`);
-  assert.ok(res.metrics.some((m) => (m['arpo/branches'] as number) > 0), 'some step branched');
-  policy.dispose(); ref.dispose();
+  const metrics = await multiTurnLeakRun('arpo', { arpo: { alpha: 1, beta: 0, attribution: 'hard' } });
+  assert.ok(metrics.some((m) => (m['arpo/branches'] as number) > 0), 'some step branched');
 });

@@ -3,29 +3,24 @@
 // point in the page and once bucketed (RL_LENS_BUCKET_ABOVE=0: the host keeps the series and sends per-pixel windows),
 // must look the same: identical chart pixels, axes and points drawn, after a zoom, another smoothing and live appends;
 // the same hover text and the same CSV export.
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import type { Browser } from 'playwright-core';
-import { chromiumMissing, launch, openView, type Opened } from '../browser/harness';
+import { browserSuite, chromiumMissing, type Opened } from '../browser/harness';
 import { makeRun } from '../fixtures/makeRun';
 
 const missing = chromiumMissing();
 if (missing) test(`bucketed dashboard browser tests (${missing})`, { skip: missing }, () => undefined);
 
 describe('bucketed dashboard in headless Chromium', { skip: missing }, () => {
-  let browser: Browser;
-  let tmp: string, run: string;
-  const opened: Opened[] = [];
+  let run = '';
+  const suite = browserSuite('rl-lens-dbuck-', (tmp) => { run = makeRun({ dir: path.join(tmp, 'run'), algorithm: 'grpo', steps: 600, seed: 21, extraMetrics: 3, noRollouts: true, status: 'running' }); });
   const frame = (v: Opened) => v.page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
   const open = async (bucketed: boolean) => {
     if (bucketed) process.env.RL_LENS_BUCKET_ABOVE = '0'; else delete process.env.RL_LENS_BUCKET_ABOVE;
     try {
-      const v = await openView(browser, { view: 'dashboard', runs: [run] });
-      opened.push(v);
-      await v.ready();
+      const v = await suite.open({ view: 'dashboard', runs: [run] });
       await v.page.waitForFunction(() => (window as any).__rlLens.snapshot().debug.firstPaintMs > 0, undefined, { timeout: 15000 });
       return v;
     } finally { delete process.env.RL_LENS_BUCKET_ABOVE; }
@@ -41,17 +36,6 @@ describe('bucketed dashboard in headless Chromium', { skip: missing }, () => {
     assert.equal(pb.length, pa.length);
     pa.forEach((d, k) => assert.ok(d === pb[k], `${what}: chart ${k} pixels differ`));
   };
-
-  before(async () => {
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-lens-dbuck-'));
-    run = makeRun({ dir: path.join(tmp, 'run'), algorithm: 'grpo', steps: 600, seed: 21, extraMetrics: 3, noRollouts: true, status: 'running' });
-    browser = await launch();
-  });
-  after(async () => {
-    for (const v of opened) await v.page.context().close().catch(() => undefined);
-    await browser?.close();
-    fs.rmSync(tmp, { recursive: true, force: true });
-  });
 
   test('every point vs per-pixel windows: the same charts, zoomed, smoothed, live; same hover and CSV', async () => {
     const a = await open(false), b = await open(true);

@@ -11,7 +11,7 @@ import { SeriesStore, type StoreColumns } from '../../../webview/data/series';
 import { isRunDir, listRolloutSteps, readManifest, readRolloutStep, rolloutStepSummaries } from '../../../runio/reader';
 import { readJsonlFrom } from '../../../runio/jsonl';
 import { tokenViewOf } from '../../tokenize';
-import { appendRecords, fileMark, readMetricsCache, writeMetricsCache } from '../../../runio/metricsCache';
+import { appendRecords, fileMark, isEvalLine, isMetricsLine, readMetricsCache, writeMetricsCache } from '../../../runio/metricsCache';
 import { runDisplayLabel } from '../../runLabel';
 
 export function runRef(runDir: string): RunRef {
@@ -258,7 +258,7 @@ export class RunFollower {
     this.m = { offset: mr.nextOffset, line: mr.nextLine };
     const er = readJsonlFrom<EvalRecord>(path.join(this.runDir, FILES.eval), this.e.offset, this.e.line);
     this.e = { offset: er.nextOffset, line: er.nextLine };
-    const out = { records: mr.records.map((r) => r.value).filter((r) => r && typeof r.step === 'number' && r.values), evals: er.records.map((r) => r.value).filter((r) => r && typeof r.step === 'number' && r.passAtK) };
+    const out = { records: mr.records.map((r) => r.value).filter(isMetricsLine), evals: er.records.map((r) => r.value).filter(isEvalLine) };
     if (this.source) { this.source.store.appendMetrics(out.records); this.source.store.appendEvals(out.evals); }
     return out;
   }

@@ -24,6 +24,7 @@ import { sampleBlock, type RolloutStep } from '../../../shared/rolloutStep';
 import { readManifest, readRolloutStepIndex } from '../../../runio/reader';
 import { TEXT_CUT, cutSamples, freshDomain, freshNumbers, metricDomains, readSampleLines, readStepOverview, stepNumbers, stepOverviewPath, withBlockStats, writeJsonAtomic } from '../../../runio/stepOverview';
 import { isLittleEndian, swap32 } from '../../../runio/writer';
+import { sameStamp } from '../../../runio/fileStamp';
 import { needsTokens, tokenViewOf } from '../../tokenize';
 import { metricDef } from '../../../webview/data/step';
 import type { DomainStats } from '../../../webview/data/scales';
@@ -220,7 +221,7 @@ export class StepSource {
     if (!ov || this.memory || !data || !this.file) return;
     try {
       const f32 = fs.statSync(this.file), jsonl = fs.statSync(this.jsonlFile);
-      if (f32.size !== data.size || f32.mtimeMs !== data.mtimeMs || jsonl.size !== ov.jsonl.bytes || jsonl.mtimeMs !== ov.jsonl.mtimeMs) return;
+      if (f32.size !== data.size || f32.mtimeMs !== data.mtimeMs || !sameStamp(ov.jsonl, jsonl)) return;
       const next = withBlockStats(ov, data, add);
       writeJsonAtomic(stepOverviewPath(path.dirname(this.jsonlFile), this.step), next);
       this.sidecar = next;
