@@ -233,7 +233,7 @@ export class Diagnosis implements vscode.Disposable {
     this.changed.fire(path.resolve(runDir));
     if (!fs.length) { void vscode.window.showInformationMessage(`RL Lens doctor: no problems found in ${path.basename(runDir)} (every step replayed, nothing raised at any point).`); return fs; }
     const icon = (s: string) => (s === 'error' ? '$(error)' : s === 'warning' ? '$(warning)' : '$(info)');
-    void vscode.window.showQuickPick(fs.map((f) => ({ label: `${icon(f.severity)} ${f.title}`, description: `steps ${f.stepRange[0]}–${f.stepRange[1]}`, detail: `${f.message} — ${f.remedy}`, f })), { title: `RL Lens doctor: ${path.basename(runDir)}`, matchOnDetail: true })
+    void vscode.window.showQuickPick(fs.map((f) => ({ label: `${icon(f.severity)} ${f.title}`, description: `steps ${f.stepRange[0]}–${f.stepRange[1]}`, detail: `${f.message} — ${f.remedy}`, f })), { title: `RL Lens doctor: ${path.basename(runDir)}`, matchOnDetail: true, ignoreFocusOut: true })
       .then((p) => { if (p) void this.showEvidence(runDir, p.f); });
     return fs;
   }

@@ -5,6 +5,7 @@ import * as path from 'path';
 import { test, configure, assert, poll } from './framework';
 import { makeRun } from '../fixtures/makeRun';
 import { readRolloutStep } from '../../src/runio/reader';
+import { synthRun, writeSynthRun } from '../unit/doctor-synth';
 
 configure({
   workspace: (dir) => {
@@ -14,6 +15,8 @@ configure({
     const find = makeRun({ dir: path.join(dir, 'runs', 'find-demo'), algorithm: 'grpo', steps: 20, groups: 10, seed: 34 });
     const mf = path.join(find, 'manifest.json');
     fs.writeFileSync(mf, JSON.stringify({ ...JSON.parse(fs.readFileSync(mf, 'utf8')), name: 'finding demo' }, null, 2));
+    // a run the doctor has findings for (a KL blow-up)
+    writeSynthRun(path.join(dir, 'runs', 'kl-demo'), synthRun(3, 'kl-blowup', { groups: 8, rolloutEvery: 4, steps: 120 })).updateManifest({ status: 'completed', name: 'doctor demo' });
   },
   settings: { 'rlLens.runsFolders': ['runs'] },
   timeout: 120_000,
@@ -182,4 +185,23 @@ test('finding samples: advantage > 0 but reward part format = 0, then Export JSO
   assert.deepEqual(lines.map((l) => l.sample), want);
   for (const l of lines) { assert.ok(l.advantage > 0); assert.equal(l.rewardParts.format, 0); assert.equal(l.step, 20); }
   await poll('status names the file', async () => /exported \d+ sample\(s\) of step 20 to .*found\.jsonl/.test(await statusOf(frame)) || undefined, 10_000);
+});
+
+test('Diagnose Run from the palette with the run selected in the Runs view: the findings list opens and stays', async ({ wb, screenshot }) => {
+  await wb.waitForWorkbench({ container: 'RL Lens' });
+  await wb.openViewContainer('RL Lens');
+  const row = wb.treeItem('Runs', 'doctor demo');
+  await row.waitFor({ state: 'visible', timeout: 20_000 });
+  await row.click();
+  await wb.page.waitForTimeout(500);
+  await wb.runCommand('RL Lens: Diagnose Run');
+  const title = wb.page.locator('.quick-input-widget .quick-input-title', { hasText: 'RL Lens doctor' });
+  await title.waitFor({ timeout: 30_000 });
+  // the Runs view refreshes its Diagnosis node as the list opens: the list must not close when the tree takes focus
+  await wb.page.waitForTimeout(2000);
+  assert.ok(await title.isVisible(), 'the findings list is still open 2 s later');
+  const items = await wb.page.locator('.quick-input-widget .monaco-list-row').allTextContents();
+  assert.ok(items.some((t) => /KL/i.test(t)), `a KL finding among ${JSON.stringify(items)}`);
+  await screenshot('diagnose-run-from-tree');
+  await wb.closeQuickInput();
 });

@@ -66,6 +66,8 @@ interface Panel {
 }
 
 const M = { l: 48, r: 44, t: 6, b: 32 };
+/** How long a chart click waits for a second one (a double-click resets the zoom; a click opens that step's rollouts). */
+const DOUBLE_CLICK_MS = 300;
 
 export class DashboardView {
   private theme: Theme = readTheme();
@@ -447,7 +449,9 @@ export class DashboardView {
           svg.select<SVGGElement>('g.brush').call(brush.move as never, null);
           this.schedule(); this.save();
         } else if (!sel) {
-          this.clickThrough();
+          // a click opens that step's rollouts, unless it was the first click of a double-click (reset zoom)
+          if (this.clickTimer) clearTimeout(this.clickTimer);
+          this.clickTimer = setTimeout(() => { this.clickTimer = undefined; this.clickThrough(); }, DOUBLE_CLICK_MS);
         }
       });
       svg.append('g').attr('class', 'annotations');
@@ -462,7 +466,10 @@ export class DashboardView {
         this.hoverBands(p, mx);
       });
       svg.on('mouseleave', () => { this.setCursor(null); p.tip.hidden = true; });
-      svg.on('dblclick', () => { this.zoom = null; this.schedule(); this.save(); });
+      svg.on('dblclick', () => {
+        if (this.clickTimer) { clearTimeout(this.clickTimer); this.clickTimer = undefined; }
+        this.zoom = null; this.schedule(); this.save();
+      });
     }
   }
 
@@ -689,6 +696,9 @@ export class DashboardView {
     const boxW = p.hover.offsetWidth || 180;
     p.hover.style.left = `${X + 12 + boxW > p.w - M.r ? Math.max(M.l, X - 12 - boxW) : X + 12}px`;
   }
+
+  /** a chart click waiting to see whether a second click makes it a double-click */
+  private clickTimer: ReturnType<typeof setTimeout> | undefined;
 
   private clickThrough(): void {
     if (this.cursorX === null || !this.runs.length) return;
